@@ -1,0 +1,18 @@
+"""lbcore: compiled traffic-routing kernels and AWS-like routing policy objects.
+
+Algorithm API (this namespace): flows and flow hashing, consistent selection,
+request-level selection, token buckets, geoproximity and prefix tables. AWS
+policy objects live in ``lbcore.elb``, ``lbcore.route53`` and
+``lbcore.apigateway``; ``lbcore.numba`` binds the kernels for ``@njit`` code.
+"""
+from lbcore._flow import Flow, PROTOCOLS
+from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
+from lbcore._rng import Random
+from lbcore.flows import Flows
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Flow", "Flows", "PROTOCOLS", "Random",
+    "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
+]

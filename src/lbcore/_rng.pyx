@@ -1,0 +1,29 @@
+# cython: language_level=3
+"""Python shims over the inline generator in _rng.pxd, so it is tested like a kernel."""
+from libc.stdint cimport uint64_t
+
+from lbcore._hash cimport lb_splitmix64
+from lbcore._hash import parse_seed
+
+
+cdef class Random:
+    """xoshiro256** seeded through SplitMix64; the generator every lbcore kernel uses."""
+    cdef lb_rng rng
+
+    def __init__(self, seed=0):
+        lb_rng_seed(&self.rng, parse_seed(seed))
+
+    def next_u64(self):
+        return lb_rng_next(&self.rng)
+
+    def uniform(self):
+        return lb_rng_uniform(&self.rng)
+
+    def bounded(self, n):
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < (1 << 64):
+            raise ValueError(f"n must be an int in [1, 2**64), got {n!r}")
+        return lb_rng_bounded(&self.rng, n)
+
+    @property
+    def state(self):
+        return tuple(self.rng.s[i] for i in range(4))
