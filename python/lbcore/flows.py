@@ -7,6 +7,7 @@ import operator
 import numpy as np
 
 from lbcore._flow import Flow, parse_address, parse_protocol
+from lbcore._hash import parse_seed
 
 __all__ = ["Flows", "FLOW_IPV6", "FLOW_HAS_SEQ"]
 
@@ -116,10 +117,7 @@ class Flows:
             i = int(np.flatnonzero(src_v6 != dst_v6)[0])
             raise ValueError(f"src and dst must be the same address family per flow "
                              f"(flow {i} mixes IPv4 and IPv6)")
-        if isinstance(protocol, (str, int, np.integer)) and not isinstance(protocol, bool):
-            proto = np.full(n, parse_protocol(protocol), dtype=np.uint8)
-        else:
-            proto = _int_array(protocol, "protocol", 0, 255, n)
+        proto = _protocol_column(protocol, n)
         sport = (np.full(n, _check_scalar_port(src_port, "src_port"), dtype=np.uint16)
                  if np.ndim(src_port) == 0 else _int_array(src_port, "src_port", 0, 65535, n))
         dport = (np.full(n, _check_scalar_port(dst_port, "dst_port"), dtype=np.uint16)
@@ -169,15 +167,19 @@ class Flows:
         uniform, protocol uniform over ``protocols``; TCP flows get a random
         initial sequence number when ``tcp_seq``.
         """
+        if isinstance(n, bool) or not hasattr(n, "__index__"):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
         n = operator.index(n)
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
+        if isinstance(ipv6_fraction, bool) or not isinstance(ipv6_fraction, (int, float, np.number)):
+            raise TypeError(f"ipv6_fraction must be a number, got {type(ipv6_fraction).__name__}")
         if not 0.0 <= float(ipv6_fraction) <= 1.0:
             raise ValueError(f"ipv6_fraction must be in [0, 1], got {ipv6_fraction}")
         protos = np.array([parse_protocol(p) for p in protocols], dtype=np.uint8)
         if protos.size == 0:
             raise ValueError("protocols must not be empty")
-        rng = np.random.Generator(np.random.PCG64(seed))
+        rng = np.random.Generator(np.random.PCG64(parse_seed(seed)))
         v6 = rng.random(n) < ipv6_fraction
         words = rng.integers(0, 1 << 64, size=(4, n), dtype=np.uint64, endpoint=False)
         mask32 = np.uint64(0xFFFFFFFF)
@@ -210,7 +212,13 @@ class Flows:
         return self.protocol.shape[0]
 
     def __getitem__(self, index):
+        if isinstance(index, (list, tuple)):
+            index = np.asarray(index)
+            if index.size == 0:
+                index = index.astype(np.intp)
         if isinstance(index, slice) or (isinstance(index, np.ndarray) and index.ndim == 1):
+            if isinstance(index, np.ndarray) and index.dtype.kind not in "uib":
+                raise TypeError(f"Flows index arrays must be integer or bool, got dtype {index.dtype}")
             return Flows._from_columns(*(c[index] for c in self._hash_columns()))
         if isinstance(index, bool) or not hasattr(index, "__index__"):
             raise TypeError(f"Flows indices must be ints, slices or arrays, got {type(index).__name__}")
@@ -241,6 +249,21 @@ class Flows:
         n = len(self)
         v6 = int(np.count_nonzero(self.flags & FLOW_IPV6))
         return f"<Flows: {n} flows, {n - v6} IPv4, {v6} IPv6>"
+
+
+def _protocol_column(protocol, n):
+    """uint8 protocol numbers for n flows from one int/name or a per-flow sequence."""
+    if isinstance(protocol, str) or np.ndim(protocol) == 0:
+        return np.full(n, parse_protocol(protocol), dtype=np.uint8)
+    items = protocol.tolist() if isinstance(protocol, np.ndarray) else list(protocol)
+    if any(isinstance(p, str) for p in items):
+        if len(items) != n:
+            raise ValueError(f"protocol has length {len(items)}, expected {n} (all columns "
+                             "must have the same length)")
+        return np.array([parse_protocol(p, f"protocol[{i}]") for i, p in enumerate(items)],
+                        dtype=np.uint8)
+    arr = np.asarray(protocol)
+    return _int_array(arr, "protocol", 0, 255, n)
 
 
 def _check_scalar_port(port, name):

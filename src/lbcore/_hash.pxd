@@ -65,6 +65,13 @@ cdef inline uint64_t lb_flow_hash_keyed(
     cdef uint64_t t, a, b, x, y, h
     cdef uint16_t tp
     cdef bint use_seq = (flags & LB_FLOW_HAS_SEQ) != 0 and fields == LB_FIELDS_5 and not symmetric
+    if not (flags & LB_FLOW_IPV6):
+        # IPv4 lives in the low 32 bits of *_lo; anything else is ignored (so
+        # callers of the C API that leave garbage there get the same hash).
+        src_hi = 0
+        dst_hi = 0
+        src_lo &= 0xFFFFFFFFULL
+        dst_lo &= 0xFFFFFFFFULL
     if fields != LB_FIELDS_5:
         sport = 0
         dport = 0

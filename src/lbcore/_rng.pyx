@@ -20,8 +20,12 @@ cdef class Random:
         return lb_rng_uniform(&self.rng)
 
     def bounded(self, n):
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < (1 << 64):
-            raise ValueError(f"n must be an int in [1, 2**64), got {n!r}")
+        """A uniform integer in [0, n), 1 <= n < 2**64 (Lemire's method, no modulo bias)."""
+        if isinstance(n, bool) or not hasattr(n, "__index__"):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        n = n.__index__()
+        if not 1 <= n < (1 << 64):
+            raise ValueError(f"n must be in [1, 2**64), got {n}")
         return lb_rng_bounded(&self.rng, n)
 
     @property

@@ -6,7 +6,7 @@ from numba import types as _t
 from lbcore.numba._bind import bind, u8p, u16p, u32p, u64p
 
 __all__ = ["FIELDS_5", "FIELDS_3", "FIELDS_2", "flow_hash", "flow_hash_many", "hash_u64",
-           "hash_flows"]
+           "hash_bytes", "hash_flows"]
 
 FIELDS_5, FIELDS_3, FIELDS_2 = 0, 1, 2
 
@@ -17,6 +17,7 @@ flow_hash_many = bind("_hash", "lb_flow_hash_many", _t.void(
     _t.size_t, u8p, u8p, u64p, u64p, u64p, u64p, u16p, u16p, u32p,
     _t.intc, _t.intc, _t.uint64, u64p))
 hash_u64 = bind("_hash", "lb_hash_u64", _t.uint64(_t.uint64, _t.uint64))
+hash_bytes = bind("_hash", "lb_hash_bytes", _t.uint64(u8p, _t.size_t, _t.uint64))
 
 
 @_numba.njit(cache=True)

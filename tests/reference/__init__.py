@@ -1,0 +1,1 @@
+"""Slow, obviously-correct pure-Python models of lbcore's kernels (one module per family)."""
