@@ -14,28 +14,26 @@ cdef object _M64 = (1 << 64) - 1
 
 cdef int32_t lb_lpm_lookup4(int64_t n, const uint32_t* starts, const int32_t* values,
                             uint32_t addr) noexcept nogil:
+    # branchless binary search (the comparison selects, it does not branch): the last
+    # start <= addr lies in [lo, lo + count)
     cdef int64_t lo = 0, count = n, half
     while count > 1:
         half = count >> 1
-        if starts[lo + half] <= addr:
-            lo += half
-            count -= half
-        else:
-            count = half
+        lo = lo + half if starts[lo + half] <= addr else lo
+        count -= half
     return values[lo]
 
 
 cdef int32_t lb_lpm_lookup6(int64_t n, const uint64_t* starts_hi, const uint64_t* starts_lo,
                             const int32_t* values, uint64_t hi, uint64_t lo) noexcept nogil:
     cdef int64_t base = 0, count = n, half, k
+    cdef bint le
     while count > 1:
         half = count >> 1
         k = base + half
-        if starts_hi[k] < hi or (starts_hi[k] == hi and starts_lo[k] <= lo):
-            base = k
-            count -= half
-        else:
-            count = half
+        le = (starts_hi[k] < hi) | ((starts_hi[k] == hi) & (starts_lo[k] <= lo))
+        base = k if le else base
+        count -= half
     return values[base]
 
 
