@@ -181,10 +181,19 @@ class _Group:
     def __init__(self, zone, records):
         self.zone = zone
         self.records = tuple(records)
-        self.index = {id(r): i for i, r in enumerate(self.records)}
+        # only records with a health check or EvaluateTargetHealth can be unhealthy
+        self.checked = [i for i, r in enumerate(self.records)
+                        if r.health_check is not None
+                        or (r.alias is not None and r.alias.evaluate_target_health)]
+        self.all_ok = (True,) * len(self.records)
 
     def healthy(self, now):
-        return [self.zone._record_healthy(r, now) for r in self.records]
+        if not self.checked:
+            return self.all_ok
+        h = list(self.all_ok)
+        for i in self.checked:
+            h[i] = self.zone._record_healthy(self.records[i], now)
+        return h
 
     def choose(self, client, now):        # -> list of record indices ([] = NODATA)
         raise NotImplementedError
@@ -299,8 +308,11 @@ class _Geoproximity(_Group):
             lons.append(lon)
             biases.append(g.bias)
         self.geo = Geoproximity(lats, lons, biases)
+        self.all_mask = b"\x01" * len(self.records)
 
     def _mask(self, now):
+        if not self.checked:
+            return self.all_mask
         h = self.healthy(now)
         if not any(h):
             h = [True] * len(h)
