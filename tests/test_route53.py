@@ -554,3 +554,7 @@ def test_python_api_validation_names_parameters():
                   alias=AliasTarget("x." + Z))
     with pytest.raises(TypeError, match="client"):
         HostedZone(Z, [rs(Z, ["1.1.1.1"])]).resolve(Z, "A", client="1.2.3.4")
+    with pytest.raises(TypeError, match="now"):
+        HostedZone(Z, [rs(Z, ["1.1.1.1"])]).resolve(Z, "A", now="soon")
+    with pytest.raises(ValueError, match="now"):
+        HostedZone(Z, [rs(Z, ["1.1.1.1"])]).resolve_many(Z, "A", [Client()], now=float("nan"))

@@ -38,7 +38,7 @@ from lbcore.route53._records import (AliasTarget, CidrRouting, Geolocation,
                                      GeoproximityLocation, RecordSet, RECORD_TYPES,
                                      normalize_name)
 from lbcore.route53._regions import local_zone_location, region_location
-from lbcore.route53._health import CalculatedHealthCheck, HealthCheck
+from lbcore.route53._health import _check_now
 
 __all__ = ["HostedZone", "Client", "Clients", "Answer", "BatchAnswer", "NODATA", "NXDOMAIN",
            "distance_latency"]
@@ -565,6 +565,8 @@ class HostedZone:
 
     def resolve(self, name, rtype, client=None, now=0.0):
         """Answer one query for ``name``/``rtype`` from ``client`` at time ``now``."""
+        if type(now) is not float and type(now) is not int:
+            _check_now(now)
         return self._resolve(name, rtype, client, now, 0)
 
     def _resolve(self, name, rtype, client, now, depth):
@@ -612,6 +614,7 @@ class HostedZone:
         client at one ``now``; latency, geolocation and multivalue choose per query in
         Python (per-client latency maps, string location keys, a random subset each).
         """
+        _check_now(now)
         if not isinstance(clients, Clients):
             clients = Clients(clients)
         _, key, miss = self._lookup(name, rtype)
