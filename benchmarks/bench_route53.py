@@ -108,7 +108,6 @@ def test_geoproximity_batch_numba_1M_x_20(benchmark):
 def _python_nearest(la, lo, elat, elon, bias):
     # the same computation in numpy (vectorised over endpoints, one client at a time would
     # be far slower; this is the fair numpy baseline over the whole batch, in chunks)
-    import math
     R = 6371.0088
     out = np.empty(la.shape[0], dtype=np.int64)
     f = np.where(bias > 0, 1 - bias / 100, 1 / (1 + bias / 100))

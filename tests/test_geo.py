@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import lbcore
 from lbcore import Geoproximity, biased_distance, great_circle_km
 from lbcore._geo import EARTH_RADIUS_KM
 from reference import geo_ref

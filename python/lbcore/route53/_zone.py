@@ -26,17 +26,15 @@ Every random answer draws from the zone's seeded generator (``seed``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
 from lbcore._dnspick import RecordPicker
 from lbcore._geo import Geoproximity, great_circle_km
 from lbcore._lpm import PrefixTable, parse_address
-from lbcore.route53._records import (AliasTarget, CidrRouting, Geolocation,
-                                     GeoproximityLocation, RecordSet, RECORD_TYPES,
-                                     normalize_name)
+from lbcore.route53._records import CidrRouting, RecordSet, RECORD_TYPES, normalize_name
 from lbcore.route53._regions import local_zone_location, region_location
 from lbcore.route53._health import _check_now
 
