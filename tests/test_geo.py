@@ -53,7 +53,8 @@ def test_developer_guide_bias_example():
 def test_distance_matches_reference(a, b, c, d):
     k = great_circle_km(a, b, c, d)
     assert k == geo_ref.distance_km(a, b, c, d)
-    assert k == pytest.approx(geo_ref.haversine_km(a, b, c, d), rel=1e-9, abs=1e-6)
+    # within 1 m of the textbook formula (near-antipodal asin is ill-conditioned)
+    assert k == pytest.approx(geo_ref.haversine_km(a, b, c, d), rel=1e-9, abs=1e-3)
     assert k == great_circle_km(c, d, a, b) or k == pytest.approx(great_circle_km(c, d, a, b),
                                                                  rel=1e-15)
 

@@ -341,6 +341,15 @@ def test_alias_to_zone_record_and_evaluate_target_health():
     assert z2.resolve("a." + Z, "A").values == ("7.0.0.1",)   # no EvaluateTargetHealth
 
 
+def test_alias_to_zone_name_without_the_type_is_nodata():
+    z = HostedZone(Z, [RecordSet("v6." + Z, "AAAA", ["2001:db8::1"]),
+                       rs("a." + Z, [], alias=AliasTarget("v6." + Z))])
+    assert z.resolve("a." + Z, "A") is NODATA
+    assert z.resolve("a." + Z, "AAAA") is NODATA          # no AAAA alias record at a.
+    z.add(RecordSet("a." + Z, "AAAA", [], alias=AliasTarget("v6." + Z)))
+    assert z.resolve("a." + Z, "AAAA").values == ("2001:db8::1",)
+
+
 def test_alias_to_an_object_with_health():
     lb = Flag(True, values=["192.0.2.10", "192.0.2.11"])
     z = HostedZone(Z, [

@@ -587,7 +587,7 @@ class HostedZone:
                 fn = getattr(a.target, "alias_values", None)
                 vals = tuple(fn(rtype)) if fn is not None else (a.dns_name,)
                 return Answer("NOERROR", vals, 60, (first,))
-            if (a.dns_name, rtype) in self._groups or (a.dns_name, "CNAME") in self._groups:
+            if a.dns_name in self._names:          # a target inside the zone
                 if depth >= _MAX_ALIAS_DEPTH:
                     return NODATA
                 inner = self._resolve(a.dns_name, rtype, client, now, depth + 1)
