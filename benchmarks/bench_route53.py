@@ -182,3 +182,12 @@ def test_resolve_many_100k(benchmark, name):
     b = benchmark.pedantic(ZONE.resolve_many, (f"{name}.{Z}", "A", CLIENTS, 1.0), rounds=5,
                            iterations=1)
     assert (b.choice >= 0).all()
+
+
+def test_resolve_many_ip_flows_100k(benchmark):
+    import lbcore
+    benchmark.group = "route53 resolve_many (10^5 clients)"
+    clients = Clients(flows=lbcore.Flows.random(100_000, seed=3))
+    b = benchmark.pedantic(ZONE.resolve_many, ("i." + Z, "A", clients, 1.0), rounds=5,
+                           iterations=1)
+    assert (b.choice >= 0).all()

@@ -309,6 +309,24 @@ def test_ip_based_longest_match_default_and_health():
             [ip_where(zz, x) if x else ip_where(zz, "0.0.0.0") for x in ips]
 
 
+def test_ip_based_resolve_many_from_flows():
+    import ipaddress
+    import lbcore
+    flows = lbcore.Flows.random(2000, seed=1, ipv6_fraction=0.3)
+    z = HostedZone(Z, [rs("i." + Z, ["6.0.0.1"], set_identifier="a",
+                          cidr=CidrRouting("c1", "isp-b")),
+                       rs("i." + Z, ["6.0.0.9"], set_identifier="d",
+                          cidr=CidrRouting("c1", "*"))],
+                   cidr_collections={"c1": {"isp-b": ["0.0.0.0/1", "8000::/1"]}})
+    b = z.resolve_many("i." + Z, "A", Clients(flows=flows))
+    ips = [str(ipaddress.ip_address((int(f.src_hi) << 64 | int(f.src_lo)) if f.flags & 1
+                                    else int(f.src_lo))) for f in flows]
+    assert [b.record_sets[i].set_identifier for i in b.choice] == [ip_where(z, x) for x in ips]
+    assert set(b.choice.tolist()) == {0, 1}
+    with pytest.raises(ValueError, match="flows"):
+        Clients([Client()], flows=flows)
+
+
 @pytest.mark.parametrize("block", ["10.0.0.0/25", "2001:db8::/49", "0.0.0.0/0", "::/0"])
 def test_ip_based_prefix_lengths(block):
     # Developer Guide: IPv4 /1-/24, IPv6 /1-/48; /0 is the '*' location

@@ -91,8 +91,27 @@ class Clients:
     0 = IPv6, 1 << 7 = no address; ``ip_hi``/``ip_lo``), and the ``Client`` objects
     themselves (for the per-query policies)."""
 
-    def __init__(self, clients=None, *, latitudes=None, longitudes=None, ips=None):
+    def __init__(self, clients=None, *, latitudes=None, longitudes=None, ips=None,
+                 flows=None):
+        """``flows``: an ``lbcore.Flows`` batch whose source addresses are the client IPs
+        (no per-item parsing)."""
         self.items = list(clients) if clients is not None else None
+        if flows is not None:
+            if ips is not None or self.items is not None:
+                raise ValueError("flows: give either flows or ips/clients for the addresses")
+            self.ip_flags = np.ascontiguousarray(flows.flags & 1, dtype=np.uint8)
+            self.ip_hi = np.ascontiguousarray(flows.src_hi, dtype=np.uint64)
+            self.ip_lo = np.ascontiguousarray(flows.src_lo, dtype=np.uint64)
+            if latitudes is None:
+                self.latitudes = self.longitudes = None
+            else:
+                self.latitudes = np.ascontiguousarray(latitudes, dtype=np.float64)
+                self.longitudes = np.ascontiguousarray(longitudes, dtype=np.float64)
+                if self.latitudes.shape != self.ip_flags.shape or \
+                        self.longitudes.shape != self.ip_flags.shape:
+                    raise ValueError("latitudes and longitudes must have one entry per flow")
+            self.n = self.ip_flags.shape[0]
+            return
         n = len(self.items) if self.items is not None else None
         if latitudes is None and self.items is not None:
             latitudes = [math.nan if c.latitude is None else c.latitude for c in self.items]
