@@ -23,5 +23,9 @@ Kernel families add their bindings with :func:`bind`.
 from lbcore.numba._bind import bind
 from lbcore.numba._hash import *  # noqa: F401,F403
 from lbcore.numba import _hash
+from lbcore.numba._geo import *  # noqa: F401,F403
+from lbcore.numba._lpm import *  # noqa: F401,F403
+from lbcore.numba._dnspick import *  # noqa: F401,F403
+from lbcore.numba import _geo, _lpm, _dnspick
 
-__all__ = ["bind", *_hash.__all__]
+__all__ = ["bind", *_hash.__all__, *_geo.__all__, *_lpm.__all__, *_dnspick.__all__]
