@@ -7,9 +7,14 @@ with ``pos[i]`` = where target ``i`` sits (-1 = not available / free slot).
 
 * ``ordered == 1`` (LeastOutstanding): ``heap`` is a binary min-heap ordered by
   ``outstanding[i] / weight[i]`` (compared exactly by 128-bit cross
-  multiplication), ties broken by ``key[i]``, a 64-bit random key re-drawn from
-  ``rng`` whenever ``i`` is acquired or becomes available. O(log N) acquire and
-  release.
+  multiplication), ties broken by ``key[i]``: a stamp from the ever-increasing
+  counter ``stamp``, renewed whenever ``i`` is acquired or becomes available.
+  Equally loaded targets therefore take turns, least recently picked first
+  (round robin within a load level, as HAProxy's leastconn does); the seed
+  fixes the initial turn order (a Fisher-Yates shuffle from ``rng``).
+  O(log N) acquire and release. (A tie key re-drawn at random on each acquire
+  does NOT spread load: the redrawn key is usually below everyone else's
+  high survivors, so one target keeps winning.)
 * ``ordered == 0`` (PowerOfTwoChoices): ``heap`` is an unordered dense list of
   the available targets; acquire samples two distinct positions. O(1).
 
@@ -30,6 +35,7 @@ ctypedef struct lb_lor:
     uint64_t* key            # tie-break keys (ordered only)
     int32_t* heap
     int32_t* pos
+    uint64_t stamp           # last tie-break stamp handed out
     lb_rng rng
 
 cdef extern from *:
@@ -46,7 +52,8 @@ cdef extern from *:
                     int64_t ob, int64_t wb, uint64_t kb) noexcept nogil
 
 # Least outstanding: the available target with the smallest outstanding/weight
-# (ties: smallest key); counts the request and re-draws its key. -1 if none.
+# (ties: least recently acquired / made available); counts the request and
+# renews its stamp. -1 if none.
 cdef int32_t lb_lor_acquire(lb_lor* s) noexcept nogil
 # Power of two choices: two distinct random available targets, the smaller
 # outstanding/weight wins (a tie goes to the first drawn); counts the request.

@@ -10,7 +10,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t, uintptr_t
 
 import numpy as np
 
-from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_bounded
+from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
 from lbcore._request_common import (check_targets, check_weight_array, check_weight,
                                     check_seed, reject_slow_start)
 
@@ -71,7 +71,8 @@ cdef int32_t lb_lor_acquire(lb_lor* s) noexcept nogil:
         return -1
     cdef int32_t i = s.heap[0]
     s.outstanding[i] += 1
-    s.key[i] = lb_rng_next(&s.rng)
+    s.stamp += 1
+    s.key[i] = s.stamp
     _sift_down(s, 0)
     return i
 
@@ -122,7 +123,8 @@ cdef int lb_lor_set_available(lb_lor* s, int32_t i, int available) noexcept nogi
         s.heap[p] = i
         s.pos[i] = p
         if s.ordered:
-            s.key[i] = lb_rng_next(&s.rng)
+            s.stamp += 1
+            s.key[i] = s.stamp
             _sift_up(s, p)
         return 0
     if p < 0:
@@ -180,7 +182,15 @@ cdef class _OutstandingBase:
             self._targets.append(ts[i])
             self._w[i] = w[i]
         self.s.n_slots = n
-        for i in range(n):
+        # Targets become available in a seeded random order (Fisher-Yates from
+        # the object's generator): for LeastOutstanding that order is the
+        # initial turn order among equally loaded targets.
+        order = list(range(n))
+        cdef int32_t j
+        for i in range(n - 1, 0, -1):
+            j = <int32_t>lb_rng_bounded(&self.s.rng, <uint64_t>(i + 1))
+            order[i], order[j] = order[j], order[i]
+        for i in order:
             lb_lor_set_available(self.s, i, 1)
 
     cdef _alloc(self, Py_ssize_t cap):
@@ -363,10 +373,10 @@ cdef class LeastOutstanding(_OutstandingBase):
     ``acquire()`` returns the available target with the fewest outstanding
     requests (weighted: smallest ``outstanding / weight``, compared exactly in
     integers) and counts the request; ``release(target)`` ends one. Ties are
-    broken by a per-target 64-bit random key that is re-drawn from the object's
-    generator (seeded by ``seed``) every time the target is acquired or becomes
-    available, so equally loaded targets share requests uniformly at random
-    rather than "lowest index first". O(log N) acquire and release.
+    broken by turns: among equally loaded targets the one acquired (or made
+    available) least recently wins, so they share requests evenly rather than
+    "lowest index first"; ``seed`` shuffles the initial turn order. O(log N)
+    acquire and release.
 
     ``weights``: positive integers (default all 1). ``slow_start_seconds`` must
     be 0: AWS does not allow slow start with least outstanding requests.
