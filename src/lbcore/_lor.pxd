@@ -7,7 +7,7 @@ with ``pos[i]`` = where target ``i`` sits (-1 = not available / free slot).
 
 * ``ordered == 1`` (LeastOutstanding): ``heap`` is a binary min-heap ordered by
   ``outstanding[i] / weight[i]`` (compared exactly by 128-bit cross
-  multiplication), ties broken by ``key[i]``: a stamp from the ever-increasing
+  multiplication), ties broken by the node's ``key``: a stamp from the ever-increasing
   counter ``stamp``, renewed whenever ``i`` is acquired or becomes available.
   Equally loaded targets therefore take turns, least recently picked first
   (round robin within a load level, as HAProxy's leastconn does); the seed
@@ -25,6 +25,15 @@ array owned by the Python object (``obj._state()``), so numba code can pass
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from lbcore._rng cimport lb_rng
 
+# One heap slot: a copy of the target's load and tie key next to its index, so a
+# sift touches one 32-byte node per child instead of three scattered arrays.
+ctypedef struct lb_lor_node:
+    int64_t outstanding      # == outstanding[idx]
+    int64_t weight           # == weight[idx]
+    uint64_t key             # tie-break stamp (ordered only)
+    int32_t idx
+    int32_t _pad
+
 ctypedef struct lb_lor:
     int32_t n_slots          # index slots in use: valid indices are [0, n_slots)
     int32_t size             # number of available targets (heap[0:size])
@@ -32,9 +41,8 @@ ctypedef struct lb_lor:
     int32_t capacity         # allocated length of every per-target array
     int64_t* outstanding
     int64_t* weight          # >= 1 for a registered target, 0 for a free slot
-    uint64_t* key            # tie-break keys (ordered only)
-    int32_t* heap
-    int32_t* pos
+    lb_lor_node* heap        # heap[0:size]: the available targets
+    int32_t* pos             # pos[idx] = slot of idx in heap, -1 if not available
     uint64_t stamp           # last tie-break stamp handed out
     lb_rng rng
 

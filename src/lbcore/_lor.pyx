@@ -20,59 +20,56 @@ cdef extern from "Python.h":
 
 # ---------------------------------------------------------------- kernels
 
+cdef inline bint _less(const lb_lor_node* a, const lb_lor_node* b) noexcept nogil:
+    return lb_lor_less(a.outstanding, a.weight, a.key, b.outstanding, b.weight, b.key)
+
+
 cdef inline void _sift_up(lb_lor* s, int32_t p) noexcept nogil:
-    cdef int32_t* heap = s.heap
+    cdef lb_lor_node* heap = s.heap
     cdef int32_t* pos = s.pos
-    cdef int64_t* o = s.outstanding
-    cdef int64_t* w = s.weight
-    cdef uint64_t* k = s.key
-    cdef int32_t i = heap[p], parent, j
+    cdef lb_lor_node node = heap[p]
+    cdef int32_t parent
     while p > 0:
         parent = (p - 1) >> 1
-        j = heap[parent]
-        if not lb_lor_less(o[i], w[i], k[i], o[j], w[j], k[j]):
+        if not _less(&node, &heap[parent]):
             break
-        heap[p] = j
-        pos[j] = p
+        heap[p] = heap[parent]
+        pos[heap[p].idx] = p
         p = parent
-    heap[p] = i
-    pos[i] = p
+    heap[p] = node
+    pos[node.idx] = p
 
 
 cdef inline void _sift_down(lb_lor* s, int32_t p) noexcept nogil:
-    cdef int32_t* heap = s.heap
+    cdef lb_lor_node* heap = s.heap
     cdef int32_t* pos = s.pos
-    cdef int64_t* o = s.outstanding
-    cdef int64_t* w = s.weight
-    cdef uint64_t* k = s.key
     cdef int32_t n = s.size
-    cdef int32_t i = heap[p], c, a, b
+    cdef lb_lor_node node = heap[p]
+    cdef int32_t c
     while True:
         c = 2 * p + 1
         if c >= n:
             break
-        a = heap[c]
-        if c + 1 < n:
-            b = heap[c + 1]
-            if lb_lor_less(o[b], w[b], k[b], o[a], w[a], k[a]):
-                c += 1
-                a = b
-        if not lb_lor_less(o[a], w[a], k[a], o[i], w[i], k[i]):
+        if c + 1 < n and _less(&heap[c + 1], &heap[c]):
+            c += 1
+        if not _less(&heap[c], &node):
             break
-        heap[p] = a
-        pos[a] = p
+        heap[p] = heap[c]
+        pos[heap[p].idx] = p
         p = c
-    heap[p] = i
-    pos[i] = p
+    heap[p] = node
+    pos[node.idx] = p
 
 
 cdef int32_t lb_lor_acquire(lb_lor* s) noexcept nogil:
     if s.size <= 0:
         return -1
-    cdef int32_t i = s.heap[0]
+    cdef lb_lor_node* root = &s.heap[0]
+    cdef int32_t i = root.idx
     s.outstanding[i] += 1
+    root.outstanding += 1
     s.stamp += 1
-    s.key[i] = s.stamp
+    root.key = s.stamp
     _sift_down(s, 0)
     return i
 
@@ -81,23 +78,22 @@ cdef int32_t lb_lor_acquire_p2c(lb_lor* s) noexcept nogil:
     cdef int32_t n = s.size
     if n <= 0:
         return -1
-    cdef int32_t a, b, x, y
-    if n == 1:
-        a = s.heap[0]
-    else:
+    cdef int32_t x = 0, y
+    if n > 1:
         # two distinct positions: x uniform in [0, n), y uniform over the others
         x = <int32_t>lb_rng_bounded(&s.rng, <uint64_t>n)
         y = <int32_t>lb_rng_bounded(&s.rng, <uint64_t>(n - 1))
         if y >= x:
             y += 1
-        a = s.heap[x]
-        b = s.heap[y]
-        # b wins only if strictly less loaded: a tie goes to a, the first draw
+        # y wins only if strictly less loaded: a tie goes to x, the first draw
         # (a fair coin, since (x, y) is a uniformly random ordered pair).
-        if lb_lor_less(s.outstanding[b], s.weight[b], 0, s.outstanding[a], s.weight[a], 0):
-            a = b
-    s.outstanding[a] += 1
-    return a
+        if lb_lor_less(s.heap[y].outstanding, s.heap[y].weight, 0,
+                       s.heap[x].outstanding, s.heap[x].weight, 0):
+            x = y
+    cdef lb_lor_node* node = &s.heap[x]
+    node.outstanding += 1
+    s.outstanding[node.idx] += 1
+    return node.idx
 
 
 cdef int lb_lor_release(lb_lor* s, int32_t i) noexcept nogil:
@@ -106,38 +102,45 @@ cdef int lb_lor_release(lb_lor* s, int32_t i) noexcept nogil:
     if s.outstanding[i] <= 0:
         return -1
     s.outstanding[i] -= 1
-    if s.ordered and s.pos[i] >= 0:
-        _sift_up(s, s.pos[i])      # a smaller load only moves a target up
+    cdef int32_t p = s.pos[i]
+    if p >= 0:
+        s.heap[p].outstanding -= 1
+        if s.ordered:
+            _sift_up(s, p)         # a smaller load only moves a target up
     return 0
 
 
 cdef int lb_lor_set_available(lb_lor* s, int32_t i, int available) noexcept nogil:
     if i < 0 or i >= s.n_slots or s.weight[i] == 0:
         return -2
-    cdef int32_t p = s.pos[i], last
+    cdef int32_t p = s.pos[i], moved
     if available:
         if p >= 0:
             return 0
         p = s.size
         s.size += 1
-        s.heap[p] = i
+        s.heap[p].outstanding = s.outstanding[i]
+        s.heap[p].weight = s.weight[i]
+        s.heap[p].key = 0
+        s.heap[p].idx = i
+        s.heap[p]._pad = 0
         s.pos[i] = p
         if s.ordered:
             s.stamp += 1
-            s.key[i] = s.stamp
+            s.heap[p].key = s.stamp
             _sift_up(s, p)
         return 0
     if p < 0:
         return 0
     s.size -= 1
-    last = s.heap[s.size]
     s.pos[i] = -1
     if p != s.size:
-        s.heap[p] = last
-        s.pos[last] = p
+        s.heap[p] = s.heap[s.size]
+        moved = s.heap[p].idx
+        s.pos[moved] = p
         if s.ordered:
             _sift_up(s, p)
-            _sift_down(s, s.pos[last])
+            _sift_down(s, s.pos[moved])
     return 0
 
 
@@ -153,7 +156,7 @@ cdef inline void* _addr(object arr):
 cdef class _OutstandingBase:
     """Shared bookkeeping of LeastOutstanding and PowerOfTwoChoices."""
     cdef lb_lor* s
-    cdef object _st, _o, _w, _k, _h, _p    # numpy arrays owning the state
+    cdef object _st, _o, _w, _h, _p        # numpy arrays owning the state
     cdef dict _index                        # target -> index
     cdef list _targets                      # index -> target (or _FREE)
     cdef list _free                         # free index slots, reused LIFO
@@ -198,20 +201,17 @@ cdef class _OutstandingBase:
         cdef Py_ssize_t old = 0 if self._o is None else self._o.shape[0]
         o = np.zeros(cap, dtype=np.int64)
         w = np.zeros(cap, dtype=np.int64)
-        k = np.zeros(cap, dtype=np.uint64)
-        h = np.full(cap, -1, dtype=np.int32)
+        h = np.zeros(cap * sizeof(lb_lor_node), dtype=np.uint8)   # lb_lor_node[cap]
         p = np.full(cap, -1, dtype=np.int32)
         if old:
             o[:old] = self._o
             w[:old] = self._w
-            k[:old] = self._k
-            h[:old] = self._h
+            h[:old * sizeof(lb_lor_node)] = self._h
             p[:old] = self._p
-        self._o, self._w, self._k, self._h, self._p = o, w, k, h, p
+        self._o, self._w, self._h, self._p = o, w, h, p
         self.s.outstanding = <int64_t*>_addr(o)
         self.s.weight = <int64_t*>_addr(w)
-        self.s.key = <uint64_t*>_addr(k)
-        self.s.heap = <int32_t*>_addr(h)
+        self.s.heap = <lb_lor_node*>_addr(h)
         self.s.pos = <int32_t*>_addr(p)
         self.s.capacity = <int32_t>cap
 
@@ -308,7 +308,6 @@ cdef class _OutstandingBase:
         self._index[target] = i
         self.s.outstanding[i] = 0
         self.s.weight[i] = w
-        self.s.key[i] = 0
         self.s.pos[i] = -1
         if available:
             lb_lor_set_available(self.s, i, 1)
@@ -322,7 +321,6 @@ cdef class _OutstandingBase:
         lb_lor_set_available(self.s, i, 0)
         self.s.outstanding[i] = 0
         self.s.weight[i] = 0
-        self.s.key[i] = 0
         del self._index[target]
         self._targets[i] = _FREE
         self._free.append(i)
@@ -338,27 +336,30 @@ cdef class _OutstandingBase:
     def _state_arrays(self):
         """Views of the per-target arrays (length n_slots) and the heap (length size)."""
         n = self.s.n_slots
-        return {"outstanding": self._o[:n], "weight": self._w[:n], "key": self._k[:n],
-                "heap": self._h[:self.s.size], "pos": self._p[:n],
-                "rng": tuple(self.s.rng.s[j] for j in range(4))}
+        cdef int32_t q
+        return {"outstanding": self._o[:n], "weight": self._w[:n], "pos": self._p[:n],
+                "heap": np.array([self.s.heap[q].idx for q in range(self.s.size)], np.int32),
+                "key": np.array([self.s.heap[q].key for q in range(self.s.size)], np.uint64),
+                "stamp": self.s.stamp, "rng": tuple(self.s.rng.s[j] for j in range(4))}
 
     def _check(self):
         """Debug: raise AssertionError unless the heap/list invariants hold."""
         cdef lb_lor* s = self.s
-        cdef int32_t p, i, c, a
+        cdef int32_t p, i, c
         seen = set()
         for p in range(s.size):
-            i = s.heap[p]
+            i = s.heap[p].idx
             assert 0 <= i < s.n_slots and s.weight[i] > 0, f"heap[{p}]={i} is not a target"
             assert s.pos[i] == p, f"pos[{i}]={s.pos[i]} but heap[{p}]={i}"
             assert i not in seen, f"target {i} twice in heap"
+            assert s.heap[p].outstanding == s.outstanding[i], f"stale load copy for {i}"
+            assert s.heap[p].weight == s.weight[i], f"stale weight copy for {i}"
             seen.add(i)
             if s.ordered:
+                assert s.heap[p].key <= s.stamp
                 for c in (2 * p + 1, 2 * p + 2):
                     if c < s.size:
-                        a = s.heap[c]
-                        assert not lb_lor_less(s.outstanding[a], s.weight[a], s.key[a],
-                                               s.outstanding[i], s.weight[i], s.key[i]), \
+                        assert not _less(&s.heap[c], &s.heap[p]), \
                             f"heap order violated at {p} -> {c}"
         for i in range(s.n_slots):
             assert s.outstanding[i] >= 0
@@ -399,7 +400,7 @@ cdef class LeastOutstanding(_OutstandingBase):
 
     def peek_index(self):
         """The index ``acquire`` would pick next, without counting (-1 if none)."""
-        return self.s.heap[0] if self.s.size > 0 else -1
+        return self.s.heap[0].idx if self.s.size > 0 else -1
 
 
 cdef class PowerOfTwoChoices(_OutstandingBase):
