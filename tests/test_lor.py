@@ -376,3 +376,17 @@ def test_numba_matches_python(p2c):
     assert [a.outstanding(t) for t in "abcdef"] == [b.outstanding(t) for t in "abcdef"]
     a._check()
     assert lbn.lor_release is not None and _numba_loop(a._state(), np.array([[1, 99, 0]], np.int32), p2c)[0] == -2
+
+
+def test_every_request_selection_kernel_is_bound_for_numba():
+    # every exported lb_* function of the three families has a numba binding
+    import lbcore._alias
+    import lbcore._lor
+    import lbcore._roundrobin
+    symbols = {getattr(lbn, k).symbol for k in lbn.__all__ if hasattr(getattr(lbn, k), "symbol")}
+    for mod, short in ((lbcore._lor, "lor"), (lbcore._roundrobin, "roundrobin"),
+                       (lbcore._alias, "alias")):
+        exported = set(mod.__pyx_capi__)
+        assert exported and all(n.startswith(f"lb_{short}_") for n in exported)
+        for name in exported:
+            assert f"lbcore_{short}_{name}" in symbols, name

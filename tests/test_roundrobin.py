@@ -197,8 +197,8 @@ def test_bad_input():
 def _numba_rr(state, n, now):
     out = np.empty(2 * n, dtype=np.int32)
     for k in range(n):
-        out[k] = lbn.rr_pick(state.ctypes, now)
-    lbn.rr_pick_many(state.ctypes, n, now, out[n:].ctypes)
+        out[k] = lbn.roundrobin_pick(state.ctypes, now)
+    lbn.roundrobin_pick_many(state.ctypes, n, now, out[n:].ctypes)
     return out
 
 

@@ -6,7 +6,7 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_uniform, lb_rng_bounded
-from lbcore._roundrobin cimport lb_slow_start_ramp
+from lbcore._roundrobin cimport lb_roundrobin_ramp
 from lbcore._request_common import (check_targets, check_weight_array, check_weight,
                                     check_slow_start, check_now, check_count, check_bool,
                                     check_seed, slow_start_entry, TargetMap, FREE)
@@ -78,13 +78,13 @@ cdef int32_t _exact_scan(lb_alias* s, double now) noexcept nogil:
     cdef double total = 0.0, u, e
     for i in range(s.n_slots):
         if s.avail[i]:
-            total += s.weight[i] * lb_slow_start_ramp(now, s.ss_start[i], s.slow_start)
+            total += s.weight[i] * lb_roundrobin_ramp(now, s.ss_start[i], s.slow_start)
     if not total > 0.0:
         return lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
     u = lb_rng_uniform(&s.rng) * total
     for i in range(s.n_slots):
         if s.avail[i]:
-            e = s.weight[i] * lb_slow_start_ramp(now, s.ss_start[i], s.slow_start)
+            e = s.weight[i] * lb_roundrobin_ramp(now, s.ss_start[i], s.slow_start)
             if e > 0.0:
                 last = i
                 if u < e:
@@ -102,7 +102,7 @@ cdef int32_t lb_alias_pick(lb_alias* s, double now) noexcept nogil:
         return lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
     for tries in range(LB_ALIAS_MAX_TRIES):
         j = lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
-        r = lb_slow_start_ramp(now, s.ss_start[j], s.slow_start)
+        r = lb_roundrobin_ramp(now, s.ss_start[j], s.slow_start)
         if r >= 1.0:
             return j
         if r > 0.0 and lb_rng_uniform(&s.rng) < r:
@@ -294,7 +294,7 @@ cdef class WeightedRandom:
         t = self._now(now)
         n = self.s.n_slots
         eff = np.array([self._w[i] * self._av[i] *
-                        lb_slow_start_ramp(t, self._ss[i], self.s.slow_start)
+                        lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start)
                         for i in range(n)], dtype=np.float64)
         if not eff.sum() > 0:
             eff = self._w[:n] * self._av[:n]

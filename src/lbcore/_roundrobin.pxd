@@ -6,11 +6,11 @@ Per pick, every available target's ``current`` grows by its effective weight
 (ties: the lowest index, as nginx's first-greater scan) and its ``current`` is
 lowered by the sum of the effective weights. The struct lives in a numpy uint8
 array owned by the Python object (``obj._state()``); numba passes
-``state.ctypes`` as ``lb_rr*``.
+``state.ctypes`` as ``lb_roundrobin*``.
 """
 from libc.stdint cimport int32_t, uint8_t
 
-ctypedef struct lb_rr:
+ctypedef struct lb_roundrobin:
     int32_t n_slots          # valid indices [0, n_slots)
     int32_t capacity
     double slow_start        # slow start duration in seconds, 0 = off
@@ -20,7 +20,7 @@ ctypedef struct lb_rr:
     uint8_t* avail           # 1 = may be picked; 0 = unavailable or free slot
 
 
-cdef inline double lb_slow_start_ramp(double now, double start, double duration) noexcept nogil:
+cdef inline double lb_roundrobin_ramp(double now, double start, double duration) noexcept nogil:
     """Fraction of its weight a target in slow start gets: linear 0 -> 1 over
     ``duration`` seconds from ``start`` (1 when not in slow start: start = -inf;
     0 before ``start``)."""
@@ -35,6 +35,6 @@ cdef inline double lb_slow_start_ramp(double now, double start, double duration)
 
 
 # One pick at time ``now``; -1 if no target is available.
-cdef int32_t lb_rr_pick(lb_rr* s, double now) noexcept nogil
-# ``n`` picks at time ``now`` into ``out`` (same sequence as n calls of lb_rr_pick).
-cdef void lb_rr_pick_many(lb_rr* s, size_t n, double now, int32_t* out) noexcept nogil
+cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil
+# ``n`` picks at time ``now`` into ``out`` (same sequence as n calls of lb_roundrobin_pick).
+cdef void lb_roundrobin_pick_many(lb_roundrobin* s, size_t n, double now, int32_t* out) noexcept nogil

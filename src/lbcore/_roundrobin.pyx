@@ -10,7 +10,7 @@ from lbcore._request_common import (check_targets, check_weight_array, check_wei
                                     slow_start_entry, TargetMap, FREE)
 
 
-cdef int32_t lb_rr_pick(lb_rr* s, double now) noexcept nogil:
+cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil:
     cdef int32_t i, best = -1
     cdef double e, total = 0.0, dur = s.slow_start
     cdef double* w = s.weight
@@ -21,7 +21,7 @@ cdef int32_t lb_rr_pick(lb_rr* s, double now) noexcept nogil:
             continue
         e = w[i]
         if dur > 0.0:
-            e = e * lb_slow_start_ramp(now, s.ss_start[i], dur)
+            e = e * lb_roundrobin_ramp(now, s.ss_start[i], dur)
         if e <= 0.0:
             continue
         cur[i] += e
@@ -43,10 +43,10 @@ cdef int32_t lb_rr_pick(lb_rr* s, double now) noexcept nogil:
     return best
 
 
-cdef void lb_rr_pick_many(lb_rr* s, size_t n, double now, int32_t* out) noexcept nogil:
+cdef void lb_roundrobin_pick_many(lb_roundrobin* s, size_t n, double now, int32_t* out) noexcept nogil:
     cdef size_t k
     for k in range(n):
-        out[k] = lb_rr_pick(s, now)
+        out[k] = lb_roundrobin_pick(s, now)
 
 
 cdef inline void* _addr(object arr):
@@ -64,7 +64,7 @@ cdef class RoundRobin:
     target is available ramps its weight linearly from 0 to full over that many
     seconds of the ``now`` you pass (required then).
     """
-    cdef lb_rr* s
+    cdef lb_roundrobin* s
     cdef object _st, _w, _c, _ss, _av
     cdef object _map
     cdef list _targets
@@ -77,8 +77,8 @@ cdef class RoundRobin:
         else:
             w = check_weight_array(weights, n, integer=False, allow_zero=True)
         dur = check_slow_start(slow_start_seconds)
-        self._st = np.zeros(sizeof(lb_rr), dtype=np.uint8)
-        self.s = <lb_rr*>_addr(self._st)
+        self._st = np.zeros(sizeof(lb_roundrobin), dtype=np.uint8)
+        self.s = <lb_roundrobin*>_addr(self._st)
         self.s.slow_start = dur
         self._alloc(max(n, 4))
         self._w[:n] = w
@@ -112,14 +112,14 @@ cdef class RoundRobin:
 
     def pick(self, now=None):
         """The next target (LookupError if none is available)."""
-        cdef int32_t i = lb_rr_pick(self.s, self._now(now))
+        cdef int32_t i = lb_roundrobin_pick(self.s, self._now(now))
         if i < 0:
             raise LookupError("pick: no available target")
         return self._targets[i]
 
     def pick_index(self, now=None):
         """``pick`` returning the dense index (-1 if none is available)."""
-        return lb_rr_pick(self.s, self._now(now))
+        return lb_roundrobin_pick(self.s, self._now(now))
 
     def pick_many(self, n, now=None):
         """``n`` picks at time ``now`` → int32 array of indices (-1 = none
@@ -130,7 +130,7 @@ cdef class RoundRobin:
         cdef int32_t* o = <int32_t*>_addr(out)
         if k:
             with nogil:
-                lb_rr_pick_many(self.s, k, t, o)
+                lb_roundrobin_pick_many(self.s, k, t, o)
         return out
 
     # -- membership and health ---------------------------------------------
@@ -202,13 +202,13 @@ cdef class RoundRobin:
         if not self._av[i]:
             return 0.0
         t = check_now(now, 1.0)
-        return float(self._w[i]) * lb_slow_start_ramp(t, self._ss[i], self.s.slow_start)
+        return float(self._w[i]) * lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start)
 
     def in_slow_start(self, target, now):
         """Whether ``target`` is still ramping at ``now``."""
         i = self._map.lookup(target, "in_slow_start")
         t = check_now(now, 1.0)
-        return bool(self._av[i]) and lb_slow_start_ramp(t, self._ss[i], self.s.slow_start) < 1.0
+        return bool(self._av[i]) and lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start) < 1.0
 
     def __len__(self):
         return len(self._map.index)
@@ -217,7 +217,7 @@ cdef class RoundRobin:
         return target in self._map.index
 
     def _state(self):
-        """uint8 array holding the ``lb_rr`` struct (``._state().ctypes`` for numba)."""
+        """uint8 array holding the ``lb_roundrobin`` struct (``._state().ctypes`` for numba)."""
         return self._st
 
     def _state_arrays(self):
