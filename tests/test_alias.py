@@ -216,3 +216,30 @@ def test_numba_object_level_matches_python():
     got = _numba_picks(a._state(), 1000, 15.0)
     exp = [b.pick_index(now=15.0) for _ in range(1000)] + b.pick_many(1000, now=15.0).tolist()
     assert got.tolist() == exp
+
+
+def test_pick_many_survives_concurrent_rebuilds():
+    # pick_many releases the GIL; add() meanwhile swaps in new arrays. The batch
+    # runs on a snapshot, so every pick is a valid index of the snapshot.
+    import threading
+    wr = lbcore.WeightedRandom(list(range(4)), [1, 2, 3, 4], seed=2)
+    rr = lbcore.RoundRobin(list(range(4)), weights=[1, 2, 3, 4])
+    results, stop = [], threading.Event()
+
+    def picker():
+        while not stop.is_set():
+            results.append(wr.pick_many(20_000))
+            results.append(rr.pick_many(20_000))
+
+    th = threading.Thread(target=picker)
+    th.start()
+    try:
+        for k in range(200):
+            wr.add(100 + k, 1.0)
+            rr.add(100 + k, 1.0)
+    finally:
+        stop.set()
+        th.join()
+    assert results
+    for r in results:
+        assert r.min() >= 0 and r.max() < 204

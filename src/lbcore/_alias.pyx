@@ -220,9 +220,17 @@ cdef class WeightedRandom:
         cdef double t = self._now(now)
         out = np.empty(k, dtype=np.int32)
         cdef int32_t* o = <int32_t*>_addr(out)
+        # Run on a snapshot of the struct (table pointers + size + generator)
+        # while holding references to its arrays: a concurrent rebuild cannot
+        # free or resize them under the nogil loop. The generator advances as if
+        # the picks had been made one by one.
+        cdef lb_alias local = self.s[0]
+        keep = (self._w, self._p, self._a, self._ss, self._av)
         if k:
             with nogil:
-                lb_alias_pick_many(self.s, k, t, o)
+                lb_alias_pick_many(&local, k, t, o)
+        self.s.rng = local.rng
+        del keep
         return out
 
     # -- membership and health ---------------------------------------------

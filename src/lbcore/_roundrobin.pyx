@@ -128,9 +128,15 @@ cdef class RoundRobin:
         cdef double t = self._now(now)
         out = np.empty(k, dtype=np.int32)
         cdef int32_t* o = <int32_t*>_addr(out)
+        # Run on a snapshot of the struct while holding references to the arrays
+        # it points at: a concurrent add() that swaps arrays cannot free them
+        # under the nogil loop (its picks may then be lost, never a crash).
+        cdef lb_roundrobin local = self.s[0]
+        keep = (self._w, self._c, self._ss, self._av)
         if k:
             with nogil:
-                lb_roundrobin_pick_many(self.s, k, t, o)
+                lb_roundrobin_pick_many(&local, k, t, o)
+        del keep
         return out
 
     # -- membership and health ---------------------------------------------
