@@ -18,6 +18,7 @@ from reference.lor_ref import LeastOutstandingRef, PowerOfTwoChoicesRef, HeapqLe
 
 class _Machine(RuleBasedStateMachine):
     weighted = False
+    weighted_adds = False      # unweighted start, weighted targets added later
     p2c = False
 
     @initialize(n=st.integers(1, 12), seed=st.integers(0, 2**64 - 1), data=st.data())
@@ -84,7 +85,7 @@ class _Machine(RuleBasedStateMachine):
             self.ref.add(t, available=available)
             self.obj.add(t, available=available)
         else:
-            w = w if self.weighted else 1
+            w = w if (self.weighted or self.weighted_adds) else 1
             self.ref.add(t, w, available=available)
             self.obj.add(t, w, available=available)
 
@@ -127,6 +128,10 @@ class WeightedLORMachine(_Machine):
     weighted = True
 
 
+class MixedLORMachine(_Machine):
+    weighted_adds = True
+
+
 class P2CMachine(_Machine):
     p2c = True
 
@@ -136,6 +141,8 @@ TestLOR = LORMachine.TestCase
 TestLOR.settings = _SETTINGS
 TestWeightedLOR = WeightedLORMachine.TestCase
 TestWeightedLOR.settings = _SETTINGS
+TestMixedLOR = MixedLORMachine.TestCase
+TestMixedLOR.settings = _SETTINGS
 TestP2C = P2CMachine.TestCase
 TestP2C.settings = _SETTINGS
 

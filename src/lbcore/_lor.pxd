@@ -39,6 +39,8 @@ ctypedef struct lb_lor:
     int32_t size             # number of available targets (heap[0:size])
     int32_t ordered          # 1 = least outstanding heap, 0 = power of two choices
     int32_t capacity         # allocated length of every per-target array
+    int32_t weighted         # 0: every weight is 1 (compare loads directly)
+    int32_t _pad
     int64_t* outstanding
     int64_t* weight          # >= 1 for a registered target, 0 for a free slot
     lb_lor_node* heap        # heap[0:size]: the available targets
@@ -55,9 +57,14 @@ cdef extern from *:
         if (l != r) return l < r;
         return ka < kb;
     }
+    /* the same order when both weights are 1 */
+    static inline int lb_lor_less1(int64_t oa, uint64_t ka, int64_t ob, uint64_t kb) {
+        return (oa < ob) | ((oa == ob) & (ka < kb));
+    }
     """
     int lb_lor_less(int64_t oa, int64_t wa, uint64_t ka,
                     int64_t ob, int64_t wb, uint64_t kb) noexcept nogil
+    int lb_lor_less1(int64_t oa, uint64_t ka, int64_t ob, uint64_t kb) noexcept nogil
 
 # Least outstanding: the available target with the smallest outstanding/weight
 # (ties: least recently acquired / made available); counts the request and

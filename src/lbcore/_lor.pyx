@@ -24,14 +24,22 @@ cdef inline bint _less(const lb_lor_node* a, const lb_lor_node* b) noexcept nogi
     return lb_lor_less(a.outstanding, a.weight, a.key, b.outstanding, b.weight, b.key)
 
 
+cdef inline bint _less1(const lb_lor_node* a, const lb_lor_node* b) noexcept nogil:
+    return lb_lor_less1(a.outstanding, a.key, b.outstanding, b.key)
+
+
 cdef inline void _sift_up(lb_lor* s, int32_t p) noexcept nogil:
     cdef lb_lor_node* heap = s.heap
     cdef int32_t* pos = s.pos
     cdef lb_lor_node node = heap[p]
     cdef int32_t parent
+    cdef bint weighted = s.weighted
     while p > 0:
         parent = (p - 1) >> 1
-        if not _less(&node, &heap[parent]):
+        if weighted:
+            if not _less(&node, &heap[parent]):
+                break
+        elif not _less1(&node, &heap[parent]):
             break
         heap[p] = heap[parent]
         pos[heap[p].idx] = p
@@ -46,17 +54,30 @@ cdef inline void _sift_down(lb_lor* s, int32_t p) noexcept nogil:
     cdef int32_t n = s.size
     cdef lb_lor_node node = heap[p]
     cdef int32_t c
-    while True:
-        c = 2 * p + 1
-        if c >= n:
-            break
-        if c + 1 < n and _less(&heap[c + 1], &heap[c]):
-            c += 1
-        if not _less(&heap[c], &node):
-            break
-        heap[p] = heap[c]
-        pos[heap[p].idx] = p
-        p = c
+    if s.weighted:
+        while True:
+            c = 2 * p + 1
+            if c >= n:
+                break
+            if c + 1 < n and _less(&heap[c + 1], &heap[c]):
+                c += 1
+            if not _less(&heap[c], &node):
+                break
+            heap[p] = heap[c]
+            pos[heap[p].idx] = p
+            p = c
+    else:
+        while True:
+            c = 2 * p + 1
+            if c >= n:
+                break
+            if c + 1 < n and _less1(&heap[c + 1], &heap[c]):
+                c += 1
+            if not _less1(&heap[c], &node):
+                break
+            heap[p] = heap[c]
+            pos[heap[p].idx] = p
+            p = c
     heap[p] = node
     pos[node.idx] = p
 
@@ -174,6 +195,7 @@ cdef class _OutstandingBase:
         self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
         self.s = <lb_lor*>_addr(self._st)
         self.s.ordered = ordered
+        self.s.weighted = 0
         lb_rng_seed(&self.s.rng, sd)
         self._alloc(max(n, 4))
         self._index = {}
@@ -184,6 +206,7 @@ cdef class _OutstandingBase:
             self._index[ts[i]] = i
             self._targets.append(ts[i])
             self._w[i] = w[i]
+        self.s.weighted = bool(np.any(w != 1))
         self.s.n_slots = n
         # Targets become available in a seeded random order (Fisher-Yates from
         # the object's generator): for LeastOutstanding that order is the
@@ -309,6 +332,8 @@ cdef class _OutstandingBase:
         self.s.outstanding[i] = 0
         self.s.weight[i] = w
         self.s.pos[i] = -1
+        if w != 1:
+            self.s.weighted = 1     # sticky: weighted comparisons from now on
         if available:
             lb_lor_set_available(self.s, i, 1)
         return i
