@@ -9,7 +9,7 @@ from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_uniform, lb_rng_bounded
 from lbcore._roundrobin cimport lb_roundrobin_ramp
 from lbcore._request_common import (check_targets, check_weight_array, check_weight,
                                     check_slow_start, check_now, check_count, check_bool,
-                                    check_seed, slow_start_entry, TargetMap, FREE)
+                                    check_seed, slow_start_entry, check_total, TargetMap, FREE)
 
 
 cdef int lb_alias_build(int32_t n, const double* weight, double* prob,
@@ -26,9 +26,8 @@ cdef int lb_alias_build(int32_t n, const double* weight, double* prob,
     if small == NULL:
         return -1
     cdef int32_t* large = small + n
-    cdef double scale = n / total
     for i in range(n):
-        prob[i] = weight[i] * scale          # scaled so the mean column is 1
+        prob[i] = (weight[i] / total) * n    # scaled so the mean column is 1
         alias[i] = i
         if prob[i] < 1.0:
             small[ns] = i
@@ -255,6 +254,7 @@ cdef class WeightedRandom:
     def add(self, target, weight=1, *, now=None):
         """Register a healthy target; it enters slow start if another target is available."""
         w = check_weight(weight, integer=False, allow_zero=True)
+        check_total(self._w, w)
         t = self._now(now)
         i, grew = self._map.add(target)
         if grew:

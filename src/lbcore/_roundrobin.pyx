@@ -7,7 +7,7 @@ import numpy as np
 
 from lbcore._request_common import (check_targets, check_weight_array, check_weight,
                                     check_slow_start, check_now, check_count, check_bool,
-                                    slow_start_entry, TargetMap, FREE)
+                                    slow_start_entry, check_total, TargetMap, FREE)
 
 
 cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil:
@@ -160,6 +160,7 @@ cdef class RoundRobin:
     def add(self, target, weight=1, *, now=None):
         """Register a healthy target; it enters slow start if another target is available."""
         w = check_weight(weight, integer=False, allow_zero=True)
+        check_total(self._w, w)
         t = self._now(now)
         i, grew = self._map.add(target)
         if grew:
