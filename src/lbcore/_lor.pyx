@@ -183,8 +183,19 @@ cdef class _OutstandingBase:
     cdef list _free                         # free index slots, reused LIFO
     cdef str _name
 
+    def __cinit__(self, *args, **kwargs):
+        # A valid empty state before __init__ runs, so an object created with
+        # __new__ alone (or whose __init__ raised) answers -1 / LookupError
+        # instead of dereferencing NULL.
+        self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
+        self.s = <lb_lor*>_addr(self._st)
+        self._index = {}
+        self._targets = []
+        self._free = []
+
     def _init(self, targets, weights, seed, bint ordered, str name):
         self._name = name
+        self._o = None
         ts = check_targets(targets)
         n = len(ts)
         if weights is None:
@@ -192,8 +203,9 @@ cdef class _OutstandingBase:
         else:
             w = check_weight_array(weights, n, integer=True, allow_zero=False)
         cdef uint64_t sd = check_seed(seed)
-        self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
-        self.s = <lb_lor*>_addr(self._st)
+        self.s.n_slots = 0
+        self.s.size = 0
+        self.s.stamp = 0
         self.s.ordered = ordered
         self.s.weighted = 0
         lb_rng_seed(&self.s.rng, sd)
