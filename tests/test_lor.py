@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 from hypothesis import settings, strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, rule, invariant, precondition,
+from hypothesis.stateful import (RuleBasedStateMachine, rule, invariant,
                                  initialize)
 
 import lbcore

@@ -184,6 +184,7 @@ cdef class _OutstandingBase:
     cdef str _name
 
     def __cinit__(self, *args, **kwargs):
+        self._name = type(self).__name__
         # A valid empty state before __init__ runs, so an object created with
         # __new__ alone (or whose __init__ raised) answers -1 / LookupError
         # instead of dereferencing NULL.
@@ -309,6 +310,10 @@ cdef class _OutstandingBase:
 
     def __contains__(self, target):
         return target in self._index
+
+    def __repr__(self):
+        return (f"{self._name}({len(self._index)} targets, {self.s.size} available, "
+                f"{int(self._o[:self.s.n_slots].sum()) if self._o is not None else 0} outstanding)")
 
     # -- membership and health ---------------------------------------------
     def set_available(self, target, available):
