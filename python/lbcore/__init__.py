@@ -12,6 +12,9 @@ from lbcore.flows import Flows
 from lbcore._geo import Geoproximity, great_circle_km, biased_distance
 from lbcore._lpm import PrefixTable
 from lbcore._dnspick import RecordPicker
+from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
+from lbcore._roundrobin import RoundRobin
+from lbcore._alias import WeightedRandom, alias_table
 
 __version__ = "0.1.0"
 
@@ -20,4 +23,5 @@ __all__ = [
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
     # Route 53 kernels (issue 6)
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
+    "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
 ]
