@@ -557,3 +557,23 @@ def test_hash_key_validation(key, exc):
 def test_hash_u64_many_validation(keys, exc):
     with pytest.raises(exc, match="keys"):
         hash_u64_many(keys)
+
+
+def test_numba_flow_hash_many_direct_matches_cython():
+    numba = pytest.importorskip("numba")
+    from lbcore import numba as lbn
+
+    @numba.njit
+    def many(proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, fields,
+             symmetric, seed, out):
+        lbn.flow_hash_many(proto.shape[0], proto.ctypes, flags.ctypes, src_hi.ctypes,
+                           src_lo.ctypes, dst_hi.ctypes, dst_lo.ctypes, sport.ctypes,
+                           dport.ctypes, seq.ctypes, fields, symmetric, seed, out.ctypes)
+
+    # IPv4 runs and mixed chunks (the kernel checks runs of 2048 flows)
+    v4 = Flows.random(5000, seed=3)
+    mixed = Flows.random(5000, seed=4, ipv6_fraction=0.01)
+    for batch in (v4, mixed):
+        out = np.empty(len(batch), dtype=np.uint64)
+        many(*batch._hash_columns(), lbn.FIELDS_3, True, np.uint64(9), out)
+        assert np.array_equal(out, flow_hash(batch, fields="3-tuple", symmetric=True, seed=9))

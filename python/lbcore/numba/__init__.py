@@ -22,12 +22,12 @@ Kernel families add their bindings with :func:`bind`.
 """
 from importlib import import_module as _import
 
-from lbcore.numba._bind import bind
+from lbcore.numba._bind import bind, bound_kernels
 
 # One module per kernel family; each defines __all__.
 _FAMILIES = ["_hash", "_geo", "_lpm", "_dnspick", "_lor", "_roundrobin", "_alias"]
 
-__all__ = ["bind"]
+__all__ = ["bind", "bound_kernels"]
 for _name in _FAMILIES:
     _module = _import(f"lbcore.numba.{_name}")
     globals().update({k: getattr(_module, k) for k in _module.__all__})
