@@ -577,3 +577,31 @@ def test_numba_flow_hash_many_direct_matches_cython():
         out = np.empty(len(batch), dtype=np.uint64)
         many(*batch._hash_columns(), lbn.FIELDS_3, True, np.uint64(9), out)
         assert np.array_equal(out, flow_hash(batch, fields="3-tuple", symmetric=True, seed=9))
+
+
+def test_batch_out_parameter():
+    batch = Flows.random(1000, seed=21, ipv6_fraction=0.2)
+    buf = np.zeros(1000, dtype=np.uint64)
+    res = flow_hash(batch, seed=3, out=buf)
+    assert res is buf
+    assert np.array_equal(buf, flow_hash(batch, seed=3))
+
+
+@pytest.mark.parametrize("out,exc", [
+    (np.zeros(999, dtype=np.uint64), ValueError), (np.zeros(1000, dtype=np.int64), ValueError),
+    (np.zeros((1000, 1), dtype=np.uint64), ValueError), ([0] * 1000, TypeError),
+    (np.zeros(2000, dtype=np.uint64)[::2], ValueError)])
+def test_batch_out_validation(out, exc):
+    batch = Flows.random(1000, seed=21)
+    with pytest.raises(exc, match="out"):
+        flow_hash(batch, out=out)
+
+
+def test_batch_out_read_only_rejected():
+    batch = Flows.random(10, seed=21)
+    buf = np.zeros(10, dtype=np.uint64)
+    buf.flags.writeable = False
+    with pytest.raises(ValueError, match="out"):
+        flow_hash(batch, out=buf)
+    with pytest.raises(ValueError, match="out"):
+        flow_hash(batch[0], out=np.zeros(1, dtype=np.uint64))
