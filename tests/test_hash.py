@@ -630,3 +630,11 @@ def test_batch_loops_match_reference_on_ties():
             h = flow_hash(batch, fields=fields, symmetric=symmetric, seed=7).tolist()
             for i in range(0, n, 5):
                 assert h[i] == ref_of(items[i], fields=fields, symmetric=symmetric, seed=7), i
+
+
+def test_entry_points_have_introspectable_signatures():
+    import inspect
+    assert list(inspect.signature(flow_hash).parameters) == [
+        "flow", "fields", "symmetric", "seed", "out"]
+    assert inspect.signature(hash_key).parameters["seed"].default == 0
+    assert "ipv6" in inspect.signature(flow_hash_fields).parameters

@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, embedsignature=True, embedsignature.format=clinic
 """Flow hashing: the compiled kernels and their Python entry points.
 
 The hash (documented in docs/hashing.md, modelled in tests/reference/hash_ref.py):
