@@ -113,6 +113,10 @@ def test_flows_from_arrays_ipv4():
         assert not arr.flags.writeable and arr.flags.c_contiguous
     with pytest.raises(ValueError):
         fl.src_lo[0] = 5
+    cols = fl.columns()
+    assert len(cols) == 9 and cols[0] is fl.protocol and cols[8] is fl.seq
+    assert [c.dtype for c in cols] == [np.uint8, np.uint8] + [np.uint64] * 4 + \
+        [np.uint16, np.uint16, np.uint32]
     with pytest.raises(AttributeError):
         fl.protocol = np.zeros(2, np.uint8)
 

@@ -197,9 +197,14 @@ class Flows:
         return cls._from_columns(proto, flags, src_hi, src_lo, dst_hi, dst_lo,
                                  ports[0], ports[1], seq)
 
-    def _hash_columns(self):
+    def columns(self):
+        """The nine columns in the order the C kernels take them: ``(protocol, flags,
+        src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, seq)`` — e.g. the first
+        arguments of ``lbcore.numba.hash_flows`` (read-only, C-contiguous)."""
         return (self.protocol, self.flags, self.src_hi, self.src_lo, self.dst_hi,
                 self.dst_lo, self.src_port, self.dst_port, self.seq)
+
+    _hash_columns = columns      # what lbcore.flow_hash looks for
 
     @property
     def is_ipv6(self):

@@ -23,7 +23,7 @@ hash_bytes = bind("_hash", "lb_hash_bytes", _t.uint64(u8p, _t.size_t, _t.uint64)
 @_numba.njit(cache=True)
 def hash_flows(proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq,
                fields, symmetric, seed):
-    """Hash a batch given as the columns of ``lbcore.Flows`` (C-contiguous arrays)."""
+    """Hash a batch given as ``*flows.columns()`` of an ``lbcore.Flows`` (C-contiguous arrays)."""
     n = proto.shape[0]
     out = _np.empty(n, dtype=_np.uint64)
     if n:
