@@ -638,3 +638,14 @@ def test_entry_points_have_introspectable_signatures():
         "flow", "fields", "symmetric", "seed", "out"]
     assert inspect.signature(hash_key).parameters["seed"].default == 0
     assert "ipv6" in inspect.signature(flow_hash_fields).parameters
+
+
+def test_duck_typed_batch_with_short_column_is_rejected():
+    good = Flows.random(10, seed=1).columns()
+
+    class Bad:
+        def _hash_columns(self):
+            return good[:8] + (good[8][:5],)
+
+    with pytest.raises(ValueError, match="same length"):
+        flow_hash(Bad())

@@ -428,6 +428,12 @@ cdef void _flow_hash_columns(
         const uint16_t[::1] sport, const uint16_t[::1] dport, const uint32_t[::1] seq,
         int fields, int symmetric, uint64_t seed, uint64_t[::1] o) except *:
     cdef Py_ssize_t n = proto.shape[0]
+    # Flows guarantees equal lengths; a duck-typed batch must not make the kernel
+    # read past a shorter column.
+    if (flags.shape[0] != n or src_hi.shape[0] != n or src_lo.shape[0] != n
+            or dst_hi.shape[0] != n or dst_lo.shape[0] != n or sport.shape[0] != n
+            or dport.shape[0] != n or seq.shape[0] != n or o.shape[0] != n):
+        raise ValueError("flow: the batch's columns must all have the same length")
     if n:
         with nogil:
             lb_flow_hash_many(n, &proto[0], &flags[0], &src_hi[0], &src_lo[0], &dst_hi[0],
