@@ -1,4 +1,5 @@
 """The numba bridge: the docs' example runs, and @njit(cache=True) really caches."""
+import ast
 import os
 import re
 import subprocess
@@ -32,7 +33,7 @@ def test_docs_example_runs(tmp_path):
     script = tmp_path / "example.py"
     script.write_text(_example("numba-flow-buckets"))
     out = _run(script, tmp_path / "cache")
-    counts = eval(out.strip().splitlines()[-1])
+    counts = ast.literal_eval(out.strip().splitlines()[-1])
     assert len(counts) == 8 and sum(counts) == 100_000
 
 
