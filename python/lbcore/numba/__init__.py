@@ -23,5 +23,8 @@ Kernel families add their bindings with :func:`bind`.
 from lbcore.numba._bind import bind
 from lbcore.numba._hash import *  # noqa: F401,F403
 from lbcore.numba import _hash
+from lbcore.numba._maglev import *  # noqa: F401,F403
+from lbcore.numba._jump import *  # noqa: F401,F403
+from lbcore.numba import _maglev, _jump
 
-__all__ = ["bind", *_hash.__all__]
+__all__ = ["bind", *_hash.__all__, *_maglev.__all__, *_jump.__all__]
