@@ -180,7 +180,7 @@ def test_numba_parity():
         n = off.shape[0]
         table = np.empty(m, dtype=np.int32)
         scratch = np.empty(2 * n, dtype=np.uint64)
-        rc = lbn.maglev_populate(n, off.ctypes, sk.ctypes, w.ctypes, np.uint64(m),
+        rc = lbn.maglev_populate(n, off.ctypes, sk.ctypes, w.ctypes.data, np.uint64(m),
                                  scratch[:n].ctypes, scratch[n:].ctypes, table.ctypes)
         return rc, table
 

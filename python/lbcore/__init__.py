@@ -22,3 +22,6 @@ from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate
 from lbcore._jump import JumpHash, jump_hash
 
 __all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash"]
+from lbcore._rendezvous import Rendezvous
+
+__all__ += ["Rendezvous"]

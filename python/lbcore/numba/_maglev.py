@@ -8,13 +8,14 @@ import numba as _numba
 import numpy as _np
 from numba import types as _t
 
-from lbcore.numba._bind import bind, u8p, u16p, u32p, u64p, i32p, f64p
+from lbcore.numba._bind import bind, u8p, u16p, u32p, u64p, i32p
 
 __all__ = ["maglev_populate", "maglev_lookup", "maglev_lookup_many", "maglev_select_flows",
            "maglev_lookup_array"]
 
+# weights is an address: weights.ctypes.data, or 0 for equal weights
 maglev_populate = bind("_maglev", "lb_maglev_populate", _t.intc(
-    _t.int32, u64p, u64p, f64p, _t.uint64, u64p, u64p, i32p))
+    _t.int32, u64p, u64p, _t.uintp, _t.uint64, u64p, u64p, i32p))
 maglev_lookup = bind("_maglev", "lb_maglev_lookup", _t.int32(i32p, _t.uint64, _t.uint64))
 maglev_lookup_many = bind("_maglev", "lb_maglev_lookup_many", _t.void(
     i32p, _t.uint64, _t.size_t, u64p, i32p))
