@@ -126,14 +126,15 @@ def test_aws_default_idle_timeouts():
     # UDP idle since 119.9: at 349.9 it is 230 s idle → expired, re-selected
     assert ft.route(udp, 349.9, other) == lbcore.flow_hash(udp) % 7
     assert t_udp == lbcore.flow_hash(udp) % 1000
-    # exactly at the timeout the flow is expired: re-selected with the new selector
+    # "If no data is sent ... for longer than the idle timeout, the connection is
+    # closed": idle exactly 120 s / 350 s is still live, a moment longer is not.
     ft2 = FlowTable(10)
     ft2.route(udp, 0.0, first)
     ft2.route(tcp, 0.0, first)
-    assert ft2.expire(119.999) == 0
-    assert ft2.expire(120.0) == 1
-    assert ft2.expire(349.999) == 0
-    assert ft2.expire(350.0) == 1 and len(ft2) == 0
+    assert ft2.expire(120.0) == 0
+    assert ft2.expire(120.001) == 1
+    assert ft2.expire(350.0) == 0
+    assert ft2.expire(350.001) == 1 and len(ft2) == 0
 
 
 def test_expired_flow_is_reselected():
@@ -143,7 +144,8 @@ def test_expired_flow_is_reselected():
     a = ft.route(f, 0.0, ModSelector(1000))
     assert a == h % 1000
     assert ft.route(f, 99.0, ModSelector(999)) == a
-    assert ft.route(f, 199.0, ModSelector(999)) == h % 999
+    assert ft.route(f, 199.0, ModSelector(999)) == a     # idle exactly 100 s: live
+    assert ft.route(f, 299.5, ModSelector(999)) == h % 999
 
 
 def test_eviction_oldest_idle_first_prefers_expired():

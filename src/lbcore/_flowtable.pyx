@@ -6,8 +6,8 @@ tests/reference/flowtable_ref.py for the model.
 
 Rules:
 
-* an entry is *expired* at time ``now`` when ``now - last_seen >= timeout`` of its
-  class (TCP = protocol 6, UDP = 17, other); a lookup of an expired entry removes it
+* an entry is *expired* at time ``now`` when ``now - last_seen > timeout`` of its
+  class (AWS: a connection idle for longer than the idle timeout is closed) (TCP = protocol 6, UDP = 17, other); a lookup of an expired entry removes it
   and reports a miss;
 * a hit refreshes ``last_seen`` and makes the entry the most recently used;
 * inserting into a full table first evicts one entry: an expired one if any (the one
@@ -125,7 +125,7 @@ cdef inline void _touch(lb_flowtable* t, int32_t e, double now) noexcept nogil:
 
 
 cdef inline bint _expired(const lb_flowtable* t, int32_t e, double now) noexcept nogil:
-    return now - t.last_seen[e] >= t.timeout[t.cls[e]]
+    return now - t.last_seen[e] > t.timeout[t.cls[e]]
 
 
 cdef void _delete(lb_flowtable* t, int32_t e) noexcept nogil:
@@ -537,7 +537,8 @@ cdef class FlowTable:
         return lb_flowtable_forget_target(&self.t, i)
 
     def expire(self, now):
-        """Remove every flow idle for at least its timeout at ``now``; returns how many."""
+        """Remove every flow idle for longer than its timeout at ``now``; returns how
+        many."""
         cdef double t_now = self._check_now(now)
         return lb_flowtable_expire(&self.t, t_now)
 

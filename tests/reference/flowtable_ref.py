@@ -27,7 +27,7 @@ class FlowTableRef:
         self.stamp = 0
 
     def _expired(self, e, now):
-        return now - e[1] >= self.timeouts[e[3]]
+        return now - e[1] > self.timeouts[e[3]]
 
     def lookup(self, flow, now):
         k = key_of(flow, self.symmetric)
