@@ -264,3 +264,16 @@ def test_validation():
         maglev_populate([0], [1], 8)
     with pytest.raises(ValueError, match="offsets"):
         maglev_populate([], [], 7)
+
+
+def test_docs_numba_example_runs():
+    # the numba example in docs/consistent.md, executed as written
+    import pathlib
+    import re
+    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "consistent.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert blocks
+    ns = {}
+    exec(compile(blocks[0].replace("cache=True", "cache=False"), str(doc), "exec"), ns)
+    assert ns["pick"](ns["mg"].table, ns["hashes"]).tolist() == \
+        ns["mg"].select_many(ns["hashes"]).tolist()
