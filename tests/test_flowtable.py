@@ -247,6 +247,10 @@ def test_numba_parity():
             r = lbn.flowtable_insert(addr, f0, f1, f2, f3, f4, f5, f6, f7, f8, 3, now)
         return r
 
+    @numba.njit
+    def scalar_insert(addr, f0, f1, f2, f3, f4, f5, f6, f7, f8, target, now):
+        return lbn.flowtable_insert(addr, f0, f1, f2, f3, f4, f5, f6, f7, f8, target, now)
+
     mg = Maglev(range(6), table_size=1009)
     flows = Flows.random(400, seed=11)
     a, b = FlowTable(300), FlowTable(300)  # full by the end: eviction exercised
@@ -270,6 +274,7 @@ def test_numba_parity():
     assert a.forget_target(3) == on3
     assert expire(b.address, 1e6) == a.expire(1e6) > 0
     assert a.entries() == b.entries() == {}
+    assert scalar_insert(b.address, *fields, -1, 1e6 + 1) == -1 and len(b) == 0
 
 
 def test_validation():

@@ -200,9 +200,11 @@ cdef int32_t lb_flowtable_insert(
         uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
         int32_t target, double now) noexcept nogil:
     """Record flow → target (evicting when full) and return the flow's target: the
-    existing one if the flow is already live."""
+    existing one if the flow is already live. A negative target is refused (-1)."""
     cdef lb_flow_key k
     cdef uint64_t s
+    if target < 0:
+        return -1
     cdef uint64_t h = _make_key(t, &k, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
                                 sport, dport, seq)
     cdef int32_t e = _find(t, &k, h, &s)

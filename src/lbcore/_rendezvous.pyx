@@ -20,10 +20,11 @@ cdef double _INV52 = 1.0 / 4503599627370496.0      # 2**-52 (h >> 12) + 0.5 is e
 
 cdef inline double _score(uint64_t key, uint64_t ta, uint64_t tb, const double* weights,
                           int32_t i) noexcept nogil:
-    cdef uint64_t h = lb_rendezvous_pair(key, ta, tb) >> 12
+    # h < 2**52: converting through int64 is exact and a single instruction
+    cdef double h = <double><int64_t>(lb_rendezvous_pair(key, ta, tb) >> 12)
     if weights == NULL:
-        return <double>h
-    return -weights[i] / log((<double>h + 0.5) * _INV52)
+        return h
+    return -weights[i] / log((h + 0.5) * _INV52)
 
 
 cdef inline bint _better(double s, uint64_t a, uint64_t b, int32_t i,
