@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import lbcore
 from lbcore import Flow, Flows, FlowTable, Maglev
+from lbcore._flowtable import _check_invariants
 from reference.flowtable_ref import FlowTableRef, key_of
 
 # A pool of distinct flows: TCP with/without ISN (same 5-tuple, different ISN = distinct
@@ -83,6 +84,7 @@ def test_sequences_match_reference(capacity, symmetric, ops):
             now += o[1]
             assert ft.expire(now) == ref.expire(now)
         assert len(ft) == len(ref.entries) <= capacity
+        _check_invariants(ft)
         stored = {key_of(f): tuple(v) for f, v in ft.entries().items()}
         assert stored == {k: (e[0], e[1]) for k, e in ref.entries.items()}
 
@@ -106,6 +108,7 @@ def test_large_random_sequence_matches_reference():
             assert ft.forget_target(step % 9) == ref.forget_target(step % 9)
         if step % 23 == 0:
             assert ft.expire(now) == ref.expire(now)
+        _check_invariants(ft)
     assert {key_of(f): tuple(v) for f, v in ft.entries().items()} == \
         {k: (e[0], e[1]) for k, e in ref.entries.items()}
 

@@ -560,6 +560,44 @@ cdef class FlowTable:
         return out
 
 
+def _check_invariants(FlowTable ft):
+    """Assert the table's structural invariants (tests call this after every step)."""
+    cdef lb_flowtable* t = &ft.t
+    cdef int32_t e, c, prev, count = 0, listed = 0
+    cdef uint64_t i, home
+    for e in range(t.capacity):
+        if t.cls[e] == _FREE:
+            continue
+        count += 1
+        assert t.index[t.slot[e]] == e, "index/slot mismatch"
+        home = t.hashes[e] & t.mask
+        i = home
+        while i != <uint64_t>t.slot[e]:          # linear probing: no hole before it
+            assert t.index[i] >= 0, "hole in a probe run"
+            i = (i + 1) & t.mask
+    assert count == t.size, "size mismatch"
+    assert sum(1 for i in range(t.mask + 1) if t.index[i] >= 0) == t.size
+    for c in range(LB_FT_CLASSES):
+        e = t.head[c]
+        prev = -1
+        while e >= 0:
+            assert t.cls[e] == c and t.prev[e] == prev, "broken LRU list"
+            if prev >= 0:
+                assert t.stamps[prev] < t.stamps[e] and t.last_seen[prev] <= t.last_seen[e]
+            prev = e
+            e = t.next[e]
+            listed += 1
+        assert t.tail[c] == prev, "tail mismatch"
+    assert listed == t.size, "list length mismatch"
+    free = 0
+    e = t.free_head
+    while e >= 0:
+        assert t.cls[e] == _FREE
+        free += 1
+        e = t.next[e]
+    assert free + t.size == t.capacity, "free list mismatch"
+
+
 def _as_hashes(hashes, n):
     arr = np.asarray(hashes)
     if arr.dtype.kind not in "ui":
