@@ -25,3 +25,12 @@ __all__ = [
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
 ]
+
+# Consistent flow selection and connection tracking (issue 3)
+from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate  # noqa: E402
+from lbcore._jump import JumpHash, jump_hash  # noqa: E402
+from lbcore._rendezvous import Rendezvous  # noqa: E402
+from lbcore._flowtable import FlowTable  # noqa: E402
+
+__all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash",
+            "Rendezvous", "FlowTable"]
