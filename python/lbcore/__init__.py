@@ -9,10 +9,12 @@ from lbcore._flow import Flow, PROTOCOLS
 from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
 from lbcore._rng import Random
 from lbcore.flows import Flows
+from lbcore._bucket import TokenBuckets, seconds_to_ns
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
+    "TokenBuckets", "seconds_to_ns",
 ]

@@ -22,6 +22,7 @@ Kernel families add their bindings with :func:`bind`.
 """
 from lbcore.numba._bind import bind
 from lbcore.numba._hash import *  # noqa: F401,F403
-from lbcore.numba import _hash
+from lbcore.numba._bucket import *  # noqa: F401,F403
+from lbcore.numba import _hash, _bucket
 
-__all__ = ["bind", *_hash.__all__]
+__all__ = ["bind", *_hash.__all__, *_bucket.__all__]
