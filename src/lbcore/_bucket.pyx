@@ -113,6 +113,11 @@ def _per_bucket(value, Py_ssize_t n, str name):
     arr = np.asarray(value)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"{name} must be a scalar or have shape ({n},), got {arr.shape}")
+    if arr.dtype.kind == "O":          # e.g. Fractions: dedupe through a dict
+        seen = {}
+        inv = np.fromiter((seen.setdefault(v, len(seen)) for v in arr.tolist()),
+                          dtype=np.intp, count=n)
+        return list(seen), inv
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     uniq, inv = np.unique(arr, return_inverse=True)
