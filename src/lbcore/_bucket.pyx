@@ -9,7 +9,7 @@ from fractions import Fraction
 import math
 
 from libc.math cimport isfinite, llrint
-from libc.stdint cimport int32_t, int64_t, uint8_t, INT64_MAX
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
 
 import numpy as np
 
@@ -64,6 +64,152 @@ cdef int64_t lb_bucket_acquire_many(int64_t* state, int64_t n_buckets, int64_t n
             s = state + <int64_t>buckets[j] * LB_BUCKET_STRIDE
             s[LB_TOK] = journal[2 * j]
             s[LB_LAST] = journal[2 * j + 1]
+            j -= 1
+    return i
+
+
+# ------------------------------------------------------------- quotas and chains
+
+cdef int64_t lb_bucket_period_id(int64_t now_ns, int kind) noexcept nogil:
+    # now_ns >= 0 (all lbcore times are), so // and % are floor operations here.
+    cdef int64_t days = now_ns // 86400000000000LL
+    cdef int64_t z, era, doe, yoe, y, doy, mp, m
+    if kind == LB_PERIOD_DAY:
+        return days
+    if kind == LB_PERIOD_WEEK:
+        return (days + 3) // 7          # 1970-01-01 was a Thursday
+    # civil-from-days (proleptic Gregorian, H. Hinnant's algorithm), days >= 0
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    m = mp + 3 if mp < 10 else mp - 9
+    if m <= 2:
+        y += 1
+    return y * 12 + (m - 1)
+
+
+cdef inline int _quota_fits(int64_t* q, int64_t now, int64_t cost, int64_t* pid) noexcept nogil:
+    cdef int64_t p = lb_bucket_period_id(now, <int>q[LB_Q_KIND])
+    cdef int64_t used = q[LB_Q_USED] if p == q[LB_Q_PERIOD] else 0
+    cdef int64_t initial = q[LB_Q_INITIAL] if q[LB_Q_INITIAL] >= 0 else p
+    cdef int64_t limit = q[LB_Q_LIMIT] - (q[LB_Q_OFFSET] if p == initial else 0)
+    pid[0] = p
+    return used + cost <= limit
+
+
+cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
+                        int64_t width, int32_t quota, int64_t now, int64_t cost) noexcept nogil:
+    # All-or-nothing over the chain: admitted only if the quota and every level admit,
+    # and then every level pays; a refusal takes nothing (refill is state-neutral).
+    cdef int64_t k, pid = 0
+    cdef int64_t* s
+    cdef int64_t* q
+    for k in range(width):
+        if chain[k] >= 0 and now < state[<int64_t>chain[k] * LB_BUCKET_STRIDE + LB_LAST]:
+            return LB_CHECK_ERR_TIME
+    for k in range(width):
+        if chain[k] >= 0:
+            lb_bucket_acquire1(state + <int64_t>chain[k] * LB_BUCKET_STRIDE, now, 0)
+    if quota >= 0:
+        q = quotas + <int64_t>quota * LB_QUOTA_STRIDE
+        if not _quota_fits(q, now, cost, &pid):
+            return LB_CHECK_QUOTA
+    for k in range(width):
+        if chain[k] >= 0:
+            s = state + <int64_t>chain[k] * LB_BUCKET_STRIDE
+            if cost > s[LB_MAXC] or s[LB_TOK] < cost * s[LB_SCALE]:
+                return LB_CHECK_LEVEL0 + <int>k
+    for k in range(width):
+        if chain[k] >= 0:
+            s = state + <int64_t>chain[k] * LB_BUCKET_STRIDE
+            s[LB_TOK] -= cost * s[LB_SCALE]
+    if quota >= 0:
+        if q[LB_Q_PERIOD] != pid:
+            q[LB_Q_PERIOD] = pid
+            q[LB_Q_USED] = 0
+        if q[LB_Q_INITIAL] < 0:
+            q[LB_Q_INITIAL] = pid
+        q[LB_Q_USED] += cost
+    return LB_CHECK_ALLOWED
+
+
+cdef inline int _chain_ok(int64_t n_buckets, int64_t n_quotas, const int32_t* chain,
+                          int64_t width, int32_t quota) noexcept nogil:
+    cdef int64_t k
+    for k in range(width):
+        if chain[k] >= n_buckets or chain[k] < -1:
+            return 0
+    return quota < n_quotas and quota >= -1
+
+
+cdef int lb_bucket_check_chain(int64_t* state, int64_t n_buckets, int64_t* quotas,
+                               int64_t n_quotas, const int32_t* chain, int64_t width,
+                               int32_t quota, int64_t now, int64_t cost) noexcept nogil:
+    # chain: `width` bucket indices in precedence order (-1 = level absent); quota: a
+    # quota row or -1. Returns an LB_CHECK_* code.
+    if not _chain_ok(n_buckets, n_quotas, chain, width, quota) or cost < 0:
+        return LB_CHECK_ERR_INDEX
+    return _check1(state, quotas, chain, width, quota, now, cost)
+
+
+cdef int64_t lb_bucket_check_chains(int64_t* state, int64_t n_buckets, int64_t* quotas,
+                                    int64_t n_quotas, int64_t n, const int32_t* chains,
+                                    int64_t width, const int32_t* quota,
+                                    const int64_t* times, const int64_t* costs,
+                                    int64_t* journal, int8_t* out, int* reason) noexcept nogil:
+    # n sequential lb_bucket_check_chain calls (chains is n x width, row-major; costs may
+    # be NULL = 1). Returns -1, or the index of the first bad request with *reason set
+    # (LB_BUCKET_ERR_*), after restoring every bucket and quota it changed when `journal`
+    # (n * (2 * width + 3) int64) is given.
+    cdef int64_t i, j, k, cost = 1, jw = 2 * width + 3
+    cdef const int32_t* ch
+    cdef int64_t* s
+    cdef int64_t* q
+    cdef int r
+    reason[0] = LB_BUCKET_OK
+    for i in range(n):
+        ch = chains + i * width
+        if costs != NULL:
+            cost = costs[i]
+        if not _chain_ok(n_buckets, n_quotas, ch, width, quota[i]) or cost < 0:
+            reason[0] = LB_BUCKET_ERR_INDEX
+            break
+        if journal != NULL:
+            for k in range(width):
+                if ch[k] >= 0:
+                    s = state + <int64_t>ch[k] * LB_BUCKET_STRIDE
+                    journal[i * jw + 2 * k] = s[LB_TOK]
+                    journal[i * jw + 2 * k + 1] = s[LB_LAST]
+            if quota[i] >= 0:
+                q = quotas + <int64_t>quota[i] * LB_QUOTA_STRIDE
+                journal[i * jw + 2 * width] = q[LB_Q_PERIOD]
+                journal[i * jw + 2 * width + 1] = q[LB_Q_USED]
+                journal[i * jw + 2 * width + 2] = q[LB_Q_INITIAL]
+        r = _check1(state, quotas, ch, width, quota[i], times[i], cost)
+        if r < 0:
+            reason[0] = LB_BUCKET_ERR_TIME
+            break
+        out[i] = <int8_t>r
+    if reason[0] == LB_BUCKET_OK:
+        return -1
+    if journal != NULL:
+        j = i - 1
+        while j >= 0:
+            ch = chains + j * width
+            for k in range(width):
+                if ch[k] >= 0:
+                    s = state + <int64_t>ch[k] * LB_BUCKET_STRIDE
+                    s[LB_TOK] = journal[j * jw + 2 * k]
+                    s[LB_LAST] = journal[j * jw + 2 * k + 1]
+            if quota[j] >= 0:
+                q = quotas + <int64_t>quota[j] * LB_QUOTA_STRIDE
+                q[LB_Q_PERIOD] = journal[j * jw + 2 * width]
+                q[LB_Q_USED] = journal[j * jw + 2 * width + 1]
+                q[LB_Q_INITIAL] = journal[j * jw + 2 * width + 2]
             j -= 1
     return i
 
@@ -367,3 +513,155 @@ cdef class TokenBuckets:
             raise ValueError(f"request {bad} (bucket {bk}) rejected by the kernel "
                              f"(reason {reason}); no bucket was changed")
         return out.view(np.bool_)
+
+
+
+_PERIODS = {"DAY": LB_PERIOD_DAY, "WEEK": LB_PERIOD_WEEK, "MONTH": LB_PERIOD_MONTH}
+
+
+def period_id(now, period):
+    """The UTC period index of ``now`` (seconds): DAY = days since 1970-01-01, WEEK =
+    Monday-start weeks (1970-01-05 starts week 1), MONTH = year * 12 + month - 1."""
+    if period not in _PERIODS:
+        raise ValueError(f"period must be one of DAY, WEEK, MONTH, got {period!r}")
+    return lb_bucket_period_id(_to_ns(now), _PERIODS[period])
+
+
+cdef class Quotas:
+    """Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each)."""
+    cdef object _state
+    cdef int64_t* _q
+    cdef int64_t _n
+
+    def __init__(self):
+        self._set(np.zeros((0, LB_QUOTA_STRIDE), dtype=np.int64))
+
+    cdef _set(self, rows):
+        a = np.ascontiguousarray(rows, dtype=np.int64)
+        cdef int64_t[:, ::1] mv = a
+        self._state = a
+        self._n = a.shape[0]
+        self._q = &mv[0, 0] if self._n else NULL
+
+    def add(self, limit, period, offset=0, initial=None):
+        """Add a counter of ``limit`` requests per ``period``; ``offset`` is subtracted in
+        the initial period (the one containing ``initial`` seconds, default: the first
+        period the counter is used in). Returns its index."""
+        for name, v in (("limit", limit), ("offset", offset)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+            if v < 0 or v > 2**62:
+                raise ValueError(f"{name} must be in [0, 2**62], got {v}")
+        if period not in _PERIODS:
+            raise ValueError(f"period must be one of DAY, WEEK, MONTH, got {period!r}")
+        row = np.zeros((1, LB_QUOTA_STRIDE), dtype=np.int64)
+        row[0, LB_Q_PERIOD] = -1
+        row[0, LB_Q_LIMIT] = limit
+        row[0, LB_Q_OFFSET] = offset
+        row[0, LB_Q_KIND] = _PERIODS[period]
+        row[0, LB_Q_INITIAL] = (-1 if initial is None else
+                                lb_bucket_period_id(_to_ns(initial), _PERIODS[period]))
+        self._set(np.concatenate([self._state, row]))
+        return self._n - 1
+
+    def __len__(self):
+        return self._n
+
+    @property
+    def state(self):
+        v = self._state.view()
+        v.flags.writeable = False
+        return v
+
+    def _writable_state(self):
+        return self._state
+
+    def used(self, Py_ssize_t q, now):
+        """Requests counted against counter ``q`` in the period containing ``now``."""
+        if q < 0 or q >= self._n:
+            raise IndexError(f"quota {q} out of range [0, {self._n})")
+        cdef int64_t* r = self._q + q * LB_QUOTA_STRIDE
+        p = lb_bucket_period_id(_to_ns(now), <int>r[LB_Q_KIND])
+        return int(r[LB_Q_USED]) if p == r[LB_Q_PERIOD] else 0
+
+    def remaining(self, Py_ssize_t q, now):
+        """Requests counter ``q`` still admits in the period containing ``now``."""
+        used = self.used(q, now)
+        cdef int64_t* r = self._q + q * LB_QUOTA_STRIDE
+        cdef int64_t t = _to_ns(now)
+        p = lb_bucket_period_id(t, <int>r[LB_Q_KIND])
+        initial = r[LB_Q_INITIAL] if r[LB_Q_INITIAL] >= 0 else p
+        return int(r[LB_Q_LIMIT] - (r[LB_Q_OFFSET] if p == initial else 0) - used)
+
+
+def check_chain(TokenBuckets buckets, Quotas quotas, int b0, int b1, int b2, int quota,
+                double now, long long cost=1):
+    """One all-or-nothing decision over up to three buckets (precedence order, -1 =
+    absent) and a quota row (-1 = none). Returns an outcome code: 0 allowed, 1 quota,
+    2 + k refused by level k. Raises ValueError if time went back (nothing changed)."""
+    cdef int32_t chain[3]
+    cdef int64_t t = _to_ns(now)
+    chain[0] = b0
+    chain[1] = b1
+    chain[2] = b2
+    cdef int r = lb_bucket_check_chain(buckets._s, buckets._n, quotas._q, quotas._n,
+                                       chain, 3, quota, t, cost)
+    if r == LB_CHECK_ERR_INDEX:
+        raise IndexError(f"bucket/quota index out of range or negative cost: "
+                         f"{(b0, b1, b2)}, quota {quota}, cost {cost}")
+    if r == LB_CHECK_ERR_TIME:
+        raise ValueError(f"now: time went back ({t} ns) for one of buckets {(b0, b1, b2)}")
+    return r
+
+
+def check_chains(TokenBuckets buckets, Quotas quotas, chains, quota, times, costs=None):
+    """Batch of :func:`check_chain` decisions in order: ``chains`` int (n, width) bucket
+    indices (-1 absent), ``quota`` int (n,) rows (-1 none), ``times`` seconds. Returns
+    int8 outcome codes. A time going back raises ValueError naming the index; then no
+    bucket or quota changed."""
+    ch = np.ascontiguousarray(chains, dtype=np.int32)
+    if ch.ndim != 2:
+        raise ValueError(f"chains must be 2-D (n, width), got shape {ch.shape}")
+    n, width = ch.shape[0], ch.shape[1]
+    qa = np.ascontiguousarray(quota, dtype=np.int32)
+    t = seconds_to_ns(times)
+    if qa.shape != (n,) or t.shape != (n,):
+        raise ValueError(f"quota and times must have shape ({n},)")
+    cdef const int64_t[::1] cv
+    cdef const int64_t* cp = NULL
+    if costs is not None:
+        c = np.ascontiguousarray(costs, dtype=np.int64)
+        if c.shape != (n,) or (c.size and (c < 0).any()):
+            raise ValueError(f"costs must be >= 0 with shape ({n},)")
+        cv = c
+        if n:
+            cp = &cv[0]
+    out = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return out
+    if width == 0:
+        ch = np.full((n, 1), -1, dtype=np.int32)
+        width = 1
+    journal = np.empty(n * (2 * width + 3), dtype=np.int64)
+    cdef const int32_t[:, ::1] chv = ch
+    cdef const int32_t[::1] qv = qa
+    cdef const int64_t[::1] tv = t
+    cdef int64_t[::1] jv = journal
+    cdef int8_t[::1] ov = out
+    keep = (buckets._state, quotas._state)
+    cdef int64_t* sp = buckets._s
+    cdef int64_t* qp = quotas._q
+    cdef int64_t nb = buckets._n, nq = quotas._n, nn = n, w = width
+    cdef int reason = 0
+    cdef int64_t bad
+    with nogil:
+        bad = lb_bucket_check_chains(sp, nb, qp, nq, nn, &chv[0, 0], w, &qv[0], &tv[0], cp,
+                                     &jv[0], &ov[0], &reason)
+    if bad >= 0:
+        if reason == LB_BUCKET_ERR_TIME:
+            raise ValueError(f"times[{bad}]: time went back for a bucket of request {bad} "
+                             f"(chain {ch[bad].tolist()}); nothing was changed")
+        raise IndexError(f"request {bad}: bucket/quota index out of range "
+                         f"(chain {ch[bad].tolist()}, quota {int(qa[bad])}); "
+                         "nothing was changed")
+    return out
