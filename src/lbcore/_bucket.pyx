@@ -107,7 +107,8 @@ cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
     # and then every level pays; a refusal takes nothing (refill is state-neutral).
     cdef int64_t k, pid = 0
     cdef int64_t* s
-    cdef int64_t* q
+    cdef int64_t* q = NULL
+    cdef int fits
     for k in range(width):
         if chain[k] >= 0 and now < state[<int64_t>chain[k] * LB_BUCKET_STRIDE + LB_LAST]:
             return LB_CHECK_ERR_TIME
@@ -116,7 +117,10 @@ cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
             lb_bucket_acquire1(state + <int64_t>chain[k] * LB_BUCKET_STRIDE, now, 0)
     if quota >= 0:
         q = quotas + <int64_t>quota * LB_QUOTA_STRIDE
-        if not _quota_fits(q, now, cost, &pid):
+        fits = _quota_fits(q, now, cost, &pid)
+        if q[LB_Q_INITIAL] < 0:         # the first period the counter is used in
+            q[LB_Q_INITIAL] = pid
+        if not fits:
             return LB_CHECK_QUOTA
     for k in range(width):
         if chain[k] >= 0:
@@ -131,8 +135,6 @@ cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
         if q[LB_Q_PERIOD] != pid:
             q[LB_Q_PERIOD] = pid
             q[LB_Q_USED] = 0
-        if q[LB_Q_INITIAL] < 0:
-            q[LB_Q_INITIAL] = pid
         q[LB_Q_USED] += cost
     return LB_CHECK_ALLOWED
 
