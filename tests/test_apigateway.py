@@ -309,3 +309,64 @@ def test_lambda_reserved_zero_and_errors():
     assert lam.start("h").reason == CONCURRENT_LIMIT_EXCEEDED
     lam.delete_function_concurrency("g")         # pool 200 again, 140 + 50 in use
     assert [lam.start("h").allowed for _ in range(11)] == [True] * 10 + [False]
+
+
+def test_numba_chain_kernels_equal_cython():
+    import numba
+    from lbcore import numba as lbn
+    from lbcore._bucket import Quotas, TokenBuckets, check_chains
+
+    @numba.njit
+    def seq(state, quotas, chains, quota, times):
+        out = np.empty(chains.shape[0], np.intc)
+        for i in range(chains.shape[0]):
+            row = chains[i].copy()
+            out[i] = lbn.check_chain(state.ctypes, state.shape[0], quotas.ctypes,
+                                     quotas.shape[0], row.ctypes, 3, quota[i], times[i], 1)
+        return out
+
+    @numba.njit
+    def batch(state, quotas, chains, quota, times):
+        n = chains.shape[0]
+        out = np.zeros(n, np.int8)
+        journal = np.empty(n * 9, np.int64)
+        reason = np.zeros(1, np.intc)
+        costs = np.ones(n, np.int64)
+        bad = lbn.check_chains(state.ctypes, state.shape[0], quotas.ctypes, quotas.shape[0],
+                               n, chains.ctypes, 3, quota.ctypes, times.ctypes,
+                               costs.ctypes, journal.ctypes, out.ctypes, reason.ctypes)
+        return out, bad
+
+    @numba.njit
+    def periods(ns, kind):
+        out = np.empty(ns.shape[0], np.int64)
+        for i in range(ns.shape[0]):
+            out[i] = lbn.period_id(ns[i], kind)
+        return out
+
+    def fresh():
+        tb = TokenBuckets(4, rate=[1, 2, 3, 50], burst=[2, 3, 1, 5])
+        qs = Quotas()
+        qs.add(5, "DAY", 1)
+        qs.add(3, "MONTH")
+        return tb, qs
+
+    rng = np.random.default_rng(11)
+    n = 400
+    chains = np.stack([rng.integers(-1, 2, n), rng.integers(-1, 3, n) * 0 + 2,
+                       np.full(n, 3)], axis=1).astype(np.int32)
+    quota = rng.integers(-1, 2, n).astype(np.int32)
+    t_s = np.cumsum(rng.exponential(2000.0, n))
+    t_ns = np.rint(t_s * 1e9).astype(np.int64)
+    tb, qs = fresh()
+    want = check_chains(tb, qs, chains, quota, t_s)
+    tb1, qs1 = fresh()
+    got1 = seq(tb1._writable_state(), qs1._writable_state(), chains, quota, t_ns)
+    tb2, qs2 = fresh()
+    got2, bad = batch(tb2._writable_state(), qs2._writable_state(), chains, quota, t_ns)
+    assert set(np.unique(want)) >= {0, 1}          # the mix exercises quota refusals
+    assert np.array_equal(got1, want) and bad == -1 and np.array_equal(got2, want)
+    assert np.array_equal(tb1.state, tb.state) and np.array_equal(qs2.state, qs.state)
+    kinds = {"DAY": lbn.PERIOD_DAY, "WEEK": lbn.PERIOD_WEEK, "MONTH": lbn.PERIOD_MONTH}
+    for name, k in kinds.items():
+        assert periods(t_ns, k).tolist() == [period_ref(int(x), name) for x in t_ns]
