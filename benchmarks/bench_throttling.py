@@ -158,3 +158,28 @@ def test_numba_acquire_many(benchmark):
         return (), {}
     benchmark.pedantic(lambda: lbn.acquire_many_ns(state["tb"]._writable_state(), b, t, c),
                        setup=setup, rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="apigateway check_many")
+def test_check_chains_kernel_only(benchmark):
+    """The kernel part of check_many: 10^6 prepared 3-level chains + quota rows."""
+    from lbcore._bucket import Quotas, check_chains
+    n = 10**6
+    rng = np.random.default_rng(3)
+    key = rng.integers(0, 1000, n)
+    chains = np.stack([1 + key, 1001 + rng.integers(0, 6, n), np.zeros(n, np.int64)],
+                      axis=1).astype(np.int32)
+    quota = key.astype(np.int32)
+    times = np.sort(rng.uniform(0, 600, n))
+    state = {}
+
+    def setup():
+        tb = TokenBuckets(1007, rate=[10000] + [2] * 1000 + [2000] * 6,
+                          burst=[5000] + [5] * 1000 + [1000] * 6)
+        qs = Quotas()
+        for _ in range(1000):
+            qs.add(500, "DAY")
+        state["a"] = (tb, qs)
+        return (), {}
+    benchmark.pedantic(lambda: check_chains(*state["a"], chains, quota, times), setup=setup,
+                       rounds=3, iterations=1)

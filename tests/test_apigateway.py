@@ -248,6 +248,9 @@ def test_errors_unknown_key_and_time_back():
     with pytest.raises(ValueError, match="method_settings"):
         g.add_stage("api", "dev", method_settings={"pets/GET": {"rateLimit": 1,
                                                                  "burstLimit": 1}})
+    with pytest.raises(ValueError, match="method_settings"):
+        g.add_stage("api", "dev2", method_settings={"/pets/*": {"rateLimit": 1,
+                                                                 "burstLimit": 1}})
     with pytest.raises(KeyError, match="stage"):
         g.add_usage_plan("x", api_stages=[("api", "nope")])
     g.check("k1", "/x", "GET", 10.0)

@@ -88,9 +88,9 @@ def _method_key(key, name):
         raise ValueError(f"{name} keys must look like '/resource/METHOD' or '*/*', "
                          f"got {key!r}")
     res, _, meth = key.rpartition("/")
-    if meth.upper() not in _HTTP and meth != "*":
+    if meth.upper() not in _HTTP:       # only "*/*" is a wildcard
         raise ValueError(f"{name} key {key!r}: unknown HTTP method {meth!r}")
-    return f"{res or '/'}/{meth.upper()}" if res else f"//{meth.upper()}"
+    return f"{res}/{meth.upper()}"
 
 
 def _request_key(resource, method):
