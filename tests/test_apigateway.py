@@ -373,3 +373,17 @@ def test_numba_chain_kernels_equal_cython():
     kinds = {"DAY": lbn.PERIOD_DAY, "WEEK": lbn.PERIOD_WEEK, "MONTH": lbn.PERIOD_MONTH}
     for name, k in kinds.items():
         assert periods(t_ns, k).tolist() == [period_ref(int(x), name) for x in t_ns]
+
+
+def test_check_chain_rejects_repeated_bucket_and_bad_index():
+    from lbcore._bucket import Quotas, TokenBuckets, check_chain, check_chains
+    tb, qs = TokenBuckets(3, rate=1, burst=1), Quotas()
+    with pytest.raises(IndexError, match="repeated"):
+        check_chain(tb, qs, 1, 1, -1, -1, 0.0)
+    with pytest.raises(IndexError, match="quota"):
+        check_chain(tb, qs, 0, -1, -1, 0, 0.0)
+    with pytest.raises(IndexError, match="request 1"):
+        check_chains(tb, qs, [[0, -1], [2, 2]], [-1, -1], [0.0, 0.0])
+    assert tb.tokens(0, 0.0) == 1.0          # the failed batch was rolled back
+    assert check_chain(tb, qs, 0, 1, 2, -1, 0.0) == 0
+    assert check_chain(tb, qs, 0, -1, -1, -1, 0.0) == 2

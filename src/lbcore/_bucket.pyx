@@ -141,10 +141,14 @@ cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
 
 cdef inline int _chain_ok(int64_t n_buckets, int64_t n_quotas, const int32_t* chain,
                           int64_t width, int32_t quota) noexcept nogil:
-    cdef int64_t k
+    # every index in range (or -1), and no bucket twice (it would be charged twice)
+    cdef int64_t k, j
     for k in range(width):
         if chain[k] >= n_buckets or chain[k] < -1:
             return 0
+        for j in range(k):
+            if chain[k] >= 0 and chain[j] == chain[k]:
+                return 0
     return quota < n_quotas and quota >= -1
 
 
@@ -609,7 +613,7 @@ def check_chain(TokenBuckets buckets, Quotas quotas, int b0, int b1, int b2, int
     cdef int r = lb_bucket_check_chain(buckets._s, buckets._n, quotas._q, quotas._n,
                                        chain, 3, quota, t, cost)
     if r == LB_CHECK_ERR_INDEX:
-        raise IndexError(f"bucket/quota index out of range or negative cost: "
+        raise IndexError(f"bucket/quota index out of range, repeated bucket or negative cost: "
                          f"{(b0, b1, b2)}, quota {quota}, cost {cost}")
     if r == LB_CHECK_ERR_TIME:
         raise ValueError(f"now: time went back ({t} ns) for one of buckets {(b0, b1, b2)}")
