@@ -263,3 +263,15 @@ def test_bad_calls():
     with pytest.raises(ValueError, match="n must be >="):
         tb.resize(1)
     assert tb.acquire_many([], []).shape == (0,)
+
+
+def test_incremental_resize_keeps_state_and_equals_fresh():
+    grown = TokenBuckets(1, rate=3, burst=2)
+    grown.try_acquire(0, 1.0)
+    for n in range(2, 40):                 # crosses several buffer doublings
+        grown.resize(n, rate=Fraction(n, 7), burst=n % 5)
+        grown.try_acquire(n - 1, 1.0)
+    fresh = TokenBuckets(39, rate=[3] + [Fraction(n, 7) for n in range(2, 40)],
+                         burst=[2] + [n % 5 for n in range(2, 40)])
+    fresh.acquire_many(np.arange(39), np.ones(39))
+    assert grown.state.shape == (39, 8) and np.array_equal(grown.state, fresh.state)

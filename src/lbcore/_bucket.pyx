@@ -257,6 +257,25 @@ def _encode(rate, burst):
     return r.numerator, scale, cap, cap // scale
 
 
+_ENCODED = {}
+
+
+def _encode_cached(rate, burst):
+    """_encode, memoised on the exact (type, value) pair (settings repeat a lot)."""
+    key = (type(rate), rate, type(burst), burst)
+    try:
+        return _ENCODED[key]
+    except (KeyError, TypeError):
+        pass
+    e = _encode(rate, burst)
+    if len(_ENCODED) < 4096:
+        try:
+            _ENCODED[key] = e
+        except TypeError:
+            pass
+    return e
+
+
 def _per_bucket(value, Py_ssize_t n, str name):
     """Scalar or length-n array -> (unique values, inverse index) without a per-bucket loop
     over repeated values."""
@@ -321,6 +340,15 @@ cdef class TokenBuckets:
         self._set_state(self._rows(int(n), rate, burst))
 
     cdef _rows(self, Py_ssize_t n, rate, burst):
+        if np.ndim(rate) == 0 and np.ndim(burst) == 0:     # one encoding, broadcast
+            e = _encode_cached(rate, burst)
+            rows = np.zeros((n, LB_BUCKET_STRIDE), dtype=np.int64)
+            rows[:, LB_RATE] = e[0]
+            rows[:, LB_SCALE] = e[1]
+            rows[:, LB_CAP] = e[2]
+            rows[:, LB_MAXC] = e[3]
+            rows[:, LB_TOK] = e[2]
+            return rows
         ru, ri = _per_bucket(rate, n, "rate")
         bu, bi = _per_bucket(burst, n, "burst")
         rows = np.zeros((n, LB_BUCKET_STRIDE), dtype=np.int64)
@@ -339,11 +367,26 @@ cdef class TokenBuckets:
         return rows
 
     cdef _set_state(self, rows):
+        # self._state may hold spare rows beyond self._n (capacity for cheap growth)
         a = np.ascontiguousarray(rows, dtype=np.int64)
         cdef int64_t[:, ::1] mv = a
         self._state = a
         self._s = &mv[0, 0]
         self._n = a.shape[0]
+
+    cdef _append(self, new):
+        """Append rows, doubling the buffer when full (amortised O(1) per bucket)."""
+        cdef int64_t old = self._n, n = self._n + new.shape[0]
+        cdef int64_t[:, ::1] mv
+        if n > self._state.shape[0]:
+            buf = np.zeros((max(n, 2 * self._state.shape[0]), LB_BUCKET_STRIDE),
+                           dtype=np.int64)
+            buf[:old] = self._state[:old]
+            mv = buf
+            self._state = buf
+            self._s = &mv[0, 0]
+        self._state[old:n] = new
+        self._n = n
 
     def __len__(self):
         return self._n
@@ -355,13 +398,13 @@ cdef class TokenBuckets:
     @property
     def state(self):
         """The int64 state table (read-only view; pass ``state.ctypes`` to lbcore.numba)."""
-        v = self._state.view()
+        v = self._state[:self._n]
         v.flags.writeable = False
         return v
 
     def _writable_state(self):
-        """The state array itself, for lbcore.numba kernels that mutate it."""
-        return self._state
+        """The live state rows (a view), for lbcore.numba kernels that mutate them."""
+        return self._state[:self._n]
 
     cdef inline int64_t _check_bucket(self, Py_ssize_t bucket) except -1:
         if bucket < 0 or bucket >= self._n:
@@ -430,7 +473,7 @@ cdef class TokenBuckets:
     def resize(self, n, *, rate=None, burst=None):
         """Grow to ``n`` buckets; existing buckets keep their state, new ones start full
         with ``rate``/``burst`` (scalars or length ``n - len(self)`` arrays; default the
-        constructor's scalars). Swaps in a new state array (``state`` views go stale)."""
+        constructor's scalars). May swap in a new state buffer (``state`` views go stale)."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise TypeError(f"n must be an int, got {type(n).__name__}")
         if n < self._n:
@@ -447,7 +490,7 @@ cdef class TokenBuckets:
             raise ValueError("rate and burst are required to resize buckets built from "
                              "per-bucket arrays")
         new = self._rows(int(n) - self._n, rate, burst)
-        self._set_state(np.concatenate([self._state, new]))
+        self._append(new)
 
     def acquire_many(self, buckets, times, costs=None, *, unit="s"):
         """Decide requests ``(buckets[i], times[i], costs[i])`` in order, exactly as
@@ -549,6 +592,17 @@ cdef class Quotas:
         self._n = a.shape[0]
         self._q = &mv[0, 0] if self._n else NULL
 
+    cdef _append(self, row):
+        cdef int64_t[:, ::1] mv
+        if self._n == self._state.shape[0]:       # full: double (amortised O(1))
+            buf = np.zeros((max(8, 2 * self._n), LB_QUOTA_STRIDE), dtype=np.int64)
+            buf[:self._n] = self._state[:self._n]
+            mv = buf
+            self._state = buf
+            self._q = &mv[0, 0]
+        self._state[self._n] = row
+        self._n += 1
+
     def add(self, limit, period, offset=0, initial=None):
         """Add a counter of ``limit`` requests per ``period``; ``offset`` is subtracted in
         the initial period (the one containing ``initial`` seconds, default: the first
@@ -567,7 +621,7 @@ cdef class Quotas:
         row[0, LB_Q_KIND] = _PERIODS[period]
         row[0, LB_Q_INITIAL] = (-1 if initial is None else
                                 lb_bucket_period_id(_to_ns(initial), _PERIODS[period]))
-        self._set(np.concatenate([self._state, row]))
+        self._append(row[0])
         return self._n - 1
 
     def __len__(self):
@@ -575,12 +629,12 @@ cdef class Quotas:
 
     @property
     def state(self):
-        v = self._state.view()
+        v = self._state[:self._n]
         v.flags.writeable = False
         return v
 
     def _writable_state(self):
-        return self._state
+        return self._state[:self._n]
 
     def used(self, Py_ssize_t q, now):
         """Requests counted against counter ``q`` in the period containing ``now``."""

@@ -259,7 +259,10 @@ class ApiGateway:
         return out
 
     def _grow(self, new):
-        if new:
+        if len(new) == 1:
+            self._tb.resize(len(self._tb) + 1, rate=new[0].rate_limit,
+                            burst=new[0].burst_limit)
+        elif new:
             self._tb.resize(len(self._tb) + len(new),
                             rate=np.array([t.rate_limit for t in new]),
                             burst=np.array([t.burst_limit for t in new]))
