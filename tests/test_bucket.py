@@ -275,3 +275,16 @@ def test_incremental_resize_keeps_state_and_equals_fresh():
                          burst=[2] + [n % 5 for n in range(2, 40)])
     fresh.acquire_many(np.arange(39), np.ones(39))
     assert grown.state.shape == (39, 8) and np.array_equal(grown.state, fresh.state)
+
+
+def test_every_bucket_kernel_is_bound_for_numba():
+    import lbcore._bucket
+    from lbcore.numba import _bucket as nb_bucket
+    symbols = {getattr(nb_bucket, k).symbol for k in nb_bucket.__all__
+               if hasattr(getattr(nb_bucket, k), "symbol")}
+    exported = set(lbcore._bucket.__pyx_capi__)
+    assert exported == {"lb_bucket_try_acquire", "lb_bucket_acquire_many",
+                        "lb_bucket_period_id", "lb_bucket_check_chain",
+                        "lb_bucket_check_chains"}
+    for name in exported:
+        assert f"lbcore_bucket_{name}" in symbols, name
