@@ -387,3 +387,13 @@ def test_check_chain_rejects_repeated_bucket_and_bad_index():
     assert tb.tokens(0, 0.0) == 1.0          # the failed batch was rolled back
     assert check_chain(tb, qs, 0, 1, 2, -1, 0.0) == 0
     assert check_chain(tb, qs, 0, -1, -1, -1, 0.0) == 2
+
+
+def test_docs_throttling_examples_run():
+    import pathlib
+    import re
+    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "throttling.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), {})
