@@ -226,6 +226,7 @@ cdef int64_t lb_bucket_check_chains(int64_t* state, int64_t n_buckets, int64_t* 
 # 1/3 -> 1/3, 2.5 -> 5/2); ints and Fractions are taken exactly.
 MAX_FLOAT_DENOMINATOR = 1000
 _NS_LIMIT = 9.2e18          # < 2**63: largest representable time in ns
+cdef double _NS_LIMIT_C = 9.2e18
 
 
 def _exact(value, str name):
@@ -299,7 +300,7 @@ cdef inline int64_t _to_ns(double now) except -1:
     if not isfinite(now) or now < 0.0:
         raise ValueError(f"now must be finite and >= 0 seconds, got {now!r}")
     cdef double x = now * 1e9
-    if x >= _NS_LIMIT:
+    if x >= _NS_LIMIT_C:
         raise ValueError(f"now={now!r} s is beyond lbcore's int64 nanosecond clock")
     return llrint(x)
 
