@@ -288,3 +288,10 @@ def test_every_bucket_kernel_is_bound_for_numba():
                         "lb_bucket_check_chains"}
     for name in exported:
         assert f"lbcore_bucket_{name}" in symbols, name
+
+
+def test_huge_rate_limits_roundtrip():
+    tb = TokenBuckets(1, rate=10**12, burst=10**6)
+    assert tb.limits(0) == (10**12, 10**6)
+    assert sum(tb.try_acquire(0, 0.0, 10**5) for _ in range(11)) == 10
+    assert tb.try_acquire_ns(0, 100, 10**5)       # 100 ns * 1e12/s = 1e5 tokens

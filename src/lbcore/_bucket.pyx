@@ -98,7 +98,7 @@ cdef inline int _quota_fits(int64_t* q, int64_t now, int64_t cost, int64_t* pid)
     cdef int64_t initial = q[LB_Q_INITIAL] if q[LB_Q_INITIAL] >= 0 else p
     cdef int64_t limit = q[LB_Q_LIMIT] - (q[LB_Q_OFFSET] if p == initial else 0)
     pid[0] = p
-    return used + cost <= limit
+    return cost <= limit - used          # both <= 2**62: no overflow
 
 
 cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
@@ -462,7 +462,8 @@ cdef class TokenBuckets:
         """(rate tokens/s, burst tokens) of ``bucket`` as exact Fractions, as stored."""
         self._check_bucket(bucket)
         cdef int64_t* s = self._s + bucket * LB_BUCKET_STRIDE
-        return (Fraction(s[LB_RATE] * 10**9, s[LB_SCALE]), Fraction(s[LB_CAP], s[LB_SCALE]))
+        return (Fraction(int(s[LB_RATE]) * 10**9, int(s[LB_SCALE])),
+                Fraction(int(s[LB_CAP]), int(s[LB_SCALE])))
 
     def reset(self, Py_ssize_t bucket):
         """Make ``bucket`` new again: full, and its clock back to 0."""
