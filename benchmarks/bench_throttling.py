@@ -149,15 +149,16 @@ def test_numba_acquire_many(benchmark):
     n = 10**6
     b, t = _batch(n, 10**6)
     c = np.ones(n, np.int64)
-    lbn.acquire_many_ns(TokenBuckets(8, rate=1, burst=1)._writable_state(), b[:1] * 0,
-                        t[:1], c[:1])                                   # compile
+    lbn.bucket_acquire_many_ns(TokenBuckets(8, rate=1, burst=1)._writable_state(),
+                               b[:1] * 0, t[:1], c[:1])                 # compile
     state = {}
 
     def setup():
         state["tb"] = TokenBuckets(10**6, rate=0.01, burst=1)
         return (), {}
-    benchmark.pedantic(lambda: lbn.acquire_many_ns(state["tb"]._writable_state(), b, t, c),
-                       setup=setup, rounds=3, iterations=1)
+    benchmark.pedantic(
+        lambda: lbn.bucket_acquire_many_ns(state["tb"]._writable_state(), b, t, c),
+        setup=setup, rounds=3, iterations=1)
 
 
 @pytest.mark.benchmark(group="apigateway check_many")

@@ -324,7 +324,7 @@ def test_numba_chain_kernels_equal_cython():
         out = np.empty(chains.shape[0], np.intc)
         for i in range(chains.shape[0]):
             row = chains[i].copy()
-            out[i] = lbn.check_chain(state.ctypes, state.shape[0], quotas.ctypes,
+            out[i] = lbn.bucket_check_chain(state.ctypes, state.shape[0], quotas.ctypes,
                                      quotas.shape[0], row.ctypes, 3, quota[i], times[i], 1)
         return out
 
@@ -335,7 +335,7 @@ def test_numba_chain_kernels_equal_cython():
         journal = np.empty(n * 9, np.int64)
         reason = np.zeros(1, np.intc)
         costs = np.ones(n, np.int64)
-        bad = lbn.check_chains(state.ctypes, state.shape[0], quotas.ctypes, quotas.shape[0],
+        bad = lbn.bucket_check_chains(state.ctypes, state.shape[0], quotas.ctypes, quotas.shape[0],
                                n, chains.ctypes, 3, quota.ctypes, times.ctypes,
                                costs.ctypes, journal.ctypes, out.ctypes, reason.ctypes)
         return out, bad
@@ -344,7 +344,7 @@ def test_numba_chain_kernels_equal_cython():
     def periods(ns, kind):
         out = np.empty(ns.shape[0], np.int64)
         for i in range(ns.shape[0]):
-            out[i] = lbn.period_id(ns[i], kind)
+            out[i] = lbn.bucket_period_id(ns[i], kind)
         return out
 
     def fresh():
@@ -370,7 +370,8 @@ def test_numba_chain_kernels_equal_cython():
     assert set(np.unique(want)) >= {0, 1}          # the mix exercises quota refusals
     assert np.array_equal(got1, want) and bad == -1 and np.array_equal(got2, want)
     assert np.array_equal(tb1.state, tb.state) and np.array_equal(qs2.state, qs.state)
-    kinds = {"DAY": lbn.PERIOD_DAY, "WEEK": lbn.PERIOD_WEEK, "MONTH": lbn.PERIOD_MONTH}
+    kinds = {"DAY": lbn.BUCKET_PERIOD_DAY, "WEEK": lbn.BUCKET_PERIOD_WEEK,
+             "MONTH": lbn.BUCKET_PERIOD_MONTH}
     for name, k in kinds.items():
         assert periods(t_ns, k).tolist() == [period_ref(int(x), name) for x in t_ns]
 

@@ -173,13 +173,13 @@ def test_numba_equals_cython():
     nb1 = TokenBuckets(50, rate=Fraction(7, 3), burst=4)
     assert np.array_equal(seq(nb1._writable_state(), b, t, c), want.astype(np.intc))
     nb2 = TokenBuckets(50, rate=Fraction(7, 3), burst=4)
-    out, bad, reason = lbn.acquire_many_ns(nb2._writable_state(), b, t, c)
+    out, bad, reason = lbn.bucket_acquire_many_ns(nb2._writable_state(), b, t, c)
     assert bad == -1 and reason == 0 and np.array_equal(out.view(bool), want)
     assert np.array_equal(nb1.state, ref.state) and np.array_equal(nb2.state, ref.state)
     # error codes and rollback through numba
     st_ = nb2._writable_state()
     before = st_.copy()
-    out, bad, reason = lbn.acquire_many_ns(st_, np.array([0, 0], np.int32),
+    out, bad, reason = lbn.bucket_acquire_many_ns(st_, np.array([0, 0], np.int32),
                                            np.array([t[-1] + NS, 0], np.int64),
                                            np.ones(2, np.int64))
     assert (bad, reason) == (1, 2) and np.array_equal(st_, before)

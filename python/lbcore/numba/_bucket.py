@@ -11,28 +11,29 @@ from numba import types as _t
 
 from lbcore.numba._bind import bind, i32p, i64p, u8p
 
-__all__ = ["bucket_try_acquire", "bucket_acquire_many", "acquire_many_ns", "period_id",
-           "check_chain", "check_chains", "PERIOD_DAY", "PERIOD_WEEK", "PERIOD_MONTH"]
+__all__ = ["bucket_try_acquire", "bucket_acquire_many", "bucket_acquire_many_ns",
+           "bucket_period_id", "bucket_check_chain", "bucket_check_chains",
+           "BUCKET_PERIOD_DAY", "BUCKET_PERIOD_WEEK", "BUCKET_PERIOD_MONTH"]
 
-PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH = 0, 1, 2
+BUCKET_PERIOD_DAY, BUCKET_PERIOD_WEEK, BUCKET_PERIOD_MONTH = 0, 1, 2
 
 bucket_try_acquire = bind("_bucket", "lb_bucket_try_acquire", _t.intc(
     i64p, _t.int64, _t.int32, _t.int64, _t.int64))
 bucket_acquire_many = bind("_bucket", "lb_bucket_acquire_many", _t.int64(
     i64p, _t.int64, _t.int64, i32p, i64p, i64p, i64p, u8p, _t.CPointer(_t.intc)))
-# UTC period index of integer ns: kind PERIOD_DAY / PERIOD_WEEK (Monday) / PERIOD_MONTH
-period_id = bind("_bucket", "lb_bucket_period_id", _t.int64(_t.int64, _t.intc))
+# UTC period index of integer ns; kind: BUCKET_PERIOD_DAY / _WEEK (Monday) / _MONTH
+bucket_period_id = bind("_bucket", "lb_bucket_period_id", _t.int64(_t.int64, _t.intc))
 # (state, n_buckets, quotas, n_quotas, chain, width, quota, now_ns, cost) -> outcome code
 # (0 allowed, 1 quota, 2 + k level k, -1 time back, -2 bad index); see lbcore._bucket
-check_chain = bind("_bucket", "lb_bucket_check_chain", _t.intc(
+bucket_check_chain = bind("_bucket", "lb_bucket_check_chain", _t.intc(
     i64p, _t.int64, i64p, _t.int64, i32p, _t.int64, _t.int32, _t.int64, _t.int64))
-check_chains = bind("_bucket", "lb_bucket_check_chains", _t.int64(
+bucket_check_chains = bind("_bucket", "lb_bucket_check_chains", _t.int64(
     i64p, _t.int64, i64p, _t.int64, _t.int64, i32p, _t.int64, i32p, i64p, i64p, i64p,
     _t.CPointer(_t.int8), _t.CPointer(_t.intc)))
 
 
 @_numba.njit(cache=True)
-def acquire_many_ns(state, buckets, times_ns, costs):
+def bucket_acquire_many_ns(state, buckets, times_ns, costs):
     """Sequential decisions over int32 ``buckets``, int64 ``times_ns`` and int64 ``costs``
     (C-contiguous). Returns (uint8 decisions, index of the first bad request or -1,
     reason); on a bad request every bucket is rolled back."""
