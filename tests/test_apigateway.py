@@ -398,3 +398,20 @@ def test_docs_throttling_examples_run():
     assert len(blocks) == 2
     for block in blocks:
         exec(compile(block, str(doc), "exec"), {})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(0, 3), st.integers(0, 3),
+       st.lists(st.tuples(st.sampled_from(["k1", "k2"]), st.floats(0, 0.5)), max_size=60))
+def test_plan_limit_above_account_never_refuses(acc_rate, acc_burst, extra_r, extra_b, reqs):
+    # docs/throttling.md: a level whose rate and burst are both >= the account's never
+    # holds fewer tokens than the account bucket, so it is never the refusing level
+    g = ApiGateway(ThrottleSettings(acc_rate, acc_burst))
+    g.add_stage("api", "prod")
+    g.add_usage_plan("p", api_stages=[("api", "prod")],
+                     throttle=ThrottleSettings(acc_rate + extra_r, acc_burst + extra_b))
+    g.add_api_key("k1", "p")
+    g.add_api_key("k2", "p")
+    times = np.cumsum([r[1] for r in reqs]) if reqs else np.zeros(0)
+    r = g.check_many([k for k, _ in reqs], "/x", "GET", times)
+    assert "USAGE_PLAN" not in set(r.level.tolist())
