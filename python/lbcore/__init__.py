@@ -15,6 +15,7 @@ from lbcore._dnspick import RecordPicker
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
+from lbcore._bucket import TokenBuckets, seconds_to_ns
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ __all__ = [
     # Route 53 kernels (issue 6)
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
+    "TokenBuckets", "seconds_to_ns",
 ]
 
 # Consistent flow selection and connection tracking (issue 3)

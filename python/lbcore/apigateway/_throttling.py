@@ -1,0 +1,336 @@
+"""API Gateway request throttling and usage-plan quotas over lbcore's token-bucket kernel.
+
+Levels, in the precedence AWS documents ("Throttle requests to your REST APIs", API
+Gateway developer guide): usage-plan per-client / per-method limits, then per-method
+(stage) limits, then the account limit per Region. Every applicable level is a token
+bucket; a request is admitted only if the usage-plan quota and every level admit it, and
+then every level pays one token (all-or-nothing, one kernel call). docs/throttling.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lbcore._bucket import Quotas, TokenBuckets, check_chain, check_chains
+from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
+                                         ThrottleSettings)
+
+__all__ = ["ApiGateway", "Decision", "CheckResults", "ALLOWED", "THROTTLED",
+           "QUOTA_EXCEEDED", "LEVELS"]
+
+THROTTLED, QUOTA_EXCEEDED = "THROTTLED", "QUOTA_EXCEEDED"
+# level names, most specific first
+USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT = (
+    "USAGE_PLAN_METHOD", "USAGE_PLAN", "METHOD", "STAGE", "ACCOUNT")
+LEVELS = (USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT)
+_STAGE_WIDE = ("*/*", "/*/*")     # methodSettings key overriding all methods of a stage
+_HTTP = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome of one request: ``allowed`` (status 200) or refused with status 429,
+    ``reason`` THROTTLED (a token bucket was empty) or QUOTA_EXCEEDED (usage-plan quota
+    used up), and the ``level`` that refused."""
+
+    allowed: bool
+    status: int = 200
+    reason: str | None = None
+    level: str | None = None
+
+    @property
+    def message(self):
+        """The body API Gateway sends: "Too Many Requests" / "Limit Exceeded"."""
+        if self.allowed:
+            return None
+        return "Limit Exceeded" if self.reason == QUOTA_EXCEEDED else "Too Many Requests"
+
+
+ALLOWED = Decision(True)
+
+
+@dataclass(frozen=True)
+class CheckResults:
+    """``check_many`` outcomes as arrays: ``codes`` int8 (0 allowed, 1 quota exceeded,
+    2 + k refused by chain level k), and per request ``allowed``, ``status``,
+    ``reason`` and ``level`` (object arrays, None when allowed)."""
+
+    codes: np.ndarray
+    allowed: np.ndarray
+    status: np.ndarray
+    reason: np.ndarray
+    level: np.ndarray
+
+    def __len__(self):
+        return self.codes.shape[0]
+
+    def decision(self, i):
+        if self.allowed[i]:
+            return ALLOWED
+        return Decision(False, 429, self.reason[i], self.level[i])
+
+
+def _throttle(v, name):
+    if v is None:
+        return None
+    try:
+        return ThrottleSettings.from_dict(v)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{name}: {e}") from None
+
+
+def _method_key(key, name):
+    """Validate a "/resource/METHOD" methodSettings / apiStages throttle key."""
+    if key in _STAGE_WIDE:
+        return "*/*"
+    if not isinstance(key, str) or not key.startswith("/") or "/" not in key[1:]:
+        raise ValueError(f"{name} keys must look like '/resource/METHOD' or '*/*', "
+                         f"got {key!r}")
+    res, _, meth = key.rpartition("/")
+    if meth.upper() not in _HTTP:       # only "*/*" is a wildcard
+        raise ValueError(f"{name} key {key!r}: unknown HTTP method {meth!r}")
+    return f"{res}/{meth.upper()}"
+
+
+def _request_key(resource, method):
+    if not isinstance(resource, str) or not resource.startswith("/"):
+        raise ValueError(f"resource must be a path starting with '/', got {resource!r}")
+    if not isinstance(method, str) or method.upper() not in _HTTP:
+        raise ValueError(f"method must be an HTTP method, got {method!r}")
+    return f"{resource}/{method.upper()}"
+
+
+class _Stage:
+    def __init__(self, throttle, method_settings):
+        self.default = throttle
+        self.methods = {}
+        for k, v in (method_settings or {}).items():
+            k = _method_key(k, "method_settings")
+            ts = _throttle(v, f"method_settings[{k!r}]")
+            if k == "*/*":
+                self.default = ts
+            else:
+                self.methods[k] = ts
+
+
+class _Plan:
+    def __init__(self, name, throttle, quota, api_stages):
+        self.name = name
+        self.throttle = throttle
+        self.quota = quota
+        self.stages = {}
+        for s in api_stages:
+            if isinstance(s, dict):
+                api, st, thr = s.get("apiId"), s.get("stage"), s.get("throttle") or {}
+            else:
+                api, st, thr = (tuple(s) + ({},))[:3]
+            if not isinstance(api, str) or not isinstance(st, str):
+                raise ValueError(f"api_stages entries need apiId and stage, got {s!r}")
+            self.stages[(api, st)] = {
+                _method_key(k, "api_stages throttle"): _throttle(v, f"throttle[{k!r}]")
+                for k, v in thr.items()}
+
+
+class ApiGateway:
+    """Throttling for one AWS account in one Region.
+
+    ``account_throttle`` defaults to 10,000 requests/s steady and 5,000 burst. Add stages
+    (``add_stage``), usage plans (``add_usage_plan``) and API keys (``add_api_key``), then
+    decide requests with ``check`` (one) or ``check_many`` (arrays, one kernel call).
+    Times are seconds (finite, >= 0) and must not go back (the account bucket is shared
+    by every request).
+    """
+
+    def __init__(self, account_throttle=ACCOUNT_DEFAULT_THROTTLE):
+        acc = _throttle(account_throttle, "account_throttle")
+        if acc is None:
+            raise ValueError("account_throttle must be given")
+        self.account_throttle = acc
+        self._tb = TokenBuckets(1, rate=acc.rate_limit, burst=acc.burst_limit)  # 0 = account
+        self._quotas = Quotas()
+        self._stages = {}
+        self._plans = {}
+        self._keys = {}          # api key -> plan name
+        self._key_quota = {}     # api key -> quota row
+        self._bucket_of = {}     # identity tuple -> bucket index
+        self._chains = {}        # (key, api, stage, method key) -> (b0, b1, b2, q, names)
+
+    # ------------------------------------------------------------ configuration
+    def add_stage(self, api_id, stage, *, throttle=None, method_settings=None):
+        """A deployed stage: ``throttle`` is the stage-wide default (methodSettings
+        ``*/*``), applied to each method separately; ``method_settings`` maps
+        ``"/resource/METHOD"`` (or ``"*/*"``) to ThrottleSettings or botocore dicts."""
+        if (api_id, stage) in self._stages:
+            raise ValueError(f"stage {api_id}/{stage} already exists")
+        self._stages[(api_id, stage)] = _Stage(_throttle(throttle, "throttle"),
+                                               method_settings)
+        self._chains.clear()
+
+    def add_usage_plan(self, name, *, api_stages, throttle=None, quota=None):
+        """A usage plan: per-API-key ``throttle`` and ``quota`` (QuotaSettings or dict),
+        and ``api_stages``: ``[{"apiId": .., "stage": .., "throttle": {"/pets/GET":
+        {"rateLimit": .., "burstLimit": ..}}}]`` (per-method, per-key throttles)."""
+        if name in self._plans:
+            raise ValueError(f"usage plan {name!r} already exists")
+        q = None if quota is None else QuotaSettings.from_dict(quota)
+        plan = _Plan(name, _throttle(throttle, "throttle"), q, api_stages)
+        for k in plan.stages:
+            if k not in self._stages:
+                raise KeyError(f"api_stages: unknown stage {k[0]}/{k[1]}")
+        self._plans[name] = plan
+
+    def add_api_key(self, api_key, plan, *, created=None):
+        """Associate ``api_key`` with usage plan ``plan``. The quota's initial period
+        (where ``offset`` applies) is the one containing ``created`` seconds, default
+        the first period the key is used in."""
+        if not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+        if plan not in self._plans:
+            raise KeyError(f"unknown usage plan {plan!r}")
+        if api_key in self._keys:
+            raise ValueError(f"api_key {api_key!r} is already in a usage plan")
+        self._keys[api_key] = plan
+        q = self._plans[plan].quota
+        if q is not None:
+            self._key_quota[api_key] = self._quotas.add(q.limit, q.period, q.offset,
+                                                        initial=created)
+
+    def quota_remaining(self, api_key, now):
+        """Requests ``api_key`` may still make in the quota period containing ``now``."""
+        if api_key not in self._keys:
+            raise KeyError(f"unknown api_key {api_key!r}")
+        if api_key not in self._key_quota:
+            return None
+        return self._quotas.remaining(self._key_quota[api_key], now)
+
+    # --------------------------------------------------------------- resolution
+    def _stage_of(self, stage):
+        if stage is None:
+            if len(self._stages) != 1:
+                raise ValueError("stage=(api_id, stage_name) is required when there is "
+                                 f"not exactly one stage (there are {len(self._stages)})")
+            return next(iter(self._stages))
+        if tuple(stage) not in self._stages:
+            raise KeyError(f"unknown stage {stage!r}")
+        return tuple(stage)
+
+    def _resolve(self, api_key, sk, mkey, new):
+        """(b0, b1, b2, quota, level names) of a request kind; new buckets are queued in
+        ``new`` as (identity, ThrottleSettings) and created together by the caller."""
+        ck = (api_key, sk, mkey)
+        hit = self._chains.get(ck)
+        if hit is not None:
+            return hit
+
+        def bucket(ident, ts):
+            b = self._bucket_of.get(ident)
+            if b is None:
+                b = len(self._tb) + len(new)
+                self._bucket_of[ident] = b
+                new.append(ts)
+            return b
+
+        b0 = b1 = -1
+        n0 = n1 = None
+        q = -1
+        if api_key is not None:
+            if api_key not in self._keys:
+                raise KeyError(f"unknown api_key {api_key!r}")
+            plan = self._plans[self._keys[api_key]]
+            if sk not in plan.stages:
+                raise ValueError(f"api_key {api_key!r}: usage plan {plan.name!r} does not "
+                                 f"include stage {sk[0]}/{sk[1]}")
+            per_method = plan.stages[sk].get(mkey) or plan.stages[sk].get("*/*")
+            if per_method is not None:
+                b0, n0 = bucket(("plan-method", api_key, sk, mkey), per_method), \
+                    USAGE_PLAN_METHOD
+            elif plan.throttle is not None:
+                b0, n0 = bucket(("plan", api_key), plan.throttle), USAGE_PLAN
+            q = self._key_quota.get(api_key, -1)
+        st = self._stages[sk]
+        ts = st.methods.get(mkey)
+        if ts is not None:
+            b1, n1 = bucket(("method", sk, mkey), ts), METHOD
+        elif st.default is not None:
+            b1, n1 = bucket(("method", sk, mkey), st.default), STAGE
+        out = (b0, b1, 0, q, (n0, n1, ACCOUNT))
+        self._chains[ck] = out
+        return out
+
+    def _grow(self, new):
+        if len(new) == 1:
+            self._tb.resize(len(self._tb) + 1, rate=new[0].rate_limit,
+                            burst=new[0].burst_limit)
+        elif new:
+            self._tb.resize(len(self._tb) + len(new),
+                            rate=np.array([t.rate_limit for t in new]),
+                            burst=np.array([t.burst_limit for t in new]))
+
+    # ----------------------------------------------------------------- decisions
+    def check(self, api_key, resource, method, now, *, stage=None):
+        """Decide one request (``api_key`` None: no usage plan) at ``now`` seconds."""
+        sk = self._stage_of(stage)
+        new = []
+        try:
+            b0, b1, b2, q, names = self._resolve(api_key, sk, _request_key(resource, method),
+                                                 new)
+        finally:
+            self._grow(new)
+        code = check_chain(self._tb, self._quotas, b0, b1, b2, q, now)
+        if code == 0:
+            return ALLOWED
+        if code == 1:
+            return Decision(False, 429, QUOTA_EXCEEDED, USAGE_PLAN)
+        return Decision(False, 429, THROTTLED, names[code - 2])
+
+    def check_many(self, api_keys, resources, methods, times, *, stage=None):
+        """Decide n requests in order (exactly as n ``check`` calls). Request kinds are
+        resolved once per distinct (key, resource, method) — numpy encodes the strings —
+        and all decisions are one call into the chained-bucket kernel."""
+        sk = self._stage_of(stage)
+        n = len(times)
+        cols = []
+        for name, col in (("api_keys", api_keys), ("resources", resources),
+                          ("methods", methods)):
+            if isinstance(col, str) or col is None:
+                col = [col] * n
+            a = np.asarray(col, dtype=object)
+            if a.shape != (n,):
+                raise ValueError(f"{name} must have length {n} like times, got {a.shape}")
+            if name == "api_keys":      # None (no key) -> "", a key k -> "k" + k
+                none = np.equal(a, None)
+                a = np.where(none, "", np.char.add("k", np.where(none, "", a).astype(str)))
+            uniq, inv = np.unique(a.astype(str), return_inverse=True)
+            cols.append((uniq, inv.reshape(-1)))
+        (ku, ki), (ru, ri), (mu, mi) = cols
+        combo = (ki.astype(np.int64) * len(ru) + ri) * len(mu) + mi
+        cu, cinv = np.unique(combo, return_inverse=True)
+        table = np.empty((len(cu), 4), dtype=np.int32)
+        names = np.empty((len(cu), 3), dtype=object)
+        new = []
+        try:
+            for j, c in enumerate(cu.tolist()):          # one pass per distinct kind
+                c, m = divmod(c, len(mu))
+                k, r = divmod(c, len(ru))
+                key = None if ku[k] == "" else str(ku[k])[1:]
+                b0, b1, b2, q, nm = self._resolve(key, sk, _request_key(str(ru[r]),
+                                                                        str(mu[m])), new)
+                table[j] = (b0, b1, b2, q)
+                names[j] = nm
+        finally:
+            self._grow(new)
+        cinv = cinv.reshape(-1)
+        rows = table[cinv]
+        codes = check_chains(self._tb, self._quotas, rows[:, :3], rows[:, 3], times)
+        allowed = codes == 0
+        reason = np.full(n, None, dtype=object)
+        reason[codes == 1] = QUOTA_EXCEEDED
+        reason[codes >= 2] = THROTTLED
+        level = np.full(n, None, dtype=object)
+        level[codes == 1] = USAGE_PLAN
+        for k in range(3):
+            sel = codes == 2 + k
+            level[sel] = names[cinv[sel], k]
+        status = np.where(allowed, 200, 429).astype(np.int16)
+        return CheckResults(codes, allowed, status, reason, level)

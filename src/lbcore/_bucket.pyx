@@ -1,0 +1,729 @@
+# cython: language_level=3
+"""Token buckets: the compiled kernels and the ``TokenBuckets`` Python entry point.
+
+Exact arithmetic (docs/throttling.md): time is integer nanoseconds, a bucket whose rate
+is p/q tokens/s counts tokens in units of 1/(10**9 * q) token, so one nanosecond adds
+exactly p units. Refill never rounds, so nothing drifts or is lost over any horizon.
+"""
+from fractions import Fraction
+import math
+
+from libc.math cimport isfinite, llrint
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
+
+import numpy as np
+
+
+cdef int lb_bucket_try_acquire(int64_t* state, int64_t n_buckets, int32_t bucket,
+                               int64_t now, int64_t cost) noexcept nogil:
+    # 1 admit, 0 refuse, -1 time went back, -2 bucket out of range, -3 negative cost
+    if bucket < 0 or bucket >= n_buckets:
+        return -2
+    if cost < 0:
+        return -3
+    return lb_bucket_acquire1(state + <int64_t>bucket * LB_BUCKET_STRIDE, now, cost)
+
+
+cdef int64_t lb_bucket_acquire_many(int64_t* state, int64_t n_buckets, int64_t n,
+                                    const int32_t* buckets, const int64_t* times,
+                                    const int64_t* costs, int64_t* journal,
+                                    uint8_t* out, int* reason) noexcept nogil:
+    # Sequential try_acquire over n requests. Returns -1 when all went through, else the
+    # index of the first bad request with *reason set; when `journal` (2*n int64) is given
+    # every bucket touched before it is restored, so an error leaves no state change.
+    cdef int64_t i, j
+    cdef int64_t cost = 1
+    cdef int32_t b
+    cdef int64_t* s
+    cdef int r
+    reason[0] = LB_BUCKET_OK
+    for i in range(n):
+        b = buckets[i]
+        if b < 0 or b >= n_buckets:
+            reason[0] = LB_BUCKET_ERR_INDEX
+            break
+        if costs != NULL:
+            cost = costs[i]
+            if cost < 0:
+                reason[0] = LB_BUCKET_ERR_COST
+                break
+        s = state + <int64_t>b * LB_BUCKET_STRIDE
+        if journal != NULL:
+            journal[2 * i] = s[LB_TOK]
+            journal[2 * i + 1] = s[LB_LAST]
+        r = lb_bucket_acquire1(s, times[i], cost)
+        if r < 0:
+            reason[0] = LB_BUCKET_ERR_TIME
+            break
+        out[i] = <uint8_t>r
+    if reason[0] == LB_BUCKET_OK:
+        return -1
+    if journal != NULL:
+        j = i - 1
+        while j >= 0:
+            s = state + <int64_t>buckets[j] * LB_BUCKET_STRIDE
+            s[LB_TOK] = journal[2 * j]
+            s[LB_LAST] = journal[2 * j + 1]
+            j -= 1
+    return i
+
+
+# ------------------------------------------------------------- quotas and chains
+
+cdef int64_t lb_bucket_period_id(int64_t now_ns, int kind) noexcept nogil:
+    # now_ns >= 0 (all lbcore times are), so // and % are floor operations here.
+    cdef int64_t days = now_ns // 86400000000000LL
+    cdef int64_t z, era, doe, yoe, y, doy, mp, m
+    if kind == LB_PERIOD_DAY:
+        return days
+    if kind == LB_PERIOD_WEEK:
+        return (days + 3) // 7          # 1970-01-01 was a Thursday
+    # civil-from-days (proleptic Gregorian, H. Hinnant's algorithm), days >= 0
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    m = mp + 3 if mp < 10 else mp - 9
+    if m <= 2:
+        y += 1
+    return y * 12 + (m - 1)
+
+
+cdef inline int _quota_fits(int64_t* q, int64_t now, int64_t cost, int64_t* pid) noexcept nogil:
+    cdef int64_t p = lb_bucket_period_id(now, <int>q[LB_Q_KIND])
+    cdef int64_t used = q[LB_Q_USED] if p == q[LB_Q_PERIOD] else 0
+    cdef int64_t initial = q[LB_Q_INITIAL] if q[LB_Q_INITIAL] >= 0 else p
+    cdef int64_t limit = q[LB_Q_LIMIT] - (q[LB_Q_OFFSET] if p == initial else 0)
+    pid[0] = p
+    return cost <= limit - used          # both <= 2**62: no overflow
+
+
+cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
+                        int64_t width, int32_t quota, int64_t now, int64_t cost) noexcept nogil:
+    # All-or-nothing over the chain: admitted only if the quota and every level admit,
+    # and then every level pays; a refusal takes nothing (refill is state-neutral).
+    cdef int64_t k, pid = 0
+    cdef int64_t* s
+    cdef int64_t* q = NULL
+    cdef int fits
+    for k in range(width):
+        if chain[k] >= 0 and now < state[<int64_t>chain[k] * LB_BUCKET_STRIDE + LB_LAST]:
+            return LB_CHECK_ERR_TIME
+    for k in range(width):
+        if chain[k] >= 0:
+            lb_bucket_acquire1(state + <int64_t>chain[k] * LB_BUCKET_STRIDE, now, 0)
+    if quota >= 0:
+        q = quotas + <int64_t>quota * LB_QUOTA_STRIDE
+        fits = _quota_fits(q, now, cost, &pid)
+        if q[LB_Q_INITIAL] < 0:         # the first period the counter is used in
+            q[LB_Q_INITIAL] = pid
+        if not fits:
+            return LB_CHECK_QUOTA
+    for k in range(width):
+        if chain[k] >= 0:
+            s = state + <int64_t>chain[k] * LB_BUCKET_STRIDE
+            if cost > s[LB_MAXC] or s[LB_TOK] < cost * s[LB_SCALE]:
+                return LB_CHECK_LEVEL0 + <int>k
+    for k in range(width):
+        if chain[k] >= 0:
+            s = state + <int64_t>chain[k] * LB_BUCKET_STRIDE
+            s[LB_TOK] -= cost * s[LB_SCALE]
+    if quota >= 0:
+        if q[LB_Q_PERIOD] != pid:
+            q[LB_Q_PERIOD] = pid
+            q[LB_Q_USED] = 0
+        q[LB_Q_USED] += cost
+    return LB_CHECK_ALLOWED
+
+
+cdef inline int _chain_ok(int64_t n_buckets, int64_t n_quotas, const int32_t* chain,
+                          int64_t width, int32_t quota) noexcept nogil:
+    # every index in range (or -1), and no bucket twice (it would be charged twice)
+    cdef int64_t k, j
+    for k in range(width):
+        if chain[k] >= n_buckets or chain[k] < -1:
+            return 0
+        for j in range(k):
+            if chain[k] >= 0 and chain[j] == chain[k]:
+                return 0
+    return quota < n_quotas and quota >= -1
+
+
+cdef int lb_bucket_check_chain(int64_t* state, int64_t n_buckets, int64_t* quotas,
+                               int64_t n_quotas, const int32_t* chain, int64_t width,
+                               int32_t quota, int64_t now, int64_t cost) noexcept nogil:
+    # chain: `width` bucket indices in precedence order (-1 = level absent); quota: a
+    # quota row or -1. Returns an LB_CHECK_* code.
+    if not _chain_ok(n_buckets, n_quotas, chain, width, quota) or cost < 0:
+        return LB_CHECK_ERR_INDEX
+    return _check1(state, quotas, chain, width, quota, now, cost)
+
+
+cdef int64_t lb_bucket_check_chains(int64_t* state, int64_t n_buckets, int64_t* quotas,
+                                    int64_t n_quotas, int64_t n, const int32_t* chains,
+                                    int64_t width, const int32_t* quota,
+                                    const int64_t* times, const int64_t* costs,
+                                    int64_t* journal, int8_t* out, int* reason) noexcept nogil:
+    # n sequential lb_bucket_check_chain calls (chains is n x width, row-major; costs may
+    # be NULL = 1). Returns -1, or the index of the first bad request with *reason set
+    # (LB_BUCKET_ERR_*), after restoring every bucket and quota it changed when `journal`
+    # (n * (2 * width + 3) int64) is given.
+    cdef int64_t i, j, k, cost = 1, jw = 2 * width + 3
+    cdef const int32_t* ch
+    cdef int64_t* s
+    cdef int64_t* q
+    cdef int r
+    reason[0] = LB_BUCKET_OK
+    for i in range(n):
+        ch = chains + i * width
+        if costs != NULL:
+            cost = costs[i]
+        if not _chain_ok(n_buckets, n_quotas, ch, width, quota[i]) or cost < 0:
+            reason[0] = LB_BUCKET_ERR_INDEX
+            break
+        if journal != NULL:
+            for k in range(width):
+                if ch[k] >= 0:
+                    s = state + <int64_t>ch[k] * LB_BUCKET_STRIDE
+                    journal[i * jw + 2 * k] = s[LB_TOK]
+                    journal[i * jw + 2 * k + 1] = s[LB_LAST]
+            if quota[i] >= 0:
+                q = quotas + <int64_t>quota[i] * LB_QUOTA_STRIDE
+                journal[i * jw + 2 * width] = q[LB_Q_PERIOD]
+                journal[i * jw + 2 * width + 1] = q[LB_Q_USED]
+                journal[i * jw + 2 * width + 2] = q[LB_Q_INITIAL]
+        r = _check1(state, quotas, ch, width, quota[i], times[i], cost)
+        if r < 0:
+            reason[0] = LB_BUCKET_ERR_TIME
+            break
+        out[i] = <int8_t>r
+    if reason[0] == LB_BUCKET_OK:
+        return -1
+    if journal != NULL:
+        j = i - 1
+        while j >= 0:
+            ch = chains + j * width
+            for k in range(width):
+                if ch[k] >= 0:
+                    s = state + <int64_t>ch[k] * LB_BUCKET_STRIDE
+                    s[LB_TOK] = journal[j * jw + 2 * k]
+                    s[LB_LAST] = journal[j * jw + 2 * k + 1]
+            if quota[j] >= 0:
+                q = quotas + <int64_t>quota[j] * LB_QUOTA_STRIDE
+                q[LB_Q_PERIOD] = journal[j * jw + 2 * width]
+                q[LB_Q_USED] = journal[j * jw + 2 * width + 1]
+                q[LB_Q_INITIAL] = journal[j * jw + 2 * width + 2]
+            j -= 1
+    return i
+
+
+# ---------------------------------------------------------------- Python API
+
+# Floats are read as the nearest rational with a denominator up to this (0.1 -> 1/10,
+# 1/3 -> 1/3, 2.5 -> 5/2); ints and Fractions are taken exactly.
+MAX_FLOAT_DENOMINATOR = 1000
+_NS_LIMIT = 9.2e18          # < 2**63: largest representable time in ns
+cdef double _NS_LIMIT_C = 9.2e18
+
+
+def _exact(value, str name):
+    """A non-negative finite number as an exact Fraction (see MAX_FLOAT_DENOMINATOR)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction, np.integer,
+                                                         np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+        f = Fraction(v).limit_denominator(MAX_FLOAT_DENOMINATOR)
+    else:
+        f = Fraction(int(value)) if isinstance(value, (int, np.integer)) else value
+    if f < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return f
+
+
+def _encode(rate, burst):
+    """(rate_units_per_ns, scale, cap_units, max_cost) of one exact (rate, burst) pair."""
+    r = _exact(rate, "rate")
+    b = _exact(burst, "burst")
+    scale = 10**9 * r.denominator
+    cap = (b * scale).numerator // (b * scale).denominator   # burst rounded down to a unit
+    if scale > INT64_MAX or cap > INT64_MAX or r.numerator > INT64_MAX:
+        raise ValueError(f"rate={rate!r} with burst={burst!r} does not fit lbcore's int64 "
+                         "token units (burst * 1e9 * rate denominator must be < 2**63)")
+    return r.numerator, scale, cap, cap // scale
+
+
+_ENCODED = {}
+
+
+def _encode_cached(rate, burst):
+    """_encode, memoised on the exact (type, value) pair (settings repeat a lot)."""
+    key = (type(rate), rate, type(burst), burst)
+    try:
+        return _ENCODED[key]
+    except (KeyError, TypeError):
+        pass
+    e = _encode(rate, burst)
+    if len(_ENCODED) < 4096:
+        try:
+            _ENCODED[key] = e
+        except TypeError:
+            pass
+    return e
+
+
+def _per_bucket(value, Py_ssize_t n, str name):
+    """Scalar or length-n array -> (unique values, inverse index) without a per-bucket loop
+    over repeated values."""
+    if np.ndim(value) == 0:
+        return [value], np.zeros(n, dtype=np.intp)
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must be a scalar or have shape ({n},), got {arr.shape}")
+    if arr.dtype.kind == "O":          # e.g. Fractions: dedupe through a dict
+        seen = {}
+        inv = np.fromiter((seen.setdefault(v, len(seen)) for v in arr.tolist()),
+                          dtype=np.intp, count=n)
+        return list(seen), inv
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    uniq, inv = np.unique(arr, return_inverse=True)
+    return [u.item() for u in uniq], inv.reshape(-1)
+
+
+cdef inline int64_t _to_ns(double now) except -1:
+    if not isfinite(now) or now < 0.0:
+        raise ValueError(f"now must be finite and >= 0 seconds, got {now!r}")
+    cdef double x = now * 1e9
+    if x >= _NS_LIMIT_C:
+        raise ValueError(f"now={now!r} s is beyond lbcore's int64 nanosecond clock")
+    return llrint(x)
+
+
+def seconds_to_ns(times):
+    """The conversion every entry point applies to ``now`` given in seconds: the double
+    product ``now * 1e9`` rounded to the nearest integer, ties to even (``llrint`` /
+    ``numpy.rint``); monotone, so non-decreasing seconds give non-decreasing ns."""
+    t = np.asarray(times, dtype=np.float64)
+    if t.size and (not np.isfinite(t).all() or (t < 0).any()):
+        raise ValueError("times must be finite and >= 0 seconds")
+    x = t * 1e9
+    if x.size and (x >= _NS_LIMIT).any():
+        raise ValueError("times beyond lbcore's int64 nanosecond clock")
+    return np.rint(x).astype(np.int64)
+
+
+cdef class TokenBuckets:
+    """``n`` independent token buckets, refilled at ``rate`` tokens/s up to ``burst``.
+
+    ``rate`` and ``burst`` are non-negative scalars or length-``n`` arrays (ints and
+    ``Fraction`` exact; floats read as the nearest rational with denominator <= 1000).
+    Every bucket starts full. ``now`` is seconds (float, finite, >= 0), converted to
+    integer nanoseconds by :func:`seconds_to_ns`; per bucket, time must not go back.
+    """
+    cdef object _state          # int64 (n, LB_BUCKET_STRIDE), owned
+    cdef int64_t* _s
+    cdef int64_t _n
+    cdef object _rate0, _burst0  # construction scalars (None if per-bucket arrays)
+
+    def __init__(self, n, *, rate, burst):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        if n < 1 or n > 2**31 - 1:
+            raise ValueError(f"n must be in [1, 2**31 - 1], got {n}")
+        self._rate0 = rate if np.ndim(rate) == 0 else None
+        self._burst0 = burst if np.ndim(burst) == 0 else None
+        self._set_state(self._rows(int(n), rate, burst))
+
+    cdef _rows(self, Py_ssize_t n, rate, burst):
+        if np.ndim(rate) == 0 and np.ndim(burst) == 0:     # one encoding, broadcast
+            e = _encode_cached(rate, burst)
+            rows = np.zeros((n, LB_BUCKET_STRIDE), dtype=np.int64)
+            rows[:, LB_RATE] = e[0]
+            rows[:, LB_SCALE] = e[1]
+            rows[:, LB_CAP] = e[2]
+            rows[:, LB_MAXC] = e[3]
+            rows[:, LB_TOK] = e[2]
+            return rows
+        ru, ri = _per_bucket(rate, n, "rate")
+        bu, bi = _per_bucket(burst, n, "burst")
+        rows = np.zeros((n, LB_BUCKET_STRIDE), dtype=np.int64)
+        # every distinct (rate, burst) pair is encoded once
+        pair = ri.astype(np.int64) * len(bu) + bi
+        pu, pinv = np.unique(pair, return_inverse=True)
+        enc = np.array([_encode(ru[p // len(bu)], bu[p % len(bu)]) for p in pu.tolist()],
+                       dtype=np.int64).reshape(-1, 4)
+        e = enc[pinv.reshape(-1)]
+        rows[:, LB_RATE] = e[:, 0]
+        rows[:, LB_SCALE] = e[:, 1]
+        rows[:, LB_CAP] = e[:, 2]
+        rows[:, LB_MAXC] = e[:, 3]
+        rows[:, LB_TOK] = e[:, 2]       # full
+        rows[:, LB_LAST] = 0
+        return rows
+
+    cdef _set_state(self, rows):
+        # self._state may hold spare rows beyond self._n (capacity for cheap growth)
+        a = np.ascontiguousarray(rows, dtype=np.int64)
+        cdef int64_t[:, ::1] mv = a
+        self._state = a
+        self._s = &mv[0, 0]
+        self._n = a.shape[0]
+
+    cdef _append(self, new):
+        """Append rows, doubling the buffer when full (amortised O(1) per bucket)."""
+        cdef int64_t old = self._n, n = self._n + new.shape[0]
+        cdef int64_t[:, ::1] mv
+        if n > self._state.shape[0]:
+            buf = np.zeros((max(n, 2 * self._state.shape[0]), LB_BUCKET_STRIDE),
+                           dtype=np.int64)
+            buf[:old] = self._state[:old]
+            mv = buf
+            self._state = buf
+            self._s = &mv[0, 0]
+        self._state[old:n] = new
+        self._n = n
+
+    def __len__(self):
+        return self._n
+
+    @property
+    def n(self):
+        return self._n
+
+    @property
+    def state(self):
+        """The int64 state table (read-only view; pass ``state.ctypes`` to lbcore.numba)."""
+        v = self._state[:self._n]
+        v.flags.writeable = False
+        return v
+
+    def _writable_state(self):
+        """The live state rows (a view), for lbcore.numba kernels that mutate them."""
+        return self._state[:self._n]
+
+    cdef inline int64_t _check_bucket(self, Py_ssize_t bucket) except -1:
+        if bucket < 0 or bucket >= self._n:
+            raise IndexError(f"bucket {bucket} out of range [0, {self._n})")
+        return bucket
+
+    def try_acquire(self, Py_ssize_t bucket, double now, long long cost=1):
+        """Refill ``bucket`` to ``now`` (seconds) and take ``cost`` tokens if it holds
+        them: True if admitted. A ``now`` before the bucket's last time is a ValueError
+        (and changes nothing)."""
+        cdef int64_t t = _to_ns(now)
+        cdef int r
+        self._check_bucket(bucket)
+        if cost < 0:
+            raise ValueError(f"cost must be >= 0, got {cost}")
+        r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, t, cost)
+        if r < 0:
+            self._time_back(bucket, t, "now")
+        return r == 1
+
+    def try_acquire_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
+        """:meth:`try_acquire` with ``now`` already in integer nanoseconds."""
+        cdef int r
+        self._check_bucket(bucket)
+        if now_ns < 0:
+            raise ValueError(f"now_ns must be >= 0, got {now_ns}")
+        if cost < 0:
+            raise ValueError(f"cost must be >= 0, got {cost}")
+        r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, now_ns, cost)
+        if r < 0:
+            self._time_back(bucket, now_ns, "now_ns")
+        return r == 1
+
+    def _time_back(self, Py_ssize_t bucket, int64_t t, str name):
+        raise ValueError(f"{name}: time went back for bucket {bucket}: {t} ns is before its "
+                         f"last time {self._s[bucket * LB_BUCKET_STRIDE + LB_LAST]} ns")
+
+    def tokens(self, Py_ssize_t bucket, double now, *, exact=False):
+        """Tokens ``bucket`` would hold at ``now`` (no state change): float, or the exact
+        ``Fraction`` with ``exact=True``."""
+        cdef int64_t t = _to_ns(now)
+        cdef int64_t row[LB_BUCKET_STRIDE]
+        cdef int k
+        self._check_bucket(bucket)
+        for k in range(LB_BUCKET_STRIDE):
+            row[k] = self._s[bucket * LB_BUCKET_STRIDE + k]
+        if lb_bucket_acquire1(row, t, 0) < 0:
+            self._time_back(bucket, t, "now")
+        if exact:
+            return Fraction(row[LB_TOK], row[LB_SCALE])
+        return row[LB_TOK] / <double>row[LB_SCALE]
+
+    def limits(self, Py_ssize_t bucket):
+        """(rate tokens/s, burst tokens) of ``bucket`` as exact Fractions, as stored."""
+        self._check_bucket(bucket)
+        cdef int64_t* s = self._s + bucket * LB_BUCKET_STRIDE
+        return (Fraction(int(s[LB_RATE]) * 10**9, int(s[LB_SCALE])),
+                Fraction(int(s[LB_CAP]), int(s[LB_SCALE])))
+
+    def reset(self, Py_ssize_t bucket):
+        """Make ``bucket`` new again: full, and its clock back to 0."""
+        self._check_bucket(bucket)
+        cdef int64_t* s = self._s + bucket * LB_BUCKET_STRIDE
+        s[LB_TOK] = s[LB_CAP]
+        s[LB_LAST] = 0
+
+    def resize(self, n, *, rate=None, burst=None):
+        """Grow to ``n`` buckets; existing buckets keep their state, new ones start full
+        with ``rate``/``burst`` (scalars or length ``n - len(self)`` arrays; default the
+        constructor's scalars). May swap in a new state buffer (``state`` views go stale)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        if n < self._n:
+            raise ValueError(f"n must be >= the current {self._n} (buckets only grow)")
+        if n > 2**31 - 1:
+            raise ValueError(f"n must be <= 2**31 - 1, got {n}")
+        if n == self._n:
+            return
+        if rate is None:
+            rate = self._rate0
+        if burst is None:
+            burst = self._burst0
+        if rate is None or burst is None:
+            raise ValueError("rate and burst are required to resize buckets built from "
+                             "per-bucket arrays")
+        new = self._rows(int(n) - self._n, rate, burst)
+        self._append(new)
+
+    def acquire_many(self, buckets, times, costs=None, *, unit="s"):
+        """Decide requests ``(buckets[i], times[i], costs[i])`` in order, exactly as
+        ``try_acquire`` called one by one would; returns a bool array. ``times`` are
+        seconds (``unit="s"``, float) or integer nanoseconds (``unit="ns"``). A time going
+        back for a bucket is a ValueError naming the index and bucket; then no bucket
+        changes (the kernel journals and rolls back)."""
+        b = np.asarray(buckets)
+        if b.ndim != 1:
+            raise ValueError(f"buckets must be 1-D, got shape {b.shape}")
+        if b.size and b.dtype.kind not in "iu":
+            raise TypeError(f"buckets must be integers, got dtype {b.dtype}")
+        n = b.shape[0]
+        if unit == "s":
+            t = seconds_to_ns(times)
+        elif unit == "ns":
+            t = np.asarray(times)
+            if t.size and t.dtype.kind not in "iu":
+                raise TypeError(f"times must be integer ns with unit='ns', got {t.dtype}")
+            if t.size and (t < 0).any():
+                raise ValueError("times must be >= 0 ns")
+            t = np.ascontiguousarray(t, dtype=np.int64)
+        else:
+            raise ValueError(f"unit must be 's' or 'ns', got {unit!r}")
+        if t.ndim != 1 or t.shape[0] != n:
+            raise ValueError(f"times must have shape ({n},) like buckets, got {t.shape}")
+        if n and (b.min() < 0 or b.max() >= self._n):
+            raise IndexError(f"buckets must be in [0, {self._n})")
+        b32 = np.ascontiguousarray(b, dtype=np.int32)
+        cdef const int32_t[::1] bv = b32
+        cdef const int64_t[::1] tv = t
+        cdef const int64_t[::1] cv
+        cdef const int64_t* cp = NULL
+        if costs is not None:
+            c = np.asarray(costs)
+            if c.shape != (n,):
+                raise ValueError(f"costs must have shape ({n},) like buckets, got {c.shape}")
+            if c.size and c.dtype.kind not in "iu":
+                raise TypeError(f"costs must be integers, got dtype {c.dtype}")
+            if c.size and (c < 0).any():
+                raise ValueError("costs must be >= 0")
+            cv = np.ascontiguousarray(c, dtype=np.int64)
+            if n:
+                cp = &cv[0]
+        out = np.zeros(n, dtype=np.uint8)
+        if n == 0:
+            return out.view(np.bool_)
+        journal = np.empty(2 * n, dtype=np.int64)
+        cdef uint8_t[::1] ov = out
+        cdef int64_t[::1] jv = journal
+        keep = self._state      # keep the buffer alive across nogil
+        cdef int64_t* sp = self._s
+        cdef int64_t nb = self._n
+        cdef int64_t nn = n
+        cdef int reason = 0
+        cdef int64_t bad
+        with nogil:
+            bad = lb_bucket_acquire_many(sp, nb, nn, &bv[0], &tv[0], cp, &jv[0], &ov[0],
+                                         &reason)
+        if bad >= 0:
+            bk = int(b32[bad])
+            if reason == LB_BUCKET_ERR_TIME:
+                earlier = np.flatnonzero(b32[:bad] == bk)
+                last = (int(t[earlier[-1]]) if earlier.size
+                        else int(self._s[bk * LB_BUCKET_STRIDE + LB_LAST]))
+                raise ValueError(
+                    f"times[{bad}]: time went back for bucket {bk} ({int(t[bad])} ns is "
+                    f"before its last time {last} ns); no bucket was changed")
+            raise ValueError(f"request {bad} (bucket {bk}) rejected by the kernel "
+                             f"(reason {reason}); no bucket was changed")
+        return out.view(np.bool_)
+
+
+
+_PERIODS = {"DAY": LB_PERIOD_DAY, "WEEK": LB_PERIOD_WEEK, "MONTH": LB_PERIOD_MONTH}
+
+
+def period_id(now, period):
+    """The UTC period index of ``now`` (seconds): DAY = days since 1970-01-01, WEEK =
+    Monday-start weeks (1970-01-05 starts week 1), MONTH = year * 12 + month - 1."""
+    if period not in _PERIODS:
+        raise ValueError(f"period must be one of DAY, WEEK, MONTH, got {period!r}")
+    return lb_bucket_period_id(_to_ns(now), _PERIODS[period])
+
+
+cdef class Quotas:
+    """Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each)."""
+    cdef object _state
+    cdef int64_t* _q
+    cdef int64_t _n
+
+    def __init__(self):
+        self._set(np.zeros((0, LB_QUOTA_STRIDE), dtype=np.int64))
+
+    cdef _set(self, rows):
+        a = np.ascontiguousarray(rows, dtype=np.int64)
+        cdef int64_t[:, ::1] mv = a
+        self._state = a
+        self._n = a.shape[0]
+        self._q = &mv[0, 0] if self._n else NULL
+
+    cdef _append(self, row):
+        cdef int64_t[:, ::1] mv
+        if self._n == self._state.shape[0]:       # full: double (amortised O(1))
+            buf = np.zeros((max(8, 2 * self._n), LB_QUOTA_STRIDE), dtype=np.int64)
+            buf[:self._n] = self._state[:self._n]
+            mv = buf
+            self._state = buf
+            self._q = &mv[0, 0]
+        self._state[self._n] = row
+        self._n += 1
+
+    def add(self, limit, period, offset=0, initial=None):
+        """Add a counter of ``limit`` requests per ``period``; ``offset`` is subtracted in
+        the initial period (the one containing ``initial`` seconds, default: the first
+        period the counter is used in). Returns its index."""
+        for name, v in (("limit", limit), ("offset", offset)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+            if v < 0 or v > 2**62:
+                raise ValueError(f"{name} must be in [0, 2**62], got {v}")
+        if period not in _PERIODS:
+            raise ValueError(f"period must be one of DAY, WEEK, MONTH, got {period!r}")
+        row = np.zeros((1, LB_QUOTA_STRIDE), dtype=np.int64)
+        row[0, LB_Q_PERIOD] = -1
+        row[0, LB_Q_LIMIT] = limit
+        row[0, LB_Q_OFFSET] = offset
+        row[0, LB_Q_KIND] = _PERIODS[period]
+        row[0, LB_Q_INITIAL] = (-1 if initial is None else
+                                lb_bucket_period_id(_to_ns(initial), _PERIODS[period]))
+        self._append(row[0])
+        return self._n - 1
+
+    def __len__(self):
+        return self._n
+
+    @property
+    def state(self):
+        v = self._state[:self._n]
+        v.flags.writeable = False
+        return v
+
+    def _writable_state(self):
+        return self._state[:self._n]
+
+    def used(self, Py_ssize_t q, now):
+        """Requests counted against counter ``q`` in the period containing ``now``."""
+        if q < 0 or q >= self._n:
+            raise IndexError(f"quota {q} out of range [0, {self._n})")
+        cdef int64_t* r = self._q + q * LB_QUOTA_STRIDE
+        p = lb_bucket_period_id(_to_ns(now), <int>r[LB_Q_KIND])
+        return int(r[LB_Q_USED]) if p == r[LB_Q_PERIOD] else 0
+
+    def remaining(self, Py_ssize_t q, now):
+        """Requests counter ``q`` still admits in the period containing ``now``."""
+        used = self.used(q, now)
+        cdef int64_t* r = self._q + q * LB_QUOTA_STRIDE
+        cdef int64_t t = _to_ns(now)
+        p = lb_bucket_period_id(t, <int>r[LB_Q_KIND])
+        initial = r[LB_Q_INITIAL] if r[LB_Q_INITIAL] >= 0 else p
+        return int(r[LB_Q_LIMIT] - (r[LB_Q_OFFSET] if p == initial else 0) - used)
+
+
+def check_chain(TokenBuckets buckets, Quotas quotas, int b0, int b1, int b2, int quota,
+                double now, long long cost=1):
+    """One all-or-nothing decision over up to three buckets (precedence order, -1 =
+    absent) and a quota row (-1 = none). Returns an outcome code: 0 allowed, 1 quota,
+    2 + k refused by level k. Raises ValueError if time went back (nothing changed)."""
+    cdef int32_t chain[3]
+    cdef int64_t t = _to_ns(now)
+    chain[0] = b0
+    chain[1] = b1
+    chain[2] = b2
+    cdef int r = lb_bucket_check_chain(buckets._s, buckets._n, quotas._q, quotas._n,
+                                       chain, 3, quota, t, cost)
+    if r == LB_CHECK_ERR_INDEX:
+        raise IndexError(f"bucket/quota index out of range, repeated bucket or negative cost: "
+                         f"{(b0, b1, b2)}, quota {quota}, cost {cost}")
+    if r == LB_CHECK_ERR_TIME:
+        raise ValueError(f"now: time went back ({t} ns) for one of buckets {(b0, b1, b2)}")
+    return r
+
+
+def check_chains(TokenBuckets buckets, Quotas quotas, chains, quota, times, costs=None):
+    """Batch of :func:`check_chain` decisions in order: ``chains`` int (n, width) bucket
+    indices (-1 absent), ``quota`` int (n,) rows (-1 none), ``times`` seconds. Returns
+    int8 outcome codes. A time going back raises ValueError naming the index; then no
+    bucket or quota changed."""
+    ch = np.ascontiguousarray(chains, dtype=np.int32)
+    if ch.ndim != 2:
+        raise ValueError(f"chains must be 2-D (n, width), got shape {ch.shape}")
+    n, width = ch.shape[0], ch.shape[1]
+    qa = np.ascontiguousarray(quota, dtype=np.int32)
+    t = seconds_to_ns(times)
+    if qa.shape != (n,) or t.shape != (n,):
+        raise ValueError(f"quota and times must have shape ({n},)")
+    cdef const int64_t[::1] cv
+    cdef const int64_t* cp = NULL
+    if costs is not None:
+        c = np.ascontiguousarray(costs, dtype=np.int64)
+        if c.shape != (n,) or (c.size and (c < 0).any()):
+            raise ValueError(f"costs must be >= 0 with shape ({n},)")
+        cv = c
+        if n:
+            cp = &cv[0]
+    out = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return out
+    if width == 0:
+        ch = np.full((n, 1), -1, dtype=np.int32)
+        width = 1
+    journal = np.empty(n * (2 * width + 3), dtype=np.int64)
+    cdef const int32_t[:, ::1] chv = ch
+    cdef const int32_t[::1] qv = qa
+    cdef const int64_t[::1] tv = t
+    cdef int64_t[::1] jv = journal
+    cdef int8_t[::1] ov = out
+    keep = (buckets._state, quotas._state)
+    cdef int64_t* sp = buckets._s
+    cdef int64_t* qp = quotas._q
+    cdef int64_t nb = buckets._n, nq = quotas._n, nn = n, w = width
+    cdef int reason = 0
+    cdef int64_t bad
+    with nogil:
+        bad = lb_bucket_check_chains(sp, nb, qp, nq, nn, &chv[0, 0], w, &qv[0], &tv[0], cp,
+                                     &jv[0], &ov[0], &reason)
+    if bad >= 0:
+        if reason == LB_BUCKET_ERR_TIME:
+            raise ValueError(f"times[{bad}]: time went back for a bucket of request {bad} "
+                             f"(chain {ch[bad].tolist()}); nothing was changed")
+        raise IndexError(f"request {bad}: bucket/quota index out of range "
+                         f"(chain {ch[bad].tolist()}, quota {int(qa[bad])}); "
+                         "nothing was changed")
+    return out
