@@ -23,5 +23,8 @@ Kernel families add their bindings with :func:`bind`.
 from lbcore.numba._bind import bind
 from lbcore.numba._hash import *  # noqa: F401,F403
 from lbcore.numba import _hash
+from lbcore.numba._geneve import *  # noqa: F401,F403
+from lbcore.numba import _geneve
 
 __all__ = ["bind", *_hash.__all__]
+__all__ += _geneve.__all__
