@@ -22,7 +22,8 @@ report malformed input with negative codes; the Python functions turn those into
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memcpy
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
+                             PyObject_CheckBuffer)
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM, PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.ref cimport Py_INCREF, PyObject
@@ -266,8 +267,9 @@ def decode(data, *, bint strict=False):
     cdef GeneveHeader h
     if type(data) is bytes:
         return _decode(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), strict)
-    if PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0:
+    if not PyObject_CheckBuffer(data):
         raise TypeError(f"data must be bytes-like, got {type(data).__name__}")
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:
         h = _decode(<const uint8_t*>view.buf, view.len, strict)
     finally:
@@ -279,8 +281,9 @@ def header_length(data, *, bint strict=False):
     """Validate the header at the start of ``data`` and return its length in bytes."""
     cdef Py_buffer view
     cdef int64_t r
-    if PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0:
+    if not PyObject_CheckBuffer(data):
         raise TypeError(f"data must be bytes-like, got {type(data).__name__}")
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     r = lb_geneve_check(<const uint8_t*>view.buf, view.len, strict)
     PyBuffer_Release(&view)
     if r < 0:
@@ -336,8 +339,9 @@ def encode(payload=b"", *, vni=0, protocol=PROTOCOL_ETHERNET, options=(), bint o
             raise ValueError("critical must be set when an option has its critical bit set "
                              "(RFC 8926)")
     cdef Py_buffer view
-    if PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE) < 0:
+    if not PyObject_CheckBuffer(payload):
         raise TypeError(f"payload must be bytes-like, got {type(payload).__name__}")
+    PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
     cdef size_t total = LB_GENEVE_BASE_LEN + optbytes + <size_t>view.len
     out = PyBytes_FromStringAndSize(NULL, total)
     cdef uint8_t* p = <uint8_t*>PyBytes_AS_STRING(out)
