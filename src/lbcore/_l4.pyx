@@ -141,17 +141,26 @@ cdef void lb_l4_maglev_fill(size_t n, const uint64_t* target_keys, size_t m,
 
 
 def maglev_table(target_keys, size_t m=65537):
-    """The Maglev lookup table (int32, ``m`` entries) for 64-bit target keys."""
-    cdef const uint64_t[::1] k = np.ascontiguousarray(target_keys, dtype=np.uint64)
-    if k.shape[0] == 0:
-        raise ValueError("target_keys must not be empty")
-    if m <= <size_t>k.shape[0]:
+    """The Maglev lookup table (int32, ``m`` entries) for 64-bit target keys.
+
+    Entry ``i`` is an index into ``target_keys``. Keys are taken in sorted
+    order while filling (as Katran sorts backends), so the table does not
+    depend on the order the targets are listed in.
+    """
+    keys = np.ascontiguousarray(target_keys, dtype=np.uint64)
+    if keys.ndim != 1 or keys.shape[0] == 0:
+        raise ValueError("target_keys must be a non-empty 1-D array")
+    if m <= <size_t>keys.shape[0]:
         raise ValueError(f"m must be larger than the number of targets, got {m}")
+    order = np.argsort(keys, kind="stable")
+    if np.any(keys[order][1:] == keys[order][:-1]):
+        raise ValueError("target_keys must be distinct")
+    cdef const uint64_t[::1] k = np.ascontiguousarray(keys[order])
     out = np.empty(m, dtype=np.int32)
     cdef int32_t[::1] o = out
     with nogil:
         lb_l4_maglev_fill(k.shape[0], &k[0], m, &o[0])
-    return out
+    return order.astype(np.int32)[out]
 
 
 cdef class L4Path:

@@ -25,6 +25,9 @@ from lbcore.numba._hash import *  # noqa: F401,F403
 from lbcore.numba import _hash
 from lbcore.numba._geneve import *  # noqa: F401,F403
 from lbcore.numba import _geneve
+from lbcore.numba._l4 import *  # noqa: F401,F403
+from lbcore.numba import _l4
 
 __all__ = ["bind", *_hash.__all__]
 __all__ += _geneve.__all__
+__all__ += _l4.__all__
