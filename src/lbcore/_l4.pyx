@@ -7,7 +7,9 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
-from lbcore._hash cimport lb_mix64, lb_splitmix64
+from lbcore._hash cimport (lb_mix64, lb_splitmix64, lb_hash_keys, lb_hash_keys_init,
+                           lb_flow_hash_keyed, lb_hash_u64, LB_FIELDS_5, LB_FIELDS_3)
+from lbcore._flow cimport Flow
 from lbcore._hash import parse_seed
 
 
@@ -188,6 +190,15 @@ cdef class L4Path:
     cdef size_t n_targets
     cdef int32_t nnodes
     cdef readonly int last_flags
+    cdef readonly int32_t last_node
+    # flow -> (key, selection hash, node) for route_flow
+    cdef lb_hash_keys kkeys, nkeys
+    cdef int fields, symmetric, fallback3, sticky
+    cdef uint64_t sticky_seed
+    cdef double tcp_idle, other_idle
+    cdef object _dns
+    cdef const int32_t* dns
+    cdef int32_t ndns
 
     def __init__(self, capacity=1024, *, seed=0):
         cdef uint64_t s = parse_seed(seed)
@@ -200,6 +211,9 @@ cdef class L4Path:
         self._alloc(cap)
         self.set_selection(np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(1, np.int32),
                            np.zeros(1, np.uint8), np.zeros(0, np.uint8))
+        self.ndns = 0
+        self.tcp_idle = 350.0
+        self.other_idle = 120.0
 
     cdef _alloc(self, uint64_t cap):
         self._keys = np.zeros(cap, dtype=np.uint64)
@@ -234,6 +248,73 @@ cdef class L4Path:
         self.valid = <const uint8_t*><size_t>valid.ctypes.data
         self.n_targets = valid.shape[0]
         self.nnodes = lengths.shape[0]
+
+    def configure(self, uint64_t key_seed, uint64_t node_seed, int fields, bint symmetric,
+                  bint fallback3, bint sticky, uint64_t sticky_seed, double tcp_idle,
+                  double other_idle):
+        """How :meth:`route_flow` turns a Flow into its key, selection hash and node:
+        key = flow_hash(flow, fields, symmetric, seed=key_seed) (3-tuple for
+        non-TCP/UDP flows when ``fallback3``); selection hash = the key, or
+        hash_key(src_lo ^ hash_key(src_hi, s), s) with s = ``sticky_seed`` when
+        ``sticky``; node = dns[flow_hash(flow, "2-tuple", symmetric,
+        seed=node_seed) % len(dns)]."""
+        if fields not in (0, 1, 2):
+            raise ValueError(f"fields must be 0, 1 or 2, got {fields}")
+        lb_hash_keys_init(&self.kkeys, key_seed)
+        lb_hash_keys_init(&self.nkeys, node_seed)
+        self.fields = fields
+        self.symmetric = symmetric
+        self.fallback3 = fallback3
+        self.sticky = sticky
+        self.sticky_seed = sticky_seed
+        self.tcp_idle = tcp_idle
+        self.other_idle = other_idle
+
+    def set_dns(self, dns):
+        """The nodes DNS hands out (node indices), used when no node is given."""
+        dns = np.ascontiguousarray(dns, dtype=np.int32)
+        if dns.shape[0] == 0 or dns.min() < 0 or dns.max() >= self.nnodes:
+            raise ValueError(f"dns must be a non-empty list of node indices < {self.nnodes}")
+        self._dns = dns
+        self.dns = <const int32_t*><size_t>dns.ctypes.data
+        self.ndns = dns.shape[0]
+
+    def route_flow(self, Flow flow, double now, int32_t node=-1):
+        """Route one Flow (hashes computed here, as configured); returns the
+        target index (-1 none); sets ``last_flags`` and ``last_node``."""
+        cdef int f = self.fields
+        cdef uint64_t key, h, nh
+        cdef double idle
+        cdef int32_t out
+        cdef uint8_t fl
+        cdef int64_t r
+        if node >= self.nnodes:
+            raise ValueError(f"node must be < {self.nnodes}, got {node}")
+        if node < 0:
+            if self.ndns == 0:
+                raise ValueError("dns: no nodes set")
+            nh = lb_flow_hash_keyed(&self.nkeys, flow.proto, flow.flags, flow.src_hi,
+                                    flow.src_lo, flow.dst_hi, flow.dst_lo, flow.sport,
+                                    flow.dport, flow.seq, 2, self.symmetric)
+            node = self.dns[nh % <uint64_t>self.ndns]
+        if self.fallback3 and f == LB_FIELDS_5 and flow.proto != 6 and flow.proto != 17:
+            f = LB_FIELDS_3
+        key = lb_flow_hash_keyed(&self.kkeys, flow.proto, flow.flags, flow.src_hi, flow.src_lo,
+                                 flow.dst_hi, flow.dst_lo, flow.sport, flow.dport, flow.seq,
+                                 f, self.symmetric)
+        h = key
+        if self.sticky:
+            h = lb_hash_u64(flow.src_lo ^ lb_hash_u64(flow.src_hi, self.sticky_seed),
+                            self.sticky_seed)
+        idle = self.tcp_idle if flow.proto == 6 else self.other_idle
+        self._reserve(now, 1)
+        r = lb_l4_route_many(1, &key, &h, &now, &idle, &node, self.tables, self.off, self.tlen,
+                             self.rand, self.valid, self.n_targets, self.k, self.t, self.e,
+                             self.f, self.capacity - 1, self.rng, &out, &fl)
+        self.occupied += r
+        self.last_flags = fl
+        self.last_node = node
+        return out
 
     @property
     def n_nodes(self):

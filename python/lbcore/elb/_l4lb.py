@@ -243,10 +243,15 @@ class _L4LoadBalancer:
                                valid.astype(np.uint8))
         lst.valid = valid
         lst.dns = np.array(dns or dns_fallback or list(range(nodes)), dtype=np.int32)
+        lst.path.set_dns(lst.dns)
+        self._configure(lst)
         lst.built_version = (tg.version, self._config)
 
     def _route_minimum(self, tg, n_reg):
         return 1
+
+    def _configure(self, lst):
+        raise NotImplementedError
 
     def _dns_minimum(self, tg, n_reg):
         return 1
@@ -339,6 +344,12 @@ class NetworkLoadBalancer(_L4LoadBalancer):
     """
     _family = "nlb"
 
+    def __init__(self, availability_zones, *, attributes=None, seed=0, table_size=65537,
+                 **kwargs):
+        super().__init__(availability_zones, attributes=attributes, seed=seed,
+                         table_size=table_size, **kwargs)
+        self._by_port = {}
+
     def add_listener(self, protocol, port, target_group, *, attributes=None, **kwargs):
         """A listener (``TCP``, ``UDP``, ``TCP_UDP`` or ``TLS`` on ``port``)
         forwarding to ``target_group``; listener attribute
@@ -353,7 +364,15 @@ class NetworkLoadBalancer(_L4LoadBalancer):
                 raise ValueError(f"port: a listener on {port} already takes "
                                  f"{other.protocol} traffic")
         lst = self._add_listener(protocol, port, target_group, attributes, kwargs)
+        for p in mine:
+            self._by_port[(p, port)] = lst
         return lst.index
+
+    def _configure(self, lst):
+        tg = lst.target_group
+        lst.path.configure(self._key_seed, self._node_seed, 0, False, False,
+                           tg.attribute_values["stickiness.enabled"], self._sticky_seed,
+                           lst.tcp_idle, UDP_IDLE_SECONDS)
 
     def _valid_mask(self, tg, codes, any_healthy):
         # Existing flows stay on healthy and draining targets (draining ends at
@@ -375,12 +394,6 @@ class NetworkLoadBalancer(_L4LoadBalancer):
         return self._min_healthy(
             tg, "target_group_health.dns_failover.minimum_healthy_targets", n_reg)
 
-    def _match(self, proto, port):
-        for lst in self._listeners:
-            if lst.port == port and proto in _l4_protocols(lst.protocol):
-                return lst
-        return None
-
     def route(self, flow, now, *, node=None):
         """Route one flow at time ``now`` → ``(Target or None, AZ name or None)``.
 
@@ -388,26 +401,16 @@ class NetworkLoadBalancer(_L4LoadBalancer):
         chosen as DNS would, uniformly over the nodes in DNS (by the client's
         address). No listener for the flow's protocol/port → ``(None, None)``.
         """
-        _check_flow(flow)
-        lst = self._match(flow.proto, flow.dport)
+        lst = self._by_port.get((flow.proto, flow.dport)) if type(flow) is Flow else \
+            _check_flow(flow)
         if lst is None:
             return None, None
         tg = lst.target_group
         tg._advance_clock(now)
         if lst.built_version != (tg.version, self._config):
             self._rebuild(lst)
-        z = self._node_index(node)
-        if z < 0:
-            h = flow_hash(flow, fields="2-tuple", seed=self._node_seed)
-            z = int(lst.dns[h % lst.dns.shape[0]])
-        key = flow_hash(flow, seed=self._key_seed)
-        sel = key
-        if tg.attribute_values["stickiness.enabled"]:
-            sel = hash_key(flow.src_lo ^ hash_key(flow.src_hi, seed=self._sticky_seed),
-                           seed=self._sticky_seed)
-        idle = lst.tcp_idle if flow.proto == 6 else UDP_IDLE_SECONDS
-        t = lst.path.route(key, sel, now, idle, z)
-        return (tg._targets[t] if t >= 0 else None), self.availability_zones[z]
+        t = lst.path.route_flow(flow, now, -1 if node is None else self._node_index(node))
+        return (tg._targets[t] if t >= 0 else None), self.availability_zones[lst.path.last_node]
 
     def route_many(self, flows, times, *, node=None):
         """Route a batch (``lbcore.Flows``) at per-flow ``times`` (or one time).
@@ -506,7 +509,8 @@ class GatewayLoadBalancer(_L4LoadBalancer):
 
     def route(self, flow, now, *, node=None):
         """Route one flow (either direction) → ``(Target or None, AZ name, dropped)``."""
-        _check_flow(flow)
+        if type(flow) is not Flow:
+            _check_flow(flow)
         if not self._listeners:
             raise ValueError("target_group: set the listener's target group first")
         lst = self._listeners[0]
@@ -514,18 +518,15 @@ class GatewayLoadBalancer(_L4LoadBalancer):
         tg._advance_clock(now)
         if lst.built_version != (tg.version, self._config):
             self._rebuild(lst)
-        z = self._node_index(node)
-        if z < 0:
-            h = flow_hash(flow, fields="2-tuple", symmetric=True, seed=self._node_seed)
-            z = int(lst.dns[h % lst.dns.shape[0]])
-        fields = self._fields()
-        if fields == "5-tuple" and flow.proto != 6 and flow.proto != 17:
-            fields = "3-tuple"
-        key = flow_hash(flow, fields=fields, symmetric=True, seed=self._key_seed)
-        idle = lst.tcp_idle if flow.proto == 6 else UDP_IDLE_SECONDS
-        t = lst.path.route(key, key, now, idle, z)
-        return ((tg._targets[t] if t >= 0 else None), self.availability_zones[z],
-                bool(lst.path.last_flags & _DROPPED))
+        path = lst.path
+        t = path.route_flow(flow, now, -1 if node is None else self._node_index(node))
+        return ((tg._targets[t] if t >= 0 else None), self.availability_zones[path.last_node],
+                bool(path.last_flags & _DROPPED))
+
+    def _configure(self, lst):
+        fields = {"5-tuple": 0, "3-tuple": 1, "2-tuple": 2}[self._fields()]
+        lst.path.configure(self._key_seed, self._node_seed, fields, True, True, False, 0,
+                           lst.tcp_idle, UDP_IDLE_SECONDS)
 
     def route_many(self, flows, times, *, node=None):
         """Route a batch; returns an :class:`L4Result` (see ``dropped``)."""

@@ -227,6 +227,9 @@ class TargetGroup:
         return view
 
     def _advance_clock(self, now):
+        if type(now) is float and self._now <= now < self._next_deadline:
+            self._now = now          # fast path: nothing to do
+            return now
         now = _check_now(now)
         if now < self._now:
             raise ValueError(f"now must not go backwards (got {now} after {self._now})")
