@@ -172,18 +172,14 @@ def test_numba_bindings_match():
         return out
 
     @numba.njit
-    def route(keys, hashes, times, idle, node, tables, off, ln, rnd, valid, cap, rng):
+    def route(keys, hashes, times, idle, node, tables, off, ln, rnd, valid, table, rng):
         n = keys.shape[0]
-        tk = np.zeros(cap, np.uint64)
-        tt = np.full(cap, -1, np.int32)
-        te = np.full(cap, -np.inf)
-        tf = np.zeros(cap, np.uint8)
         ot = np.empty(n, np.int32)
         of = np.empty(n, np.uint8)
         added = lbn.l4_route_many(n, keys.ctypes, hashes.ctypes, times.ctypes, idle.ctypes,
                                   node.ctypes, tables.ctypes, off.ctypes, ln.ctypes, rnd.ctypes,
-                                  valid.ctypes, valid.shape[0], tk.ctypes, tt.ctypes, te.ctypes,
-                                  tf.ctypes, cap - 1, rng.ctypes, ot.ctypes, of.ctypes)
+                                  valid.ctypes, valid.shape[0], table.ctypes,
+                                  table.shape[0] - 1, rng.ctypes, ot.ctypes, of.ctypes)
         return added, ot, of
 
     keys = np.arange(1, 8, dtype=np.uint64) * np.uint64(12345)   # already sorted
@@ -197,9 +193,12 @@ def test_numba_bindings_match():
     nd = np.zeros(300, np.int32)
     off, ln, rnd, valid = (np.zeros(1, np.int64), np.array([101], np.int32), np.zeros(1, np.uint8),
                            np.ones(7, np.uint8))
-    added, ot, of = route(k, h, tm, idle, nd, table, off, ln, rnd, valid, 1024,
+    from lbcore._l4 import ENTRY_DTYPE
+    flow_table = np.zeros(1024, dtype=ENTRY_DTYPE)
+    added, ot, of = route(k, h, tm, idle, nd, table, off, ln, rnd, valid, flow_table,
                           np.zeros(4, np.uint64))
     path = L4Path(1024, seed=0)
     path.set_selection(table, off, ln, rnd, valid)
     t2, f2 = path.route_many(k, h, tm, idle, nd)
     assert np.array_equal(ot, t2) and np.array_equal(of, f2) and added == len(path)
+    assert np.array_equal(flow_table, path.entries)

@@ -301,20 +301,9 @@ class _L4LoadBalancer:
             raise ValueError("times must be finite")
         return t
 
-    def _route_group(self, lst, flows, keys, sel, times, idle, node_hash, node):
-        """Route the flows of one listener (arrays already restricted to it)."""
-        tg = lst.target_group
-        n = keys.shape[0]
-        if n:
-            tg.advance(float(times.min()))
+    def _prepare(self, lst, t0):
+        lst.target_group.advance(t0)
         self._ensure(lst)
-        if node >= 0:
-            nodes = np.full(n, node, dtype=np.int32)
-        else:
-            dns = lst.dns
-            nodes = dns[(node_hash % np.uint64(dns.shape[0])).astype(np.int64)]
-        targets, flags = lst.path.route_many(keys, sel, times, idle, nodes)
-        return targets, nodes, flags
 
 
 def _next_prime(m):
@@ -422,34 +411,26 @@ class NetworkLoadBalancer(_L4LoadBalancer):
         n = len(flows)
         times = self._times(times, n)
         z = self._node_index(node)
-        keys = flow_hash(flows, seed=self._key_seed)
-        node_hash = flow_hash(flows, fields="2-tuple", seed=self._node_seed)
+        out = (np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.zeros(n, np.uint8))
+        listener = np.full(n, -1, dtype=np.int32)
         proto = flows.protocol
         port = flows.dst_port
-        targets = np.full(n, -1, dtype=np.int32)
-        nodes = np.full(n, -1, dtype=np.int32)
-        listener = np.full(n, -1, dtype=np.int32)
-        flags = np.zeros(n, dtype=np.uint8)
-        sticky = None
         for lst in self._listeners:
-            protos = list(_l4_protocols(lst.protocol))
-            m = np.flatnonzero((port == lst.port) & np.isin(proto, protos))
-            if m.size == 0:
-                continue
-            sel = keys[m]
-            if lst.target_group.attribute_values["stickiness.enabled"]:
-                if sticky is None:
-                    sticky = hash_u64_many(flows.src_lo ^ hash_u64_many(
-                        flows.src_hi, seed=self._sticky_seed), seed=self._sticky_seed)
-                sel = sticky[m]
-            idle = np.where(proto[m] == 6, lst.tcp_idle, UDP_IDLE_SECONDS)
-            t, nd, fl = self._route_group(lst, flows, keys[m], sel, times[m], idle,
-                                          node_hash[m], z)
-            targets[m] = t
-            nodes[m] = nd
-            flags[m] = fl
-            listener[m] = lst.index
-        return L4Result(self, targets, nodes, listener, flags)
+            ps = _l4_protocols(lst.protocol)
+            hit = port == lst.port
+            hit &= (proto == 6) | (proto == 17) if len(ps) == 2 else proto == next(iter(ps))
+            if hit.all():
+                index = None
+                t0 = times.min() if n else 0.0
+            else:
+                index = np.flatnonzero(hit)
+                if index.size == 0:
+                    continue
+                t0 = times[index].min()
+            self._prepare(lst, float(t0))
+            lst.path.route_flows(flows, times, z, index, out)
+            listener[hit] = lst.index
+        return L4Result(self, out[0], out[1], listener, out[2])
 
 
 def _l4_protocols(protocol):
@@ -537,15 +518,7 @@ class GatewayLoadBalancer(_L4LoadBalancer):
         n = len(flows)
         times = self._times(times, n)
         z = self._node_index(node)
-        fields = self._fields()
-        keys = flow_hash(flows, fields=fields, symmetric=True, seed=self._key_seed)
-        proto = flows.protocol
-        if fields == "5-tuple":
-            other = (proto != 6) & (proto != 17)
-            if np.any(other):
-                k3 = flow_hash(flows, fields="3-tuple", symmetric=True, seed=self._key_seed)
-                keys = np.where(other, k3, keys)
-        node_hash = flow_hash(flows, fields="2-tuple", symmetric=True, seed=self._node_seed)
-        idle = np.where(proto == 6, lst.tcp_idle, UDP_IDLE_SECONDS)
-        t, nd, fl = self._route_group(lst, flows, keys, keys, times, idle, node_hash, z)
+        if n:
+            self._prepare(lst, float(times.min()))
+        t, nd, fl = lst.path.route_flows(flows, times, z)
         return L4Result(self, t, nd, np.zeros(n, dtype=np.int32), fl)
