@@ -271,9 +271,15 @@ def test_nlb_scalar_equals_batch_and_seed_determinism():
     assert np.all(r.target == -1) and np.all(r.listener == -1)
 
 
-def test_nlb_flows_pinned_across_target_set_changes():
+@pytest.mark.parametrize("terminate", [False, True])
+def test_nlb_flows_pinned_across_target_set_changes(terminate):
+    """New targets and deregistrations never move existing flows; a draining
+    target gets no new flows; at the end of the deregistration delay its
+    connections are closed only with deregistration_delay.connection_termination
+    .enabled (NLB guide, "Deregistration delay"; default false for TCP)."""
     tg = TargetGroup(zone_targets([("A", 4)]), protocol="TCP", healthy=True,
-                     deregistration_delay_timeout_seconds=100)
+                     deregistration_delay_timeout_seconds=100,
+                     deregistration_delay_connection_termination_enabled=terminate)
     nlb = NetworkLoadBalancer(["A"], seed=2)
     nlb.add_listener("TCP", 80, tg)
     flows = tcp_flows(20_000, seed=9)
@@ -288,10 +294,14 @@ def test_nlb_flows_pinned_across_target_set_changes():
     again = nlb.route_many(flows, 20.0)
     assert np.array_equal(again.target, first) and not np.any(again.new)
     assert 0 not in set(nlb.route_many(tcp_flows(5000, seed=11), 20.0).target.tolist())
-    # after the delay the target is unused and its flows move elsewhere
+    # after the delay the target is unused
     later = nlb.route_many(flows, 121.0)
+    assert tg.state("A0") == "unused"
     moved = first == 0
-    assert np.all(later.target[moved] != 0) and np.all(later.new[moved])
+    if terminate:
+        assert np.all(later.target[moved] != 0) and np.all(later.new[moved])
+    else:
+        assert np.array_equal(later.target[moved], first[moved])
     assert np.array_equal(later.target[~moved], first[~moved])
 
 

@@ -18,7 +18,7 @@ from lbcore._hash import flow_hash, hash_key, hash_u64_many, parse_seed
 from lbcore._l4 import L4Path, maglev_table
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
-from lbcore.elb.targets import HEALTHY, INITIAL, UNHEALTHY, DRAINING, TargetGroup
+from lbcore.elb.targets import DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNUSED, TargetGroup
 
 __all__ = ["NetworkLoadBalancer", "GatewayLoadBalancer", "L4Result"]
 
@@ -368,11 +368,18 @@ class NetworkLoadBalancer(_L4LoadBalancer):
         # the deregistration delay). Unhealthy: kept unless the target group
         # terminates connections to unhealthy targets (TCP/TLS default) while
         # some target is healthy (when none is, the group fails open).
+        # Deregistered targets: connections are closed at the end of the delay only
+        # with deregistration_delay.connection_termination.enabled (UDP default);
+        # otherwise existing flows continue on the now unused target until idle.
         terminate = tg.attribute_values.get(
             "target_health_state.unhealthy.connection_termination.enabled", False)
+        dereg_terminate = tg.attribute_values.get(
+            "deregistration_delay.connection_termination.enabled", False)
         valid = (codes == HEALTHY) | (codes == DRAINING) | (codes == INITIAL)
         if not terminate or not any_healthy:
             valid |= codes == UNHEALTHY
+        if not dereg_terminate:
+            valid |= codes == UNUSED
         return valid
 
     def _route_minimum(self, tg, n_reg):
