@@ -9,6 +9,7 @@ from lbcore._flow import Flow, PROTOCOLS
 from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
 from lbcore._rng import Random
 from lbcore.flows import Flows
+from lbcore import geneve
 
 __version__ = "0.1.0"
 
@@ -16,3 +17,4 @@ __all__ = [
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
 ]
+__all__ += ["geneve"]
