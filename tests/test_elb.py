@@ -414,14 +414,20 @@ def test_gwlb_failover_modes(mode):
     else:
         assert not np.any(after == 1)
     assert 1 not in set(gw.route_many(lbcore.Flows.random(5000, seed=4), 1.0).target.tolist())
+    # deregistration (GWLB guide, target failover): during the delay flows stay;
+    # after it, no_rebalance still sends them to the drained target, rebalance
+    # rehashes them to healthy targets.
     tg.deregister("A3", now=2.0)
     dereg = gw.route_many(flows, 2.0).target
     on3 = first == 3
+    assert np.array_equal(dereg[on3], first[on3])
+    after_delay = gw.route_many(flows, 53.0).target
+    assert tg.state("A3") == "unused"
     if mode == "no_rebalance":
-        assert np.array_equal(dereg[on3], first[on3])         # until the delay ends
-        assert not np.any(gw.route_many(flows, 53.0).target == 3)
+        assert np.array_equal(after_delay[on3], first[on3])
     else:
-        assert not np.any(dereg == 3)
+        assert not np.any(after_delay == 3)
+    assert 3 not in set(gw.route_many(lbcore.Flows.random(5000, seed=7), 53.0).target.tolist())
 
 
 def test_gwlb_all_unhealthy_random_appliance_marked_dropped():

@@ -479,15 +479,18 @@ class GatewayLoadBalancer(_L4LoadBalancer):
         return self
 
     def _valid_mask(self, tg, codes, any_healthy):
+        # GWLB guide, "Edit target group attributes" (target failover):
+        # no_rebalance (default) keeps sending existing flows to failed or
+        # deregistered targets; rebalance rehashes them to healthy targets, for a
+        # deregistered target after the deregistration delay.
         rebalance = tg.attribute_values["target_failover.on_unhealthy"] == "rebalance"
-        registered = (codes == INITIAL) | (codes == HEALTHY) | (codes == UNHEALTHY)
         if not rebalance:
-            # no_rebalance: existing flows stay regardless of health, and on a
-            # deregistered appliance until the deregistration delay ends.
-            return registered | (codes == DRAINING)
+            return np.ones(codes.shape[0], dtype=bool)
         if not any_healthy:
-            return registered      # flows placed at random stay there for their life
-        return codes == HEALTHY
+            # flows placed at random stay there for their life
+            return (codes == INITIAL) | (codes == HEALTHY) | (codes == UNHEALTHY) | \
+                (codes == DRAINING)
+        return (codes == HEALTHY) | (codes == DRAINING)
 
     def _fields(self):
         tg = self._listeners[0].target_group
