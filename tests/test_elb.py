@@ -464,3 +464,30 @@ def test_gwlb_idle_and_validation():
         GatewayLoadBalancer(["A"]).route(lbcore.Flow("icmp", "10.0.0.1", "10.0.0.2"), 0.0)
     with pytest.raises(ValueError, match="target_group"):
         GatewayLoadBalancer(["A"], TargetGroup(protocol="TCP"))
+
+
+def test_set_attributes_cross_zone_and_gwlb_scalar_equals_batch():
+    flows = tcp_flows(50_000, seed=30)
+    tg = TargetGroup(zone_targets([("A", 2), ("B", 8)]), protocol="TCP", healthy=True)
+    nlb = NetworkLoadBalancer(["A", "B"], seed=3,
+                              attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}])
+    nlb.add_listener("TCP", 80, tg)
+    assert abs(nlb.route_many(flows, 0.0).counts()[0] / len(flows) - 0.25) < 0.01
+    nlb.set_attributes([{"Key": "load_balancing.cross_zone.enabled", "Value": "true"}])
+    assert nlb.cross_zone is True and nlb.attributes["deletion_protection.enabled"] == "true"
+    fresh = tcp_flows(50_000, seed=31)
+    assert abs(nlb.route_many(fresh, 1.0).counts()[0] / len(fresh) - 0.10) < 0.01
+    with pytest.raises(ValueError, match="load_balancing.cross_zone.enabled"):
+        nlb.set_attributes(load_balancing_cross_zone_enabled="sometimes")
+
+    def make():
+        tg = TargetGroup(zone_targets([("A", 3), ("B", 3)]), protocol="GENEVE", healthy=True,
+                         stickiness_enabled=True, stickiness_type="source_ip_dest_ip_proto")
+        return GatewayLoadBalancer(["A", "B"], tg, seed=4)
+    batch_lb, scalar_lb = make(), make()
+    some = lbcore.Flows.random(300, seed=8, protocols=(6, 17, 1), ipv6_fraction=0.5)
+    r = batch_lb.route_many(some, 0.0)
+    ids = r.target_ids()
+    for i, f in enumerate(some):
+        t, node, dropped = scalar_lb.route(f, 0.0)
+        assert (t.id, node, dropped) == (ids[i], batch_lb.availability_zones[r.node[i]], False)

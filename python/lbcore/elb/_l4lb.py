@@ -119,22 +119,17 @@ class _L4LoadBalancer:
         return self.attribute_values["load_balancing.cross_zone.enabled"]
 
     def set_attributes(self, attributes=None, **kwargs):
-        """ModifyLoadBalancerAttributes: change some attributes (others keep their value)."""
-        merged = dict(self.attributes)
-        new, _ = parse_attributes(LOAD_BALANCER_ATTRIBUTES, self._family, None, attributes,
-                                  kwargs)
-        given = {}
+        """ModifyLoadBalancerAttributes: change some attributes (the others keep
+        their values); takes the same forms as the constructor."""
+        values, strings = parse_attributes(LOAD_BALANCER_ATTRIBUTES, self._family, None,
+                                           attributes, kwargs)
+        changed = set()
         if attributes is not None:
-            given.update(attributes if isinstance(attributes, dict)
-                         else {a["Key"]: a["Value"] for a in attributes})
-        for name, value in kwargs.items():
-            given[name.replace("_", ".", name.count("_"))] = value
-        # re-parse the merged strings so the result is validated as a whole
-        for key in list(merged):
-            kw = key.replace(".", "_")
-            if key in given or kw in kwargs:
-                merged[key] = new[key] if isinstance(new[key], str) else \
-                    ("true" if new[key] is True else "false" if new[key] is False else str(new[key]))
+            changed |= set(attributes) if isinstance(attributes, dict) else \
+                {a["Key"] for a in attributes}
+        changed |= {k for k in LOAD_BALANCER_ATTRIBUTES if k.replace(".", "_") in kwargs}
+        merged = dict(self.attributes)
+        merged.update({k: strings[k] for k in changed})
         self.attribute_values, self.attributes = parse_attributes(
             LOAD_BALANCER_ATTRIBUTES, self._family, None, merged)
         self._config += 1
