@@ -491,3 +491,39 @@ def test_set_attributes_cross_zone_and_gwlb_scalar_equals_batch():
     for i, f in enumerate(some):
         t, node, dropped = scalar_lb.route(f, 0.0)
         assert (t.id, node, dropped) == (ids[i], batch_lb.availability_zones[r.node[i]], False)
+
+
+def test_threads_share_one_load_balancer():
+    # Batches release the GIL; they are serialised per flow table, scalar calls
+    # wait for a running batch and rebuilds never swap buffers under one.
+    import threading
+    tg = TargetGroup(zone_targets([("A", 4), ("B", 4)]), protocol="TCP", healthy=True)
+    nlb = NetworkLoadBalancer(["A", "B"], seed=5)
+    nlb.add_listener("TCP", 80, tg)
+    flows = tcp_flows(50_000, seed=40)
+    first = nlb.route_many(flows, 0.0).target
+    errors, results = [], []
+
+    def batch():
+        try:
+            for _ in range(5):
+                results.append(nlb.route_many(flows, 1.0).target)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    def scalar():
+        try:
+            for i in range(300):
+                t, _ = nlb.route(flows[i], 1.0)
+                results.append(np.array([tg.index_of(t.id)]) if i else first[:0])
+                assert tg.index_of(t.id) == first[i]
+        except Exception as e:  # pragma: no cover
+            errors.append(e)
+    threads = [threading.Thread(target=batch) for _ in range(3)] + [threading.Thread(target=scalar)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert all(np.array_equal(r, first) for r in results if r.shape == first.shape)
+    assert sum(r.shape == first.shape for r in results) == 15
