@@ -527,3 +527,22 @@ def test_threads_share_one_load_balancer():
     assert not errors
     assert all(np.array_equal(r, first) for r in results if r.shape == first.shape)
     assert sum(r.shape == first.shape for r in results) == 15
+
+
+def test_node_pools_shared_helper():
+    from lbcore.elb import node_pools
+    tg = TargetGroup(zone_targets([("A", 2), ("B", 3), ("C", 1)]), protocol="TCP", healthy=True,
+                     target_group_health_dns_failover_minimum_healthy_targets_count="2")
+    # C is not enabled on this load balancer: its target is never used
+    p = node_pools(tg, ["A", "B"], cross_zone=False)
+    assert [x.tolist() for x in p.pools] == [[0, 1], [2, 3, 4]] and p.dns.tolist() == [0, 1]
+    tg.set_health("A1", False, now=1.0)          # A has 1 healthy < dns minimum 2
+    p = node_pools(tg, ["A", "B"], cross_zone=False)
+    assert p.dns.tolist() == [1] and p.pools[0].tolist() == [0] and p.healthy == [True, True]
+    p = node_pools(tg, ["A", "B"], cross_zone=True)
+    assert p.pools[0].tolist() == [0, 2, 3, 4] and p.dns.tolist() == [0, 1]
+    tg2 = TargetGroup(zone_targets([("A", 4)]), protocol="TCP", healthy=True,
+                      target_group_health_unhealthy_state_routing_minimum_healthy_targets_percentage="50")
+    tg2.set_health(["A0", "A1", "A2"], False, now=0.0)   # 1 of 4 healthy < 50%: fail open
+    p = node_pools(tg2, ["A"], cross_zone=False)
+    assert p.pools[0].tolist() == [0, 1, 2, 3] and p.healthy == [False]

@@ -19,6 +19,7 @@ from lbcore._l4 import L4Path, maglev_table
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
 from lbcore.elb.targets import DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNUSED, TargetGroup
+from lbcore.elb.zones import node_pools
 
 __all__ = ["NetworkLoadBalancer", "GatewayLoadBalancer", "L4Result"]
 
@@ -171,59 +172,36 @@ class _L4LoadBalancer:
                 return False
         return True
 
-    def _min_healthy(self, tg, key_prefix, n_scope):
-        v = tg.attribute_values
-        count = v.get(key_prefix + ".count", 1)
-        pct = v.get(key_prefix + ".percentage")
-        need = 1 if count is None else count
-        if pct is not None:
-            need = max(need, math.ceil(pct * n_scope / 100.0))
-        return need
-
     def _valid_mask(self, tg, codes, any_healthy):
+        raise NotImplementedError
+
+    def _configure(self, lst):
         raise NotImplementedError
 
     def _rebuild(self, lst):
         tg = lst.target_group
         codes = tg._codes
-        n = codes.shape[0]
-        az = tg.zone_index(self.availability_zones)
-        in_lb = az >= 0
-        registered = ((codes == INITIAL) | (codes == HEALTHY) | (codes == UNHEALTHY)) & in_lb
-        healthy = (codes == HEALTHY) & in_lb
         cross = tg.cross_zone
         if cross is None:
-            cross = self.cross_zone if self._family != "gwlb" else self.cross_zone
-        nodes = len(self.availability_zones)
-        tables, offsets, lengths, randoms, dns, dns_fallback = [], [], [], [], [], []
+            cross = self.cross_zone
+        np_ = node_pools(tg, self.availability_zones, cross_zone=cross)
         keys = np.array([hash_key(repr(t.id), seed=self._target_seed) for t in tg._targets],
                         dtype=np.uint64)
+        random_drop = self._family == "gwlb"
+        tables, offsets, lengths, randoms = [], [], [], []
         cache = {}
         pos = 0
-        for z in range(nodes):
-            scope = in_lb if cross else (az == z)
-            n_reg = int(np.count_nonzero(registered & scope))
-            n_ok = int(np.count_nonzero(healthy & scope))
-            route_need = self._route_minimum(tg, n_reg)
-            if n_ok and n_ok >= route_need:
-                pool, rand = np.flatnonzero(healthy & scope), False
-            else:
-                pool, rand = np.flatnonzero(registered & scope), self._family == "gwlb"
-            if n_ok and n_ok >= self._dns_minimum(tg, n_reg):
-                dns.append(z)
-            if n_reg:
-                dns_fallback.append(z)
+        for pool, healthy in zip(np_.pools, np_.healthy):
+            rand = random_drop and not healthy
             sig = (rand, pool.tobytes())
             if sig not in cache:
-                if pool.size == 0:
-                    table = np.zeros(0, dtype=np.int32)
-                elif rand:
-                    table = pool.astype(np.int32)
+                if pool.size == 0 or rand:
+                    table = pool
                 else:
                     m = self.table_size
                     while m <= pool.size:
                         m = _next_prime(m * 2)
-                    table = pool.astype(np.int32)[maglev_table(keys[pool], m)]
+                    table = pool[maglev_table(keys[pool], m)]
                 cache[sig] = (pos, table)
                 tables.append(table)
                 pos += table.shape[0]
@@ -232,24 +210,15 @@ class _L4LoadBalancer:
             lengths.append(table.shape[0])
             randoms.append(rand)
         all_tables = np.concatenate(tables) if tables else np.zeros(0, np.int32)
-        valid = self._valid_mask(tg, codes, bool(np.any(healthy)))
+        valid = self._valid_mask(tg, codes, bool(np.any(codes == HEALTHY)))
         lst.path.set_selection(all_tables, np.array(offsets, np.int64),
                                np.array(lengths, np.int32), np.array(randoms, np.uint8),
                                valid.astype(np.uint8))
         lst.valid = valid
-        lst.dns = np.array(dns or dns_fallback or list(range(nodes)), dtype=np.int32)
+        lst.dns = np_.dns
         lst.path.set_dns(lst.dns)
         self._configure(lst)
         lst.built_version = (tg.version, self._config)
-
-    def _route_minimum(self, tg, n_reg):
-        return 1
-
-    def _configure(self, lst):
-        raise NotImplementedError
-
-    def _dns_minimum(self, tg, n_reg):
-        return 1
 
     def _ensure(self, lst):
         if lst.built_version != (lst.target_group.version, self._config):
@@ -376,14 +345,6 @@ class NetworkLoadBalancer(_L4LoadBalancer):
         if not dereg_terminate:
             valid |= codes == UNUSED
         return valid
-
-    def _route_minimum(self, tg, n_reg):
-        return self._min_healthy(
-            tg, "target_group_health.unhealthy_state_routing.minimum_healthy_targets", n_reg)
-
-    def _dns_minimum(self, tg, n_reg):
-        return self._min_healthy(
-            tg, "target_group_health.dns_failover.minimum_healthy_targets", n_reg)
 
     def route(self, flow, now, *, node=None):
         """Route one flow at time ``now`` → ``(Target or None, AZ name or None)``.
