@@ -546,3 +546,49 @@ def test_node_pools_shared_helper():
     tg2.set_health(["A0", "A1", "A2"], False, now=0.0)   # 1 of 4 healthy < 50%: fail open
     p = node_pools(tg2, ["A"], cross_zone=False)
     assert p.pools[0].tolist() == [0, 1, 2, 3] and p.healthy == [False]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["nlb", "gwlb"]),
+       cross=st.booleans(), steps=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(
+           ["healthy", "unhealthy", "deregister", "register"])), max_size=6))
+def test_batch_equals_scalar_through_target_changes(seed, kind, cross, steps):
+    """Two identical load balancers, one driven by route_many and one by route,
+    stay identical through health changes, deregistrations and registrations."""
+    def make():
+        proto = "GENEVE" if kind == "gwlb" else "TCP_UDP"
+        tg = TargetGroup(zone_targets([("A", 3), ("B", 3)]), protocol=proto, healthy=True,
+                         deregistration_delay_timeout_seconds=5)
+        if kind == "gwlb":
+            lb = GatewayLoadBalancer(["A", "B"], tg, seed=seed, load_balancing_cross_zone_enabled=cross)
+        else:
+            lb = NetworkLoadBalancer(["A", "B"], seed=seed, load_balancing_cross_zone_enabled=cross)
+            lb.add_listener("TCP_UDP", 80, tg)
+        return lb, tg
+    (a, tga), (b, tgb) = make(), make()
+    rng = np.random.default_rng(seed)
+    pool = tcp_flows(120, seed=seed % 1000, protocols=(6, 17))
+    now = 0.0
+    for target, action in [(0, "healthy")] + steps:
+        tid = f"{'AB'[target // 3]}{target % 3}"
+        for tg in (tga, tgb):
+            try:
+                if action == "deregister":
+                    tg.deregister(tid, now=now)
+                elif action == "register":
+                    tg.register([Target(tid, tid[0])], now=now, healthy=True)
+                else:
+                    tg.set_health(tid, action == "healthy", now=now)
+            except ValueError:
+                pass
+        pick = pool[np.sort(rng.choice(len(pool), 60, replace=False))]
+        r = a.route_many(pick, now)
+        ids = r.target_ids()
+        for i, f in enumerate(pick):
+            got = b.route(f, now)
+            t = got[0]
+            assert (None if t is None else t.id) == ids[i]
+            assert got[1] == a.availability_zones[r.node[i]]
+            if kind == "gwlb":
+                assert got[2] == bool(r.dropped[i])
+        now += float(rng.uniform(0, 4))
