@@ -88,7 +88,7 @@ class _L4LoadBalancer:
     _family = None
 
     def __init__(self, availability_zones, *, attributes=None, seed=0, table_size=65537,
-                 **kwargs):
+                 flow_capacity=1024, **kwargs):
         if isinstance(availability_zones, str):
             raise TypeError("availability_zones must be a sequence of AZ names, not a str")
         zones = tuple(availability_zones)
@@ -105,6 +105,10 @@ class _L4LoadBalancer:
                 not _is_prime(table_size) or table_size < 7:
             raise ValueError(f"table_size must be a prime >= 7, got {table_size!r}")
         self.table_size = table_size
+        if isinstance(flow_capacity, bool) or not isinstance(flow_capacity, int) or \
+                not 1 <= flow_capacity <= 1 << 40:
+            raise ValueError(f"flow_capacity must be an int in 1..2**40, got {flow_capacity!r}")
+        self.flow_capacity = flow_capacity
         self.attribute_values, self.attributes = parse_attributes(
             LOAD_BALANCER_ATTRIBUTES, self._family, None, attributes, kwargs)
         self._listeners = []
@@ -152,7 +156,7 @@ class _L4LoadBalancer:
         lst.tcp_idle = float(values["tcp.idle_timeout.seconds"])
         lst.attributes = strings
         lst.index = len(self._listeners)
-        lst.path = L4Path(1024, seed=_derive(self._seed, 0x4C53 + lst.index))
+        lst.path = L4Path(self.flow_capacity, seed=_derive(self._seed, 0x4C53 + lst.index))
         lst.built_version = None
         self._listeners.append(lst)
         self._config += 1
@@ -293,14 +297,16 @@ class NetworkLoadBalancer(_L4LoadBalancer):
     attributes as the elbv2 API gives them (``load_balancing.cross_zone.enabled``,
     default ``false``; ``dns_record.client_routing_policy`` is accepted but not
     modelled). Add listeners with :meth:`add_listener`. ``seed`` makes every
-    hash and random choice reproducible. See docs/elb.md.
+    hash and random choice reproducible; ``table_size`` (prime) is the Maglev
+    table size; ``flow_capacity`` the initial size of each listener's
+    connection table (it grows as needed). See docs/elb.md.
     """
     _family = "nlb"
 
     def __init__(self, availability_zones, *, attributes=None, seed=0, table_size=65537,
-                 **kwargs):
+                 flow_capacity=1024, **kwargs):
         super().__init__(availability_zones, attributes=attributes, seed=seed,
-                         table_size=table_size, **kwargs)
+                         table_size=table_size, flow_capacity=flow_capacity, **kwargs)
         self._by_port = {}
 
     def add_listener(self, protocol, port, target_group, *, attributes=None, **kwargs):
@@ -421,9 +427,9 @@ class GatewayLoadBalancer(_L4LoadBalancer):
     _family = "gwlb"
 
     def __init__(self, availability_zones, target_group=None, *, attributes=None, seed=0,
-                 table_size=65537, listener_attributes=None, **kwargs):
+                 table_size=65537, flow_capacity=1024, listener_attributes=None, **kwargs):
         super().__init__(availability_zones, attributes=attributes, seed=seed,
-                         table_size=table_size, **kwargs)
+                         table_size=table_size, flow_capacity=flow_capacity, **kwargs)
         if target_group is not None:
             self.set_target_group(target_group, attributes=listener_attributes)
 
