@@ -17,4 +17,15 @@ __all__ = [
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
 ]
+
+# Consistent flow selection (issue 3): Maglev, jump hash, weighted rendezvous.
+from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate
+from lbcore._jump import JumpHash, jump_hash
+
+__all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash"]
+from lbcore._rendezvous import Rendezvous
+
+__all__ += ["Rendezvous"]
+
+# GENEVE encapsulation (issue 7)
 __all__ += ["geneve"]

@@ -23,11 +23,16 @@ Kernel families add their bindings with :func:`bind`.
 from lbcore.numba._bind import bind
 from lbcore.numba._hash import *  # noqa: F401,F403
 from lbcore.numba import _hash
+from lbcore.numba._maglev import *  # noqa: F401,F403
+from lbcore.numba._jump import *  # noqa: F401,F403
+from lbcore.numba._rendezvous import *  # noqa: F401,F403
+from lbcore.numba import _maglev, _jump, _rendezvous
+
+__all__ = ["bind", *_hash.__all__, *_maglev.__all__, *_jump.__all__, *_rendezvous.__all__]
 from lbcore.numba._geneve import *  # noqa: F401,F403
 from lbcore.numba import _geneve
 from lbcore.numba._l4 import *  # noqa: F401,F403
 from lbcore.numba import _l4
 
-__all__ = ["bind", *_hash.__all__]
 __all__ += _geneve.__all__
 __all__ += _l4.__all__
