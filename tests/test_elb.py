@@ -592,3 +592,18 @@ def test_batch_equals_scalar_through_target_changes(seed, kind, cross, steps):
             if kind == "gwlb":
                 assert got[2] == bool(r.dropped[i])
         now += float(rng.uniform(0, 4))
+
+
+def test_new_flows_follow_lbcore_maglev_over_the_node_pool():
+    # The NLB composes issue 3's Maglev: a new flow lands where lbcore.Maglev over
+    # the node's healthy targets sends the flow's key hash.
+    tg = TargetGroup(zone_targets([("A", 6)]), protocol="TCP", healthy=True)
+    nlb = NetworkLoadBalancer(["A"], seed=12)
+    nlb.add_listener("TCP", 80, tg)
+    tg.set_health("A4", False, now=0.0)
+    flows = tcp_flows(3000, seed=50)
+    got = nlb.route_many(flows, 0.0).target_ids()
+    pool = ["A0", "A1", "A2", "A3", "A5"]
+    mg = lbcore.Maglev(pool, table_size=65537, seed=nlb._target_seed)
+    want = [pool[i] for i in mg.select_many(lbcore.flow_hash(flows, seed=nlb._key_seed))]
+    assert got == want
