@@ -26,9 +26,11 @@ from lbcore.numba import _hash
 from lbcore.numba._maglev import *  # noqa: F401,F403
 from lbcore.numba._jump import *  # noqa: F401,F403
 from lbcore.numba._rendezvous import *  # noqa: F401,F403
-from lbcore.numba import _maglev, _jump, _rendezvous
+from lbcore.numba._flowtable import *  # noqa: F401,F403
+from lbcore.numba import _maglev, _jump, _rendezvous, _flowtable
 
-__all__ = ["bind", *_hash.__all__, *_maglev.__all__, *_jump.__all__, *_rendezvous.__all__]
+__all__ = ["bind", *_hash.__all__, *_maglev.__all__, *_jump.__all__, *_rendezvous.__all__,
+           *_flowtable.__all__]
 from lbcore.numba._geneve import *  # noqa: F401,F403
 from lbcore.numba import _geneve
 from lbcore.numba._l4 import *  # noqa: F401,F403
