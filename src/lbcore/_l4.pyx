@@ -502,7 +502,7 @@ cdef class L4Path:
             if done >= <size_t>n:
                 return out
             start = done
-            self._compact(t0, min(<size_t>n - done, <size_t>self.occupied + 64))
+            self._compact(t0, <size_t>n - done)    # room for the rest, all new
 
     def route_many(self, keys, hashes, times, idle, nodes):
         """Route a batch by keys and selection hashes (arrays of equal length);
