@@ -154,9 +154,12 @@ cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_
     cdef int f = c.fields
     cdef uint64_t nh
     if node[0] < 0:
-        nh = lb_flow_hash_keyed(&c.nkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
-                                sport, dport, seq, LB_FIELDS_2, c.symmetric)
-        node[0] = c.dns[lb_maglev_slot(nh, <uint64_t>c.ndns)]
+        if c.ndns == 1:
+            node[0] = c.dns[0]          # the only answer: no need to hash
+        else:
+            nh = lb_flow_hash_keyed(&c.nkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                                    sport, dport, seq, LB_FIELDS_2, c.symmetric)
+            node[0] = c.dns[lb_maglev_slot(nh, <uint64_t>c.ndns)]
     if c.fallback3 and f == LB_FIELDS_5 and proto != 6 and proto != 17:
         f = LB_FIELDS_3
     key[0] = lb_flow_hash_keyed(&c.kkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
