@@ -264,3 +264,28 @@ def test_validation():
         maglev_populate([0], [1], 8)
     with pytest.raises(ValueError, match="offsets"):
         maglev_populate([], [], 7)
+
+
+def test_docs_numba_example_runs():
+    # the numba example in docs/consistent.md, executed as written
+    import pathlib
+    import re
+    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "consistent.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert blocks
+    ns = {}
+    exec(compile(blocks[0].replace("cache=True", "cache=False"), str(doc), "exec"), ns)
+    assert ns["pick"](ns["mg"].table, ns["hashes"]).tolist() == \
+        ns["mg"].select_many(ns["hashes"]).tolist()
+
+
+def test_pinned_tables_stay_stable():
+    # Regression pins (tables users may persist or compare across versions); each is
+    # also re-derived by the pure-Python reference here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MaglevTableSizeWarning)
+        a = Maglev(["a", "b", "c"], table_size=13).table.tolist()
+        b = Maglev([1, 2, 3, 4], weights=[1, 2, 3, 4], table_size=17, seed=9).table.tolist()
+    assert a == [1, 2, 2, 1, 0, 2, 1, 1, 0, 0, 0, 1, 2] == maglev_ref.build(["a", "b", "c"], 13)
+    assert b == [3, 3, 3, 1, 0, 2, 1, 3, 3, 1, 2, 2, 0, 3, 2, 2, 3] == \
+        maglev_ref.build([1, 2, 3, 4], 17, weights=[1, 2, 3, 4], seed=9)

@@ -125,3 +125,12 @@ def test_validation():
         Rendezvous(["a"]).select(None)
     with pytest.raises(ValueError, match="not in"):
         Rendezvous(["a"]).without("b")
+
+
+def test_pinned_choices_stay_stable():
+    # Regression pins, also re-derived by the pure-Python reference.
+    r = Rendezvous(["a", "b", "c", "d"], weights=[1, 2, 3, 4])
+    got = [r.select_index(k) for k in range(12)]
+    assert got == [3, 2, 3, 0, 0, 2, 0, 3, 1, 1, 3, 3]
+    assert got == [ranking(["a", "b", "c", "d"], k, [1, 2, 3, 4])[0] for k in range(12)]
+    assert r.top_index(12345, 4) == [2, 3, 1, 0] == ranking(list("abcd"), 12345, [1, 2, 3, 4])

@@ -9,26 +9,33 @@ from lbcore._flow import Flow, PROTOCOLS
 from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
 from lbcore._rng import Random
 from lbcore.flows import Flows
-from lbcore import geneve
+from lbcore._geo import Geoproximity, great_circle_km, biased_distance
+from lbcore._lpm import PrefixTable
+from lbcore._dnspick import RecordPicker
+from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
+from lbcore._roundrobin import RoundRobin
+from lbcore._alias import WeightedRandom, alias_table
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
+    # Route 53 kernels (issue 6)
+    "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
+    "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
 ]
 
-# Consistent flow selection (issue 3): Maglev, jump hash, weighted rendezvous.
-from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate
-from lbcore._jump import JumpHash, jump_hash
+# Consistent flow selection and connection tracking (issue 3)
+from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate  # noqa: E402
+from lbcore._jump import JumpHash, jump_hash  # noqa: E402
+from lbcore._rendezvous import Rendezvous  # noqa: E402
+from lbcore._flowtable import FlowTable  # noqa: E402
 
-__all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash"]
-from lbcore._rendezvous import Rendezvous
+__all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash",
+            "Rendezvous", "FlowTable"]
 
-__all__ += ["Rendezvous"]
-from lbcore._flowtable import FlowTable
+# GENEVE encapsulation (issue 7); lbcore.elb is a subpackage (import lbcore.elb)
+from lbcore import geneve  # noqa: E402
 
-__all__ += ["FlowTable"]
-
-# GENEVE encapsulation (issue 7)
 __all__ += ["geneve"]

@@ -472,13 +472,14 @@ cdef class FlowTable:
                         const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
                         const uint16_t[::1] sport, const uint16_t[::1] dport,
                         const uint32_t[::1] seq, double now, int32_t[::1] out):
+        # The GIL stays held: the kernel mutates the table, and holding it makes
+        # concurrent calls on one FlowTable from several threads safe (serialised).
         cdef size_t n = proto.shape[0], misses = 0
         if n:
-            with nogil:
-                misses = lb_flowtable_lookup_many(&self.t, n, &proto[0], &flags[0],
-                                                  &src_hi[0], &src_lo[0], &dst_hi[0],
-                                                  &dst_lo[0], &sport[0], &dport[0], &seq[0],
-                                                  now, &out[0])
+            misses = lb_flowtable_lookup_many(&self.t, n, &proto[0], &flags[0],
+                                              &src_hi[0], &src_lo[0], &dst_hi[0],
+                                              &dst_lo[0], &sport[0], &dport[0], &seq[0],
+                                              now, &out[0])
         return misses
 
     cdef void _insert(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
@@ -488,11 +489,10 @@ cdef class FlowTable:
                       const uint32_t[::1] seq, const int32_t[::1] targets, double now,
                       int32_t[::1] out):
         cdef size_t n = proto.shape[0]
-        if n:
-            with nogil:
-                lb_flowtable_insert_many(&self.t, n, &proto[0], &flags[0], &src_hi[0],
-                                         &src_lo[0], &dst_hi[0], &dst_lo[0], &sport[0],
-                                         &dport[0], &seq[0], &targets[0], now, &out[0])
+        if n:    # GIL held, as in _lookup
+            lb_flowtable_insert_many(&self.t, n, &proto[0], &flags[0], &src_hi[0],
+                                     &src_lo[0], &dst_hi[0], &dst_lo[0], &sport[0],
+                                     &dport[0], &seq[0], &targets[0], now, &out[0])
 
     def route(self, flow, now, selector, *, hash=None):
         """Target index for one ``lbcore.Flow`` (see ``route_many``). A new flow asks

@@ -20,21 +20,18 @@ dtype. Scalar hashing::
 
 Kernel families add their bindings with :func:`bind`.
 """
+from importlib import import_module as _import
+
 from lbcore.numba._bind import bind
-from lbcore.numba._hash import *  # noqa: F401,F403
-from lbcore.numba import _hash
-from lbcore.numba._maglev import *  # noqa: F401,F403
-from lbcore.numba._jump import *  # noqa: F401,F403
-from lbcore.numba._rendezvous import *  # noqa: F401,F403
-from lbcore.numba._flowtable import *  # noqa: F401,F403
-from lbcore.numba import _maglev, _jump, _rendezvous, _flowtable
 
-__all__ = ["bind", *_hash.__all__, *_maglev.__all__, *_jump.__all__, *_rendezvous.__all__,
-           *_flowtable.__all__]
-from lbcore.numba._geneve import *  # noqa: F401,F403
-from lbcore.numba import _geneve
-from lbcore.numba._l4 import *  # noqa: F401,F403
-from lbcore.numba import _l4
+# One module per kernel family; each defines __all__.
+_FAMILIES = ["_hash", "_geo", "_lpm", "_dnspick", "_lor", "_roundrobin", "_alias",
+             "_maglev", "_jump", "_rendezvous", "_flowtable"]
+_FAMILIES += ["_geneve", "_l4"]    # issue 7
 
-__all__ += _geneve.__all__
-__all__ += _l4.__all__
+__all__ = ["bind"]
+for _name in _FAMILIES:
+    _module = _import(f"lbcore.numba.{_name}")
+    globals().update({k: getattr(_module, k) for k in _module.__all__})
+    __all__ += _module.__all__
+del _name, _module
