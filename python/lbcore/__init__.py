@@ -36,3 +36,8 @@ from lbcore._flowtable import FlowTable  # noqa: E402
 
 __all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash",
             "Rendezvous", "FlowTable"]
+
+# GENEVE encapsulation (issue 7); lbcore.elb is a subpackage (import lbcore.elb)
+from lbcore import geneve  # noqa: E402
+
+__all__ += ["geneve"]

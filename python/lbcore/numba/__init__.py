@@ -26,7 +26,8 @@ from lbcore.numba._bind import bind, bound_kernels
 
 # One module per kernel family; each defines __all__.
 _FAMILIES = ["_hash", "_geo", "_lpm", "_dnspick", "_lor", "_roundrobin", "_alias",
-             "_maglev", "_jump", "_rendezvous", "_flowtable", "_bucket"]
+             "_maglev", "_jump", "_rendezvous", "_flowtable", "_bucket",
+             "_geneve", "_l4"]
 
 __all__ = ["bind", "bound_kernels"]
 for _name in _FAMILIES:
