@@ -1,0 +1,147 @@
+"""NLB / GWLB routing and GENEVE encode/decode.
+
+Run: python -m pytest benchmarks/bench_elb_l4.py --benchmark-enable -q
+Set-up (load balancers, flows, warm flow tables) happens outside the timed region.
+"route_many" benchmarks route a batch of N flows (new flows: table misses; the
+"pinned" variants route the same flows again: table hits). The baseline is the
+raw Maglev batch select of the same flows: flow hash + table lookup, no flow
+table, no listeners/DNS (issue 3's lbcore.Maglev.select_many too, when present).
+"""
+import struct
+
+import numpy as np
+import pytest
+
+import lbcore
+from lbcore import geneve
+from lbcore._l4 import maglev_table
+from lbcore.elb import GatewayLoadBalancer, NetworkLoadBalancer, Target, TargetGroup
+
+N = 200_000
+
+
+def _targets(k=10):
+    return [Target(f"A{i}", "A") for i in range(k // 2)] + \
+        [Target(f"B{i}", "B") for i in range(k - k // 2)]
+
+
+@pytest.fixture(scope="module")
+def flows():
+    f = lbcore.Flows.random(N, seed=1, protocols=(6, 17))
+    seq = np.where(f.flags & 2, f.seq.astype(np.int64), -1)
+    return lbcore.Flows(f.protocol, f.src_lo, f.dst_lo, f.src_port, 80, seq)
+
+
+def _nlb():
+    nlb = NetworkLoadBalancer(["A", "B"], seed=1)
+    nlb.add_listener("TCP_UDP", 80, TargetGroup(_targets(), protocol="TCP_UDP", healthy=True))
+    return nlb
+
+
+def _gwlb():
+    return GatewayLoadBalancer(["A", "B"], TargetGroup(_targets(), protocol="GENEVE",
+                                                       healthy=True), seed=1)
+
+
+# ------------------------------------------------------------------ batch
+def test_raw_maglev_select_many(benchmark, flows):
+    table = maglev_table(np.arange(10, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15), 65537)
+    m = np.uint64(table.shape[0])
+
+    def run():
+        return table[lbcore.flow_hash(flows, seed=3) % m]
+    benchmark.group = "route_many"
+    benchmark(run)
+
+
+def test_issue3_maglev_select_many(benchmark, flows):
+    Maglev = getattr(lbcore, "Maglev", None)
+    if Maglev is None:
+        pytest.skip("lbcore.Maglev (issue 3) not merged")
+    mg = Maglev(10)
+    benchmark.group = "route_many"
+    benchmark(lambda: mg.select_many(lbcore.flow_hash(flows, seed=3)))
+
+
+@pytest.mark.parametrize("kind", ["nlb", "gwlb"])
+def test_route_many_new_flows(benchmark, flows, kind):
+    state = {"t": 0.0}
+
+    def setup():
+        lb = _nlb() if kind == "nlb" else _gwlb()
+        lb.route_many(flows[:10], 0.0)           # tables built outside the timed region
+        return (lb,), {}
+
+    def run(lb):
+        return lb.route_many(flows, 1.0)
+    benchmark.group = "route_many"
+    benchmark.pedantic(run, setup=setup, rounds=7, iterations=1)
+    del state
+
+
+@pytest.mark.parametrize("kind", ["nlb", "gwlb"])
+def test_route_many_pinned_flows(benchmark, flows, kind):
+    lb = _nlb() if kind == "nlb" else _gwlb()
+    lb.route_many(flows, 0.0)
+    times = iter(np.arange(1.0, 1e6))
+    benchmark.group = "route_many"
+    benchmark(lambda: lb.route_many(flows, next(times)))
+
+
+# ------------------------------------------------------------------ per call
+@pytest.mark.parametrize("kind", ["nlb", "gwlb"])
+def test_route_per_call(benchmark, flows, kind):
+    lb = _nlb() if kind == "nlb" else _gwlb()
+    f = flows[7]
+    lb.route(f, 0.0)
+    benchmark.group = "route per call"
+    benchmark(lambda: lb.route(f, 1.0))
+
+
+def test_flow_hash_per_call(benchmark, flows):
+    f = flows[7]
+    benchmark.group = "route per call"
+    benchmark(lambda: lbcore.flow_hash(f))
+
+
+# ------------------------------------------------------------------ GENEVE
+PAYLOAD = bytes(range(64))
+OPTS = geneve.gwlb_options(0x1122334455667788, 0x99AABBCCDDEEFF00, 0xCAFEF00D)
+PACKET = geneve.encode(PAYLOAD, vni=0, protocol=0x0800, options=OPTS)
+
+
+def test_geneve_encode_lbcore(benchmark):
+    benchmark.group = "geneve encode"
+    benchmark(lambda: geneve.encode(PAYLOAD, vni=0, protocol=0x0800, options=OPTS))
+
+
+def test_geneve_encode_struct(benchmark):
+    import sys
+    sys.path.insert(0, "tests")
+    from reference import geneve_ref
+    opts = [(o.option_class, o.type, o.data) for o in OPTS]
+    benchmark.group = "geneve encode"
+    benchmark(lambda: geneve_ref.encode(PAYLOAD, 0, 0x0800, opts))
+
+
+def test_geneve_decode_lbcore(benchmark):
+    benchmark.group = "geneve decode"
+    benchmark(lambda: geneve.decode(PACKET))
+
+
+def test_geneve_decode_lbcore_cookie(benchmark):
+    benchmark.group = "geneve decode"
+    benchmark(lambda: geneve.decode(PACKET).gwlb_flow_cookie)
+
+
+def test_geneve_header_length_lbcore(benchmark):
+    benchmark.group = "geneve decode"
+    benchmark(lambda: geneve.header_length(PACKET))
+
+
+def test_geneve_decode_struct(benchmark):
+    import sys
+    sys.path.insert(0, "tests")
+    from reference import geneve_ref
+    benchmark.group = "geneve decode"
+    benchmark(lambda: geneve_ref.decode(PACKET))

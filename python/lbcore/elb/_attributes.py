@@ -1,0 +1,215 @@
+"""elbv2 attributes: the API's ``[{"Key": ..., "Value": ...}]`` lists (string
+values) and the equivalent keyword arguments, validated against the key names,
+ranges and defaults of the botocore ``elbv2`` model (``TargetGroupAttribute``,
+``LoadBalancerAttribute``, ``ListenerAttribute``) and the ELB user guides.
+
+Each spec is ``key -> (families, parser, default)``: ``families`` is the set of
+load balancer families the key applies to (``"alb"``, ``"nlb"``, ``"gwlb"``),
+``parser(key, text) -> value`` raises ``ValueError`` naming the key, and
+``default`` is the API default as a string (or a callable of the target-group
+protocol when the default depends on it).
+"""
+from __future__ import annotations
+
+__all__ = ["parse_attributes", "attribute_kwarg_name", "TARGET_GROUP_ATTRIBUTES",
+           "LOAD_BALANCER_ATTRIBUTES", "LISTENER_ATTRIBUTES", "family_of_protocol"]
+
+ALB, NLB, GWLB = "alb", "nlb", "gwlb"
+
+
+def family_of_protocol(protocol):
+    """The load balancer family a target-group / listener protocol belongs to."""
+    p = protocol.upper() if isinstance(protocol, str) else protocol
+    if p in ("TCP", "UDP", "TCP_UDP", "TLS"):
+        return NLB
+    if p == "GENEVE":
+        return GWLB
+    if p in ("HTTP", "HTTPS"):
+        return ALB
+    raise ValueError(f"protocol must be one of HTTP, HTTPS, TCP, UDP, TCP_UDP, TLS, GENEVE, "
+                     f"got {protocol!r}")
+
+
+def _bool(key, text):
+    if text in ("true", "false"):
+        return text == "true"
+    raise ValueError(f"{key} must be 'true' or 'false', got {text!r}")
+
+
+def _int_range(lo, hi, off=False):
+    def parse(key, text):
+        if off and text == "off":
+            return None
+        try:
+            value = int(text, 10)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or str(value) != text.lstrip("+") or not lo <= value <= hi:
+            extra = " or 'off'" if off else ""
+            raise ValueError(f"{key} must be an integer {lo}..{hi}{extra}, got {text!r}")
+        return value
+    return parse
+
+
+def _choice(*values):
+    def parse(key, text):
+        if text not in values:
+            raise ValueError(f"{key} must be one of {', '.join(values)}, got {text!r}")
+        return text
+    return parse
+
+
+def _stickiness_type(family_values):
+    def parse(key, text, family=None):
+        allowed = family_values.get(family, ())
+        if text not in allowed:
+            raise ValueError(f"{key} for a {family.upper()} target group must be one of "
+                             f"{', '.join(allowed)}, got {text!r}")
+        return text
+    parse.needs_family = True
+    return parse
+
+
+_STICKINESS_TYPES = {ALB: ("lb_cookie", "app_cookie"), NLB: ("source_ip",),
+                     GWLB: ("source_ip_dest_ip", "source_ip_dest_ip_proto")}
+_STICKY_DEFAULT = {ALB: "lb_cookie", NLB: "source_ip", GWLB: "source_ip_dest_ip_proto"}
+
+
+def _app_cookie_name(key, text):
+    if text.startswith(("AWSALB", "AWSALBAPP", "AWSALBTG")):
+        raise ValueError(f"{key}: names starting with AWSALB, AWSALBAPP or AWSALBTG are "
+                         f"reserved, got {text!r}")
+    return text
+
+
+def _udp_like(protocol):
+    return protocol in ("UDP", "TCP_UDP")
+
+
+# key -> (families, parser, default string or callable(protocol) -> string)
+TARGET_GROUP_ATTRIBUTES = {
+    "deregistration_delay.timeout_seconds": ({ALB, NLB, GWLB}, _int_range(0, 3600), "300"),
+    "stickiness.enabled": ({ALB, NLB, GWLB}, _bool, "false"),
+    "stickiness.type": ({ALB, NLB, GWLB}, _stickiness_type(_STICKINESS_TYPES),
+                        lambda protocol: _STICKY_DEFAULT[family_of_protocol(protocol)]),
+    "load_balancing.cross_zone.enabled": (
+        {ALB, NLB}, _choice("true", "false", "use_load_balancer_configuration"),
+        "use_load_balancer_configuration"),
+    "target_group_health.dns_failover.minimum_healthy_targets.count": (
+        {ALB, NLB}, _int_range(1, 1 << 31, off=True), "1"),
+    "target_group_health.dns_failover.minimum_healthy_targets.percentage": (
+        {ALB, NLB}, _int_range(1, 100, off=True), "off"),
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": (
+        {ALB, NLB}, _int_range(1, 1 << 31), "1"),
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": (
+        {ALB, NLB}, _int_range(1, 100, off=True), "off"),
+    # ALB only (parsed and kept for the ALB worker; lbcore's NLB/GWLB ignore them)
+    "load_balancing.algorithm.type": (
+        {ALB}, _choice("round_robin", "least_outstanding_requests", "weighted_random"),
+        "round_robin"),
+    "load_balancing.algorithm.anomaly_mitigation": ({ALB}, _choice("on", "off"), "off"),
+    "slow_start.duration_seconds": ({ALB}, lambda k, t: _slow_start(k, t), "0"),
+    "stickiness.lb_cookie.duration_seconds": ({ALB}, _int_range(1, 604800), "86400"),
+    "stickiness.app_cookie.duration_seconds": ({ALB}, _int_range(1, 604800), "86400"),
+    "stickiness.app_cookie.cookie_name": ({ALB}, _app_cookie_name, ""),
+    "lambda.multi_value_headers.enabled": ({ALB}, _bool, "false"),
+    # NLB only
+    "deregistration_delay.connection_termination.enabled": (
+        {NLB}, _bool, lambda protocol: "true" if _udp_like(protocol) else "false"),
+    "preserve_client_ip.enabled": ({NLB}, _bool, "true"),
+    "proxy_protocol_v2.enabled": ({NLB}, _bool, "false"),
+    "target_health_state.unhealthy.connection_termination.enabled": (
+        {NLB}, _bool, lambda protocol: "false" if _udp_like(protocol) else "true"),
+    "target_health_state.unhealthy.draining_interval_seconds": (
+        {NLB}, _int_range(0, 360000), "0"),
+    # GWLB only
+    "target_failover.on_deregistration": ({GWLB}, _choice("rebalance", "no_rebalance"),
+                                          "no_rebalance"),
+    "target_failover.on_unhealthy": ({GWLB}, _choice("rebalance", "no_rebalance"),
+                                     "no_rebalance"),
+}
+
+
+def _slow_start(key, text):
+    value = _int_range(0, 900)(key, text)
+    if 0 < value < 30:
+        raise ValueError(f"{key} must be 0 (off) or 30..900, got {text!r}")
+    return value
+
+
+LOAD_BALANCER_ATTRIBUTES = {
+    "load_balancing.cross_zone.enabled": ({NLB, GWLB}, _bool, "false"),
+    "dns_record.client_routing_policy": (
+        {NLB}, _choice("availability_zone_affinity", "partial_availability_zone_affinity",
+                       "any_availability_zone"), "any_availability_zone"),
+    "deletion_protection.enabled": ({ALB, NLB, GWLB}, _bool, "false"),
+}
+
+LISTENER_ATTRIBUTES = {
+    "tcp.idle_timeout.seconds": ({NLB, GWLB}, _int_range(60, 6000), "350"),
+}
+
+
+def attribute_kwarg_name(key):
+    """The keyword-argument spelling of an API key: dots become underscores."""
+    return key.replace(".", "_")
+
+
+def parse_attributes(specs, family, protocol=None, attributes=None, kwargs=None,
+                     what="attributes"):
+    """Validate ``attributes`` (API list or dict) and ``kwargs``; return
+    ``(values, strings)``: typed values and API strings for every key of
+    ``family`` (defaults filled in)."""
+    given = {}
+    if attributes is not None:
+        if isinstance(attributes, dict):
+            items = list(attributes.items())
+        else:
+            items = []
+            for i, a in enumerate(attributes):
+                if not isinstance(a, dict) or set(a) - {"Key", "Value"} or "Key" not in a:
+                    raise ValueError(f"{what}[{i}] must be a dict with 'Key' and 'Value', "
+                                     f"got {a!r}")
+                items.append((a["Key"], a.get("Value")))
+        for key, value in items:
+            if not isinstance(key, str):
+                raise TypeError(f"{what}: keys must be str, got {type(key).__name__}")
+            if key in given:
+                raise ValueError(f"{what}: {key} given twice")
+            given[key] = value
+    by_kwarg = {attribute_kwarg_name(k): k for k in specs}
+    for name, value in (kwargs or {}).items():
+        key = by_kwarg.get(name)
+        if key is None:
+            raise TypeError(f"unexpected keyword argument {name!r} (not a known {what} key)")
+        if key in given:
+            raise ValueError(f"{what}: {key} given twice")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int):
+            value = str(value)
+        given[key] = value
+    values, strings = {}, {}
+    for key, value in given.items():
+        spec = specs.get(key)
+        if spec is None:
+            raise ValueError(f"{what}: unknown key {key!r}")
+        families, parser, _ = spec
+        if family not in families:
+            raise ValueError(f"{what}: {key} is not supported by a {family.upper()} "
+                             f"({', '.join(sorted(f.upper() for f in families))} only)")
+        if not isinstance(value, str):
+            raise TypeError(f"{key} value must be a str as in the elbv2 API, "
+                            f"got {type(value).__name__}")
+    for key, (families, parser, default) in specs.items():
+        if family not in families:
+            continue
+        text = given.get(key)
+        if text is None:
+            text = default(protocol) if callable(default) else default
+        if getattr(parser, "needs_family", False):
+            values[key] = parser(key, text, family)
+        else:
+            values[key] = parser(key, text)
+        strings[key] = text
+    return values, strings

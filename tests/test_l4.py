@@ -1,0 +1,204 @@
+"""The L4 kernel family (lbcore._l4): flow table + selection tables vs a
+pure-Python model, Maglev table properties, numba parity."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lbcore._l4 import L4Path, maglev_table
+
+
+class RefPath:
+    """Dictionary model of L4Path for deterministic (non-random) tables."""
+
+    def __init__(self, tables, offsets, lengths, valid):
+        self.sel = (tables, offsets, lengths)
+        self.valid = valid
+        self.entries = {}
+
+    def route(self, key, h, now, idle, node):
+        e = self.entries.get(key)
+        if e is not None:
+            tgt, exp = e
+            if exp >= now and self.valid[tgt]:
+                self.entries[key] = (tgt, now + idle)
+                return tgt, False
+        tables, offsets, lengths = self.sel
+        if lengths[node] <= 0:
+            self.entries.pop(key, None)
+            return -1, True
+        tgt = int(tables[int(offsets[node]) + h % int(lengths[node])])
+        self.entries[key] = (tgt, now + idle)
+        return tgt, True
+
+
+def _setup(n_targets, nodes, rng):
+    tables, offsets, lengths = [], [], []
+    pos = 0
+    for _ in range(nodes):
+        k = int(rng.integers(0, n_targets + 1))
+        t = rng.integers(0, n_targets, size=k).astype(np.int32)
+        tables.append(t)
+        offsets.append(pos)
+        lengths.append(k)
+        pos += k
+    return (np.concatenate(tables) if tables else np.zeros(0, np.int32),
+            np.array(offsets, np.int64), np.array(lengths, np.int32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32), n_targets=st.integers(1, 6), nodes=st.integers(1, 3),
+       capacity=st.sampled_from([16, 64, 1024]), batched=st.booleans())
+def test_kernel_matches_reference(seed, n_targets, nodes, capacity, batched):
+    rng = np.random.default_rng(seed)
+    tables, offsets, lengths = _setup(n_targets, nodes, rng)
+    valid = np.ones(n_targets, np.uint8)
+    path = L4Path(capacity, seed=1)
+    path.set_selection(tables, offsets, lengths, np.zeros(nodes, np.uint8), valid)
+    ref = RefPath(tables, offsets, lengths, valid)
+    now = 0.0
+    for _round in range(4):
+        n = int(rng.integers(1, 60))
+        keys = rng.integers(0, 40, size=n).astype(np.uint64)      # many repeats
+        hashes = rng.integers(0, 2**63, size=n, dtype=np.uint64)
+        times = now + np.sort(rng.uniform(0, 5, size=n))
+        idle = rng.choice([2.0, 10.0], size=n)
+        node = rng.integers(0, nodes, size=n).astype(np.int32)
+        want = [ref.route(int(k), int(h), float(t), float(i), int(d))
+                for k, h, t, i, d in zip(keys, hashes, times, idle, node)]
+        if batched:
+            got_t, got_f = path.route_many(keys, hashes, times, idle, node)
+        else:
+            got = [(path.route(int(k), int(h), float(t), float(i), int(d)), path.last_flags)
+                   for k, h, t, i, d in zip(keys, hashes, times, idle, node)]
+            got_t = np.array([g[0] for g in got])
+            got_f = np.array([g[1] for g in got])
+        assert got_t.tolist() == [w[0] for w in want]
+        assert (((got_f & 2) != 0).tolist()) == [w[1] for w in want]
+        now = float(times[-1])
+        # change validity between rounds
+        valid = (rng.random(n_targets) < 0.7).astype(np.uint8)
+        path.set_selection(tables, offsets, lengths, np.zeros(nodes, np.uint8), valid)
+        ref.valid = valid
+
+
+def test_table_grows_and_keeps_live_entries():
+    path = L4Path(16, seed=0)
+    t = maglev_table(np.arange(4, dtype=np.uint64), 13)
+    path.set_selection(t, np.array([0]), np.array([13]), np.zeros(1, np.uint8), np.ones(4, np.uint8))
+    keys = np.arange(5000, dtype=np.uint64)
+    first, _ = path.route_many(keys, keys * 7, np.zeros(5000), np.full(5000, 100.0),
+                               np.zeros(5000, np.int32))
+    assert path.capacity >= 10000
+    again, flags = path.route_many(keys, keys * 11, np.ones(5000), np.full(5000, 100.0),
+                                   np.zeros(5000, np.int32))
+    assert np.array_equal(first, again) and not np.any(flags & 2)
+    # after expiry everything is new again and compaction reclaims the space
+    _, flags = path.route_many(keys[:10], keys[:10], np.full(10, 500.0), np.full(10, 1.0),
+                               np.zeros(10, np.int32))
+    assert np.all(flags & 2)
+    assert path.forget_target(int(again[0])) > 0
+
+
+def test_random_tables_mark_dropped_and_are_uniform():
+    path = L4Path(1024, seed=5)
+    pool = np.array([3, 1, 2], np.int32)
+    path.set_selection(pool, np.array([0]), np.array([3]), np.ones(1, np.uint8), np.ones(4, np.uint8))
+    keys = np.arange(30000, dtype=np.uint64)
+    t, f = path.route_many(keys, np.zeros(30000, np.uint64), np.zeros(30000), np.full(30000, 9.0),
+                           np.zeros(30000, np.int32))
+    assert np.all(f & 1)
+    share = np.bincount(t, minlength=4)[1:] / 30000
+    assert np.all(np.abs(share - 1 / 3) < 0.02)    # ~7 sd of a binomial share
+    t2, f2 = path.route_many(keys, np.zeros(30000, np.uint64), np.ones(30000), np.full(30000, 9.0),
+                             np.zeros(30000, np.int32))
+    assert np.array_equal(t, t2) and np.all(f2 & 1) and not np.any(f2 & 2)
+
+
+def test_no_target_node():
+    path = L4Path(seed=0)
+    path.set_selection(np.zeros(0, np.int32), np.zeros(2, np.int64), np.zeros(2, np.int32),
+                       np.zeros(2, np.uint8), np.ones(1, np.uint8))
+    assert path.route(1, 1, 0.0, 1.0, 1) == -1 and path.last_flags & 4
+    assert len(path) == 0
+
+
+def test_validation():
+    path = L4Path(seed=0)
+    with pytest.raises(ValueError, match="tables"):
+        path.set_selection(np.array([5], np.int32), np.zeros(1), np.ones(1), np.zeros(1), np.ones(2))
+    with pytest.raises(ValueError, match="offsets"):
+        path.set_selection(np.array([0], np.int32), np.zeros(2), np.ones(1), np.zeros(1), np.ones(2))
+    with pytest.raises(ValueError, match="same length"):
+        path.route_many(np.zeros(2, np.uint64), np.zeros(1, np.uint64), np.zeros(2), np.zeros(2),
+                        np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match="node"):
+        path.route(1, 1, 0.0, 1.0, 3)
+    with pytest.raises(ValueError, match="target_keys"):
+        maglev_table(np.zeros(0, np.uint64))
+    with pytest.raises(ValueError, match="seed"):
+        L4Path(seed=-1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 13, 100])
+def test_maglev_table_balance_and_disruption(n):
+    m = 65537
+    keys = np.arange(1, n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    t = maglev_table(keys, m)
+    counts = np.bincount(t, minlength=n)
+    # Maglev fills round-robin: every target gets floor(m/n) or ceil(m/n) entries.
+    assert counts.max() - counts.min() <= 1 and counts.sum() == m
+    # Shuffling the input order changes nothing but the labels.
+    perm = np.random.default_rng(n).permutation(n)
+    t2 = maglev_table(keys[perm], m)
+    assert np.array_equal(perm[t2], t)
+    if n > 2:
+        # Removing one target moves few other entries (paper section 3.4: minimal disruption).
+        t3 = maglev_table(np.delete(keys, 0), m)
+        kept = t != 0
+        moved = np.mean((t3[kept] + 1) != t[kept])
+        assert moved < 0.25
+
+
+def test_numba_bindings_match():
+    import numba
+    from lbcore import numba as lbn
+
+    @numba.njit
+    def fill(keys, m):
+        out = np.empty(m, dtype=np.int32)
+        lbn.l4_maglev_fill(keys.shape[0], keys.ctypes, m, out.ctypes)
+        return out
+
+    @numba.njit
+    def route(keys, hashes, times, idle, node, tables, off, ln, rnd, valid, table, rng):
+        n = keys.shape[0]
+        ot = np.empty(n, np.int32)
+        of = np.empty(n, np.uint8)
+        added = lbn.l4_route_many(n, keys.ctypes, hashes.ctypes, times.ctypes, idle.ctypes,
+                                  node.ctypes, tables.ctypes, off.ctypes, ln.ctypes, rnd.ctypes,
+                                  valid.ctypes, valid.shape[0], table.ctypes,
+                                  table.shape[0] - 1, rng.ctypes, ot.ctypes, of.ctypes)
+        return added, ot, of
+
+    keys = np.arange(1, 8, dtype=np.uint64) * np.uint64(12345)   # already sorted
+    assert np.array_equal(fill(keys, 101), maglev_table(keys, 101))
+    table = maglev_table(keys, 101).astype(np.int32)
+    rng = np.random.default_rng(0)
+    k = rng.integers(0, 50, size=300).astype(np.uint64)
+    h = rng.integers(0, 2**63, size=300, dtype=np.uint64)
+    tm = np.sort(rng.uniform(0, 10, 300))
+    idle = np.full(300, 3.0)
+    nd = np.zeros(300, np.int32)
+    off, ln, rnd, valid = (np.zeros(1, np.int64), np.array([101], np.int32), np.zeros(1, np.uint8),
+                           np.ones(7, np.uint8))
+    from lbcore._l4 import ENTRY_DTYPE
+    flow_table = np.zeros(1024, dtype=ENTRY_DTYPE)
+    added, ot, of = route(k, h, tm, idle, nd, table, off, ln, rnd, valid, flow_table,
+                          np.zeros(4, np.uint64))
+    path = L4Path(1024, seed=0)
+    path.set_selection(table, off, ln, rnd, valid)
+    t2, f2 = path.route_many(k, h, tm, idle, nd)
+    assert np.array_equal(ot, t2) and np.array_equal(of, f2) and added == len(path)
+    assert np.array_equal(flow_table, path.entries)
