@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck as HC
 
 from lbcore.elb import Request, RuleSet, parse_rule
-from reference.alb_rules_ref import match_priority, wild_match
+from reference.alb_rules_ref import condition_holds, match_priority, wild_match
 
 
 def cond(field, values=None, **cfg):
@@ -276,7 +276,13 @@ def requests(draw):
 def test_compiled_matches_naive_scan(rules, reqs):
     rs = ruleset(rules)
     for r in reqs:
-        assert rs.match(r).priority == match_priority(rules, r)
+        want = match_priority(rules, r)
+        assert rs.match(r).priority == want
+        assert rs._match_loop(r).priority == want      # the closure path agrees
+        m = rs.match_mask(r)
+        assert [x.priority for i, x in enumerate(rs.rules) if m >> i & 1] == \
+            [int(x["Priority"]) for x in sorted(rules, key=lambda x: int(x["Priority"]))
+             if all(condition_holds(c, r) for c in x["Conditions"])]
     for r in reqs:          # second pass: served from the per-slot caches
         assert rs.match(r).priority == match_priority(rules, r)
 

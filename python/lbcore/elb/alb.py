@@ -17,6 +17,7 @@ __all__ = ["ApplicationLoadBalancer", "Listener", "ForwardAction", "RedirectActi
            "FixedResponseAction", "parse_actions"]
 
 STICKY_MAX = 604800
+_INF = math.inf
 _CONTENT_TYPES = ("text/plain", "text/css", "text/html", "application/javascript",
                   "application/json")
 _PLACEHOLDER = re.compile(r"#\{([a-z]*)\}")
@@ -343,10 +344,9 @@ class ApplicationLoadBalancer:
         ``zone``: the Availability Zone of the load balancer node that
         received the request; it matters only for target groups with
         ``load_balancing.cross_zone.enabled = false``."""
-        if type(request) is not Request:
-            if not isinstance(request, Request):
-                raise TypeError(f"request must be a Request, got {type(request).__name__}")
-        if type(now) is not float:
+        if type(request) is not Request and not isinstance(request, Request):
+            raise TypeError(f"request must be a Request, got {type(request).__name__}")
+        if type(now) is not float or now != now or now in (_INF, -_INF):
             now = _check_now(now)
         lst = self._listeners.get(request.port)
         if lst is None:
@@ -360,7 +360,7 @@ class ApplicationLoadBalancer:
         return FixedResponse(act.status, act.content_type, act.body, rule.priority)
 
     def _forward(self, act, priority, request, now, zone):
-        cookies = []
+        cookies = ()
         if act.picker is None:
             gi = 0
         else:
@@ -373,31 +373,29 @@ class ApplicationLoadBalancer:
             if gi < 0:
                 gi = act.picker.pick_index()
             if act.stickiness is not None:
-                cookies.append(SetCookie("AWSALBTG", self._cookies.encode(
-                    act.id, gi, now + act.stickiness), act.stickiness))
+                cookies = (SetCookie("AWSALBTG", self._cookies.encode(
+                    act.id, gi, now + act.stickiness), act.stickiness),)
         s = self._tgs[act.groups[gi][0]]
-        s.tg.advance(now)
+        tg = s.tg
+        tg._advance_clock(now)
         key = zone if (zone is not None and not s.cross_zone) else None
         pool = s.pools.get(key)
         if pool is None:
-            pool = s.pools[key] = Pool(s.tg, s.algorithm, s.slow_start, key,
+            pool = s.pools[key] = Pool(tg, s.algorithm, s.slow_start, key,
                                        s.seed ^ hash_key(str(key)))
-        pool.sync(now)
+        if pool.version != tg.version:
+            pool.sync(now)
         if not pool.any and key is not None:
-            # no registered target in this zone: lbcore serves from every zone
+            # no eligible target in this zone: lbcore serves from every zone
             # (AWS would have taken the zone's node out of DNS).
-            return self._forward_pool(act, priority, request, now, s, None, cookies)
-        return self._forward_pool(act, priority, request, now, s, pool, cookies)
-
-    def _forward_pool(self, act, priority, request, now, s, pool, cookies):
-        if pool is None:
             pool = s.pools.get(None)
             if pool is None:
-                pool = s.pools[None] = Pool(s.tg, s.algorithm, s.slow_start, None, s.seed)
+                pool = s.pools[None] = Pool(tg, s.algorithm, s.slow_start, None, s.seed)
             pool.sync(now)
         if not pool.any:
             return FixedResponse(503, "text/plain", "", priority)
-        idx, charged = -1, False
+        idx = -1
+        charged = False
         if s.sticky:
             present = True
             if s.app_cookie is not None:
@@ -409,17 +407,21 @@ class ApplicationLoadBalancer:
                 if pool.lor:
                     pool.sticky_out[idx] = pool.sticky_out.get(idx, 0) + 1
         if idx < 0:
-            idx, charged = pool.pick(now)
+            if pool.lor:
+                idx = pool.kernel.acquire_index()
+                charged = True
+            elif pool.slow_start:
+                idx = pool.kernel.pick_index(now)
+            else:
+                idx = pool.kernel.pick_index()   # no slow start: the time is not needed
             if idx < 0:
                 return FixedResponse(503, "text/plain", "", priority)
         if s.sticky:
-            cookies.append(SetCookie(s.cookie_name, self._cookies.encode(
-                s.serial, idx, now + s.sticky_seconds), s.sticky_seconds))
-        d = Forward(s.tg, s.tg._targets[idx], cookies, priority, pool.fail_open)
-        d._pool = pool
-        d._index = idx
-        d._done = (charged, False)   # (kernel counted it, completed)
-        return d
+            cookies += (SetCookie(s.cookie_name, self._cookies.encode(
+                s.serial, idx, now + s.sticky_seconds), s.sticky_seconds),)
+        # _done: (the kernel counted it, completed)
+        return Forward(tg, tg._targets[idx], cookies, priority, pool.fail_open,
+                       pool, idx, (charged, False))
 
     def complete(self, decision):
         """End a forwarded request (least outstanding requests stops counting

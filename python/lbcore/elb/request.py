@@ -305,15 +305,15 @@ class Forward:
                  "_pool", "_index", "_done")
 
     def __init__(self, target_group, target, set_cookies=(), rule_priority=None,
-                 fail_open=False):
+                 fail_open=False, _pool=None, _index=-1, _done=None):
         self.target_group = target_group
         self.target = target
-        self.set_cookies = tuple(set_cookies)
+        self.set_cookies = set_cookies if type(set_cookies) is tuple else tuple(set_cookies)
         self.rule_priority = rule_priority
         self.fail_open = fail_open
-        self._pool = None
-        self._index = -1
-        self._done = False
+        self._pool = _pool
+        self._index = _index
+        self._done = _done
 
     def __repr__(self):
         return (f"Forward({getattr(self.target_group, 'name', self.target_group)!r}, "
