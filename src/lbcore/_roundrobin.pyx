@@ -69,6 +69,13 @@ cdef class RoundRobin:
     cdef object _map
     cdef list _targets
 
+    def __cinit__(self, *args, **kwargs):
+        # a valid empty state before __init__ (see _lor._OutstandingBase)
+        self._st = np.zeros(sizeof(lb_roundrobin), dtype=np.uint8)
+        self.s = <lb_roundrobin*>_addr(self._st)
+        self._map = TargetMap([])
+        self._targets = self._map.targets
+
     def __init__(self, targets, *, weights=None, slow_start_seconds=0):
         ts = check_targets(targets)
         n = len(ts)
@@ -77,8 +84,8 @@ cdef class RoundRobin:
         else:
             w = check_weight_array(weights, n, integer=False, allow_zero=True)
         dur = check_slow_start(slow_start_seconds)
-        self._st = np.zeros(sizeof(lb_roundrobin), dtype=np.uint8)
-        self.s = <lb_roundrobin*>_addr(self._st)
+        self.s.n_slots = 0
+        self._w = None
         self.s.slow_start = dur
         self._alloc(max(n, 4))
         self._w[:n] = w
