@@ -32,15 +32,15 @@ def flows():
     return lbcore.Flows(f.protocol, f.src_lo, f.dst_lo, f.src_port, 80, seq)
 
 
-def _nlb():
-    nlb = NetworkLoadBalancer(["A", "B"], seed=1)
+def _nlb(cap=1024):
+    nlb = NetworkLoadBalancer(["A", "B"], seed=1, flow_capacity=cap)
     nlb.add_listener("TCP_UDP", 80, TargetGroup(_targets(), protocol="TCP_UDP", healthy=True))
     return nlb
 
 
-def _gwlb():
+def _gwlb(cap=1024):
     return GatewayLoadBalancer(["A", "B"], TargetGroup(_targets(), protocol="GENEVE",
-                                                       healthy=True), seed=1)
+                                                       healthy=True), seed=1, flow_capacity=cap)
 
 
 # ------------------------------------------------------------------ batch
@@ -63,12 +63,14 @@ def test_issue3_maglev_select_many(benchmark, flows):
     benchmark(lambda: mg.select_many(lbcore.flow_hash(flows, seed=3)))
 
 
+@pytest.mark.parametrize("presized", [False, True])
 @pytest.mark.parametrize("kind", ["nlb", "gwlb"])
-def test_route_many_new_flows(benchmark, flows, kind):
+def test_route_many_new_flows(benchmark, flows, kind, presized):
     state = {"t": 0.0}
+    cap = 1 << 20 if presized else 1024
 
     def setup():
-        lb = _nlb() if kind == "nlb" else _gwlb()
+        lb = _nlb(cap) if kind == "nlb" else _gwlb(cap)
         lb.route_many(flows[:10], 0.0)           # tables built outside the timed region
         return (lb,), {}
 

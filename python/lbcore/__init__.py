@@ -12,6 +12,7 @@ from lbcore.flows import Flows
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
+from lbcore import geneve
 
 __version__ = "0.1.0"
 
@@ -20,3 +21,15 @@ __all__ = [
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
     "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
 ]
+
+# Consistent flow selection (issue 3): Maglev, jump hash, weighted rendezvous.
+from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate
+from lbcore._jump import JumpHash, jump_hash
+
+__all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash"]
+from lbcore._rendezvous import Rendezvous
+
+__all__ += ["Rendezvous"]
+
+# GENEVE encapsulation (issue 7)
+__all__ += ["geneve"]

@@ -4,6 +4,8 @@ and GWLB drive them through."""
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
+import threading
+
 import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
@@ -298,12 +300,15 @@ cdef class L4Path:
     cdef readonly int32_t last_node
     cdef _cfg cfg
     cdef object _dns
+    cdef object _lock       # serialises batches that run without the GIL
+    cdef bint busy          # a batch is running without the GIL
 
     def __init__(self, capacity=1024, *, seed=0):
         cdef uint64_t s = parse_seed(seed)
         cdef lb_rng r
         lb_rng_seed(&r, s)
         self.rng[0] = r.s[0]; self.rng[1] = r.s[1]; self.rng[2] = r.s[2]; self.rng[3] = r.s[3]
+        self._lock = threading.Lock()
         cap = 16
         while cap < capacity:
             cap *= 2
@@ -339,6 +344,10 @@ cdef class L4Path:
             raise ValueError("tables: a node's range reaches past the end")
         if tables.size and (tables.min() < 0 or tables.max() >= max(valid.shape[0], 1)):
             raise ValueError("tables: target indices must be in [0, len(valid))")
+        with self._lock:     # never swap buffers under a running batch
+            self._set_selection(tables, offsets, lengths, random, valid)
+
+    cdef _set_selection(self, tables, offsets, lengths, random, valid):
         if self._dns is not None and self._dns.max() >= offsets.shape[0]:
             self._dns = None
             self.cfg.ndns = 0
@@ -364,6 +373,7 @@ cdef class L4Path:
         seed=node_seed) % len(dns)]; idle = ``tcp_idle`` for TCP, else ``other_idle``."""
         if fields not in (0, 1, 2):
             raise ValueError(f"fields must be 0, 1 or 2, got {fields}")
+        self._lock.acquire()
         lb_hash_keys_init(&self.cfg.kkeys, key_seed)
         lb_hash_keys_init(&self.cfg.nkeys, node_seed)
         self.cfg.fields = fields
@@ -373,15 +383,17 @@ cdef class L4Path:
         self.cfg.sticky_seed = sticky_seed
         self.cfg.tcp_idle = tcp_idle
         self.cfg.other_idle = other_idle
+        self._lock.release()
 
     def set_dns(self, dns):
         """The nodes DNS hands out (node indices), used when no node is given."""
         dns = np.ascontiguousarray(dns, dtype=np.int32)
         if dns.shape[0] == 0 or dns.min() < 0 or dns.max() >= self.nnodes:
             raise ValueError(f"dns must be a non-empty list of node indices < {self.nnodes}")
-        self._dns = dns
-        self.cfg.dns = <const int32_t*><size_t>dns.ctypes.data
-        self.cfg.ndns = dns.shape[0]
+        with self._lock:
+            self._dns = dns
+            self.cfg.dns = <const int32_t*><size_t>dns.ctypes.data
+            self.cfg.ndns = dns.shape[0]
 
     @property
     def n_nodes(self):
@@ -421,6 +433,9 @@ cdef class L4Path:
         cdef lb_rng rng
         if node < 0 or node >= self.nnodes:
             raise ValueError(f"node must be in 0..{self.nnodes - 1}, got {node}")
+        if self.busy:
+            with self._lock:
+                return self.route(key, h, now, idle, node)
         self._reserve(now, 1)
         rng.s[0] = self.rng[0]; rng.s[1] = self.rng[1]; rng.s[2] = self.rng[2]; rng.s[3] = self.rng[3]
         self.occupied += _route_one(key, h, now, idle, node, &self.sel, self.tab,
@@ -442,6 +457,9 @@ cdef class L4Path:
             raise ValueError(f"node must be < {self.nnodes}, got {node}")
         if node < 0 and self.cfg.ndns == 0:
             raise ValueError("dns: no nodes set")
+        if self.busy:
+            with self._lock:
+                return self.route_flow(flow, now, node)
         _flow_keys(&self.cfg, flow.proto, flow.flags, flow.src_hi, flow.src_lo, flow.dst_hi,
                    flow.dst_lo, flow.sport, flow.dport, flow.seq, &node, &key, &h, &idle)
         self._reserve(now, 1)
@@ -484,6 +502,16 @@ cdef class L4Path:
             ip = <const int64_t*><size_t>index.ctypes.data
         if n == 0:
             return out
+        self._lock.acquire()
+        try:
+            return self._route_flows_locked(cols, tm, node, index, ip, n, out)
+        finally:
+            self.busy = False
+            self._lock.release()
+
+    cdef _route_flows_locked(self, cols, tm, int32_t node, index, const int64_t* ip,
+                             Py_ssize_t n, out):
+        ot, on, of = out
         self._reserve(float(tm.min()), n)
         keep = (cols, tm, index, self._entries, self._tables, self._off, self._len,
                 self._rand, self._valid, self._dns)
@@ -501,6 +529,7 @@ cdef class L4Path:
         cdef int32_t* pn = <int32_t*><size_t>on.ctypes.data
         cdef uint8_t* pf = <uint8_t*><size_t>of.ctypes.data
         cdef int64_t r
+        self.busy = True
         with nogil:
             r = _route_flows(n, p0, p1, p2, p3, p4, p5, p6, p7, p8, ip, pt, node, &self.cfg,
                              &self.sel, self.tab, self.capacity - 1, self.rng, po, pn, pf)
@@ -527,7 +556,12 @@ cdef class L4Path:
         flags = np.empty(n, dtype=np.uint8)
         if n == 0:
             return out, flags
-        self._reserve(float(tm.min()), n)
+        with self._lock:
+            self._reserve(float(tm.min()), n)
+            self._route_many_locked(k, h, tm, idl, nd, out, flags, n)
+        return out, flags
+
+    cdef _route_many_locked(self, k, h, tm, idl, nd, out, flags, Py_ssize_t n):
         keep = (k, h, tm, idl, nd, self._entries, self._tables, self._off, self._len,
                 self._rand, self._valid)
         cdef const uint64_t* pk = <const uint64_t*><size_t>k.ctypes.data
@@ -538,16 +572,17 @@ cdef class L4Path:
         cdef int32_t* po = <int32_t*><size_t>out.ctypes.data
         cdef uint8_t* pf = <uint8_t*><size_t>flags.ctypes.data
         cdef int64_t r
+        self.busy = True
         with nogil:
             r = lb_l4_route_many(n, pk, ph, pt, pi, pn, self.sel.tables, self.sel.off,
                                  self.sel.tlen, self.sel.rand, self.sel.valid,
                                  self.sel.n_targets, self.tab, self.capacity - 1, self.rng,
                                  po, pf)
+        self.busy = False
         del keep
         if r < 0:
             raise RuntimeError("flow table full")
         self.occupied += r
-        return out, flags
 
     def __len__(self):
         """Entries stored (live or expired but not yet reused)."""
@@ -560,10 +595,12 @@ cdef class L4Path:
 
     def forget_target(self, int32_t target):
         """Expire every entry pinned to ``target`` (they are reused by later flows)."""
-        e = self._entries
-        hit = (e["target"] == target) & ((e["flags"] & LB_L4_OCCUPIED) != 0)
-        e["expires"][hit] = -np.inf
-        return int(np.count_nonzero(hit))
+        with self._lock:
+            e = self._entries
+            hit = (e["target"] == target) & ((e["flags"] & LB_L4_OCCUPIED) != 0)
+            e["expires"][hit] = -np.inf
+            return int(np.count_nonzero(hit))
 
     def clear(self):
-        self._alloc(self.capacity)
+        with self._lock:
+            self._alloc(self.capacity)

@@ -13,9 +13,12 @@ from lbcore.elb.targets import (DRAINING, HEALTHY, INITIAL, STATE_NAMES, UNHEALT
 __all__ = ["Target", "TargetGroup", "HealthCheck", "INITIAL", "HEALTHY", "UNHEALTHY",
            "DRAINING", "UNUSED", "STATE_NAMES", "TARGET_GROUP_ATTRIBUTES",
            "LOAD_BALANCER_ATTRIBUTES", "LISTENER_ATTRIBUTES", "parse_attributes"]
+from lbcore.elb.zones import NodePools, minimum_healthy, node_pools
 from lbcore.elb._l4lb import GatewayLoadBalancer, L4Result, NetworkLoadBalancer
 
-__all__ += ["NetworkLoadBalancer", "GatewayLoadBalancer", "L4Result"]
+__all__ += ["NodePools", "node_pools", "minimum_healthy", "NetworkLoadBalancer",
+            "GatewayLoadBalancer", "L4Result"]
+
 # L7: requests, decisions, listener rules, ALB and Classic LB (docs/alb.md)
 from lbcore.elb.request import FixedResponse, Forward, Headers, Redirect, Request, SetCookie
 from lbcore.elb.rules import Condition, Rule, RuleSet, parse_condition, parse_rule

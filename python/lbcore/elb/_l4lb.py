@@ -19,6 +19,7 @@ from lbcore._l4 import L4Path, maglev_table
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
 from lbcore.elb.targets import DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNUSED, TargetGroup
+from lbcore.elb.zones import node_pools
 
 __all__ = ["NetworkLoadBalancer", "GatewayLoadBalancer", "L4Result"]
 
@@ -87,7 +88,7 @@ class _L4LoadBalancer:
     _family = None
 
     def __init__(self, availability_zones, *, attributes=None, seed=0, table_size=65537,
-                 **kwargs):
+                 flow_capacity=1024, **kwargs):
         if isinstance(availability_zones, str):
             raise TypeError("availability_zones must be a sequence of AZ names, not a str")
         zones = tuple(availability_zones)
@@ -104,6 +105,10 @@ class _L4LoadBalancer:
                 not _is_prime(table_size) or table_size < 7:
             raise ValueError(f"table_size must be a prime >= 7, got {table_size!r}")
         self.table_size = table_size
+        if isinstance(flow_capacity, bool) or not isinstance(flow_capacity, int) or \
+                not 1 <= flow_capacity <= 1 << 40:
+            raise ValueError(f"flow_capacity must be an int in 1..2**40, got {flow_capacity!r}")
+        self.flow_capacity = flow_capacity
         self.attribute_values, self.attributes = parse_attributes(
             LOAD_BALANCER_ATTRIBUTES, self._family, None, attributes, kwargs)
         self._listeners = []
@@ -119,22 +124,17 @@ class _L4LoadBalancer:
         return self.attribute_values["load_balancing.cross_zone.enabled"]
 
     def set_attributes(self, attributes=None, **kwargs):
-        """ModifyLoadBalancerAttributes: change some attributes (others keep their value)."""
-        merged = dict(self.attributes)
-        new, _ = parse_attributes(LOAD_BALANCER_ATTRIBUTES, self._family, None, attributes,
-                                  kwargs)
-        given = {}
+        """ModifyLoadBalancerAttributes: change some attributes (the others keep
+        their values); takes the same forms as the constructor."""
+        values, strings = parse_attributes(LOAD_BALANCER_ATTRIBUTES, self._family, None,
+                                           attributes, kwargs)
+        changed = set()
         if attributes is not None:
-            given.update(attributes if isinstance(attributes, dict)
-                         else {a["Key"]: a["Value"] for a in attributes})
-        for name, value in kwargs.items():
-            given[name.replace("_", ".", name.count("_"))] = value
-        # re-parse the merged strings so the result is validated as a whole
-        for key in list(merged):
-            kw = key.replace(".", "_")
-            if key in given or kw in kwargs:
-                merged[key] = new[key] if isinstance(new[key], str) else \
-                    ("true" if new[key] is True else "false" if new[key] is False else str(new[key]))
+            changed |= set(attributes) if isinstance(attributes, dict) else \
+                {a["Key"] for a in attributes}
+        changed |= {k for k in LOAD_BALANCER_ATTRIBUTES if k.replace(".", "_") in kwargs}
+        merged = dict(self.attributes)
+        merged.update({k: strings[k] for k in changed})
         self.attribute_values, self.attributes = parse_attributes(
             LOAD_BALANCER_ATTRIBUTES, self._family, None, merged)
         self._config += 1
@@ -156,7 +156,7 @@ class _L4LoadBalancer:
         lst.tcp_idle = float(values["tcp.idle_timeout.seconds"])
         lst.attributes = strings
         lst.index = len(self._listeners)
-        lst.path = L4Path(1024, seed=_derive(self._seed, 0x4C53 + lst.index))
+        lst.path = L4Path(self.flow_capacity, seed=_derive(self._seed, 0x4C53 + lst.index))
         lst.built_version = None
         self._listeners.append(lst)
         self._config += 1
@@ -176,59 +176,36 @@ class _L4LoadBalancer:
                 return False
         return True
 
-    def _min_healthy(self, tg, key_prefix, n_scope):
-        v = tg.attribute_values
-        count = v.get(key_prefix + ".count", 1)
-        pct = v.get(key_prefix + ".percentage")
-        need = 1 if count is None else count
-        if pct is not None:
-            need = max(need, math.ceil(pct * n_scope / 100.0))
-        return need
-
     def _valid_mask(self, tg, codes, any_healthy):
+        raise NotImplementedError
+
+    def _configure(self, lst):
         raise NotImplementedError
 
     def _rebuild(self, lst):
         tg = lst.target_group
         codes = tg._codes
-        n = codes.shape[0]
-        az = tg.zone_index(self.availability_zones)
-        in_lb = az >= 0
-        registered = ((codes == INITIAL) | (codes == HEALTHY) | (codes == UNHEALTHY)) & in_lb
-        healthy = (codes == HEALTHY) & in_lb
         cross = tg.cross_zone
         if cross is None:
-            cross = self.cross_zone if self._family != "gwlb" else self.cross_zone
-        nodes = len(self.availability_zones)
-        tables, offsets, lengths, randoms, dns, dns_fallback = [], [], [], [], [], []
+            cross = self.cross_zone
+        np_ = node_pools(tg, self.availability_zones, cross_zone=cross)
         keys = np.array([hash_key(repr(t.id), seed=self._target_seed) for t in tg._targets],
                         dtype=np.uint64)
+        random_drop = self._family == "gwlb"
+        tables, offsets, lengths, randoms = [], [], [], []
         cache = {}
         pos = 0
-        for z in range(nodes):
-            scope = in_lb if cross else (az == z)
-            n_reg = int(np.count_nonzero(registered & scope))
-            n_ok = int(np.count_nonzero(healthy & scope))
-            route_need = self._route_minimum(tg, n_reg)
-            if n_ok and n_ok >= route_need:
-                pool, rand = np.flatnonzero(healthy & scope), False
-            else:
-                pool, rand = np.flatnonzero(registered & scope), self._family == "gwlb"
-            if n_ok and n_ok >= self._dns_minimum(tg, n_reg):
-                dns.append(z)
-            if n_reg:
-                dns_fallback.append(z)
+        for pool, healthy in zip(np_.pools, np_.healthy):
+            rand = random_drop and not healthy
             sig = (rand, pool.tobytes())
             if sig not in cache:
-                if pool.size == 0:
-                    table = np.zeros(0, dtype=np.int32)
-                elif rand:
-                    table = pool.astype(np.int32)
+                if pool.size == 0 or rand:
+                    table = pool
                 else:
                     m = self.table_size
                     while m <= pool.size:
                         m = _next_prime(m * 2)
-                    table = pool.astype(np.int32)[maglev_table(keys[pool], m)]
+                    table = pool[maglev_table(keys[pool], m)]
                 cache[sig] = (pos, table)
                 tables.append(table)
                 pos += table.shape[0]
@@ -237,24 +214,15 @@ class _L4LoadBalancer:
             lengths.append(table.shape[0])
             randoms.append(rand)
         all_tables = np.concatenate(tables) if tables else np.zeros(0, np.int32)
-        valid = self._valid_mask(tg, codes, bool(np.any(healthy)))
+        valid = self._valid_mask(tg, codes, bool(np.any(codes == HEALTHY)))
         lst.path.set_selection(all_tables, np.array(offsets, np.int64),
                                np.array(lengths, np.int32), np.array(randoms, np.uint8),
                                valid.astype(np.uint8))
         lst.valid = valid
-        lst.dns = np.array(dns or dns_fallback or list(range(nodes)), dtype=np.int32)
+        lst.dns = np_.dns
         lst.path.set_dns(lst.dns)
         self._configure(lst)
         lst.built_version = (tg.version, self._config)
-
-    def _route_minimum(self, tg, n_reg):
-        return 1
-
-    def _configure(self, lst):
-        raise NotImplementedError
-
-    def _dns_minimum(self, tg, n_reg):
-        return 1
 
     def _ensure(self, lst):
         if lst.built_version != (lst.target_group.version, self._config):
@@ -329,14 +297,16 @@ class NetworkLoadBalancer(_L4LoadBalancer):
     attributes as the elbv2 API gives them (``load_balancing.cross_zone.enabled``,
     default ``false``; ``dns_record.client_routing_policy`` is accepted but not
     modelled). Add listeners with :meth:`add_listener`. ``seed`` makes every
-    hash and random choice reproducible. See docs/elb.md.
+    hash and random choice reproducible; ``table_size`` (prime) is the Maglev
+    table size; ``flow_capacity`` the initial size of each listener's
+    connection table (it grows as needed). See docs/elb.md.
     """
     _family = "nlb"
 
     def __init__(self, availability_zones, *, attributes=None, seed=0, table_size=65537,
-                 **kwargs):
+                 flow_capacity=1024, **kwargs):
         super().__init__(availability_zones, attributes=attributes, seed=seed,
-                         table_size=table_size, **kwargs)
+                         table_size=table_size, flow_capacity=flow_capacity, **kwargs)
         self._by_port = {}
 
     def add_listener(self, protocol, port, target_group, *, attributes=None, **kwargs):
@@ -381,14 +351,6 @@ class NetworkLoadBalancer(_L4LoadBalancer):
         if not dereg_terminate:
             valid |= codes == UNUSED
         return valid
-
-    def _route_minimum(self, tg, n_reg):
-        return self._min_healthy(
-            tg, "target_group_health.unhealthy_state_routing.minimum_healthy_targets", n_reg)
-
-    def _dns_minimum(self, tg, n_reg):
-        return self._min_healthy(
-            tg, "target_group_health.dns_failover.minimum_healthy_targets", n_reg)
 
     def route(self, flow, now, *, node=None):
         """Route one flow at time ``now`` → ``(Target or None, AZ name or None)``.
@@ -465,9 +427,9 @@ class GatewayLoadBalancer(_L4LoadBalancer):
     _family = "gwlb"
 
     def __init__(self, availability_zones, target_group=None, *, attributes=None, seed=0,
-                 table_size=65537, listener_attributes=None, **kwargs):
+                 table_size=65537, flow_capacity=1024, listener_attributes=None, **kwargs):
         super().__init__(availability_zones, attributes=attributes, seed=seed,
-                         table_size=table_size, **kwargs)
+                         table_size=table_size, flow_capacity=flow_capacity, **kwargs)
         if target_group is not None:
             self.set_target_group(target_group, attributes=listener_attributes)
 
@@ -479,15 +441,18 @@ class GatewayLoadBalancer(_L4LoadBalancer):
         return self
 
     def _valid_mask(self, tg, codes, any_healthy):
+        # GWLB guide, "Edit target group attributes" (target failover):
+        # no_rebalance (default) keeps sending existing flows to failed or
+        # deregistered targets; rebalance rehashes them to healthy targets, for a
+        # deregistered target after the deregistration delay.
         rebalance = tg.attribute_values["target_failover.on_unhealthy"] == "rebalance"
-        registered = (codes == INITIAL) | (codes == HEALTHY) | (codes == UNHEALTHY)
         if not rebalance:
-            # no_rebalance: existing flows stay regardless of health, and on a
-            # deregistered appliance until the deregistration delay ends.
-            return registered | (codes == DRAINING)
+            return np.ones(codes.shape[0], dtype=bool)
         if not any_healthy:
-            return registered      # flows placed at random stay there for their life
-        return codes == HEALTHY
+            # flows placed at random stay there for their life
+            return (codes == INITIAL) | (codes == HEALTHY) | (codes == UNHEALTHY) | \
+                (codes == DRAINING)
+        return (codes == HEALTHY) | (codes == DRAINING)
 
     def _fields(self):
         tg = self._listeners[0].target_group

@@ -1,0 +1,361 @@
+# cython: language_level=3
+"""Maglev consistent hashing (Eisenbud et al., "Maglev: A Fast and Reliable Software
+Network Load Balancer", NSDI 2016, section 3.4), documented in docs/consistent.md and
+modelled in tests/reference/maglev_ref.py.
+
+Population (paper, Pseudocode 1): backend i has the permutation
+``(offset_i + j * skip_i) mod M`` of the M slots (M prime, 1 <= skip < M); in turns,
+each backend claims its next preferred slot that is still empty, until the table is
+full. Weighted population (lbcore's rule, the same idea as Envoy's weighted Maglev):
+population runs in rounds t = 1, 2, ...; in round t backend i takes its (k+1)-th turn
+only when ``t * (w_i / w_max) >= k + 1``, so the heaviest backend takes a turn every
+round and a backend of half its weight every second round. With equal weights every
+backend takes a turn every round: the paper's algorithm exactly.
+"""
+import warnings
+
+import numpy as np
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+
+from lbcore._hash import parse_seed
+from lbcore._targets import (parse_targets, canonical_order, parse_weights,
+                             parse_hash_options, as_hash_array, identity_key, _tag)
+
+include "_selector.pxi"
+
+
+cdef int lb_maglev_populate(
+        int32_t n, const uint64_t* offsets, const uint64_t* skips, const double* weights,
+        uint64_t m, uint64_t* pos, uint64_t* turns, int32_t* table) noexcept nogil:
+    """Fill ``table[0..m)`` with backend indices; returns 0, or -1 when no backend
+    can take a slot (n == 0 or every weight is zero). ``weights`` may be NULL
+    (equal weights). ``pos``/``turns`` are n-entry scratch buffers."""
+    cdef int32_t i
+    cdef uint64_t s, c, skip, filled = 0, t = 0
+    cdef double wmax = 0.0
+    if n <= 0 or m == 0:
+        return -1
+    if weights != NULL:
+        for i in range(n):
+            if weights[i] > wmax:
+                wmax = weights[i]
+        if not wmax > 0.0:
+            return -1
+    for s in range(m):
+        table[s] = -1
+    for i in range(n):
+        pos[i] = offsets[i]
+        turns[i] = 0
+    while filled < m:
+        t += 1
+        for i in range(n):
+            if weights != NULL:
+                if not weights[i] > 0.0:
+                    continue
+                if <double>t * (weights[i] / wmax) < <double>(turns[i] + 1):
+                    continue
+            turns[i] += 1
+            c = pos[i]
+            skip = skips[i]
+            while table[c] >= 0:
+                c += skip
+                if c >= m:
+                    c -= m
+            table[c] = i
+            c += skip
+            if c >= m:
+                c -= m
+            pos[i] = c
+            filled += 1
+            if filled == m:
+                break
+    return 0
+
+
+cdef int32_t lb_maglev_lookup(const int32_t* table, uint64_t m, uint64_t h) noexcept nogil:
+    return table[lb_maglev_slot(h, m)]
+
+
+cdef void lb_maglev_lookup_many(
+        const int32_t* table, uint64_t m, size_t n, const uint64_t* hashes,
+        int32_t* out) noexcept nogil:
+    cdef size_t i
+    for i in range(n):
+        out[i] = table[lb_maglev_slot(hashes[i], m)]
+
+
+cdef void lb_maglev_select_flows(
+        const int32_t* table, uint64_t m, size_t n,
+        const uint8_t* proto, const uint8_t* flags,
+        const uint64_t* src_hi, const uint64_t* src_lo,
+        const uint64_t* dst_hi, const uint64_t* dst_lo,
+        const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
+        int fields, int symmetric, uint64_t seed, int32_t* out) noexcept nogil:
+    cdef lb_hash_keys keys
+    cdef size_t i
+    lb_hash_keys_init(&keys, seed)
+    for i in range(n):
+        out[i] = table[lb_maglev_slot(lb_flow_hash_keyed(
+            &keys, proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i], dst_lo[i],
+            sport[i], dport[i], seq[i], fields, symmetric), m)]
+
+
+# ---------------------------------------------------------------- Python API
+
+class MaglevTableSizeWarning(UserWarning):
+    """A Maglev table smaller than 100x the number of targets: the paper (section
+    3.4, 5.3) sizes M >> N; small tables spread slots unevenly under weights and
+    move more slots on churn."""
+
+
+_MAX_TABLE = (1 << 31) - 1
+
+
+def is_prime(n):
+    """Deterministic Miller-Rabin for n < 3.3e24 (bases 2..41)."""
+    if n < 2:
+        return False
+    small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
+    for p in small:
+        if n % p == 0:
+            return n == p
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        r += 1
+    for a in small:
+        x = pow(a, d, n)
+        if x == 1 or x == n - 1:
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _check_table_size(table_size):
+    if isinstance(table_size, bool) or not hasattr(table_size, "__index__"):
+        raise TypeError(f"table_size must be an int, got {type(table_size).__name__}")
+    m = table_size.__index__()
+    if not 2 <= m <= _MAX_TABLE:
+        raise ValueError(f"table_size must be a prime in [2, 2**31), got {m}")
+    if not is_prime(m):
+        raise ValueError(f"table_size must be prime (every skip must generate a full "
+                         f"permutation of the slots), got {m}")
+    return m
+
+
+cdef object _populate(object offsets, object skips, object weights, uint64_t m):
+    cdef const uint64_t[::1] off = offsets
+    cdef const uint64_t[::1] sk = skips
+    cdef const double[::1] w
+    cdef const double* wp = NULL
+    cdef int32_t n = off.shape[0]
+    table = np.empty(m, dtype=np.int32)
+    scratch = np.empty((2, max(n, 1)), dtype=np.uint64)
+    cdef uint64_t[:, ::1] scr = scratch
+    cdef int32_t[::1] t = table
+    cdef int rc
+    if weights is not None:
+        w = weights
+        wp = &w[0]
+    with nogil:
+        rc = lb_maglev_populate(n, &off[0], &sk[0], wp, m, &scr[0, 0], &scr[1, 0], &t[0])
+    if rc != 0:
+        raise ValueError("weights must not all be zero")
+    return table
+
+
+def maglev_populate(offsets, skips, table_size, weights=None):
+    """The paper's population: explicit per-backend ``offsets`` and ``skips`` →
+    an int32 array of backend indices of length ``table_size`` (prime).
+
+    ``offsets[i]`` in ``[0, table_size)``, ``skips[i]`` in ``[1, table_size)``;
+    ``weights`` (optional, finite, >= 0, not all zero) use lbcore's weighted rule
+    (module docstring). Backend i's claims are tried in index order within a
+    round, as in the paper's pseudocode.
+    """
+    m = _check_table_size(table_size)
+    off = as_hash_array(offsets, "offsets")
+    sk = as_hash_array(skips, "skips")
+    if off.shape[0] == 0:
+        raise ValueError("offsets must not be empty")
+    if sk.shape[0] != off.shape[0]:
+        raise ValueError(f"skips must have the same length as offsets "
+                         f"({off.shape[0]}), got {sk.shape[0]}")
+    if off.shape[0] >= (1 << 31):
+        raise ValueError("offsets: too many backends")
+    if np.any(off >= np.uint64(m)):
+        raise ValueError(f"offsets must be in [0, table_size={m})")
+    if np.any(sk < 1) or np.any(sk >= np.uint64(m)):
+        raise ValueError(f"skips must be in [1, table_size={m})")
+    w = parse_weights(weights, off.shape[0])
+    return _populate(off, sk, w, m)
+
+
+cdef class Maglev:
+    """Maglev lookup table over ``targets`` (see docs/consistent.md).
+
+    ``Maglev(targets, *, weights=None, table_size=65537, seed=0, fields="5-tuple",
+    symmetric=False, flow_seed=0)``. Each target's offset and skip come from two
+    seeded hashes of its identity (``offset = h1 mod M``, ``skip = h2 mod (M-1) + 1``,
+    paper section 3.4), and population runs in the canonical target order, so the
+    table maps each slot to the same target whatever the order of ``targets``.
+    Flows are hashed with ``lbcore.flow_hash(flow, fields=fields,
+    symmetric=symmetric, seed=flow_seed)``; an int is taken as an already computed
+    64-bit hash. A hash h selects slot ``(h * M) >> 64``.
+    """
+    cdef readonly object targets
+    cdef readonly object weights
+    cdef readonly uint64_t table_size
+    cdef readonly uint64_t seed
+    cdef readonly object fields
+    cdef readonly bint symmetric
+    cdef readonly uint64_t flow_seed
+    cdef object _table
+    cdef object _keys
+    cdef object _index
+    cdef const int32_t* _tab
+    cdef lb_hash_keys _hkeys
+    cdef int _fields
+
+    def __init__(self, targets, *, weights=None, table_size=65537, seed=0,
+                 fields="5-tuple", symmetric=False, flow_seed=0):
+        m = _check_table_size(table_size)
+        targets, keys, h1, h2 = parse_targets(targets, seed)
+        n = len(targets)
+        w = parse_weights(weights, n)
+        self._fields, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
+        if m < 100 * n:
+            warnings.warn(f"Maglev table_size {m} is below 100x the number of targets "
+                          f"({n}): expect uneven slot shares and extra churn",
+                          MaglevTableSizeWarning, stacklevel=2)
+        order = canonical_order(keys, h1, h2)
+        mm = np.uint64(m)
+        offsets = np.ascontiguousarray(h1[order] % mm)
+        skips = np.ascontiguousarray(h2[order] % np.uint64(m - 1) + np.uint64(1))
+        cw = None if w is None else np.ascontiguousarray(w[order])
+        canon = _populate(offsets, skips, cw, m)
+        table = order.astype(np.int32)[canon]
+        table.flags.writeable = False
+        self._set(table, targets, keys, w, m, parse_seed(seed), fields, sym, fs)
+
+    cdef _set(self, table, targets, keys, w, uint64_t m, uint64_t seed, fields, bint sym,
+              uint64_t fs):
+        cdef const int32_t[::1] tv = table
+        self._table = table
+        self._tab = &tv[0]
+        self.targets = targets
+        self._keys = keys
+        self._index = None
+        if w is not None:
+            w.flags.writeable = False
+        self.weights = w
+        self.table_size = m
+        self.seed = seed
+        self.fields = fields
+        self.symmetric = sym
+        self.flow_seed = fs
+        lb_hash_keys_init(&self._hkeys, fs)
+
+    @property
+    def table(self):
+        """The lookup table: read-only int32 array of target indices, one per slot."""
+        return self._table
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __repr__(self):
+        return f"<Maglev: {len(self.targets)} targets, table_size={self.table_size}>"
+
+    def select_index(self, flow_or_hash):
+        """Index (into ``targets``) of the target for one flow or 64-bit hash."""
+        return self._tab[lb_maglev_slot(_key_of(flow_or_hash, &self._hkeys, self._fields,
+                                                self.symmetric), self.table_size)]
+
+    def select(self, flow_or_hash):
+        """The target for one flow or 64-bit hash."""
+        return self.targets[self._tab[lb_maglev_slot(
+            _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric),
+            self.table_size)]]
+
+    def select_many(self, flows_or_hashes):
+        """int32 target indices for ``lbcore.Flows`` or an array of uint64 hashes."""
+        columns = getattr(flows_or_hashes, "_hash_columns", None)
+        if columns is not None:
+            c = columns()
+            return self._select_cols(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8])
+        hashes = as_hash_array(flows_or_hashes)
+        return self._select_hashes(hashes)
+
+    cdef object _select_hashes(self, const uint64_t[::1] h):
+        cdef Py_ssize_t n = h.shape[0]
+        out = np.empty(n, dtype=np.int32)
+        cdef int32_t[::1] o = out
+        tab = self._table          # keeps the buffer alive while the GIL is released
+        if n:
+            with nogil:
+                lb_maglev_lookup_many(self._tab, self.table_size, n, &h[0], &o[0])
+        return out
+
+    cdef object _select_cols(
+            self, const uint8_t[::1] proto, const uint8_t[::1] flags,
+            const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+            const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+            const uint16_t[::1] sport, const uint16_t[::1] dport, const uint32_t[::1] seq):
+        cdef Py_ssize_t n = proto.shape[0]
+        out = np.empty(n, dtype=np.int32)
+        cdef int32_t[::1] o = out
+        tab = self._table
+        if n:
+            with nogil:
+                lb_maglev_select_flows(self._tab, self.table_size, n, &proto[0], &flags[0],
+                                       &src_hi[0], &src_lo[0], &dst_hi[0], &dst_lo[0],
+                                       &sport[0], &dport[0], &seq[0], self._fields,
+                                       self.symmetric, self.flow_seed, &o[0])
+        return out
+
+    def _rebuild(self, targets, weights):
+        return Maglev(targets, weights=weights, table_size=self.table_size, seed=self.seed,
+                      fields=self.fields, symmetric=self.symmetric, flow_seed=self.flow_seed)
+
+    def index_of(self, target):
+        """Index of ``target`` (matched by identity key) in ``targets``."""
+        if self._index is None:
+            self._index = {(_tag(k), k): i for i, k in enumerate(self._keys)}
+        k = identity_key(target)
+        try:
+            return self._index[(_tag(k), k)]
+        except KeyError:
+            raise ValueError(f"target {target!r} is not in this table") from None
+
+    def without(self, target):
+        """A new table without ``target`` (other targets keep their weights)."""
+        i = self.index_of(target)
+        targets = self.targets[:i] + self.targets[i + 1:]
+        if not targets:
+            raise ValueError("target: removing the only target leaves an empty table")
+        w = None if self.weights is None else np.delete(self.weights, i)
+        return self._rebuild(targets, w)
+
+    def with_targets(self, targets, *, weights=None):
+        """A new table over ``targets`` with this table's size, seed and hash options."""
+        return self._rebuild(targets, weights)
+
+    def diff(self, Maglev other):
+        """Slots (int64 array) whose target, by identity, differs in ``other``."""
+        if other.table_size != self.table_size:
+            raise ValueError(f"other must have the same table_size ({self.table_size}), "
+                             f"got {other.table_size}")
+        ids = {}
+        for k in self._keys:
+            ids.setdefault((_tag(k), k), len(ids))
+        mine = np.array([ids[(_tag(k), k)] for k in self._keys], dtype=np.int64)
+        theirs = np.array([ids.setdefault((_tag(k), k), len(ids)) for k in other._keys],
+                          dtype=np.int64)
+        return np.flatnonzero(mine[self._table] != theirs[other._table])

@@ -1,0 +1,244 @@
+# cython: language_level=3
+"""Weighted rendezvous hashing (highest random weight) and the ``Rendezvous`` selector.
+
+See _rendezvous.pxd for the score; docs/consistent.md for the semantics; modelled in
+tests/reference/rendezvous_ref.py.
+"""
+import numpy as np
+
+from libc.math cimport log
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+
+from lbcore._hash import parse_seed
+from lbcore._targets import (parse_targets, parse_weights, parse_hash_options,
+                             as_hash_array, identity_key, _tag)
+
+include "_selector.pxi"
+
+cdef double _INV52 = 1.0 / 4503599627370496.0      # 2**-52 (h >> 12) + 0.5 is exact
+
+
+cdef inline double _score(uint64_t key, uint64_t ta, uint64_t tb, const double* weights,
+                          int32_t i) noexcept nogil:
+    cdef uint64_t h = lb_rendezvous_pair(key, ta, tb) >> 12
+    if weights == NULL:
+        return <double>h
+    return -weights[i] / log((<double>h + 0.5) * _INV52)
+
+
+cdef inline bint _better(double s, uint64_t a, uint64_t b, int32_t i,
+                         double s2, uint64_t a2, uint64_t b2, int32_t i2) noexcept nogil:
+    if s != s2:
+        return s > s2
+    if a != a2:
+        return a < a2
+    if b != b2:
+        return b < b2
+    return i < i2
+
+
+cdef int32_t lb_rendezvous_select(
+        uint64_t key, int32_t n, const uint64_t* ta, const uint64_t* tb,
+        const double* weights) noexcept nogil:
+    """Index of the highest-scoring target, or -1 if none has a positive weight."""
+    cdef int32_t i, best = -1
+    cdef double s, bs = 0.0
+    for i in range(n):
+        if weights != NULL and not weights[i] > 0.0:
+            continue
+        s = _score(key, ta[i], tb[i], weights, i)
+        if best < 0 or _better(s, ta[i], tb[i], i, bs, ta[best], tb[best], best):
+            best = i
+            bs = s
+    return best
+
+
+cdef void lb_rendezvous_select_many(
+        size_t count, const uint64_t* keys, int32_t n, const uint64_t* ta,
+        const uint64_t* tb, const double* weights, int32_t* out) noexcept nogil:
+    cdef size_t j
+    for j in range(count):
+        out[j] = lb_rendezvous_select(keys[j], n, ta, tb, weights)
+
+
+cdef int32_t lb_rendezvous_top(
+        uint64_t key, int32_t n, const uint64_t* ta, const uint64_t* tb,
+        const double* weights, int32_t k, int32_t* out, double* scratch) noexcept nogil:
+    """The (up to) k best targets, best first, into out[0..); returns how many.
+    ``scratch`` holds k doubles."""
+    cdef int32_t i, j, c, have = 0
+    cdef double s
+    if k <= 0:
+        return 0
+    for i in range(n):
+        if weights != NULL and not weights[i] > 0.0:
+            continue
+        s = _score(key, ta[i], tb[i], weights, i)
+        if have == k:
+            c = out[k - 1]
+            if not _better(s, ta[i], tb[i], i, scratch[k - 1], ta[c], tb[c], c):
+                continue
+            j = k - 1
+        else:
+            j = have
+            have += 1
+        while j > 0:
+            c = out[j - 1]
+            if not _better(s, ta[i], tb[i], i, scratch[j - 1], ta[c], tb[c], c):
+                break
+            out[j] = c
+            scratch[j] = scratch[j - 1]
+            j -= 1
+        out[j] = i
+        scratch[j] = s
+    return have
+
+
+# ---------------------------------------------------------------- Python API
+
+cdef class Rendezvous:
+    """Weighted rendezvous (highest random weight) hashing over ``targets``.
+
+    ``Rendezvous(targets, *, weights=None, seed=0, fields="5-tuple", symmetric=False,
+    flow_seed=0)``. Target i's identity hashes are ``hash_key(identity, seed=seed)``
+    and ``hash_key(identity, seed=seed + 0x9E3779B97F4A7C15)``; a key picks the target
+    of highest score ``-w / ln(u)`` (u in (0, 1) from the pair hash), so target i wins
+    with probability ``w_i / sum(w)`` and removing a target moves exactly its keys.
+    The result does not depend on the order of ``targets``. Equal weights (or
+    ``weights=None``) compare the 52-bit u directly. Flows are hashed with
+    ``lbcore.flow_hash(flow, fields=..., symmetric=..., seed=flow_seed)``; an int is
+    an already computed 64-bit hash. Selection costs O(len(targets)) per key.
+    """
+    cdef readonly object targets
+    cdef readonly object weights
+    cdef readonly uint64_t seed
+    cdef readonly object fields
+    cdef readonly bint symmetric
+    cdef readonly uint64_t flow_seed
+    cdef object _keys, _ta_arr, _tb_arr, _w_arr, _scratch_arr, _out_arr
+    cdef const uint64_t* _ta
+    cdef const uint64_t* _tb
+    cdef const double* _w
+    cdef double* _scratch
+    cdef int32_t* _outbuf
+    cdef int32_t _n
+    cdef int32_t _eligible
+    cdef lb_hash_keys _hkeys
+    cdef int _fields
+
+    def __init__(self, targets, *, weights=None, seed=0, fields="5-tuple", symmetric=False,
+                 flow_seed=0):
+        targets, keys, h1, h2 = parse_targets(targets, seed)
+        if len(targets) > 0x7FFFFFFF:
+            raise ValueError("targets: too many targets")
+        w = parse_weights(weights, len(targets))
+        self._fields, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
+        self.targets = targets
+        self._keys = keys
+        self.seed = parse_seed(seed)
+        self.fields = fields
+        self.symmetric = sym
+        self.flow_seed = fs
+        lb_hash_keys_init(&self._hkeys, fs)
+        self._n = len(targets)
+        self._ta_arr = h1
+        self._tb_arr = h2
+        cdef const uint64_t[::1] a = h1
+        cdef const uint64_t[::1] b = h2
+        self._ta = &a[0]
+        self._tb = &b[0]
+        if w is not None:
+            w.flags.writeable = False
+        self.weights = w
+        # equal weights are the unweighted case (same order, integer comparison)
+        cdef const double[::1] wv
+        self._w = NULL
+        self._eligible = self._n
+        if w is not None and not np.all(w == w[0]):
+            self._w_arr = w
+            wv = w
+            self._w = &wv[0]
+            self._eligible = int(np.count_nonzero(w > 0))
+        self._scratch_arr = np.empty(self._n, dtype=np.float64)
+        self._out_arr = np.empty(self._n, dtype=np.int32)
+        cdef double[::1] sv = self._scratch_arr
+        cdef int32_t[::1] ov = self._out_arr
+        self._scratch = &sv[0]
+        self._outbuf = &ov[0]
+
+    def _kernel_arrays(self):
+        """(ta, tb, weights or None) as the kernels take them."""
+        return self._ta_arr, self._tb_arr, self._w_arr
+
+    def __len__(self):
+        return self._n
+
+    def __repr__(self):
+        return f"<Rendezvous: {self._n} targets>"
+
+    def select_index(self, flow_or_hash):
+        """Index (into ``targets``) of the target for one flow or 64-bit hash."""
+        return lb_rendezvous_select(_key_of(flow_or_hash, &self._hkeys, self._fields,
+                                            self.symmetric), self._n, self._ta, self._tb,
+                                    self._w)
+
+    def select(self, flow_or_hash):
+        """The target for one flow or 64-bit hash."""
+        return self.targets[lb_rendezvous_select(
+            _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric), self._n,
+            self._ta, self._tb, self._w)]
+
+    def select_many(self, flows_or_hashes):
+        """int32 target indices for ``lbcore.Flows`` or an array of uint64 hashes."""
+        cdef const uint64_t[::1] h = _batch_hashes(flows_or_hashes, self._fields,
+                                                   self.symmetric, self.flow_seed)
+        cdef Py_ssize_t n = h.shape[0]
+        out = np.empty(n, dtype=np.int32)
+        cdef int32_t[::1] o = out
+        keep = (self._ta_arr, self._tb_arr, self._w_arr)
+        if n:
+            with nogil:
+                lb_rendezvous_select_many(n, &h[0], self._n, self._ta, self._tb, self._w,
+                                          &o[0])
+        return out
+
+    def top_index(self, flow_or_hash, k):
+        """Indices of the ``k`` best targets for one flow or hash, best first (at most
+        the number of targets with a positive weight)."""
+        if isinstance(k, (bool, np.bool_)) or not hasattr(k, "__index__"):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        kk = k.__index__()
+        if kk < 1:
+            raise ValueError(f"k must be >= 1, got {kk}")
+        cdef int32_t kc = min(kk, self._eligible)
+        cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric)
+        cdef int32_t got = lb_rendezvous_top(key, self._n, self._ta, self._tb, self._w, kc,
+                                             self._outbuf, self._scratch)
+        return [self._outbuf[i] for i in range(got)]
+
+    def top(self, flow_or_hash, k):
+        """The ``k`` best targets for one flow or hash, best first: the first is
+        ``select``'s answer, the next ones are where the key goes if the earlier ones
+        are removed (retries, multivalue answers)."""
+        return [self.targets[i] for i in self.top_index(flow_or_hash, k)]
+
+    def index_of(self, target):
+        k = identity_key(target)
+        for i, kk in enumerate(self._keys):
+            if _tag(kk) == _tag(k) and kk == k:
+                return i
+        raise ValueError(f"target {target!r} is not in this selector")
+
+    def without(self, target):
+        """A new selector without ``target`` (others keep their weights)."""
+        i = self.index_of(target)
+        targets = self.targets[:i] + self.targets[i + 1:]
+        if not targets:
+            raise ValueError("target: removing the only target leaves no targets")
+        w = None if self.weights is None else np.delete(self.weights, i)
+        return self.with_targets(targets, weights=w)
+
+    def with_targets(self, targets, *, weights=None):
+        """A new selector over ``targets`` with the same seed and hash options."""
+        return Rendezvous(targets, weights=weights, seed=self.seed, fields=self.fields,
+                          symmetric=self.symmetric, flow_seed=self.flow_seed)

@@ -1,0 +1,55 @@
+# Shared boundary code of the consistent selectors (included by _maglev, _jump,
+# _rendezvous): turning a flow or a 64-bit hash into the uint64 the kernels take.
+from lbcore._flow cimport Flow
+from lbcore._hash cimport (lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed,
+                           lb_flow_hash_many)
+
+cdef object _MAXU64 = (1 << 64) - 1
+
+
+cdef inline uint64_t _key_of(object x, const lb_hash_keys* keys, int fields,
+                             int symmetric) except? 0xFFFFFFFFFFFFFFFF:
+    """The 64-bit hash of one flow (hashed with the selector's options) or a
+    hash given as an int in [0, 2**64)."""
+    cdef Flow f
+    if type(x) is Flow:
+        f = <Flow>x
+        return lb_flow_hash_keyed(keys, f.proto, f.flags, f.src_hi, f.src_lo, f.dst_hi,
+                                  f.dst_lo, f.sport, f.dport, f.seq, fields, symmetric)
+    if type(x) is int:
+        if 0 <= <object>x <= _MAXU64:
+            return <uint64_t>x
+        raise ValueError(f"flow_or_hash: a hash must be in [0, 2**64), got {x}")
+    if isinstance(x, (bool, np.bool_)) or not hasattr(x, "__index__"):
+        raise TypeError("flow_or_hash must be a lbcore.Flow or an int hash, "
+                        f"got {type(x).__name__}")
+    return _key_of(x.__index__(), keys, fields, symmetric)
+
+
+cdef object _batch_hashes(object x, int fields, int symmetric, uint64_t seed):
+    """uint64 hashes of lbcore.Flows (hashed with the options) or of an int array."""
+    columns = getattr(x, "_hash_columns", None)
+    if columns is None:
+        return as_hash_array(x)
+    c = columns()
+    return _hash_cols(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+                      fields, symmetric, seed)
+
+
+cdef object _hash_cols(
+        const uint8_t[::1] proto, const uint8_t[::1] flags,
+        const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+        const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+        const uint16_t[::1] sport, const uint16_t[::1] dport, const uint32_t[::1] seq,
+        int fields, int symmetric, uint64_t seed):
+    cdef Py_ssize_t n = proto.shape[0]
+    out = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] o = out
+    if n:
+        with nogil:
+            lb_flow_hash_many(n, &proto[0], &flags[0], &src_hi[0], &src_lo[0], &dst_hi[0],
+                              &dst_lo[0], &sport[0], &dport[0], &seq[0], fields, symmetric,
+                              seed, &o[0])
+    return out
+
+
