@@ -289,6 +289,20 @@ def test_fail_open_when_all_unhealthy():
     assert {d.target.id for d in ds} == {"web-2"} and not any(d.fail_open for d in ds)
 
 
+def test_minimum_healthy_targets_fail_open():
+    # target_group_health.unhealthy_state_routing.minimum_healthy_targets.count = 2:
+    # with one healthy target the ALB routes to every registered target
+    g = tg("web", 4, target_group_health_unhealthy_state_routing_minimum_healthy_targets_count=2)
+    alb = alb_with(g)
+    g.set_health(["web-0", "web-1", "web-2"], False, now=1.0)
+    ds = [alb.route(Request(), 1.0) for _ in range(8)]
+    assert {d.target.id for d in ds} == {"web-0", "web-1", "web-2", "web-3"}
+    assert all(d.fail_open for d in ds)
+    g.set_health(["web-0"], True, now=2.0)
+    ds = [alb.route(Request(), 2.0) for _ in range(8)]
+    assert {d.target.id for d in ds} == {"web-0", "web-3"} and not ds[0].fail_open
+
+
 def test_no_registered_target_is_503():
     g = tg("web", 1)
     alb = alb_with(g)

@@ -10,6 +10,9 @@ import struct
 
 from lbcore import LeastOutstanding, RoundRobin, WeightedRandom, hash_key
 from lbcore.elb.targets import HEALTHY, INITIAL, UNHEALTHY
+from lbcore.elb.zones import minimum_healthy
+
+_MIN_HEALTHY = "target_group_health.unhealthy_state_routing.minimum_healthy_targets"
 
 __all__ = ["CookieCodec", "Pool", "ALGORITHMS"]
 
@@ -53,8 +56,10 @@ class Pool:
     """Targets of one target group eligible for new requests, optionally only
     those in ``zone`` (cross-zone off), and the kernel that picks among them.
 
-    Eligible = healthy (in the zone); if none is, and ``fail_open``, every
-    registered (initial/healthy/unhealthy) target in the zone. Draining and
+    Eligible = healthy (in the zone); if none is, or fewer than
+    ``target_group_health.unhealthy_state_routing.minimum_healthy_targets``
+    (count / percentage, :func:`lbcore.elb.minimum_healthy`), and ``fail_open``,
+    every registered (initial/healthy/unhealthy) target in the zone. Draining and
     unused targets never get new requests. The kernel's dense indices are the
     target group's dense indices.
     """
@@ -106,9 +111,12 @@ class Pool:
         in_zone = [zone is None or t.availability_zone == zone for t in targets]
         elig = [c == HEALTHY and z for c, z in zip(codes, in_zone)]
         fail_open = False
-        if not any(elig) and self.fail_open_allowed:
-            elig = [c in _REGISTERED and z for c, z in zip(codes, in_zone)]
-            fail_open = any(elig)
+        if self.fail_open_allowed:
+            registered = [c in _REGISTERED and z for c, z in zip(codes, in_zone)]
+            n_ok = sum(elig)
+            if n_ok == 0 or n_ok < minimum_healthy(tg, _MIN_HEALTHY, sum(registered)):
+                elig = registered
+                fail_open = any(elig)
         if self.kernel is None:
             if n:
                 self.kernel = self._make_kernel(n)
