@@ -11,6 +11,7 @@ Decisions: :class:`Forward` (target group, target, cookies to set),
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections import namedtuple
@@ -30,6 +31,11 @@ _TCHAR = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _TARGET = re.compile(rb"[\x21-\x7e]+\Z")
 _VERSION = re.compile(rb"HTTP/1\.[01]\Z")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# a whole header block that is valid (every line "token: value" with no control
+# characters but HTAB) takes the fast path; anything else is re-checked line by
+# line to report what is wrong.
+_GOOD_BLOCK = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\Z")
+_ip_address = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
 
 SetCookie = namedtuple("SetCookie", "name value max_age")
 SetCookie.__doc__ = ("A cookie the load balancer sets on the response: ``max_age`` in seconds "
@@ -40,6 +46,17 @@ class Headers:
     """Request headers: case-insensitive names, repeated headers kept in order."""
 
     __slots__ = ("_items", "_map")
+
+    @classmethod
+    def _trusted(cls, items):
+        """Headers from already-validated (name, value) pairs."""
+        self = cls.__new__(cls)
+        m = {}
+        for name, value in items:
+            m.setdefault(name.lower(), []).append(value)
+        self._items = tuple(items)
+        self._map = m
+        return self
 
     def __init__(self, items=()):
         if isinstance(items, Headers):
@@ -171,7 +188,7 @@ class Request:
         if not isinstance(source_ip, str):
             raise TypeError(f"source_ip must be a str, got {type(source_ip).__name__}")
         try:
-            addr = ipaddress.ip_address(source_ip)
+            addr = _ip_address(source_ip)
         except ValueError:
             raise ValueError(f"source_ip must be an IPv4 or IPv6 address, got {source_ip!r}") from None
         ck = _parse_cookies(hdrs.getall("cookie"))
@@ -231,13 +248,23 @@ class Request:
             raise ValueError("data: incomplete request head (no empty line after the headers)")
         if end + 4 > max_head_bytes:
             raise ValueError(f"data: request head longer than {max_head_bytes} bytes")
-        lines = data[:end].split(b"\r\n")
-        for i, line in enumerate(lines):
-            if len(line) > MAX_LINE_BYTES:
-                raise ValueError(f"data: line {i + 1} longer than {MAX_LINE_BYTES} bytes")
-            if b"\n" in line or b"\r" in line:
-                raise ValueError(f"data: bare CR or LF in line {i + 1}")
-        parts = lines[0].split(b" ")
+        head = data[:end].decode("latin-1")
+        line_end = head.find("\r\n")
+        if line_end < 0:
+            line_end = len(head)
+        block = head[line_end + 2:] + "\r\n" if line_end < len(head) else ""
+        if (line_end <= MAX_LINE_BYTES and _GOOD_BLOCK.match(block)
+                and block.count("\n") <= max_headers and "\r" not in head[:line_end]
+                and "\n" not in head[:line_end]
+                and max(map(len, block.split("\r\n"))) <= MAX_LINE_BYTES):
+            first = head[:line_end].encode("latin-1")
+            headers = []
+            for line in block[:-2].split("\r\n") if block else ():
+                name, _, value = line.partition(":")
+                headers.append((name, value.strip(" \t")))
+        else:
+            first, headers = cls._check_lines(data[:end].split(b"\r\n"), max_headers)
+        parts = first.split(b" ")
         if len(parts) != 3:
             raise ValueError("data: request line must be 'METHOD SP target SP HTTP-version'")
         method_b, target_b, version = parts
@@ -248,22 +275,6 @@ class Request:
             raise ValueError("data: request target must be visible ASCII without spaces")
         if not _VERSION.match(version):
             raise ValueError(f"data: unsupported HTTP version {version[:16]!r}")
-        if len(lines) - 1 > max_headers:
-            raise ValueError(f"data: more than {max_headers} headers")
-        headers = []
-        for i, line in enumerate(lines[1:], 2):
-            if line[:1] in (b" ", b"\t"):
-                raise ValueError(f"data: obsolete line folding in line {i}")
-            name_b, colon, value_b = line.partition(b":")
-            if not colon:
-                raise ValueError(f"data: header line {i} has no ':'")
-            name = name_b.decode("latin-1")
-            if not _TCHAR.match(name):
-                raise ValueError(f"data: invalid header name in line {i}: {name[:40]!r}")
-            value = value_b.decode("latin-1").strip(" \t")
-            if _BAD_VALUE.search(value):
-                raise ValueError(f"data: control character in header {name!r}")
-            headers.append((name, value))
         target = target_b.decode("ascii")
         host_values = [v for n, v in headers if n.lower() == "host"]
         if len(host_values) > 1:
@@ -286,8 +297,35 @@ class Request:
             raise ValueError(f"data: request target must start with '/', got {target[:40]!r}")
         if "#" in target:
             raise ValueError("data: request target must not contain a fragment")
-        return cls(method, target, host=host, headers=headers, source_ip=source_ip,
-                   protocol=protocol, port=port)
+        return cls(method, target, host=host, headers=Headers._trusted(headers),
+                   source_ip=source_ip, protocol=protocol, port=port)
+
+    @staticmethod
+    def _check_lines(lines, max_headers):
+        """Line-by-line validation of a head the fast path refused: raises a
+        ValueError naming the first problem (or returns like the fast path)."""
+        for i, line in enumerate(lines):
+            if len(line) > MAX_LINE_BYTES:
+                raise ValueError(f"data: line {i + 1} longer than {MAX_LINE_BYTES} bytes")
+            if b"\n" in line or b"\r" in line:
+                raise ValueError(f"data: bare CR or LF in line {i + 1}")
+        if len(lines) - 1 > max_headers:
+            raise ValueError(f"data: more than {max_headers} headers")
+        headers = []
+        for i, line in enumerate(lines[1:], 2):
+            if line[:1] in (b" ", b"\t"):
+                raise ValueError(f"data: obsolete line folding in line {i}")
+            name_b, colon, value_b = line.partition(b":")
+            if not colon:
+                raise ValueError(f"data: header line {i} has no ':'")
+            name = name_b.decode("latin-1")
+            if not _TCHAR.match(name):
+                raise ValueError(f"data: invalid header name in line {i}: {name[:40]!r}")
+            value = value_b.decode("latin-1").strip(" \t")
+            if _BAD_VALUE.search(value):
+                raise ValueError(f"data: control character in header {name!r}")
+            headers.append((name, value))
+        return lines[0], headers
 
     def __repr__(self):
         q = f"?{self.query_string}" if self.query_string else ""
