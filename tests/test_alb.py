@@ -388,3 +388,48 @@ def test_clb_app_cookie_and_no_fail_open():
     lb.instances.set_health([t.id for t in lb.instances.targets], False, now=2.0)
     r = lb.route(Request(), 2.0)
     assert isinstance(r, FixedResponse) and r.status_code == 503
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["up", "down", "dereg", "reg"])),
+                max_size=12),
+       st.sampled_from(["round_robin", "weighted_random", "least_outstanding_requests"]))
+def test_stickiness_follows_health(changes, algorithm):
+    """A valid AWSALB cookie keeps its target exactly while that target is eligible
+    (healthy, or registered during fail open); otherwise a new target and a cookie
+    naming it."""
+    g = tg("web", 4, stickiness_enabled=True, load_balancing_algorithm_type=algorithm,
+           deregistration_delay_timeout_seconds=0)
+    alb = alb_with(g)
+    d = alb.route(Request(), 0.0)
+    cookie = d.set_cookies[0].value
+    now = 1.0
+    for i, op in changes:
+        tid = f"web-{i}"
+        state = g.state(tid)
+        if op == "up" and state in ("healthy", "unhealthy", "initial"):
+            g.set_health([tid], True, now=now)
+        elif op == "down" and state in ("healthy", "unhealthy", "initial"):
+            g.set_health([tid], False, now=now)
+        elif op == "dereg" and state in ("healthy", "unhealthy", "initial"):
+            g.deregister([tid], now=now)
+        elif op == "reg" and state in ("unused", "draining"):
+            g.register([Target(tid, "az-a")], now=now, healthy=True)
+        states = g.states()
+        sticky_id = g.targets[alb.decode_cookie(cookie)[1]].id
+        healthy = {t for t, s in states.items() if s == "healthy"}
+        registered = {t for t, s in states.items() if s in ("healthy", "unhealthy", "initial")}
+        eligible = healthy or registered
+        r = alb.route(Request(cookies={"AWSALB": cookie}), now)
+        if not eligible:
+            assert isinstance(r, FixedResponse) and r.status_code == 503
+        else:
+            assert r.target.id in eligible
+            assert (r.target.id == sticky_id) is (sticky_id in eligible)
+            assert g.targets[alb.decode_cookie(r.set_cookies[0].value)[1]] == r.target
+            cookie = r.set_cookies[0].value
+            alb.complete(r)
+        now += 1.0
