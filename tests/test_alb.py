@@ -201,6 +201,18 @@ def test_least_outstanding_counts_until_complete():
         alb.complete(held[1])
 
 
+def test_lor_release_while_unhealthy_then_back():
+    g = tg("web", 3, load_balancing_algorithm_type="least_outstanding_requests")
+    alb = alb_with(g)
+    held = {d.target.id: d for d in (alb.route(Request(), 0.0) for _ in range(3))}
+    g.set_health(["web-0"], False, now=1.0)
+    assert alb.route(Request(), 1.0).target.id != "web-0"
+    alb.complete(held["web-0"])                  # ends while the target is unhealthy
+    assert alb.outstanding("web", "web-0") == 0
+    g.set_health(["web-0"], True, now=2.0)
+    assert alb.route(Request(), 2.0).target.id == "web-0"     # least loaded again
+
+
 def test_weighted_random_algorithm_spreads():
     alb = alb_with(tg("web", 4, load_balancing_algorithm_type="weighted_random"))
     cnt = Counter(ids(alb, Request(), 8000))

@@ -554,6 +554,14 @@ class RuleSet:
                           f"        x = C{i}.get(v)",
                           f"        y |= x if x is not None else M{i}(v)",
                           f"    m &= y"]
+            elif slot.kind == "query":
+                ns[f"C{i}"] = slot.index.cache
+                ns[f"M{i}"] = slot.index.match
+                lines += [f"    y = F{i}",
+                          f"    for v in request._query_match_keys():",
+                          f"        x = C{i}.get(v)",
+                          f"        y |= x if x is not None else M{i}(v)",
+                          f"    m &= y"]
             else:
                 lines.append(f"    m &= E{i}(request)")
             lines += ["    if not m:", "        return DEFAULT"]
