@@ -110,7 +110,7 @@ def _parse_query(qs):
             if not part:
                 continue
             k, sep, v = part.partition("=")
-            pairs.append((unquote(k), unquote(v)))
+            pairs.append((unquote(k) if "%" in k else k, unquote(v) if "%" in v else v))
     return tuple(pairs)
 
 
@@ -141,14 +141,15 @@ class Request:
     decoded); ``query_string`` (raw) and ``query`` (decoded pairs in order).
     """
 
-    __slots__ = ("method", "host", "host_name", "path", "query_string", "query", "headers",
-                 "source_ip", "source_address", "cookies", "protocol", "port", "_qkeys")
+    __slots__ = ("method", "host", "host_name", "path", "query_string", "_query", "headers",
+                 "source_ip", "source_address", "_cookies", "_extra_cookies", "protocol",
+                 "port", "_qkeys")
 
     def __init__(self, method="GET", target="/", *, host=None, query=None, headers=(),
                  source_ip="0.0.0.0", cookies=None, protocol="HTTP", port=None):
-        if not isinstance(method, str) or not _TCHAR.match(method):
+        if type(method) is not str or not _TCHAR.match(method):
             raise ValueError(f"method must be an HTTP token, got {method!r}")
-        if not isinstance(target, str) or not target:
+        if type(target) is not str or not target:
             raise ValueError(f"target must be a non-empty str, got {target!r}")
         path, sep, qs = target.partition("?")
         if not path.startswith("/") and target != "*":
@@ -158,7 +159,7 @@ class Request:
                 raise ValueError("query given both in target and as query")
             if isinstance(query, str):
                 qs = query
-                pairs = _parse_query(qs)
+                pairs = None
             else:
                 pairs = []
                 for i, pair in enumerate(query):
@@ -172,10 +173,10 @@ class Request:
                 pairs = tuple(pairs)
                 qs = "&".join(f"{k}={v}" for k, v in pairs)
         else:
-            pairs = _parse_query(qs)
-        hdrs = headers if isinstance(headers, Headers) else Headers(headers)
+            pairs = None                      # parsed on first use (query)
+        hdrs = headers if type(headers) is Headers else Headers(headers)
         if host is None:
-            hv = hdrs.getall("host")
+            hv = hdrs._map.get("host")
             host = hv[0] if hv else None
         elif not isinstance(host, str):
             raise TypeError(f"host must be a str or None, got {type(host).__name__}")
@@ -185,18 +186,17 @@ class Request:
             port = 443 if protocol == "HTTPS" else 80
         elif isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise ValueError(f"port must be an int in 1..65535, got {port!r}")
-        if not isinstance(source_ip, str):
+        if type(source_ip) is not str:
             raise TypeError(f"source_ip must be a str, got {type(source_ip).__name__}")
         try:
             addr = _ip_address(source_ip)
         except ValueError:
             raise ValueError(f"source_ip must be an IPv4 or IPv6 address, got {source_ip!r}") from None
-        ck = _parse_cookies(hdrs.getall("cookie"))
         if cookies:
-            for k, v in dict(cookies).items():
+            cookies = dict(cookies)
+            for k, v in cookies.items():
                 if not isinstance(k, str) or not isinstance(v, str):
                     raise TypeError("cookies must map str to str")
-                ck[k] = v
         self.method = method
         self.host = host
         if host is None:
@@ -210,14 +210,36 @@ class Request:
             self.host_name = name.lower()
         self.path = path
         self.query_string = qs
-        self.query = pairs
+        self._query = pairs
         self.headers = hdrs
         self.source_ip = source_ip
         self.source_address = addr
-        self.cookies = ck
+        self._cookies = None                   # parsed on first use (cookies)
+        self._extra_cookies = cookies or None
         self.protocol = protocol
         self.port = port
         self._qkeys = None
+
+    @property
+    def query(self):
+        """The query string's (key, value) pairs in order, percent-decoded."""
+        q = self._query
+        if q is None:
+            q = self._query = _parse_query(self.query_string)
+        return q
+
+    @property
+    def cookies(self):
+        """{name: value} from the Cookie headers (first occurrence of a name
+        wins), updated with the ``cookies`` argument."""
+        c = self._cookies
+        if c is None:
+            v = self.headers._map.get("cookie")
+            c = _parse_cookies(v) if v else {}
+            if self._extra_cookies:
+                c.update(self._extra_cookies)
+            self._cookies = c
+        return c
 
     def _query_match_keys(self):
         """Query pairs as matched by query-string conditions: lower-case
