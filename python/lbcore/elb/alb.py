@@ -32,13 +32,14 @@ class ForwardAction:
     """``groups``: list of (target group key, weight); ``stickiness``: target
     group stickiness duration in seconds (None = off)."""
 
-    __slots__ = ("groups", "stickiness", "picker", "id")
+    __slots__ = ("groups", "stickiness", "picker", "id", "states")
 
     def __init__(self, groups, stickiness):
         self.groups = groups
         self.stickiness = stickiness
         self.picker = None
         self.id = 0
+        self.states = ()          # the load balancer's per-target-group state, by position
 
 
 class RedirectAction:
@@ -328,6 +329,7 @@ class ApplicationLoadBalancer:
     def _prepare_forward(self, act):
         self._nactions += 1
         act.id = self._nactions
+        act.states = tuple(self._tgs[k] for k, _ in act.groups)
         if len(act.groups) > 1:
             act.picker = WeightedRandom(list(range(len(act.groups))),
                                         [float(w) for _, w in act.groups],
@@ -375,7 +377,7 @@ class ApplicationLoadBalancer:
             if act.stickiness is not None:
                 cookies = (SetCookie("AWSALBTG", self._cookies.encode(
                     act.id, gi, now + act.stickiness), act.stickiness),)
-        s = self._tgs[act.groups[gi][0]]
+        s = act.states[gi]
         tg = s.tg
         tg._advance_clock(now)
         key = zone if (zone is not None and not s.cross_zone) else None
