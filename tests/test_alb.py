@@ -445,3 +445,19 @@ def test_stickiness_follows_health(changes, algorithm):
             cookie = r.set_cookies[0].value
             alb.complete(r)
         now += 1.0
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(st.lists(st.integers(0, 999), min_size=2, max_size=5).filter(any))
+def test_weighted_forward_shares_any_weights(weights):
+    groups = [tg(f"g{i}", 1) for i in range(len(weights))]
+    act = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": f"g{i}", "Weight": w} for i, w in enumerate(weights)]}}]
+    alb = alb_with(*groups, default=act, seed=11)
+    n = 6000
+    cnt = Counter(alb.route(Request(), 0.0).target_group.name for _ in range(n))
+    total = sum(weights)
+    for i, w in enumerate(weights):
+        p = w / total
+        sd = (p * (1 - p) / n) ** 0.5
+        assert abs(cnt[f"g{i}"] / n - p) <= 5 * sd + 1e-12     # weight 0: never
