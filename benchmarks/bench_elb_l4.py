@@ -4,8 +4,8 @@ Run: python -m pytest benchmarks/bench_elb_l4.py --benchmark-enable -q
 Set-up (load balancers, flows, warm flow tables) happens outside the timed region.
 "route_many" benchmarks route a batch of N flows (new flows: table misses; the
 "pinned" variants route the same flows again: table hits). The baseline is the
-raw Maglev batch select of the same flows: flow hash + table lookup, no flow
-table, no listeners/DNS (issue 3's lbcore.Maglev.select_many too, when present).
+raw Maglev batch select of the same flows (issue 3's lbcore.Maglev.select_many):
+flow hash + table lookup, no flow table, no listeners/DNS.
 """
 import struct
 
@@ -14,7 +14,6 @@ import pytest
 
 import lbcore
 from lbcore import geneve
-from lbcore._l4 import maglev_table
 from lbcore.elb import GatewayLoadBalancer, NetworkLoadBalancer, Target, TargetGroup
 
 N = 200_000
@@ -45,22 +44,17 @@ def _gwlb(cap=1024):
 
 # ------------------------------------------------------------------ batch
 def test_raw_maglev_select_many(benchmark, flows):
-    table = maglev_table(np.arange(10, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15), 65537)
-    m = np.uint64(table.shape[0])
-
-    def run():
-        return table[lbcore.flow_hash(flows, seed=3) % m]
+    """lbcore.Maglev.select_many over the Flows (fused flow hash + lookup)."""
+    mg = lbcore.Maglev([f"T{i}" for i in range(10)])
     benchmark.group = "route_many"
-    benchmark(run)
+    benchmark(lambda: mg.select_many(flows))
 
 
-def test_issue3_maglev_select_many(benchmark, flows):
-    Maglev = getattr(lbcore, "Maglev", None)
-    if Maglev is None:
-        pytest.skip("lbcore.Maglev (issue 3) not merged")
-    mg = Maglev(10)
+def test_raw_maglev_select_many_hashes(benchmark, flows):
+    """lbcore.flow_hash then Maglev.select_many over the uint64 hashes."""
+    mg = lbcore.Maglev([f"T{i}" for i in range(10)])
     benchmark.group = "route_many"
-    benchmark(lambda: mg.select_many(lbcore.flow_hash(flows, seed=3)))
+    benchmark(lambda: mg.select_many(lbcore.flow_hash(flows)))
 
 
 @pytest.mark.parametrize("presized", [False, True])

@@ -592,3 +592,40 @@ def test_batch_equals_scalar_through_target_changes(seed, kind, cross, steps):
             if kind == "gwlb":
                 assert got[2] == bool(r.dropped[i])
         now += float(rng.uniform(0, 4))
+
+
+def test_new_flows_follow_lbcore_maglev_over_the_node_pool():
+    # The NLB composes issue 3's Maglev: a new flow lands where lbcore.Maglev over
+    # the node's healthy targets sends the flow's key hash.
+    tg = TargetGroup(zone_targets([("A", 6)]), protocol="TCP", healthy=True)
+    nlb = NetworkLoadBalancer(["A"], seed=12)
+    nlb.add_listener("TCP", 80, tg)
+    tg.set_health("A4", False, now=0.0)
+    flows = tcp_flows(3000, seed=50)
+    got = nlb.route_many(flows, 0.0).target_ids()
+    pool = ["A0", "A1", "A2", "A3", "A5"]
+    mg = lbcore.Maglev(pool, table_size=65537, seed=nlb._target_seed)
+    want = [pool[i] for i in mg.select_many(lbcore.flow_hash(flows, seed=nlb._key_seed))]
+    assert got == want
+
+
+@pytest.mark.parametrize("kind", ["nlb", "gwlb"])
+def test_flow_table_growth_mid_batch_changes_nothing(kind):
+    def make(cap):
+        proto = "GENEVE" if kind == "gwlb" else "TCP"
+        tg = TargetGroup(zone_targets([("A", 3), ("B", 3)]), protocol=proto, healthy=True)
+        if kind == "gwlb":
+            return GatewayLoadBalancer(["A", "B"], tg, seed=2, flow_capacity=cap), tg
+        lb = NetworkLoadBalancer(["A", "B"], seed=2, flow_capacity=cap)
+        lb.add_listener("TCP", 80, tg)
+        return lb, tg
+    (small, tgs), (big, tgb) = make(16), make(1 << 16)
+    flows = tcp_flows(20_000, seed=60)
+    times = np.sort(np.random.default_rng(0).uniform(0, 500, len(flows)))
+    for tg in (tgs, tgb):
+        tg.set_health(["A0", "A1", "A2"], False, now=0.0)   # some random placements (GWLB)
+    a, b = small.route_many(flows, times), big.route_many(flows, times)
+    assert np.array_equal(a.target, b.target) and np.array_equal(a.new, b.new)
+    assert small._listeners[0].path.capacity > 16
+    a, b = small.route_many(flows, 600.0), big.route_many(flows, 600.0)
+    assert np.array_equal(a.target, b.target) and np.array_equal(a.new, b.new)

@@ -30,6 +30,9 @@ __all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "
 from lbcore._rendezvous import Rendezvous
 
 __all__ += ["Rendezvous"]
+from lbcore._flowtable import FlowTable
+
+__all__ += ["FlowTable"]
 
 # GENEVE encapsulation (issue 7)
 __all__ += ["geneve"]

@@ -59,16 +59,24 @@ def parse_targets(targets, seed, *, allow_empty=False):
                 raise ValueError(f"targets must be unique: {t!r} appears twice "
                                  "(by identity key)")
             seen.add((_tag(k), k))
-    h1 = np.array([hash_key(k, seed=s1) for k in keys], dtype=np.uint64)
-    h2 = np.array([hash_key(k, seed=s2) for k in keys], dtype=np.uint64)
-    return targets, keys, h1, h2
+    h1 = [hash_key(k, seed=s1) for k in keys]
+    h2 = [hash_key(k, seed=s2) for k in keys]
+    return targets, keys, np.array(h1, dtype=np.uint64), np.array(h2, dtype=np.uint64)
 
 
 def canonical_order(keys, h1, h2):
     """Indices that sort targets into the canonical order."""
-    return np.array(sorted(range(len(keys)), key=lambda i: (int(h1[i]), int(h2[i]),
-                                                            _tag(keys[i]), keys[i])),
-                    dtype=np.int64)
+    a = np.asarray(h1, dtype=np.uint64).tolist()
+    b = np.asarray(h2, dtype=np.uint64).tolist()
+    order = sorted(range(len(keys)), key=lambda i: (a[i], b[i]))
+    # exact (h1, h2) ties between distinct targets are astronomically rare; settle
+    # them by (type tag, identity key) so the order stays canonical
+    for j in range(len(order) - 1):
+        if a[order[j]] == a[order[j + 1]] and b[order[j]] == b[order[j + 1]]:
+            order = sorted(range(len(keys)),
+                           key=lambda i: (a[i], b[i], _tag(keys[i]), keys[i]))
+            break
+    return np.array(order, dtype=np.int64)
 
 
 def parse_weights(weights, n):

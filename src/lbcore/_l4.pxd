@@ -32,6 +32,3 @@ cdef int64_t lb_l4_route_many(
     const uint8_t* table_random, const uint8_t* valid, size_t n_targets,
     void* table, uint64_t table_mask, uint64_t* rng_state,
     int32_t* out_target, uint8_t* out_flags) noexcept nogil
-
-cdef void lb_l4_maglev_fill(size_t n, const uint64_t* target_keys, size_t m,
-                            int32_t* table) noexcept nogil

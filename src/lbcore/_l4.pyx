@@ -13,6 +13,7 @@ from lbcore._hash cimport (lb_mix64, lb_splitmix64, lb_hash_keys, lb_hash_keys_i
                            lb_flow_hash_keyed, lb_hash_u64, LB_FIELDS_5, LB_FIELDS_3,
                            LB_FIELDS_2)
 from lbcore._flow cimport Flow
+from lbcore._maglev cimport lb_maglev_slot
 from lbcore._hash import parse_seed
 
 
@@ -31,7 +32,7 @@ cdef inline int32_t _place(uint64_t h, int32_t nd, const int32_t* tables,
     if table_random[nd]:
         fl[0] |= LB_L4_DROPPED
         return tables[table_off[nd] + <int64_t>lb_rng_bounded(rng, <uint64_t>length)]
-    return tables[table_off[nd] + <int64_t>(h % <uint64_t>length)]
+    return tables[table_off[nd] + <int64_t>lb_maglev_slot(h, <uint64_t>length)]
 
 
 ctypedef struct _sel:
@@ -153,9 +154,12 @@ cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_
     cdef int f = c.fields
     cdef uint64_t nh
     if node[0] < 0:
-        nh = lb_flow_hash_keyed(&c.nkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
-                                sport, dport, seq, LB_FIELDS_2, c.symmetric)
-        node[0] = c.dns[nh % <uint64_t>c.ndns]
+        if c.ndns == 1:
+            node[0] = c.dns[0]          # the only answer: no need to hash
+        else:
+            nh = lb_flow_hash_keyed(&c.nkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                                    sport, dport, seq, LB_FIELDS_2, c.symmetric)
+            node[0] = c.dns[lb_maglev_slot(nh, <uint64_t>c.ndns)]
     if c.fallback3 and f == LB_FIELDS_5 and proto != 6 and proto != 17:
         f = LB_FIELDS_3
     key[0] = lb_flow_hash_keyed(&c.kkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
@@ -174,10 +178,13 @@ cdef int64_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
                           const int64_t* index, const double* times, int32_t fixed_node,
                           const _cfg* c, const _sel* s, lb_l4_entry* tab, uint64_t mask,
                           uint64_t* rng_state, int32_t* out_t, int32_t* out_n,
-                          uint8_t* out_f) noexcept nogil:
-    """Hash, pick the node (DNS) and route flows ``index[j]`` (or 0..n-1 when
-    ``index`` is NULL) of a columnar batch; outputs are written at the flow's
-    position in the batch. Returns slots claimed or -1-j on a full table."""
+                          uint8_t* out_f, size_t start, int64_t room,
+                          size_t* done) noexcept nogil:
+    """Hash, pick the node (DNS) and route flows ``index[j]`` (or j when
+    ``index`` is NULL), j = start..n-1, of a columnar batch; outputs are written
+    at the flow's position in the batch. Stops before a block that could claim
+    more than ``room`` empty slots; ``done`` receives the next j. Returns the
+    slots claimed (or -1-j on a full table, which ``room`` prevents)."""
     # Two stages per block of flows: hash every flow of the block and prefetch
     # its home slot, then probe; the table's cache misses overlap instead of
     # queueing one after another.
@@ -190,9 +197,11 @@ cdef int64_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
     cdef double idle[32]
     rng.s[0] = rng_state[0]; rng.s[1] = rng_state[1]
     rng.s[2] = rng_state[2]; rng.s[3] = rng_state[3]
-    j = 0
+    j = start
     while j < n:
         blk = n - j if n - j < 32 else 32
+        if added + <int64_t>blk > room:
+            break
         for b in range(blk):
             i = <size_t>index[j + b] if index != NULL else j + b
             nd[b] = fixed_node
@@ -209,69 +218,12 @@ cdef int64_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
                 j = n
                 break
             added += r
-        j += blk
+        else:
+            j += blk
+    done[0] = j
     rng_state[0] = rng.s[0]; rng_state[1] = rng.s[1]
     rng_state[2] = rng.s[2]; rng_state[3] = rng.s[3]
     return added
-
-
-cdef void lb_l4_maglev_fill(size_t n, const uint64_t* target_keys, size_t m,
-                            int32_t* table) noexcept nogil:
-    """Maglev lookup table (Eisenbud et al., NSDI 2016, section 3.4, Pseudocode 1)
-    for ``n`` >= 1 targets identified by 64-bit keys; ``m`` prime and > n.
-    ``table`` (m entries) receives target indices 0..n-1."""
-    cdef size_t i, j, filled = 0
-    cdef uint64_t c
-    cdef uint64_t* offset
-    cdef uint64_t* skip
-    cdef uint64_t* nxt
-    offset = <uint64_t*>malloc(3 * n * sizeof(uint64_t))
-    if offset == NULL:
-        return
-    skip = offset + n
-    nxt = skip + n
-    for j in range(n):
-        offset[j] = lb_mix64(target_keys[j] ^ 0x6D61676C65763031ULL) % m
-        skip[j] = lb_mix64(target_keys[j] ^ 0x6D61676C65763032ULL) % (m - 1) + 1
-        nxt[j] = 0
-    for i in range(m):
-        table[i] = -1
-    while True:
-        for j in range(n):
-            c = (offset[j] + nxt[j] * skip[j]) % m
-            while table[c] >= 0:
-                nxt[j] += 1
-                c = (offset[j] + nxt[j] * skip[j]) % m
-            table[c] = <int32_t>j
-            nxt[j] += 1
-            filled += 1
-            if filled == m:
-                free(offset)
-                return
-
-
-def maglev_table(target_keys, size_t m=65537):
-    """The Maglev lookup table (int32, ``m`` entries) for 64-bit target keys.
-
-    Entry ``i`` is an index into ``target_keys``. Keys are taken in sorted
-    order while filling (as Katran sorts backends), so the table does not
-    depend on the order the targets are listed in.
-    """
-    keys = np.ascontiguousarray(target_keys, dtype=np.uint64)
-    if keys.ndim != 1 or keys.shape[0] == 0:
-        raise ValueError("target_keys must be a non-empty 1-D array")
-    if m <= <size_t>keys.shape[0]:
-        raise ValueError(f"m must be larger than the number of targets, got {m}")
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    if np.any(sk[1:] == sk[:sk.shape[0] - 1]):
-        raise ValueError("target_keys must be distinct")
-    cdef const uint64_t[::1] k = np.ascontiguousarray(keys[order])
-    out = np.empty(m, dtype=np.int32)
-    cdef int32_t[::1] o = out
-    with nogil:
-        lb_l4_maglev_fill(k.shape[0], &k[0], m, &o[0])
-    return order.astype(np.int32)[out]
 
 
 ENTRY_DTYPE = np.dtype([("key", np.uint64), ("expires", np.float64), ("target", np.int32),
@@ -283,7 +235,8 @@ cdef class L4Path:
     """Flow table + per-node selection tables; the engine of NLB and GWLB.
 
     ``set_selection(tables, offsets, lengths, random, valid)``: node ``j``
-    selects ``tables[offsets[j] + h % lengths[j]]`` (or a uniformly random entry
+    selects ``tables[offsets[j] + ((h * lengths[j]) >> 64)]`` (the slot rule of
+    ``lbcore.Maglev``, so a node's range can be a ``Maglev.table``), or a uniformly random entry
     of that range when ``random[j]``, marking the flow dropped); ``valid[t]``
     says whether pinned flows may stay on target ``t``. ``configure`` and
     ``set_dns`` say how :meth:`route_flow` / :meth:`route_flows` hash a flow.
@@ -369,8 +322,8 @@ cdef class L4Path:
         fields (0/1/2 = 5/3/2-tuple), symmetric, seed=key_seed), 3-tuple for
         non-TCP/UDP flows when ``fallback3``; selection hash = the key, or
         hash_key(src_lo ^ hash_key(src_hi, s), s) with s = ``sticky_seed`` when
-        ``sticky``; node = dns[flow_hash(flow, "2-tuple", symmetric,
-        seed=node_seed) % len(dns)]; idle = ``tcp_idle`` for TCP, else ``other_idle``."""
+        ``sticky``; node = dns[(flow_hash(flow, "2-tuple", symmetric,
+        seed=node_seed) * len(dns)) >> 64]; idle = ``tcp_idle`` for TCP, else ``other_idle``."""
         if fields not in (0, 1, 2):
             raise ValueError(f"fields must be 0, 1 or 2, got {fields}")
         self._lock.acquire()
@@ -400,8 +353,8 @@ cdef class L4Path:
         return self.nnodes
 
     cdef _compact(self, double now, size_t extra):
-        """Rehash live entries (expiring at or after ``now``) into a table with
-        room for ``extra`` more at load <= 1/2."""
+        """Rehash live entries (expiring at or after ``now``) into a table where
+        they and ``extra`` more fill at most half the slots."""
         old = self._entries
         live = old[((old["flags"] & LB_L4_OCCUPIED) != 0) & (old["expires"] >= now)]
         nlive = live.shape[0]
@@ -421,8 +374,12 @@ cdef class L4Path:
                 self.tab[slot] = src[i]
         self.occupied = nlive
 
+    cdef inline int64_t _room(self):
+        """Empty slots that may still be claimed: load is kept <= 3/4."""
+        return <int64_t>(self.capacity - self.capacity // 4) - self.occupied
+
     cdef inline _reserve(self, double now, size_t n):
-        if <uint64_t>(self.occupied + n) * 2 > self.capacity:
+        if <int64_t>n > self._room():
             self._compact(now, n)
 
     def route(self, uint64_t key, uint64_t h, double now, double idle, int32_t node):
@@ -512,9 +469,6 @@ cdef class L4Path:
     cdef _route_flows_locked(self, cols, tm, int32_t node, index, const int64_t* ip,
                              Py_ssize_t n, out):
         ot, on, of = out
-        self._reserve(float(tm.min()), n)
-        keep = (cols, tm, index, self._entries, self._tables, self._off, self._len,
-                self._rand, self._valid, self._dns)
         cdef const uint8_t* p0 = <const uint8_t*><size_t>cols[0].ctypes.data
         cdef const uint8_t* p1 = <const uint8_t*><size_t>cols[1].ctypes.data
         cdef const uint64_t* p2 = <const uint64_t*><size_t>cols[2].ctypes.data
@@ -528,16 +482,30 @@ cdef class L4Path:
         cdef int32_t* po = <int32_t*><size_t>ot.ctypes.data
         cdef int32_t* pn = <int32_t*><size_t>on.ctypes.data
         cdef uint8_t* pf = <uint8_t*><size_t>of.ctypes.data
-        cdef int64_t r
-        self.busy = True
-        with nogil:
-            r = _route_flows(n, p0, p1, p2, p3, p4, p5, p6, p7, p8, ip, pt, node, &self.cfg,
-                             &self.sel, self.tab, self.capacity - 1, self.rng, po, pn, pf)
-        del keep
-        if r < 0:    # cannot happen at load <= 1/2; kept as a guard
-            raise RuntimeError("flow table full")
-        self.occupied += r
-        return out
+        cdef int64_t r, room
+        cdef size_t start = 0, done = 0
+        cdef double t0 = float(tm.min())
+        while True:
+            room = self._room()
+            if room < 32:
+                self._compact(t0, 64)
+                room = self._room()
+            keep = (cols, tm, index, self._entries, self._tables, self._off, self._len,
+                    self._rand, self._valid, self._dns)
+            self.busy = True
+            with nogil:
+                r = _route_flows(n, p0, p1, p2, p3, p4, p5, p6, p7, p8, ip, pt, node, &self.cfg,
+                                 &self.sel, self.tab, self.capacity - 1, self.rng, po, pn, pf,
+                                 start, room, &done)
+            self.busy = False
+            del keep
+            if r < 0:    # cannot happen: room keeps the load <= 3/4
+                raise RuntimeError("flow table full")
+            self.occupied += r
+            if done >= <size_t>n:
+                return out
+            start = done
+            self._compact(t0, <size_t>n - done)    # room for the rest, all new
 
     def route_many(self, keys, hashes, times, idle, nodes):
         """Route a batch by keys and selection hashes (arrays of equal length);

@@ -15,7 +15,8 @@ import numpy as np
 
 from lbcore._flow import Flow
 from lbcore._hash import flow_hash, hash_key, hash_u64_many, parse_seed
-from lbcore._l4 import L4Path, maglev_table
+from lbcore._l4 import L4Path
+from lbcore._maglev import Maglev
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
 from lbcore.elb.targets import DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNUSED, TargetGroup
@@ -189,8 +190,7 @@ class _L4LoadBalancer:
         if cross is None:
             cross = self.cross_zone
         np_ = node_pools(tg, self.availability_zones, cross_zone=cross)
-        keys = np.array([hash_key(repr(t.id), seed=self._target_seed) for t in tg._targets],
-                        dtype=np.uint64)
+        ids = [t.id for t in tg._targets]
         random_drop = self._family == "gwlb"
         tables, offsets, lengths, randoms = [], [], [], []
         cache = {}
@@ -203,9 +203,11 @@ class _L4LoadBalancer:
                     table = pool
                 else:
                     m = self.table_size
-                    while m <= pool.size:
-                        m = _next_prime(m * 2)
-                    table = pool[maglev_table(keys[pool], m)]
+                    if m < 100 * pool.size:      # Maglev paper: M well above 100 N
+                        m = _next_prime(100 * pool.size)
+                    mg = Maglev([ids[i] for i in pool.tolist()], table_size=m,
+                                seed=self._target_seed)
+                    table = pool[mg.table]
                 cache[sig] = (pos, table)
                 tables.append(table)
                 pos += table.shape[0]

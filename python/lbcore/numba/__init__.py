@@ -30,7 +30,8 @@ from lbcore.numba import _lor, _roundrobin, _alias
 from lbcore.numba._maglev import *  # noqa: F401,F403
 from lbcore.numba._jump import *  # noqa: F401,F403
 from lbcore.numba._rendezvous import *  # noqa: F401,F403
-from lbcore.numba import _maglev, _jump, _rendezvous
+from lbcore.numba._flowtable import *  # noqa: F401,F403
+from lbcore.numba import _maglev, _jump, _rendezvous, _flowtable
 
 from lbcore.numba._geneve import *  # noqa: F401,F403
 from lbcore.numba import _geneve
@@ -38,6 +39,6 @@ from lbcore.numba._l4 import *  # noqa: F401,F403
 from lbcore.numba import _l4
 
 __all__ = ["bind", *_hash.__all__, *_lor.__all__, *_roundrobin.__all__, *_alias.__all__,
-           *_maglev.__all__, *_jump.__all__, *_rendezvous.__all__]
+           *_maglev.__all__, *_jump.__all__, *_rendezvous.__all__, *_flowtable.__all__]
 __all__ += _geneve.__all__
 __all__ += _l4.__all__

@@ -1,0 +1,581 @@
+# cython: language_level=3
+"""Connection tracking: ``FlowTable`` remembers the target of every live flow.
+
+See _flowtable.pxd for the layout, docs/consistent.md for the semantics, and
+tests/reference/flowtable_ref.py for the model.
+
+Rules:
+
+* an entry is *expired* at time ``now`` when ``now - last_seen > timeout`` of its
+  class (AWS: a connection idle for longer than the idle timeout is closed) (TCP = protocol 6, UDP = 17, other); a lookup of an expired entry removes it
+  and reports a miss;
+* a hit refreshes ``last_seen`` and makes the entry the most recently used;
+* inserting into a full table first evicts one entry: an expired one if any (the one
+  idle longest), else the one idle longest (least recently used) of all;
+* ``now`` never decreases (checked at the Python boundary).
+"""
+import math
+
+import numpy as np
+
+from libc.math cimport INFINITY
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
+
+from lbcore._flow cimport Flow
+from lbcore._flow import Flow as _PyFlow
+from lbcore._hash cimport (lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_HAS_SEQ,
+                           LB_FIELDS_5)
+
+cdef uint64_t _TABLE_SEED = 0x3C6EF372FE94F82BULL
+cdef uint8_t _FREE = 255
+
+
+cdef inline int _class_of(uint8_t proto) noexcept nogil:
+    if proto == 6:
+        return LB_FT_TCP
+    if proto == 17:
+        return LB_FT_UDP
+    return LB_FT_OTHER
+
+
+cdef inline uint64_t _make_key(
+        const lb_flowtable* t, lb_flow_key* k, uint8_t proto, uint8_t flags,
+        uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo,
+        uint16_t sport, uint16_t dport, uint32_t seq) noexcept nogil:
+    """Canonical identity of a flow, and its probe hash."""
+    cdef uint64_t a
+    cdef uint16_t p
+    if not (flags & LB_FLOW_HAS_SEQ):
+        seq = 0
+    if t.symmetric:
+        seq = 0
+        flags = flags & ~LB_FLOW_HAS_SEQ
+        if (src_hi > dst_hi or (src_hi == dst_hi and (src_lo > dst_lo or
+                (src_lo == dst_lo and sport > dport)))):
+            a = src_hi; src_hi = dst_hi; dst_hi = a
+            a = src_lo; src_lo = dst_lo; dst_lo = a
+            p = sport; sport = dport; dport = p
+    k.proto = proto
+    k.flags = flags
+    k.src_hi = src_hi
+    k.src_lo = src_lo
+    k.dst_hi = dst_hi
+    k.dst_lo = dst_lo
+    k.sport = sport
+    k.dport = dport
+    k.seq = seq
+    return lb_flow_hash_keyed(&t.hkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                              sport, dport, seq, LB_FIELDS_5, 0)
+
+
+cdef inline bint _key_eq(const lb_flow_key* a, const lb_flow_key* b) noexcept nogil:
+    return (a.src_lo == b.src_lo and a.dst_lo == b.dst_lo and a.sport == b.sport
+            and a.dport == b.dport and a.proto == b.proto and a.flags == b.flags
+            and a.seq == b.seq and a.src_hi == b.src_hi and a.dst_hi == b.dst_hi)
+
+
+cdef inline int32_t _find(const lb_flowtable* t, const lb_flow_key* k, uint64_t h,
+                          uint64_t* slot_out) noexcept nogil:
+    """Entry of key k, or -1; *slot_out = its index slot, or the empty slot that ends
+    the probe sequence."""
+    cdef uint64_t i = h & t.mask
+    cdef int32_t e
+    while True:
+        e = t.index[i]
+        if e < 0:
+            slot_out[0] = i
+            return -1
+        if t.hashes[e] == h and _key_eq(&t.keys[e], k):
+            slot_out[0] = i
+            return e
+        i = (i + 1) & t.mask
+
+
+cdef inline void _unlink(lb_flowtable* t, int32_t e) noexcept nogil:
+    cdef int c = t.cls[e]
+    cdef int32_t p = t.prev[e], nx = t.next[e]
+    if p >= 0:
+        t.next[p] = nx
+    else:
+        t.head[c] = nx
+    if nx >= 0:
+        t.prev[nx] = p
+    else:
+        t.tail[c] = p
+
+
+cdef inline void _link_tail(lb_flowtable* t, int32_t e) noexcept nogil:
+    cdef int c = t.cls[e]
+    t.prev[e] = t.tail[c]
+    t.next[e] = -1
+    if t.tail[c] >= 0:
+        t.next[t.tail[c]] = e
+    else:
+        t.head[c] = e
+    t.tail[c] = e
+
+
+cdef inline void _touch(lb_flowtable* t, int32_t e, double now) noexcept nogil:
+    t.last_seen[e] = now
+    t.stamp += 1
+    t.stamps[e] = t.stamp
+    if t.tail[t.cls[e]] != e:
+        _unlink(t, e)
+        _link_tail(t, e)
+
+
+cdef inline bint _expired(const lb_flowtable* t, int32_t e, double now) noexcept nogil:
+    return now - t.last_seen[e] > t.timeout[t.cls[e]]
+
+
+cdef void _delete(lb_flowtable* t, int32_t e) noexcept nogil:
+    """Remove entry e: backward-shift deletion in the index, unlink, free."""
+    cdef uint64_t i = <uint64_t>t.slot[e], j, home
+    cdef int32_t f
+    while True:
+        j = (i + 1) & t.mask
+        while True:
+            f = t.index[j]
+            if f < 0:
+                t.index[i] = -1
+                break
+            home = t.hashes[f] & t.mask
+            # f may stay unless its home lies cyclically outside (i, j]
+            if (i <= j and i < home and home <= j) or (i > j and (i < home or home <= j)):
+                j = (j + 1) & t.mask
+                continue
+            t.index[i] = f
+            t.slot[f] = <int32_t>i
+            i = j
+            break
+        if f < 0:
+            break
+    _unlink(t, e)
+    t.cls[e] = _FREE
+    t.target[e] = -1
+    t.next[e] = t.free_head
+    t.free_head = e
+    t.size -= 1
+
+
+cdef void _evict_one(lb_flowtable* t, double now) noexcept nogil:
+    cdef int c
+    cdef int32_t h, best = -1
+    cdef bint exp, best_exp = False
+    for c in range(LB_FT_CLASSES):
+        h = t.head[c]
+        if h < 0:
+            continue
+        exp = _expired(t, h, now)
+        if best < 0 or (exp and not best_exp) or (exp == best_exp and
+                                                  t.stamps[h] < t.stamps[best]):
+            best = h
+            best_exp = exp
+    if best >= 0:
+        _delete(t, best)
+
+
+cdef int32_t lb_flowtable_lookup(
+        lb_flowtable* t, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
+        uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
+        double now) noexcept nogil:
+    """Target of a live flow (refreshing it), or -1 (absent, or expired: removed)."""
+    cdef lb_flow_key k
+    cdef uint64_t s
+    cdef uint64_t h = _make_key(t, &k, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                                sport, dport, seq)
+    cdef int32_t e = _find(t, &k, h, &s)
+    t.now = now
+    if e < 0:
+        return -1
+    if _expired(t, e, now):
+        _delete(t, e)
+        return -1
+    _touch(t, e, now)
+    return t.target[e]
+
+
+cdef int32_t lb_flowtable_insert(
+        lb_flowtable* t, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
+        uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
+        int32_t target, double now) noexcept nogil:
+    """Record flow → target (evicting when full) and return the flow's target: the
+    existing one if the flow is already live."""
+    cdef lb_flow_key k
+    cdef uint64_t s
+    cdef uint64_t h = _make_key(t, &k, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                                sport, dport, seq)
+    cdef int32_t e = _find(t, &k, h, &s)
+    t.now = now
+    if e >= 0:
+        if _expired(t, e, now):
+            t.target[e] = target
+        _touch(t, e, now)
+        return t.target[e]
+    if t.size >= t.capacity:
+        _evict_one(t, now)
+        _find(t, &k, h, &s)          # the deletion may have shifted the probe run
+    e = t.free_head
+    t.free_head = t.next[e]
+    t.size += 1
+    t.keys[e] = k
+    t.hashes[e] = h
+    t.target[e] = target
+    t.cls[e] = _class_of(proto)
+    t.slot[e] = <int32_t>s
+    t.index[s] = e
+    _link_tail(t, e)
+    t.last_seen[e] = now
+    t.stamp += 1
+    t.stamps[e] = t.stamp
+    return target
+
+
+cdef size_t lb_flowtable_lookup_many(
+        lb_flowtable* t, size_t n, const uint8_t* proto, const uint8_t* flags,
+        const uint64_t* src_hi, const uint64_t* src_lo, const uint64_t* dst_hi,
+        const uint64_t* dst_lo, const uint16_t* sport, const uint16_t* dport,
+        const uint32_t* seq, double now, int32_t* out) noexcept nogil:
+    """out[i] = lb_flowtable_lookup(flow i) in order; returns the number of misses."""
+    cdef size_t i, misses = 0
+    for i in range(n):
+        out[i] = lb_flowtable_lookup(t, proto[i], flags[i], src_hi[i], src_lo[i],
+                                     dst_hi[i], dst_lo[i], sport[i], dport[i], seq[i], now)
+        if out[i] < 0:
+            misses += 1
+    return misses
+
+
+cdef void lb_flowtable_insert_many(
+        lb_flowtable* t, size_t n, const uint8_t* proto, const uint8_t* flags,
+        const uint64_t* src_hi, const uint64_t* src_lo, const uint64_t* dst_hi,
+        const uint64_t* dst_lo, const uint16_t* sport, const uint16_t* dport,
+        const uint32_t* seq, const int32_t* targets, double now, int32_t* out) noexcept nogil:
+    """For every i with out[i] < 0 (a miss), in order: out[i] = insert(flow i,
+    targets[i])."""
+    cdef size_t i
+    for i in range(n):
+        if out[i] < 0:
+            out[i] = lb_flowtable_insert(t, proto[i], flags[i], src_hi[i], src_lo[i],
+                                         dst_hi[i], dst_lo[i], sport[i], dport[i], seq[i],
+                                         targets[i], now)
+
+
+cdef int32_t lb_flowtable_forget_target(lb_flowtable* t, int32_t target) noexcept nogil:
+    """Remove every entry of ``target``; returns how many."""
+    cdef int32_t e, count = 0
+    for e in range(t.capacity):
+        if t.cls[e] != _FREE and t.target[e] == target:
+            _delete(t, e)
+            count += 1
+    return count
+
+
+cdef int32_t lb_flowtable_expire(lb_flowtable* t, double now) noexcept nogil:
+    """Remove every expired entry; returns how many."""
+    cdef int c
+    cdef int32_t count = 0
+    t.now = now
+    for c in range(LB_FT_CLASSES):
+        while t.head[c] >= 0 and _expired(t, t.head[c], now):
+            _delete(t, t.head[c])
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------- Python API
+
+DEFAULT_IDLE_TIMEOUT = {"tcp": 350.0, "udp": 120.0, "other": 120.0}
+_CLASSES = ("tcp", "udp", "other")
+_MAX_CAPACITY = 1 << 30
+
+
+def _timeout_value(v, name):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                              np.floating)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(v).__name__}")
+    v = float(v)
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {v}")
+    return v
+
+
+def _parse_idle_timeout(idle_timeout):
+    out = dict(DEFAULT_IDLE_TIMEOUT)
+    if idle_timeout is None:
+        return out
+    if isinstance(idle_timeout, dict):
+        for k, v in idle_timeout.items():
+            if k not in _CLASSES:
+                raise ValueError(f"idle_timeout keys must be among {_CLASSES}, got {k!r}")
+            out[k] = _timeout_value(v, f"idle_timeout[{k!r}]")
+        return out
+    v = _timeout_value(idle_timeout, "idle_timeout")
+    return {k: v for k in _CLASSES}
+
+
+cdef class FlowTable:
+    """Connection tracking: each live flow stays on the target it was first sent to.
+
+    ``FlowTable(capacity, *, idle_timeout=None, symmetric=False)``.
+
+    ``idle_timeout``: seconds a flow may stay idle before it is forgotten; ``None``
+    is AWS's Network Load Balancer default (TCP 350 s, UDP 120 s, other protocols
+    120 s), a number applies to every protocol, a dict sets some of ``"tcp"``,
+    ``"udp"``, ``"other"`` (the rest keep the defaults). AWS lets a TCP listener's
+    timeout be set in 60..6000 s; that range is the NLB policy object's to enforce,
+    this table accepts any positive time (simulations).
+
+    A flow is keyed by its full identity (protocol, addresses, ports, and the TCP
+    initial sequence number when present); ``symmetric=True`` keys a flow and its
+    reverse (addresses and ports swapped) as one entry and ignores the sequence
+    number, for GWLB's two-way stickiness. At most ``capacity`` entries are kept:
+    inserting into a full table evicts an expired entry if there is one, else the
+    flow idle longest. ``now`` is seconds as a float and must never decrease.
+    """
+    cdef lb_flowtable t
+    cdef object _bufs
+    cdef readonly object idle_timeout
+    cdef readonly bint symmetric
+
+    def __init__(self, capacity, *, idle_timeout=None, symmetric=False):
+        if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
+            raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
+        cap = capacity.__index__()
+        if not 1 <= cap <= _MAX_CAPACITY:
+            raise ValueError(f"capacity must be in [1, 2**30], got {cap}")
+        if symmetric is not True and symmetric is not False:
+            raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
+        self.idle_timeout = _parse_idle_timeout(idle_timeout)
+        self.symmetric = symmetric
+        slots = 2
+        while slots < 2 * cap:
+            slots *= 2
+        index = np.full(slots, -1, dtype=np.int32)
+        keys = np.zeros(cap * sizeof(lb_flow_key), dtype=np.uint8)
+        hashes = np.zeros(cap, dtype=np.uint64)
+        target = np.full(cap, -1, dtype=np.int32)
+        last = np.zeros(cap, dtype=np.float64)
+        stamps = np.zeros(cap, dtype=np.uint64)
+        prev = np.full(cap, -1, dtype=np.int32)
+        nxt = np.arange(1, cap + 1, dtype=np.int32)
+        nxt[-1] = -1
+        slot = np.full(cap, -1, dtype=np.int32)
+        cls = np.full(cap, _FREE, dtype=np.uint8)
+        self._bufs = (index, keys, hashes, target, last, stamps, prev, nxt, slot, cls)
+        cdef int32_t[::1] v_index = index
+        cdef uint8_t[::1] v_keys = keys
+        cdef uint64_t[::1] v_hashes = hashes
+        cdef int32_t[::1] v_target = target
+        cdef double[::1] v_last = last
+        cdef uint64_t[::1] v_stamps = stamps
+        cdef int32_t[::1] v_prev = prev
+        cdef int32_t[::1] v_next = nxt
+        cdef int32_t[::1] v_slot = slot
+        cdef uint8_t[::1] v_cls = cls
+        self.t.index = &v_index[0]
+        self.t.keys = <lb_flow_key*>&v_keys[0]
+        self.t.hashes = &v_hashes[0]
+        self.t.target = &v_target[0]
+        self.t.last_seen = &v_last[0]
+        self.t.stamps = &v_stamps[0]
+        self.t.prev = &v_prev[0]
+        self.t.next = &v_next[0]
+        self.t.slot = &v_slot[0]
+        self.t.cls = &v_cls[0]
+        self.t.capacity = cap
+        self.t.size = 0
+        self.t.mask = slots - 1
+        self.t.free_head = 0
+        cdef int c
+        for c in range(LB_FT_CLASSES):
+            self.t.head[c] = -1
+            self.t.tail[c] = -1
+            self.t.timeout[c] = self.idle_timeout[_CLASSES[c]]
+        self.t.now = -INFINITY
+        self.t.stamp = 0
+        self.t.symmetric = symmetric
+        lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
+
+    @property
+    def capacity(self):
+        return self.t.capacity
+
+    @property
+    def now(self):
+        """The latest ``now`` this table has seen (``-inf`` before the first call)."""
+        return self.t.now
+
+    @property
+    def address(self):
+        """Address of the table's C struct (``lb_flowtable*``) for ``lbcore.numba``;
+        valid while this object lives. numba callers must keep ``now`` monotone."""
+        return <uintptr_t>&self.t
+
+    def _check_now_for_numba(self, now):
+        """Validate ``now`` as the Python methods do (for callers driving the kernels
+        from numba); returns it as a float."""
+        return self._check_now(now)
+
+    def __len__(self):
+        """Stored entries (expired ones count until a lookup, eviction or
+        ``expire`` removes them)."""
+        return self.t.size
+
+    def __repr__(self):
+        return f"<FlowTable: {self.t.size}/{self.t.capacity} flows>"
+
+    cdef double _check_now(self, now) except? -1.0:
+        if isinstance(now, (bool, np.bool_)) or not isinstance(now, (int, float, np.integer,
+                                                                      np.floating)):
+            raise TypeError(f"now must be a number of seconds, got {type(now).__name__}")
+        cdef double x = float(now)
+        if not math.isfinite(x):
+            raise ValueError(f"now must be finite, got {x}")
+        if x < self.t.now:
+            raise ValueError(f"now must not decrease: got {x} after {self.t.now}")
+        return x
+
+    def route_many(self, flows, now, selector, *, hashes=None):
+        """Targets (int32 indices from ``selector``) for a batch of ``lbcore.Flows``.
+
+        Live flows keep their target and refresh their idle timer; the others (new,
+        or expired) are sent together to ``selector.select_many`` — with
+        ``hashes[misses]`` when ``hashes`` (one uint64 per flow, e.g. a GWLB 3-tuple
+        or symmetric hash) is given, else with the sub-batch of flows — and inserted.
+        Lookups happen in batch order, then inserts in batch order; a flow repeated in
+        a batch gets the target of its first insertion.
+        """
+        cdef double t_now = self._check_now(now)
+        columns = getattr(flows, "_hash_columns", None)
+        if columns is None:
+            raise TypeError(f"flows must be lbcore.Flows, got {type(flows).__name__}")
+        c = columns()
+        cdef Py_ssize_t n = c[0].shape[0]
+        if hashes is not None:
+            hashes = _as_hashes(hashes, n)
+        out = np.empty(n, dtype=np.int32)
+        misses = self._lookup(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], t_now,
+                              out)
+        if misses:
+            idx = np.flatnonzero(out < 0)
+            chosen = selector.select_many(hashes[idx] if hashes is not None else flows[idx])
+            chosen = _check_choice(chosen, idx.shape[0])
+            targets = np.full(n, -1, dtype=np.int32)
+            targets[idx] = chosen
+            self._insert(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], targets,
+                         t_now, out)
+        return out
+
+    cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
+                        const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+                        const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+                        const uint16_t[::1] sport, const uint16_t[::1] dport,
+                        const uint32_t[::1] seq, double now, int32_t[::1] out):
+        cdef size_t n = proto.shape[0], misses = 0
+        if n:
+            with nogil:
+                misses = lb_flowtable_lookup_many(&self.t, n, &proto[0], &flags[0],
+                                                  &src_hi[0], &src_lo[0], &dst_hi[0],
+                                                  &dst_lo[0], &sport[0], &dport[0], &seq[0],
+                                                  now, &out[0])
+        return misses
+
+    cdef void _insert(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
+                      const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+                      const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+                      const uint16_t[::1] sport, const uint16_t[::1] dport,
+                      const uint32_t[::1] seq, const int32_t[::1] targets, double now,
+                      int32_t[::1] out):
+        cdef size_t n = proto.shape[0]
+        if n:
+            with nogil:
+                lb_flowtable_insert_many(&self.t, n, &proto[0], &flags[0], &src_hi[0],
+                                         &src_lo[0], &dst_hi[0], &dst_lo[0], &sport[0],
+                                         &dport[0], &seq[0], &targets[0], now, &out[0])
+
+    def route(self, flow, now, selector, *, hash=None):
+        """Target index for one ``lbcore.Flow`` (see ``route_many``). A new flow asks
+        ``selector.select_index(hash if given else flow)``, or ``select_many`` with a
+        one-element batch when the selector has no ``select_index``."""
+        cdef double t_now = self._check_now(now)
+        if type(flow) is not _PyFlow:
+            raise TypeError(f"flow must be a lbcore.Flow, got {type(flow).__name__}")
+        cdef Flow f = <Flow>flow
+        cdef int32_t r = lb_flowtable_lookup(&self.t, f.proto, f.flags, f.src_hi, f.src_lo,
+                                             f.dst_hi, f.dst_lo, f.sport, f.dport, f.seq,
+                                             t_now)
+        if r >= 0:
+            return r
+        if hash is not None:
+            if isinstance(hash, (bool, np.bool_)) or not hasattr(hash, "__index__"):
+                raise TypeError(f"hash must be an int, got {type(hash).__name__}")
+            hash = hash.__index__()
+            if not 0 <= hash < (1 << 64):
+                raise ValueError(f"hash must be in [0, 2**64), got {hash}")
+        x = hash if hash is not None else flow
+        pick = getattr(selector, "select_index", None)
+        if pick is not None:
+            chosen = pick(x)
+        else:
+            from lbcore.flows import Flows
+            batch = (np.array([x], dtype=np.uint64) if hash is not None
+                     else Flows.from_flows([flow]))
+            chosen = selector.select_many(batch)[0]
+        chosen = int(_check_choice(np.array([chosen]), 1)[0])
+        return lb_flowtable_insert(&self.t, f.proto, f.flags, f.src_hi, f.src_lo, f.dst_hi,
+                                   f.dst_lo, f.sport, f.dport, f.seq, chosen, t_now)
+
+    def forget_target(self, index):
+        """Forget every flow on target ``index`` (a deregistered target whose flows
+        should be rebalanced); returns how many were removed."""
+        if isinstance(index, (bool, np.bool_)) or not hasattr(index, "__index__"):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        i = index.__index__()
+        if not 0 <= i <= 0x7FFFFFFF:
+            raise ValueError(f"index must be in [0, 2**31), got {i}")
+        return lb_flowtable_forget_target(&self.t, i)
+
+    def expire(self, now):
+        """Remove every flow idle for longer than its timeout at ``now``; returns how
+        many."""
+        cdef double t_now = self._check_now(now)
+        return lb_flowtable_expire(&self.t, t_now)
+
+    def entries(self):
+        """Stored entries as ``{flow: (target, last_seen)}`` (flows in the table's
+        canonical form), for inspection and tests; O(capacity)."""
+        out = {}
+        cdef int32_t e
+        cdef lb_flow_key* k
+        for e in range(self.t.capacity):
+            if self.t.cls[e] == _FREE:
+                continue
+            k = &self.t.keys[e]
+            f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
+                                     k.dst_lo, k.sport, k.dport, k.seq)
+            out[f] = (self.t.target[e], self.t.last_seen[e])
+        return out
+
+
+def _as_hashes(hashes, n):
+    arr = np.asarray(hashes)
+    if arr.dtype.kind not in "ui":
+        raise TypeError(f"hashes must be an integer array, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"hashes must be one-dimensional with one hash per flow ({n}), "
+                         f"got shape {arr.shape}")
+    if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
+        raise ValueError("hashes must be non-negative")
+    return np.ascontiguousarray(arr, dtype=np.uint64)
+
+
+def _check_choice(chosen, n):
+    arr = np.asarray(chosen)
+    if arr.dtype.kind not in "ui":
+        raise TypeError(f"selector must return integer target indices, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"selector returned shape {arr.shape}, expected ({n},)")
+    if n and (arr.min() < 0 or arr.max() > 0x7FFFFFFF):
+        raise ValueError("selector returned a target index outside [0, 2**31)")
+    return np.ascontiguousarray(arr, dtype=np.int32)
