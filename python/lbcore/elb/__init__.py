@@ -18,3 +18,13 @@ from lbcore.elb._l4lb import GatewayLoadBalancer, L4Result, NetworkLoadBalancer
 
 __all__ += ["NodePools", "node_pools", "minimum_healthy", "NetworkLoadBalancer",
             "GatewayLoadBalancer", "L4Result"]
+
+# L7: requests, decisions, listener rules, ALB and Classic LB (docs/alb.md)
+from lbcore.elb.request import FixedResponse, Forward, Headers, Redirect, Request, SetCookie
+from lbcore.elb.rules import Condition, Rule, RuleSet, parse_condition, parse_rule
+from lbcore.elb.alb import ApplicationLoadBalancer, Listener
+from lbcore.elb.clb import ClassicLoadBalancer
+
+__all__ += ["Request", "Headers", "Forward", "Redirect", "FixedResponse", "SetCookie",
+            "Condition", "Rule", "RuleSet", "parse_condition", "parse_rule",
+            "ApplicationLoadBalancer", "Listener", "ClassicLoadBalancer"]
