@@ -331,9 +331,11 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
         "limits": [th["name"] for th in s["throttling"]],
         "events": sorted(({"at": ev["at"], "action": ev["action"],
-                           "what": ev.get("region") or ev.get("record")
+                           "what": ev.get("region")
+                           or (ev.get("record") and f"{ev['record']} weight {ev['weight']:g}")
                            or ", ".join(([ev["target"]] if ev.get("target") else [])
-                                        + (ev.get("targets") or []))}
+                                        + (ev.get("targets") or []))
+                           + (f" weight {ev['weight']:g}" if ev["action"] == "set_weight" else "")}
                           for ev in s["events"]), key=lambda e: e["at"]),
         "rule_of": rule_of,
     }

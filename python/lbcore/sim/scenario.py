@@ -375,6 +375,10 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         need = {"weighted": "weight", "latency": "region", "failover": "failover"}.get(rec["routing"])
         if need and rec.get(need) is None:
             ctx.add(f"{p}.{need}", f"missing; required for routing = {rec['routing']!r}")
+        if rec["routing"] == "latency" and rec.get("region") is not None and \
+                rec["region"] not in regions:
+            ctx.add(f"{p}.region", f"no load balancer in Region {rec['region']!r}, so no "
+                    "client round-trip time to it")
     for name, lst in by_name.items():
         kinds = {r["routing"] for _, r in lst}
         if len(kinds) > 1:
