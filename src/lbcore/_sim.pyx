@@ -352,6 +352,7 @@ cdef class Engine:
                 self.now = end
                 self.piece += 1
             if self.now > self.max_time:
+                self.now = self.max_time
                 self.finished = True
                 break
             # 2. completions up to now release outstanding counts

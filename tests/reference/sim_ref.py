@@ -1,0 +1,169 @@
+"""Pure-Python event loop for lbcore._sim.Engine: same model dict, same draws, same counters.
+
+Deliberately simple: one Python step per request, heapq for completions, lists for
+state. It draws from lbcore.Random (the same xoshiro256** stream the kernel uses) in
+the documented order, so for a seed it must produce *identical* statistics.
+"""
+import heapq
+import math
+
+import numpy as np
+
+import lbcore
+from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS
+
+M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def pick(cdf, u):
+    if len(cdf) == 0 or cdf[-1] <= 0:
+        return -1
+    x = u * cdf[-1]
+    for i, c in enumerate(cdf):
+        if x < c:
+            return i
+    return len(cdf) - 1
+
+
+def simulate_ref(model, seed, n):
+    m = {k: (np.asarray(v).ravel().tolist() if isinstance(v, np.ndarray) else v)
+         for k, v in model.items()}
+    C, R, NN, D, L, G, T, E, P, B, TB = (int(m[k]) for k in
+                                          ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB"))
+    rng = lbcore.Random(seed)
+    now, piece, epoch = 0.0, 0, 0
+    wk_free = [0.0] * m["wk_start"][T]
+    tokens = list(m["b_burst"][:B])
+    last = [0.0] * B
+    rr = [0] * G
+    outstanding = [0] * T
+    heap = []
+    st = {
+        "cnt_target": [0] * T, "err_target": [0] * T, "cnt_record": [0] * D,
+        "thr_reject": [0] * max(B, 1), "nodata": [0] * NN, "fixed": [0] * L,
+        "tbins": [0] * (TB * T), "lat_hist": [0] * (T * LAT_BINS),
+        "out_hist": [0] * (T * OUT_BINS), "lat_sum": [0.0] * T, "cnt_epoch": [0] * E,
+    }
+    done = 0
+    max_time = m.get("max_time", math.inf)
+    while done < n:
+        e = -math.log(1.0 - rng.uniform())
+        while True:
+            rate = m["rate_v"][piece]
+            end = m["rate_t"][piece + 1] if piece + 1 < P else math.inf
+            if rate > 0 and now + e / rate < end:
+                now += e / rate
+                break
+            if rate > 0:
+                e -= (end - now) * rate
+            now = end
+            piece += 1
+        if now > max_time:
+            now = max_time
+            break
+        while heap and heap[0][0] <= now:
+            _, t = heapq.heappop(heap)
+            outstanding[t] -= 1
+        while epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
+            epoch += 1
+        st["cnt_epoch"][epoch] += 1
+        done += 1
+        u_client, u_tmpl, u_dns, u_route = (rng.uniform() for _ in range(4))
+        c = pick(m["client_cdf"], u_client)
+        r = pick(m["tmpl_cdf"], u_tmpl)
+        nm = m["tmpl_name"][r]
+        off = ((epoch * C + c) * NN + nm) * D
+        d = pick(m["dns_cdf"][off:off + D], u_dns)
+        if d < 0:
+            st["nodata"][nm] += 1
+            continue
+        st["cnt_record"][d] += 1
+        lb = m["rec_lb"][d]
+        buckets = m["thr_idx"][m["thr_start"][c * R + r]:m["thr_start"][c * R + r + 1]]
+        rejected = -1
+        for b in buckets:
+            tokens[b] = min(m["b_burst"][b], tokens[b] + (now - last[b]) * m["b_rate"][b])
+            last[b] = now
+            if tokens[b] < 1.0 and rejected < 0:
+                rejected = b
+        if rejected >= 0:
+            st["thr_reject"][rejected] += 1
+            continue
+        for b in buckets:
+            tokens[b] -= 1.0
+        off = (lb * R + r) * G
+        g = pick(m["route_cdf"][off:off + G], u_route)
+        if g < 0:
+            st["fixed"][lb] += 1
+            continue
+        w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
+        up = m["tgt_up"][epoch * T:(epoch + 1) * T]
+        a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
+        elig = [t for t in range(a, bnd) if w[t] > 0]
+        algo = m["tg_algo"][g]
+        if not elig:
+            t = -1
+        elif algo == 0:      # round robin: next eligible at or after the pointer
+            size = bnd - a
+            t = -1
+            for i in range(size):
+                cand = a + (rr[g] + i) % size
+                if w[cand] > 0:
+                    rr[g] = (rr[g] + i + 1) % size
+                    t = cand
+                    break
+        elif algo == 1:      # least outstanding, uniform among ties
+            low = min(outstanding[t] for t in elig)
+            ties = [t for t in elig if outstanding[t] == low]
+            t = ties[rng.bounded(len(ties))] if len(ties) > 1 else ties[0]
+        elif algo == 2:      # weighted random
+            x = rng.uniform() * sum(w[t] for t in elig)
+            t = elig[-1]
+            for cand in elig:
+                if x < w[cand]:
+                    t = cand
+                    break
+                x -= w[cand]
+        else:                # flow hash: highest random weight
+            h = rng.next_u64()
+            t = max(elig, key=lambda k: (mix64(h ^ m["tgt_key"][k]), -k))
+        if t < 0:
+            st["fixed"][lb] += 1
+            continue
+        st["cnt_target"][t] += 1
+        if not up[t]:
+            st["err_target"][t] += 1
+            continue
+        dist, mean = m["tgt_dist"][t], m["tgt_mean"][t]
+        if dist == 0:
+            svc = mean
+        elif dist == 1:
+            svc = -math.log(1.0 - rng.uniform()) * mean
+        else:
+            u1, u2 = rng.uniform(), rng.uniform()
+            z = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+            s = m["tgt_sigma"][t]
+            svc = mean * math.exp(s * z - 0.5 * s * s)
+        svc = m["tmpl_cost"][r] * svc
+        workers = range(m["wk_start"][t], m["wk_start"][t + 1])
+        wbest = min(workers, key=lambda k: (wk_free[k], k))
+        fin = max(wk_free[wbest], now) + svc
+        wk_free[wbest] = fin
+        lat = fin - now + m["rtt"][c * L + lb]
+        st["out_hist"][t * OUT_BINS + min(outstanding[t], OUT_BINS - 1)] += 1
+        outstanding[t] += 1
+        heapq.heappush(heap, (fin, t))
+        b = int(math.floor((math.log10(lat) - LAT_MIN_DECADE) * LAT_PER_DECADE)) if lat > 0 else 0
+        st["lat_hist"][t * LAT_BINS + min(max(b, 0), LAT_BINS - 1)] += 1
+        st["lat_sum"][t] += lat
+        st["tbins"][min(int(now / m["tbin_w"]), TB - 1) * T + t] += 1
+    st["outstanding"] = outstanding
+    st["now"] = now
+    st["done"] = done
+    return st

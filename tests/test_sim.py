@@ -1,0 +1,426 @@
+"""The simulation engine: compiled loop == pure-Python loop, determinism, semantics."""
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import lbcore
+from lbcore._sim import Engine
+from lbcore.sim import load_scenario, parse_scenario, simulate
+from lbcore.sim.model import compile_scenario
+from reference.sim_ref import simulate_ref
+
+STAT_KEYS = ("cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
+             "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding")
+
+
+def small_scenario(*, algo="least_outstanding_requests", dist="lognormal", rps=400.0,
+                   workers=2, slow=0.05, events=True, throttle_rate=50.0, nlb=True,
+                   routing="latency"):
+    """A small scenario exercising every feature, with events in the first seconds."""
+    ev = """
+[[events]]
+at = 1.0
+action = "fail"
+target_group = "web"
+target = "w2"
+[[events]]
+at = 2.0
+action = "recover"
+target_group = "web"
+target = "w2"
+[[events]]
+at = 1.5
+action = "register"
+target_group = "web"
+target = "w4"
+[[events]]
+at = 3.0
+action = "region_fail"
+region = "eu-west-1"
+[[events]]
+at = 3.5
+action = "set_weight"
+target_group = "web"
+target = "w1"
+weight = 3
+[[events]]
+at = 4.0
+action = "set_record_weight"
+record = "api-b"
+weight = 0
+[[events]]
+at = 4.5
+action = "region_recover"
+region = "eu-west-1"
+""" if events else ""
+    nlb_lb = """
+[[load_balancers]]
+name = "nlb"
+type = "network"
+region = "us-east-1"
+default_forward = [{ target_group = "tcp" }]
+[[target_groups]]
+name = "tcp"
+protocol = "TCP"
+health_check = { interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }
+targets = [
+  { id = "t1", az = "us-east-1a", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+  { id = "t2", az = "us-east-1b", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+  { id = "t3", az = "us-east-1c", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+]
+[[route53.records]]
+name = "tcp.example"
+set_identifier = "tcp"
+alias_target = "nlb"
+[[traffic.requests]]
+name = "tcp"
+weight = 1
+host = "tcp.example"
+""" if nlb else ""
+    rec = {"latency": ('routing = "latency"\nregion = "us-east-1"', 'routing = "latency"\nregion = "eu-west-1"'),
+           "weighted": ('routing = "weighted"\nweight = 3', 'routing = "weighted"\nweight = 1'),
+           "failover": ('routing = "failover"\nfailover = "PRIMARY"', 'routing = "failover"\nfailover = "SECONDARY"'),
+           "simple": ('routing = "simple"', 'routing = "simple"')}[routing]
+    return f"""
+[simulation]
+name = "small"
+requests = 3000
+seed = 7
+[[traffic.rate]]
+at = 0
+rps = {rps}
+[[traffic.rate]]
+at = 2.5
+rps = 0
+[[traffic.rate]]
+at = 2.7
+rps = {rps * 1.5}
+[[traffic.clients]]
+name = "us"
+weight = 2
+rtt = {{ us-east-1 = 0.01, eu-west-1 = 0.08 }}
+[[traffic.clients]]
+name = "eu"
+weight = 1
+rtt = {{ us-east-1 = 0.08, eu-west-1 = 0.01 }}
+[[traffic.requests]]
+name = "page"
+weight = 5
+host = "www.example"
+path = "/index.html"
+[[traffic.requests]]
+name = "api"
+weight = 3
+method = "POST"
+host = "www.example"
+path = "/api/x"
+headers = {{ X-Tenant = "gold" }}
+cost = 2.0
+[[traffic.requests]]
+name = "ping"
+weight = 1
+host = "www.example"
+path = "/ping"
+{nlb_lb}
+[[route53.records]]
+name = "www.example"
+set_identifier = "api-a"
+{rec[0]}
+alias_target = "alb-us"
+[[route53.records]]
+name = "www.example"
+set_identifier = "api-b"
+{rec[1]}
+alias_target = "alb-eu"
+[[load_balancers]]
+name = "alb-us"
+region = "us-east-1"
+default_forward = [{{ target_group = "web" }}]
+[[load_balancers.rules]]
+priority = 5
+conditions = [{{ field = "path-pattern", values = ["/api/*"] }},
+              {{ field = "http-header", name = "x-tenant", values = ["GOLD"] }}]
+forward = [{{ target_group = "api", weight = 2 }}, {{ target_group = "web", weight = 1 }}]
+[[load_balancers.rules]]
+priority = 9
+conditions = [{{ field = "path-pattern", values = ["/p?ng"] }}]
+fixed_response = 200
+[[load_balancers]]
+name = "alb-eu"
+region = "eu-west-1"
+default_forward = [{{ target_group = "eu" }}]
+[[target_groups]]
+name = "web"
+attributes = {{ "load_balancing.algorithm.type" = "{algo}" }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [
+  {{ id = "w1", az = "us-east-1a", workers = {workers}, service = {{ distribution = "{dist}", mean = 0.01 }} }},
+  {{ id = "w2", az = "us-east-1b", workers = {workers}, service = {{ distribution = "{dist}", mean = 0.01 }} }},
+  {{ id = "w3", az = "us-east-1c", workers = {workers}, service = {{ distribution = "{dist}", mean = {slow} }} }},
+  {{ id = "w4", az = "us-east-1c", workers = {workers}, registered = false, service = {{ distribution = "{dist}", mean = 0.01 }} }},
+]
+[[target_groups]]
+name = "api"
+attributes = {{ "load_balancing.algorithm.type" = "weighted_random" }}
+targets = [
+  {{ id = "a1", az = "us-east-1a", weight = 1, service = {{ mean = 0.02 }} }},
+  {{ id = "a2", az = "us-east-1b", weight = 3, service = {{ mean = 0.02 }} }},
+]
+[[target_groups]]
+name = "eu"
+attributes = {{ "load_balancing.algorithm.type" = "round_robin" }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [
+  {{ id = "e1", az = "eu-west-1a", service = {{ mean = 0.01 }} }},
+  {{ id = "e2", az = "eu-west-1b", service = {{ mean = 0.01 }} }},
+]
+[[throttling]]
+name = "api-limit"
+rate = {throttle_rate}
+burst = 20
+requests = ["api"]
+[[throttling]]
+name = "eu-plan"
+rate = 100
+burst = 10
+clients = ["eu"]
+{ev}
+"""
+
+
+def run_engine(model, seed, n, chunks=1):
+    eng = Engine(model, seed)
+    per = max(1, n // chunks)
+    done = 0
+    while done < n and not eng.finished:
+        got = eng.run(min(per, n - done))
+        done += got
+        if got == 0:
+            break
+    return eng
+
+
+def assert_same(eng, ref):
+    for k in STAT_KEYS:
+        got = eng.stats[k]
+        want = np.asarray(ref[k], dtype=got.dtype)
+        if k in ("thr_reject",):
+            got, want = got[:len(want)], want
+        assert np.array_equal(got[:len(want)], want), k
+    assert eng.now == ref["now"]
+    assert eng.simulated == ref["done"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**64 - 1),
+       algo=st.sampled_from(["round_robin", "least_outstanding_requests", "weighted_random"]),
+       dist=st.sampled_from(["constant", "exponential", "lognormal"]),
+       routing=st.sampled_from(["latency", "weighted", "failover", "simple"]),
+       workers=st.integers(1, 3), rps=st.sampled_from([100.0, 600.0, 2000.0]))
+def test_engine_matches_python_reference(seed, algo, dist, routing, workers, rps):
+    s = parse_scenario(small_scenario(algo=algo, dist=dist, routing=routing, workers=workers,
+                                      rps=rps), "small.toml")
+    model, _ = compile_scenario(s, requests=1500)
+    ref = simulate_ref(model, seed, 1500)
+    assert_same(run_engine(model, seed, 1500), ref)
+
+
+def test_chunked_runs_equal_one_run():
+    s = parse_scenario(small_scenario(), "small.toml")
+    model, _ = compile_scenario(s, requests=5000)
+    one = run_engine(model, 3, 5000, chunks=1)
+    many = run_engine(model, 3, 5000, chunks=37)
+    for k in STAT_KEYS:
+        assert np.array_equal(one.stats[k], many.stats[k]), k
+
+
+def test_heap_growth_matches_reference():
+    # one target, many workers, long service: thousands in flight (heap starts at 1024)
+    text = small_scenario(algo="round_robin", events=False, nlb=False, rps=8000.0,
+                          workers=3000, slow=2.0, dist="constant", routing="simple")
+    s = parse_scenario(text, "big.toml")
+    model, _ = compile_scenario(s, requests=12000)
+    eng = run_engine(model, 1, 12000)
+    assert eng.heap_peak > 1024
+    assert_same(eng, simulate_ref(model, 1, 12000))
+
+
+def test_max_time_stops_the_run():
+    s = parse_scenario(small_scenario().replace('seed = 7', 'seed = 7\nmax_time = 0.5'), "t")
+    r = simulate(s, requests=10_000)
+    assert r["requests"] < 10_000 and r["simulated_seconds"] <= 0.5
+    assert abs(r["requests"] - 200) < 60          # 400 rps for 0.5 s, Poisson sd ~14
+
+
+def report_without_timing(r):
+    r = dict(r)
+    r.pop("engine")
+    return r
+
+
+def test_default_scenario_reduced_and_deterministic():
+    s = load_scenario()
+    a = simulate(s, requests=30_000)
+    b = simulate(s, requests=30_000)
+    c = simulate(s, requests=30_000, seed=1)
+    assert report_without_timing(a) == report_without_timing(b)
+    assert report_without_timing(a) != report_without_timing(c)
+    o = a["outcomes"]
+    assert sum(o.values()) == a["requests"] == 30_000
+    assert sum(d["answers"] for d in a["dns"]) == 30_000 - o["dns_no_answer"]
+    routed = sum(g["requests"] for g in a["target_groups"])
+    assert routed == o["served"] + o["target_errors"]
+    assert sum(t["throttled"] for t in a["throttling"]) == o["throttled"]
+    json.dumps(a)   # the report is JSON-serialisable
+
+
+def _one_group(algo, slow_mean, n=20_000, seed=5):
+    text = small_scenario(algo=algo, events=False, nlb=False, rps=300.0, workers=4,
+                          slow=slow_mean, routing="simple", dist="exponential")
+    # only page requests: everything goes to "web"
+    text = text.replace('name = "api"\nweight = 3', 'name = "api"\nweight = 0.000001')
+    text = text.replace('name = "ping"\nweight = 1', 'name = "ping"\nweight = 0.000001')
+    s = parse_scenario(text, "one.toml")
+    # both records point at different regions; use only the "us" client class
+    s["traffic"]["clients"][1]["weight"] = 1e-9
+    return simulate(s, requests=n, seed=seed)
+
+
+def test_least_outstanding_sends_less_to_a_slow_target_than_round_robin():
+    lor = _one_group("least_outstanding_requests", 0.08)
+    rr = _one_group("round_robin", 0.08)
+
+    def slow_share(r):
+        g = next(g for g in r["target_groups"] if g["name"] == "web")
+        return next(t["share"] for t in g["targets"] if t["id"] == "w3")
+
+    assert rr["target_groups"][0]["name"] == "web"
+    assert abs(slow_share(rr) - 1 / 3) < 0.01         # round robin ignores speed
+    assert slow_share(lor) < 0.25                      # LOR routes around the slow one
+    lat = lambda r: r["target_groups"][0]["latency_ms"]["mean"]  # noqa: E731
+    assert lat(lor) < lat(rr)
+
+
+def test_failure_is_seen_after_unhealthy_threshold_times_interval():
+    # w2 fails at 1.0; health checks (interval 5, unhealthy threshold 2) would notice at
+    # 11.0, but it recovers at 2.0 first: every request routed to it in [1, 2) is an error.
+    s = parse_scenario(small_scenario(algo="round_robin"), "e.toml")
+    model, meta = compile_scenario(s, requests=3000)
+    ti = meta["targets"].index(("web", "w2", "us-east-1b"))
+    t = model["epoch_t"]
+    for e in range(model["E"]):
+        if 1.0 <= t[e] < 2.0:
+            assert model["tgt_up"][e, ti] == 0 and model["tgt_weight"][e, ti] > 0
+        else:
+            assert model["tgt_up"][e, ti] == 1
+    # w4 registered at 1.5 is in service after healthy_threshold x interval = 10 s
+    w4 = meta["targets"].index(("web", "w4", "us-east-1c"))
+    for e in range(model["E"]):
+        assert (model["tgt_weight"][e, w4] > 0) == (t[e] >= 11.5)
+    r = simulate(s, requests=3000)
+    web = next(g for g in r["target_groups"] if g["name"] == "web")
+    w2 = next(x for x in web["targets"] if x["id"] == "w2")
+    assert w2["errors"] > 0
+
+
+def test_region_failure_moves_latency_answers():
+    s = parse_scenario(small_scenario(), "r.toml")
+    model, meta = compile_scenario(s, requests=10)
+    t = model["epoch_t"]
+    # eu-west-1 fails at 3.0; unhealthy after 2 x 5 s = 13.0; recovers 4.5 -> never seen
+    assert 13.0 not in t
+    s2 = parse_scenario(small_scenario().replace('at = 4.5\naction = "region_recover"',
+                                                 'at = 30\naction = "region_recover"'), "r2")
+    model, meta = compile_scenario(s2, requests=10)
+    t = model["epoch_t"]
+    eu = meta["clients"].index("eu")
+    nm = meta["dns_names"].index("www.example")
+    D = model["D"]
+    recs = [sid for _, sid, _, _ in meta["records"]]
+    for e in range(model["E"]):
+        row = np.diff(np.concatenate([[0.0], model["dns_cdf"][e, eu, nm]]))
+        answer = recs[int(np.argmax(row))]
+        assert answer == ("api-a" if 13.0 <= t[e] < 30 + 10 else "api-b"), t[e]
+    assert D == len(recs)
+
+
+MINIMAL = """
+[simulation]
+seed = 3
+max_time = {T}
+[[traffic.rate]]
+at = 0
+rps = {rps}
+[[traffic.clients]]
+name = "c"
+rtt = {{ us-east-1 = 0.0 }}
+[[traffic.requests]]
+name = "q"
+host = "h"
+[[route53.records]]
+name = "h"
+set_identifier = "h"
+alias_target = "lb"
+[[load_balancers]]
+name = "lb"
+region = "us-east-1"
+default_forward = [{{ target_group = "g" }}]
+[[target_groups]]
+name = "g"
+targets = [{{ id = "a", az = "us-east-1a", service = {{ mean = 0.001 }} }}]
+[[throttling]]
+name = "limit"
+rate = {rate}
+burst = {burst}
+"""
+
+
+@pytest.mark.parametrize("rate,burst", [(50.0, 20), (200.0, 40), (10.0, 100)])
+def test_throttling_admits_burst_plus_rate(rate, burst):
+    # arrivals at 1000 rps for 5 s, far above the limit: a token bucket admits at most
+    # burst + rate x T, and (the bucket refilling continuously, arrivals every ~1 ms)
+    # at least rate x T - 1.
+    T = 5.0
+    r = simulate(parse_scenario(MINIMAL.format(T=T, rps=1000.0, rate=rate, burst=burst), "m"),
+                 requests=1_000_000)
+    admitted = r["outcomes"]["served"]
+    assert r["throttling"][0]["throttled"] == r["requests"] - admitted > 0
+    assert rate * T - 1 <= admitted <= burst + rate * T
+
+
+def test_throttling_burst_one_wastes_refill_time():
+    # burst 1: after each admission the bucket needs 1/rate s to refill, then waits for
+    # the next Poisson arrival (mean 1/lambda): admitted rate = 1 / (1/rate + 1/lambda).
+    T, rate, lam = 5.0, 200.0, 1000.0
+    r = simulate(parse_scenario(MINIMAL.format(T=T, rps=lam, rate=rate, burst=1), "m"),
+                 requests=1_000_000)
+    expect = T / (1 / rate + 1 / lam)      # 833; sd of a renewal count here is ~ 10
+    assert abs(r["outcomes"]["served"] - expect) < 0.05 * expect
+
+
+def test_every_public_report_field_is_present():
+    r = simulate(load_scenario(), requests=2000)
+    for k in ("scenario", "source", "seed", "requests", "simulated_seconds", "outcomes",
+              "dns", "throttling", "target_groups", "events", "engine", "load_over_time"):
+        assert k in r
+    lot = r["load_over_time"]
+    assert len(lot["counts"]) == len(lot["targets"])
+    assert sum(map(sum, lot["counts"])) == r["outcomes"]["served"]
+
+
+def test_engine_validates_its_model():
+    s = parse_scenario(small_scenario(), "v.toml")
+    model, _ = compile_scenario(s, requests=10)
+    bad = dict(model, rec_lb=np.array([0, 99, 0], np.int32))
+    with pytest.raises(ValueError, match="rec_lb"):
+        Engine(bad, 0)
+    bad = dict(model, tgt_mean=model["tgt_mean"][:-1])
+    with pytest.raises(ValueError, match="tgt_mean"):
+        Engine(bad, 0)
+    with pytest.raises(ValueError, match="n must be"):
+        Engine(model, 0).run(-1)
+    with pytest.raises((ValueError, TypeError)):
+        Engine(model, -1)
