@@ -424,3 +424,13 @@ def test_engine_validates_its_model():
         Engine(model, 0).run(-1)
     with pytest.raises((ValueError, TypeError)):
         Engine(model, -1)
+
+
+def test_flow_remaps_near_optimum_for_highest_random_weight():
+    r = simulate(load_scenario(), requests=1000)
+    remaps = r["flow_remaps"]
+    assert [(m["targets_before"], m["targets_after"]) for m in remaps] == [(3, 4), (4, 3)]
+    for m in remaps:
+        # 65,536 sampled flows: sd of the moved share ~0.002; HRW moves the optimum in expectation
+        assert m["optimum"] == pytest.approx(0.25)
+        assert abs(m["moved"] - m["optimum"]) < 0.01

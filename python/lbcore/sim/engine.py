@@ -131,5 +131,47 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
         "targets": [f"{g}/{t}" for g, t, _ in meta["targets"]],
         "counts": st["tbins"].reshape(model["TB"], T).T.tolist(),
     }
+    report["flow_remaps"] = flow_remaps(model, meta)
     report["peak_in_flight"] = int(engine.heap_peak)
     return report
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def flow_remaps(model: dict, meta: dict, samples: int = 1 << 16) -> list[dict]:
+    """For flow-hash target groups: the share of flows whose target changes at each epoch
+    boundary where the group's eligible targets change, and the optimum (the least any
+    assignment with equal shares must move: 1 - sum over targets of min(old, new share))."""
+    import lbcore
+    hashes = lbcore.hash_u64_many(np.arange(samples, dtype=np.uint64), seed=0x5EED)
+    out = []
+    w = model["tgt_weight"]
+    keys = model["tgt_key"]
+    for g, algo in enumerate(meta["algorithms"]):
+        if algo != "flow_hash":
+            continue
+        a, b = int(model["tg_start"][g]), int(model["tg_start"][g + 1])
+        prev = prev_elig = None
+        for e in range(model["E"]):
+            elig = [t for t in range(a, b) if w[e, t] > 0]
+            if prev is not None and elig != prev_elig and elig and prev_elig:
+                with np.errstate(over="ignore"):
+                    scores = np.stack([_mix64(hashes ^ keys[t]) for t in elig])
+                assign = np.asarray(elig)[np.argmax(scores, axis=0)]
+                old = {t: 1 / len(prev_elig) for t in prev_elig}
+                new = {t: 1 / len(elig) for t in elig}
+                optimum = 1 - sum(min(old.get(t, 0), new.get(t, 0)) for t in set(old) | set(new))
+                out.append({"at": float(model["epoch_t"][e]), "target_group": meta["target_groups"][g],
+                            "targets_before": len(prev_elig), "targets_after": len(elig),
+                            "moved": round(float(np.mean(assign != prev)), 6),
+                            "optimum": round(optimum, 6)})
+            if elig:
+                with np.errstate(over="ignore"):
+                    scores = np.stack([_mix64(hashes ^ keys[t]) for t in elig])
+                prev = np.asarray(elig)[np.argmax(scores, axis=0)]
+                prev_elig = elig
+    return out

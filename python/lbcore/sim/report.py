@@ -53,6 +53,12 @@ def format_report(r: dict) -> str:
                 f"    {t['id']:<12} {t['az']:<11} {t['requests']:>11,}  {_pct(t['requests'], g['requests'])}"
                 f"  {t['errors']:>6,}   {_ms(lat['p50']):>6} {_ms(lat['p90']):>6} {_ms(lat['p99']):>6}"
                 f"   {_o(out['p50']):>5} {_o(out['p90']):>5} {_o(out['p99']):>5}")
+    if r.get("flow_remaps"):
+        lines += ["", "Flows remapped when a flow-hash group's healthy targets change"]
+        for m in r["flow_remaps"]:
+            lines.append(f"  t={m['at']:>7.1f} s  {m['target_group']:<14} "
+                         f"{m['targets_before']} -> {m['targets_after']} targets: "
+                         f"{100 * m['moved']:5.1f}% of flows moved (optimum {100 * m['optimum']:5.1f}%)")
     if r["events"]:
         lines += ["", "Events"]
         for ev in r["events"]:
