@@ -1,12 +1,10 @@
 """The simulation engine: compiled loop == pure-Python loop, determinism, semantics."""
 import json
-import math
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import lbcore
 from lbcore._sim import Engine
 from lbcore.sim import load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
@@ -434,3 +432,15 @@ def test_flow_remaps_near_optimum_for_highest_random_weight():
         # 65,536 sampled flows: sd of the moved share ~0.002; HRW moves the optimum in expectation
         assert m["optimum"] == pytest.approx(0.25)
         assert abs(m["moved"] - m["optimum"]) < 0.01
+
+
+def test_health_changes_and_progress():
+    s = parse_scenario(small_scenario(), "h.toml")
+    calls = []
+    r = simulate(s, requests=300_000, progress=lambda done, total: calls.append((done, total)))
+    hc = [(h["at"], h["target"], h["seen"]) for h in r["health_changes"]]
+    assert (11.5, "w4", "healthy") in hc             # registered 1.5 + 2 x 5 s
+    assert not any(t == "w4" and seen == "unhealthy" for _, t, seen in hc)
+    assert not any(t == "w2" for _, t, _ in hc)       # its 1 s outage is never seen
+    assert len(calls) >= 2 and calls[-1] == (300_000, 300_000)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -92,6 +92,7 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
             "fixed_response": int(st["fixed"].sum()),
         },
         "dns": [], "throttling": [], "target_groups": [], "events": meta["events"],
+        "health_changes": meta["health_changes"],
         "epochs": int(model["E"]),
     }
     total_answers = int(st["cnt_record"].sum())

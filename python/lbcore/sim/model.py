@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-from fnmatch import translate as _fn_translate
 
 import numpy as np
 
@@ -338,6 +337,14 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                            + (f" weight {ev['weight']:g}" if ev["action"] == "set_weight" else "")}
                           for ev in s["events"]), key=lambda e: e["at"]),
         "rule_of": rule_of,
+        "health_changes": sorted(
+            ({"at": at, "target_group": targets[i]["group"], "target": targets[i]["id"],
+              "seen": "healthy" if h else "unhealthy"}
+             for i, (_, hc_points, _) in enumerate(timelines) for at, h in hc_points
+             if not (h is False and any(c[0] == at and c[1]["registered"] and not
+                                        _state_at(timelines[i], at - 1e-9)["registered"]
+                                        for c in timelines[i][0][1:]))),
+            key=lambda x: (x["at"], x["target_group"], x["target"])),
     }
     return model, meta
 

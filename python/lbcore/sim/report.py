@@ -60,9 +60,15 @@ def format_report(r: dict) -> str:
                          f"{m['targets_before']} -> {m['targets_after']} targets: "
                          f"{100 * m['moved']:5.1f}% of flows moved (optimum {100 * m['optimum']:5.1f}%)")
     if r["events"]:
-        lines += ["", "Events"]
-        for ev in r["events"]:
-            lines.append(f"  t={ev['at']:>7.1f} s  {ev['action']:<18} {ev['what']}")
+        lines += ["", "Events, and when health checks see them"]
+        rows = [(ev["at"], 0, f"{ev['action']:<18} {ev['what']}") for ev in r["events"]]
+        seen: dict = {}
+        for h in r.get("health_changes", []):
+            seen.setdefault((h["at"], h["seen"], h["target_group"]), []).append(h["target"])
+        rows += [(at, 1, f"{'  seen ' + what:<18} {group}: {', '.join(ids)}")
+                 for (at, what, group), ids in seen.items()]
+        for at, _, text in sorted(rows):
+            lines.append(f"  t={at:>7.1f} s  {text}")
     lines.append("")
     lines.append("Latency = client round trip + queueing + service; percentiles are upper edges "
                  "of 1/30-decade bins. Shares of a group are of requests routed to it.")

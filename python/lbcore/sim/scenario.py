@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
