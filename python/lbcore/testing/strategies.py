@@ -28,6 +28,7 @@ import lbcore
 __all__ = [
     "ip_addresses", "flows", "flow_batches", "availability_zones", "target_sets",
     "health_event_sequences", "throttle_settings", "arrival_times",
+    "http_requests", "alb_conditions", "alb_rule_sets", "route53_record_sets", "scenarios",
 ]
 
 _PROTOCOLS = (6, 17)
@@ -138,3 +139,198 @@ def arrival_times(draw, *, max_size: int = 200, horizon: float = 10.0, bursty: b
     for t in base:
         out.extend([t] * draw(st.integers(1, 4)))
     return out[:max_size]
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP requests, ALB listener rules, Route 53 record sets and whole simulation scenarios,
+# as plain data in the shapes `lbcore simulate` scenarios use (docs/simulation.md).
+
+_PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
+_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
+_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+
+
+def _segment():
+    return st.text(_PATH_CHARS, min_size=1, max_size=8)
+
+
+def http_requests(*, hosts=("www.example.com", "api.example.com")):
+    """A request dict ``{"method", "host", "path", "headers"}`` (path starts with ``/``;
+    header names lower or mixed case)."""
+    return st.fixed_dictionaries({
+        "method": st.sampled_from(_METHODS),
+        "host": st.sampled_from(tuple(hosts)),
+        "path": st.lists(_segment(), max_size=4).map(lambda p: "/" + "/".join(p)),
+        "headers": st.dictionaries(st.sampled_from(["User-Agent", "x-tenant", "Accept"]),
+                                   st.text(_PATH_CHARS, max_size=8), max_size=2),
+    })
+
+
+@st.composite
+def _wildcard_pattern(draw, base):
+    """A pattern matching-or-not ``base``: some characters replaced by ``?`` or ``*``."""
+    chars = list(draw(base))
+    for i in range(len(chars)):
+        if draw(st.integers(0, 9)) == 0:
+            chars[i] = draw(st.sampled_from("*?"))
+    return "".join(chars)
+
+
+def alb_conditions(*, hosts=("www.example.com", "api.example.com")):
+    """One listener rule condition ``{"field", "values"[, "name"]}`` (path-pattern,
+    host-header, http-request-method or http-header), values with ``*``/``?`` wildcards."""
+    path = _wildcard_pattern(st.lists(_segment(), min_size=1, max_size=3)
+                             .map(lambda p: "/" + "/".join(p)))
+    return st.one_of(
+        st.fixed_dictionaries({"field": st.just("path-pattern"),
+                               "values": st.lists(path, min_size=1, max_size=3)}),
+        st.fixed_dictionaries({"field": st.just("host-header"),
+                               "values": st.lists(_wildcard_pattern(st.sampled_from(hosts)),
+                                                  min_size=1, max_size=2)}),
+        st.fixed_dictionaries({"field": st.just("http-request-method"),
+                               "values": st.lists(st.sampled_from(_METHODS), min_size=1,
+                                                  max_size=3, unique=True)}),
+        st.fixed_dictionaries({"field": st.just("http-header"),
+                               "name": st.sampled_from(["x-tenant", "User-Agent"]),
+                               "values": st.lists(_wildcard_pattern(
+                                   st.text(_PATH_CHARS, min_size=1, max_size=6)),
+                                   min_size=1, max_size=2)}),
+    )
+
+
+@st.composite
+def alb_rule_sets(draw, target_groups, *, max_rules: int = 6, hosts=("www.example.com",
+                                                                     "api.example.com")):
+    """A list of listener rules with distinct priorities 1..50000; each has 1-3 conditions
+    and either ``forward`` (weighted target groups drawn from ``target_groups``) or
+    ``fixed_response``."""
+    target_groups = tuple(target_groups)
+    prios = draw(st.lists(st.integers(1, 50000), max_size=max_rules, unique=True))
+    rules = []
+    for p in prios:
+        rule = {"priority": p,
+                "conditions": draw(st.lists(alb_conditions(hosts=hosts), min_size=1,
+                                            max_size=3,
+                                            unique_by=lambda c: c["field"]))}
+        if target_groups and draw(st.booleans()):
+            rule["forward"] = draw(_forward(target_groups))
+        else:
+            rule["fixed_response"] = draw(st.sampled_from([200, 404, 503]))
+        rules.append(rule)
+    return rules
+
+
+def _forward(target_groups):
+    return st.lists(st.fixed_dictionaries({"target_group": st.sampled_from(target_groups),
+                                           "weight": st.integers(0, 999)}),
+                    min_size=1, max_size=3, unique_by=lambda f: f["target_group"]).filter(
+        lambda fs: any(f["weight"] > 0 for f in fs))
+
+
+@st.composite
+def route53_record_sets(draw, name: str, load_balancers: dict, *, max_records: int = 4):
+    """Records for one DNS ``name`` sharing one routing policy (simple, weighted, latency,
+    failover), aliased to load balancers drawn from ``load_balancers`` (name -> Region)."""
+    lbs = sorted(load_balancers)
+    routing = draw(st.sampled_from(["simple", "weighted", "latency", "failover"]))
+    if routing == "failover":
+        n = 2
+    elif routing == "latency":
+        regions = sorted(set(load_balancers.values()))
+        n = draw(st.integers(1, len(regions)))
+    else:
+        n = draw(st.integers(1, max_records))
+    recs = []
+    for i in range(n):
+        lb = draw(st.sampled_from(lbs))
+        rec = {"name": name, "set_identifier": f"{name}-{i}", "routing": routing,
+               "alias_target": lb, "evaluate_target_health": draw(st.booleans())}
+        if routing == "weighted":
+            rec["weight"] = draw(st.integers(0, 255))
+        elif routing == "latency":
+            rec["region"] = regions[i]
+            rec["alias_target"] = draw(st.sampled_from(
+                [n_ for n_ in lbs if load_balancers[n_] == regions[i]]))
+        elif routing == "failover":
+            rec["failover"] = ("PRIMARY", "SECONDARY")[i]
+        recs.append(rec)
+    return recs
+
+
+@st.composite
+def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: int = 6,
+              horizon: float = 5.0):
+    """A whole valid ``lbcore simulate`` scenario as a dict (what ``tomllib`` would parse):
+    clients, request templates, Route 53 records, application load balancers with rules,
+    target groups, throttling and events within ``horizon`` seconds."""
+    n_regions = draw(st.integers(1, 2))
+    regions = _REGIONS[:n_regions]
+    groups = []
+    for g in range(draw(st.integers(1, max_groups))):
+        region = draw(st.sampled_from(regions))
+        targets = []
+        for t in range(draw(st.integers(1, max_targets))):
+            targets.append({
+                "id": f"t{t}", "az": f"{region}{'abc'[t % 3]}",
+                "weight": draw(st.sampled_from([1.0, 2.0, 5.0])),
+                "workers": draw(st.integers(1, 4)),
+                "registered": t == 0 or draw(st.booleans()),
+                "service": {"distribution": draw(st.sampled_from(
+                    ["constant", "exponential", "lognormal"])),
+                    "mean": draw(st.sampled_from([0.001, 0.01, 0.05])), "sigma": 0.5},
+            })
+        groups.append({
+            "name": f"g{g}",
+            "attributes": {"load_balancing.algorithm.type": draw(st.sampled_from(
+                ["round_robin", "least_outstanding_requests", "weighted_random"]))},
+            "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
+            "targets": targets,
+        })
+    names = [g["name"] for g in groups]
+    lbs = []
+    for i, region in enumerate(regions):
+        lbs.append({"name": f"lb{i}", "type": "application", "region": region,
+                    "rules": draw(alb_rule_sets(names, max_rules=3)),
+                    "default_forward": draw(_forward(names))})
+    hosts = ["www.example.com", "api.example.com"]
+    lb_regions = {lb["name"]: lb["region"] for lb in lbs}
+    records = []
+    for h in hosts:
+        records += draw(route53_record_sets(h, lb_regions))
+    clients = [{"name": f"c{i}", "weight": draw(st.sampled_from([1.0, 3.0])),
+                "rtt": {r: draw(st.sampled_from([0.0, 0.01, 0.1])) for r in regions}}
+               for i in range(draw(st.integers(1, 3)))]
+    templates = []
+    for i in range(draw(st.integers(1, 4))):
+        req = draw(http_requests(hosts=hosts))
+        templates.append(dict(req, name=f"q{i}", weight=draw(st.sampled_from([1.0, 2.0])),
+                              cost=draw(st.sampled_from([1.0, 2.0]))))
+    throttling = [{"name": f"limit{i}", "rate": draw(st.sampled_from([5.0, 50.0, 500.0])),
+                   "burst": draw(st.integers(1, 50)),
+                   "requests": draw(st.lists(st.sampled_from([q["name"] for q in templates]),
+                                             min_size=1, unique=True))}
+                  for i in range(draw(st.integers(0, 2)))]
+    events = []
+    for _ in range(draw(st.integers(0, max_events))):
+        at = draw(st.floats(0.0, horizon, allow_nan=False))
+        kind = draw(st.sampled_from(["fail", "recover", "register", "deregister",
+                                     "set_weight", "region_fail", "region_recover"]))
+        if kind.startswith("region"):
+            events.append({"at": at, "action": kind, "region": draw(st.sampled_from(regions))})
+        else:
+            g = draw(st.sampled_from(groups))
+            ev = {"at": at, "action": kind, "target_group": g["name"],
+                  "target": draw(st.sampled_from([t["id"] for t in g["targets"]]))}
+            if kind == "set_weight":
+                ev["weight"] = draw(st.sampled_from([0.5, 1.0, 4.0]))
+            events.append(ev)
+    return {
+        "simulation": {"name": "drawn", "requests": 500, "seed": draw(st.integers(0, 2**32))},
+        "traffic": {"rate": [{"at": 0.0, "rps": draw(st.sampled_from([50.0, 500.0, 5000.0]))}],
+                    "clients": clients, "requests": templates},
+        "route53": {"records": records},
+        "load_balancers": lbs,
+        "target_groups": groups,
+        "throttling": throttling,
+        "events": events,
+    }
