@@ -45,7 +45,7 @@ def test_simulate_json_to_stdout_is_the_report(capsys):
 
 def test_validate_ok(capsys):
     code, out, _ = run(capsys, "validate", str(DEFAULT_SCENARIO))
-    assert code == 0 and "OK" in out and "5 target groups" in out
+    assert code == 0 and "OK" in out and "6 target groups" in out
 
 
 def test_entry_point_runs_as_a_process():
@@ -81,6 +81,11 @@ BAD = [
      ["events[0].action", "one of"]),
     ("mixed routing", GOOD.replace('routing = "weighted"\nweight = 30', 'routing = "simple"'),
      ["routing", "mix routing policies"]),
+    ("inspection not GENEVE", GOOD.replace('inspection = "inspect-use1"', 'inspection = "web-use1"'),
+     ["load_balancers[0].inspection", "GENEVE"]),
+    ("forward to GENEVE group", GOOD.replace('forward = [{ target_group = "api-use1" }]',
+                                             'forward = [{ target_group = "inspect-use1" }]'),
+     ["load_balancers[0].rules[0].forward[0].target_group", "inspection tier"]),
     ("nlb to http group", GOOD.replace('default_forward = [{ target_group = "stream-use1" }]',
                                        'default_forward = [{ target_group = "web-use1" }]'),
      ["load_balancers[2].default_forward[0].target_group", "network"]),

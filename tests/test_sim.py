@@ -10,7 +10,7 @@ from lbcore.sim import load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
 from reference.sim_ref import simulate_ref
 
-STAT_KEYS = ("cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
+STAT_KEYS = ("outcome", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
              "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding")
 
 
@@ -29,6 +29,11 @@ at = 2.0
 action = "recover"
 target_group = "web"
 target = "w2"
+[[events]]
+at = 0.5
+action = "fail"
+target_group = "fw"
+target = "fw2"
 [[events]]
 at = 1.5
 action = "register"
@@ -136,6 +141,7 @@ alias_target = "alb-eu"
 [[load_balancers]]
 name = "alb-us"
 region = "us-east-1"
+inspection = "fw"
 default_forward = [{{ target_group = "web" }}]
 [[load_balancers.rules]]
 priority = 5
@@ -159,6 +165,14 @@ targets = [
   {{ id = "w2", az = "us-east-1b", workers = {workers}, service = {{ distribution = "{dist}", mean = 0.01 }} }},
   {{ id = "w3", az = "us-east-1c", workers = {workers}, service = {{ distribution = "{dist}", mean = {slow} }} }},
   {{ id = "w4", az = "us-east-1c", workers = {workers}, registered = false, service = {{ distribution = "{dist}", mean = 0.01 }} }},
+]
+[[target_groups]]
+name = "fw"
+protocol = "GENEVE"
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [
+  {{ id = "fw1", az = "us-east-1a", workers = 2, service = {{ mean = 0.001 }} }},
+  {{ id = "fw2", az = "us-east-1b", workers = 2, service = {{ mean = 0.001 }} }},
 ]
 [[target_groups]]
 name = "api"
@@ -269,8 +283,10 @@ def test_default_scenario_reduced_and_deterministic():
     o = a["outcomes"]
     assert sum(o.values()) == a["requests"] == 30_000
     assert sum(d["answers"] for d in a["dns"]) == 30_000 - o["dns_no_answer"]
-    routed = sum(g["requests"] for g in a["target_groups"])
-    assert routed == o["served"] + o["target_errors"]
+    routed = sum(g["requests"] for g in a["target_groups"] if not g["inspection"])
+    dropped = sum(g["errors"] for g in a["target_groups"] if g["inspection"])
+    assert routed == o["served"] + o["target_errors"] - dropped
+    assert any(g["inspection"] for g in a["target_groups"])
     assert sum(t["throttled"] for t in a["throttling"]) == o["throttled"]
     json.dumps(a)   # the report is JSON-serialisable
 
@@ -406,7 +422,9 @@ def test_every_public_report_field_is_present():
         assert k in r
     lot = r["load_over_time"]
     assert len(lot["counts"]) == len(lot["targets"])
-    assert sum(map(sum, lot["counts"])) == r["outcomes"]["served"]
+    insp = {g["name"] for g in r["target_groups"] if g["inspection"]}
+    assert sum(sum(c) for name, c in zip(lot["targets"], lot["counts"])
+               if name.split("/")[0] not in insp) == r["outcomes"]["served"]
 
 
 def test_engine_validates_its_model():
@@ -427,10 +445,12 @@ def test_engine_validates_its_model():
 def test_flow_remaps_near_optimum_for_highest_random_weight():
     r = simulate(load_scenario(), requests=1000)
     remaps = r["flow_remaps"]
-    assert [(m["targets_before"], m["targets_after"]) for m in remaps] == [(3, 4), (4, 3)]
+    assert [(m["target_group"], m["targets_before"], m["targets_after"]) for m in remaps] == [
+        ("stream-use1", 3, 4), ("stream-use1", 4, 3), ("inspect-use1", 3, 2)]
     for m in remaps:
         # 65,536 sampled flows: sd of the moved share ~0.002; HRW moves the optimum in expectation
-        assert m["optimum"] == pytest.approx(0.25)
+        assert m["optimum"] == pytest.approx(
+            1 / 3 if m["target_group"] == "inspect-use1" else 0.25)
         assert abs(m["moved"] - m["optimum"]) < 0.01
 
 

@@ -21,7 +21,7 @@ MODEL_ARRAYS = {
     "client_cdf": np.float64, "tmpl_cdf": np.float64,
     "tmpl_name": np.int32, "tmpl_cost": np.float64,
     "epoch_t": np.float64, "dns_cdf": np.float64, "rec_lb": np.int32,
-    "route_cdf": np.float64, "rtt": np.float64,
+    "route_cdf": np.float64, "rtt": np.float64, "lb_insp": np.int32,
     "tg_start": np.int32, "tg_algo": np.int32,
     "tgt_weight": np.float64, "tgt_up": np.uint8, "tgt_key": np.uint64,
     "tgt_dist": np.int32, "tgt_mean": np.float64, "tgt_sigma": np.float64,
@@ -53,6 +53,7 @@ cdef class Engine:
     cdef const double *epoch_t
     cdef const double *dns_cdf
     cdef const int32_t *rec_lb
+    cdef const int32_t *lb_insp
     cdef const double *route_cdf
     cdef const double *rtt
     cdef const int32_t *tg_start
@@ -93,6 +94,7 @@ cdef class Engine:
     cdef int64_t *out_hist
     cdef double *lat_sum
     cdef int64_t *cnt_epoch
+    cdef int64_t *outcome
 
     def __cinit__(self):
         self.heap = NULL
@@ -126,7 +128,7 @@ cdef class Engine:
             "rate_t": self.P, "rate_v": self.P, "client_cdf": self.C, "tmpl_cdf": self.R,
             "tmpl_name": self.R, "tmpl_cost": self.R, "epoch_t": self.E,
             "dns_cdf": self.E * self.C * self.NN * self.D, "rec_lb": self.D,
-            "route_cdf": self.L * self.R * self.G, "rtt": self.C * self.L,
+            "route_cdf": self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
             "tg_start": self.G + 1, "tg_algo": self.G,
             "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T, "tgt_key": self.T,
             "tgt_dist": self.T, "tgt_mean": self.T, "tgt_sigma": self.T,
@@ -144,12 +146,15 @@ cdef class Engine:
             raise ValueError("model['thr_idx'] out of range")
         if m["rec_lb"][:self.D].max() >= self.L or m["rec_lb"][:self.D].min() < 0:
             raise ValueError("model['rec_lb'] out of range")
+        if m["lb_insp"][:self.L].max() >= self.G or m["lb_insp"][:self.L].min() < -1:
+            raise ValueError("model['lb_insp'] out of range")
         if m["rate_v"][self.P - 1] <= 0:
             raise ValueError("model['rate_v']: the last rate piece must be > 0")
         self.rate_t = _dp(m["rate_t"]); self.rate_v = _dp(m["rate_v"])
         self.client_cdf = _dp(m["client_cdf"]); self.tmpl_cdf = _dp(m["tmpl_cdf"])
         self.tmpl_name = _ip(m["tmpl_name"]); self.tmpl_cost = _dp(m["tmpl_cost"])
         self.epoch_t = _dp(m["epoch_t"]); self.dns_cdf = _dp(m["dns_cdf"])
+        self.lb_insp = _ip(m["lb_insp"])
         self.rec_lb = _ip(m["rec_lb"]); self.route_cdf = _dp(m["route_cdf"])
         self.rtt = _dp(m["rtt"]); self.tg_start = _ip(m["tg_start"])
         self.tg_algo = _ip(m["tg_algo"]); self.tgt_weight = _dp(m["tgt_weight"])
@@ -172,6 +177,8 @@ cdef class Engine:
             "lat_hist": np.zeros(self.T * LB_SIM_LAT_BINS, np.int64),
             "out_hist": np.zeros(self.T * LB_SIM_OUT_BINS, np.int64),
             "lat_sum": np.zeros(self.T), "cnt_epoch": np.zeros(self.E, np.int64),
+            # per request: served, target error, throttled, no DNS answer, fixed response
+            "outcome": np.zeros(5, np.int64),
         }
         self.wk_free = _dp(s["wk_free"]); self.b_tokens = _dp(s["b_tokens"])
         self.b_last = _dp(s["b_last"]); self.rr_next = _ip(s["rr_next"])
@@ -181,6 +188,7 @@ cdef class Engine:
         self.fixed = _lp(s["fixed"]); self.tbins = _lp(s["tbins"])
         self.lat_hist = _lp(s["lat_hist"]); self.out_hist = _lp(s["out_hist"])
         self.lat_sum = _dp(s["lat_sum"]); self.cnt_epoch = _lp(s["cnt_epoch"])
+        self.outcome = _lp(s["outcome"])
         self.heap_cap = 1024
         self.heap = <lb_sim_completion*> malloc(self.heap_cap * sizeof(lb_sim_completion))
         if self.heap == NULL:
@@ -328,12 +336,51 @@ cdef class Engine:
         s = self.tgt_sigma[t]
         return self.tgt_mean[t] * exp(s * z - 0.5 * s * s)
 
+    cdef double _serve(self, int32_t t, double arrive, double cost, double* fin) noexcept nogil:
+        """Queue a request arriving at ``arrive`` on target t's earliest-free worker (FIFO);
+        record its outstanding count at routing time and push its completion. Returns the
+        completion time, or -1.0 when the completion heap cannot grow."""
+        cdef double svc = cost * self._service(t), start
+        cdef int32_t wk, w_best = self.wk_start[t]
+        cdef int64_t i
+        for wk in range(self.wk_start[t] + 1, self.wk_start[t + 1]):
+            if self.wk_free[wk] < self.wk_free[w_best]:
+                w_best = wk
+        start = self.wk_free[w_best] if self.wk_free[w_best] > arrive else arrive
+        fin[0] = start + svc
+        self.wk_free[w_best] = fin[0]
+        i = self.outstanding[t]
+        if i >= LB_SIM_OUT_BINS:
+            i = LB_SIM_OUT_BINS - 1
+        self.out_hist[<int64_t>t * LB_SIM_OUT_BINS + i] += 1
+        self.outstanding[t] += 1
+        if self._push(fin[0], t) != 0:
+            return -1.0
+        return fin[0]
+
+    cdef void _record(self, int32_t t, double lat) noexcept nogil:
+        cdef int64_t bin_
+        if lat > 0.0:
+            bin_ = <int64_t> floor((log10(lat) - LB_SIM_LAT_MIN_DECADE) * LB_SIM_LAT_PER_DECADE)
+        else:
+            bin_ = 0
+        if bin_ < 0:
+            bin_ = 0
+        elif bin_ >= LB_SIM_LAT_BINS:
+            bin_ = LB_SIM_LAT_BINS - 1
+        self.lat_hist[<int64_t>t * LB_SIM_LAT_BINS + bin_] += 1
+        self.lat_sum[t] += lat
+        bin_ = <int64_t> (self.now / self.tbin_w)
+        if bin_ >= self.TB:
+            bin_ = self.TB - 1
+        self.tbins[bin_ * self.T + t] += 1
+
     cdef int _loop(self, int64_t want, int64_t* done_out) noexcept nogil:
         cdef int64_t done = 0, i
-        cdef double e, rate, end, dt, u_client, u_tmpl, u_dns, u_route, svc, start, fin, lat
+        cdef double e, rate, end, dt, u_client, u_tmpl, u_dns, u_route, fin
         cdef double tokens
-        cdef int32_t c, r, nm, d, lb, g, t, wk, w_best, j, bidx, rejected
-        cdef int64_t bin_
+        cdef int32_t c, r, nm, d, lb, g, t, j, bidx, rejected, gi, ti
+        cdef double arrive
         cdef const double* w
         cdef const uint8_t* up
         cdef int32_t T = self.T
@@ -377,6 +424,7 @@ cdef class Engine:
                 self.D, u_dns)
             if d < 0:
                 self.nodata[nm] += 1
+                self.outcome[3] += 1
                 continue
             self.cnt_record[d] += 1
             lb = self.rec_lb[d]
@@ -393,58 +441,55 @@ cdef class Engine:
                     rejected = bidx
             if rejected >= 0:
                 self.thr_reject[rejected] += 1
+                self.outcome[2] += 1
                 continue
             for j in range(self.thr_start[c * self.R + r], self.thr_start[c * self.R + r + 1]):
                 self.b_tokens[self.thr_idx[j]] -= 1.0
-            # 6. listener rules: target group for (load balancer, template)
+            w = self.tgt_weight + <int64_t>self.epoch * T
+            up = self.tgt_up + <int64_t>self.epoch * T
+            # 6. a Gateway Load Balancer inspection tier in front of the load balancer:
+            #    an appliance by flow hash; the request goes on when it is inspected
+            arrive = self.now
+            gi = self.lb_insp[lb]
+            if gi >= 0:
+                ti = self._select(gi, w)
+                if ti < 0:
+                    self.fixed[lb] += 1
+                    self.outcome[4] += 1
+                    continue
+                self.cnt_target[ti] += 1
+                if not up[ti]:
+                    self.err_target[ti] += 1
+                    self.outcome[1] += 1
+                    continue
+                if self._serve(ti, self.now, 1.0, &fin) < 0.0:
+                    done_out[0] = done
+                    return -1
+                self._record(ti, fin - self.now)
+                arrive = fin
+            # 7. listener rules: target group for (load balancer, template)
             g = lb_sim_pick_cdf(self.route_cdf + (<int64_t>lb * self.R + r) * self.G,
                                 self.G, u_route)
             if g < 0:
                 self.fixed[lb] += 1
+                self.outcome[4] += 1
                 continue
-            w = self.tgt_weight + <int64_t>self.epoch * T
-            up = self.tgt_up + <int64_t>self.epoch * T
             t = self._select(g, w)
             if t < 0:
                 self.fixed[lb] += 1
+                self.outcome[4] += 1
                 continue
             self.cnt_target[t] += 1
             if not up[t]:
                 self.err_target[t] += 1
+                self.outcome[1] += 1
                 continue
-            # 7. service on the earliest-free worker of the target (FIFO)
-            svc = self.tmpl_cost[r] * self._service(t)
-            w_best = self.wk_start[t]
-            for wk in range(self.wk_start[t] + 1, self.wk_start[t + 1]):
-                if self.wk_free[wk] < self.wk_free[w_best]:
-                    w_best = wk
-            start = self.wk_free[w_best] if self.wk_free[w_best] > self.now else self.now
-            fin = start + svc
-            self.wk_free[w_best] = fin
-            lat = fin - self.now + self.rtt[c * self.L + lb]
-            # 8. streaming statistics
-            i = self.outstanding[t]
-            if i >= LB_SIM_OUT_BINS:
-                i = LB_SIM_OUT_BINS - 1
-            self.out_hist[<int64_t>t * LB_SIM_OUT_BINS + i] += 1
-            self.outstanding[t] += 1
-            if self._push(fin, t) != 0:
+            # 8. service on the earliest-free worker of the target (FIFO), statistics
+            if self._serve(t, arrive, self.tmpl_cost[r], &fin) < 0.0:
                 done_out[0] = done
                 return -1
-            if lat > 0.0:
-                bin_ = <int64_t> floor((log10(lat) - LB_SIM_LAT_MIN_DECADE) * LB_SIM_LAT_PER_DECADE)
-            else:
-                bin_ = 0
-            if bin_ < 0:
-                bin_ = 0
-            elif bin_ >= LB_SIM_LAT_BINS:
-                bin_ = LB_SIM_LAT_BINS - 1
-            self.lat_hist[<int64_t>t * LB_SIM_LAT_BINS + bin_] += 1
-            self.lat_sum[t] += lat
-            bin_ = <int64_t> (self.now / self.tbin_w)
-            if bin_ >= self.TB:
-                bin_ = self.TB - 1
-            self.tbins[bin_ * T + t] += 1
+            self._record(t, fin - self.now + self.rtt[c * self.L + lb])
+            self.outcome[0] += 1
         done_out[0] = done
         return 0
 

@@ -49,7 +49,63 @@ def simulate_ref(model, seed, n):
         "thr_reject": [0] * max(B, 1), "nodata": [0] * NN, "fixed": [0] * L,
         "tbins": [0] * (TB * T), "lat_hist": [0] * (T * LAT_BINS),
         "out_hist": [0] * (T * OUT_BINS), "lat_sum": [0.0] * T, "cnt_epoch": [0] * E,
+        "outcome": [0] * 5,   # served, target error, throttled, no DNS answer, fixed response
     }
+
+    def select(g, w):
+        a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
+        elig = [t for t in range(a, bnd) if w[t] > 0]
+        algo = m["tg_algo"][g]
+        if not elig:
+            return -1
+        if algo == 0:        # round robin: next eligible at or after the pointer
+            size = bnd - a
+            for i in range(size):
+                cand = a + (rr[g] + i) % size
+                if w[cand] > 0:
+                    rr[g] = (rr[g] + i + 1) % size
+                    return cand
+        if algo == 1:        # least outstanding, uniform among ties
+            low = min(outstanding[t] for t in elig)
+            ties = [t for t in elig if outstanding[t] == low]
+            return ties[rng.bounded(len(ties))] if len(ties) > 1 else ties[0]
+        if algo == 2:        # weighted random
+            x = rng.uniform() * sum(w[t] for t in elig)
+            for cand in elig:
+                if x < w[cand]:
+                    return cand
+                x -= w[cand]
+            return elig[-1]
+        h = rng.next_u64()   # flow hash: highest random weight
+        return max(elig, key=lambda k: (mix64(h ^ m["tgt_key"][k]), -k))
+
+    def serve(t, arrive, cost):
+        dist, mean = m["tgt_dist"][t], m["tgt_mean"][t]
+        if dist == 0:
+            svc = mean
+        elif dist == 1:
+            svc = -math.log(1.0 - rng.uniform()) * mean
+        else:
+            u1, u2 = rng.uniform(), rng.uniform()
+            z = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+            s = m["tgt_sigma"][t]
+            svc = mean * math.exp(s * z - 0.5 * s * s)
+        svc = cost * svc
+        workers = range(m["wk_start"][t], m["wk_start"][t + 1])
+        wbest = min(workers, key=lambda k: (wk_free[k], k))
+        fin = max(wk_free[wbest], arrive) + svc
+        wk_free[wbest] = fin
+        st["out_hist"][t * OUT_BINS + min(outstanding[t], OUT_BINS - 1)] += 1
+        outstanding[t] += 1
+        heapq.heappush(heap, (fin, t))
+        return fin
+
+    def record(t, lat):
+        b = int(math.floor((math.log10(lat) - LAT_MIN_DECADE) * LAT_PER_DECADE)) if lat > 0 else 0
+        st["lat_hist"][t * LAT_BINS + min(max(b, 0), LAT_BINS - 1)] += 1
+        st["lat_sum"][t] += lat
+        st["tbins"][min(int(now / m["tbin_w"]), TB - 1) * T + t] += 1
+
     done = 0
     max_time = m.get("max_time", math.inf)
     while done < n:
@@ -82,6 +138,7 @@ def simulate_ref(model, seed, n):
         d = pick(m["dns_cdf"][off:off + D], u_dns)
         if d < 0:
             st["nodata"][nm] += 1
+            st["outcome"][3] += 1
             continue
         st["cnt_record"][d] += 1
         lb = m["rec_lb"][d]
@@ -94,75 +151,42 @@ def simulate_ref(model, seed, n):
                 rejected = b
         if rejected >= 0:
             st["thr_reject"][rejected] += 1
+            st["outcome"][2] += 1
             continue
         for b in buckets:
             tokens[b] -= 1.0
-        off = (lb * R + r) * G
-        g = pick(m["route_cdf"][off:off + G], u_route)
-        if g < 0:
-            st["fixed"][lb] += 1
-            continue
         w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
         up = m["tgt_up"][epoch * T:(epoch + 1) * T]
-        a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
-        elig = [t for t in range(a, bnd) if w[t] > 0]
-        algo = m["tg_algo"][g]
-        if not elig:
-            t = -1
-        elif algo == 0:      # round robin: next eligible at or after the pointer
-            size = bnd - a
-            t = -1
-            for i in range(size):
-                cand = a + (rr[g] + i) % size
-                if w[cand] > 0:
-                    rr[g] = (rr[g] + i + 1) % size
-                    t = cand
-                    break
-        elif algo == 1:      # least outstanding, uniform among ties
-            low = min(outstanding[t] for t in elig)
-            ties = [t for t in elig if outstanding[t] == low]
-            t = ties[rng.bounded(len(ties))] if len(ties) > 1 else ties[0]
-        elif algo == 2:      # weighted random
-            x = rng.uniform() * sum(w[t] for t in elig)
-            t = elig[-1]
-            for cand in elig:
-                if x < w[cand]:
-                    t = cand
-                    break
-                x -= w[cand]
-        else:                # flow hash: highest random weight
-            h = rng.next_u64()
-            t = max(elig, key=lambda k: (mix64(h ^ m["tgt_key"][k]), -k))
+        arrive = now
+        gi = m["lb_insp"][lb]
+        if gi >= 0:          # inspection appliance first
+            ti = select(gi, w)
+            if ti < 0:
+                st["fixed"][lb] += 1
+                st["outcome"][4] += 1
+                continue
+            st["cnt_target"][ti] += 1
+            if not up[ti]:
+                st["err_target"][ti] += 1
+                st["outcome"][1] += 1
+                continue
+            arrive = serve(ti, now, 1.0)
+            record(ti, arrive - now)
+        off = (lb * R + r) * G
+        g = pick(m["route_cdf"][off:off + G], u_route)
+        t = select(g, w) if g >= 0 else -1
         if t < 0:
             st["fixed"][lb] += 1
+            st["outcome"][4] += 1
             continue
         st["cnt_target"][t] += 1
         if not up[t]:
             st["err_target"][t] += 1
+            st["outcome"][1] += 1
             continue
-        dist, mean = m["tgt_dist"][t], m["tgt_mean"][t]
-        if dist == 0:
-            svc = mean
-        elif dist == 1:
-            svc = -math.log(1.0 - rng.uniform()) * mean
-        else:
-            u1, u2 = rng.uniform(), rng.uniform()
-            z = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-            s = m["tgt_sigma"][t]
-            svc = mean * math.exp(s * z - 0.5 * s * s)
-        svc = m["tmpl_cost"][r] * svc
-        workers = range(m["wk_start"][t], m["wk_start"][t + 1])
-        wbest = min(workers, key=lambda k: (wk_free[k], k))
-        fin = max(wk_free[wbest], now) + svc
-        wk_free[wbest] = fin
-        lat = fin - now + m["rtt"][c * L + lb]
-        st["out_hist"][t * OUT_BINS + min(outstanding[t], OUT_BINS - 1)] += 1
-        outstanding[t] += 1
-        heapq.heappush(heap, (fin, t))
-        b = int(math.floor((math.log10(lat) - LAT_MIN_DECADE) * LAT_PER_DECADE)) if lat > 0 else 0
-        st["lat_hist"][t * LAT_BINS + min(max(b, 0), LAT_BINS - 1)] += 1
-        st["lat_sum"][t] += lat
-        st["tbins"][min(int(now / m["tbin_w"]), TB - 1) * T + t] += 1
+        fin = serve(t, arrive, m["tmpl_cost"][r])
+        record(t, fin - now + m["rtt"][c * L + lb])
+        st["outcome"][0] += 1
     st["outstanding"] = outstanding
     st["now"] = now
     st["done"] = done

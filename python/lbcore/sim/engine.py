@@ -82,14 +82,13 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
     lat_sum = st["lat_sum"]
     served = cnt - err
     n = int(engine.simulated)
-    throttled = int(st["thr_reject"][:model["B"]].sum())
+    oc = st["outcome"]
     report = {
         "scenario": meta["scenario"], "source": meta["source"], "seed": int(seed),
         "requests": n, "simulated_seconds": round(float(engine.now), 6),
         "outcomes": {
-            "served": int(served.sum()), "target_errors": int(err.sum()),
-            "throttled": throttled, "dns_no_answer": int(st["nodata"].sum()),
-            "fixed_response": int(st["fixed"].sum()),
+            "served": int(oc[0]), "target_errors": int(oc[1]), "throttled": int(oc[2]),
+            "dns_no_answer": int(oc[3]), "fixed_response": int(oc[4]),
         },
         "dns": [], "throttling": [], "target_groups": [], "events": meta["events"],
         "health_changes": meta["health_changes"],
@@ -104,14 +103,20 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
     for b, name in enumerate(meta["limits"]):
         report["throttling"].append({"limit": name, "throttled": int(st["thr_reject"][b])})
     tg_start = model["tg_start"]
-    routed = int(cnt.sum())
+    app = np.ones(T, dtype=bool)   # targets of application (not inspection) groups
+    for g, insp in enumerate(meta["inspection"]):
+        if insp:
+            app[int(tg_start[g]):int(tg_start[g + 1])] = False
+    routed = int(cnt[app].sum())
     for g, name in enumerate(meta["target_groups"]):
         a, b = int(tg_start[g]), int(tg_start[g + 1])
         g_cnt = int(cnt[a:b].sum())
         g_served = int(served[a:b].sum())
         group = {
             "name": name, "algorithm": meta["algorithms"][g], "requests": g_cnt,
-            "share": round(g_cnt / routed, 6) if routed else 0.0,
+            "inspection": meta["inspection"][g],
+            "share": (None if meta["inspection"][g] else
+                      round(g_cnt / routed, 6) if routed else 0.0),
             "errors": int(err[a:b].sum()),
             "latency_ms": _lat_ms(lat_hist[a:b].sum(axis=0), float(lat_sum[a:b].sum()), g_served),
             "outstanding": _outstanding(out_hist[a:b].sum(axis=0)),

@@ -190,7 +190,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     T = len(targets)
     tg_algo = []
     for tg in tgs:
-        if tg["protocol"] in ("TCP", "UDP", "TLS", "TCP_UDP"):
+        if tg["protocol"] in ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"):
             tg_algo.append(ALGO_CODES["flow_hash"])
         else:
             tg_algo.append(ALGO_CODES[tg["attributes"].get("load_balancing.algorithm.type",
@@ -207,6 +207,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         for rule in lb["rules"]:
             for f in rule["forward"] or []:
                 lb_tgs[li].add(tg_index[f["target_group"]])
+        if lb.get("inspection"):
+            lb_tgs[li].add(tg_index[lb["inspection"]])
         for ri, q in enumerate(reqs):
             if lb["type"] == "network":
                 fwd, _ = lb["default_forward"], None
@@ -302,6 +304,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "epoch_t": epoch_t, "dns_cdf": dns_cdf,
         "rec_lb": np.array([lb_index[r["alias_target"]] for r in records], np.int32),
         "route_cdf": route_cdf,
+        "lb_insp": np.array([tg_index[lb["inspection"]] if lb.get("inspection") else -1
+                             for lb in lbs], np.int32),
         "rtt": np.array([[cl["rtt"][lb["region"]] for lb in lbs] for cl in clients]),
         "tg_start": np.array(tg_start, np.int32), "tg_algo": np.array(tg_algo, np.int32),
         "tgt_weight": tgt_weight, "tgt_up": tgt_up,
@@ -326,6 +330,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                     for r in records],
         "load_balancers": [lb["name"] for lb in lbs],
         "target_groups": [tg["name"] for tg in tgs],
+        "inspection": [tg["protocol"] == "GENEVE" for tg in tgs],
         "algorithms": [next(k for k, v in ALGO_CODES.items() if v == a) for a in tg_algo],
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
         "limits": [th["name"] for th in s["throttling"]],

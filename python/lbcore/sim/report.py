@@ -44,9 +44,9 @@ def format_report(r: dict) -> str:
                   "latency ms p50/p90/p99   outstanding p50/p90/p99"]
     for g in r["target_groups"]:
         lat, out = g["latency_ms"], g["outstanding"]
-        lines.append(
-            f"  {g['name'] + ' (' + g['algorithm'] + ')':<42} {g['requests']:>10,}  "
-            f"{_pct(g['requests'], n - o['throttled'] - o['fixed_response'] - o['dns_no_answer'])}")
+        kind = "GWLB inspection, flow_hash" if g.get("inspection") else g["algorithm"]
+        share = "" if g.get("inspection") else _pct(g["share"], 1.0)
+        lines.append(f"  {g['name'] + ' (' + kind + ')':<42} {g['requests']:>10,}  {share}")
         for t in g["targets"]:
             lat, out = t["latency_ms"], t["outstanding"]
             lines.append(

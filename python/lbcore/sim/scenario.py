@@ -195,7 +195,7 @@ HEALTH_CHECK = Table({
 
 TARGET_GROUP = Table({
     "name": Str(required=True, pattern=NAME, what="a target group name"),
-    "protocol": Str(("HTTP", "HTTPS", "TCP", "UDP", "TLS", "TCP_UDP"), default="HTTP"),
+    "protocol": Str(("HTTP", "HTTPS", "TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"), default="HTTP"),
     "attributes": Map(Str(), default=dict),
     "health_check": HEALTH_CHECK,
     "targets": Arr(TARGET, required=True, min_len=1),
@@ -226,6 +226,7 @@ LOAD_BALANCER = Table({
     "rules": Arr(RULE, default=list),
     "default_forward": FORWARD,
     "default_fixed_response": Num(200, 599, integer=True),
+    "inspection": Str(pattern=NAME, what="a GENEVE target group name"),
 })
 
 RECORD = Table({
@@ -414,6 +415,13 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             for ci, cond in enumerate(rule.get("conditions") or []):
                 if cond and cond.get("field") == "http-header" and not cond.get("name"):
                     ctx.add(f"{rp}.conditions[{ci}].name", "missing; required for http-header")
+        insp = lb.get("inspection")
+        if insp is not None:
+            if insp not in tgs:
+                ctx.add(f"{p}.inspection", f"unknown target group {insp!r}")
+            elif (s["target_groups"][tgs[insp]] or {}).get("protocol") != "GENEVE":
+                ctx.add(f"{p}.inspection", f"target group {insp!r} must have protocol "
+                        "GENEVE (a Gateway Load Balancer's appliances)")
         for fp, fwd in fwd_lists:
             for fi, f in enumerate(fwd or []):
                 if f and f.get("target_group") is not None:
@@ -423,7 +431,11 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                     else:
                         tg = s["target_groups"][tgs[f["target_group"]]]
                         tcp = tg and tg.get("protocol") in ("TCP", "UDP", "TLS", "TCP_UDP")
-                        if tg and tcp != (lb["type"] == "network"):
+                        if tg and tg.get("protocol") == "GENEVE":
+                            ctx.add(f"{fp}[{fi}].target_group",
+                                    f"target group {f['target_group']!r} has protocol GENEVE: "
+                                    "use it as a load balancer's inspection tier")
+                        elif tg and tcp != (lb["type"] == "network"):
                             ctx.add(f"{fp}[{fi}].target_group",
                                     f"target group {f['target_group']!r} has protocol "
                                     f"{tg['protocol']} which a {lb['type']} load balancer "

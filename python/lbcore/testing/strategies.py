@@ -261,8 +261,9 @@ def route53_record_sets(draw, name: str, load_balancers: dict, *, max_records: i
 def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: int = 6,
               horizon: float = 5.0):
     """A whole valid ``lbcore simulate`` scenario as a dict (what ``tomllib`` would parse):
-    clients, request templates, Route 53 records, application load balancers with rules,
-    target groups, throttling and events within ``horizon`` seconds."""
+    clients, request templates, Route 53 records, application load balancers with rules
+    (the first one sometimes behind a GENEVE inspection tier), target groups, throttling
+    and events within ``horizon`` seconds."""
     n_regions = draw(st.integers(1, 2))
     regions = _REGIONS[:n_regions]
     groups = []
@@ -287,11 +288,21 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
             "targets": targets,
         })
     names = [g["name"] for g in groups]
+    if draw(st.booleans()):      # a Gateway Load Balancer inspection tier in front of lb0
+        groups.append({
+            "name": "inspect", "protocol": "GENEVE", "attributes": {},
+            "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
+            "targets": [{"id": f"fw{i}", "az": f"{regions[0]}a", "workers": 2,
+                         "service": {"distribution": "exponential", "mean": 0.001}}
+                        for i in range(draw(st.integers(1, 3)))],
+        })
     lbs = []
     for i, region in enumerate(regions):
         lbs.append({"name": f"lb{i}", "type": "application", "region": region,
                     "rules": draw(alb_rule_sets(names, max_rules=3)),
                     "default_forward": draw(_forward(names))})
+    if groups[-1]["name"] == "inspect":
+        lbs[0]["inspection"] = "inspect"
     hosts = ["www.example.com", "api.example.com"]
     lb_regions = {lb["name"]: lb["region"] for lb in lbs}
     records = []
