@@ -55,14 +55,14 @@ def _percentiles(hist: np.ndarray, edge) -> dict:
     for q in PERCENTILES:
         b = int(np.searchsorted(cum, q / 100.0 * n, side="left"))
         out[f"p{q}"] = edge(min(b, len(hist) - 1))
-    return out
+    return sorted(out, key=lambda m: (m["at"], m["target_group"]))
 
 
 def _lat_ms(hist, lat_sum, n):
     p = _percentiles(hist, _lat_edge)
     out = {k: (None if v is None else round(v * 1e3, 3)) for k, v in p.items()}
     out["mean"] = round(lat_sum / n * 1e3, 3) if n else None
-    return out
+    return sorted(out, key=lambda m: (m["at"], m["target_group"]))
 
 
 def _outstanding(hist):
@@ -180,4 +180,4 @@ def flow_remaps(model: dict, meta: dict, samples: int = 1 << 16) -> list[dict]:
                     scores = np.stack([_mix64(hashes ^ keys[t]) for t in elig])
                 prev = np.asarray(elig)[np.argmax(scores, axis=0)]
                 prev_elig = elig
-    return out
+    return sorted(out, key=lambda m: (m["at"], m["target_group"]))
