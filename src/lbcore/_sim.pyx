@@ -315,9 +315,11 @@ cdef class Engine:
                     x -= w[t]
             return best
         # LB_SIM_FLOW_HASH: a fresh flow's hash, highest-random-weight over eligible targets
-        h = lb_rng_next(&self.rng)
+        # (the flow is drawn only when some target is eligible, like the other algorithms)
         for t in range(a, b):
             if w[t] > 0.0:
+                if best < 0:
+                    h = lb_rng_next(&self.rng)
                 score = lb_mix64(h ^ self.tgt_key[t])
                 if best < 0 or score > best_score:
                     best = t; best_score = score

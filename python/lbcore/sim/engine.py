@@ -55,14 +55,14 @@ def _percentiles(hist: np.ndarray, edge) -> dict:
     for q in PERCENTILES:
         b = int(np.searchsorted(cum, q / 100.0 * n, side="left"))
         out[f"p{q}"] = edge(min(b, len(hist) - 1))
-    return sorted(out, key=lambda m: (m["at"], m["target_group"]))
+    return out
 
 
 def _lat_ms(hist, lat_sum, n):
     p = _percentiles(hist, _lat_edge)
     out = {k: (None if v is None else round(v * 1e3, 3)) for k, v in p.items()}
     out["mean"] = round(lat_sum / n * 1e3, 3) if n else None
-    return sorted(out, key=lambda m: (m["at"], m["target_group"]))
+    return out
 
 
 def _outstanding(hist):
