@@ -9,10 +9,14 @@ from lbcore._flow import Flow, PROTOCOLS
 from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
 from lbcore._rng import Random
 from lbcore.flows import Flows
+from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
+from lbcore._roundrobin import RoundRobin
+from lbcore._alias import WeightedRandom, alias_table
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
+    "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
 ]

@@ -23,5 +23,9 @@ Kernel families add their bindings with :func:`bind`.
 from lbcore.numba._bind import bind
 from lbcore.numba._hash import *  # noqa: F401,F403
 from lbcore.numba import _hash
+from lbcore.numba._lor import *  # noqa: F401,F403
+from lbcore.numba._roundrobin import *  # noqa: F401,F403
+from lbcore.numba._alias import *  # noqa: F401,F403
+from lbcore.numba import _lor, _roundrobin, _alias
 
-__all__ = ["bind", *_hash.__all__]
+__all__ = ["bind", *_hash.__all__, *_lor.__all__, *_roundrobin.__all__, *_alias.__all__]

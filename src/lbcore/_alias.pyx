@@ -1,0 +1,328 @@
+# cython: language_level=3
+"""Weighted random (Vose alias method) with ALB-style slow start (see _alias.pxd)."""
+from libc.stdint cimport int32_t, uint8_t, uint64_t, uintptr_t
+from libc.stdlib cimport malloc, free
+
+import numpy as np
+
+from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_uniform, lb_rng_bounded
+from lbcore._roundrobin cimport lb_roundrobin_ramp
+from lbcore._request_common import (check_targets, check_weight_array, check_weight,
+                                    check_slow_start, check_now, check_count, check_bool,
+                                    check_seed, slow_start_entry, TargetMap, FREE)
+
+
+cdef int lb_alias_build(int32_t n, const double* weight, double* prob,
+                        int32_t* alias) noexcept nogil:
+    cdef int32_t i, l, g, ns = 0, nl = 0, first = -1
+    cdef double total = 0.0
+    for i in range(n):
+        total += weight[i]
+        if first < 0 and weight[i] > 0.0:
+            first = i
+    if n <= 0 or not total > 0.0:
+        return -1
+    cdef int32_t* small = <int32_t*>malloc(2 * <size_t>n * sizeof(int32_t))
+    if small == NULL:
+        return -1
+    cdef int32_t* large = small + n
+    cdef double scale = n / total
+    for i in range(n):
+        prob[i] = weight[i] * scale          # scaled so the mean column is 1
+        alias[i] = i
+        if prob[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        l = small[ns]
+        g = large[nl - 1]
+        alias[l] = g                         # column l: keep l w.p. prob[l], else g
+        prob[g] = (prob[g] + prob[l]) - 1.0  # g gave 1 - prob[l] of its mass to column l
+        if prob[g] < 1.0:
+            nl -= 1
+            small[ns] = g
+            ns += 1
+    # Leftovers are 1 up to rounding: they keep their own column, except a
+    # zero-weight leftover (only reachable through rounding), which must never win.
+    while nl > 0:
+        nl -= 1
+        prob[large[nl]] = 1.0
+    while ns > 0:
+        ns -= 1
+        l = small[ns]
+        if weight[l] > 0.0:
+            prob[l] = 1.0
+            alias[l] = l
+        else:
+            prob[l] = 0.0
+            alias[l] = first
+    free(small)
+    return 0
+
+
+cdef int32_t lb_alias_sample(int32_t n, const double* prob, const int32_t* alias,
+                             lb_rng* rng) noexcept nogil:
+    cdef int32_t j = <int32_t>lb_rng_bounded(rng, <uint64_t>n)
+    if lb_rng_uniform(rng) < prob[j]:
+        return j
+    return alias[j]
+
+
+cdef int32_t _exact_scan(lb_alias* s, double now) noexcept nogil:
+    """O(n) exact pick from weight * ramp(now) (ramps ignored if they sum to 0)."""
+    cdef int32_t i, last = -1
+    cdef double total = 0.0, u, e
+    for i in range(s.n_slots):
+        if s.avail[i]:
+            total += s.weight[i] * lb_roundrobin_ramp(now, s.ss_start[i], s.slow_start)
+    if not total > 0.0:
+        return lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
+    u = lb_rng_uniform(&s.rng) * total
+    for i in range(s.n_slots):
+        if s.avail[i]:
+            e = s.weight[i] * lb_roundrobin_ramp(now, s.ss_start[i], s.slow_start)
+            if e > 0.0:
+                last = i
+                if u < e:
+                    return i
+                u -= e
+    return last                              # rounding at the very end of the scan
+
+
+cdef int32_t lb_alias_pick(lb_alias* s, double now) noexcept nogil:
+    if not s.total > 0.0:
+        return -1
+    cdef int32_t j, tries
+    cdef double r
+    if s.slow_start <= 0.0:
+        return lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
+    for tries in range(LB_ALIAS_MAX_TRIES):
+        j = lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
+        r = lb_roundrobin_ramp(now, s.ss_start[j], s.slow_start)
+        if r >= 1.0:
+            return j
+        if r > 0.0 and lb_rng_uniform(&s.rng) < r:
+            return j
+    return _exact_scan(s, now)
+
+
+cdef void lb_alias_pick_many(lb_alias* s, size_t n, double now, int32_t* out) noexcept nogil:
+    cdef size_t k
+    for k in range(n):
+        out[k] = lb_alias_pick(s, now)
+
+
+cdef inline void* _addr(object arr):
+    return <void*><uintptr_t>arr.ctypes.data
+
+
+def alias_table(weights):
+    """The Vose alias table of ``weights`` → (prob float64, alias int32)."""
+    w = check_weight_array(weights, len(weights) if hasattr(weights, "__len__") else -1,
+                           integer=False, allow_zero=True)
+    n = w.shape[0]
+    if n == 0:
+        raise ValueError("weights must not be empty")
+    prob = np.empty(n, dtype=np.float64)
+    alias = np.empty(n, dtype=np.int32)
+    if lb_alias_build(<int32_t>n, <double*>_addr(w), <double*>_addr(prob),
+                      <int32_t*>_addr(alias)) != 0:
+        raise MemoryError("alias table allocation failed")
+    return prob, alias
+
+
+cdef class WeightedRandom:
+    """Weighted random choice, P(target) = weight / sum of available weights,
+    by Vose's alias method: O(1) per pick, O(N) per add/remove/availability
+    change (the table is rebuilt). Every draw comes from the object's
+    xoshiro256** generator seeded by ``seed``.
+
+    ``weights``: non-negative numbers, not all zero. ``slow_start_seconds``:
+    as for RoundRobin; honoured exactly by rejection (see _alias.pxd).
+    """
+    cdef lb_alias* s
+    cdef object _st, _w, _p, _a, _ss, _av, _eff
+    cdef object _map
+    cdef list _targets
+
+    def __init__(self, targets, weights, *, seed=0, slow_start_seconds=0):
+        ts = check_targets(targets)
+        n = len(ts)
+        w = check_weight_array(weights, n, integer=False, allow_zero=True)
+        dur = check_slow_start(slow_start_seconds)
+        cdef uint64_t sd = check_seed(seed)
+        self._st = np.zeros(sizeof(lb_alias), dtype=np.uint8)
+        self.s = <lb_alias*>_addr(self._st)
+        self.s.slow_start = dur
+        lb_rng_seed(&self.s.rng, sd)
+        self._alloc(max(n, 4))
+        self._w[:n] = w
+        self._av[:n] = 1
+        self.s.n_slots = n
+        self._map = TargetMap(ts)
+        self._targets = self._map.targets
+        self._rebuild()
+
+    cdef _alloc(self, Py_ssize_t cap):
+        cdef Py_ssize_t old = 0 if self._w is None else self._w.shape[0]
+        w = np.zeros(cap, dtype=np.float64)
+        ss = np.full(cap, -np.inf, dtype=np.float64)
+        av = np.zeros(cap, dtype=np.uint8)
+        if old:
+            w[:old] = self._w
+            ss[:old] = self._ss
+            av[:old] = self._av
+        self._w, self._ss, self._av = w, ss, av
+        self.s.weight = <double*>_addr(w)
+        self.s.ss_start = <double*>_addr(ss)
+        self.s.avail = <uint8_t*>_addr(av)
+        self.s.capacity = <int32_t>cap
+
+    cdef _rebuild(self):
+        """New alias table over the available weights; swapped in after it is built."""
+        n = self.s.n_slots
+        eff = np.ascontiguousarray(self._w[:n] * self._av[:n])
+        total = float(eff.sum())
+        prob = np.zeros(max(n, 1), dtype=np.float64)
+        alias = np.zeros(max(n, 1), dtype=np.int32)
+        if total > 0.0:
+            if lb_alias_build(<int32_t>n, <double*>_addr(eff), <double*>_addr(prob),
+                              <int32_t*>_addr(alias)) != 0:
+                raise MemoryError("alias table allocation failed")
+        self._p, self._a, self._eff = prob, alias, eff
+        self.s.prob = <double*>_addr(prob)
+        self.s.alias = <int32_t*>_addr(alias)
+        self.s.total = total
+
+    cdef double _now(self, now) except? -1.0:
+        if now is None and self.s.slow_start == 0.0:
+            return 0.0
+        return check_now(now, self.s.slow_start)
+
+    def pick(self, now=None):
+        """One weighted random target (LookupError if none is available)."""
+        cdef int32_t i = lb_alias_pick(self.s, self._now(now))
+        if i < 0:
+            raise LookupError("pick: no available target")
+        return self._targets[i]
+
+    def pick_index(self, now=None):
+        """``pick`` returning the dense index (-1 if none is available)."""
+        return lb_alias_pick(self.s, self._now(now))
+
+    def pick_many(self, n, now=None):
+        """``n`` independent picks at time ``now`` → int32 index array (-1 = none)."""
+        cdef size_t k = check_count(n)
+        cdef double t = self._now(now)
+        out = np.empty(k, dtype=np.int32)
+        cdef int32_t* o = <int32_t*>_addr(out)
+        # Run on a snapshot of the struct (table pointers + size + generator)
+        # while holding references to its arrays: a concurrent rebuild cannot
+        # free or resize them under the nogil loop. The generator advances as if
+        # the picks had been made one by one.
+        cdef lb_alias local = self.s[0]
+        keep = (self._w, self._p, self._a, self._ss, self._av)
+        if k:
+            with nogil:
+                lb_alias_pick_many(&local, k, t, o)
+        self.s.rng = local.rng
+        del keep
+        return out
+
+    # -- membership and health ---------------------------------------------
+    def set_available(self, target, available, *, now=None):
+        """Unhealthy targets get no picks; turning unhealthy leaves slow start,
+        turning healthy again re-enters it (``now`` required when slow start is on)."""
+        cdef int32_t i = self._map.lookup(target, "set_available")
+        check_bool(available, "available")
+        if available:
+            if self._av[i]:
+                return
+            t = self._now(now)
+            self._av[i] = 1
+            slow_start_entry(self._av, self._ss, i, t, self.s.slow_start)
+        else:
+            if not self._av[i]:
+                return
+            self._av[i] = 0
+            self._ss[i] = -np.inf
+        self._rebuild()
+
+    def add(self, target, weight=1, *, now=None):
+        """Register a healthy target; it enters slow start if another target is available."""
+        w = check_weight(weight, integer=False, allow_zero=True)
+        t = self._now(now)
+        i, grew = self._map.add(target)
+        if grew:
+            if i >= self.s.capacity:
+                self._alloc(2 * self.s.capacity)
+            self.s.n_slots = i + 1
+        self._w[i] = w
+        self._av[i] = 1
+        slow_start_entry(self._av, self._ss, i, t, self.s.slow_start)
+        self._rebuild()
+        return i
+
+    def remove(self, target):
+        cdef int32_t i = self._map.remove(target)
+        self._w[i] = 0.0
+        self._av[i] = 0
+        self._ss[i] = -np.inf
+        self._rebuild()
+
+    # -- queries --------------------------------------------------------------
+    def index(self, target):
+        return self._map.lookup(target, "index")
+
+    def target_at(self, index):
+        return self._targets[self._map.check_index(index)]
+
+    @property
+    def targets(self):
+        return self._map.live()
+
+    def targets_array(self):
+        """Object array, index -> target (None for free slots): ``arr[pick_many(n)]``."""
+        out = np.empty(len(self._targets), dtype=object)
+        out[:] = [None if t is FREE else t for t in self._targets]
+        return out
+
+    def weight(self, target):
+        return float(self._w[self._map.lookup(target, "weight")])
+
+    def is_available(self, target):
+        return bool(self._av[self._map.lookup(target, "is_available")])
+
+    def probabilities(self, now=None):
+        """Exact pick probability of every index at ``now`` (float64, length n_slots)."""
+        t = self._now(now)
+        n = self.s.n_slots
+        eff = np.array([self._w[i] * self._av[i] *
+                        lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start)
+                        for i in range(n)], dtype=np.float64)
+        if not eff.sum() > 0:
+            eff = self._w[:n] * self._av[:n]
+        tot = eff.sum()
+        return eff / tot if tot > 0 else eff
+
+    def __len__(self):
+        return len(self._map.index)
+
+    def __contains__(self, target):
+        return target in self._map.index
+
+    def _state(self):
+        """uint8 array holding the ``lb_alias`` struct (``._state().ctypes`` for numba).
+        Availability changes and add/remove swap in new table arrays (the struct's
+        pointers are updated in place)."""
+        return self._st
+
+    def _state_arrays(self):
+        n = self.s.n_slots
+        return {"weight": self._w[:n], "prob": self._p[:n], "alias": self._a[:n],
+                "ss_start": self._ss[:n], "avail": self._av[:n],
+                "rng": np.array([self.s.rng.s[j] for j in range(4)], dtype=np.uint64)}

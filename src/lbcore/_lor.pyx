@@ -1,0 +1,454 @@
+# cython: language_level=3
+"""Least outstanding requests (indexed min-heap) and power of two choices.
+
+Kernels are documented in _lor.pxd; the Python objects map arbitrary hashable
+target identities to dense int32 indices and keep raw pointers to their numpy
+state so the per-request path has no memoryview or numpy call in it.
+"""
+from cpython.ref cimport PyObject
+from libc.stdint cimport int32_t, int64_t, uint64_t, uintptr_t
+
+import numpy as np
+
+from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
+from lbcore._request_common import (check_targets, check_weight_array, check_weight,
+                                    check_seed, reject_slow_start)
+
+cdef extern from "Python.h":
+    PyObject* PyDict_GetItem(object d, object key)
+
+
+# ---------------------------------------------------------------- kernels
+
+cdef inline bint _less(const lb_lor_node* a, const lb_lor_node* b) noexcept nogil:
+    return lb_lor_less(a.outstanding, a.weight, a.key, b.outstanding, b.weight, b.key)
+
+
+cdef inline bint _less1(const lb_lor_node* a, const lb_lor_node* b) noexcept nogil:
+    return lb_lor_less1(a.outstanding, a.key, b.outstanding, b.key)
+
+
+cdef inline void _sift_up(lb_lor* s, int32_t p) noexcept nogil:
+    cdef lb_lor_node* heap = s.heap
+    cdef int32_t* pos = s.pos
+    cdef lb_lor_node node = heap[p]
+    cdef int32_t parent
+    cdef bint weighted = s.weighted
+    while p > 0:
+        parent = (p - 1) >> 1
+        if weighted:
+            if not _less(&node, &heap[parent]):
+                break
+        elif not _less1(&node, &heap[parent]):
+            break
+        heap[p] = heap[parent]
+        pos[heap[p].idx] = p
+        p = parent
+    heap[p] = node
+    pos[node.idx] = p
+
+
+cdef inline void _sift_down(lb_lor* s, int32_t p) noexcept nogil:
+    cdef lb_lor_node* heap = s.heap
+    cdef int32_t* pos = s.pos
+    cdef int32_t n = s.size
+    cdef lb_lor_node node = heap[p]
+    cdef int32_t c
+    if s.weighted:
+        while True:
+            c = 2 * p + 1
+            if c >= n:
+                break
+            if c + 1 < n and _less(&heap[c + 1], &heap[c]):
+                c += 1
+            if not _less(&heap[c], &node):
+                break
+            heap[p] = heap[c]
+            pos[heap[p].idx] = p
+            p = c
+    else:
+        while True:
+            c = 2 * p + 1
+            if c >= n:
+                break
+            if c + 1 < n and _less1(&heap[c + 1], &heap[c]):
+                c += 1
+            if not _less1(&heap[c], &node):
+                break
+            heap[p] = heap[c]
+            pos[heap[p].idx] = p
+            p = c
+    heap[p] = node
+    pos[node.idx] = p
+
+
+cdef int32_t lb_lor_acquire(lb_lor* s) noexcept nogil:
+    if s.size <= 0:
+        return -1
+    cdef lb_lor_node* root = &s.heap[0]
+    cdef int32_t i = root.idx
+    s.outstanding[i] += 1
+    root.outstanding += 1
+    s.stamp += 1
+    root.key = s.stamp
+    _sift_down(s, 0)
+    return i
+
+
+cdef int32_t lb_lor_acquire_p2c(lb_lor* s) noexcept nogil:
+    cdef int32_t n = s.size
+    if n <= 0:
+        return -1
+    cdef int32_t x = 0, y
+    if n > 1:
+        # two distinct positions: x uniform in [0, n), y uniform over the others
+        x = <int32_t>lb_rng_bounded(&s.rng, <uint64_t>n)
+        y = <int32_t>lb_rng_bounded(&s.rng, <uint64_t>(n - 1))
+        if y >= x:
+            y += 1
+        # y wins only if strictly less loaded: a tie goes to x, the first draw
+        # (a fair coin, since (x, y) is a uniformly random ordered pair).
+        if lb_lor_less(s.heap[y].outstanding, s.heap[y].weight, 0,
+                       s.heap[x].outstanding, s.heap[x].weight, 0):
+            x = y
+    cdef lb_lor_node* node = &s.heap[x]
+    node.outstanding += 1
+    s.outstanding[node.idx] += 1
+    return node.idx
+
+
+cdef int lb_lor_release(lb_lor* s, int32_t i) noexcept nogil:
+    if i < 0 or i >= s.n_slots or s.weight[i] == 0:
+        return -2
+    if s.outstanding[i] <= 0:
+        return -1
+    s.outstanding[i] -= 1
+    cdef int32_t p = s.pos[i]
+    if p >= 0:
+        s.heap[p].outstanding -= 1
+        if s.ordered:
+            _sift_up(s, p)         # a smaller load only moves a target up
+    return 0
+
+
+cdef int lb_lor_set_available(lb_lor* s, int32_t i, int available) noexcept nogil:
+    if i < 0 or i >= s.n_slots or s.weight[i] == 0:
+        return -2
+    cdef int32_t p = s.pos[i], moved
+    if available:
+        if p >= 0:
+            return 0
+        p = s.size
+        s.size += 1
+        s.heap[p].outstanding = s.outstanding[i]
+        s.heap[p].weight = s.weight[i]
+        s.heap[p].key = 0
+        s.heap[p].idx = i
+        s.heap[p]._pad = 0
+        s.pos[i] = p
+        if s.ordered:
+            s.stamp += 1
+            s.heap[p].key = s.stamp
+            _sift_up(s, p)
+        return 0
+    if p < 0:
+        return 0
+    s.size -= 1
+    s.pos[i] = -1
+    if p != s.size:
+        s.heap[p] = s.heap[s.size]
+        moved = s.heap[p].idx
+        s.pos[moved] = p
+        if s.ordered:
+            _sift_up(s, p)
+            _sift_down(s, s.pos[moved])
+    return 0
+
+
+# ---------------------------------------------------------------- Python API
+
+cdef object _FREE = object()     # marks a free index slot in _targets
+
+
+cdef inline void* _addr(object arr):
+    return <void*><uintptr_t>arr.ctypes.data
+
+
+cdef class _OutstandingBase:
+    """Shared bookkeeping of LeastOutstanding and PowerOfTwoChoices."""
+    cdef lb_lor* s
+    cdef object _st, _o, _w, _h, _p        # numpy arrays owning the state
+    cdef dict _index                        # target -> index
+    cdef list _targets                      # index -> target (or _FREE)
+    cdef list _free                         # free index slots, reused LIFO
+    cdef str _name
+
+    def _init(self, targets, weights, seed, bint ordered, str name):
+        self._name = name
+        ts = check_targets(targets)
+        n = len(ts)
+        if weights is None:
+            w = np.ones(n, dtype=np.int64)
+        else:
+            w = check_weight_array(weights, n, integer=True, allow_zero=False)
+        cdef uint64_t sd = check_seed(seed)
+        self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
+        self.s = <lb_lor*>_addr(self._st)
+        self.s.ordered = ordered
+        self.s.weighted = 0
+        lb_rng_seed(&self.s.rng, sd)
+        self._alloc(max(n, 4))
+        self._index = {}
+        self._targets = []
+        self._free = []
+        cdef int32_t i
+        for i in range(n):
+            self._index[ts[i]] = i
+            self._targets.append(ts[i])
+            self._w[i] = w[i]
+        self.s.weighted = bool(np.any(w != 1))
+        self.s.n_slots = n
+        # Targets become available in a seeded random order (Fisher-Yates from
+        # the object's generator): for LeastOutstanding that order is the
+        # initial turn order among equally loaded targets.
+        order = list(range(n))
+        cdef int32_t j
+        for i in range(n - 1, 0, -1):
+            j = <int32_t>lb_rng_bounded(&self.s.rng, <uint64_t>(i + 1))
+            order[i], order[j] = order[j], order[i]
+        for i in order:
+            lb_lor_set_available(self.s, i, 1)
+
+    cdef _alloc(self, Py_ssize_t cap):
+        """(Re)allocate every per-target array with capacity ``cap``, keeping contents."""
+        cdef Py_ssize_t old = 0 if self._o is None else self._o.shape[0]
+        o = np.zeros(cap, dtype=np.int64)
+        w = np.zeros(cap, dtype=np.int64)
+        h = np.zeros(cap * sizeof(lb_lor_node), dtype=np.uint8)   # lb_lor_node[cap]
+        p = np.full(cap, -1, dtype=np.int32)
+        if old:
+            o[:old] = self._o
+            w[:old] = self._w
+            h[:old * sizeof(lb_lor_node)] = self._h
+            p[:old] = self._p
+        self._o, self._w, self._h, self._p = o, w, h, p
+        self.s.outstanding = <int64_t*>_addr(o)
+        self.s.weight = <int64_t*>_addr(w)
+        self.s.heap = <lb_lor_node*>_addr(h)
+        self.s.pos = <int32_t*>_addr(p)
+        self.s.capacity = <int32_t>cap
+
+    cdef int32_t _lookup(self, target, str what) except -1:
+        cdef PyObject* p = PyDict_GetItem(self._index, target)
+        if p == NULL:
+            raise ValueError(f"{what}: unknown target {target!r}")
+        return <int32_t><object>p
+
+    cdef int32_t _check_index(self, index) except -1:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        if not 0 <= index < self.s.n_slots or self._targets[index] is _FREE:
+            raise ValueError(f"index {index} is not a registered target")
+        return index
+
+    # -- request path ---------------------------------------------------
+    def release(self, target):
+        """End one request on ``target`` (ValueError if it has none outstanding)."""
+        cdef PyObject* p = PyDict_GetItem(self._index, target)
+        if p == NULL:
+            raise ValueError(f"release: unknown target {target!r}")
+        if lb_lor_release(self.s, <int32_t><object>p) != 0:
+            raise ValueError(f"release: target {target!r} has no outstanding requests")
+
+    def release_index(self, int32_t index):
+        """``release`` by dense index."""
+        cdef int r = lb_lor_release(self.s, index)
+        if r != 0:
+            if r == -2:
+                raise ValueError(f"index {index} is not a registered target")
+            raise ValueError(f"release_index: index {index} has no outstanding requests")
+
+    # -- queries ----------------------------------------------------------
+    def outstanding(self, target):
+        """Requests acquired on ``target`` and not yet released."""
+        return self.s.outstanding[self._lookup(target, "outstanding")]
+
+    def is_available(self, target):
+        return self.s.pos[self._lookup(target, "is_available")] >= 0
+
+    def index(self, target):
+        """The dense int32 index of ``target`` (what the ``*_index`` methods take)."""
+        return self._lookup(target, "index")
+
+    def weight(self, target):
+        return int(self.s.weight[self._lookup(target, "weight")])
+
+    @property
+    def targets(self):
+        """Registered targets in index order (free slots left by ``remove`` are skipped)."""
+        return [t for t in self._targets if t is not _FREE]
+
+    def target_at(self, int32_t index):
+        """The target identity registered at dense ``index``."""
+        return self._targets[self._check_index(index)]
+
+    def __len__(self):
+        return len(self._index)
+
+    def __contains__(self, target):
+        return target in self._index
+
+    # -- membership and health ---------------------------------------------
+    def set_available(self, target, available):
+        """Unhealthy or draining targets get no new requests (releases still count)."""
+        if available is not True and available is not False:
+            raise TypeError(f"available must be a bool, got {type(available).__name__}")
+        lb_lor_set_available(self.s, self._lookup(target, "set_available"), available)
+
+    def add(self, target, weight=1, *, available=True):
+        """Register a new target (0 outstanding). Reuses the lowest freed slot last freed."""
+        try:
+            hash(target)
+        except TypeError:
+            raise TypeError(f"target must be hashable, got {type(target).__name__}") from None
+        if target in self._index:
+            raise ValueError(f"add: target {target!r} is already registered")
+        w = check_weight(weight, integer=True, allow_zero=False)
+        if available is not True and available is not False:
+            raise TypeError(f"available must be a bool, got {type(available).__name__}")
+        cdef int32_t i
+        if self._free:
+            i = self._free.pop()
+            self._targets[i] = target
+        else:
+            i = self.s.n_slots
+            if i >= self.s.capacity:
+                if i >= 2**31 - 2:
+                    raise ValueError("add: too many targets")
+                self._alloc(2 * self.s.capacity)
+            self._targets.append(target)
+            self.s.n_slots = i + 1
+        self._index[target] = i
+        self.s.outstanding[i] = 0
+        self.s.weight[i] = w
+        self.s.pos[i] = -1
+        if w != 1:
+            self.s.weighted = 1     # sticky: weighted comparisons from now on
+        if available:
+            lb_lor_set_available(self.s, i, 1)
+        return i
+
+    def remove(self, target):
+        """Deregister ``target``; its outstanding count is forgotten (later releases
+        of it are unknown-target errors). For connection draining, use
+        ``set_available(target, False)`` and remove it once ``outstanding`` is 0."""
+        cdef int32_t i = self._lookup(target, "remove")
+        lb_lor_set_available(self.s, i, 0)
+        self.s.outstanding[i] = 0
+        self.s.weight[i] = 0
+        del self._index[target]
+        self._targets[i] = _FREE
+        self._free.append(i)
+
+    # -- introspection for tests and numba -----------------------------------
+    def _state(self):
+        """The uint8 array holding the ``lb_lor`` struct: pass ``._state().ctypes``
+        as the ``lb_lor*`` argument of ``lbcore.numba`` LOR kernels. Valid while the
+        object lives; ``add`` may reallocate the per-target arrays (the struct's
+        pointers are updated in place), so don't ``add`` concurrently with a numba call."""
+        return self._st
+
+    def _state_arrays(self):
+        """Views of the per-target arrays (length n_slots) and the heap (length size)."""
+        n = self.s.n_slots
+        cdef int32_t q
+        return {"outstanding": self._o[:n], "weight": self._w[:n], "pos": self._p[:n],
+                "heap": np.array([self.s.heap[q].idx for q in range(self.s.size)], np.int32),
+                "key": np.array([self.s.heap[q].key for q in range(self.s.size)], np.uint64),
+                "stamp": self.s.stamp, "rng": tuple(self.s.rng.s[j] for j in range(4))}
+
+    def _check(self):
+        """Debug: raise AssertionError unless the heap/list invariants hold."""
+        cdef lb_lor* s = self.s
+        cdef int32_t p, i, c
+        seen = set()
+        for p in range(s.size):
+            i = s.heap[p].idx
+            assert 0 <= i < s.n_slots and s.weight[i] > 0, f"heap[{p}]={i} is not a target"
+            assert s.pos[i] == p, f"pos[{i}]={s.pos[i]} but heap[{p}]={i}"
+            assert i not in seen, f"target {i} twice in heap"
+            assert s.heap[p].outstanding == s.outstanding[i], f"stale load copy for {i}"
+            assert s.heap[p].weight == s.weight[i], f"stale weight copy for {i}"
+            seen.add(i)
+            if s.ordered:
+                assert s.heap[p].key <= s.stamp
+                for c in (2 * p + 1, 2 * p + 2):
+                    if c < s.size:
+                        assert not _less(&s.heap[c], &s.heap[p]), \
+                            f"heap order violated at {p} -> {c}"
+        for i in range(s.n_slots):
+            assert s.outstanding[i] >= 0
+            if i not in seen:
+                assert s.pos[i] == -1, f"pos[{i}]={s.pos[i]} for a target not in the heap"
+        return True
+
+
+cdef class LeastOutstanding(_OutstandingBase):
+    """Least outstanding requests over arbitrary hashable targets.
+
+    ``acquire()`` returns the available target with the fewest outstanding
+    requests (weighted: smallest ``outstanding / weight``, compared exactly in
+    integers) and counts the request; ``release(target)`` ends one. Ties are
+    broken by turns: among equally loaded targets the one acquired (or made
+    available) least recently wins, so they share requests evenly rather than
+    "lowest index first"; ``seed`` shuffles the initial turn order. O(log N)
+    acquire and release.
+
+    ``weights``: positive integers (default all 1). ``slow_start_seconds`` must
+    be 0: AWS does not allow slow start with least outstanding requests.
+    """
+
+    def __init__(self, targets, *, weights=None, seed=0, slow_start_seconds=0):
+        reject_slow_start(slow_start_seconds, "LeastOutstanding")
+        self._init(targets, weights, seed, True, "LeastOutstanding")
+
+    def acquire(self):
+        """Pick and count a request on the least loaded available target."""
+        cdef int32_t i = lb_lor_acquire(self.s)
+        if i < 0:
+            raise LookupError("acquire: no available target")
+        return self._targets[i]
+
+    def acquire_index(self):
+        """``acquire`` returning the dense index (-1 if no target is available)."""
+        return lb_lor_acquire(self.s)
+
+    def peek_index(self):
+        """The index ``acquire`` would pick next, without counting (-1 if none)."""
+        return self.s.heap[0].idx if self.s.size > 0 else -1
+
+
+cdef class PowerOfTwoChoices(_OutstandingBase):
+    """Power of two choices: two *distinct* random available targets, the one
+    with fewer outstanding requests wins (a tie goes to the first of the two
+    draws, i.e. a fair coin). Sampling distinct candidates avoids comparing a
+    target with itself (Envoy issue 20420). O(1) acquire and release.
+    """
+
+    def __init__(self, targets, *, seed=0, slow_start_seconds=0):
+        reject_slow_start(slow_start_seconds, "PowerOfTwoChoices")
+        self._init(targets, None, seed, False, "PowerOfTwoChoices")
+
+    def acquire(self):
+        cdef int32_t i = lb_lor_acquire_p2c(self.s)
+        if i < 0:
+            raise LookupError("acquire: no available target")
+        return self._targets[i]
+
+    def acquire_index(self):
+        return lb_lor_acquire_p2c(self.s)
+
+
+def _noop(x=None):
+    """A no-op extension call (benchmark baseline)."""
+    return x

@@ -1,0 +1,40 @@
+# cython: language_level=3
+"""Smooth weighted round robin (nginx's algorithm) with slow start: C-level API.
+
+Per pick, every available target's ``current`` grows by its effective weight
+(``weight * ramp(now)``), the target with the largest ``current`` is picked
+(ties: the lowest index, as nginx's first-greater scan) and its ``current`` is
+lowered by the sum of the effective weights. The struct lives in a numpy uint8
+array owned by the Python object (``obj._state()``); numba passes
+``state.ctypes`` as ``lb_roundrobin*``.
+"""
+from libc.stdint cimport int32_t, uint8_t
+
+ctypedef struct lb_roundrobin:
+    int32_t n_slots          # valid indices [0, n_slots)
+    int32_t capacity
+    double slow_start        # slow start duration in seconds, 0 = off
+    double* weight           # configured weight (>= 0)
+    double* current          # nginx current_weight
+    double* ss_start         # time the target entered slow start, -inf = not in it
+    uint8_t* avail           # 1 = may be picked; 0 = unavailable or free slot
+
+
+cdef inline double lb_roundrobin_ramp(double now, double start, double duration) noexcept nogil:
+    """Fraction of its weight a target in slow start gets: linear 0 -> 1 over
+    ``duration`` seconds from ``start`` (1 when not in slow start: start = -inf;
+    0 before ``start``)."""
+    if duration <= 0.0:
+        return 1.0
+    cdef double t = (now - start) / duration
+    if t >= 1.0:
+        return 1.0
+    if t <= 0.0:
+        return 0.0
+    return t
+
+
+# One pick at time ``now``; -1 if no target is available.
+cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil
+# ``n`` picks at time ``now`` into ``out`` (same sequence as n calls of lb_roundrobin_pick).
+cdef void lb_roundrobin_pick_many(lb_roundrobin* s, size_t n, double now, int32_t* out) noexcept nogil
