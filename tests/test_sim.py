@@ -228,7 +228,8 @@ def assert_same(eng, ref):
 
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**64 - 1),
-       algo=st.sampled_from(["round_robin", "least_outstanding_requests", "weighted_random"]),
+       algo=st.sampled_from(["round_robin", "least_outstanding_requests", "weighted_random",
+                             "power_of_two_choices"]),
        dist=st.sampled_from(["constant", "exponential", "lognormal"]),
        routing=st.sampled_from(["latency", "weighted", "failover", "simple"]),
        workers=st.integers(1, 3), rps=st.sampled_from([100.0, 600.0, 2000.0]))

@@ -19,6 +19,7 @@ cdef enum:
     LB_SIM_LEAST_OUTSTANDING = 1
     LB_SIM_WEIGHTED_RANDOM = 2
     LB_SIM_FLOW_HASH = 3
+    LB_SIM_POWER_OF_TWO = 4      # lbcore extension: power of two choices (lbcore._lor)
 
 # Service-time distributions (lb_sim_model.tgt_dist).
 cdef enum:

@@ -6,7 +6,11 @@ from libc.stdlib cimport malloc, realloc, free
 
 from lbcore._hash cimport lb_mix64
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_uniform, lb_rng_bounded
+from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_p2c, lb_lor_release,
+                          lb_lor_set_available)
 from lbcore._hash import parse_seed
+from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
+import lbcore
 
 import numpy as np
 
@@ -31,6 +35,23 @@ MODEL_ARRAYS = {
 MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB")
 
 
+def make_selectors(dict model, seed):
+    """The lbcore._lor objects of the least-outstanding / power-of-two groups (None for the
+    others), each seeded from the run's seed and its group index."""
+    sd = parse_seed(seed)
+    out = []
+    tg_start = np.asarray(model["tg_start"])
+    for g, algo in enumerate(np.asarray(model["tg_algo"]).tolist()):
+        n = int(tg_start[g + 1] - tg_start[g])
+        if algo == LB_SIM_LEAST_OUTSTANDING:
+            out.append(LeastOutstanding(list(range(n)), seed=lbcore.hash_key(g, seed=sd)))
+        elif algo == LB_SIM_POWER_OF_TWO:
+            out.append(PowerOfTwoChoices(list(range(n)), seed=lbcore.hash_key(g, seed=sd)))
+        else:
+            out.append(None)
+    return out
+
+
 cdef class Engine:
     """One simulation run: the model's arrays, the mutable state and the statistics.
 
@@ -40,6 +61,9 @@ cdef class Engine:
     """
     cdef readonly dict model
     cdef readonly dict stats
+    cdef readonly list selectors       # lbcore._lor objects per group (or None)
+    cdef lb_lor** lor                  # their C states, NULL for other groups
+    cdef int32_t* tgt_group            # target -> group
     cdef lb_rng rng
     cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB
     cdef double max_time, tbin_w
@@ -98,10 +122,16 @@ cdef class Engine:
 
     def __cinit__(self):
         self.heap = NULL
+        self.lor = NULL
+        self.tgt_group = NULL
 
     def __dealloc__(self):
         if self.heap != NULL:
             free(self.heap)
+        if self.lor != NULL:
+            free(self.lor)
+        if self.tgt_group != NULL:
+            free(self.tgt_group)
 
     def __init__(self, dict model, seed=0):
         cdef str k
@@ -201,6 +231,29 @@ cdef class Engine:
         self.finished = False
         self.simulated = 0
         lb_rng_seed(&self.rng, parse_seed(seed))
+        # least outstanding / power of two choices run on lbcore._lor's kernels
+        self.selectors = make_selectors(m, seed)
+        self.lor = <lb_lor**> malloc(self.G * sizeof(lb_lor*))
+        self.tgt_group = <int32_t*> malloc(self.T * sizeof(int32_t))
+        if self.lor == NULL or self.tgt_group == NULL:
+            raise MemoryError()
+        cdef int32_t g, t
+        for g in range(self.G):
+            self.lor[g] = NULL
+            if self.selectors[g] is not None:
+                self.lor[g] = <lb_lor*> _bp(self.selectors[g]._state())
+            for t in range(self.tg_start[g], self.tg_start[g + 1]):
+                self.tgt_group[t] = g
+        self._apply_epoch()
+
+    cdef void _apply_epoch(self) noexcept nogil:
+        """Tell the selection kernels which targets are eligible in this epoch."""
+        cdef int32_t g, t
+        cdef const double* w = self.tgt_weight + <int64_t>self.epoch * self.T
+        for g in range(self.G):
+            if self.lor[g] != NULL:
+                for t in range(self.tg_start[g], self.tg_start[g + 1]):
+                    lb_lor_set_available(self.lor[g], t - self.tg_start[g], w[t] > 0.0)
 
     @property
     def in_flight(self):
@@ -285,21 +338,11 @@ cdef class Engine:
                     return t
             return -1
         if algo == LB_SIM_LEAST_OUTSTANDING:
-            for t in range(a, b):
-                if w[t] > 0.0:
-                    o = self.outstanding[t]
-                    if best < 0 or o < omin:
-                        best = t; omin = o; ties = 1
-                    elif o == omin:
-                        ties += 1
-            if ties > 1:
-                k = <int32_t> lb_rng_bounded(&self.rng, ties)
-                for t in range(a, b):
-                    if w[t] > 0.0 and self.outstanding[t] == omin:
-                        if k == 0:
-                            return t
-                        k -= 1
-            return best
+            k = lb_lor_acquire(self.lor[g])
+            return a + k if k >= 0 else -1
+        if algo == LB_SIM_POWER_OF_TWO:
+            k = lb_lor_acquire_p2c(self.lor[g])
+            return a + k if k >= 0 else -1
         if algo == LB_SIM_WEIGHTED_RANDOM:
             for t in range(a, b):
                 if w[t] > 0.0:
@@ -337,6 +380,18 @@ cdef class Engine:
         z = sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2)
         s = self.tgt_sigma[t]
         return self.tgt_mean[t] * exp(s * z - 0.5 * s * s)
+
+    cdef void _drop(self, int32_t t) noexcept nogil:
+        """A request that fails at once at a down target: the selection kernel counted it."""
+        cdef int32_t g = self.tgt_group[t]
+        if self.lor[g] != NULL:
+            lb_lor_release(self.lor[g], t - self.tg_start[g])
+
+    cdef void _release(self, int32_t t) noexcept nogil:
+        cdef int32_t g = self.tgt_group[t]
+        self.outstanding[t] -= 1
+        if self.lor[g] != NULL:
+            lb_lor_release(self.lor[g], t - self.tg_start[g])
 
     cdef double _serve(self, int32_t t, double arrive, double cost, double* fin) noexcept nogil:
         """Queue a request arriving at ``arrive`` on target t's earliest-free worker (FIFO);
@@ -406,11 +461,13 @@ cdef class Engine:
                 break
             # 2. completions up to now release outstanding counts
             while self.heap_n > 0 and self.heap[0].t <= self.now:
-                self.outstanding[self.heap[0].target] -= 1
+                self._release(self.heap[0].target)
                 self._pop()
             # 3. events: the epoch whose tables apply now
-            while self.epoch + 1 < self.E and self.epoch_t[self.epoch + 1] <= self.now:
-                self.epoch += 1
+            if self.epoch + 1 < self.E and self.epoch_t[self.epoch + 1] <= self.now:
+                while self.epoch + 1 < self.E and self.epoch_t[self.epoch + 1] <= self.now:
+                    self.epoch += 1
+                self._apply_epoch()
             self.cnt_epoch[self.epoch] += 1
             done += 1
             u_client = lb_rng_uniform(&self.rng)
@@ -461,6 +518,7 @@ cdef class Engine:
                     continue
                 self.cnt_target[ti] += 1
                 if not up[ti]:
+                    self._drop(ti)
                     self.err_target[ti] += 1
                     self.outcome[1] += 1
                     continue
@@ -483,6 +541,7 @@ cdef class Engine:
                 continue
             self.cnt_target[t] += 1
             if not up[t]:
+                self._drop(t)
                 self.err_target[t] += 1
                 self.outcome[1] += 1
                 continue

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 import lbcore
-from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS
+from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, make_selectors
 
 M64 = (1 << 64) - 1
 
@@ -52,6 +52,25 @@ def simulate_ref(model, seed, n):
         "outcome": [0] * 5,   # served, target error, throttled, no DNS answer, fixed response
     }
 
+    # least outstanding / power of two choices: lbcore's LeastOutstanding and
+    # PowerOfTwoChoices objects (tested against their own references), driven the same way
+    selectors = make_selectors(model, seed)
+    group_of = [g for g in range(G) for _ in range(m["tg_start"][g], m["tg_start"][g + 1])]
+
+    def apply_epoch():
+        w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
+        for g, sel in enumerate(selectors):
+            if sel is not None:
+                for t in range(m["tg_start"][g], m["tg_start"][g + 1]):
+                    sel.set_available(t - m["tg_start"][g], w[t] > 0)
+
+    def drop(t):
+        sel = selectors[group_of[t]]
+        if sel is not None:
+            sel.release(t - m["tg_start"][group_of[t]])
+
+    apply_epoch()
+
     def select(g, w):
         a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
         elig = [t for t in range(a, bnd) if w[t] > 0]
@@ -65,10 +84,8 @@ def simulate_ref(model, seed, n):
                 if w[cand] > 0:
                     rr[g] = (rr[g] + i + 1) % size
                     return cand
-        if algo == 1:        # least outstanding, uniform among ties
-            low = min(outstanding[t] for t in elig)
-            ties = [t for t in elig if outstanding[t] == low]
-            return ties[rng.bounded(len(ties))] if len(ties) > 1 else ties[0]
+        if algo in (1, 4):   # lbcore._lor
+            return a + selectors[g].acquire()
         if algo == 2:        # weighted random
             x = rng.uniform() * sum(w[t] for t in elig)
             for cand in elig:
@@ -126,8 +143,11 @@ def simulate_ref(model, seed, n):
         while heap and heap[0][0] <= now:
             _, t = heapq.heappop(heap)
             outstanding[t] -= 1
-        while epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
-            epoch += 1
+            drop(t)
+        if epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
+            while epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
+                epoch += 1
+            apply_epoch()
         st["cnt_epoch"][epoch] += 1
         done += 1
         u_client, u_tmpl, u_dns, u_route = (rng.uniform() for _ in range(4))
@@ -167,6 +187,7 @@ def simulate_ref(model, seed, n):
                 continue
             st["cnt_target"][ti] += 1
             if not up[ti]:
+                drop(ti)
                 st["err_target"][ti] += 1
                 st["outcome"][1] += 1
                 continue
@@ -181,6 +202,7 @@ def simulate_ref(model, seed, n):
             continue
         st["cnt_target"][t] += 1
         if not up[t]:
+            drop(t)
             st["err_target"][t] += 1
             st["outcome"][1] += 1
             continue

@@ -20,7 +20,7 @@ from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the r
 __all__ = ["compile_scenario", "ALGO_CODES", "DIST_CODES"]
 
 ALGO_CODES = {"round_robin": 0, "least_outstanding_requests": 1, "weighted_random": 2,
-              "flow_hash": 3}
+              "flow_hash": 3, "power_of_two_choices": 4}
 DIST_CODES = {"constant": 0, "exponential": 1, "lognormal": 2}
 TIME_BINS = 100
 

@@ -20,7 +20,9 @@ __all__ = ["ScenarioError", "load_scenario", "parse_scenario", "validate", "DEFA
 
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 
-ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
+# AWS's three, plus lbcore's power of two choices
+ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random",
+              "power_of_two_choices")
 DISTRIBUTIONS = ("constant", "exponential", "lognormal")
 ROUTING = ("simple", "weighted", "latency", "failover")
 LB_TYPES = ("application", "network")

@@ -283,7 +283,8 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
         groups.append({
             "name": f"g{g}",
             "attributes": {"load_balancing.algorithm.type": draw(st.sampled_from(
-                ["round_robin", "least_outstanding_requests", "weighted_random"]))},
+                ["round_robin", "least_outstanding_requests", "weighted_random",
+                 "power_of_two_choices"]))},
             "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
             "targets": targets,
         })
