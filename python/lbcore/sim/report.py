@@ -95,12 +95,16 @@ def plot_report(r: dict, path: str) -> None:
         for t in g["targets"]:
             counts = lot["counts"][k]
             k += 1
-            xs = [(i + 0.5) * width for i in range(len(counts))]
-            ax.plot(xs, [c / width for c in counts], label=t["id"], lw=1)
+            end = r["simulated_seconds"]
+            keep = [i for i in range(len(counts)) if (i + 1) * width <= end]  # whole bins
+            ax.plot([(i + 0.5) * width for i in keep], [counts[i] / width for i in keep],
+                    label=t["id"], lw=1)
         for ev in r["events"]:
             ax.axvline(ev["at"], color="grey", ls=":", lw=0.8)
         ax.set_ylabel("req/s")
-        ax.set_title(f"{g['name']} ({g['algorithm']})", fontsize=9)
+        kind = "GWLB inspection, flow_hash" if g.get("inspection") else g["algorithm"]
+        ax.set_title(f"{g['name']} ({kind}): requests served per second", fontsize=9)
+        ax.set_xlim(0, r["simulated_seconds"])
         ax.legend(fontsize=7, ncol=6, loc="upper right")
     axes[-1, 0].set_xlabel("simulated time (s); dotted lines: events")
     fig.tight_layout()
