@@ -86,6 +86,9 @@ BAD = [
     ("forward to GENEVE group", GOOD.replace('forward = [{ target_group = "api-use1" }]',
                                              'forward = [{ target_group = "inspect-use1" }]'),
      ["load_balancers[0].rules[0].forward[0].target_group", "inspection tier"]),
+    ("too many workers", GOOD.replace("workers = 64,", "workers = 99999,")
+     .replace("workers = 16,", "workers = 99999,"),
+     ["target_groups:", "expected at most 1,000,000"]),
     ("nlb to http group", GOOD.replace('default_forward = [{ target_group = "stream-use1" }]',
                                        'default_forward = [{ target_group = "web-use1" }]'),
      ["load_balancers[2].default_forward[0].target_group", "network"]),

@@ -28,6 +28,7 @@ ROUTING = ("simple", "weighted", "latency", "failover")
 LB_TYPES = ("application", "network")
 CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-header")
 TARGET_ACTIONS = ("fail", "recover", "register", "deregister", "set_weight")
+MAX_WORKERS = 1_000_000
 EVENT_ACTIONS = TARGET_ACTIONS + ("region_fail", "region_recover", "set_record_weight")
 
 
@@ -327,6 +328,11 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
     _unique(s.get("throttling"), "name", "throttling", ctx, "limit")
     regions = {lb["region"] for lb in s.get("load_balancers") or [] if lb and lb.get("region")}
 
+    total_workers = sum((t or {}).get("workers") or 0 for tg in s.get("target_groups") or []
+                        if tg for t in tg.get("targets") or [])
+    if total_workers > MAX_WORKERS:
+        ctx.add("target_groups", f"{total_workers:,} workers in all; expected at most "
+                f"{MAX_WORKERS:,} (each is a queue slot the engine keeps in memory)")
     targets = {}
     for gi, tg in enumerate(s.get("target_groups") or []):
         if not tg:
