@@ -1,5 +1,6 @@
 """The simulation engine: compiled loop == pure-Python loop, determinism, semantics."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -465,3 +466,48 @@ def test_health_changes_and_progress():
     assert not any(t == "w2" for _, t, _ in hc)       # its 1 s outage is never seen
     assert len(calls) >= 2 and calls[-1] == (300_000, 300_000)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_geoproximity_bias_moves_the_boundary():
+    from lbcore.sim.model import _dns_distribution, biased_distance, great_circle_km
+    # one degree of longitude on the equator: 2 pi R / 360
+    assert great_circle_km({"latitude": 0, "longitude": 0}, {"latitude": 0, "longitude": 1}) \
+        == pytest.approx(2 * math.pi * 6371.0088 / 360)
+    assert biased_distance(1000.0, 50) == 500.0        # positive bias: d x (1 - 0.5)
+    assert biased_distance(1000.0, -50) == 2000.0      # negative bias: d / (1 - 0.5)
+    client = {"latitude": 40.0, "longitude": -40.0}
+    east = {"coordinates": {"latitude": 40.0, "longitude": -77.0}, "routing": "geoproximity"}
+    west = {"coordinates": {"latitude": 53.0, "longitude": -8.0}, "routing": "geoproximity"}
+    d_e, d_w = great_circle_km(client, east["coordinates"]), great_circle_km(client, west["coordinates"])
+    assert d_w < d_e
+    for bias, want in ((0, 1), (int(100 * (1 - d_w / d_e)) + 1, 0)):
+        recs = [dict(east, bias=bias), dict(west, bias=0)]
+        p = _dns_distribution(recs, [True, True], {}, client)
+        assert p.tolist() == [float(want == 0), float(want == 1)], bias
+    # the closest record unhealthy: the next one answers
+    p = _dns_distribution([dict(east, bias=0), dict(west, bias=0)], [True, False], {}, client)
+    assert p.tolist() == [1.0, 0.0]
+
+
+def test_geoproximity_needs_locations():
+    text = small_scenario(routing="simple").replace(
+        'set_identifier = "api-a"\nrouting = "simple"',
+        'set_identifier = "api-a"\nrouting = "geoproximity"\n'
+        'coordinates = { latitude = 39.0, longitude = -77.5 }').replace(
+        'set_identifier = "api-b"\nrouting = "simple"',
+        'set_identifier = "api-b"\nrouting = "geoproximity"\nbias = 20\n'
+        'coordinates = { latitude = 53.3, longitude = -6.3 }')
+    with pytest.raises(Exception) as exc:
+        parse_scenario(text, "geo.toml")
+    assert "traffic.clients[0].location" in str(exc.value)
+    text = text.replace('name = "us"\nweight = 2', 'name = "us"\nweight = 2\n'
+                        'location = { latitude = 40.7, longitude = -74.0 }').replace(
+        'name = "eu"\nweight = 1', 'name = "eu"\nweight = 1\n'
+        'location = { latitude = 48.9, longitude = 2.35 }')
+    s = parse_scenario(text, "geo.toml")
+    model, meta = compile_scenario(s, requests=100)
+    nm = meta["dns_names"].index("www.example")
+    first = np.diff(np.concatenate([[0.0], model["dns_cdf"][0, 0, nm]]))
+    second = np.diff(np.concatenate([[0.0], model["dns_cdf"][0, 1, nm]]))
+    recs = [sid for _, sid, _, _ in meta["records"]]
+    assert recs[int(np.argmax(first))] == "api-a" and recs[int(np.argmax(second))] == "api-b"

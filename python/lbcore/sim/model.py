@@ -140,7 +140,25 @@ def _state_at(timeline, time: float) -> dict:
 
 # ---------------------------------------------------------------------- Route 53
 
-def _dns_distribution(records, rec_healthy, rtt_client, region_rank_cache=None):
+EARTH_RADIUS_KM = 6371.0088   # mean Earth radius (IUGG)
+
+
+def great_circle_km(a: dict, b: dict) -> float:
+    """Haversine distance between two {latitude, longitude} points, in km."""
+    p1, p2 = math.radians(a["latitude"]), math.radians(b["latitude"])
+    dp = p2 - p1
+    dl = math.radians(b["longitude"] - a["longitude"])
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def biased_distance(d: float, bias: int) -> float:
+    """Route 53 geoproximity bias: positive bias shrinks the distance by bias %, negative
+    bias grows it: d x (1 - bias/100) for bias >= 0, d / (1 + bias/100) for bias < 0."""
+    return d * (1 - bias / 100) if bias >= 0 else d / (1 + bias / 100)
+
+
+def _dns_distribution(records, rec_healthy, rtt_client, location=None):
     """Probabilities over ``records`` (one DNS name) for one client class."""
     n = len(records)
     p = np.zeros(n)
@@ -158,6 +176,10 @@ def _dns_distribution(records, rec_healthy, rtt_client, region_rank_cache=None):
         p[:] = w
     elif routing == "latency":
         best = min((rtt_client[r["region"]], i) for i, r in enumerate(records) if healthy[i])
+        p[best[1]] = 1.0
+    elif routing == "geoproximity":
+        best = min((biased_distance(great_circle_km(location, r["coordinates"]), r["bias"]), i)
+                   for i, r in enumerate(records) if healthy[i])
         p[best[1]] = 1.0
     else:  # failover
         prim = next(i for i, r in enumerate(records) if r["failover"] == "PRIMARY")
@@ -271,7 +293,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             healthy = [not records[i]["evaluate_target_health"]
                        or lb_healthy[lb_index[records[i]["alias_target"]]] for i in idx]
             for c, cl in enumerate(clients):
-                p = _dns_distribution(recs, healthy, cl["rtt"])
+                p = _dns_distribution(recs, healthy, cl["rtt"], cl.get("location"))
                 dns[e, c, name_index[nm], idx] = p
     dns_cdf = np.cumsum(dns, axis=3)
 

@@ -32,7 +32,7 @@ def format_report(r: dict) -> str:
     total = sum(d["answers"] for d in r["dns"])
     w = max(len(d["name"]) for d in r["dns"])
     for d in r["dns"]:
-        lines.append(f"  {d['name']:<{w}}  {d['routing']:<8}  "
+        lines.append(f"  {d['name']:<{w}}  {d['routing']:<12}  "
                      f"{d['set_identifier'] + ' -> ' + d['alias_target']:<24} "
                      f"{d['answers']:>11,}  {_pct(d['answers'], total)}")
     if r["throttling"]:

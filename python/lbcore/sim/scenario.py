@@ -24,7 +24,7 @@ DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random",
               "power_of_two_choices")
 DISTRIBUTIONS = ("constant", "exponential", "lognormal")
-ROUTING = ("simple", "weighted", "latency", "failover")
+ROUTING = ("simple", "weighted", "latency", "failover", "geoproximity")
 LB_TYPES = ("application", "network")
 CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-header")
 TARGET_ACTIONS = ("fail", "recover", "register", "deregister", "set_weight")
@@ -232,6 +232,11 @@ LOAD_BALANCER = Table({
     "inspection": Str(pattern=NAME, what="a GENEVE target group name"),
 })
 
+COORDINATES = Table({
+    "latitude": Num(-90, 90, required=True),
+    "longitude": Num(-180, 180, required=True),
+})
+
 RECORD = Table({
     "name": Str(required=True, what="a DNS name"),
     "set_identifier": Str(required=True, pattern=NAME, what="a record set identifier"),
@@ -241,12 +246,15 @@ RECORD = Table({
     "weight": Num(0, 255, integer=True),
     "region": Str(pattern=r"[a-z]{2}(-[a-z]+)+-\d+", what="a Region name"),
     "failover": Str(("PRIMARY", "SECONDARY")),
+    "coordinates": COORDINATES,
+    "bias": Num(-99, 99, integer=True, default=0),
 })
 
 CLIENT = Table({
     "name": Str(required=True, pattern=NAME, what="a client class name"),
     "weight": Num(0, lo_open=True, default=1.0),
     "rtt": Map(Num(0), required=True),
+    "location": COORDINATES,
 })
 
 REQUEST = Table({
@@ -380,7 +388,8 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         by_name.setdefault(rec["name"], []).append((ri, rec))
         if rec.get("alias_target") is not None and rec["alias_target"] not in lbs:
             ctx.add(f"{p}.alias_target", f"unknown load balancer {rec['alias_target']!r}")
-        need = {"weighted": "weight", "latency": "region", "failover": "failover"}.get(rec["routing"])
+        need = {"weighted": "weight", "latency": "region", "failover": "failover",
+                "geoproximity": "coordinates"}.get(rec["routing"])
         if need and rec.get(need) is None:
             ctx.add(f"{p}.{need}", f"missing; required for routing = {rec['routing']!r}")
         if rec["routing"] == "latency" and rec.get("region") is not None and \
@@ -397,6 +406,12 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             if sorted(roles) != ["PRIMARY", "SECONDARY"]:
                 ctx.add(f"route53.records[{lst[-1][0]}].failover",
                         f"failover records for {name!r} must be one PRIMARY and one SECONDARY")
+    if any(r and r.get("routing") == "geoproximity"
+           for r in (s.get("route53") or {}).get("records") or []):
+        for ci, c in enumerate(tr.get("clients") or []):
+            if c and c.get("location") is None:
+                ctx.add(f"traffic.clients[{ci}].location",
+                        "missing; required when any record uses geoproximity routing")
     for qi, q in enumerate(tr.get("requests") or []):
         if q and q.get("host") is not None and q["host"] not in names:
             ctx.add(f"traffic.requests[{qi}].host",
