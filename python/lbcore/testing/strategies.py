@@ -28,7 +28,8 @@ import lbcore
 __all__ = [
     "ip_addresses", "flows", "flow_batches", "availability_zones", "target_sets",
     "health_event_sequences", "throttle_settings", "arrival_times",
-    "http_requests", "alb_conditions", "alb_rule_sets", "route53_record_sets", "scenarios",
+    "http_requests", "alb_conditions", "alb_rule_sets", "coordinates", "route53_record_sets",
+    "scenarios",
 ]
 
 _PROTOCOLS = (6, 17)
@@ -227,12 +228,21 @@ def _forward(target_groups):
         lambda fs: any(f["weight"] > 0 for f in fs))
 
 
+def coordinates():
+    """``{"latitude": -90..90, "longitude": -180..180}`` (2 decimals, as Route 53 keeps)."""
+    return st.fixed_dictionaries({
+        "latitude": st.integers(-9000, 9000).map(lambda v: v / 100),
+        "longitude": st.integers(-18000, 18000).map(lambda v: v / 100),
+    })
+
+
 @st.composite
 def route53_record_sets(draw, name: str, load_balancers: dict, *, max_records: int = 4):
     """Records for one DNS ``name`` sharing one routing policy (simple, weighted, latency,
-    failover), aliased to load balancers drawn from ``load_balancers`` (name -> Region)."""
+    failover, geoproximity with coordinates and bias), aliased to load balancers drawn from ``load_balancers`` (name -> Region)."""
     lbs = sorted(load_balancers)
-    routing = draw(st.sampled_from(["simple", "weighted", "latency", "failover"]))
+    routing = draw(st.sampled_from(["simple", "weighted", "latency", "failover",
+                                    "geoproximity"]))
     if routing == "failover":
         n = 2
     elif routing == "latency":
@@ -253,6 +263,9 @@ def route53_record_sets(draw, name: str, load_balancers: dict, *, max_records: i
                 [n_ for n_ in lbs if load_balancers[n_] == regions[i]]))
         elif routing == "failover":
             rec["failover"] = ("PRIMARY", "SECONDARY")[i]
+        elif routing == "geoproximity":
+            rec["coordinates"] = draw(coordinates())
+            rec["bias"] = draw(st.integers(-99, 99))
         recs.append(rec)
     return recs
 
@@ -310,7 +323,8 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
     for h in hosts:
         records += draw(route53_record_sets(h, lb_regions))
     clients = [{"name": f"c{i}", "weight": draw(st.sampled_from([1.0, 3.0])),
-                "rtt": {r: draw(st.sampled_from([0.0, 0.01, 0.1])) for r in regions}}
+                "rtt": {r: draw(st.sampled_from([0.0, 0.01, 0.1])) for r in regions},
+                "location": draw(coordinates())}
                for i in range(draw(st.integers(1, 3)))]
     templates = []
     for i in range(draw(st.integers(1, 4))):
