@@ -11,7 +11,7 @@ from lbcore.sim import load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
 from reference.sim_ref import simulate_ref
 
-STAT_KEYS = ("outcome", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
+STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
              "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding")
 
 
@@ -285,6 +285,12 @@ def test_default_scenario_reduced_and_deterministic():
     o = a["outcomes"]
     assert sum(o.values()) == a["requests"] == 30_000
     assert sum(d["answers"] for d in a["dns"]) == 30_000 - o["dns_no_answer"]
+    for d in a["dns"]:
+        assert sum(d["by_client"].values()) == d["answers"]
+    # latency routing: North America resolves www to us-east-1, Europe to eu-west-1
+    www = {d["set_identifier"]: d["by_client"] for d in a["dns"] if d["name"] == "www.example.com"}
+    assert www["www-use1"]["europe"] == 0 and www["www-euw1"]["north-america"] == 0
+    assert www["www-use1"]["north-america"] > 0 and www["www-euw1"]["europe"] > 0
     routed = sum(g["requests"] for g in a["target_groups"] if not g["inspection"])
     dropped = sum(g["errors"] for g in a["target_groups"] if g["inspection"])
     assert routed == o["served"] + o["target_errors"] - dropped

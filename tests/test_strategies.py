@@ -99,7 +99,7 @@ def test_drawn_scenarios_validate_and_engine_matches_reference(data):
     eng = Engine(model, s["simulation"]["seed"])
     eng.run(400)
     ref = simulate_ref(model, s["simulation"]["seed"], 400)
-    for k in ("outcome", "cnt_target", "err_target", "cnt_record", "nodata", "fixed", "lat_hist",
+    for k in ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "nodata", "fixed", "lat_hist",
               "out_hist", "lat_sum", "outstanding"):
         assert np.array_equal(eng.stats[k][:len(ref[k])], np.asarray(ref[k])), k
 

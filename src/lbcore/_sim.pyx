@@ -119,6 +119,7 @@ cdef class Engine:
     cdef double *lat_sum
     cdef int64_t *cnt_epoch
     cdef int64_t *outcome
+    cdef int64_t *cnt_client_record
 
     def __cinit__(self):
         self.heap = NULL
@@ -209,6 +210,7 @@ cdef class Engine:
             "lat_sum": np.zeros(self.T), "cnt_epoch": np.zeros(self.E, np.int64),
             # per request: served, target error, throttled, no DNS answer, fixed response
             "outcome": np.zeros(5, np.int64),
+            "cnt_client_record": np.zeros(self.C * self.D, np.int64),
         }
         self.wk_free = _dp(s["wk_free"]); self.b_tokens = _dp(s["b_tokens"])
         self.b_last = _dp(s["b_last"]); self.rr_next = _ip(s["rr_next"])
@@ -219,6 +221,7 @@ cdef class Engine:
         self.lat_hist = _lp(s["lat_hist"]); self.out_hist = _lp(s["out_hist"])
         self.lat_sum = _dp(s["lat_sum"]); self.cnt_epoch = _lp(s["cnt_epoch"])
         self.outcome = _lp(s["outcome"])
+        self.cnt_client_record = _lp(s["cnt_client_record"])
         self.heap_cap = 1024
         self.heap = <lb_sim_completion*> malloc(self.heap_cap * sizeof(lb_sim_completion))
         if self.heap == NULL:
@@ -486,6 +489,7 @@ cdef class Engine:
                 self.outcome[3] += 1
                 continue
             self.cnt_record[d] += 1
+            self.cnt_client_record[c * self.D + d] += 1
             lb = self.rec_lb[d]
             # 5. throttling: every bucket that applies must hold a token
             rejected = -1

@@ -49,7 +49,8 @@ def simulate_ref(model, seed, n):
         "thr_reject": [0] * max(B, 1), "nodata": [0] * NN, "fixed": [0] * L,
         "tbins": [0] * (TB * T), "lat_hist": [0] * (T * LAT_BINS),
         "out_hist": [0] * (T * OUT_BINS), "lat_sum": [0.0] * T, "cnt_epoch": [0] * E,
-        "outcome": [0] * 5,   # served, target error, throttled, no DNS answer, fixed response
+        "outcome": [0] * 5,
+        "cnt_client_record": [0] * (C * D),   # served, target error, throttled, no DNS answer, fixed response
     }
 
     # least outstanding / power of two choices: lbcore's LeastOutstanding and
@@ -161,6 +162,7 @@ def simulate_ref(model, seed, n):
             st["outcome"][3] += 1
             continue
         st["cnt_record"][d] += 1
+        st["cnt_client_record"][c * D + d] += 1
         lb = m["rec_lb"][d]
         buckets = m["thr_idx"][m["thr_start"][c * R + r]:m["thr_start"][c * R + r + 1]]
         rejected = -1

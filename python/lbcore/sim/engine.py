@@ -95,11 +95,14 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
         "epochs": int(model["E"]),
     }
     total_answers = int(st["cnt_record"].sum())
+    by_client = st["cnt_client_record"].reshape(model["C"], model["D"])
     for d, (name, sid, routing, alias) in enumerate(meta["records"]):
         a = int(st["cnt_record"][d])
         report["dns"].append({"name": name, "set_identifier": sid, "routing": routing,
                               "alias_target": alias, "answers": a,
-                              "share": round(a / total_answers, 6) if total_answers else 0.0})
+                              "share": round(a / total_answers, 6) if total_answers else 0.0,
+                              "by_client": {cl: int(by_client[c, d])
+                                            for c, cl in enumerate(meta["clients"])}})
     for b, name in enumerate(meta["limits"]):
         report["throttling"].append({"limit": name, "throttled": int(st["thr_reject"][b])})
     tg_start = model["tg_start"]
