@@ -243,3 +243,20 @@ def test_pick_many_survives_concurrent_rebuilds():
     assert results
     for r in results:
         assert r.min() >= 0 and r.max() < 204
+
+
+def test_extreme_weights():
+    # tiny (subnormal) and huge weights: the table stays exact, sums stay finite
+    w = np.array([5e-324, 0.0, 1e-320])           # 1e-320 is ~2024 times 5e-324
+    prob, alias = lbcore.alias_table(w)
+    assert np.all(np.isfinite(prob)) and prob[1] == 0
+    assert np.allclose(implied_probabilities(prob, alias), w / w.sum(), atol=1e-6)
+    with pytest.raises(ValueError, match="weights"):
+        lbcore.WeightedRandom(["a", "b"], [1e308, 1e308])
+    wr = lbcore.WeightedRandom(["a"], [1e308])
+    with pytest.raises(ValueError, match="weight"):
+        wr.add("b", 1e308)
+    assert wr.targets == ["a"]
+    rr = lbcore.RoundRobin(["a"], weights=[1e308])
+    with pytest.raises(ValueError, match="weight"):
+        rr.add("b", 1e308)

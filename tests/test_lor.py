@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 from hypothesis import settings, strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, rule, invariant, precondition,
+from hypothesis.stateful import (RuleBasedStateMachine, rule, invariant,
                                  initialize)
 
 import lbcore
@@ -412,3 +412,30 @@ def test_docs_numba_example_runs():
     lo._check()
     total = sum(lo.outstanding(t) for t in range(100))
     assert total == 10_000 - (10_000 + 2) // 3       # every third acquire was released
+
+
+@pytest.mark.parametrize("cls", [lbcore.LeastOutstanding, lbcore.PowerOfTwoChoices,
+                                 lbcore.RoundRobin, lbcore.WeightedRandom])
+def test_uninitialised_objects_do_not_crash(cls):
+    obj = cls.__new__(cls)
+    if hasattr(obj, "acquire"):
+        with pytest.raises(LookupError):
+            obj.acquire()
+        assert obj.acquire_index() == -1
+        with pytest.raises(ValueError):
+            obj.release("x")
+        with pytest.raises(ValueError):
+            obj.release_index(0)
+    else:
+        with pytest.raises(LookupError):
+            obj.pick()
+        assert obj.pick_many(3).tolist() == [-1, -1, -1]
+
+
+def test_reinit_resets_state():
+    lo = lbcore.LeastOutstanding(list(range(50)), seed=1)
+    for _ in range(10):
+        lo.acquire()
+    lo.__init__(["a", "b"], seed=1)
+    lo._check()
+    assert lo.targets == ["a", "b"] and lo.outstanding("a") == 0

@@ -1,5 +1,4 @@
 """Smooth weighted round robin + slow start (lbcore._roundrobin) vs tests/reference."""
-import math
 
 import numba
 import numpy as np
@@ -8,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import lbcore
 import lbcore.numba as lbn
-from reference.roundrobin_ref import RoundRobinRef, ramp
+from reference.roundrobin_ref import RoundRobinRef
 
 
 def test_nginx_golden_sequence():

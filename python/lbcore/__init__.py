@@ -9,6 +9,9 @@ from lbcore._flow import Flow, PROTOCOLS
 from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
 from lbcore._rng import Random
 from lbcore.flows import Flows
+from lbcore._geo import Geoproximity, great_circle_km, biased_distance
+from lbcore._lpm import PrefixTable
+from lbcore._dnspick import RecordPicker
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
@@ -18,5 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
+    # Route 53 kernels (issue 6)
+    "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
 ]

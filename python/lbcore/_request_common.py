@@ -68,7 +68,20 @@ def check_weight_array(weights, n: int, *, integer: bool, allow_zero: bool) -> n
         raise ValueError("weights must be positive")
     if n and not np.any(out > 0):
         raise ValueError("weights must not be all zero")
+    if not integer:
+        with np.errstate(over="ignore"):
+            total = out.sum()
+        if not np.isfinite(total):
+            raise ValueError("weights must have a finite sum")
     return np.ascontiguousarray(out)
+
+
+def check_total(existing, weight) -> None:
+    """Adding ``weight`` must keep the sum of weights finite."""
+    with np.errstate(over="ignore"):
+        total = float(np.sum(existing)) + weight
+    if not math.isfinite(total):
+        raise ValueError("weight would make the sum of weights infinite")
 
 
 def check_weight(weight, *, integer: bool, allow_zero: bool):

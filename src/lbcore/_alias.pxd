@@ -20,8 +20,10 @@ cdef enum:
     LB_ALIAS_MAX_TRIES = 64
 
 ctypedef struct lb_alias:
-    int32_t n_slots          # table size; valid indices [0, n_slots)
+    int32_t n_slots          # valid indices [0, n_slots) of the per-target arrays
     int32_t capacity
+    int32_t table_n          # length of prob/alias (set with them on each rebuild)
+    int32_t _pad
     double slow_start        # seconds, 0 = off
     double total             # sum of the available targets' weights (0: none available)
     double* weight           # configured weight (>= 0)

@@ -9,7 +9,7 @@ from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_uniform, lb_rng_bounded
 from lbcore._roundrobin cimport lb_roundrobin_ramp
 from lbcore._request_common import (check_targets, check_weight_array, check_weight,
                                     check_slow_start, check_now, check_count, check_bool,
-                                    check_seed, slow_start_entry, TargetMap, FREE)
+                                    check_seed, slow_start_entry, check_total, TargetMap, FREE)
 
 
 cdef int lb_alias_build(int32_t n, const double* weight, double* prob,
@@ -26,9 +26,8 @@ cdef int lb_alias_build(int32_t n, const double* weight, double* prob,
     if small == NULL:
         return -1
     cdef int32_t* large = small + n
-    cdef double scale = n / total
     for i in range(n):
-        prob[i] = weight[i] * scale          # scaled so the mean column is 1
+        prob[i] = (weight[i] / total) * n    # scaled so the mean column is 1
         alias[i] = i
         if prob[i] < 1.0:
             small[ns] = i
@@ -80,7 +79,7 @@ cdef int32_t _exact_scan(lb_alias* s, double now) noexcept nogil:
         if s.avail[i]:
             total += s.weight[i] * lb_roundrobin_ramp(now, s.ss_start[i], s.slow_start)
     if not total > 0.0:
-        return lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
+        return lb_alias_sample(s.table_n, s.prob, s.alias, &s.rng)
     u = lb_rng_uniform(&s.rng) * total
     for i in range(s.n_slots):
         if s.avail[i]:
@@ -99,9 +98,9 @@ cdef int32_t lb_alias_pick(lb_alias* s, double now) noexcept nogil:
     cdef int32_t j, tries
     cdef double r
     if s.slow_start <= 0.0:
-        return lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
+        return lb_alias_sample(s.table_n, s.prob, s.alias, &s.rng)
     for tries in range(LB_ALIAS_MAX_TRIES):
-        j = lb_alias_sample(s.n_slots, s.prob, s.alias, &s.rng)
+        j = lb_alias_sample(s.table_n, s.prob, s.alias, &s.rng)
         r = lb_roundrobin_ramp(now, s.ss_start[j], s.slow_start)
         if r >= 1.0:
             return j
@@ -149,14 +148,21 @@ cdef class WeightedRandom:
     cdef object _map
     cdef list _targets
 
+    def __cinit__(self, *args, **kwargs):
+        # a valid empty state before __init__ (see _lor._OutstandingBase)
+        self._st = np.zeros(sizeof(lb_alias), dtype=np.uint8)
+        self.s = <lb_alias*>_addr(self._st)
+        self._map = TargetMap([])
+        self._targets = self._map.targets
+
     def __init__(self, targets, weights, *, seed=0, slow_start_seconds=0):
         ts = check_targets(targets)
         n = len(ts)
         w = check_weight_array(weights, n, integer=False, allow_zero=True)
         dur = check_slow_start(slow_start_seconds)
         cdef uint64_t sd = check_seed(seed)
-        self._st = np.zeros(sizeof(lb_alias), dtype=np.uint8)
-        self.s = <lb_alias*>_addr(self._st)
+        self.s.n_slots = 0
+        self._w = None
         self.s.slow_start = dur
         lb_rng_seed(&self.s.rng, sd)
         self._alloc(max(n, 4))
@@ -193,10 +199,17 @@ cdef class WeightedRandom:
             if lb_alias_build(<int32_t>n, <double*>_addr(eff), <double*>_addr(prob),
                               <int32_t*>_addr(alias)) != 0:
                 raise MemoryError("alias table allocation failed")
+        cdef double* pp = <double*>_addr(prob)
+        cdef int32_t* ap = <int32_t*>_addr(alias)
+        cdef int32_t tn = prob.shape[0]
+        cdef double tot = total
         self._p, self._a, self._eff = prob, alias, eff
-        self.s.prob = <double*>_addr(prob)
-        self.s.alias = <int32_t*>_addr(alias)
-        self.s.total = total
+        # No Python code runs between these C assignments, so a pick_many
+        # snapshot (taken under the GIL) sees a table and its length together.
+        self.s.prob = pp
+        self.s.alias = ap
+        self.s.table_n = tn
+        self.s.total = tot
 
     cdef double _now(self, now) except? -1.0:
         if now is None and self.s.slow_start == 0.0:
@@ -255,6 +268,7 @@ cdef class WeightedRandom:
     def add(self, target, weight=1, *, now=None):
         """Register a healthy target; it enters slow start if another target is available."""
         w = check_weight(weight, integer=False, allow_zero=True)
+        check_total(self._w, w)
         t = self._now(now)
         i, grew = self._map.add(target)
         if grew:

@@ -183,8 +183,20 @@ cdef class _OutstandingBase:
     cdef list _free                         # free index slots, reused LIFO
     cdef str _name
 
+    def __cinit__(self, *args, **kwargs):
+        self._name = type(self).__name__
+        # A valid empty state before __init__ runs, so an object created with
+        # __new__ alone (or whose __init__ raised) answers -1 / LookupError
+        # instead of dereferencing NULL.
+        self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
+        self.s = <lb_lor*>_addr(self._st)
+        self._index = {}
+        self._targets = []
+        self._free = []
+
     def _init(self, targets, weights, seed, bint ordered, str name):
         self._name = name
+        self._o = None
         ts = check_targets(targets)
         n = len(ts)
         if weights is None:
@@ -192,8 +204,9 @@ cdef class _OutstandingBase:
         else:
             w = check_weight_array(weights, n, integer=True, allow_zero=False)
         cdef uint64_t sd = check_seed(seed)
-        self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
-        self.s = <lb_lor*>_addr(self._st)
+        self.s.n_slots = 0
+        self.s.size = 0
+        self.s.stamp = 0
         self.s.ordered = ordered
         self.s.weighted = 0
         lb_rng_seed(&self.s.rng, sd)
@@ -297,6 +310,10 @@ cdef class _OutstandingBase:
 
     def __contains__(self, target):
         return target in self._index
+
+    def __repr__(self):
+        return (f"{self._name}({len(self._index)} targets, {self.s.size} available, "
+                f"{int(self._o[:self.s.n_slots].sum()) if self._o is not None else 0} outstanding)")
 
     # -- membership and health ---------------------------------------------
     def set_available(self, target, available):

@@ -7,7 +7,7 @@ import numpy as np
 
 from lbcore._request_common import (check_targets, check_weight_array, check_weight,
                                     check_slow_start, check_now, check_count, check_bool,
-                                    slow_start_entry, TargetMap, FREE)
+                                    slow_start_entry, check_total, TargetMap, FREE)
 
 
 cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil:
@@ -69,6 +69,13 @@ cdef class RoundRobin:
     cdef object _map
     cdef list _targets
 
+    def __cinit__(self, *args, **kwargs):
+        # a valid empty state before __init__ (see _lor._OutstandingBase)
+        self._st = np.zeros(sizeof(lb_roundrobin), dtype=np.uint8)
+        self.s = <lb_roundrobin*>_addr(self._st)
+        self._map = TargetMap([])
+        self._targets = self._map.targets
+
     def __init__(self, targets, *, weights=None, slow_start_seconds=0):
         ts = check_targets(targets)
         n = len(ts)
@@ -77,8 +84,8 @@ cdef class RoundRobin:
         else:
             w = check_weight_array(weights, n, integer=False, allow_zero=True)
         dur = check_slow_start(slow_start_seconds)
-        self._st = np.zeros(sizeof(lb_roundrobin), dtype=np.uint8)
-        self.s = <lb_roundrobin*>_addr(self._st)
+        self.s.n_slots = 0
+        self._w = None
         self.s.slow_start = dur
         self._alloc(max(n, 4))
         self._w[:n] = w
@@ -160,6 +167,7 @@ cdef class RoundRobin:
     def add(self, target, weight=1, *, now=None):
         """Register a healthy target; it enters slow start if another target is available."""
         w = check_weight(weight, integer=False, allow_zero=True)
+        check_total(self._w, w)
         t = self._now(now)
         i, grew = self._map.add(target)
         if grew:

@@ -20,8 +20,7 @@ def alias_build(weights):
     for w in weights:
         total += w
     first = next(i for i, w in enumerate(weights) if w > 0)
-    scale = n / total
-    prob = [w * scale for w in weights]
+    prob = [(w / total) * n for w in weights]
     alias = list(range(n))
     small = [i for i in range(n) if prob[i] < 1.0]
     large = [i for i in range(n) if prob[i] >= 1.0]

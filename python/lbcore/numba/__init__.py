@@ -20,12 +20,16 @@ dtype. Scalar hashing::
 
 Kernel families add their bindings with :func:`bind`.
 """
-from lbcore.numba._bind import bind
-from lbcore.numba._hash import *  # noqa: F401,F403
-from lbcore.numba import _hash
-from lbcore.numba._lor import *  # noqa: F401,F403
-from lbcore.numba._roundrobin import *  # noqa: F401,F403
-from lbcore.numba._alias import *  # noqa: F401,F403
-from lbcore.numba import _lor, _roundrobin, _alias
+from importlib import import_module as _import
 
-__all__ = ["bind", *_hash.__all__, *_lor.__all__, *_roundrobin.__all__, *_alias.__all__]
+from lbcore.numba._bind import bind
+
+# One module per kernel family; each defines __all__.
+_FAMILIES = ["_hash", "_geo", "_lpm", "_dnspick", "_lor", "_roundrobin", "_alias"]
+
+__all__ = ["bind"]
+for _name in _FAMILIES:
+    _module = _import(f"lbcore.numba.{_name}")
+    globals().update({k: getattr(_module, k) for k in _module.__all__})
+    __all__ += _module.__all__
+del _name, _module

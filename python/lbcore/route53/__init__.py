@@ -1,0 +1,21 @@
+"""Route 53 routing policies on lbcore's kernels.
+
+``HostedZone`` holds ``RecordSet`` objects of every routing policy (simple, weighted,
+latency, failover, geolocation, geoproximity, multivalue answer, IP-based, alias) and
+answers ``resolve(name, rtype, client, now)`` / ``resolve_many``; ``HostedZone.from_aws``
+loads ``list_resource_record_sets`` output. Health: ``HealthCheck`` (observations over an
+explicit ``now``) and ``CalculatedHealthCheck``. See docs/route53.md.
+"""
+from lbcore.route53._health import CalculatedHealthCheck, HealthCheck, HealthReporter
+from lbcore.route53._records import (AliasTarget, CidrRouting, Geolocation,
+                                     GeoproximityLocation, RecordSet)
+from lbcore.route53._regions import (LOCAL_ZONE_METROS, REGION_COORDINATES,
+                                     local_zone_location, region_location)
+from lbcore.route53._zone import (NODATA, NXDOMAIN, Answer, BatchAnswer, Client, Clients,
+                                  HostedZone, distance_latency)
+
+__all__ = ["HostedZone", "RecordSet", "AliasTarget", "CidrRouting", "Geolocation",
+           "GeoproximityLocation", "HealthCheck", "CalculatedHealthCheck", "HealthReporter",
+           "Client", "Clients", "Answer", "BatchAnswer", "NODATA", "NXDOMAIN",
+           "REGION_COORDINATES", "LOCAL_ZONE_METROS", "region_location",
+           "local_zone_location", "distance_latency"]

@@ -1,0 +1,673 @@
+"""HostedZone: record sets grouped by (name, type), resolved per routing policy.
+
+Resolution rules (Route 53 Developer Guide, "Choosing a routing policy" and "How Amazon
+Route 53 chooses records when health checking is configured"; details in docs/route53.md):
+
+* simple: the one record set, its values in random order;
+* weighted: P = w / sum(w) among healthy records with w > 0; zero-weight records only when
+  no non-zero record is healthy (then equally); all weights zero: equally; no healthy
+  record: every record is treated as healthy;
+* latency: the healthy record whose Region has the lowest latency for the client (latency
+  table below); ties: first record in zone order;
+* failover: PRIMARY while healthy, else SECONDARY when healthy, else PRIMARY;
+* geolocation: the client's US state > country > continent > default ``*``; an unhealthy
+  record falls back to the next broader match; no healthy match: the most specific
+  match; no match and no default: NODATA;
+* geoproximity: smallest biased great-circle distance among healthy records (lbcore._geo);
+* multivalue: up to 8 healthy records at random; none healthy: up to 8 unhealthy ones;
+* IP-based: longest CIDR match in the collection -> location -> record; unmatched or no
+  record for the location: the ``*`` record; an unhealthy record falls back to ``*``;
+* alias: the target's answer (same type); EvaluateTargetHealth makes the alias record
+  healthy only when its target is (a zone target: any of its records healthy; an object:
+  ``target.is_healthy(now)``).
+
+Every random answer draws from the zone's seeded generator (``seed``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from lbcore._dnspick import RecordPicker
+from lbcore._geo import Geoproximity, great_circle_km
+from lbcore._lpm import PrefixTable, parse_address
+from lbcore.route53._records import CidrRouting, RecordSet, RECORD_TYPES, normalize_name
+from lbcore.route53._regions import local_zone_location, region_location
+from lbcore.route53._health import _check_now
+
+__all__ = ["HostedZone", "Client", "Clients", "Answer", "BatchAnswer", "NODATA", "NXDOMAIN",
+           "distance_latency"]
+
+MAX_MULTIVALUE = 8
+_MAX_ALIAS_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A DNS answer: ``rcode`` ('NOERROR' / 'NXDOMAIN'), ``values`` in answer order, ``ttl``,
+    and the ``record_sets`` that produced it. NOERROR with no record sets is NODATA."""
+    rcode: str = "NOERROR"
+    values: tuple = ()
+    ttl: int | None = None
+    record_sets: tuple = ()
+
+    @property
+    def nodata(self):
+        return self.rcode == "NOERROR" and not self.record_sets
+
+    @property
+    def nxdomain(self):
+        return self.rcode == "NXDOMAIN"
+
+    @property
+    def record_set(self):
+        return self.record_sets[0] if self.record_sets else None
+
+
+NODATA = Answer("NOERROR")
+NXDOMAIN = Answer("NXDOMAIN")
+
+
+@dataclass(frozen=True)
+class Client:
+    """What the resolver knows of a query's source (EDNS client subnet is the caller's
+    business): ``ip``; location (``continent``, ``country``, ``subdivision``,
+    ``latitude``/``longitude``); ``latencies``: Region -> milliseconds."""
+    ip: str | None = None
+    continent: str | None = None
+    country: str | None = None
+    subdivision: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    latencies: Mapping[str, float] | None = None
+
+
+class Clients:
+    """A columnar batch of clients for ``resolve_many``: ``latitudes``/``longitudes``
+    (float arrays, NaN = unknown), IP columns in ``lbcore.Flows`` layout (``ip_flags`` bit
+    0 = IPv6, 1 << 7 = no address; ``ip_hi``/``ip_lo``), and the ``Client`` objects
+    themselves (for the per-query policies)."""
+
+    def __init__(self, clients=None, *, latitudes=None, longitudes=None, ips=None,
+                 flows=None):
+        """``flows``: an ``lbcore.Flows`` batch whose source addresses are the client IPs
+        (no per-item parsing)."""
+        self.items = list(clients) if clients is not None else None
+        if flows is not None:
+            if ips is not None or self.items is not None:
+                raise ValueError("flows: give either flows or ips/clients for the addresses")
+            self.ip_flags = np.ascontiguousarray(flows.flags & 1, dtype=np.uint8)
+            self.ip_hi = np.ascontiguousarray(flows.src_hi, dtype=np.uint64)
+            self.ip_lo = np.ascontiguousarray(flows.src_lo, dtype=np.uint64)
+            if latitudes is None:
+                self.latitudes = self.longitudes = None
+            else:
+                self.latitudes = np.ascontiguousarray(latitudes, dtype=np.float64)
+                self.longitudes = np.ascontiguousarray(longitudes, dtype=np.float64)
+                if self.latitudes.shape != self.ip_flags.shape or \
+                        self.longitudes.shape != self.ip_flags.shape:
+                    raise ValueError("latitudes and longitudes must have one entry per flow")
+            self.n = self.ip_flags.shape[0]
+            return
+        n = len(self.items) if self.items is not None else None
+        if latitudes is None and self.items is not None:
+            latitudes = [math.nan if c.latitude is None else c.latitude for c in self.items]
+            longitudes = [math.nan if c.longitude is None else c.longitude for c in self.items]
+        if latitudes is not None:
+            self.latitudes = np.ascontiguousarray(latitudes, dtype=np.float64)
+            self.longitudes = np.ascontiguousarray(longitudes, dtype=np.float64)
+            if self.latitudes.shape != self.longitudes.shape or self.latitudes.ndim != 1:
+                raise ValueError("latitudes and longitudes must be 1-D and of equal length")
+            n = self.latitudes.shape[0] if n is None else n
+            if self.latitudes.shape[0] != n:
+                raise ValueError("latitudes must have one entry per client")
+        else:
+            self.latitudes = self.longitudes = None
+        if ips is None and self.items is not None:
+            ips = [c.ip for c in self.items]
+        if ips is not None:
+            m = len(ips)
+            n = m if n is None else n
+            if m != n:
+                raise ValueError("ips must have one entry per client")
+            self.ip_flags = np.zeros(m, dtype=np.uint8)
+            self.ip_hi = np.zeros(m, dtype=np.uint64)
+            self.ip_lo = np.zeros(m, dtype=np.uint64)
+            for i, a in enumerate(ips):          # text parsing: a per-item Python step
+                if a is None:
+                    self.ip_flags[i] = 0x80
+                    continue
+                v, x = parse_address(a)
+                if v == 6:
+                    self.ip_flags[i] = 1
+                    self.ip_hi[i] = x >> 64
+                self.ip_lo[i] = x & 0xFFFFFFFFFFFFFFFF
+        else:
+            self.ip_flags = self.ip_hi = self.ip_lo = None
+        if n is None:
+            raise ValueError("clients: give Client objects or columns")
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def client(self, i):
+        if self.items is not None:
+            return self.items[i]
+        lat = None if self.latitudes is None else float(self.latitudes[i])
+        lon = None if self.longitudes is None else float(self.longitudes[i])
+        if lat is not None and math.isnan(lat):
+            lat = lon = None
+        return Client(latitude=lat, longitude=lon)
+
+
+@dataclass
+class BatchAnswer:
+    """``resolve_many``'s result: ``choice[i]`` indexes ``record_sets`` (the group's record
+    sets in zone order): the record set answering query i (for multivalue, the first one
+    drawn), -1 = NODATA. ``rcode`` is shared (the name and type are)."""
+    rcode: str
+    record_sets: tuple
+    choice: np.ndarray
+
+    def __len__(self):
+        return self.choice.shape[0]
+
+
+def distance_latency(client, region, regions=None):
+    """The default latency table: the client's own measurement when it has one, else a
+    distance model (great-circle km / 100 -> ms, i.e. a round trip at ~2/3 c in fibre)
+    when the client has coordinates, else unknown (None)."""
+    if client.latencies is not None and region in client.latencies:
+        return float(client.latencies[region])
+    if client.latitude is not None and client.longitude is not None:
+        try:
+            lat, lon = region_location(region, regions)
+        except ValueError:
+            return None
+        return great_circle_km(client.latitude, client.longitude, lat, lon) / 100.0
+    return None
+
+
+# ------------------------------------------------------------------ policy groups
+
+class _Group:
+    def __init__(self, zone, records):
+        self.zone = zone
+        self.records = tuple(records)
+        # only records with a health check or EvaluateTargetHealth can be unhealthy
+        self.checked = [i for i, r in enumerate(self.records)
+                        if r.health_check is not None
+                        or (r.alias is not None and r.alias.evaluate_target_health)]
+        self.all_ok = (True,) * len(self.records)
+
+    def healthy(self, now):
+        if not self.checked:
+            return self.all_ok
+        h = list(self.all_ok)
+        for i in self.checked:
+            h[i] = self.zone._record_healthy(self.records[i], now)
+        return h
+
+    def choose(self, client, now):        # -> list of record indices ([] = NODATA)
+        raise NotImplementedError
+
+    def choose_many(self, clients, now):  # -> int32 array
+        out = np.empty(len(clients), dtype=np.int32)
+        for i in range(len(clients)):     # per-query policies: see subclasses
+            r = self.choose(clients.client(i), now)
+            out[i] = r[0] if r else -1
+        return out
+
+
+class _Simple(_Group):
+    def choose(self, client, now):
+        return [0]
+
+    def choose_many(self, clients, now):
+        return np.zeros(len(clients), dtype=np.int32)
+
+
+class _Weighted(_Group):
+    def __init__(self, zone, records):
+        super().__init__(zone, records)
+        self.weights = [r.weight for r in self.records]
+
+    def _eligible(self, now):
+        h = self.healthy(now)
+        idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
+        nz = [i for i in idx if self.weights[i] > 0]
+        if nz:
+            return nz, [self.weights[i] for i in nz]
+        return idx, [1] * len(idx)          # all (remaining) weights zero: equally
+
+    def choose(self, client, now):
+        idx, w = self._eligible(now)
+        return [idx[self.zone.picker.weighted(w)]]
+
+    def choose_many(self, clients, now):
+        idx, w = self._eligible(now)
+        picks = self.zone.picker.weighted_many(np.asarray(w, dtype=np.uint64), len(clients))
+        return np.asarray(idx, dtype=np.int32)[picks]
+
+
+class _Failover(_Group):
+    def choose(self, client, now):
+        prim = [i for i, r in enumerate(self.records) if r.failover == "PRIMARY"]
+        sec = [i for i, r in enumerate(self.records) if r.failover == "SECONDARY"]
+        if prim and self.zone._record_healthy(self.records[prim[0]], now):
+            return prim
+        if sec and self.zone._record_healthy(self.records[sec[0]], now):
+            return sec
+        return prim or sec                   # both unhealthy: PRIMARY
+
+    def choose_many(self, clients, now):
+        r = self.choose(None, now)
+        return np.full(len(clients), r[0] if r else -1, dtype=np.int32)
+
+
+class _Latency(_Group):
+    # Per query: a client's latencies are a per-client mapping, so this is a Python loop
+    # over the group's records (a handful of Regions) for each query.
+    def choose(self, client, now):
+        h = self.healthy(now)
+        idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
+        best, best_ms = idx[0], math.inf
+        for i in idx:
+            ms = self.zone._latency(client, self.records[i].region)
+            if ms is not None and ms < best_ms:
+                best, best_ms = i, ms
+        return [best]
+
+
+class _Geolocation(_Group):
+    # Per query: four dict probes of the client's location keys.
+    def __init__(self, zone, records):
+        super().__init__(zone, records)
+        self.by_key = {r.geolocation.key: i for i, r in enumerate(self.records)}
+
+    def chain(self, client):
+        keys = []
+        if client is not None:
+            if client.country == "US" and client.subdivision:
+                keys.append(("subdivision", "US", client.subdivision))
+            if client.country:
+                keys.append(("country", client.country))
+            if client.continent:
+                keys.append(("continent", client.continent))
+        keys.append(("*",))
+        return [self.by_key[k] for k in keys if k in self.by_key]
+
+    def choose(self, client, now):
+        chain = self.chain(client)
+        for i in chain:
+            if self.zone._record_healthy(self.records[i], now):
+                return [i]
+        return chain[:1]                     # nothing healthy: the most specific match
+
+
+class _Geoproximity(_Group):
+    def __init__(self, zone, records):
+        super().__init__(zone, records)
+        lats, lons, biases = [], [], []
+        for r in self.records:
+            g = r.geoproximity
+            if g.coordinates is not None:
+                lat, lon = g.coordinates
+            elif g.region is not None:
+                lat, lon = region_location(g.region, zone.regions)
+            else:
+                lat, lon = local_zone_location(g.local_zone_group, zone.local_zones)
+            lats.append(lat)
+            lons.append(lon)
+            biases.append(g.bias)
+        self.geo = Geoproximity(lats, lons, biases)
+        self.all_mask = b"\x01" * len(self.records)
+
+    def _mask(self, now):
+        if not self.checked:
+            return self.all_mask
+        h = self.healthy(now)
+        if not any(h):
+            h = [True] * len(h)
+        return bytes(h)
+
+    def choose(self, client, now):
+        if client is None or client.latitude is None or client.longitude is None:
+            return []
+        return [self.geo.nearest(client.latitude, client.longitude, self._mask(now))]
+
+    def choose_many(self, clients, now):
+        if clients.latitudes is None:
+            return np.full(len(clients), -1, dtype=np.int32)
+        lat, lon = clients.latitudes, clients.longitudes
+        known = ~(np.isnan(lat) | np.isnan(lon))
+        mask = np.frombuffer(self._mask(now), dtype=np.uint8)
+        if known.all():
+            return self.geo.nearest_many(lat, lon, mask)
+        out = np.full(len(clients), -1, dtype=np.int32)
+        out[known] = self.geo.nearest_many(lat[known], lon[known], mask)
+        return out
+
+
+class _Multivalue(_Group):
+    # Per query: a random subset of up to 8 records (one partial shuffle per query).
+    def choose(self, client, now):
+        h = self.healthy(now)
+        idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
+        take = self.zone.picker.sample(len(idx), MAX_MULTIVALUE)
+        return [idx[j] for j in take]
+
+
+class _IpBased(_Group):
+    def __init__(self, zone, records):
+        super().__init__(zone, records)
+        cid = self.records[0].cidr.collection_id
+        for r in self.records:
+            if r.cidr.collection_id != cid:
+                raise ValueError("cidr (CidrRoutingConfig.CollectionId): all IP-based records "
+                                 "of one name and type must use the same CIDR collection")
+        coll = zone.cidr_collections.get(cid)
+        if coll is None:
+            raise ValueError(f"cidr (CidrRoutingConfig.CollectionId): unknown CIDR collection "
+                             f"{cid!r}")
+        self.locations = sorted(coll)
+        loc_index = {name: i for i, name in enumerate(self.locations)}
+        prefixes, values = [], []
+        for name in self.locations:
+            for block in coll[name]:
+                prefixes.append(block)
+                values.append(loc_index[name])
+        self.table = PrefixTable(prefixes, values)
+        self.record_of_location = [-1] * len(self.locations)
+        self.default = -1
+        for i, r in enumerate(self.records):
+            if r.cidr.location_name == "*":
+                self.default = i
+            elif r.cidr.location_name in loc_index:
+                self.record_of_location[loc_index[r.cidr.location_name]] = i
+            else:
+                raise ValueError(f"cidr (CidrRoutingConfig.LocationName): location "
+                                 f"{r.cidr.location_name!r} is not in collection {cid!r}")
+
+    def _map(self, now):
+        """location index (last slot: no match) -> record index, health applied."""
+        h = self.healthy(now)
+        d = self.default
+        out = []
+        for rec in self.record_of_location + [-1]:
+            if rec >= 0 and (h[rec] or d < 0 or not h[d]):
+                out.append(rec)              # healthy, or no healthy default to fall to
+            else:
+                out.append(d)
+        return out
+
+    def choose(self, client, now):
+        if client is None or client.ip is None:
+            loc = -1
+        else:
+            loc = self.table.lookup(client.ip)
+        r = self._map(now)[loc]
+        return [] if r < 0 else [r]
+
+    def choose_many(self, clients, now):
+        if clients.ip_flags is None:
+            loc = np.full(len(clients), -1, dtype=np.int32)
+        else:
+            loc = self.table.lookup_columns(clients.ip_flags & 1, clients.ip_hi, clients.ip_lo)
+            loc[clients.ip_flags & 0x80 != 0] = -1
+        m = np.asarray(self._map(now), dtype=np.int32)
+        return m[np.where(loc < 0, len(self.locations), loc)]
+
+
+_GROUPS = {"simple": _Simple, "weighted": _Weighted, "failover": _Failover,
+           "latency": _Latency, "geolocation": _Geolocation, "geoproximity": _Geoproximity,
+           "multivalue": _Multivalue, "ip": _IpBased}
+
+
+def _check_prefix_lengths(coll_id, locations):
+    out = {}
+    if not isinstance(locations, Mapping):
+        raise TypeError(f"cidr_collections[{coll_id!r}] must map location names to CIDR lists")
+    import ipaddress
+    for name, blocks in locations.items():
+        if name == "*":
+            raise ValueError("cidr_collections: '*' is the default location, it holds no "
+                             "CIDR blocks (0.0.0.0/0 and ::/0 are expressed by it)")
+        CidrRouting(coll_id, name)          # validates the location name
+        if isinstance(blocks, str):
+            blocks = [blocks]
+        checked = []
+        for b in blocks:
+            try:
+                net = ipaddress.ip_network(b, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"cidr_collections (CidrBlock): {b!r}: {exc}") from None
+            top = 24 if net.version == 4 else 48
+            if not 1 <= net.prefixlen <= top:
+                raise ValueError(f"cidr_collections (CidrBlock): {b!r}: Route 53 accepts IPv"
+                                 f"{net.version} prefix lengths /1 to /{top}")
+            checked.append(net)
+        out[name] = checked
+    return out
+
+
+# ------------------------------------------------------------------ the zone
+
+class HostedZone:
+    """A hosted zone: record sets, CIDR collections, and the seeded generator that makes
+    every random answer. ``resolve(name, rtype, client, now)`` -> :class:`Answer`;
+    ``resolve_many(name, rtype, clients, now)`` -> :class:`BatchAnswer`.
+
+    ``regions`` / ``local_zones``: coordinate tables for geoproximity records that name an
+    AWS Region or Local Zone group (default: ``lbcore.route53.REGION_COORDINATES`` and the
+    Local Zone metro table). ``latency``: the latency table, a callable
+    ``(client, region) -> ms or None`` (default :func:`distance_latency`).
+    """
+
+    def __init__(self, name, record_sets=(), *, seed=0, cidr_collections=None,
+                 health_checks=None, regions=None, local_zones=None, latency=None):
+        self.name = normalize_name(name, "name")
+        self.picker = RecordPicker(seed)
+        self.regions = regions
+        self.local_zones = local_zones
+        if latency is not None and not callable(latency):
+            raise TypeError("latency must be a callable (client, region) -> ms or None")
+        self.latency = latency
+        self.cidr_collections = {cid: _check_prefix_lengths(cid, locs)
+                                 for cid, locs in (cidr_collections or {}).items()}
+        self.health_checks = dict(health_checks or {})
+        self._groups: dict[tuple[str, str], list[RecordSet]] = {}
+        self._compiled: dict[tuple[str, str], _Group] = {}
+        self._names: set[str] = set()
+        for rs in record_sets:
+            self.add(rs)
+
+    # -- building
+    def add(self, rs):
+        """Add a record set; rejected (ValueError naming the field) when it conflicts with
+        the record sets already under its name and type."""
+        if not isinstance(rs, RecordSet):
+            raise TypeError(f"record set must be a RecordSet, got {type(rs).__name__}")
+        if rs.name != self.name and not rs.name.endswith("." + self.name):
+            raise ValueError(f"name (Name): {rs.name!r} is not in zone {self.name!r}")
+        key = (rs.name, rs.type)
+        group = self._groups.get(key, [])
+        if group:
+            if group[0].policy != rs.policy:
+                raise ValueError(f"routing policy: {rs.name} {rs.type} mixes {group[0].policy} "
+                                 f"and {rs.policy} record sets")
+            if rs.policy == "simple":
+                raise ValueError(f"name (Name): {rs.name} {rs.type} already has a simple "
+                                 f"record set")
+            if any(r.set_identifier == rs.set_identifier for r in group):
+                raise ValueError(f"set_identifier (SetIdentifier): duplicate "
+                                 f"{rs.set_identifier!r} for {rs.name} {rs.type}")
+            if rs.policy == "failover" and any(r.failover == rs.failover for r in group):
+                raise ValueError(f"failover (Failover): {rs.name} {rs.type} already has a "
+                                 f"{rs.failover} record")
+            if rs.policy == "geolocation" and any(r.geolocation.key == rs.geolocation.key
+                                                  for r in group):
+                raise ValueError(f"geolocation (GeoLocation): duplicate location "
+                                 f"{rs.geolocation} for {rs.name} {rs.type}")
+            if rs.policy == "ip" and any(r.cidr == rs.cidr for r in group):
+                raise ValueError(f"cidr (CidrRoutingConfig): duplicate location "
+                                 f"{rs.cidr.location_name!r} for {rs.name} {rs.type}")
+        types_here = {t for (n, t) in self._groups if n == rs.name}
+        if (rs.type == "CNAME" and types_here - {"CNAME"}) or \
+                (rs.type != "CNAME" and "CNAME" in types_here):
+            raise ValueError(f"type (Type): a CNAME cannot coexist with other types at {rs.name}")
+        if isinstance(rs.health_check, str) and rs.health_check not in self.health_checks:
+            raise ValueError(f"health_check (HealthCheckId): unknown health check "
+                             f"{rs.health_check!r}")
+        group.append(rs)
+        self._groups[key] = group
+        self._names.add(rs.name)
+        self._compiled.pop(key, None)
+        if rs.policy in ("geoproximity", "ip"):
+            self._group(key)                 # validate locations / collection now
+        return rs
+
+    def record_sets(self, name=None, rtype=None):
+        return [r for (n, t), g in self._groups.items() for r in g
+                if (name is None or n == normalize_name(name)) and (rtype is None or t == rtype)]
+
+    def _group(self, key):
+        g = self._compiled.get(key)
+        if g is None:
+            recs = self._groups[key]
+            g = _GROUPS[recs[0].policy](self, recs)
+            self._compiled[key] = g
+        return g
+
+    # -- health
+    def _health_check(self, rs):
+        hc = rs.health_check
+        return self.health_checks[hc] if isinstance(hc, str) else hc
+
+    def _record_healthy(self, rs, now, depth=0):
+        hc = self._health_check(rs)
+        if hc is not None and not hc.is_healthy(now):
+            return False
+        a = rs.alias
+        if a is not None and a.evaluate_target_health:
+            if a.target is not None:
+                return bool(a.target.is_healthy(now))
+            key = (a.dns_name, rs.type)
+            if key in self._groups and depth < _MAX_ALIAS_DEPTH:
+                return any(self._record_healthy(r, now, depth + 1) for r in self._groups[key])
+        return True
+
+    def _latency(self, client, region):
+        if self.latency is not None:
+            return self.latency(client, region)
+        return distance_latency(client, region, self.regions)
+
+    # -- resolving
+    def _lookup(self, name, rtype):
+        n = normalize_name(name, "name")
+        if rtype not in RECORD_TYPES:
+            raise ValueError(f"rtype must be one of {sorted(RECORD_TYPES)}, got {rtype!r}")
+        if n not in self._names:
+            return n, None, "NXDOMAIN"
+        key = (n, rtype)
+        if key not in self._groups:
+            key = (n, "CNAME")
+            if key not in self._groups:
+                return n, None, "NODATA"
+        return n, key, None
+
+    def resolve(self, name, rtype, client=None, now=0.0):
+        """Answer one query for ``name``/``rtype`` from ``client`` at time ``now``."""
+        if type(now) is not float and type(now) is not int:
+            _check_now(now)
+        return self._resolve(name, rtype, client, now, 0)
+
+    def _resolve(self, name, rtype, client, now, depth):
+        if client is not None and not isinstance(client, Client):
+            raise TypeError(f"client must be a Client, got {type(client).__name__}")
+        _, key, miss = self._lookup(name, rtype)
+        if miss == "NXDOMAIN":
+            return NXDOMAIN
+        if miss == "NODATA":
+            return NODATA
+        g = self._group(key)
+        chosen = g.choose(client, now)
+        if not chosen:
+            return NODATA
+        recs = [g.records[i] for i in chosen]
+        first = recs[0]
+        if first.alias is not None:
+            a = first.alias
+            if a.target is not None:
+                fn = getattr(a.target, "alias_values", None)
+                vals = tuple(fn(rtype)) if fn is not None else (a.dns_name,)
+                return Answer("NOERROR", vals, 60, (first,))
+            if a.dns_name in self._names:          # a target inside the zone
+                if depth >= _MAX_ALIAS_DEPTH:
+                    return NODATA
+                inner = self._resolve(a.dns_name, rtype, client, now, depth + 1)
+                if inner.nxdomain or inner.nodata:
+                    return inner
+                return Answer("NOERROR", inner.values, inner.ttl, (first,) + inner.record_sets)
+            return Answer("NOERROR", (a.dns_name,), 60, (first,))
+        values = []
+        for r in recs:
+            values.extend(r.values)
+        if first.policy == "simple" and len(values) > 1:
+            order = self.picker.sample(len(values), len(values))
+            values = [values[j] for j in order]
+        return Answer("NOERROR", tuple(values), first.ttl, tuple(recs))
+
+    def resolve_many(self, name, rtype, clients, now=0.0):
+        """Which record set answers each of many queries for one name and type at ``now``.
+
+        ``clients``: a list of :class:`Client` or a :class:`Clients` batch. Geoproximity
+        (lbcore._geo), IP-based (lbcore._lpm) and weighted (lbcore._dnspick) groups make one
+        kernel call for the whole batch; simple and failover answers are the same for every
+        client at one ``now``; latency, geolocation and multivalue choose per query in
+        Python (per-client latency maps, string location keys, a random subset each).
+        """
+        _check_now(now)
+        if not isinstance(clients, Clients):
+            clients = Clients(clients)
+        _, key, miss = self._lookup(name, rtype)
+        if miss is not None:
+            rcode = "NXDOMAIN" if miss == "NXDOMAIN" else "NOERROR"
+            return BatchAnswer(rcode, (), np.full(len(clients), -1, dtype=np.int32))
+        g = self._group(key)
+        return BatchAnswer("NOERROR", g.records, g.choose_many(clients, now))
+
+    # -- loading from the AWS API
+    @classmethod
+    def from_aws(cls, resource_record_sets, *, cidr_collections=None, health_checks=None,
+                 alias_targets=None, name=None, seed=0, **kwargs):
+        """Build a zone from ``list_resource_record_sets()['ResourceRecordSets']``.
+
+        ``cidr_collections``: ``{CollectionId: {LocationName: [CidrBlock, ...]}}`` (or
+        ``{CollectionId: [{"CidrBlock": ..., "LocationName": ...}, ...]}`` as
+        ``list_cidr_blocks`` pages give them). ``health_checks``: ``{Id: object with
+        is_healthy(now)}`` or a list of ``get_health_check()['HealthCheck']`` dicts
+        (turned into :class:`HealthCheck` / :class:`CalculatedHealthCheck`).
+        ``alias_targets``: ``{DNSName: object with is_healthy(now)}`` for aliases that
+        leave the zone (load balancers, ...).
+        """
+        from lbcore.route53._aws import parse_cidr_collections, parse_health_checks, \
+            parse_record_set
+        if isinstance(resource_record_sets, Mapping):
+            resource_record_sets = resource_record_sets.get("ResourceRecordSets", ())
+        items = list(resource_record_sets)
+        hcs = parse_health_checks(health_checks)
+        colls = parse_cidr_collections(cidr_collections)
+        targets = {normalize_name(k): v for k, v in (alias_targets or {}).items()}
+        rsets = [parse_record_set(d, targets) for d in items]
+        if name is None:
+            soa = [r.name for r in rsets if r.type == "SOA"]
+            names = soa or sorted((r.name for r in rsets), key=lambda n: (n.count("."), n))
+            if not names:
+                raise ValueError("name: cannot infer the zone name from an empty record list")
+            name = names[0]
+        return cls(name, rsets, seed=seed, cidr_collections=colls, health_checks=hcs, **kwargs)
