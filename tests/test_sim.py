@@ -296,6 +296,8 @@ def test_default_scenario_reduced_and_deterministic():
     assert routed == o["served"] + o["target_errors"] - dropped
     assert any(g["inspection"] for g in a["target_groups"])
     assert sum(t["throttled"] for t in a["throttling"]) == o["throttled"]
+    assert sum(e["requests"] for e in a["epoch_table"]) == 30_000
+    assert [e["start"] for e in a["epoch_table"]] == sorted(e["start"] for e in a["epoch_table"])
     json.dumps(a)   # the report is JSON-serialisable
 
 

@@ -140,6 +140,8 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
         "targets": [f"{g}/{t}" for g, t, _ in meta["targets"]],
         "counts": st["tbins"].reshape(model["TB"], T).T.tolist(),
     }
+    report["epoch_table"] = [{"start": float(t0), "requests": int(n_e)}
+                             for t0, n_e in zip(model["epoch_t"], st["cnt_epoch"])]
     report["flow_remaps"] = flow_remaps(model, meta)
     report["peak_in_flight"] = int(engine.heap_peak)
     return report
