@@ -81,6 +81,29 @@ def _flow_hash_batch(quick):
     return "flow hash over a batch of flows (ns/flow)", rows
 
 
+def _weighted_random(quick):
+    import random
+
+    import lbcore
+    n = 100_000 if quick else 1_000_000
+    k = 100
+    w = np.arange(1, k + 1, dtype=np.float64)
+    wr = lbcore.WeightedRandom(list(range(k)), w, seed=1)
+    rows = [("lbcore.WeightedRandom.pick_many", _median_ns(lambda: wr.pick_many(n), n,
+                                                           3 if quick else 7),
+             "Vose alias table, 100 weighted targets")]
+    gen = np.random.default_rng(1)
+    p = w / w.sum()
+    rows.append(("numpy Generator.choice(p=)", _median_ns(lambda: gen.choice(k, size=n, p=p),
+                                                          n, 3 if quick else 7), ""))
+    rnd = random.Random(1)
+    m = n // 10
+    rows.append(("random.choices(weights=)", _median_ns(
+        lambda: rnd.choices(range(k), weights=w.tolist(), k=m), m, 3 if quick else 7),
+        "stdlib"))
+    return "weighted random choice, batch (ns/pick)", rows
+
+
 def _simulator(quick):
     from lbcore.sim import load_scenario, simulate
     n = 200_000 if quick else 1_000_000
@@ -92,7 +115,7 @@ def _simulator(quick):
               "requests/s; no peer to compare")])
 
 
-COMPARISONS = [_hash_per_call, _flow_hash_batch, _simulator]
+COMPARISONS = [_hash_per_call, _flow_hash_batch, _weighted_random, _simulator]
 
 
 def run_bench(quick: bool = False) -> int:
