@@ -8,8 +8,12 @@ from lbcore._hash cimport lb_mix64
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_uniform, lb_rng_bounded
 from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_p2c, lb_lor_release,
                           lb_lor_set_available)
+from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
+from lbcore._alias cimport lb_alias, lb_alias_pick
 from lbcore._hash import parse_seed
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
+from lbcore._roundrobin import RoundRobin
+from lbcore._alias import WeightedRandom
 import lbcore
 
 import numpy as np
@@ -36,22 +40,51 @@ MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB")
 
 
 def make_selectors(dict model, seed):
-    """The lbcore._lor objects of the least-outstanding / power-of-two groups (None for the
-    others), each seeded from the run's seed and its group index."""
+    """lbcore's request-level selection objects, one per target group (None for flow-hash
+    groups): RoundRobin, LeastOutstanding, WeightedRandom or PowerOfTwoChoices over the
+    group's dense target indices, the seeded ones seeded from the run's seed and the group
+    index. Epoch changes are applied with :func:`apply_epoch`."""
     sd = parse_seed(seed)
     out = []
     tg_start = np.asarray(model["tg_start"])
+    weights = np.asarray(model["tgt_weight"], dtype=np.float64).reshape(int(model["E"]), -1)
     for g, algo in enumerate(np.asarray(model["tg_algo"]).tolist()):
-        n = int(tg_start[g + 1] - tg_start[g])
-        if algo == LB_SIM_LEAST_OUTSTANDING:
-            out.append(LeastOutstanding(list(range(n)), seed=lbcore.hash_key(g, seed=sd)))
+        a, b = int(tg_start[g]), int(tg_start[g + 1])
+        ids = list(range(b - a))
+        gseed = lbcore.hash_key(g, seed=sd)
+        if algo == LB_SIM_ROUND_ROBIN:
+            out.append(RoundRobin(ids))          # ALB round robin: unweighted
+        elif algo == LB_SIM_LEAST_OUTSTANDING:
+            out.append(LeastOutstanding(ids, seed=gseed))
         elif algo == LB_SIM_POWER_OF_TWO:
-            out.append(PowerOfTwoChoices(list(range(n)), seed=lbcore.hash_key(g, seed=sd)))
+            out.append(PowerOfTwoChoices(ids, seed=gseed))
+        elif algo == LB_SIM_WEIGHTED_RANDOM:
+            first = weights[:, a:b].max(axis=0)
+            out.append(WeightedRandom(ids, np.where(first > 0, first, 1.0), seed=gseed))
         else:
             out.append(None)
     return out
 
 
+def apply_epoch(list selectors, dict model, int epoch, double now):
+    """Make each group's eligible targets in ``epoch`` available (weight > 0) and the
+    others unavailable; weighted random groups also take the epoch's weights."""
+    tg_start = np.asarray(model["tg_start"])
+    T = int(model["T"])
+    w = np.asarray(model["tgt_weight"], dtype=np.float64).ravel()[epoch * T:(epoch + 1) * T]
+    for g, sel in enumerate(selectors):
+        if sel is None:
+            continue
+        a = int(tg_start[g])
+        for i in range(int(tg_start[g + 1]) - a):
+            wi = float(w[a + i])
+            if isinstance(sel, WeightedRandom) and wi > 0 and sel.weight(i) != wi:
+                sel.remove(i)                    # re-register with the new weight
+                sel.add(i, wi, now=now)          # (the freed index is reused)
+            if isinstance(sel, (RoundRobin, WeightedRandom)):
+                sel.set_available(i, wi > 0, now=now)
+            else:
+                sel.set_available(i, wi > 0)
 cdef class Engine:
     """One simulation run: the model's arrays, the mutable state and the statistics.
 
@@ -63,6 +96,9 @@ cdef class Engine:
     cdef readonly dict stats
     cdef readonly list selectors       # lbcore._lor objects per group (or None)
     cdef lb_lor** lor                  # their C states, NULL for other groups
+    cdef lb_roundrobin** rrs
+    cdef lb_alias** als
+    cdef int apply_error
     cdef int32_t* tgt_group            # target -> group
     cdef lb_rng rng
     cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB
@@ -101,7 +137,6 @@ cdef class Engine:
     cdef double *wk_free
     cdef double *b_tokens
     cdef double *b_last
-    cdef int32_t *rr_next
     cdef int64_t *outstanding
     cdef lb_sim_completion *heap
     cdef int64_t heap_n, heap_cap
@@ -124,6 +159,8 @@ cdef class Engine:
     def __cinit__(self):
         self.heap = NULL
         self.lor = NULL
+        self.rrs = NULL
+        self.als = NULL
         self.tgt_group = NULL
 
     def __dealloc__(self):
@@ -131,6 +168,10 @@ cdef class Engine:
             free(self.heap)
         if self.lor != NULL:
             free(self.lor)
+        if self.rrs != NULL:
+            free(self.rrs)
+        if self.als != NULL:
+            free(self.als)
         if self.tgt_group != NULL:
             free(self.tgt_group)
 
@@ -199,7 +240,7 @@ cdef class Engine:
         B1 = max(self.B, 1)
         s = self.stats = {
             "wk_free": np.zeros(W), "b_tokens": np.array(m["b_burst"][:B1], dtype=np.float64),
-            "b_last": np.zeros(B1), "rr_next": np.zeros(self.G, np.int32),
+            "b_last": np.zeros(B1),
             "outstanding": np.zeros(self.T, np.int64),
             "cnt_target": np.zeros(self.T, np.int64), "err_target": np.zeros(self.T, np.int64),
             "cnt_record": np.zeros(self.D, np.int64), "thr_reject": np.zeros(B1, np.int64),
@@ -213,7 +254,7 @@ cdef class Engine:
             "cnt_client_record": np.zeros(self.C * self.D, np.int64),
         }
         self.wk_free = _dp(s["wk_free"]); self.b_tokens = _dp(s["b_tokens"])
-        self.b_last = _dp(s["b_last"]); self.rr_next = _ip(s["rr_next"])
+        self.b_last = _dp(s["b_last"])
         self.outstanding = _lp(s["outstanding"]); self.cnt_target = _lp(s["cnt_target"])
         self.err_target = _lp(s["err_target"]); self.cnt_record = _lp(s["cnt_record"])
         self.thr_reject = _lp(s["thr_reject"]); self.nodata = _lp(s["nodata"])
@@ -234,29 +275,39 @@ cdef class Engine:
         self.finished = False
         self.simulated = 0
         lb_rng_seed(&self.rng, parse_seed(seed))
-        # least outstanding / power of two choices run on lbcore._lor's kernels
+        # request-level selection runs on lbcore's kernels (_lor, _roundrobin, _alias)
         self.selectors = make_selectors(m, seed)
         self.lor = <lb_lor**> malloc(self.G * sizeof(lb_lor*))
+        self.rrs = <lb_roundrobin**> malloc(self.G * sizeof(lb_roundrobin*))
+        self.als = <lb_alias**> malloc(self.G * sizeof(lb_alias*))
         self.tgt_group = <int32_t*> malloc(self.T * sizeof(int32_t))
-        if self.lor == NULL or self.tgt_group == NULL:
+        if self.lor == NULL or self.rrs == NULL or self.als == NULL or self.tgt_group == NULL:
             raise MemoryError()
         cdef int32_t g, t
         for g in range(self.G):
             self.lor[g] = NULL
-            if self.selectors[g] is not None:
-                self.lor[g] = <lb_lor*> _bp(self.selectors[g]._state())
+            self.rrs[g] = NULL
+            self.als[g] = NULL
+            sel = self.selectors[g]
+            if isinstance(sel, (LeastOutstanding, PowerOfTwoChoices)):
+                self.lor[g] = <lb_lor*> _bp(sel._state())
+            elif isinstance(sel, RoundRobin):
+                self.rrs[g] = <lb_roundrobin*> _bp(sel._state())
+            elif isinstance(sel, WeightedRandom):
+                self.als[g] = <lb_alias*> _bp(sel._state())
             for t in range(self.tg_start[g], self.tg_start[g + 1]):
                 self.tgt_group[t] = g
-        self._apply_epoch()
+        self.apply_error = 0
+        apply_epoch(self.selectors, self.model, 0, 0.0)
 
     cdef void _apply_epoch(self) noexcept nogil:
-        """Tell the selection kernels which targets are eligible in this epoch."""
-        cdef int32_t g, t
-        cdef const double* w = self.tgt_weight + <int64_t>self.epoch * self.T
-        for g in range(self.G):
-            if self.lor[g] != NULL:
-                for t in range(self.tg_start[g], self.tg_start[g + 1]):
-                    lb_lor_set_available(self.lor[g], t - self.tg_start[g], w[t] > 0.0)
+        """Tell the selection objects which targets are eligible in this epoch (rare: the
+        only place the loop takes the GIL)."""
+        with gil:
+            try:
+                apply_epoch(self.selectors, self.model, self.epoch, self.now)
+            except BaseException:
+                self.apply_error = 1
 
     @property
     def in_flight(self):
@@ -273,9 +324,11 @@ cdef class Engine:
             return 0
         with nogil:
             rc = self._loop(want, &done)
+        self.simulated += done
+        if self.apply_error:
+            raise RuntimeError("applying an epoch to the selection objects failed")
         if rc != 0:
             raise MemoryError("completion heap could not grow")
-        self.simulated += done
         return done
 
     cdef int _push(self, double t, int32_t target) noexcept nogil:
@@ -324,8 +377,11 @@ cdef class Engine:
     cdef int32_t _select(self, int32_t g, const double* w) noexcept nogil:
         """Pick a target of group g among those with weight > 0 (-1 if none).
 
-        The one place request-level selection happens: swap in the kernels of
-        _lor/_roundrobin/_alias here once they land.
+        Round robin, least outstanding, weighted random and power of two choices call
+        lbcore's kernels (_roundrobin, _lor, _alias) on the group's selection object,
+        whose availability ``apply_epoch`` keeps equal to ``w > 0``; the flow hash (a
+        fresh flow per request, highest random weight) is inline until the consistent
+        hashing kernels are wired in here.
         """
         cdef int32_t a = self.tg_start[g], b = self.tg_start[g + 1], n = b - a
         cdef int32_t i, t, best = -1, ties = 0, k
@@ -334,12 +390,8 @@ cdef class Engine:
         cdef uint64_t h, score, best_score = 0
         cdef int algo = self.tg_algo[g]
         if algo == LB_SIM_ROUND_ROBIN:
-            for i in range(n):
-                t = a + (self.rr_next[g] + i) % n
-                if w[t] > 0.0:
-                    self.rr_next[g] = (self.rr_next[g] + i + 1) % n
-                    return t
-            return -1
+            k = lb_roundrobin_pick(self.rrs[g], self.now)
+            return a + k if k >= 0 else -1
         if algo == LB_SIM_LEAST_OUTSTANDING:
             k = lb_lor_acquire(self.lor[g])
             return a + k if k >= 0 else -1
@@ -347,19 +399,8 @@ cdef class Engine:
             k = lb_lor_acquire_p2c(self.lor[g])
             return a + k if k >= 0 else -1
         if algo == LB_SIM_WEIGHTED_RANDOM:
-            for t in range(a, b):
-                if w[t] > 0.0:
-                    total += w[t]
-            if total <= 0.0:
-                return -1
-            x = lb_rng_uniform(&self.rng) * total
-            for t in range(a, b):
-                if w[t] > 0.0:
-                    best = t
-                    if x < w[t]:
-                        return t
-                    x -= w[t]
-            return best
+            k = lb_alias_pick(self.als[g], self.now)
+            return a + k if k >= 0 else -1
         # LB_SIM_FLOW_HASH: a fresh flow's hash, highest-random-weight over eligible targets
         # (the flow is drawn only when some target is eligible, like the other algorithms)
         for t in range(a, b):

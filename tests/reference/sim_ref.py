@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 import lbcore
-from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, make_selectors
+from lbcore._sim import (LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, apply_epoch,
+                         make_selectors)
 
 M64 = (1 << 64) - 1
 
@@ -41,7 +42,6 @@ def simulate_ref(model, seed, n):
     wk_free = [0.0] * m["wk_start"][T]
     tokens = list(m["b_burst"][:B])
     last = [0.0] * B
-    rr = [0] * G
     outstanding = [0] * T
     heap = []
     st = {
@@ -53,24 +53,17 @@ def simulate_ref(model, seed, n):
         "cnt_client_record": [0] * (C * D),   # served, target error, throttled, no DNS answer, fixed response
     }
 
-    # least outstanding / power of two choices: lbcore's LeastOutstanding and
+    # request-level selection: lbcore's RoundRobin / LeastOutstanding / WeightedRandom /
     # PowerOfTwoChoices objects (tested against their own references), driven the same way
     selectors = make_selectors(model, seed)
     group_of = [g for g in range(G) for _ in range(m["tg_start"][g], m["tg_start"][g + 1])]
 
-    def apply_epoch():
-        w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
-        for g, sel in enumerate(selectors):
-            if sel is not None:
-                for t in range(m["tg_start"][g], m["tg_start"][g + 1]):
-                    sel.set_available(t - m["tg_start"][g], w[t] > 0)
-
     def drop(t):
         sel = selectors[group_of[t]]
-        if sel is not None:
+        if hasattr(sel, "release"):
             sel.release(t - m["tg_start"][group_of[t]])
 
-    apply_epoch()
+    apply_epoch(selectors, model, 0, 0.0)
 
     def select(g, w):
         a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
@@ -78,22 +71,8 @@ def simulate_ref(model, seed, n):
         algo = m["tg_algo"][g]
         if not elig:
             return -1
-        if algo == 0:        # round robin: next eligible at or after the pointer
-            size = bnd - a
-            for i in range(size):
-                cand = a + (rr[g] + i) % size
-                if w[cand] > 0:
-                    rr[g] = (rr[g] + i + 1) % size
-                    return cand
-        if algo in (1, 4):   # lbcore._lor
-            return a + selectors[g].acquire()
-        if algo == 2:        # weighted random
-            x = rng.uniform() * sum(w[t] for t in elig)
-            for cand in elig:
-                if x < w[cand]:
-                    return cand
-                x -= w[cand]
-            return elig[-1]
+        if algo in (0, 1, 2, 4):   # lbcore._roundrobin / _lor / _alias
+            return a + (selectors[g].pick(now) if algo in (0, 2) else selectors[g].acquire())
         h = rng.next_u64()   # flow hash: highest random weight
         return max(elig, key=lambda k: (mix64(h ^ m["tgt_key"][k]), -k))
 
@@ -148,7 +127,7 @@ def simulate_ref(model, seed, n):
         if epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
             while epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
                 epoch += 1
-            apply_epoch()
+            apply_epoch(selectors, model, epoch, now)
         st["cnt_epoch"][epoch] += 1
         done += 1
         u_client, u_tmpl, u_dns, u_route = (rng.uniform() for _ in range(4))
