@@ -519,3 +519,67 @@ def test_geoproximity_needs_locations():
     second = np.diff(np.concatenate([[0.0], model["dns_cdf"][0, 1, nm]]))
     recs = [sid for _, sid, _, _ in meta["records"]]
     assert recs[int(np.argmax(first))] == "api-a" and recs[int(np.argmax(second))] == "api-b"
+
+
+SLOW = """
+[simulation]
+seed = 1
+[[traffic.rate]]
+at = 0
+rps = 200
+[[traffic.clients]]
+name = "c"
+rtt = {{ us-east-1 = 0.0 }}
+[[traffic.requests]]
+name = "q"
+host = "h"
+[[route53.records]]
+name = "h"
+set_identifier = "h"
+alias_target = "lb"
+[[load_balancers]]
+name = "lb"
+region = "us-east-1"
+default_forward = [{{ target_group = "g" }}]
+[[target_groups]]
+name = "g"
+attributes = {{ "load_balancing.algorithm.type" = "{algo}", "slow_start.duration_seconds" = "{ss}" }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [{{ id = "a", az = "us-east-1a", service = {{ mean = 0.001 }} }},
+           {{ id = "b", az = "us-east-1b", registered = false, service = {{ mean = 0.001 }} }}]
+[[events]]
+at = 0
+action = "register"
+target_group = "g"
+target = "b"
+"""
+
+
+@pytest.mark.parametrize("algo", ["round_robin", "weighted_random"])
+def test_slow_start_ramps_a_new_target(algo):
+    # b is registered at 0 and seen healthy at 10 s; with a 30 s slow start its weight ramps
+    # linearly over [10, 40]: its expected share there is the mean of r/(1+r), r = 0..1,
+    # i.e. 1 - ln 2 = 0.307; afterwards 0.5. Without slow start, 0.5 from 10 s on.
+    def shares(ss):
+        r = simulate(parse_scenario(SLOW.format(algo=algo, ss=ss), "ss.toml"), requests=14_000)
+        lot = r["load_over_time"]
+        w = lot["bin_seconds"]
+        a, b = (np.array(c) for c in lot["counts"])
+        ramp = [i for i in range(len(a)) if 10 <= i * w and (i + 1) * w <= 40]
+        after = [i for i in range(len(a)) if 41 <= i * w and (i + 1) * w <= 68]
+        share = lambda idx: b[idx].sum() / (a[idx].sum() + b[idx].sum())  # noqa: E731
+        return share(ramp), share(after)
+
+    ramp, after = shares(30)
+    assert abs(ramp - (1 - math.log(2))) < 0.05      # ~6,000 requests in the window
+    assert abs(after - 0.5) < 0.03
+    ramp0, _ = shares(0)
+    assert abs(ramp0 - 0.5) < 0.03
+
+
+def test_slow_start_validation():
+    for ss, algo, msg in (("10", "round_robin", "30..900"), ("abc", "round_robin", "30..900"),
+                          ("60", "least_outstanding_requests", "cannot be combined")):
+        with pytest.raises(Exception) as exc:
+            parse_scenario(SLOW.format(algo=algo, ss=ss), "ss.toml")
+        assert '"slow_start.duration_seconds"' in str(exc.value) and msg in str(exc.value)

@@ -30,7 +30,7 @@ MODEL_ARRAYS = {
     "tmpl_name": np.int32, "tmpl_cost": np.float64,
     "epoch_t": np.float64, "dns_cdf": np.float64, "rec_lb": np.int32,
     "route_cdf": np.float64, "rtt": np.float64, "lb_insp": np.int32,
-    "tg_start": np.int32, "tg_algo": np.int32,
+    "tg_start": np.int32, "tg_algo": np.int32, "tg_slow_start": np.float64,
     "tgt_weight": np.float64, "tgt_up": np.uint8, "tgt_key": np.uint64,
     "tgt_dist": np.int32, "tgt_mean": np.float64, "tgt_sigma": np.float64,
     "wk_start": np.int32, "thr_start": np.int32, "thr_idx": np.int32,
@@ -47,20 +47,23 @@ def make_selectors(dict model, seed):
     sd = parse_seed(seed)
     out = []
     tg_start = np.asarray(model["tg_start"])
+    slow = np.asarray(model.get("tg_slow_start", np.zeros(len(tg_start) - 1)), dtype=np.float64)
     weights = np.asarray(model["tgt_weight"], dtype=np.float64).reshape(int(model["E"]), -1)
     for g, algo in enumerate(np.asarray(model["tg_algo"]).tolist()):
         a, b = int(tg_start[g]), int(tg_start[g + 1])
         ids = list(range(b - a))
         gseed = lbcore.hash_key(g, seed=sd)
+        ss = int(slow[g])
         if algo == LB_SIM_ROUND_ROBIN:
-            out.append(RoundRobin(ids))          # ALB round robin: unweighted
+            out.append(RoundRobin(ids, slow_start_seconds=ss))   # ALB round robin: unweighted
         elif algo == LB_SIM_LEAST_OUTSTANDING:
             out.append(LeastOutstanding(ids, seed=gseed))
         elif algo == LB_SIM_POWER_OF_TWO:
             out.append(PowerOfTwoChoices(ids, seed=gseed))
         elif algo == LB_SIM_WEIGHTED_RANDOM:
             first = weights[:, a:b].max(axis=0)
-            out.append(WeightedRandom(ids, np.where(first > 0, first, 1.0), seed=gseed))
+            out.append(WeightedRandom(ids, np.where(first > 0, first, 1.0), seed=gseed,
+                                      slow_start_seconds=ss))
         else:
             out.append(None)
     return out
@@ -201,7 +204,7 @@ cdef class Engine:
             "tmpl_name": self.R, "tmpl_cost": self.R, "epoch_t": self.E,
             "dns_cdf": self.E * self.C * self.NN * self.D, "rec_lb": self.D,
             "route_cdf": self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
-            "tg_start": self.G + 1, "tg_algo": self.G,
+            "tg_start": self.G + 1, "tg_algo": self.G, "tg_slow_start": self.G,
             "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T, "tgt_key": self.T,
             "tgt_dist": self.T, "tgt_mean": self.T, "tgt_sigma": self.T,
             "wk_start": self.T + 1, "thr_start": self.C * self.R + 1,

@@ -330,6 +330,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                              for lb in lbs], np.int32),
         "rtt": np.array([[cl["rtt"][lb["region"]] for lb in lbs] for cl in clients]),
         "tg_start": np.array(tg_start, np.int32), "tg_algo": np.array(tg_algo, np.int32),
+        "tg_slow_start": np.array([float(tg["attributes"].get("slow_start.duration_seconds", 0))
+                                   for tg in tgs]),
         "tgt_weight": tgt_weight, "tgt_up": tgt_up,
         "tgt_key": np.array([lbcore.hash_key(f"{t['group']}/{t['id']}") for t in targets],
                             np.uint64),

@@ -347,15 +347,27 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             continue
         ids = _unique(tg.get("targets"), "id", f"target_groups[{gi}].targets", ctx, "target id")
         targets[tg["name"]] = ids
-        algo = (tg.get("attributes") or {}).get("load_balancing.algorithm.type")
+        attrs = tg.get("attributes") or {}
+        algo = attrs.get("load_balancing.algorithm.type")
         if algo is not None and algo not in ALGORITHMS:
             ctx.add(f'target_groups[{gi}].attributes."load_balancing.algorithm.type"',
                     f"expected one of {', '.join(map(repr, ALGORITHMS))}, got {algo!r}")
-        for k in tg.get("attributes") or {}:
-            if k != "load_balancing.algorithm.type":
+        ss = attrs.get("slow_start.duration_seconds")
+        if ss is not None:
+            path = f'target_groups[{gi}].attributes."slow_start.duration_seconds"'
+            if not re.fullmatch(r"\d+", ss) or not (int(ss) == 0 or 30 <= int(ss) <= 900):
+                ctx.add(path, f"expected \"0\" (off) or an integer 30..900 as a string, "
+                        f"got {ss!r}")
+            elif int(ss) and algo in ("least_outstanding_requests", "power_of_two_choices"):
+                ctx.add(path, f"slow start cannot be combined with {algo} (AWS: not with "
+                        "least outstanding requests)")
+            elif int(ss) and tg.get("protocol") not in ("HTTP", "HTTPS"):
+                ctx.add(path, "slow start applies to HTTP/HTTPS target groups only")
+        for k in attrs:
+            if k not in ("load_balancing.algorithm.type", "slow_start.duration_seconds"):
                 ctx.add(f"target_groups[{gi}].attributes.{_key(k)}",
                         "attribute not modelled by lbcore simulate yet; expected "
-                        "'load_balancing.algorithm.type'")
+                        "'load_balancing.algorithm.type' or 'slow_start.duration_seconds'")
 
     rates = tr.get("rate") or []
     for i in range(1, len(rates)):

@@ -293,11 +293,14 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
                     ["constant", "exponential", "lognormal"])),
                     "mean": draw(st.sampled_from([0.001, 0.01, 0.05])), "sigma": 0.5},
             })
+        algo = draw(st.sampled_from(["round_robin", "least_outstanding_requests",
+                                     "weighted_random", "power_of_two_choices"]))
+        attributes = {"load_balancing.algorithm.type": algo}
+        if algo in ("round_robin", "weighted_random") and draw(st.booleans()):
+            attributes["slow_start.duration_seconds"] = draw(st.sampled_from(["0", "30"]))
         groups.append({
             "name": f"g{g}",
-            "attributes": {"load_balancing.algorithm.type": draw(st.sampled_from(
-                ["round_robin", "least_outstanding_requests", "weighted_random",
-                 "power_of_two_choices"]))},
+            "attributes": attributes,
             "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
             "targets": targets,
         })
