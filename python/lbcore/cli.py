@@ -40,6 +40,92 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fail(lines) -> int:
+    """A user error: message on stderr, exit status 2, no traceback."""
+    for line in str(lines).splitlines():
+        print(f"lbcore: error: {line}", file=sys.stderr)
+    return 2
+
+
+def _simulate(args) -> int:
+    from lbcore.sim import ScenarioError, load_scenario, simulate
+    from lbcore.sim.report import format_report, plot_report
+
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return _fail("--plot needs matplotlib, which is not installed; "
+                         "install it with: pip install 'lbcore[plot]'")
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        return _fail(exc)
+    total = args.requests or scenario["simulation"]["requests"]
+    show = sys.stderr.isatty() and not args.quiet
+    start = time.perf_counter()
+
+    def progress(done, total):
+        if show and time.perf_counter() - start > 0.5:
+            print(f"\r  simulated {done:,}/{total:,} requests ({done / total:.0%})",
+                  end="", file=sys.stderr, flush=True)
+
+    report = simulate(scenario, requests=total, seed=args.seed, progress=progress)
+    if show and time.perf_counter() - start > 0.5:
+        print(file=sys.stderr)
+    if args.json is not None:
+        import json
+        text = json.dumps(report, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            try:
+                with open(args.json, "w", encoding="utf-8") as f:
+                    f.write(text + "\n")
+            except OSError as exc:
+                return _fail(f"{args.json}: cannot write the JSON report: {exc.strerror}")
+    if args.plot is not None:
+        try:
+            plot_report(report, args.plot)
+        except OSError as exc:
+            return _fail(f"{args.plot}: cannot write the plot: {exc.strerror}")
+    if args.json != "-":
+        print(format_report(report))
+    return 0
+
+
+def _validate(args) -> int:
+    from lbcore.sim import ScenarioError, load_scenario
+    from lbcore.sim.model import compile_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        return _fail(exc)
+    model, meta = compile_scenario(scenario, requests=1)
+    print(f"{args.scenario}: OK: {len(meta['clients'])} client classes, "
+          f"{len(meta['templates'])} request templates, {len(meta['records'])} DNS records, "
+          f"{len(meta['load_balancers'])} load balancers, {len(meta['target_groups'])} target "
+          f"groups ({len(meta['targets'])} targets), {len(meta['limits'])} limits, "
+          f"{len(meta['events'])} events ({model['E']} epochs)")
+    return 0
+
+
+def _bench(args) -> int:
+    from lbcore.bench import run_bench
+    return run_bench(quick=args.quick)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""), 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**64), got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**64), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lbcore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +134,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--targets", type=_positive_int, default=16)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+
+    sim = sub.add_parser(
+        "simulate", help="run a traffic scenario (default: the one shipped with lbcore)",
+        description="Simulate a scenario: Route 53 answers, load balancer rules, throttling, "
+                    "target selection and service, events; print a report.")
+    sim.add_argument("scenario", nargs="?", default=None,
+                     help="scenario TOML file (default: lbcore's two-Region web application)")
+    sim.add_argument("--requests", type=_positive_int, default=None,
+                     help="number of requests (default: the scenario's simulation.requests)")
+    sim.add_argument("--seed", type=_seed, default=None,
+                     help="random seed (default: the scenario's simulation.seed)")
+    sim.add_argument("--json", metavar="OUT", default=None,
+                     help="also write the report as JSON to OUT ('-' = stdout, instead of text)")
+    sim.add_argument("--plot", metavar="OUT.png", default=None,
+                     help="draw load per target over time with the events (needs matplotlib)")
+    sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    sim.set_defaults(func=_simulate)
+
+    val = sub.add_parser("validate", help="check a scenario file and list every problem")
+    val.add_argument("scenario")
+    val.set_defaults(func=_validate)
+
+    bench = sub.add_parser("bench", help="time lbcore's kernels against installed peers")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions")
+    bench.set_defaults(func=_bench)
     return parser
 
 

@@ -1,0 +1,389 @@
+"""Compile a validated scenario into the flat tables the compiled loop reads.
+
+Request templates and client classes are finite, so everything that depends only on
+them is decided here, once: which listener rule a template matches on each load balancer
+(and so its target-group weights), the Route 53 answer distribution per (client class,
+DNS name) in each epoch, and the targets' selection weights and up/down state in each
+epoch. An *epoch* is a time interval in which none of that changes: its boundaries are
+the event times and the times health checks notice them.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+import lbcore
+from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the report)
+
+__all__ = ["compile_scenario", "ALGO_CODES", "DIST_CODES"]
+
+ALGO_CODES = {"round_robin": 0, "least_outstanding_requests": 1, "weighted_random": 2,
+              "flow_hash": 3, "power_of_two_choices": 4}
+DIST_CODES = {"constant": 0, "exponential": 1, "lognormal": 2}
+TIME_BINS = 100
+
+
+# ---------------------------------------------------------------------- listener rules
+# A stand-in for lbcore.elb's rule matching until it lands (issue 8): the documented
+# ALB semantics for the four condition types the scenario format accepts.
+
+def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern:
+    # '*' = 0+ characters, '?' = exactly one; everything else literal.
+    rx = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile(rx, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+def _condition_matches(cond: dict, req: dict) -> bool:
+    f, values = cond["field"], cond["values"]
+    if f == "path-pattern":   # case-sensitive, path only
+        path = req["path"].split("?", 1)[0]
+        return any(_wildcard(v, False).fullmatch(path) for v in values)
+    if f == "host-header":    # case-insensitive
+        return any(_wildcard(v, True).fullmatch(req["host"]) for v in values)
+    if f == "http-request-method":  # case-sensitive, no wildcards
+        return req["method"] in values
+    # http-header: name and value case-insensitive, wildcards in values
+    name = cond["name"].lower()
+    hv = [v for k, v in req["headers"].items() if k.lower() == name]
+    return any(_wildcard(v, True).fullmatch(h) for v in values for h in hv)
+
+
+def match_rule(lb: dict, req: dict):
+    """(rule index or -1 for the default rule, action) for a request on a load balancer."""
+    for ri, rule in sorted(enumerate(lb["rules"]), key=lambda x: x[1]["priority"]):
+        if all(_condition_matches(c, req) for c in rule["conditions"]):
+            return ri, (rule["forward"], rule["fixed_response"])
+    return -1, (lb["default_forward"], lb["default_fixed_response"])
+
+
+# ---------------------------------------------------------------------- health timeline
+
+def _region_of(az: str) -> str:
+    return az[:-1]
+
+
+def _target_timelines(s: dict, targets: list[dict]):
+    """Per target: list of (time, state dict) after each change, health checks applied.
+
+    A target is *up* when it and its Region are not failed. Health checks see a change
+    after ``threshold x interval`` seconds of the new state (unhealthy_threshold for
+    failures, healthy_threshold for recoveries and for newly registered targets); a
+    change that is undone sooner is never seen.
+    """
+    raw = {i: [] for i in range(len(targets))}
+    index = {(t["group"], t["id"]): i for i, t in enumerate(targets)}
+    for seq, ev in enumerate(sorted(enumerate(s["events"]), key=lambda x: (x[1]["at"], x[0]))):
+        _, ev = ev
+        a = ev["action"]
+        if a in ("region_fail", "region_recover"):
+            for i, t in enumerate(targets):
+                if _region_of(t["az"]) == ev["region"]:
+                    raw[i].append((ev["at"], seq, "region_ok", a == "region_recover"))
+        elif a in ("fail", "recover", "register", "deregister", "set_weight"):
+            ids = ([ev["target"]] if ev.get("target") else []) + (ev.get("targets") or [])
+            for tid in ids:
+                i = index[(ev["target_group"], tid)]
+                if a == "set_weight":
+                    raw[i].append((ev["at"], seq, "weight", ev["weight"]))
+                elif a in ("fail", "recover"):
+                    raw[i].append((ev["at"], seq, "ok", a == "recover"))
+                else:
+                    raw[i].append((ev["at"], seq, "registered", a == "register"))
+    out = []
+    for i, t in enumerate(targets):
+        hc = t["health_check"]
+        st = {"ok": True, "region_ok": True, "registered": t["registered"],
+              "weight": t["weight"]}
+        changes = [(0.0, dict(st))]
+        pending = []   # (time, up, registration resets the view to "initial")
+        for at, _, key, val in sorted(raw[i], key=lambda x: (x[0], x[1])):
+            was_up = st["ok"] and st["region_ok"]
+            was_reg = st["registered"]
+            st[key] = val
+            now_up = st["ok"] and st["region_ok"]
+            if key == "registered" and val and not was_reg:
+                pending.append((at, now_up, True))
+            elif now_up != was_up:
+                pending.append((at, now_up, False))
+            changes.append((at, dict(st)))
+        hc_points = []   # (time, healthy) as the health checks see it
+        healthy = t["registered"]
+        for k, (at, up, reset) in enumerate(pending):
+            if reset:
+                hc_points.append((at, False))
+                healthy = False
+            nxt = pending[k + 1][0] if k + 1 < len(pending) else math.inf
+            need = (hc["healthy_threshold"] if up else hc["unhealthy_threshold"]) * hc["interval"]
+            if healthy != up and at + need < nxt:
+                hc_points.append((at + need, up))
+                healthy = up
+        out.append((changes, hc_points, t["registered"]))
+    return out
+
+
+def _state_at(timeline, time: float) -> dict:
+    """A target's state at ``time``: the last change at or before it."""
+    changes, hc_points, healthy = timeline
+    st = dict(changes[0][1])
+    for at, c in changes:
+        if at <= time:
+            st = dict(c)
+    for at, h in hc_points:
+        if at <= time:
+            healthy = h
+    st["healthy"] = healthy and st["registered"]
+    st["up"] = st["ok"] and st["region_ok"] and st["registered"]
+    return st
+
+
+# ---------------------------------------------------------------------- Route 53
+
+EARTH_RADIUS_KM = 6371.0088   # mean Earth radius (IUGG)
+
+
+def great_circle_km(a: dict, b: dict) -> float:
+    """Haversine distance between two {latitude, longitude} points, in km."""
+    p1, p2 = math.radians(a["latitude"]), math.radians(b["latitude"])
+    dp = p2 - p1
+    dl = math.radians(b["longitude"] - a["longitude"])
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def biased_distance(d: float, bias: int) -> float:
+    """Route 53 geoproximity bias: positive bias shrinks the distance by bias %, negative
+    bias grows it: d x (1 - bias/100) for bias >= 0, d / (1 + bias/100) for bias < 0."""
+    return d * (1 - bias / 100) if bias >= 0 else d / (1 + bias / 100)
+
+
+def _dns_distribution(records, rec_healthy, rtt_client, location=None):
+    """Probabilities over ``records`` (one DNS name) for one client class."""
+    n = len(records)
+    p = np.zeros(n)
+    routing = records[0]["routing"]
+    healthy = [rec_healthy[i] for i in range(n)]
+    if not any(healthy):      # no healthy record: Route 53 treats them all as healthy
+        healthy = [True] * n
+    if routing == "simple":
+        p[:] = 1.0
+    elif routing == "weighted":
+        w = np.array([r["weight"] if healthy[i] else 0 for i, r in enumerate(records)], float)
+        if w.sum() == 0:
+            # zero-weight records are used only when every non-zero one is unhealthy
+            w = np.array([1.0 if healthy[i] else 0.0 for i in range(n)])
+        p[:] = w
+    elif routing == "latency":
+        best = min((rtt_client[r["region"]], i) for i, r in enumerate(records) if healthy[i])
+        p[best[1]] = 1.0
+    elif routing == "geoproximity":
+        best = min((biased_distance(great_circle_km(location, r["coordinates"]), r["bias"]), i)
+                   for i, r in enumerate(records) if healthy[i])
+        p[best[1]] = 1.0
+    else:  # failover
+        prim = next(i for i, r in enumerate(records) if r["failover"] == "PRIMARY")
+        sec = next(i for i, r in enumerate(records) if r["failover"] == "SECONDARY")
+        p[prim if healthy[prim] or not rec_healthy[sec] else sec] = 1.0
+    return p
+
+
+# ---------------------------------------------------------------------- compile
+
+def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dict]:
+    """(model arrays for lbcore._sim.Engine, metadata naming every index)."""
+    n_req = int(requests if requests is not None else s["simulation"]["requests"])
+    tr = s["traffic"]
+    clients, reqs = tr["clients"], tr["requests"]
+    lbs = s["load_balancers"]
+    lb_index = {lb["name"]: i for i, lb in enumerate(lbs)}
+    records = s["route53"]["records"]
+    dns_names = sorted({r["name"] for r in records})
+    name_index = {n: i for i, n in enumerate(dns_names)}
+    tgs = s["target_groups"]
+    tg_index = {tg["name"]: i for i, tg in enumerate(tgs)}
+
+    targets = []
+    tg_start = [0]
+    for tg in tgs:
+        for t in tg["targets"]:
+            targets.append(dict(t, group=tg["name"], health_check=tg["health_check"]))
+        tg_start.append(len(targets))
+    T = len(targets)
+    tg_algo = []
+    for tg in tgs:
+        if tg["protocol"] in ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"):
+            tg_algo.append(ALGO_CODES["flow_hash"])
+        else:
+            tg_algo.append(ALGO_CODES[tg["attributes"].get("load_balancing.algorithm.type",
+                                                           "round_robin")])
+
+    # routing per (load balancer, template)
+    G, L, R = len(tgs), len(lbs), len(reqs)
+    route = np.zeros((L, R, G))
+    rule_of = np.full((L, R), -1, dtype=np.int64)
+    lb_tgs = [set() for _ in lbs]
+    for li, lb in enumerate(lbs):
+        for f in lb["default_forward"] or []:
+            lb_tgs[li].add(tg_index[f["target_group"]])
+        for rule in lb["rules"]:
+            for f in rule["forward"] or []:
+                lb_tgs[li].add(tg_index[f["target_group"]])
+        if lb.get("inspection"):
+            lb_tgs[li].add(tg_index[lb["inspection"]])
+        for ri, q in enumerate(reqs):
+            if lb["type"] == "network":
+                fwd, _ = lb["default_forward"], None
+                rule_of[li, ri] = -1
+            else:
+                rule_of[li, ri], (fwd, _) = match_rule(lb, q)
+            for f in fwd or []:
+                route[li, ri, tg_index[f["target_group"]]] += f["weight"]
+    route_cdf = np.cumsum(route, axis=2)
+
+    # epochs
+    timelines = _target_timelines(s, targets)
+    bounds = {0.0}
+    for changes, hc_points, _ in timelines:
+        bounds.update(at for at, _ in changes)
+        bounds.update(at for at, _ in hc_points)
+    rec_weight_events = sorted((ev["at"], i, ev) for i, ev in enumerate(s["events"])
+                               if ev["action"] == "set_record_weight")
+    bounds.update(at for at, _, _ in rec_weight_events)
+    epoch_t = np.array(sorted(bounds))
+    E = len(epoch_t)
+
+    tgt_weight = np.zeros((E, T))
+    tgt_up = np.zeros((E, T), dtype=np.uint8)
+    tgt_healthy = np.zeros((E, T), dtype=bool)
+    for e, t0 in enumerate(epoch_t):
+        states = [_state_at(tl, t0) for tl in timelines]
+        for g in range(G):
+            a, b = tg_start[g], tg_start[g + 1]
+            any_healthy = any(states[i]["healthy"] for i in range(a, b))
+            for i in range(a, b):
+                st = states[i]
+                tgt_up[e, i] = st["up"]
+                tgt_healthy[e, i] = st["healthy"]
+                # all unhealthy -> fail open over the registered targets
+                if st["registered"] and (st["healthy"] or not any_healthy):
+                    tgt_weight[e, i] = st["weight"]
+
+    # Route 53 answers per epoch
+    D, C, NN = len(records), len(clients), len(dns_names)
+    dns = np.zeros((E, C, NN, D))
+    by_name = {n: [i for i, r in enumerate(records) if r["name"] == n] for n in dns_names}
+    rec_weights = [r["weight"] for r in records]
+    sid_index = {r["set_identifier"]: i for i, r in enumerate(records)}
+    for e, t0 in enumerate(epoch_t):
+        for at, _, ev in rec_weight_events:
+            if at <= t0:
+                rec_weights[sid_index[ev["record"]]] = int(ev["weight"])
+        lb_healthy = []
+        for li in range(L):
+            ok = True
+            for g in lb_tgs[li]:
+                a, b = tg_start[g], tg_start[g + 1]
+                registered = [i for i in range(a, b) if _state_at(timelines[i], t0)["registered"]]
+                if registered and not any(tgt_healthy[e, i] for i in registered):
+                    ok = False
+            lb_healthy.append(ok)
+        for nm, idx in by_name.items():
+            recs = [dict(records[i], weight=rec_weights[i]) for i in idx]
+            healthy = [not records[i]["evaluate_target_health"]
+                       or lb_healthy[lb_index[records[i]["alias_target"]]] for i in idx]
+            for c, cl in enumerate(clients):
+                p = _dns_distribution(recs, healthy, cl["rtt"], cl.get("location"))
+                dns[e, c, name_index[nm], idx] = p
+    dns_cdf = np.cumsum(dns, axis=3)
+
+    # throttling: buckets per (client, template), in the order listed
+    thr_start, thr_idx = [0], []
+    for c, cl in enumerate(clients):
+        for r, q in enumerate(reqs):
+            for b, th in enumerate(s["throttling"]):
+                if (th["clients"] is None or cl["name"] in th["clients"]) and \
+                        (th["requests"] is None or q["name"] in th["requests"]):
+                    thr_idx.append(b)
+            thr_start.append(len(thr_idx))
+
+    rate_t = np.array([p["at"] for p in tr["rate"]])
+    rate_v = np.array([p["rps"] for p in tr["rate"]])
+    horizon = _time_for(n_req, rate_t, rate_v)
+    max_time = s["simulation"]["max_time"]
+    if max_time is not None:
+        horizon = min(horizon, max_time)
+
+    wk = np.concatenate([[0], np.cumsum([t["workers"] for t in targets])]).astype(np.int32)
+    model = {
+        "C": C, "R": R, "NN": NN, "D": D, "L": L, "G": G, "T": T, "E": E,
+        "P": len(rate_t), "B": len(s["throttling"]), "TB": TIME_BINS,
+        "rate_t": rate_t, "rate_v": rate_v,
+        "client_cdf": np.cumsum([c["weight"] for c in clients]),
+        "tmpl_cdf": np.cumsum([q["weight"] for q in reqs]),
+        "tmpl_name": np.array([name_index[q["host"]] for q in reqs], np.int32),
+        "tmpl_cost": np.array([q["cost"] for q in reqs]),
+        "epoch_t": epoch_t, "dns_cdf": dns_cdf,
+        "rec_lb": np.array([lb_index[r["alias_target"]] for r in records], np.int32),
+        "route_cdf": route_cdf,
+        "lb_insp": np.array([tg_index[lb["inspection"]] if lb.get("inspection") else -1
+                             for lb in lbs], np.int32),
+        "rtt": np.array([[cl["rtt"][lb["region"]] for lb in lbs] for cl in clients]),
+        "tg_start": np.array(tg_start, np.int32), "tg_algo": np.array(tg_algo, np.int32),
+        "tg_slow_start": np.array([float(tg["attributes"].get("slow_start.duration_seconds", 0))
+                                   for tg in tgs]),
+        "tgt_weight": tgt_weight, "tgt_up": tgt_up,
+        "tgt_key": np.array([lbcore.hash_key(f"{t['group']}/{t['id']}") for t in targets],
+                            np.uint64),
+        "tgt_dist": np.array([DIST_CODES[t["service"]["distribution"]] for t in targets], np.int32),
+        "tgt_mean": np.array([t["service"]["mean"] for t in targets]),
+        "tgt_sigma": np.array([t["service"]["sigma"] for t in targets]),
+        "wk_start": wk,
+        "thr_start": np.array(thr_start, np.int32), "thr_idx": np.array(thr_idx, np.int32),
+        "b_rate": np.array([th["rate"] for th in s["throttling"]]),
+        "b_burst": np.array([float(th["burst"]) for th in s["throttling"]]),
+        "tbin_w": max(horizon, 1e-9) * 1.02 / TIME_BINS,
+        "max_time": math.inf if max_time is None else max_time,
+    }
+    meta = {
+        "scenario": s["simulation"]["name"], "source": s.get("source", "<scenario>"),
+        "requests": n_req,
+        "clients": [c["name"] for c in clients], "templates": [q["name"] for q in reqs],
+        "dns_names": dns_names,
+        "records": [(r["name"], r["set_identifier"], r["routing"], r["alias_target"])
+                    for r in records],
+        "load_balancers": [lb["name"] for lb in lbs],
+        "target_groups": [tg["name"] for tg in tgs],
+        "inspection": [tg["protocol"] == "GENEVE" for tg in tgs],
+        "algorithms": [next(k for k, v in ALGO_CODES.items() if v == a) for a in tg_algo],
+        "targets": [(t["group"], t["id"], t["az"]) for t in targets],
+        "limits": [th["name"] for th in s["throttling"]],
+        "events": sorted(({"at": ev["at"], "action": ev["action"],
+                           "what": ev.get("region")
+                           or (ev.get("record") and f"{ev['record']} weight {ev['weight']:g}")
+                           or ", ".join(([ev["target"]] if ev.get("target") else [])
+                                        + (ev.get("targets") or []))
+                           + (f" weight {ev['weight']:g}" if ev["action"] == "set_weight" else "")}
+                          for ev in s["events"]), key=lambda e: e["at"]),
+        "rule_of": rule_of,
+        "health_changes": sorted(
+            ({"at": at, "target_group": targets[i]["group"], "target": targets[i]["id"],
+              "seen": "healthy" if h else "unhealthy"}
+             for i, (_, hc_points, _) in enumerate(timelines) for at, h in hc_points
+             if not (h is False and any(c[0] == at and c[1]["registered"] and not
+                                        _state_at(timelines[i], at - 1e-9)["registered"]
+                                        for c in timelines[i][0][1:]))),
+            key=lambda x: (x["at"], x["target_group"], x["target"])),
+    }
+    return model, meta
+
+
+def _time_for(n: int, rate_t: np.ndarray, rate_v: np.ndarray) -> float:
+    """Time by which n arrivals are expected under the piecewise rate."""
+    need = float(n)
+    for k in range(len(rate_t)):
+        end = rate_t[k + 1] if k + 1 < len(rate_t) else math.inf
+        if rate_v[k] > 0 and rate_v[k] * (end - rate_t[k]) >= need:
+            return rate_t[k] + need / rate_v[k]
+        need -= rate_v[k] * (end - rate_t[k])
+    return float(rate_t[-1])

@@ -1,0 +1,559 @@
+"""Load and validate a simulation scenario (TOML).
+
+Every problem is collected with its location, so ``lbcore validate`` can report them all
+at once: ``ScenarioError.problems`` is a list of ``(key_path, message)`` pairs, and
+``str(error)`` is one ``file: key.path: message`` line per problem.
+"""
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["ScenarioError", "load_scenario", "parse_scenario", "validate", "DEFAULT_SCENARIO"]
+
+DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
+
+# AWS's three, plus lbcore's power of two choices
+ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random",
+              "power_of_two_choices")
+DISTRIBUTIONS = ("constant", "exponential", "lognormal")
+ROUTING = ("simple", "weighted", "latency", "failover", "geoproximity")
+LB_TYPES = ("application", "network")
+CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-header")
+TARGET_ACTIONS = ("fail", "recover", "register", "deregister", "set_weight")
+MAX_WORKERS = 1_000_000
+EVENT_ACTIONS = TARGET_ACTIONS + ("region_fail", "region_recover", "set_record_weight")
+
+
+class ScenarioError(ValueError):
+    """A scenario is invalid: ``problems`` lists every ``(key_path, message)``."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = list(problems)
+        super().__init__("\n".join(
+            f"{source}: {path}: {msg}" if path else f"{source}: {msg}"
+            for path, msg in self.problems))
+
+
+# ---------------------------------------------------------------------------------------
+# A small declarative schema: each spec checks one value and appends problems.
+
+def _tname(v) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(v), type(v).__name__)
+
+
+class _Ctx:
+    def __init__(self):
+        self.problems: list[tuple[str, str]] = []
+
+    def add(self, path, msg):
+        self.problems.append((path, msg))
+
+
+class Num:
+    def __init__(self, lo=None, hi=None, lo_open=False, integer=False, default=None,
+                 required=False):
+        self.lo, self.hi, self.lo_open, self.integer = lo, hi, lo_open, integer
+        self.default, self.required = default, required
+
+    def describe(self):
+        kind = "an integer" if self.integer else "a number"
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '>='} {self.lo}")
+        if self.hi is not None:
+            parts.append(f"<= {self.hi}")
+        return kind + (" " + " and ".join(parts) if parts else "")
+
+    def check(self, v, path, ctx):
+        ok_type = (isinstance(v, int) and not isinstance(v, bool)) if self.integer else \
+            (isinstance(v, (int, float)) and not isinstance(v, bool))
+        if not ok_type or (isinstance(v, float) and not math.isfinite(v)):
+            ctx.add(path, f"expected {self.describe()}, got {_tname(v)} {v!r}")
+            return None
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo) or \
+                self.hi is not None and v > self.hi:
+            ctx.add(path, f"expected {self.describe()}, got {v!r}")
+            return None
+        return v if self.integer else float(v)
+
+
+class Str:
+    def __init__(self, choices=None, default=None, required=False, pattern=None, what=None):
+        self.choices, self.default, self.required = choices, default, required
+        self.pattern, self.what = pattern, what
+
+    def describe(self):
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return self.what or "a string"
+
+    def check(self, v, path, ctx):
+        if not isinstance(v, str) or (self.choices and v not in self.choices) or \
+                (self.pattern and not re.fullmatch(self.pattern, v)):
+            ctx.add(path, f"expected {self.describe()}, got {_tname(v)} {v!r}")
+            return None
+        return v
+
+
+class Bool:
+    def __init__(self, default=None, required=False):
+        self.default, self.required = default, required
+
+    def check(self, v, path, ctx):
+        if not isinstance(v, bool):
+            ctx.add(path, f"expected true or false, got {_tname(v)} {v!r}")
+            return None
+        return v
+
+
+class Arr:
+    def __init__(self, item, default=None, required=False, min_len=0):
+        self.item, self.default, self.required, self.min_len = item, default, required, min_len
+
+    def check(self, v, path, ctx):
+        if not isinstance(v, list):
+            ctx.add(path, f"expected an array, got {_tname(v)} {v!r}")
+            return None
+        if len(v) < self.min_len:
+            ctx.add(path, f"expected at least {self.min_len} entr{'y' if self.min_len == 1 else 'ies'}, got {len(v)}")
+        return [self.item.check(x, f"{path}[{i}]", ctx) for i, x in enumerate(v)]
+
+
+class Map:
+    """A table with free-form string keys and values of one spec."""
+
+    def __init__(self, value, default=None, required=False):
+        self.value, self.default, self.required = value, default, required
+
+    def check(self, v, path, ctx):
+        if not isinstance(v, dict):
+            ctx.add(path, f"expected a table, got {_tname(v)} {v!r}")
+            return None
+        return {k: self.value.check(x, f"{path}.{_key(k)}", ctx) for k, x in v.items()}
+
+
+class Table:
+    def __init__(self, fields: dict, default=None, required=False):
+        self.fields, self.default, self.required = fields, default, required
+
+    def check(self, v, path, ctx):
+        if not isinstance(v, dict):
+            ctx.add(path, f"expected a table, got {_tname(v)} {v!r}")
+            return None
+        out = {}
+        for k in v:
+            if k not in self.fields:
+                ctx.add(f"{path}.{_key(k)}" if path else _key(k),
+                        "unknown key; expected one of " + ", ".join(self.fields))
+        for k, spec in self.fields.items():
+            sub = f"{path}.{_key(k)}" if path else _key(k)
+            if k in v:
+                out[k] = spec.check(v[k], sub, ctx)
+            elif spec.required:
+                ctx.add(sub, "missing required key")
+                out[k] = None
+            else:
+                d = spec.default
+                out[k] = d() if callable(d) else d
+        return out
+
+
+def _key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else f'"{k}"'
+
+
+NAME = r"[A-Za-z0-9][A-Za-z0-9._:/-]*"
+
+SERVICE = Table({
+    "distribution": Str(DISTRIBUTIONS, default="exponential"),
+    "mean": Num(0, lo_open=True, required=True),
+    "sigma": Num(0, default=0.5),
+}, required=True)
+
+TARGET = Table({
+    "id": Str(required=True, pattern=NAME, what="a target id"),
+    "az": Str(required=True, pattern=r"[a-z]{2}(-[a-z]+)+-\d+[a-z]",
+              what="an Availability Zone name such as 'us-east-1a'"),
+    "weight": Num(0, lo_open=True, default=1.0),
+    "workers": Num(1, 100_000, integer=True, default=8),
+    "registered": Bool(default=True),
+    "service": SERVICE,
+})
+
+HEALTH_CHECK = Table({
+    "interval": Num(5, 300, integer=True, default=30),
+    "healthy_threshold": Num(2, 10, integer=True, default=5),
+    "unhealthy_threshold": Num(2, 10, integer=True, default=2),
+}, default=lambda: {"interval": 30, "healthy_threshold": 5, "unhealthy_threshold": 2})
+
+TARGET_GROUP = Table({
+    "name": Str(required=True, pattern=NAME, what="a target group name"),
+    "protocol": Str(("HTTP", "HTTPS", "TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"), default="HTTP"),
+    "attributes": Map(Str(), default=dict),
+    "health_check": HEALTH_CHECK,
+    "targets": Arr(TARGET, required=True, min_len=1),
+})
+
+FORWARD = Arr(Table({
+    "target_group": Str(required=True, pattern=NAME, what="a target group name"),
+    "weight": Num(0, 999, integer=True, default=1),
+}), min_len=1)
+
+CONDITION = Table({
+    "field": Str(CONDITION_FIELDS, required=True),
+    "name": Str(),
+    "values": Arr(Str(), required=True, min_len=1),
+})
+
+RULE = Table({
+    "priority": Num(1, 50000, integer=True, required=True),
+    "conditions": Arr(CONDITION, required=True, min_len=1),
+    "forward": FORWARD,
+    "fixed_response": Num(200, 599, integer=True),
+})
+
+LOAD_BALANCER = Table({
+    "name": Str(required=True, pattern=NAME, what="a load balancer name"),
+    "type": Str(LB_TYPES, default="application"),
+    "region": Str(required=True, pattern=r"[a-z]{2}(-[a-z]+)+-\d+", what="a Region name"),
+    "rules": Arr(RULE, default=list),
+    "default_forward": FORWARD,
+    "default_fixed_response": Num(200, 599, integer=True),
+    "inspection": Str(pattern=NAME, what="a GENEVE target group name"),
+})
+
+COORDINATES = Table({
+    "latitude": Num(-90, 90, required=True),
+    "longitude": Num(-180, 180, required=True),
+})
+
+RECORD = Table({
+    "name": Str(required=True, what="a DNS name"),
+    "set_identifier": Str(required=True, pattern=NAME, what="a record set identifier"),
+    "routing": Str(ROUTING, default="simple"),
+    "alias_target": Str(required=True, pattern=NAME, what="a load balancer name"),
+    "evaluate_target_health": Bool(default=True),
+    "weight": Num(0, 255, integer=True),
+    "region": Str(pattern=r"[a-z]{2}(-[a-z]+)+-\d+", what="a Region name"),
+    "failover": Str(("PRIMARY", "SECONDARY")),
+    "coordinates": COORDINATES,
+    "bias": Num(-99, 99, integer=True, default=0),
+})
+
+CLIENT = Table({
+    "name": Str(required=True, pattern=NAME, what="a client class name"),
+    "weight": Num(0, lo_open=True, default=1.0),
+    "rtt": Map(Num(0), required=True),
+    "location": COORDINATES,
+})
+
+REQUEST = Table({
+    "name": Str(required=True, pattern=NAME, what="a request template name"),
+    "weight": Num(0, lo_open=True, default=1.0),
+    "method": Str(default="GET"),
+    "host": Str(required=True),
+    "path": Str(default="/", pattern=r"/.*", what="a path starting with '/'"),
+    "headers": Map(Str(), default=dict),
+    "cost": Num(0, lo_open=True, default=1.0),
+})
+
+RATE = Table({"at": Num(0, required=True), "rps": Num(0, required=True)})
+
+THROTTLE = Table({
+    "name": Str(required=True, pattern=NAME, what="a limit name"),
+    "rate": Num(0, required=True),
+    "burst": Num(1, integer=True, required=True),
+    "clients": Arr(Str()),
+    "requests": Arr(Str()),
+})
+
+EVENT = Table({
+    "at": Num(0, required=True),
+    "action": Str(EVENT_ACTIONS, required=True),
+    "target_group": Str(),
+    "target": Str(),
+    "targets": Arr(Str(), min_len=1),
+    "region": Str(),
+    "record": Str(),
+    "weight": Num(0),
+})
+
+SCHEMA = Table({
+    "simulation": Table({
+        "name": Str(default="scenario"),
+        "description": Str(default=""),
+        "requests": Num(1, integer=True, default=1_000_000),
+        "seed": Num(0, 2**64 - 1, integer=True, default=0),
+        "max_time": Num(0, lo_open=True),
+    }, default=lambda: {"name": "scenario", "description": "", "requests": 1_000_000,
+                        "seed": 0, "max_time": None}),
+    "traffic": Table({
+        "rate": Arr(RATE, required=True, min_len=1),
+        "clients": Arr(CLIENT, required=True, min_len=1),
+        "requests": Arr(REQUEST, required=True, min_len=1),
+    }, required=True),
+    "route53": Table({"records": Arr(RECORD, required=True, min_len=1)}, required=True),
+    "load_balancers": Arr(LOAD_BALANCER, required=True, min_len=1),
+    "target_groups": Arr(TARGET_GROUP, required=True, min_len=1),
+    "throttling": Arr(THROTTLE, default=list),
+    "events": Arr(EVENT, default=list),
+})
+
+
+# ---------------------------------------------------------------------------------------
+
+def _unique(items, key, path, ctx, what):
+    seen = {}
+    for i, it in enumerate(items or []):
+        if it is None or it.get(key) is None:
+            continue
+        if it[key] in seen:
+            ctx.add(f"{path}[{i}].{key}", f"duplicate {what} {it[key]!r} (first at {path}[{seen[it[key]]}])")
+        else:
+            seen[it[key]] = i
+    return seen
+
+
+def _cross_check(s: dict, ctx: _Ctx) -> None:
+    """References between sections: names that must exist, combinations that must agree."""
+    tr = s.get("traffic") or {}
+    tgs = _unique(s.get("target_groups"), "name", "target_groups", ctx, "target group")
+    lbs = _unique(s.get("load_balancers"), "name", "load_balancers", ctx, "load balancer")
+    clients = _unique(tr.get("clients"), "name", "traffic.clients", ctx, "client class")
+    reqs = _unique(tr.get("requests"), "name", "traffic.requests", ctx, "request template")
+    recs = _unique((s.get("route53") or {}).get("records"), "set_identifier",
+                   "route53.records", ctx, "set_identifier")
+    _unique(s.get("throttling"), "name", "throttling", ctx, "limit")
+    regions = {lb["region"] for lb in s.get("load_balancers") or [] if lb and lb.get("region")}
+
+    total_workers = sum((t or {}).get("workers") or 0 for tg in s.get("target_groups") or []
+                        if tg for t in tg.get("targets") or [])
+    if total_workers > MAX_WORKERS:
+        ctx.add("target_groups", f"{total_workers:,} workers in all; expected at most "
+                f"{MAX_WORKERS:,} (each is a queue slot the engine keeps in memory)")
+    targets = {}
+    for gi, tg in enumerate(s.get("target_groups") or []):
+        if not tg:
+            continue
+        ids = _unique(tg.get("targets"), "id", f"target_groups[{gi}].targets", ctx, "target id")
+        targets[tg["name"]] = ids
+        attrs = tg.get("attributes") or {}
+        algo = attrs.get("load_balancing.algorithm.type")
+        if algo is not None and algo not in ALGORITHMS:
+            ctx.add(f'target_groups[{gi}].attributes."load_balancing.algorithm.type"',
+                    f"expected one of {', '.join(map(repr, ALGORITHMS))}, got {algo!r}")
+        ss = attrs.get("slow_start.duration_seconds")
+        if ss is not None:
+            path = f'target_groups[{gi}].attributes."slow_start.duration_seconds"'
+            if not re.fullmatch(r"\d+", ss) or not (int(ss) == 0 or 30 <= int(ss) <= 900):
+                ctx.add(path, f"expected \"0\" (off) or an integer 30..900 as a string, "
+                        f"got {ss!r}")
+            elif int(ss) and algo in ("least_outstanding_requests", "power_of_two_choices"):
+                ctx.add(path, f"slow start cannot be combined with {algo} (AWS: not with "
+                        "least outstanding requests)")
+            elif int(ss) and tg.get("protocol") not in ("HTTP", "HTTPS"):
+                ctx.add(path, "slow start applies to HTTP/HTTPS target groups only")
+        for k in attrs:
+            if k not in ("load_balancing.algorithm.type", "slow_start.duration_seconds"):
+                ctx.add(f"target_groups[{gi}].attributes.{_key(k)}",
+                        "attribute not modelled by lbcore simulate yet; expected "
+                        "'load_balancing.algorithm.type' or 'slow_start.duration_seconds'")
+
+    rates = tr.get("rate") or []
+    for i in range(1, len(rates)):
+        if rates[i] and rates[i - 1] and rates[i]["at"] is not None and \
+                rates[i - 1]["at"] is not None and rates[i]["at"] <= rates[i - 1]["at"]:
+            ctx.add(f"traffic.rate[{i}].at", "expected times in increasing order")
+    if rates and rates[0] and rates[0]["at"] not in (None, 0.0):
+        ctx.add("traffic.rate[0].at", "expected the first rate piece to start at 0")
+    if rates and rates[-1] and rates[-1]["rps"] is not None and rates[-1]["rps"] <= 0:
+        ctx.add(f"traffic.rate[{len(rates) - 1}].rps",
+                "expected the last rate piece to be > 0 (it lasts until the run ends)")
+
+    for ci, c in enumerate(tr.get("clients") or []):
+        for region in (c or {}).get("rtt") or {}:
+            if region not in regions:
+                ctx.add(f"traffic.clients[{ci}].rtt.{_key(region)}",
+                        f"no load balancer in Region {region!r}; expected one of "
+                        + ", ".join(sorted(map(repr, regions))))
+        if c and c.get("rtt") is not None:
+            for region in sorted(regions - set(c["rtt"])):
+                ctx.add(f"traffic.clients[{ci}].rtt", f"missing round-trip time to Region {region!r}")
+
+    names = set()
+    by_name: dict[str, list[tuple[int, dict]]] = {}
+    for ri, rec in enumerate((s.get("route53") or {}).get("records") or []):
+        if not rec:
+            continue
+        p = f"route53.records[{ri}]"
+        names.add(rec["name"])
+        by_name.setdefault(rec["name"], []).append((ri, rec))
+        if rec.get("alias_target") is not None and rec["alias_target"] not in lbs:
+            ctx.add(f"{p}.alias_target", f"unknown load balancer {rec['alias_target']!r}")
+        need = {"weighted": "weight", "latency": "region", "failover": "failover",
+                "geoproximity": "coordinates"}.get(rec["routing"])
+        if need and rec.get(need) is None:
+            ctx.add(f"{p}.{need}", f"missing; required for routing = {rec['routing']!r}")
+        if rec["routing"] == "latency" and rec.get("region") is not None and \
+                rec["region"] not in regions:
+            ctx.add(f"{p}.region", f"no load balancer in Region {rec['region']!r}, so no "
+                    "client round-trip time to it")
+    for name, lst in by_name.items():
+        kinds = {r["routing"] for _, r in lst}
+        if len(kinds) > 1:
+            ctx.add(f"route53.records[{lst[-1][0]}].routing",
+                    f"records for {name!r} mix routing policies {sorted(kinds)}; expected one")
+        if kinds == {"failover"}:
+            roles = [r.get("failover") for _, r in lst]
+            if sorted(roles) != ["PRIMARY", "SECONDARY"]:
+                ctx.add(f"route53.records[{lst[-1][0]}].failover",
+                        f"failover records for {name!r} must be one PRIMARY and one SECONDARY")
+    if any(r and r.get("routing") == "geoproximity"
+           for r in (s.get("route53") or {}).get("records") or []):
+        for ci, c in enumerate(tr.get("clients") or []):
+            if c and c.get("location") is None:
+                ctx.add(f"traffic.clients[{ci}].location",
+                        "missing; required when any record uses geoproximity routing")
+    for qi, q in enumerate(tr.get("requests") or []):
+        if q and q.get("host") is not None and q["host"] not in names:
+            ctx.add(f"traffic.requests[{qi}].host",
+                    f"no route53 record named {q['host']!r}")
+
+    for li, lb in enumerate(s.get("load_balancers") or []):
+        if not lb:
+            continue
+        p = f"load_balancers[{li}]"
+        if lb.get("default_forward") is None and lb.get("default_fixed_response") is None:
+            ctx.add(f"{p}.default_forward", "missing: a listener needs a default action "
+                    "(default_forward or default_fixed_response)")
+        if lb["type"] == "network" and lb.get("rules"):
+            ctx.add(f"{p}.rules", "network load balancers have no listener rules")
+        _unique(lb.get("rules"), "priority", f"{p}.rules", ctx, "priority")
+        fwd_lists = [(f"{p}.default_forward", lb.get("default_forward"))]
+        for ri, rule in enumerate(lb.get("rules") or []):
+            if not rule:
+                continue
+            rp = f"{p}.rules[{ri}]"
+            if (rule.get("forward") is None) == (rule.get("fixed_response") is None):
+                ctx.add(rp, "expected exactly one action: forward or fixed_response")
+            fwd_lists.append((f"{rp}.forward", rule.get("forward")))
+            for ci, cond in enumerate(rule.get("conditions") or []):
+                if cond and cond.get("field") == "http-header" and not cond.get("name"):
+                    ctx.add(f"{rp}.conditions[{ci}].name", "missing; required for http-header")
+        insp = lb.get("inspection")
+        if insp is not None:
+            if insp not in tgs:
+                ctx.add(f"{p}.inspection", f"unknown target group {insp!r}")
+            elif (s["target_groups"][tgs[insp]] or {}).get("protocol") != "GENEVE":
+                ctx.add(f"{p}.inspection", f"target group {insp!r} must have protocol "
+                        "GENEVE (a Gateway Load Balancer's appliances)")
+        for fp, fwd in fwd_lists:
+            for fi, f in enumerate(fwd or []):
+                if f and f.get("target_group") is not None:
+                    if f["target_group"] not in tgs:
+                        ctx.add(f"{fp}[{fi}].target_group",
+                                f"unknown target group {f['target_group']!r}")
+                    else:
+                        tg = s["target_groups"][tgs[f["target_group"]]]
+                        tcp = tg and tg.get("protocol") in ("TCP", "UDP", "TLS", "TCP_UDP")
+                        if tg and tg.get("protocol") == "GENEVE":
+                            ctx.add(f"{fp}[{fi}].target_group",
+                                    f"target group {f['target_group']!r} has protocol GENEVE: "
+                                    "use it as a load balancer's inspection tier")
+                        elif tg and tcp != (lb["type"] == "network"):
+                            ctx.add(f"{fp}[{fi}].target_group",
+                                    f"target group {f['target_group']!r} has protocol "
+                                    f"{tg['protocol']} which a {lb['type']} load balancer "
+                                    "cannot forward to")
+
+    for ti, th in enumerate(s.get("throttling") or []):
+        if not th:
+            continue
+        for k, known in (("clients", clients), ("requests", reqs)):
+            for i, name in enumerate(th.get(k) or []):
+                if name is not None and name not in known:
+                    ctx.add(f"throttling[{ti}].{k}[{i}]", f"unknown {k[:-1]} {name!r}")
+
+    for ei, ev in enumerate(s.get("events") or []):
+        if not ev or not ev.get("action"):
+            continue
+        p = f"events[{ei}]"
+        a = ev["action"]
+        if a in TARGET_ACTIONS:
+            if ev.get("target_group") is None:
+                ctx.add(f"{p}.target_group", f"missing; required for action {a!r}")
+            elif ev["target_group"] not in targets:
+                ctx.add(f"{p}.target_group", f"unknown target group {ev['target_group']!r}")
+            ids = ([ev["target"]] if ev.get("target") is not None else []) + (ev.get("targets") or [])
+            if not ids:
+                ctx.add(f"{p}.target", f"missing; action {a!r} needs target or targets")
+            elif ev.get("target_group") in targets:
+                for t in ids:
+                    if t is not None and t not in targets[ev["target_group"]]:
+                        ctx.add(f"{p}.target", f"unknown target {t!r} in target group "
+                                f"{ev['target_group']!r}")
+            if a == "set_weight" and ev.get("weight") is None:
+                ctx.add(f"{p}.weight", "missing; required for action 'set_weight'")
+        elif a in ("region_fail", "region_recover"):
+            if ev.get("region") is None:
+                ctx.add(f"{p}.region", f"missing; required for action {a!r}")
+            elif ev["region"] not in regions:
+                ctx.add(f"{p}.region", f"no load balancer in Region {ev['region']!r}")
+        elif a == "set_record_weight":
+            if ev.get("record") is None:
+                ctx.add(f"{p}.record", "missing; required for action 'set_record_weight'")
+            elif ev["record"] not in recs:
+                ctx.add(f"{p}.record", f"unknown route53 set_identifier {ev['record']!r}")
+            if ev.get("weight") is None:
+                ctx.add(f"{p}.weight", "missing; required for action 'set_record_weight'")
+            elif ev["weight"] > 255 or ev["weight"] != int(ev["weight"]):
+                ctx.add(f"{p}.weight", f"expected an integer 0..255, got {ev['weight']!r}")
+
+
+def validate(data: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """Check a parsed scenario; return (normalised scenario, problems)."""
+    ctx = _Ctx()
+    s = SCHEMA.check(data, "", ctx)
+    if s is not None:
+        _cross_check(s, ctx)
+    return s, ctx.problems
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> dict:
+    """Parse and validate TOML text; raise ScenarioError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [("", f"invalid TOML: {exc}")]) from None
+    s, problems = validate(data)
+    if problems:
+        raise ScenarioError(source, problems)
+    s["source"] = source
+    return s
+
+
+def load_scenario(path=None) -> dict:
+    """Load a scenario file (default: the scenario shipped with lbcore)."""
+    p = Path(path) if path is not None else DEFAULT_SCENARIO
+    source = str(path) if path is not None else "default scenario"
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(str(p), [("", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(str(p), [("", "is a directory, expected a TOML file")]) from None
+    except PermissionError:
+        raise ScenarioError(str(p), [("", "permission denied")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(str(p), [("", f"not UTF-8 text: {exc}")]) from None
+    return parse_scenario(text, source)

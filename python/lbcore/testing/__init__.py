@@ -1,0 +1,1 @@
+"""Testing helpers for users of lbcore: ``lbcore.testing.strategies`` (needs hypothesis)."""

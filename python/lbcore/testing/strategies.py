@@ -1,0 +1,365 @@
+"""Hypothesis strategies for property-testing code built on lbcore.
+
+These are the strategies lbcore's own tests use, published so that you can fuzz your
+own routing policies the same way::
+
+    from hypothesis import given
+    from lbcore.testing import strategies as lbst
+
+    @given(lbst.flow_batches(max_size=50))
+    def test_hash_is_deterministic(flows):
+        assert (lbcore.flow_hash(flows) == lbcore.flow_hash(flows)).all()
+
+Every strategy draws plain lbcore objects (``Flow``, ``Flows``) or plain data
+(dicts, tuples, floats) documented on the function, so they work with any policy.
+hypothesis is a test-time dependency: ``pip install 'lbcore[test]'``.
+"""
+from __future__ import annotations
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
+    raise ImportError(
+        "lbcore.testing.strategies needs hypothesis, which is not installed; "
+        "install it with: pip install 'lbcore[test]' (or pip install hypothesis)") from exc
+
+import lbcore
+
+__all__ = [
+    "ip_addresses", "flows", "flow_batches", "availability_zones", "target_sets",
+    "health_event_sequences", "throttle_settings", "arrival_times",
+    "http_requests", "alb_conditions", "alb_rule_sets", "coordinates", "route53_record_sets",
+    "scenarios",
+]
+
+_PROTOCOLS = (6, 17)
+
+
+def ip_addresses(*, v6: bool | None = None) -> st.SearchStrategy[tuple[bool, int]]:
+    """``(is_ipv6, address_int)``; ``v6=None`` draws both families."""
+    v4 = st.tuples(st.just(False), st.integers(0, 2**32 - 1))
+    six = st.tuples(st.just(True), st.integers(2**32, 2**128 - 1))
+    if v6 is None:
+        return st.one_of(v4, six)
+    return six if v6 else v4
+
+
+@st.composite
+def flows(draw, *, v6: bool | None = None, protocols=_PROTOCOLS, tcp_seq: bool | None = None):
+    """A :class:`lbcore.Flow`.
+
+    ``v6``: None = either family (both endpoints the same family), True/False = only IPv6 /
+    IPv4. ``protocols``: IP protocol numbers to draw from (TCP 6, UDP 17 by default; any
+    0..255). ``tcp_seq``: None = TCP flows carry an initial sequence number or not, True =
+    always, False = never.
+    """
+    family = draw(st.booleans()) if v6 is None else v6
+    src = draw(ip_addresses(v6=family))[1]
+    dst = draw(ip_addresses(v6=family))[1]
+    proto = draw(st.sampled_from(tuple(protocols)))
+    seq = None
+    if proto == 6 and (tcp_seq if tcp_seq is not None else draw(st.booleans())):
+        seq = draw(st.integers(0, 2**32 - 1))
+    import ipaddress
+    make = ipaddress.IPv6Address if family else ipaddress.IPv4Address
+    return lbcore.Flow(proto, make(src), make(dst), draw(st.integers(0, 65535)),
+                       draw(st.integers(0, 65535)), seq)
+
+
+def flow_batches(*, min_size: int = 0, max_size: int = 64, v6: bool | None = None,
+                 protocols=_PROTOCOLS, tcp_seq: bool | None = None):
+    """A :class:`lbcore.Flows` batch of ``min_size..max_size`` flows drawn by :func:`flows`
+    (families may be mixed within a batch when ``v6`` is None)."""
+    return st.lists(flows(v6=v6, protocols=protocols, tcp_seq=tcp_seq),
+                    min_size=min_size, max_size=max_size).map(lbcore.Flows.from_flows)
+
+
+def availability_zones(region: str = "us-east-1", *, max_zones: int = 6):
+    """Zone names of one Region: ``'us-east-1a'`` .. (up to ``max_zones`` letters)."""
+    return st.sampled_from([f"{region}{c}" for c in "abcdef"[:max_zones]])
+
+
+@st.composite
+def target_sets(draw, *, min_size: int = 1, max_size: int = 16, region: str = "us-east-1",
+                max_zones: int = 3, weights: bool = True, max_weight: int = 999):
+    """A list of distinct targets: dicts ``{"id": str, "az": str, "weight": int}``.
+
+    Ids are unique strings; AZs come from ``max_zones`` zones of ``region``; weights are
+    1..``max_weight`` (all 1 when ``weights`` is False). Use the list index as the dense
+    target index lbcore's kernels take.
+    """
+    ids = draw(st.lists(st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1,
+                                max_size=12), min_size=min_size, max_size=max_size,
+                        unique=True))
+    zone = availability_zones(region, max_zones=max_zones)
+    return [{"id": f"t-{i}", "az": draw(zone),
+             "weight": draw(st.integers(1, max_weight)) if weights else 1} for i in ids]
+
+
+@st.composite
+def health_event_sequences(draw, n_targets: int, *, max_events: int = 20,
+                           horizon: float = 300.0, initially_healthy: bool = True):
+    """Time-ordered health changes for targets ``0..n_targets-1``.
+
+    A list of ``(time, target_index, healthy)``, times in ``[0, horizon]`` non-decreasing;
+    each event flips its target's state (so a target alternates unhealthy/healthy
+    starting from ``initially_healthy``), which is what a health checker reports.
+    """
+    if n_targets < 1:
+        raise ValueError(f"n_targets must be >= 1, got {n_targets}")
+    times = sorted(draw(st.lists(st.floats(0.0, horizon, allow_nan=False), max_size=max_events)))
+    state = [initially_healthy] * n_targets
+    out = []
+    for t in times:
+        k = draw(st.integers(0, n_targets - 1))
+        state[k] = not state[k]
+        out.append((t, k, state[k]))
+    return out
+
+
+def throttle_settings(*, max_rate: float = 10_000.0, max_burst: int = 5_000):
+    """API Gateway ThrottleSettings as a dict ``{"rate": float > 0, "burst": int >= 1}``
+    (rateLimit requests per second, burstLimit bucket size)."""
+    return st.fixed_dictionaries({
+        "rate": st.floats(0.001, max_rate, allow_nan=False, allow_infinity=False),
+        "burst": st.integers(1, max_burst),
+    })
+
+
+@st.composite
+def arrival_times(draw, *, max_size: int = 200, horizon: float = 10.0, bursty: bool = True):
+    """Non-decreasing request arrival times in ``[0, horizon]`` (a list of floats).
+
+    With ``bursty``, runs of identical timestamps (simultaneous arrivals) are likely —
+    the edge case token buckets get wrong.
+    """
+    base = sorted(draw(st.lists(st.floats(0.0, horizon, allow_nan=False), max_size=max_size)))
+    if not bursty or not base:
+        return base
+    out = []
+    for t in base:
+        out.extend([t] * draw(st.integers(1, 4)))
+    return out[:max_size]
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP requests, ALB listener rules, Route 53 record sets and whole simulation scenarios,
+# as plain data in the shapes `lbcore simulate` scenarios use (docs/simulation.md).
+
+_PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
+_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
+_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+
+
+def _segment():
+    return st.text(_PATH_CHARS, min_size=1, max_size=8)
+
+
+def http_requests(*, hosts=("www.example.com", "api.example.com")):
+    """A request dict ``{"method", "host", "path", "headers"}`` (path starts with ``/``;
+    header names lower or mixed case)."""
+    return st.fixed_dictionaries({
+        "method": st.sampled_from(_METHODS),
+        "host": st.sampled_from(tuple(hosts)),
+        "path": st.lists(_segment(), max_size=4).map(lambda p: "/" + "/".join(p)),
+        "headers": st.dictionaries(st.sampled_from(["User-Agent", "x-tenant", "Accept"]),
+                                   st.text(_PATH_CHARS, max_size=8), max_size=2),
+    })
+
+
+@st.composite
+def _wildcard_pattern(draw, base):
+    """A pattern matching-or-not ``base``: some characters replaced by ``?`` or ``*``."""
+    chars = list(draw(base))
+    for i in range(len(chars)):
+        if draw(st.integers(0, 9)) == 0:
+            chars[i] = draw(st.sampled_from("*?"))
+    return "".join(chars)
+
+
+def alb_conditions(*, hosts=("www.example.com", "api.example.com")):
+    """One listener rule condition ``{"field", "values"[, "name"]}`` (path-pattern,
+    host-header, http-request-method or http-header), values with ``*``/``?`` wildcards."""
+    path = _wildcard_pattern(st.lists(_segment(), min_size=1, max_size=3)
+                             .map(lambda p: "/" + "/".join(p)))
+    return st.one_of(
+        st.fixed_dictionaries({"field": st.just("path-pattern"),
+                               "values": st.lists(path, min_size=1, max_size=3)}),
+        st.fixed_dictionaries({"field": st.just("host-header"),
+                               "values": st.lists(_wildcard_pattern(st.sampled_from(hosts)),
+                                                  min_size=1, max_size=2)}),
+        st.fixed_dictionaries({"field": st.just("http-request-method"),
+                               "values": st.lists(st.sampled_from(_METHODS), min_size=1,
+                                                  max_size=3, unique=True)}),
+        st.fixed_dictionaries({"field": st.just("http-header"),
+                               "name": st.sampled_from(["x-tenant", "User-Agent"]),
+                               "values": st.lists(_wildcard_pattern(
+                                   st.text(_PATH_CHARS, min_size=1, max_size=6)),
+                                   min_size=1, max_size=2)}),
+    )
+
+
+@st.composite
+def alb_rule_sets(draw, target_groups, *, max_rules: int = 6, hosts=("www.example.com",
+                                                                     "api.example.com")):
+    """A list of listener rules with distinct priorities 1..50000; each has 1-3 conditions
+    and either ``forward`` (weighted target groups drawn from ``target_groups``) or
+    ``fixed_response``."""
+    target_groups = tuple(target_groups)
+    prios = draw(st.lists(st.integers(1, 50000), max_size=max_rules, unique=True))
+    rules = []
+    for p in prios:
+        rule = {"priority": p,
+                "conditions": draw(st.lists(alb_conditions(hosts=hosts), min_size=1,
+                                            max_size=3,
+                                            unique_by=lambda c: c["field"]))}
+        if target_groups and draw(st.booleans()):
+            rule["forward"] = draw(_forward(target_groups))
+        else:
+            rule["fixed_response"] = draw(st.sampled_from([200, 404, 503]))
+        rules.append(rule)
+    return rules
+
+
+def _forward(target_groups):
+    return st.lists(st.fixed_dictionaries({"target_group": st.sampled_from(target_groups),
+                                           "weight": st.integers(0, 999)}),
+                    min_size=1, max_size=3, unique_by=lambda f: f["target_group"]).filter(
+        lambda fs: any(f["weight"] > 0 for f in fs))
+
+
+def coordinates():
+    """``{"latitude": -90..90, "longitude": -180..180}`` (2 decimals, as Route 53 keeps)."""
+    return st.fixed_dictionaries({
+        "latitude": st.integers(-9000, 9000).map(lambda v: v / 100),
+        "longitude": st.integers(-18000, 18000).map(lambda v: v / 100),
+    })
+
+
+@st.composite
+def route53_record_sets(draw, name: str, load_balancers: dict, *, max_records: int = 4):
+    """Records for one DNS ``name`` sharing one routing policy (simple, weighted, latency,
+    failover, geoproximity with coordinates and bias), aliased to load balancers drawn from ``load_balancers`` (name -> Region)."""
+    lbs = sorted(load_balancers)
+    routing = draw(st.sampled_from(["simple", "weighted", "latency", "failover",
+                                    "geoproximity"]))
+    if routing == "failover":
+        n = 2
+    elif routing == "latency":
+        regions = sorted(set(load_balancers.values()))
+        n = draw(st.integers(1, len(regions)))
+    else:
+        n = draw(st.integers(1, max_records))
+    recs = []
+    for i in range(n):
+        lb = draw(st.sampled_from(lbs))
+        rec = {"name": name, "set_identifier": f"{name}-{i}", "routing": routing,
+               "alias_target": lb, "evaluate_target_health": draw(st.booleans())}
+        if routing == "weighted":
+            rec["weight"] = draw(st.integers(0, 255))
+        elif routing == "latency":
+            rec["region"] = regions[i]
+            rec["alias_target"] = draw(st.sampled_from(
+                [n_ for n_ in lbs if load_balancers[n_] == regions[i]]))
+        elif routing == "failover":
+            rec["failover"] = ("PRIMARY", "SECONDARY")[i]
+        elif routing == "geoproximity":
+            rec["coordinates"] = draw(coordinates())
+            rec["bias"] = draw(st.integers(-99, 99))
+        recs.append(rec)
+    return recs
+
+
+@st.composite
+def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: int = 6,
+              horizon: float = 5.0):
+    """A whole valid ``lbcore simulate`` scenario as a dict (what ``tomllib`` would parse):
+    clients, request templates, Route 53 records, application load balancers with rules
+    (the first one sometimes behind a GENEVE inspection tier), target groups, throttling
+    and events within ``horizon`` seconds."""
+    n_regions = draw(st.integers(1, 2))
+    regions = _REGIONS[:n_regions]
+    groups = []
+    for g in range(draw(st.integers(1, max_groups))):
+        region = draw(st.sampled_from(regions))
+        targets = []
+        for t in range(draw(st.integers(1, max_targets))):
+            targets.append({
+                "id": f"t{t}", "az": f"{region}{'abc'[t % 3]}",
+                "weight": draw(st.sampled_from([1.0, 2.0, 5.0])),
+                "workers": draw(st.integers(1, 4)),
+                "registered": t == 0 or draw(st.booleans()),
+                "service": {"distribution": draw(st.sampled_from(
+                    ["constant", "exponential", "lognormal"])),
+                    "mean": draw(st.sampled_from([0.001, 0.01, 0.05])), "sigma": 0.5},
+            })
+        algo = draw(st.sampled_from(["round_robin", "least_outstanding_requests",
+                                     "weighted_random", "power_of_two_choices"]))
+        attributes = {"load_balancing.algorithm.type": algo}
+        if algo in ("round_robin", "weighted_random") and draw(st.booleans()):
+            attributes["slow_start.duration_seconds"] = draw(st.sampled_from(["0", "30"]))
+        groups.append({
+            "name": f"g{g}",
+            "attributes": attributes,
+            "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
+            "targets": targets,
+        })
+    names = [g["name"] for g in groups]
+    if draw(st.booleans()):      # a Gateway Load Balancer inspection tier in front of lb0
+        groups.append({
+            "name": "inspect", "protocol": "GENEVE", "attributes": {},
+            "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
+            "targets": [{"id": f"fw{i}", "az": f"{regions[0]}a", "workers": 2,
+                         "service": {"distribution": "exponential", "mean": 0.001}}
+                        for i in range(draw(st.integers(1, 3)))],
+        })
+    lbs = []
+    for i, region in enumerate(regions):
+        lbs.append({"name": f"lb{i}", "type": "application", "region": region,
+                    "rules": draw(alb_rule_sets(names, max_rules=3)),
+                    "default_forward": draw(_forward(names))})
+    if groups[-1]["name"] == "inspect":
+        lbs[0]["inspection"] = "inspect"
+    hosts = ["www.example.com", "api.example.com"]
+    lb_regions = {lb["name"]: lb["region"] for lb in lbs}
+    records = []
+    for h in hosts:
+        records += draw(route53_record_sets(h, lb_regions))
+    clients = [{"name": f"c{i}", "weight": draw(st.sampled_from([1.0, 3.0])),
+                "rtt": {r: draw(st.sampled_from([0.0, 0.01, 0.1])) for r in regions},
+                "location": draw(coordinates())}
+               for i in range(draw(st.integers(1, 3)))]
+    templates = []
+    for i in range(draw(st.integers(1, 4))):
+        req = draw(http_requests(hosts=hosts))
+        templates.append(dict(req, name=f"q{i}", weight=draw(st.sampled_from([1.0, 2.0])),
+                              cost=draw(st.sampled_from([1.0, 2.0]))))
+    throttling = [{"name": f"limit{i}", "rate": draw(st.sampled_from([5.0, 50.0, 500.0])),
+                   "burst": draw(st.integers(1, 50)),
+                   "requests": draw(st.lists(st.sampled_from([q["name"] for q in templates]),
+                                             min_size=1, unique=True))}
+                  for i in range(draw(st.integers(0, 2)))]
+    events = []
+    for _ in range(draw(st.integers(0, max_events))):
+        at = draw(st.floats(0.0, horizon, allow_nan=False))
+        kind = draw(st.sampled_from(["fail", "recover", "register", "deregister",
+                                     "set_weight", "region_fail", "region_recover"]))
+        if kind.startswith("region"):
+            events.append({"at": at, "action": kind, "region": draw(st.sampled_from(regions))})
+        else:
+            g = draw(st.sampled_from(groups))
+            ev = {"at": at, "action": kind, "target_group": g["name"],
+                  "target": draw(st.sampled_from([t["id"] for t in g["targets"]]))}
+            if kind == "set_weight":
+                ev["weight"] = draw(st.sampled_from([0.5, 1.0, 4.0]))
+            events.append(ev)
+    return {
+        "simulation": {"name": "drawn", "requests": 500, "seed": draw(st.integers(0, 2**32))},
+        "traffic": {"rate": [{"at": 0.0, "rps": draw(st.sampled_from([50.0, 500.0, 5000.0]))}],
+                    "clients": clients, "requests": templates},
+        "route53": {"records": records},
+        "load_balancers": lbs,
+        "target_groups": groups,
+        "throttling": throttling,
+        "events": events,
+    }

@@ -1,0 +1,624 @@
+# cython: language_level=3
+"""The compiled per-request loop of ``lbcore simulate`` (see _sim.pxd and docs/simulation.md)."""
+from libc.stdint cimport uint8_t, int32_t, int64_t, uint64_t
+from libc.math cimport log, log10, exp, sqrt, cos, floor, INFINITY, M_PI
+from libc.stdlib cimport malloc, realloc, free
+
+from lbcore._hash cimport lb_mix64
+from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_uniform, lb_rng_bounded
+from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_p2c, lb_lor_release,
+                          lb_lor_set_available)
+from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
+from lbcore._alias cimport lb_alias, lb_alias_pick
+from lbcore._hash import parse_seed
+from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
+from lbcore._roundrobin import RoundRobin
+from lbcore._alias import WeightedRandom
+import lbcore
+
+import numpy as np
+
+LAT_BINS = LB_SIM_LAT_BINS
+LAT_PER_DECADE = LB_SIM_LAT_PER_DECADE
+LAT_MIN_DECADE = LB_SIM_LAT_MIN_DECADE
+OUT_BINS = LB_SIM_OUT_BINS
+
+# Field name -> dtype of every array the model dict must hold (validated once here).
+MODEL_ARRAYS = {
+    "rate_t": np.float64, "rate_v": np.float64,
+    "client_cdf": np.float64, "tmpl_cdf": np.float64,
+    "tmpl_name": np.int32, "tmpl_cost": np.float64,
+    "epoch_t": np.float64, "dns_cdf": np.float64, "rec_lb": np.int32,
+    "route_cdf": np.float64, "rtt": np.float64, "lb_insp": np.int32,
+    "tg_start": np.int32, "tg_algo": np.int32, "tg_slow_start": np.float64,
+    "tgt_weight": np.float64, "tgt_up": np.uint8, "tgt_key": np.uint64,
+    "tgt_dist": np.int32, "tgt_mean": np.float64, "tgt_sigma": np.float64,
+    "wk_start": np.int32, "thr_start": np.int32, "thr_idx": np.int32,
+    "b_rate": np.float64, "b_burst": np.float64,
+}
+MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB")
+
+
+def make_selectors(dict model, seed):
+    """lbcore's request-level selection objects, one per target group (None for flow-hash
+    groups): RoundRobin, LeastOutstanding, WeightedRandom or PowerOfTwoChoices over the
+    group's dense target indices, the seeded ones seeded from the run's seed and the group
+    index. Epoch changes are applied with :func:`apply_epoch`."""
+    sd = parse_seed(seed)
+    out = []
+    tg_start = np.asarray(model["tg_start"])
+    slow = np.asarray(model.get("tg_slow_start", np.zeros(len(tg_start) - 1)), dtype=np.float64)
+    weights = np.asarray(model["tgt_weight"], dtype=np.float64).reshape(int(model["E"]), -1)
+    for g, algo in enumerate(np.asarray(model["tg_algo"]).tolist()):
+        a, b = int(tg_start[g]), int(tg_start[g + 1])
+        ids = list(range(b - a))
+        gseed = lbcore.hash_key(g, seed=sd)
+        ss = int(slow[g])
+        if algo == LB_SIM_ROUND_ROBIN:
+            out.append(RoundRobin(ids, slow_start_seconds=ss))   # ALB round robin: unweighted
+        elif algo == LB_SIM_LEAST_OUTSTANDING:
+            out.append(LeastOutstanding(ids, seed=gseed))
+        elif algo == LB_SIM_POWER_OF_TWO:
+            out.append(PowerOfTwoChoices(ids, seed=gseed))
+        elif algo == LB_SIM_WEIGHTED_RANDOM:
+            first = weights[:, a:b].max(axis=0)
+            out.append(WeightedRandom(ids, np.where(first > 0, first, 1.0), seed=gseed,
+                                      slow_start_seconds=ss))
+        else:
+            out.append(None)
+    return out
+
+
+def apply_epoch(list selectors, dict model, int epoch, double now):
+    """Make each group's eligible targets in ``epoch`` available (weight > 0) and the
+    others unavailable; weighted random groups also take the epoch's weights."""
+    tg_start = np.asarray(model["tg_start"])
+    T = int(model["T"])
+    w = np.asarray(model["tgt_weight"], dtype=np.float64).ravel()[epoch * T:(epoch + 1) * T]
+    for g, sel in enumerate(selectors):
+        if sel is None:
+            continue
+        a = int(tg_start[g])
+        for i in range(int(tg_start[g + 1]) - a):
+            wi = float(w[a + i])
+            if isinstance(sel, WeightedRandom) and wi > 0 and sel.weight(i) != wi:
+                sel.remove(i)                    # re-register with the new weight
+                sel.add(i, wi, now=now)          # (the freed index is reused)
+            if isinstance(sel, (RoundRobin, WeightedRandom)):
+                sel.set_available(i, wi > 0, now=now)
+            else:
+                sel.set_available(i, wi > 0)
+cdef class Engine:
+    """One simulation run: the model's arrays, the mutable state and the statistics.
+
+    ``Engine(model, seed)`` takes the dict built by ``lbcore.sim.model.compile_scenario``;
+    ``run(n)`` simulates up to n more requests (call it repeatedly for progress) and
+    returns how many it simulated (fewer once ``max_time`` is passed).
+    """
+    cdef readonly dict model
+    cdef readonly dict stats
+    cdef readonly list selectors       # lbcore._lor objects per group (or None)
+    cdef lb_lor** lor                  # their C states, NULL for other groups
+    cdef lb_roundrobin** rrs
+    cdef lb_alias** als
+    cdef int apply_error
+    cdef int32_t* tgt_group            # target -> group
+    cdef lb_rng rng
+    cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB
+    cdef double max_time, tbin_w
+    # model pointers
+    cdef const double *rate_t
+    cdef const double *rate_v
+    cdef const double *client_cdf
+    cdef const double *tmpl_cdf
+    cdef const int32_t *tmpl_name
+    cdef const double *tmpl_cost
+    cdef const double *epoch_t
+    cdef const double *dns_cdf
+    cdef const int32_t *rec_lb
+    cdef const int32_t *lb_insp
+    cdef const double *route_cdf
+    cdef const double *rtt
+    cdef const int32_t *tg_start
+    cdef const int32_t *tg_algo
+    cdef const double *tgt_weight
+    cdef const uint8_t *tgt_up
+    cdef const uint64_t *tgt_key
+    cdef const int32_t *tgt_dist
+    cdef const double *tgt_mean
+    cdef const double *tgt_sigma
+    cdef const int32_t *wk_start
+    cdef const int32_t *thr_start
+    cdef const int32_t *thr_idx
+    cdef const double *b_rate
+    cdef const double *b_burst
+    # state
+    cdef readonly double now
+    cdef int32_t piece, epoch
+    cdef readonly bint finished
+    cdef readonly int64_t simulated
+    cdef double *wk_free
+    cdef double *b_tokens
+    cdef double *b_last
+    cdef int64_t *outstanding
+    cdef lb_sim_completion *heap
+    cdef int64_t heap_n, heap_cap
+    cdef readonly int64_t heap_peak
+    # statistics
+    cdef int64_t *cnt_target
+    cdef int64_t *err_target
+    cdef int64_t *cnt_record
+    cdef int64_t *thr_reject
+    cdef int64_t *nodata
+    cdef int64_t *fixed
+    cdef int64_t *tbins
+    cdef int64_t *lat_hist
+    cdef int64_t *out_hist
+    cdef double *lat_sum
+    cdef int64_t *cnt_epoch
+    cdef int64_t *outcome
+    cdef int64_t *cnt_client_record
+
+    def __cinit__(self):
+        self.heap = NULL
+        self.lor = NULL
+        self.rrs = NULL
+        self.als = NULL
+        self.tgt_group = NULL
+
+    def __dealloc__(self):
+        if self.heap != NULL:
+            free(self.heap)
+        if self.lor != NULL:
+            free(self.lor)
+        if self.rrs != NULL:
+            free(self.rrs)
+        if self.als != NULL:
+            free(self.als)
+        if self.tgt_group != NULL:
+            free(self.tgt_group)
+
+    def __init__(self, dict model, seed=0):
+        cdef str k
+        m = {}
+        for k in MODEL_SIZES:
+            m[k] = int(model[k])
+            if m[k] < (0 if k in ("B",) else 1):
+                raise ValueError(f"model[{k!r}] must be >= 1, got {m[k]}")
+        for k, dt in MODEL_ARRAYS.items():
+            a = np.array(model[k], dtype=dt, copy=True).ravel()
+            if a.size == 0:
+                a = np.zeros(1, dtype=dt)
+            m[k] = a
+        m["max_time"] = float(model.get("max_time", INFINITY))
+        m["tbin_w"] = float(model["tbin_w"])
+        if not m["tbin_w"] > 0:
+            raise ValueError("model['tbin_w'] must be > 0")
+        self.model = m
+        self.C = m["C"]; self.R = m["R"]; self.NN = m["NN"]; self.D = m["D"]
+        self.L = m["L"]; self.G = m["G"]; self.T = m["T"]; self.E = m["E"]
+        self.P = m["P"]; self.B = m["B"]; self.TB = m["TB"]
+        self.max_time = m["max_time"]; self.tbin_w = m["tbin_w"]
+        expect = {
+            "rate_t": self.P, "rate_v": self.P, "client_cdf": self.C, "tmpl_cdf": self.R,
+            "tmpl_name": self.R, "tmpl_cost": self.R, "epoch_t": self.E,
+            "dns_cdf": self.E * self.C * self.NN * self.D, "rec_lb": self.D,
+            "route_cdf": self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
+            "tg_start": self.G + 1, "tg_algo": self.G, "tg_slow_start": self.G,
+            "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T, "tgt_key": self.T,
+            "tgt_dist": self.T, "tgt_mean": self.T, "tgt_sigma": self.T,
+            "wk_start": self.T + 1, "thr_start": self.C * self.R + 1,
+        }
+        for k, n in expect.items():
+            if m[k].size != n:
+                raise ValueError(f"model[{k!r}] must have {n} entries, got {m[k].size}")
+        if m["tg_start"][self.G] != self.T or m["wk_start"][self.T] < self.T:
+            raise ValueError("model['tg_start'] / model['wk_start'] are inconsistent")
+        if np.any(np.diff(m["wk_start"]) < 1):
+            raise ValueError("model['wk_start']: every target needs at least one worker")
+        if m["thr_start"][-1] > 0 and (m["thr_idx"][:m["thr_start"][-1]].max() >= self.B
+                                       or m["thr_idx"][:m["thr_start"][-1]].min() < 0):
+            raise ValueError("model['thr_idx'] out of range")
+        if m["rec_lb"][:self.D].max() >= self.L or m["rec_lb"][:self.D].min() < 0:
+            raise ValueError("model['rec_lb'] out of range")
+        if m["lb_insp"][:self.L].max() >= self.G or m["lb_insp"][:self.L].min() < -1:
+            raise ValueError("model['lb_insp'] out of range")
+        if m["rate_v"][self.P - 1] <= 0:
+            raise ValueError("model['rate_v']: the last rate piece must be > 0")
+        self.rate_t = _dp(m["rate_t"]); self.rate_v = _dp(m["rate_v"])
+        self.client_cdf = _dp(m["client_cdf"]); self.tmpl_cdf = _dp(m["tmpl_cdf"])
+        self.tmpl_name = _ip(m["tmpl_name"]); self.tmpl_cost = _dp(m["tmpl_cost"])
+        self.epoch_t = _dp(m["epoch_t"]); self.dns_cdf = _dp(m["dns_cdf"])
+        self.lb_insp = _ip(m["lb_insp"])
+        self.rec_lb = _ip(m["rec_lb"]); self.route_cdf = _dp(m["route_cdf"])
+        self.rtt = _dp(m["rtt"]); self.tg_start = _ip(m["tg_start"])
+        self.tg_algo = _ip(m["tg_algo"]); self.tgt_weight = _dp(m["tgt_weight"])
+        self.tgt_up = _bp(m["tgt_up"]); self.tgt_key = _up(m["tgt_key"])
+        self.tgt_dist = _ip(m["tgt_dist"]); self.tgt_mean = _dp(m["tgt_mean"])
+        self.tgt_sigma = _dp(m["tgt_sigma"]); self.wk_start = _ip(m["wk_start"])
+        self.thr_start = _ip(m["thr_start"]); self.thr_idx = _ip(m["thr_idx"])
+        self.b_rate = _dp(m["b_rate"]); self.b_burst = _dp(m["b_burst"])
+
+        W = int(m["wk_start"][self.T])
+        B1 = max(self.B, 1)
+        s = self.stats = {
+            "wk_free": np.zeros(W), "b_tokens": np.array(m["b_burst"][:B1], dtype=np.float64),
+            "b_last": np.zeros(B1),
+            "outstanding": np.zeros(self.T, np.int64),
+            "cnt_target": np.zeros(self.T, np.int64), "err_target": np.zeros(self.T, np.int64),
+            "cnt_record": np.zeros(self.D, np.int64), "thr_reject": np.zeros(B1, np.int64),
+            "nodata": np.zeros(self.NN, np.int64), "fixed": np.zeros(self.L, np.int64),
+            "tbins": np.zeros(self.TB * self.T, np.int64),
+            "lat_hist": np.zeros(self.T * LB_SIM_LAT_BINS, np.int64),
+            "out_hist": np.zeros(self.T * LB_SIM_OUT_BINS, np.int64),
+            "lat_sum": np.zeros(self.T), "cnt_epoch": np.zeros(self.E, np.int64),
+            # per request: served, target error, throttled, no DNS answer, fixed response
+            "outcome": np.zeros(5, np.int64),
+            "cnt_client_record": np.zeros(self.C * self.D, np.int64),
+        }
+        self.wk_free = _dp(s["wk_free"]); self.b_tokens = _dp(s["b_tokens"])
+        self.b_last = _dp(s["b_last"])
+        self.outstanding = _lp(s["outstanding"]); self.cnt_target = _lp(s["cnt_target"])
+        self.err_target = _lp(s["err_target"]); self.cnt_record = _lp(s["cnt_record"])
+        self.thr_reject = _lp(s["thr_reject"]); self.nodata = _lp(s["nodata"])
+        self.fixed = _lp(s["fixed"]); self.tbins = _lp(s["tbins"])
+        self.lat_hist = _lp(s["lat_hist"]); self.out_hist = _lp(s["out_hist"])
+        self.lat_sum = _dp(s["lat_sum"]); self.cnt_epoch = _lp(s["cnt_epoch"])
+        self.outcome = _lp(s["outcome"])
+        self.cnt_client_record = _lp(s["cnt_client_record"])
+        self.heap_cap = 1024
+        self.heap = <lb_sim_completion*> malloc(self.heap_cap * sizeof(lb_sim_completion))
+        if self.heap == NULL:
+            raise MemoryError()
+        self.heap_n = 0
+        self.heap_peak = 0
+        self.now = 0.0
+        self.piece = 0
+        self.epoch = 0
+        self.finished = False
+        self.simulated = 0
+        lb_rng_seed(&self.rng, parse_seed(seed))
+        # request-level selection runs on lbcore's kernels (_lor, _roundrobin, _alias)
+        self.selectors = make_selectors(m, seed)
+        self.lor = <lb_lor**> malloc(self.G * sizeof(lb_lor*))
+        self.rrs = <lb_roundrobin**> malloc(self.G * sizeof(lb_roundrobin*))
+        self.als = <lb_alias**> malloc(self.G * sizeof(lb_alias*))
+        self.tgt_group = <int32_t*> malloc(self.T * sizeof(int32_t))
+        if self.lor == NULL or self.rrs == NULL or self.als == NULL or self.tgt_group == NULL:
+            raise MemoryError()
+        cdef int32_t g, t
+        for g in range(self.G):
+            self.lor[g] = NULL
+            self.rrs[g] = NULL
+            self.als[g] = NULL
+            sel = self.selectors[g]
+            if isinstance(sel, (LeastOutstanding, PowerOfTwoChoices)):
+                self.lor[g] = <lb_lor*> _bp(sel._state())
+            elif isinstance(sel, RoundRobin):
+                self.rrs[g] = <lb_roundrobin*> _bp(sel._state())
+            elif isinstance(sel, WeightedRandom):
+                self.als[g] = <lb_alias*> _bp(sel._state())
+            for t in range(self.tg_start[g], self.tg_start[g + 1]):
+                self.tgt_group[t] = g
+        self.apply_error = 0
+        apply_epoch(self.selectors, self.model, 0, 0.0)
+
+    cdef void _apply_epoch(self) noexcept nogil:
+        """Tell the selection objects which targets are eligible in this epoch (rare: the
+        only place the loop takes the GIL)."""
+        with gil:
+            try:
+                apply_epoch(self.selectors, self.model, self.epoch, self.now)
+            except BaseException:
+                self.apply_error = 1
+
+    @property
+    def in_flight(self):
+        """Requests still being served (entries of the completion heap)."""
+        return self.heap_n
+
+    def run(self, n):
+        """Simulate up to ``n`` more requests; return how many were simulated."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        cdef int64_t want = n, done
+        cdef int rc
+        if self.finished:
+            return 0
+        with nogil:
+            rc = self._loop(want, &done)
+        self.simulated += done
+        if self.apply_error:
+            raise RuntimeError("applying an epoch to the selection objects failed")
+        if rc != 0:
+            raise MemoryError("completion heap could not grow")
+        return done
+
+    cdef int _push(self, double t, int32_t target) noexcept nogil:
+        cdef int64_t i, p
+        cdef lb_sim_completion* grown
+        if self.heap_n == self.heap_cap:
+            grown = <lb_sim_completion*> realloc(
+                self.heap, 2 * self.heap_cap * sizeof(lb_sim_completion))
+            if grown == NULL:
+                return -1
+            self.heap = grown
+            self.heap_cap *= 2
+        i = self.heap_n
+        self.heap_n += 1
+        while i > 0:
+            p = (i - 1) >> 1
+            if self.heap[p].t <= t:
+                break
+            self.heap[i] = self.heap[p]
+            i = p
+        self.heap[i].t = t
+        self.heap[i].target = target
+        if self.heap_n > self.heap_peak:
+            self.heap_peak = self.heap_n
+        return 0
+
+    cdef void _pop(self) noexcept nogil:
+        cdef lb_sim_completion last
+        cdef int64_t i = 0, c
+        self.heap_n -= 1
+        if self.heap_n == 0:
+            return
+        last = self.heap[self.heap_n]
+        while True:
+            c = 2 * i + 1
+            if c >= self.heap_n:
+                break
+            if c + 1 < self.heap_n and self.heap[c + 1].t < self.heap[c].t:
+                c += 1
+            if last.t <= self.heap[c].t:
+                break
+            self.heap[i] = self.heap[c]
+            i = c
+        self.heap[i] = last
+
+    cdef int32_t _select(self, int32_t g, const double* w) noexcept nogil:
+        """Pick a target of group g among those with weight > 0 (-1 if none).
+
+        Round robin, least outstanding, weighted random and power of two choices call
+        lbcore's kernels (_roundrobin, _lor, _alias) on the group's selection object,
+        whose availability ``apply_epoch`` keeps equal to ``w > 0``; the flow hash (a
+        fresh flow per request, highest random weight) is inline until the consistent
+        hashing kernels are wired in here.
+        """
+        cdef int32_t a = self.tg_start[g], b = self.tg_start[g + 1], n = b - a
+        cdef int32_t i, t, best = -1, ties = 0, k
+        cdef int64_t o, omin = 0
+        cdef double total = 0.0, x
+        cdef uint64_t h, score, best_score = 0
+        cdef int algo = self.tg_algo[g]
+        if algo == LB_SIM_ROUND_ROBIN:
+            k = lb_roundrobin_pick(self.rrs[g], self.now)
+            return a + k if k >= 0 else -1
+        if algo == LB_SIM_LEAST_OUTSTANDING:
+            k = lb_lor_acquire(self.lor[g])
+            return a + k if k >= 0 else -1
+        if algo == LB_SIM_POWER_OF_TWO:
+            k = lb_lor_acquire_p2c(self.lor[g])
+            return a + k if k >= 0 else -1
+        if algo == LB_SIM_WEIGHTED_RANDOM:
+            k = lb_alias_pick(self.als[g], self.now)
+            return a + k if k >= 0 else -1
+        # LB_SIM_FLOW_HASH: a fresh flow's hash, highest-random-weight over eligible targets
+        # (the flow is drawn only when some target is eligible, like the other algorithms)
+        for t in range(a, b):
+            if w[t] > 0.0:
+                if best < 0:
+                    h = lb_rng_next(&self.rng)
+                score = lb_mix64(h ^ self.tgt_key[t])
+                if best < 0 or score > best_score:
+                    best = t; best_score = score
+        return best
+
+    cdef double _service(self, int32_t t) noexcept nogil:
+        cdef int d = self.tgt_dist[t]
+        cdef double u1, u2, z, s
+        if d == LB_SIM_CONSTANT:
+            return self.tgt_mean[t]
+        if d == LB_SIM_EXPONENTIAL:
+            return -log(1.0 - lb_rng_uniform(&self.rng)) * self.tgt_mean[t]
+        u1 = lb_rng_uniform(&self.rng)
+        u2 = lb_rng_uniform(&self.rng)
+        z = sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2)
+        s = self.tgt_sigma[t]
+        return self.tgt_mean[t] * exp(s * z - 0.5 * s * s)
+
+    cdef void _drop(self, int32_t t) noexcept nogil:
+        """A request that fails at once at a down target: the selection kernel counted it."""
+        cdef int32_t g = self.tgt_group[t]
+        if self.lor[g] != NULL:
+            lb_lor_release(self.lor[g], t - self.tg_start[g])
+
+    cdef void _release(self, int32_t t) noexcept nogil:
+        cdef int32_t g = self.tgt_group[t]
+        self.outstanding[t] -= 1
+        if self.lor[g] != NULL:
+            lb_lor_release(self.lor[g], t - self.tg_start[g])
+
+    cdef double _serve(self, int32_t t, double arrive, double cost, double* fin) noexcept nogil:
+        """Queue a request arriving at ``arrive`` on target t's earliest-free worker (FIFO);
+        record its outstanding count at routing time and push its completion. Returns the
+        completion time, or -1.0 when the completion heap cannot grow."""
+        cdef double svc = cost * self._service(t), start
+        cdef int32_t wk, w_best = self.wk_start[t]
+        cdef int64_t i
+        for wk in range(self.wk_start[t] + 1, self.wk_start[t + 1]):
+            if self.wk_free[wk] < self.wk_free[w_best]:
+                w_best = wk
+        start = self.wk_free[w_best] if self.wk_free[w_best] > arrive else arrive
+        fin[0] = start + svc
+        self.wk_free[w_best] = fin[0]
+        i = self.outstanding[t]
+        if i >= LB_SIM_OUT_BINS:
+            i = LB_SIM_OUT_BINS - 1
+        self.out_hist[<int64_t>t * LB_SIM_OUT_BINS + i] += 1
+        self.outstanding[t] += 1
+        if self._push(fin[0], t) != 0:
+            return -1.0
+        return fin[0]
+
+    cdef void _record(self, int32_t t, double lat) noexcept nogil:
+        cdef int64_t bin_
+        if lat > 0.0:
+            bin_ = <int64_t> floor((log10(lat) - LB_SIM_LAT_MIN_DECADE) * LB_SIM_LAT_PER_DECADE)
+        else:
+            bin_ = 0
+        if bin_ < 0:
+            bin_ = 0
+        elif bin_ >= LB_SIM_LAT_BINS:
+            bin_ = LB_SIM_LAT_BINS - 1
+        self.lat_hist[<int64_t>t * LB_SIM_LAT_BINS + bin_] += 1
+        self.lat_sum[t] += lat
+        bin_ = <int64_t> (self.now / self.tbin_w)
+        if bin_ >= self.TB:
+            bin_ = self.TB - 1
+        self.tbins[bin_ * self.T + t] += 1
+
+    cdef int _loop(self, int64_t want, int64_t* done_out) noexcept nogil:
+        cdef int64_t done = 0, i
+        cdef double e, rate, end, dt, u_client, u_tmpl, u_dns, u_route, fin
+        cdef double tokens
+        cdef int32_t c, r, nm, d, lb, g, t, j, bidx, rejected, gi, ti
+        cdef double arrive
+        cdef const double* w
+        cdef const uint8_t* up
+        cdef int32_t T = self.T
+        while done < want:
+            # 1. next arrival of a Poisson process with a piecewise-constant rate
+            e = -log(1.0 - lb_rng_uniform(&self.rng))
+            while True:
+                rate = self.rate_v[self.piece]
+                end = self.rate_t[self.piece + 1] if self.piece + 1 < self.P else INFINITY
+                if rate > 0.0:
+                    dt = e / rate
+                    if self.now + dt < end:
+                        self.now += dt
+                        break
+                    e -= (end - self.now) * rate
+                self.now = end
+                self.piece += 1
+            if self.now > self.max_time:
+                self.now = self.max_time
+                self.finished = True
+                break
+            # 2. completions up to now release outstanding counts
+            while self.heap_n > 0 and self.heap[0].t <= self.now:
+                self._release(self.heap[0].target)
+                self._pop()
+            # 3. events: the epoch whose tables apply now
+            if self.epoch + 1 < self.E and self.epoch_t[self.epoch + 1] <= self.now:
+                while self.epoch + 1 < self.E and self.epoch_t[self.epoch + 1] <= self.now:
+                    self.epoch += 1
+                self._apply_epoch()
+            self.cnt_epoch[self.epoch] += 1
+            done += 1
+            u_client = lb_rng_uniform(&self.rng)
+            u_tmpl = lb_rng_uniform(&self.rng)
+            u_dns = lb_rng_uniform(&self.rng)
+            u_route = lb_rng_uniform(&self.rng)
+            c = lb_sim_pick_cdf(self.client_cdf, self.C, u_client)
+            r = lb_sim_pick_cdf(self.tmpl_cdf, self.R, u_tmpl)
+            # 4. DNS answer for (epoch, client class, name)
+            nm = self.tmpl_name[r]
+            d = lb_sim_pick_cdf(
+                self.dns_cdf + ((<int64_t>self.epoch * self.C + c) * self.NN + nm) * self.D,
+                self.D, u_dns)
+            if d < 0:
+                self.nodata[nm] += 1
+                self.outcome[3] += 1
+                continue
+            self.cnt_record[d] += 1
+            self.cnt_client_record[c * self.D + d] += 1
+            lb = self.rec_lb[d]
+            # 5. throttling: every bucket that applies must hold a token
+            rejected = -1
+            for j in range(self.thr_start[c * self.R + r], self.thr_start[c * self.R + r + 1]):
+                bidx = self.thr_idx[j]
+                tokens = self.b_tokens[bidx] + (self.now - self.b_last[bidx]) * self.b_rate[bidx]
+                if tokens > self.b_burst[bidx]:
+                    tokens = self.b_burst[bidx]
+                self.b_tokens[bidx] = tokens
+                self.b_last[bidx] = self.now
+                if tokens < 1.0 and rejected < 0:
+                    rejected = bidx
+            if rejected >= 0:
+                self.thr_reject[rejected] += 1
+                self.outcome[2] += 1
+                continue
+            for j in range(self.thr_start[c * self.R + r], self.thr_start[c * self.R + r + 1]):
+                self.b_tokens[self.thr_idx[j]] -= 1.0
+            w = self.tgt_weight + <int64_t>self.epoch * T
+            up = self.tgt_up + <int64_t>self.epoch * T
+            # 6. a Gateway Load Balancer inspection tier in front of the load balancer:
+            #    an appliance by flow hash; the request goes on when it is inspected
+            arrive = self.now
+            gi = self.lb_insp[lb]
+            if gi >= 0:
+                ti = self._select(gi, w)
+                if ti < 0:
+                    self.fixed[lb] += 1
+                    self.outcome[4] += 1
+                    continue
+                self.cnt_target[ti] += 1
+                if not up[ti]:
+                    self._drop(ti)
+                    self.err_target[ti] += 1
+                    self.outcome[1] += 1
+                    continue
+                if self._serve(ti, self.now, 1.0, &fin) < 0.0:
+                    done_out[0] = done
+                    return -1
+                self._record(ti, fin - self.now)
+                arrive = fin
+            # 7. listener rules: target group for (load balancer, template)
+            g = lb_sim_pick_cdf(self.route_cdf + (<int64_t>lb * self.R + r) * self.G,
+                                self.G, u_route)
+            if g < 0:
+                self.fixed[lb] += 1
+                self.outcome[4] += 1
+                continue
+            t = self._select(g, w)
+            if t < 0:
+                self.fixed[lb] += 1
+                self.outcome[4] += 1
+                continue
+            self.cnt_target[t] += 1
+            if not up[t]:
+                self._drop(t)
+                self.err_target[t] += 1
+                self.outcome[1] += 1
+                continue
+            # 8. service on the earliest-free worker of the target (FIFO), statistics
+            if self._serve(t, arrive, self.tmpl_cost[r], &fin) < 0.0:
+                done_out[0] = done
+                return -1
+            self._record(t, fin - self.now + self.rtt[c * self.L + lb])
+            self.outcome[0] += 1
+        done_out[0] = done
+        return 0
+
+
+cdef double* _dp(object a) except? NULL:
+    cdef double[::1] v = a
+    return &v[0]
+
+cdef const int32_t* _ip(object a) except? NULL:
+    cdef int32_t[::1] v = a
+    return &v[0]
+
+cdef int64_t* _lp(object a) except? NULL:
+    cdef int64_t[::1] v = a
+    return &v[0]
+
+cdef const uint8_t* _bp(object a) except? NULL:
+    cdef uint8_t[::1] v = a
+    return &v[0]
+
+cdef const uint64_t* _up(object a) except? NULL:
+    cdef uint64_t[::1] v = a
+    return &v[0]

@@ -1,0 +1,196 @@
+"""Pure-Python event loop for lbcore._sim.Engine: same model dict, same draws, same counters.
+
+Deliberately simple: one Python step per request, heapq for completions, lists for
+state. It draws from lbcore.Random (the same xoshiro256** stream the kernel uses) in
+the documented order, so for a seed it must produce *identical* statistics.
+"""
+import heapq
+import math
+
+import numpy as np
+
+import lbcore
+from lbcore._sim import (LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, apply_epoch,
+                         make_selectors)
+
+M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def pick(cdf, u):
+    if len(cdf) == 0 or cdf[-1] <= 0:
+        return -1
+    x = u * cdf[-1]
+    for i, c in enumerate(cdf):
+        if x < c:
+            return i
+    return len(cdf) - 1
+
+
+def simulate_ref(model, seed, n):
+    m = {k: (np.asarray(v).ravel().tolist() if isinstance(v, np.ndarray) else v)
+         for k, v in model.items()}
+    C, R, NN, D, L, G, T, E, P, B, TB = (int(m[k]) for k in
+                                          ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB"))
+    rng = lbcore.Random(seed)
+    now, piece, epoch = 0.0, 0, 0
+    wk_free = [0.0] * m["wk_start"][T]
+    tokens = list(m["b_burst"][:B])
+    last = [0.0] * B
+    outstanding = [0] * T
+    heap = []
+    st = {
+        "cnt_target": [0] * T, "err_target": [0] * T, "cnt_record": [0] * D,
+        "thr_reject": [0] * max(B, 1), "nodata": [0] * NN, "fixed": [0] * L,
+        "tbins": [0] * (TB * T), "lat_hist": [0] * (T * LAT_BINS),
+        "out_hist": [0] * (T * OUT_BINS), "lat_sum": [0.0] * T, "cnt_epoch": [0] * E,
+        "outcome": [0] * 5,
+        "cnt_client_record": [0] * (C * D),   # served, target error, throttled, no DNS answer, fixed response
+    }
+
+    # request-level selection: lbcore's RoundRobin / LeastOutstanding / WeightedRandom /
+    # PowerOfTwoChoices objects (tested against their own references), driven the same way
+    selectors = make_selectors(model, seed)
+    group_of = [g for g in range(G) for _ in range(m["tg_start"][g], m["tg_start"][g + 1])]
+
+    def drop(t):
+        sel = selectors[group_of[t]]
+        if hasattr(sel, "release"):
+            sel.release(t - m["tg_start"][group_of[t]])
+
+    apply_epoch(selectors, model, 0, 0.0)
+
+    def select(g, w):
+        a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
+        elig = [t for t in range(a, bnd) if w[t] > 0]
+        algo = m["tg_algo"][g]
+        if not elig:
+            return -1
+        if algo in (0, 1, 2, 4):   # lbcore._roundrobin / _lor / _alias
+            return a + (selectors[g].pick(now) if algo in (0, 2) else selectors[g].acquire())
+        h = rng.next_u64()   # flow hash: highest random weight
+        return max(elig, key=lambda k: (mix64(h ^ m["tgt_key"][k]), -k))
+
+    def serve(t, arrive, cost):
+        dist, mean = m["tgt_dist"][t], m["tgt_mean"][t]
+        if dist == 0:
+            svc = mean
+        elif dist == 1:
+            svc = -math.log(1.0 - rng.uniform()) * mean
+        else:
+            u1, u2 = rng.uniform(), rng.uniform()
+            z = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+            s = m["tgt_sigma"][t]
+            svc = mean * math.exp(s * z - 0.5 * s * s)
+        svc = cost * svc
+        workers = range(m["wk_start"][t], m["wk_start"][t + 1])
+        wbest = min(workers, key=lambda k: (wk_free[k], k))
+        fin = max(wk_free[wbest], arrive) + svc
+        wk_free[wbest] = fin
+        st["out_hist"][t * OUT_BINS + min(outstanding[t], OUT_BINS - 1)] += 1
+        outstanding[t] += 1
+        heapq.heappush(heap, (fin, t))
+        return fin
+
+    def record(t, lat):
+        b = int(math.floor((math.log10(lat) - LAT_MIN_DECADE) * LAT_PER_DECADE)) if lat > 0 else 0
+        st["lat_hist"][t * LAT_BINS + min(max(b, 0), LAT_BINS - 1)] += 1
+        st["lat_sum"][t] += lat
+        st["tbins"][min(int(now / m["tbin_w"]), TB - 1) * T + t] += 1
+
+    done = 0
+    max_time = m.get("max_time", math.inf)
+    while done < n:
+        e = -math.log(1.0 - rng.uniform())
+        while True:
+            rate = m["rate_v"][piece]
+            end = m["rate_t"][piece + 1] if piece + 1 < P else math.inf
+            if rate > 0 and now + e / rate < end:
+                now += e / rate
+                break
+            if rate > 0:
+                e -= (end - now) * rate
+            now = end
+            piece += 1
+        if now > max_time:
+            now = max_time
+            break
+        while heap and heap[0][0] <= now:
+            _, t = heapq.heappop(heap)
+            outstanding[t] -= 1
+            drop(t)
+        if epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
+            while epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
+                epoch += 1
+            apply_epoch(selectors, model, epoch, now)
+        st["cnt_epoch"][epoch] += 1
+        done += 1
+        u_client, u_tmpl, u_dns, u_route = (rng.uniform() for _ in range(4))
+        c = pick(m["client_cdf"], u_client)
+        r = pick(m["tmpl_cdf"], u_tmpl)
+        nm = m["tmpl_name"][r]
+        off = ((epoch * C + c) * NN + nm) * D
+        d = pick(m["dns_cdf"][off:off + D], u_dns)
+        if d < 0:
+            st["nodata"][nm] += 1
+            st["outcome"][3] += 1
+            continue
+        st["cnt_record"][d] += 1
+        st["cnt_client_record"][c * D + d] += 1
+        lb = m["rec_lb"][d]
+        buckets = m["thr_idx"][m["thr_start"][c * R + r]:m["thr_start"][c * R + r + 1]]
+        rejected = -1
+        for b in buckets:
+            tokens[b] = min(m["b_burst"][b], tokens[b] + (now - last[b]) * m["b_rate"][b])
+            last[b] = now
+            if tokens[b] < 1.0 and rejected < 0:
+                rejected = b
+        if rejected >= 0:
+            st["thr_reject"][rejected] += 1
+            st["outcome"][2] += 1
+            continue
+        for b in buckets:
+            tokens[b] -= 1.0
+        w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
+        up = m["tgt_up"][epoch * T:(epoch + 1) * T]
+        arrive = now
+        gi = m["lb_insp"][lb]
+        if gi >= 0:          # inspection appliance first
+            ti = select(gi, w)
+            if ti < 0:
+                st["fixed"][lb] += 1
+                st["outcome"][4] += 1
+                continue
+            st["cnt_target"][ti] += 1
+            if not up[ti]:
+                drop(ti)
+                st["err_target"][ti] += 1
+                st["outcome"][1] += 1
+                continue
+            arrive = serve(ti, now, 1.0)
+            record(ti, arrive - now)
+        off = (lb * R + r) * G
+        g = pick(m["route_cdf"][off:off + G], u_route)
+        t = select(g, w) if g >= 0 else -1
+        if t < 0:
+            st["fixed"][lb] += 1
+            st["outcome"][4] += 1
+            continue
+        st["cnt_target"][t] += 1
+        if not up[t]:
+            drop(t)
+            st["err_target"][t] += 1
+            st["outcome"][1] += 1
+            continue
+        fin = serve(t, arrive, m["tmpl_cost"][r])
+        record(t, fin - now + m["rtt"][c * L + lb])
+        st["outcome"][0] += 1
+    st["outstanding"] = outstanding
+    st["now"] = now
+    st["done"] = done
+    return st

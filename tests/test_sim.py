@@ -1,0 +1,585 @@
+"""The simulation engine: compiled loop == pure-Python loop, determinism, semantics."""
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lbcore._sim import Engine
+from lbcore.sim import load_scenario, parse_scenario, simulate
+from lbcore.sim.model import compile_scenario
+from reference.sim_ref import simulate_ref
+
+STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
+             "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding")
+
+
+def small_scenario(*, algo="least_outstanding_requests", dist="lognormal", rps=400.0,
+                   workers=2, slow=0.05, events=True, throttle_rate=50.0, nlb=True,
+                   routing="latency"):
+    """A small scenario exercising every feature, with events in the first seconds."""
+    ev = """
+[[events]]
+at = 1.0
+action = "fail"
+target_group = "web"
+target = "w2"
+[[events]]
+at = 2.0
+action = "recover"
+target_group = "web"
+target = "w2"
+[[events]]
+at = 0.5
+action = "fail"
+target_group = "fw"
+target = "fw2"
+[[events]]
+at = 1.5
+action = "register"
+target_group = "web"
+target = "w4"
+[[events]]
+at = 3.0
+action = "region_fail"
+region = "eu-west-1"
+[[events]]
+at = 3.5
+action = "set_weight"
+target_group = "web"
+target = "w1"
+weight = 3
+[[events]]
+at = 4.0
+action = "set_record_weight"
+record = "api-b"
+weight = 0
+[[events]]
+at = 4.5
+action = "region_recover"
+region = "eu-west-1"
+""" if events else ""
+    nlb_lb = """
+[[load_balancers]]
+name = "nlb"
+type = "network"
+region = "us-east-1"
+default_forward = [{ target_group = "tcp" }]
+[[target_groups]]
+name = "tcp"
+protocol = "TCP"
+health_check = { interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }
+targets = [
+  { id = "t1", az = "us-east-1a", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+  { id = "t2", az = "us-east-1b", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+  { id = "t3", az = "us-east-1c", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+]
+[[route53.records]]
+name = "tcp.example"
+set_identifier = "tcp"
+alias_target = "nlb"
+[[traffic.requests]]
+name = "tcp"
+weight = 1
+host = "tcp.example"
+""" if nlb else ""
+    rec = {"latency": ('routing = "latency"\nregion = "us-east-1"', 'routing = "latency"\nregion = "eu-west-1"'),
+           "weighted": ('routing = "weighted"\nweight = 3', 'routing = "weighted"\nweight = 1'),
+           "failover": ('routing = "failover"\nfailover = "PRIMARY"', 'routing = "failover"\nfailover = "SECONDARY"'),
+           "simple": ('routing = "simple"', 'routing = "simple"')}[routing]
+    return f"""
+[simulation]
+name = "small"
+requests = 3000
+seed = 7
+[[traffic.rate]]
+at = 0
+rps = {rps}
+[[traffic.rate]]
+at = 2.5
+rps = 0
+[[traffic.rate]]
+at = 2.7
+rps = {rps * 1.5}
+[[traffic.clients]]
+name = "us"
+weight = 2
+rtt = {{ us-east-1 = 0.01, eu-west-1 = 0.08 }}
+[[traffic.clients]]
+name = "eu"
+weight = 1
+rtt = {{ us-east-1 = 0.08, eu-west-1 = 0.01 }}
+[[traffic.requests]]
+name = "page"
+weight = 5
+host = "www.example"
+path = "/index.html"
+[[traffic.requests]]
+name = "api"
+weight = 3
+method = "POST"
+host = "www.example"
+path = "/api/x"
+headers = {{ X-Tenant = "gold" }}
+cost = 2.0
+[[traffic.requests]]
+name = "ping"
+weight = 1
+host = "www.example"
+path = "/ping"
+{nlb_lb}
+[[route53.records]]
+name = "www.example"
+set_identifier = "api-a"
+{rec[0]}
+alias_target = "alb-us"
+[[route53.records]]
+name = "www.example"
+set_identifier = "api-b"
+{rec[1]}
+alias_target = "alb-eu"
+[[load_balancers]]
+name = "alb-us"
+region = "us-east-1"
+inspection = "fw"
+default_forward = [{{ target_group = "web" }}]
+[[load_balancers.rules]]
+priority = 5
+conditions = [{{ field = "path-pattern", values = ["/api/*"] }},
+              {{ field = "http-header", name = "x-tenant", values = ["GOLD"] }}]
+forward = [{{ target_group = "api", weight = 2 }}, {{ target_group = "web", weight = 1 }}]
+[[load_balancers.rules]]
+priority = 9
+conditions = [{{ field = "path-pattern", values = ["/p?ng"] }}]
+fixed_response = 200
+[[load_balancers]]
+name = "alb-eu"
+region = "eu-west-1"
+default_forward = [{{ target_group = "eu" }}]
+[[target_groups]]
+name = "web"
+attributes = {{ "load_balancing.algorithm.type" = "{algo}" }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [
+  {{ id = "w1", az = "us-east-1a", workers = {workers}, service = {{ distribution = "{dist}", mean = 0.01 }} }},
+  {{ id = "w2", az = "us-east-1b", workers = {workers}, service = {{ distribution = "{dist}", mean = 0.01 }} }},
+  {{ id = "w3", az = "us-east-1c", workers = {workers}, service = {{ distribution = "{dist}", mean = {slow} }} }},
+  {{ id = "w4", az = "us-east-1c", workers = {workers}, registered = false, service = {{ distribution = "{dist}", mean = 0.01 }} }},
+]
+[[target_groups]]
+name = "fw"
+protocol = "GENEVE"
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [
+  {{ id = "fw1", az = "us-east-1a", workers = 2, service = {{ mean = 0.001 }} }},
+  {{ id = "fw2", az = "us-east-1b", workers = 2, service = {{ mean = 0.001 }} }},
+]
+[[target_groups]]
+name = "api"
+attributes = {{ "load_balancing.algorithm.type" = "weighted_random" }}
+targets = [
+  {{ id = "a1", az = "us-east-1a", weight = 1, service = {{ mean = 0.02 }} }},
+  {{ id = "a2", az = "us-east-1b", weight = 3, service = {{ mean = 0.02 }} }},
+]
+[[target_groups]]
+name = "eu"
+attributes = {{ "load_balancing.algorithm.type" = "round_robin" }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [
+  {{ id = "e1", az = "eu-west-1a", service = {{ mean = 0.01 }} }},
+  {{ id = "e2", az = "eu-west-1b", service = {{ mean = 0.01 }} }},
+]
+[[throttling]]
+name = "api-limit"
+rate = {throttle_rate}
+burst = 20
+requests = ["api"]
+[[throttling]]
+name = "eu-plan"
+rate = 100
+burst = 10
+clients = ["eu"]
+{ev}
+"""
+
+
+def run_engine(model, seed, n, chunks=1):
+    eng = Engine(model, seed)
+    per = max(1, n // chunks)
+    done = 0
+    while done < n and not eng.finished:
+        got = eng.run(min(per, n - done))
+        done += got
+        if got == 0:
+            break
+    return eng
+
+
+def assert_same(eng, ref):
+    for k in STAT_KEYS:
+        got = eng.stats[k]
+        want = np.asarray(ref[k], dtype=got.dtype)
+        if k in ("thr_reject",):
+            got, want = got[:len(want)], want
+        assert np.array_equal(got[:len(want)], want), k
+    assert eng.now == ref["now"]
+    assert eng.simulated == ref["done"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**64 - 1),
+       algo=st.sampled_from(["round_robin", "least_outstanding_requests", "weighted_random",
+                             "power_of_two_choices"]),
+       dist=st.sampled_from(["constant", "exponential", "lognormal"]),
+       routing=st.sampled_from(["latency", "weighted", "failover", "simple"]),
+       workers=st.integers(1, 3), rps=st.sampled_from([100.0, 600.0, 2000.0]))
+def test_engine_matches_python_reference(seed, algo, dist, routing, workers, rps):
+    s = parse_scenario(small_scenario(algo=algo, dist=dist, routing=routing, workers=workers,
+                                      rps=rps), "small.toml")
+    model, _ = compile_scenario(s, requests=1500)
+    ref = simulate_ref(model, seed, 1500)
+    assert_same(run_engine(model, seed, 1500), ref)
+
+
+def test_chunked_runs_equal_one_run():
+    s = parse_scenario(small_scenario(), "small.toml")
+    model, _ = compile_scenario(s, requests=5000)
+    one = run_engine(model, 3, 5000, chunks=1)
+    many = run_engine(model, 3, 5000, chunks=37)
+    for k in STAT_KEYS:
+        assert np.array_equal(one.stats[k], many.stats[k]), k
+
+
+def test_heap_growth_matches_reference():
+    # one target, many workers, long service: thousands in flight (heap starts at 1024)
+    text = small_scenario(algo="round_robin", events=False, nlb=False, rps=8000.0,
+                          workers=3000, slow=2.0, dist="constant", routing="simple")
+    s = parse_scenario(text, "big.toml")
+    model, _ = compile_scenario(s, requests=12000)
+    eng = run_engine(model, 1, 12000)
+    assert eng.heap_peak > 1024
+    assert_same(eng, simulate_ref(model, 1, 12000))
+
+
+def test_max_time_stops_the_run():
+    s = parse_scenario(small_scenario().replace('seed = 7', 'seed = 7\nmax_time = 0.5'), "t")
+    r = simulate(s, requests=10_000)
+    assert r["requests"] < 10_000 and r["simulated_seconds"] <= 0.5
+    assert abs(r["requests"] - 200) < 60          # 400 rps for 0.5 s, Poisson sd ~14
+
+
+def report_without_timing(r):
+    r = dict(r)
+    r.pop("engine")
+    return r
+
+
+def test_default_scenario_reduced_and_deterministic():
+    s = load_scenario()
+    a = simulate(s, requests=30_000)
+    b = simulate(s, requests=30_000)
+    c = simulate(s, requests=30_000, seed=1)
+    assert report_without_timing(a) == report_without_timing(b)
+    assert report_without_timing(a) != report_without_timing(c)
+    o = a["outcomes"]
+    assert sum(o.values()) == a["requests"] == 30_000
+    assert sum(d["answers"] for d in a["dns"]) == 30_000 - o["dns_no_answer"]
+    for d in a["dns"]:
+        assert sum(d["by_client"].values()) == d["answers"]
+    # latency routing: North America resolves www to us-east-1, Europe to eu-west-1
+    www = {d["set_identifier"]: d["by_client"] for d in a["dns"] if d["name"] == "www.example.com"}
+    assert www["www-use1"]["europe"] == 0 and www["www-euw1"]["north-america"] == 0
+    assert www["www-use1"]["north-america"] > 0 and www["www-euw1"]["europe"] > 0
+    routed = sum(g["requests"] for g in a["target_groups"] if not g["inspection"])
+    dropped = sum(g["errors"] for g in a["target_groups"] if g["inspection"])
+    assert routed == o["served"] + o["target_errors"] - dropped
+    assert any(g["inspection"] for g in a["target_groups"])
+    assert sum(t["throttled"] for t in a["throttling"]) == o["throttled"]
+    assert sum(e["requests"] for e in a["epoch_table"]) == 30_000
+    assert [e["start"] for e in a["epoch_table"]] == sorted(e["start"] for e in a["epoch_table"])
+    json.dumps(a)   # the report is JSON-serialisable
+
+
+def _one_group(algo, slow_mean, n=20_000, seed=5):
+    text = small_scenario(algo=algo, events=False, nlb=False, rps=300.0, workers=4,
+                          slow=slow_mean, routing="simple", dist="exponential")
+    # only page requests: everything goes to "web"
+    text = text.replace('name = "api"\nweight = 3', 'name = "api"\nweight = 0.000001')
+    text = text.replace('name = "ping"\nweight = 1', 'name = "ping"\nweight = 0.000001')
+    s = parse_scenario(text, "one.toml")
+    # both records point at different regions; use only the "us" client class
+    s["traffic"]["clients"][1]["weight"] = 1e-9
+    return simulate(s, requests=n, seed=seed)
+
+
+def test_least_outstanding_sends_less_to_a_slow_target_than_round_robin():
+    lor = _one_group("least_outstanding_requests", 0.08)
+    rr = _one_group("round_robin", 0.08)
+
+    def slow_share(r):
+        g = next(g for g in r["target_groups"] if g["name"] == "web")
+        return next(t["share"] for t in g["targets"] if t["id"] == "w3")
+
+    assert rr["target_groups"][0]["name"] == "web"
+    assert abs(slow_share(rr) - 1 / 3) < 0.01         # round robin ignores speed
+    assert slow_share(lor) < 0.25                      # LOR routes around the slow one
+    lat = lambda r: r["target_groups"][0]["latency_ms"]["mean"]  # noqa: E731
+    assert lat(lor) < lat(rr)
+
+
+def test_failure_is_seen_after_unhealthy_threshold_times_interval():
+    # w2 fails at 1.0; health checks (interval 5, unhealthy threshold 2) would notice at
+    # 11.0, but it recovers at 2.0 first: every request routed to it in [1, 2) is an error.
+    s = parse_scenario(small_scenario(algo="round_robin"), "e.toml")
+    model, meta = compile_scenario(s, requests=3000)
+    ti = meta["targets"].index(("web", "w2", "us-east-1b"))
+    t = model["epoch_t"]
+    for e in range(model["E"]):
+        if 1.0 <= t[e] < 2.0:
+            assert model["tgt_up"][e, ti] == 0 and model["tgt_weight"][e, ti] > 0
+        else:
+            assert model["tgt_up"][e, ti] == 1
+    # w4 registered at 1.5 is in service after healthy_threshold x interval = 10 s
+    w4 = meta["targets"].index(("web", "w4", "us-east-1c"))
+    for e in range(model["E"]):
+        assert (model["tgt_weight"][e, w4] > 0) == (t[e] >= 11.5)
+    r = simulate(s, requests=3000)
+    web = next(g for g in r["target_groups"] if g["name"] == "web")
+    w2 = next(x for x in web["targets"] if x["id"] == "w2")
+    assert w2["errors"] > 0
+
+
+def test_region_failure_moves_latency_answers():
+    s = parse_scenario(small_scenario(), "r.toml")
+    model, meta = compile_scenario(s, requests=10)
+    t = model["epoch_t"]
+    # eu-west-1 fails at 3.0; unhealthy after 2 x 5 s = 13.0; recovers 4.5 -> never seen
+    assert 13.0 not in t
+    s2 = parse_scenario(small_scenario().replace('at = 4.5\naction = "region_recover"',
+                                                 'at = 30\naction = "region_recover"'), "r2")
+    model, meta = compile_scenario(s2, requests=10)
+    t = model["epoch_t"]
+    eu = meta["clients"].index("eu")
+    nm = meta["dns_names"].index("www.example")
+    D = model["D"]
+    recs = [sid for _, sid, _, _ in meta["records"]]
+    for e in range(model["E"]):
+        row = np.diff(np.concatenate([[0.0], model["dns_cdf"][e, eu, nm]]))
+        answer = recs[int(np.argmax(row))]
+        assert answer == ("api-a" if 13.0 <= t[e] < 30 + 10 else "api-b"), t[e]
+    assert D == len(recs)
+
+
+MINIMAL = """
+[simulation]
+seed = 3
+max_time = {T}
+[[traffic.rate]]
+at = 0
+rps = {rps}
+[[traffic.clients]]
+name = "c"
+rtt = {{ us-east-1 = 0.0 }}
+[[traffic.requests]]
+name = "q"
+host = "h"
+[[route53.records]]
+name = "h"
+set_identifier = "h"
+alias_target = "lb"
+[[load_balancers]]
+name = "lb"
+region = "us-east-1"
+default_forward = [{{ target_group = "g" }}]
+[[target_groups]]
+name = "g"
+targets = [{{ id = "a", az = "us-east-1a", service = {{ mean = 0.001 }} }}]
+[[throttling]]
+name = "limit"
+rate = {rate}
+burst = {burst}
+"""
+
+
+@pytest.mark.parametrize("rate,burst", [(50.0, 20), (200.0, 40), (10.0, 100)])
+def test_throttling_admits_burst_plus_rate(rate, burst):
+    # arrivals at 1000 rps for 5 s, far above the limit: a token bucket admits at most
+    # burst + rate x T, and (the bucket refilling continuously, arrivals every ~1 ms)
+    # at least rate x T - 1.
+    T = 5.0
+    r = simulate(parse_scenario(MINIMAL.format(T=T, rps=1000.0, rate=rate, burst=burst), "m"),
+                 requests=1_000_000)
+    admitted = r["outcomes"]["served"]
+    assert r["throttling"][0]["throttled"] == r["requests"] - admitted > 0
+    assert rate * T - 1 <= admitted <= burst + rate * T
+
+
+def test_throttling_burst_one_wastes_refill_time():
+    # burst 1: after each admission the bucket needs 1/rate s to refill, then waits for
+    # the next Poisson arrival (mean 1/lambda): admitted rate = 1 / (1/rate + 1/lambda).
+    T, rate, lam = 5.0, 200.0, 1000.0
+    r = simulate(parse_scenario(MINIMAL.format(T=T, rps=lam, rate=rate, burst=1), "m"),
+                 requests=1_000_000)
+    expect = T / (1 / rate + 1 / lam)      # 833; sd of a renewal count here is ~ 10
+    assert abs(r["outcomes"]["served"] - expect) < 0.05 * expect
+
+
+def test_every_public_report_field_is_present():
+    r = simulate(load_scenario(), requests=2000)
+    for k in ("scenario", "source", "seed", "requests", "simulated_seconds", "outcomes",
+              "dns", "throttling", "target_groups", "events", "engine", "load_over_time"):
+        assert k in r
+    lot = r["load_over_time"]
+    assert len(lot["counts"]) == len(lot["targets"])
+    insp = {g["name"] for g in r["target_groups"] if g["inspection"]}
+    assert sum(sum(c) for name, c in zip(lot["targets"], lot["counts"])
+               if name.split("/")[0] not in insp) == r["outcomes"]["served"]
+
+
+def test_engine_validates_its_model():
+    s = parse_scenario(small_scenario(), "v.toml")
+    model, _ = compile_scenario(s, requests=10)
+    bad = dict(model, rec_lb=np.array([0, 99, 0], np.int32))
+    with pytest.raises(ValueError, match="rec_lb"):
+        Engine(bad, 0)
+    bad = dict(model, tgt_mean=model["tgt_mean"][:-1])
+    with pytest.raises(ValueError, match="tgt_mean"):
+        Engine(bad, 0)
+    with pytest.raises(ValueError, match="n must be"):
+        Engine(model, 0).run(-1)
+    with pytest.raises((ValueError, TypeError)):
+        Engine(model, -1)
+
+
+def test_flow_remaps_near_optimum_for_highest_random_weight():
+    r = simulate(load_scenario(), requests=1000)
+    remaps = r["flow_remaps"]
+    assert [(m["target_group"], m["targets_before"], m["targets_after"]) for m in remaps] == [
+        ("stream-use1", 3, 4), ("inspect-use1", 3, 2), ("stream-use1", 4, 3)]
+    for m in remaps:
+        # 65,536 sampled flows: sd of the moved share ~0.002; HRW moves the optimum in expectation
+        assert m["optimum"] == pytest.approx(
+            1 / 3 if m["target_group"] == "inspect-use1" else 0.25)
+        assert abs(m["moved"] - m["optimum"]) < 0.01
+
+
+def test_health_changes_and_progress():
+    s = parse_scenario(small_scenario(), "h.toml")
+    calls = []
+    r = simulate(s, requests=300_000, progress=lambda done, total: calls.append((done, total)))
+    hc = [(h["at"], h["target"], h["seen"]) for h in r["health_changes"]]
+    assert (11.5, "w4", "healthy") in hc             # registered 1.5 + 2 x 5 s
+    assert not any(t == "w4" and seen == "unhealthy" for _, t, seen in hc)
+    assert not any(t == "w2" for _, t, _ in hc)       # its 1 s outage is never seen
+    assert len(calls) >= 2 and calls[-1] == (300_000, 300_000)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_geoproximity_bias_moves_the_boundary():
+    from lbcore.sim.model import _dns_distribution, biased_distance, great_circle_km
+    # one degree of longitude on the equator: 2 pi R / 360
+    assert great_circle_km({"latitude": 0, "longitude": 0}, {"latitude": 0, "longitude": 1}) \
+        == pytest.approx(2 * math.pi * 6371.0088 / 360)
+    assert biased_distance(1000.0, 50) == 500.0        # positive bias: d x (1 - 0.5)
+    assert biased_distance(1000.0, -50) == 2000.0      # negative bias: d / (1 - 0.5)
+    client = {"latitude": 40.0, "longitude": -40.0}
+    east = {"coordinates": {"latitude": 40.0, "longitude": -77.0}, "routing": "geoproximity"}
+    west = {"coordinates": {"latitude": 53.0, "longitude": -8.0}, "routing": "geoproximity"}
+    d_e, d_w = great_circle_km(client, east["coordinates"]), great_circle_km(client, west["coordinates"])
+    assert d_w < d_e
+    for bias, want in ((0, 1), (int(100 * (1 - d_w / d_e)) + 1, 0)):
+        recs = [dict(east, bias=bias), dict(west, bias=0)]
+        p = _dns_distribution(recs, [True, True], {}, client)
+        assert p.tolist() == [float(want == 0), float(want == 1)], bias
+    # the closest record unhealthy: the next one answers
+    p = _dns_distribution([dict(east, bias=0), dict(west, bias=0)], [True, False], {}, client)
+    assert p.tolist() == [1.0, 0.0]
+
+
+def test_geoproximity_needs_locations():
+    text = small_scenario(routing="simple").replace(
+        'set_identifier = "api-a"\nrouting = "simple"',
+        'set_identifier = "api-a"\nrouting = "geoproximity"\n'
+        'coordinates = { latitude = 39.0, longitude = -77.5 }').replace(
+        'set_identifier = "api-b"\nrouting = "simple"',
+        'set_identifier = "api-b"\nrouting = "geoproximity"\nbias = 20\n'
+        'coordinates = { latitude = 53.3, longitude = -6.3 }')
+    with pytest.raises(Exception) as exc:
+        parse_scenario(text, "geo.toml")
+    assert "traffic.clients[0].location" in str(exc.value)
+    text = text.replace('name = "us"\nweight = 2', 'name = "us"\nweight = 2\n'
+                        'location = { latitude = 40.7, longitude = -74.0 }').replace(
+        'name = "eu"\nweight = 1', 'name = "eu"\nweight = 1\n'
+        'location = { latitude = 48.9, longitude = 2.35 }')
+    s = parse_scenario(text, "geo.toml")
+    model, meta = compile_scenario(s, requests=100)
+    nm = meta["dns_names"].index("www.example")
+    first = np.diff(np.concatenate([[0.0], model["dns_cdf"][0, 0, nm]]))
+    second = np.diff(np.concatenate([[0.0], model["dns_cdf"][0, 1, nm]]))
+    recs = [sid for _, sid, _, _ in meta["records"]]
+    assert recs[int(np.argmax(first))] == "api-a" and recs[int(np.argmax(second))] == "api-b"
+
+
+SLOW = """
+[simulation]
+seed = 1
+[[traffic.rate]]
+at = 0
+rps = 200
+[[traffic.clients]]
+name = "c"
+rtt = {{ us-east-1 = 0.0 }}
+[[traffic.requests]]
+name = "q"
+host = "h"
+[[route53.records]]
+name = "h"
+set_identifier = "h"
+alias_target = "lb"
+[[load_balancers]]
+name = "lb"
+region = "us-east-1"
+default_forward = [{{ target_group = "g" }}]
+[[target_groups]]
+name = "g"
+attributes = {{ "load_balancing.algorithm.type" = "{algo}", "slow_start.duration_seconds" = "{ss}" }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
+targets = [{{ id = "a", az = "us-east-1a", service = {{ mean = 0.001 }} }},
+           {{ id = "b", az = "us-east-1b", registered = false, service = {{ mean = 0.001 }} }}]
+[[events]]
+at = 0
+action = "register"
+target_group = "g"
+target = "b"
+"""
+
+
+@pytest.mark.parametrize("algo", ["round_robin", "weighted_random"])
+def test_slow_start_ramps_a_new_target(algo):
+    # b is registered at 0 and seen healthy at 10 s; with a 30 s slow start its weight ramps
+    # linearly over [10, 40]: its expected share there is the mean of r/(1+r), r = 0..1,
+    # i.e. 1 - ln 2 = 0.307; afterwards 0.5. Without slow start, 0.5 from 10 s on.
+    def shares(ss):
+        r = simulate(parse_scenario(SLOW.format(algo=algo, ss=ss), "ss.toml"), requests=14_000)
+        lot = r["load_over_time"]
+        w = lot["bin_seconds"]
+        a, b = (np.array(c) for c in lot["counts"])
+        ramp = [i for i in range(len(a)) if 10 <= i * w and (i + 1) * w <= 40]
+        after = [i for i in range(len(a)) if 41 <= i * w and (i + 1) * w <= 68]
+        share = lambda idx: b[idx].sum() / (a[idx].sum() + b[idx].sum())  # noqa: E731
+        return share(ramp), share(after)
+
+    ramp, after = shares(30)
+    assert abs(ramp - (1 - math.log(2))) < 0.05      # ~6,000 requests in the window
+    assert abs(after - 0.5) < 0.03
+    ramp0, _ = shares(0)
+    assert abs(ramp0 - 0.5) < 0.03
+
+
+def test_slow_start_validation():
+    for ss, algo, msg in (("10", "round_robin", "30..900"), ("abc", "round_robin", "30..900"),
+                          ("60", "least_outstanding_requests", "cannot be combined")):
+        with pytest.raises(Exception) as exc:
+            parse_scenario(SLOW.format(algo=algo, ss=ss), "ss.toml")
+        assert '"slow_start.duration_seconds"' in str(exc.value) and msg in str(exc.value)

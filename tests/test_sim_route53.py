@@ -1,0 +1,68 @@
+"""The simulator's Route 53 answers agree with lbcore.route53 (an independent implementation)
+for the deterministic policies: geoproximity (with bias), latency, failover."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lbcore.sim.model import _dns_distribution, biased_distance, great_circle_km
+from lbcore.testing import strategies as lbst
+
+route53 = pytest.importorskip("lbcore.route53")
+
+
+def _zone(records):
+    rs = []
+    for i, r in enumerate(records):
+        kw = {}
+        if r["routing"] == "geoproximity":
+            kw["geoproximity"] = route53.GeoproximityLocation(
+                coordinates=(r["coordinates"]["latitude"], r["coordinates"]["longitude"]),
+                bias=r["bias"])
+        elif r["routing"] == "latency":
+            kw["region"] = r["region"]
+        elif r["routing"] == "failover":
+            kw["failover"] = r["failover"]
+        rs.append(route53.RecordSet("www.example.com", "A", [f"192.0.2.{i + 1}"], ttl=60,
+                                    set_identifier=f"r{i}", **kw))
+    return route53.HostedZone("example.com", rs, seed=1)
+
+
+def _lib_choice(zone, client):
+    ans = zone.resolve("www.example.com", "A", client)
+    return int(ans.values[0].rsplit(".", 1)[1]) - 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(lbst.coordinates(), st.integers(-99, 99)), min_size=1, max_size=6),
+       lbst.coordinates())
+def test_geoproximity_matches_lbcore_route53(endpoints, loc):
+    records = [{"routing": "geoproximity", "coordinates": c, "bias": b} for c, b in endpoints]
+    mine = int(_dns_distribution(records, [True] * len(records), {}, loc).argmax())
+    lib = _lib_choice(_zone(records), route53.Client(latitude=loc["latitude"],
+                                                     longitude=loc["longitude"]))
+    if mine != lib:   # only a numerical near-tie may differ (the two distance formulas)
+        d = [biased_distance(great_circle_km(loc, r["coordinates"]), r["bias"]) for r in records]
+        assert abs(d[mine] - d[lib]) <= 1e-6 * max(1.0, d[mine])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(["us-east-1", "eu-west-1", "ap-southeast-2"]),
+                       st.integers(1, 300), min_size=1),
+       st.data())
+def test_latency_matches_lbcore_route53(rtt_ms, data):
+    regions = sorted(rtt_ms)
+    chosen = data.draw(st.lists(st.sampled_from(regions), min_size=1, unique=True))
+    records = [{"routing": "latency", "region": r} for r in chosen]
+    rtt = {r: v / 1000 for r, v in rtt_ms.items()}
+    mine = int(_dns_distribution(records, [True] * len(records), rtt).argmax())
+    lib = _lib_choice(_zone(records), route53.Client(latencies={r: float(v) for r, v in
+                                                                rtt_ms.items()}))
+    assert mine == lib or rtt_ms[chosen[mine]] == rtt_ms[chosen[lib]]
+
+
+@pytest.mark.parametrize("healthy", [(True, True), (True, False), (False, True), (False, False)])
+def test_failover_matches_the_documented_rule(healthy):
+    records = [{"routing": "failover", "failover": "PRIMARY"},
+               {"routing": "failover", "failover": "SECONDARY"}]
+    p = _dns_distribution(records, list(healthy), {})
+    # PRIMARY while healthy; SECONDARY when only it is healthy; both unhealthy -> PRIMARY
+    assert int(p.argmax()) == (1 if healthy == (False, True) else 0)

@@ -1,0 +1,161 @@
+"""lbcore.testing.strategies draw valid values, and fail clearly without hypothesis."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+import lbcore
+from lbcore.testing import strategies as lbst
+
+
+@settings(max_examples=60, deadline=None)
+@given(lbst.flows())
+def test_flows_are_flows_and_round_trip(f):
+    assert isinstance(f, lbcore.Flow)
+    assert f.reversed().reversed() == f
+    assert lbcore.flow_hash(f, symmetric=True) == lbcore.flow_hash(f.reversed(), symmetric=True)
+
+
+@settings(max_examples=20, deadline=None)
+@given(lbst.flows(v6=True, protocols=(17,)))
+def test_flows_respect_family_and_protocol(f):
+    assert f.is_ipv6 and f.protocol == 17 and f.sequence is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(lbst.flow_batches(min_size=1, max_size=40))
+def test_flow_batches_scalar_equals_batch(flows):
+    assert isinstance(flows, lbcore.Flows) and 1 <= len(flows) <= 40
+    assert [lbcore.flow_hash(f) for f in flows] == lbcore.flow_hash(flows).tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(lbst.target_sets(min_size=2, max_size=8, max_zones=2))
+def test_target_sets(ts):
+    assert 2 <= len(ts) <= 8
+    assert len({t["id"] for t in ts}) == len(ts)
+    assert all(t["az"] in ("us-east-1a", "us-east-1b") and 1 <= t["weight"] <= 999 for t in ts)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_health_event_sequences_alternate(data):
+    n = data.draw(st.integers(1, 5))
+    evs = data.draw(lbst.health_event_sequences(n, horizon=60.0))
+    assert [t for t, _, _ in evs] == sorted(t for t, _, _ in evs)
+    state = [True] * n
+    for t, k, healthy in evs:
+        assert 0 <= t <= 60.0 and 0 <= k < n and healthy == (not state[k])
+        state[k] = healthy
+
+
+@settings(max_examples=30, deadline=None)
+@given(lbst.throttle_settings(), lbst.arrival_times(max_size=50))
+def test_throttle_settings_and_arrivals(cfg, times):
+    assert cfg["rate"] > 0 and cfg["burst"] >= 1
+    assert times == sorted(times) and len(times) <= 50
+
+
+def test_docs_example_runs():
+    # the example in docs/testing.md, run as written
+    import re
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
+    code = re.search(r"```python\n(.*?)```", doc.read_text(), re.S).group(1)
+    ns = {}
+    exec(compile(code, str(doc), "exec"), ns)
+    tests = [v for k, v in ns.items() if k.startswith("test_")]
+    assert tests
+    for t in tests:
+        t()
+
+
+def test_import_without_hypothesis_is_a_clear_error():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["hypothesis"] = None
+        try:
+            import lbcore.testing.strategies
+        except ImportError as e:
+            print("IMPORTERROR", e)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "IMPORTERROR" in p.stdout and "pip install 'lbcore[test]'" in p.stdout, p.stderr
+
+
+@settings(max_examples=40, deadline=None)
+@given(lbst.scenarios())
+def test_drawn_scenarios_validate_and_engine_matches_reference(data):
+    import copy
+    from lbcore._sim import Engine
+    from lbcore.sim.model import compile_scenario
+    from lbcore.sim.scenario import validate
+    from reference.sim_ref import simulate_ref
+    s, problems = validate(copy.deepcopy(data))
+    assert problems == []
+    model, _ = compile_scenario(s, requests=400)
+    eng = Engine(model, s["simulation"]["seed"])
+    eng.run(400)
+    ref = simulate_ref(model, s["simulation"]["seed"], 400)
+    for k in ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "nodata", "fixed", "lat_hist",
+              "out_hist", "lat_sum", "outstanding"):
+        assert np.array_equal(eng.stats[k][:len(ref[k])], np.asarray(ref[k])), k
+
+
+@settings(max_examples=40, deadline=None)
+@given(lbst.scenarios(), st.data())
+def test_removing_a_required_key_is_reported_at_its_path(data, d):
+    from lbcore.sim.scenario import validate
+    g = d.draw(st.integers(0, len(data["target_groups"]) - 1))
+    t = d.draw(st.integers(0, len(data["target_groups"][g]["targets"]) - 1))
+    key = d.draw(st.sampled_from(["id", "az", "service"]))
+    del data["target_groups"][g]["targets"][t][key]
+    _, problems = validate(data)
+    assert (f"target_groups[{g}].targets[{t}].{key}", "missing required key") in problems
+
+
+def _expected_match(c, req):
+    """An independent oracle: fnmatch (no brackets occur in drawn values) per ALB rules."""
+    from fnmatch import fnmatchcase
+    f = c["field"]
+    if f == "path-pattern":
+        return any(fnmatchcase(req["path"], v) for v in c["values"])
+    if f == "host-header":
+        return any(fnmatchcase(req["host"].lower(), v.lower()) for v in c["values"])
+    if f == "http-request-method":
+        return req["method"] in c["values"]
+    vals = [v for k, v in req["headers"].items() if k.lower() == c["name"].lower()]
+    return any(fnmatchcase(h.lower(), v.lower()) for h in vals for v in c["values"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(lbst.http_requests(), st.lists(lbst.alb_conditions(), min_size=1, max_size=3))
+def test_rule_matching_is_and_of_conditions(req, conds):
+    from lbcore.sim.model import match_rule
+    lb = {"rules": [{"priority": 1, "conditions": conds, "forward": [{"target_group": "a",
+                                                                       "weight": 1}],
+                     "fixed_response": None}],
+          "default_forward": None, "default_fixed_response": 404}
+    rule, _ = match_rule(lb, req)
+    assert (rule == 0) == all(_expected_match(c, req) for c in conds)
+
+
+def test_rule_priority_order_and_documented_case_rules():
+    from lbcore.sim.model import match_rule
+    fwd = lambda g: [{"target_group": g, "weight": 1}]  # noqa: E731
+    lb = {"rules": [
+        {"priority": 20, "conditions": [{"field": "path-pattern", "values": ["/api/*"]}],
+         "forward": fwd("api"), "fixed_response": None},
+        {"priority": 10, "conditions": [{"field": "host-header", "values": ["*.EXAMPLE.com"]}],
+         "forward": fwd("host"), "fixed_response": None},
+    ], "default_forward": fwd("default"), "default_fixed_response": None}
+    req = {"method": "GET", "host": "www.example.com", "path": "/api/x", "headers": {}}
+    assert match_rule(lb, req)[0] == 1          # priority 10 first; host is case-insensitive
+    req["host"] = "other.org"
+    assert match_rule(lb, req)[0] == 0
+    req["path"] = "/API/x"                      # path-pattern is case-sensitive
+    assert match_rule(lb, req)[0] == -1
+    req["path"] = "/api/x?q=1"                  # the query is not part of the path
+    assert match_rule(lb, req)[0] == 0
