@@ -95,9 +95,12 @@ def test_entry_points_and_numba():
             scratch = np.empty(k)
             got = lbn.rendezvous_top(h[0], np.int32(ta.shape[0]), ta.ctypes, tb.ctypes,
                                      waddr, np.int32(k), top.ctypes, scratch.ctypes)
-            return out, top[:got]
+            first = lbn.rendezvous_select(h[0], np.int32(ta.shape[0]), ta.ctypes, tb.ctypes,
+                                          waddr)
+            return out, top[:got], first
 
-        out, top = many_top(h, ta, tb, w, 4)
+        out, top, first = many_top(h, ta, tb, w, 4)
+        assert first == batch[0]
         assert out.tolist() == batch.tolist()
         assert top.tolist() == r.top_index(int(h[0]), 4)
 
