@@ -403,9 +403,11 @@ def test_docs_throttling_examples_run():
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 5), st.integers(1, 5), st.integers(0, 3), st.integers(0, 3),
        st.lists(st.tuples(st.sampled_from(["k1", "k2"]), st.floats(0, 0.5)), max_size=60))
-def test_plan_limit_above_account_never_refuses(acc_rate, acc_burst, extra_r, extra_b, reqs):
-    # docs/throttling.md: a level whose rate and burst are both >= the account's never
-    # holds fewer tokens than the account bucket, so it is never the refusing level
+def test_plan_limit_at_or_above_account_changes_no_decision(acc_rate, acc_burst, extra_r, extra_b, reqs):
+    # A level whose rate and burst are both >= the account's never holds fewer tokens
+    # than the account bucket, so it never changes a decision: every request it refuses
+    # the account refuses too (with equal tokens both refuse, and the decision names the
+    # first refusing level, the plan, as docs/throttling.md says).
     g = ApiGateway(ThrottleSettings(acc_rate, acc_burst))
     g.add_stage("api", "prod")
     g.add_usage_plan("p", api_stages=[("api", "prod")],
@@ -414,4 +416,10 @@ def test_plan_limit_above_account_never_refuses(acc_rate, acc_burst, extra_r, ex
     g.add_api_key("k2", "p")
     times = np.cumsum([r[1] for r in reqs]) if reqs else np.zeros(0)
     r = g.check_many([k for k, _ in reqs], "/x", "GET", times)
-    assert "USAGE_PLAN" not in set(r.level.tolist())
+    account_only = ApiGateway(ThrottleSettings(acc_rate, acc_burst))
+    account_only.add_stage("api", "prod")
+    account_only.add_usage_plan("p", api_stages=[("api", "prod")])
+    account_only.add_api_key("k1", "p")
+    account_only.add_api_key("k2", "p")
+    a = account_only.check_many([k for k, _ in reqs], "/x", "GET", times)
+    assert r.allowed.tolist() == a.allowed.tolist()
