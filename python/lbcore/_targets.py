@@ -38,6 +38,16 @@ def _tag(key):
     return 0 if isinstance(key, int) else (1 if isinstance(key, str) else 2)
 
 
+def find_identity(keys, target):
+    """Index of ``target`` among identity ``keys`` (linear scan), or ValueError."""
+    k = identity_key(target)
+    tag = _tag(k)
+    for i, kk in enumerate(keys):
+        if _tag(kk) == tag and kk == k:
+            return i
+    raise ValueError(f"target {target!r} is not in this selector")
+
+
 def second_seed(seed):
     return (seed + _GOLDEN) & _U64
 

@@ -11,8 +11,8 @@ import numpy as np
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 
 from lbcore._hash import parse_seed
-from lbcore._targets import (parse_targets, parse_hash_options, as_hash_array,
-                             identity_key, _tag)
+from lbcore._targets import (find_identity, parse_targets, parse_hash_options,
+                             as_hash_array)
 
 include "_selector.pxi"
 
@@ -131,11 +131,7 @@ cdef class JumpHash:
         return _jump_array(h, self._n)
 
     def index_of(self, target):
-        k = identity_key(target)
-        for i, kk in enumerate(self._keys):
-            if _tag(kk) == _tag(k) and kk == k:
-                return i
-        raise ValueError(f"target {target!r} is not in this selector")
+        return find_identity(self._keys, target)
 
     def without(self, target):
         """A new selector without ``target`` (later targets shift down one bucket)."""
