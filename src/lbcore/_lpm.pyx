@@ -290,6 +290,8 @@ cdef class PrefixTable:
         """Values for the source (``field="src"``) or destination addresses of ``lbcore.Flows``."""
         if field not in ("src", "dst"):
             raise ValueError(f"field must be 'src' or 'dst', got {field!r}")
+        if getattr(flows, "_hash_columns", None) is None:
+            raise TypeError(f"flows must be lbcore.Flows, got {type(flows).__name__}")
         return self.lookup_columns(flows.flags, getattr(flows, field + "_hi"),
                                    getattr(flows, field + "_lo"))
 
