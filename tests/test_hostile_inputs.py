@@ -122,3 +122,40 @@ def test_objects_still_work_after_the_barrage():
             assert obj.acquire() in TARGETS, cls
         if hasattr(obj, "pick"):
             assert obj.pick() in TARGETS, cls
+
+
+CONSTRUCTORS = {
+    "Flow": (lambda v: lbcore.Flow("tcp", v, "10.0.0.2", 1, 2),
+             lambda v: lbcore.Flow("tcp", "10.0.0.1", "10.0.0.2", v, 2),
+             lambda v: lbcore.Flow("tcp", "10.0.0.1", "10.0.0.2", 1, 2, seq=v),
+             lambda v: lbcore.Flow(v, "10.0.0.1", "10.0.0.2", 1, 2)),
+    "FlowTable": (lambda v: lbcore.FlowTable(v), lambda v: lbcore.FlowTable(8, idle_timeout=v)),
+    "Geoproximity": (lambda v: lbcore.Geoproximity(v, [0.0]),
+                     lambda v: lbcore.Geoproximity([0.0], [0.0], v)),
+    "JumpHash": (lambda v: lbcore.JumpHash(v), lambda v: lbcore.JumpHash(TARGETS, fields=v),
+                 lambda v: lbcore.JumpHash(TARGETS, flow_seed=v)),
+    "LeastOutstanding": (lambda v: lbcore.LeastOutstanding(v),
+                         lambda v: lbcore.LeastOutstanding(TARGETS, weights=v),
+                         lambda v: lbcore.LeastOutstanding(TARGETS, slow_start_seconds=v)),
+    "Maglev": (lambda v: lbcore.Maglev(v), lambda v: lbcore.Maglev(TARGETS, weights=v),
+               lambda v: lbcore.Maglev(TARGETS, table_size=v)),
+    "PowerOfTwoChoices": (lambda v: lbcore.PowerOfTwoChoices(v),
+                          lambda v: lbcore.PowerOfTwoChoices(TARGETS, seed=v)),
+    "PrefixTable": (lambda v: lbcore.PrefixTable(v), lambda v: lbcore.PrefixTable(["1.0.0.0/8"], v),
+                    lambda v: lbcore.PrefixTable(["1.0.0.0/8"], [1], default=v)),
+    "Random": (lambda v: lbcore.Random(v),),
+    "RecordPicker": (lambda v: lbcore.RecordPicker(v),),
+    "Rendezvous": (lambda v: lbcore.Rendezvous(v), lambda v: lbcore.Rendezvous(TARGETS, weights=v)),
+    "RoundRobin": (lambda v: lbcore.RoundRobin(v), lambda v: lbcore.RoundRobin(TARGETS, weights=v)),
+    "TokenBuckets": (lambda v: lbcore.TokenBuckets(v, rate=1.0, burst=1.0),
+                     lambda v: lbcore.TokenBuckets(2, rate=v, burst=1.0),
+                     lambda v: lbcore.TokenBuckets(2, rate=1.0, burst=v)),
+    "WeightedRandom": (lambda v: lbcore.WeightedRandom(v, [1]),
+                       lambda v: lbcore.WeightedRandom(TARGETS, v)),
+}
+
+
+@pytest.mark.parametrize("cls", sorted(CONSTRUCTORS))
+def test_constructors_reject_hostile_arguments(cls):
+    for make, value in itertools.product(CONSTRUCTORS[cls], HOSTILE):
+        _call(make, (value,))
