@@ -272,6 +272,24 @@ def test_lb_cookie_stickiness_and_health_changes():
     assert alb.decode_cookie({x.name: x for x in d3.set_cookies}["AWSALB"].value)[2] == 221.0
 
 
+def test_sticky_requests_count_for_least_outstanding():
+    # Sticky requests load their target like any other: least outstanding
+    # requests steers new (cookie-less) requests away from it.
+    g = sticky_tg(load_balancing_algorithm_type="least_outstanding_requests")
+    alb = alb_with(g)
+    first = alb.route(Request(), 0.0)
+    cookie = {x.name: x for x in first.set_cookies}["AWSALB"].value
+    held = [alb.route(Request(cookies={"AWSALB": cookie}), 1.0) for _ in range(5)]
+    assert {d.target for d in held} == {first.target}
+    assert alb.outstanding("web", first.target.id) == 6
+    fresh = [alb.route(Request(), 2.0) for _ in range(9)]
+    # 3 other targets, 9 requests: 3 each before the sticky target (6) is least loaded
+    assert first.target not in {d.target for d in fresh}
+    for d in held + [first] + fresh:
+        alb.complete(d)
+    assert all(alb.outstanding("web", t.id) == 0 for t in g.targets)
+
+
 def test_app_cookie_stickiness():
     g = tg("web", 4, stickiness_enabled=True, stickiness_type="app_cookie",
            stickiness_app_cookie_cookie_name="SESSION")

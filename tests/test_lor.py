@@ -56,6 +56,19 @@ class _Machine(RuleBasedStateMachine):
                 best = min(Fraction(before[t], w[t]) for t in avail)
                 assert Fraction(before[got], w[got]) == best
 
+    @rule(data=st.data(), by_index=st.booleans())
+    def acquire_at(self, data, by_index):
+        # a sticky request: counted on a target chosen elsewhere, available or not
+        ts = self._targets()
+        if not ts:
+            return
+        t = data.draw(st.sampled_from(ts))
+        self.ref.acquire_at(t)
+        if by_index:
+            self.obj.acquire_at_index(self.obj.index(t))
+        else:
+            self.obj.acquire_at(t)
+
     @rule(data=st.data())
     def release(self, data):
         ts = self._targets()
@@ -148,6 +161,24 @@ TestP2C.settings = _SETTINGS
 
 
 # ------------------------------------------------------------ behaviour
+
+def test_acquire_at_counts_a_request_chosen_elsewhere():
+    lo = lbcore.LeastOutstanding(["a", "b", "c"], seed=2)
+    for _ in range(3):
+        lo.acquire_at("b")              # e.g. sticky sessions bound to b
+    picks = [lo.acquire() for _ in range(6)]
+    assert "b" not in picks and lo.outstanding("b") == 3
+    lo.set_available("c", False)
+    lo.acquire_at_index(lo.index("c"))  # counted even while unavailable
+    assert lo.outstanding("c") == 4
+    with pytest.raises(ValueError, match="unknown target"):
+        lo.acquire_at("zz")
+    with pytest.raises(ValueError, match="not a registered target"):
+        lo.acquire_at_index(17)
+    with pytest.raises(TypeError, match="index"):
+        lo.acquire_at_index("b")
+    lo._check()
+
 
 def test_weighted_counts_follow_weights():
     # Acquire without releasing: outstanding/weight stays level, so counts are
@@ -348,6 +379,8 @@ def _numba_loop(state, ops, p2c):
             out[k] = lbn.lor_acquire_p2c(state.ctypes) if p2c else lbn.lor_acquire(state.ctypes)
         elif op == 1:
             out[k] = lbn.lor_release(state.ctypes, ops[k, 1])
+        elif op == 3:
+            out[k] = lbn.lor_acquire_at(state.ctypes, ops[k, 1])
         else:
             out[k] = lbn.lor_set_available(state.ctypes, ops[k, 1], ops[k, 2])
     return out
@@ -364,6 +397,9 @@ def _python_loop(obj, ops):
                 out.append(0)
             except ValueError:
                 out.append(-1 if 0 <= i < 6 else -2)
+        elif op == 3:
+            obj.acquire_at_index(int(i))
+            out.append(0)
         else:
             obj.set_available(obj.target_at(int(i)), bool(flag))
             out.append(0)
@@ -373,7 +409,7 @@ def _python_loop(obj, ops):
 @pytest.mark.parametrize("p2c", [False, True])
 def test_numba_matches_python(p2c):
     rng = np.random.default_rng(3)
-    ops = np.stack([rng.choice([0, 0, 0, 1, 1, 2], 3000), rng.integers(0, 6, 3000),
+    ops = np.stack([rng.choice([0, 0, 0, 1, 1, 2, 3], 3000), rng.integers(0, 6, 3000),
                     rng.integers(0, 2, 3000)], axis=1).astype(np.int32)
     make = (lambda: lbcore.PowerOfTwoChoices(list("abcdef"), seed=21)) if p2c else \
         (lambda: lbcore.LeastOutstanding(list("abcdef"), weights=[1, 2, 3, 1, 2, 3], seed=21))
@@ -383,6 +419,7 @@ def test_numba_matches_python(p2c):
     assert [a.outstanding(t) for t in "abcdef"] == [b.outstanding(t) for t in "abcdef"]
     a._check()
     assert lbn.lor_release is not None and _numba_loop(a._state(), np.array([[1, 99, 0]], np.int32), p2c)[0] == -2
+    assert _numba_loop(a._state(), np.array([[3, 99, 0], [3, -1, 0]], np.int32), p2c).tolist() == [-2, -2]
 
 
 def test_every_request_selection_kernel_is_bound_for_numba():

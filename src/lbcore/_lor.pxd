@@ -74,6 +74,10 @@ cdef int32_t lb_lor_acquire(lb_lor* s) noexcept nogil
 # outstanding/weight wins (a tie goes to the first drawn); counts the request.
 # -1 if none; with one available target it is returned.
 cdef int32_t lb_lor_acquire_p2c(lb_lor* s) noexcept nogil
+# Count a request on a given target i (a sticky request: the target was chosen
+# elsewhere), whether or not it is available; renews its stamp like an acquire.
+# 0 ok, -2 unknown index.
+cdef int lb_lor_acquire_at(lb_lor* s, int32_t i) noexcept nogil
 # End one request on target i: 0 ok, -1 nothing outstanding, -2 unknown index.
 cdef int lb_lor_release(lb_lor* s, int32_t i) noexcept nogil
 # Make target i available (1) or not (0): 0 ok, -2 unknown index.

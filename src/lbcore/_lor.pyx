@@ -117,6 +117,20 @@ cdef int32_t lb_lor_acquire_p2c(lb_lor* s) noexcept nogil:
     return node.idx
 
 
+cdef int lb_lor_acquire_at(lb_lor* s, int32_t i) noexcept nogil:
+    if i < 0 or i >= s.n_slots or s.weight[i] == 0:
+        return -2
+    s.outstanding[i] += 1
+    cdef int32_t p = s.pos[i]
+    if p >= 0:
+        s.heap[p].outstanding += 1
+        if s.ordered:
+            s.stamp += 1
+            s.heap[p].key = s.stamp
+            _sift_down(s, p)       # a larger load and a newer stamp only move it down
+    return 0
+
+
 cdef int lb_lor_release(lb_lor* s, int32_t i) noexcept nogil:
     if i < 0 or i >= s.n_slots or s.weight[i] == 0:
         return -2
@@ -265,6 +279,18 @@ cdef class _OutstandingBase:
         return index
 
     # -- request path ---------------------------------------------------
+    def acquire_at(self, target):
+        """Count a request on ``target`` chosen elsewhere (e.g. a sticky session),
+        so later picks see its load; available or not. Release it as usual."""
+        cdef PyObject* p = PyDict_GetItem(self._index, target)
+        if p == NULL:
+            raise ValueError(f"acquire_at: unknown target {target!r}")
+        lb_lor_acquire_at(self.s, <int32_t><object>p)
+
+    def acquire_at_index(self, index):
+        """``acquire_at`` by dense index."""
+        lb_lor_acquire_at(self.s, self._check_index(index))
+
     def release(self, target):
         """End one request on ``target`` (ValueError if it has none outstanding)."""
         cdef PyObject* p = PyDict_GetItem(self._index, target)

@@ -44,6 +44,14 @@ class LeastOutstandingRef:
         self.key[best] = self.stamp
         return best
 
+    def acquire_at(self, t):
+        if t not in self.o:
+            raise ValueError("unknown target")
+        self.o[t] += 1
+        if t in self.avail:
+            self.stamp += 1
+            self.key[t] = self.stamp
+
     def release(self, t):
         if t not in self.o:
             raise ValueError("unknown target")
@@ -96,6 +104,11 @@ class PowerOfTwoChoicesRef:
                 a = b
         self.o[a] += 1
         return a
+
+    def acquire_at(self, t):
+        if t not in self.o:
+            raise ValueError("unknown target")
+        self.o[t] += 1
 
     def release(self, t):
         if t not in self.o:

@@ -65,7 +65,7 @@ class Pool:
     """
 
     __slots__ = ("tg", "algorithm", "slow_start", "zone", "seed", "fail_open_allowed",
-                 "kernel", "version", "avail", "any", "fail_open", "lor", "sticky_out")
+                 "kernel", "version", "avail", "any", "fail_open", "lor")
 
     def __init__(self, tg, algorithm, slow_start, zone, seed, fail_open=True):
         if algorithm not in ALGORITHMS:
@@ -83,7 +83,6 @@ class Pool:
         self.any = False
         self.fail_open = False
         self.lor = algorithm == "least_outstanding_requests"
-        self.sticky_out = {}      # LOR: sticky requests per index (not counted by the kernel)
 
     def _make_kernel(self, n):
         ts = list(range(n))
@@ -148,13 +147,15 @@ class Pool:
             return self.kernel.acquire_index(), True
         return self.kernel.pick_index(now), False
 
+    def stick(self, index):
+        """A sticky request bound to ``index``: least outstanding counts it too,
+        so the target's load is visible to the next pick. Returns whether the
+        kernel counted it."""
+        if self.lor:
+            self.kernel.acquire_at_index(index)
+            return True
+        return False
+
     def release(self, index, charged):
         if charged:
             self.kernel.release_index(index)
-        else:
-            c = self.sticky_out.get(index)
-            if c:
-                if c == 1:
-                    del self.sticky_out[index]
-                else:
-                    self.sticky_out[index] = c - 1

@@ -406,8 +406,7 @@ class ApplicationLoadBalancer:
             if got is not None and got[0] == s.serial and got[2] > now \
                     and got[1] < len(pool.avail) and pool.avail[got[1]]:
                 idx = got[1]
-                if pool.lor:
-                    pool.sticky_out[idx] = pool.sticky_out.get(idx, 0) + 1
+                charged = pool.stick(idx)
         if idx < 0:
             if pool.lor:
                 idx = pool.kernel.acquire_index()
@@ -449,7 +448,7 @@ class ApplicationLoadBalancer:
         n = 0
         for pool in s.pools.values():
             if pool.kernel is not None and pool.lor:
-                n += pool.kernel.outstanding(i) + pool.sticky_out.get(i, 0)
+                n += pool.kernel.outstanding(i)
         return n
 
     def decode_cookie(self, value):

@@ -132,7 +132,7 @@ class ClassicLoadBalancer:
             if got is not None and got[2] > now and got[1] < len(pool.avail) \
                     and pool.avail[got[1]]:
                 idx = got[1]
-                pool.sticky_out[idx] = pool.sticky_out.get(idx, 0) + 1
+                charged = pool.stick(idx)
         if idx < 0:
             idx, charged = pool.pick(now)
             if idx < 0:
@@ -160,5 +160,5 @@ class ClassicLoadBalancer:
 
     def outstanding(self, instance_id):
         i = self.instances.index_of(instance_id)
-        return sum(p.kernel.outstanding(i) + p.sticky_out.get(i, 0)
+        return sum(p.kernel.outstanding(i)
                    for p in self._pools.values() if p.lor and p.kernel is not None)
