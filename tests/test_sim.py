@@ -17,7 +17,7 @@ STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_re
 
 def small_scenario(*, algo="least_outstanding_requests", dist="lognormal", rps=400.0,
                    workers=2, slow=0.05, events=True, throttle_rate=50.0, nlb=True,
-                   routing="latency"):
+                   routing="latency", nlb_attrs="", cross_zone=None, flows=None, cidrs=None):
     """A small scenario exercising every feature, with events in the first seconds."""
     ev = """
 [[events]]
@@ -60,20 +60,24 @@ at = 4.5
 action = "region_recover"
 region = "eu-west-1"
 """ if events else ""
-    nlb_lb = """
+    cz = "" if cross_zone is None else f"cross_zone = {str(cross_zone).lower()}"
+    nlb_lb = f"""
 [[load_balancers]]
 name = "nlb"
 type = "network"
 region = "us-east-1"
-default_forward = [{ target_group = "tcp" }]
+default_forward = [{{ target_group = "tcp" }}]
+{cz}
 [[target_groups]]
 name = "tcp"
 protocol = "TCP"
-health_check = { interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }
+attributes = {{ {nlb_attrs} }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
 targets = [
-  { id = "t1", az = "us-east-1a", workers = 4, service = { distribution = "constant", mean = 0.01 } },
-  { id = "t2", az = "us-east-1b", workers = 4, service = { distribution = "constant", mean = 0.01 } },
-  { id = "t3", az = "us-east-1c", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+  {{ id = "t1", az = "us-east-1a", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
+  {{ id = "t2", az = "us-east-1b", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
+  {{ id = "t3", az = "us-east-1c", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
+  {{ id = "t4", az = "us-east-1c", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
 ]
 [[route53.records]]
 name = "tcp.example"
@@ -106,7 +110,8 @@ rps = {rps * 1.5}
 name = "us"
 weight = 2
 rtt = {{ us-east-1 = 0.01, eu-west-1 = 0.08 }}
-[[traffic.clients]]
+{"" if cidrs is None else "cidrs = " + json.dumps(cidrs)}
+{"" if flows is None else "[traffic.flows]" + chr(10) + flows + chr(10)}[[traffic.clients]]
 name = "eu"
 weight = 1
 rtt = {{ us-east-1 = 0.08, eu-west-1 = 0.01 }}
@@ -452,15 +457,16 @@ def test_engine_validates_its_model():
         Engine(model, -1)
 
 
-def test_flow_remaps_near_optimum_for_highest_random_weight():
+def test_flow_remaps_near_optimum_for_maglev():
     r = simulate(load_scenario(), requests=1000)
     remaps = r["flow_remaps"]
     assert [(m["target_group"], m["targets_before"], m["targets_after"]) for m in remaps] == [
         ("stream-use1", 3, 4), ("inspect-use1", 3, 2), ("stream-use1", 4, 3)]
+    # cross-zone off: edge-4 joins edge-3's zone (1/6 of flows move), a zone's only
+    # appliance / server fails (its node leaves DNS: its third of the flows move)
+    assert [m["optimum"] for m in remaps] == pytest.approx([1 / 6, 1 / 3, 1 / 3], abs=1e-6)
     for m in remaps:
-        # 65,536 sampled flows: sd of the moved share ~0.002; HRW moves the optimum in expectation
-        assert m["optimum"] == pytest.approx(
-            1 / 3 if m["target_group"] == "inspect-use1" else 0.25)
+        # 65,536 sampled flows: sd of the moved share ~0.002; Maglev moves ~ the optimum
         assert abs(m["moved"] - m["optimum"]) < 0.01
 
 
@@ -578,8 +584,143 @@ def test_slow_start_ramps_a_new_target(algo):
 
 
 def test_slow_start_validation():
-    for ss, algo, msg in (("10", "round_robin", "30..900"), ("abc", "round_robin", "30..900"),
+    for ss, algo, msg in (("10", "round_robin", "30..900"), ("abc", "round_robin", "integer 0..900"),
                           ("60", "least_outstanding_requests", "cannot be combined")):
         with pytest.raises(Exception) as exc:
             parse_scenario(SLOW.format(algo=algo, ss=ss), "ss.toml")
         assert '"slow_start.duration_seconds"' in str(exc.value) and msg in str(exc.value)
+
+
+# ---------------------------------------------------------------------- flows
+
+STICKY = '"stickiness.enabled" = "true", "stickiness.type" = "source_ip"'
+EU_RTT = 'rtt = { us-east-1 = 0.08, eu-west-1 = 0.01 }'
+
+
+@pytest.mark.parametrize("kw", [
+    dict(flows="udp = 0.3\nipv6 = 0.5", cidrs=["198.51.100.0/24", "2001:db8:1::/64"]),
+    dict(nlb_attrs=STICKY, cross_zone=True, cidrs=["203.0.113.0/30"]),
+    dict(nlb_attrs='"load_balancing.cross_zone.enabled" = "true"', flows="ipv6 = 1.0"),
+])
+def test_flow_hashing_matches_python_reference(kw):
+    s = parse_scenario(small_scenario(**kw), "flows.toml")
+    model, _ = compile_scenario(s, requests=1500)
+    assert_same(run_engine(model, 11, 1500), simulate_ref(model, 11, 1500))
+    assert np.array_equal(run_engine(model, 11, 1500).stats["cnt_flows"],
+                          simulate_ref(model, 11, 1500)["cnt_flows"])
+
+
+def _tcp_shares(text, n=40_000):
+    r = simulate(parse_scenario(text, "t.toml"), requests=n)
+    g = next(g for g in r["target_groups"] if g["name"] == "tcp")
+    return {t["id"]: t["share"] for t in g["targets"]}, g
+
+
+def test_cross_zone_changes_target_shares():
+    # t1 in a, t2 in b, t3 and t4 in c: zonal nodes split c's third between two targets
+    off, g_off = _tcp_shares(small_scenario(events=False))
+    on, g_on = _tcp_shares(small_scenario(events=False, cross_zone=True))
+    assert g_off["flows"]["cross_zone"] is False and g_on["flows"]["cross_zone"] is True
+    for tid, want in {"t1": 1 / 3, "t2": 1 / 3, "t3": 1 / 6, "t4": 1 / 6}.items():
+        assert off[tid] == pytest.approx(want, abs=0.02)
+    for tid in ("t1", "t2", "t3", "t4"):
+        assert on[tid] == pytest.approx(0.25, abs=0.02)
+    # the target group attribute overrides the load balancer's setting
+    attr, _ = _tcp_shares(small_scenario(
+        events=False, cross_zone=False,
+        nlb_attrs='"load_balancing.cross_zone.enabled" = "true"'))
+    assert attr["t3"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_source_ip_stickiness_pins_each_client_address():
+    text = small_scenario(events=False, cross_zone=True, cidrs=["203.0.113.7/32"])
+    text = text.replace(EU_RTT, EU_RTT + '\ncidrs = ["192.0.2.9/32"]')
+    spread, g = _tcp_shares(text, 20_000)
+    assert g["flows"]["hash"] == "5-tuple"
+    assert sum(1 for v in spread.values() if v > 0) == 4
+    sticky, g = _tcp_shares(text.replace('attributes = {  }', 'attributes = { ' + STICKY + ' }'),
+                            20_000)
+    assert g["flows"]["hash"] == "2-tuple"
+    assert 1 <= sum(1 for v in sticky.values() if v > 0) <= 2     # two client addresses
+
+
+def test_flow_mix_and_client_ranges():
+    _, g = _tcp_shares(small_scenario(events=False, flows="udp = 0.25\nipv6 = 0.5"), 20_000)
+    f = g["flows"]
+    total = f["tcp_ipv4"] + f["udp_ipv4"] + f["tcp_ipv6"] + f["udp_ipv6"]
+    assert total == g["requests"]
+    assert (f["udp_ipv4"] + f["udp_ipv6"]) / total == pytest.approx(0.25, abs=0.02)
+    assert (f["tcp_ipv6"] + f["udp_ipv6"]) / total == pytest.approx(0.5, abs=0.02)
+    # a client class with IPv4 ranges only sends IPv4; the other keeps its default ranges
+    _, g = _tcp_shares(small_scenario(events=False, flows="ipv6 = 1.0",
+                                      cidrs=["198.51.100.0/24"]), 20_000)
+    f = g["flows"]
+    assert f["tcp_ipv4"] > f["tcp_ipv6"] > 0      # "us" (2/3 of clients) sends IPv4 only
+
+
+# ---------------------------------------------------------------------- AWS shapes
+
+def test_aws_attribute_list_equals_table():
+    table = small_scenario(events=False)
+    api = table.replace('attributes = { "load_balancing.algorithm.type" = "least_outstanding_requests" }',
+                        'attributes = [{ Key = "load_balancing.algorithm.type", '
+                        'Value = "least_outstanding_requests" }, '
+                        '{ Key = "deregistration_delay.timeout_seconds", Value = "300" }]')
+    assert api != table
+    a = simulate(parse_scenario(table, "a.toml"), requests=3000)
+    b = simulate(parse_scenario(api, "b.toml"), requests=3000)
+    assert report_without_timing(a) == report_without_timing(b) | {"source": "a.toml"}
+
+
+def test_aws_rule_conditions_equal_scenario_conditions():
+    mine = small_scenario(events=False)
+    api = mine.replace(
+        '{ field = "http-header", name = "x-tenant", values = ["GOLD"] }',
+        '{ Field = "http-header", HttpHeaderConfig = { HttpHeaderName = "X-Tenant", '
+        'Values = ["gold"] } }')
+    assert api != mine
+    a = simulate(parse_scenario(mine, "a.toml"), requests=3000)
+    b = simulate(parse_scenario(api, "a.toml"), requests=3000)
+    assert report_without_timing(a) == report_without_timing(b)
+
+
+def test_rules_are_lbcore_elb_rulesets():
+    from lbcore.sim.model import rule_outcomes
+    s = parse_scenario(small_scenario().replace(
+        'conditions = [{ field = "path-pattern", values = ["/p?ng"] }]',
+        'conditions = [{ field = "query-string", values = ["debug=1"] }]'), "q.toml")
+    lb = s["load_balancers"][1]
+    q = [dict(s["traffic"]["requests"][0], path="/x?debug=1"),
+         dict(s["traffic"]["requests"][0], path="/x?debug=2"),
+         dict(s["traffic"]["requests"][1])]
+    assert rule_outcomes(lb, q) == [1, -1, 0]
+
+
+@pytest.mark.parametrize("old,new,where,what", [
+    ('attributes = {  }', 'attributes = { "stickiness.type" = "lb_cookie" }',
+     'target_groups[0].attributes."stickiness.type"', "must be one of source_ip"),
+    ('attributes = {  }', 'attributes = [{ Key = "proxy_protocol_v2.enabled", Value = "true" }]',
+     "target_groups[0].attributes[0].Value", "not modelled"),
+    ('attributes = {  }', 'attributes = [{ Key = "slow_start.duration_seconds", Value = "60" }]',
+     "target_groups[0].attributes[0].Value", "not supported by a NLB"),
+    ('attributes = {  }', 'attributes = [{ Key = "x" }]',
+     "target_groups[0].attributes[0]", "Key = ..., Value = ..."),
+    ('{ field = "path-pattern", values = ["/p?ng"] }',
+     '{ Field = "path-pattern", PathPatternConfig = { Values = ["/a b"] } }',
+     "load_balancers[1].rules[1].conditions[0]", "space or control character"),
+    ('{ field = "path-pattern", values = ["/p?ng"] }',
+     '{ Field = "source-ip", SourceIpConfig = { Values = ["10.0.0.0/8"] } }',
+     "load_balancers[1].rules[1].conditions[0].Field", "source-ip"),
+    ('name = "us"\n', 'name = "us"\ncidrs = ["10.0.0.300/8"]\n',
+     "traffic.clients[0].cidrs[0]", "CIDR"),
+    ('default_forward = [{ target_group = "eu" }]',
+     'default_forward = [{ target_group = "eu" }]\ncross_zone = false',
+     "load_balancers[2].cross_zone", "always routes across zones"),
+])
+def test_aws_shape_errors_name_the_key(old, new, where, what):
+    from lbcore.sim import ScenarioError
+    text = small_scenario()
+    assert old in text
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(text.replace(old, new, 1), "bad.toml")
+    assert any(p == where and what in m for p, m in ei.value.problems), ei.value.problems

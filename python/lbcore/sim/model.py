@@ -9,13 +9,15 @@ the event times and the times health checks notice them.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
-import re
 
 import numpy as np
 
-import lbcore
+from lbcore._maglev import Maglev, is_prime
+from lbcore._targets import parse_targets
 from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the report)
+from lbcore.sim.scenario import alb_condition, attribute_values, client_cidrs, template_request
 
 __all__ = ["compile_scenario", "ALGO_CODES", "DIST_CODES"]
 
@@ -26,36 +28,158 @@ TIME_BINS = 100
 
 
 # ---------------------------------------------------------------------- listener rules
-# A stand-in for lbcore.elb's rule matching until it lands (issue 8): the documented
-# ALB semantics for the four condition types the scenario format accepts.
 
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern:
-    # '*' = 0+ characters, '?' = exactly one; everything else literal.
-    rx = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile(rx, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
-
-
-def _condition_matches(cond: dict, req: dict) -> bool:
-    f, values = cond["field"], cond["values"]
-    if f == "path-pattern":   # case-sensitive, path only
-        path = req["path"].split("?", 1)[0]
-        return any(_wildcard(v, False).fullmatch(path) for v in values)
-    if f == "host-header":    # case-insensitive
-        return any(_wildcard(v, True).fullmatch(req["host"]) for v in values)
-    if f == "http-request-method":  # case-sensitive, no wildcards
-        return req["method"] in values
-    # http-header: name and value case-insensitive, wildcards in values
-    name = cond["name"].lower()
-    hv = [v for k, v in req["headers"].items() if k.lower() == name]
-    return any(_wildcard(v, True).fullmatch(h) for v in values for h in hv)
+def alb_ruleset(lb: dict):
+    """The load balancer's listener rules compiled by ``lbcore.elb.RuleSet``; each
+    rule's action is its index in ``lb["rules"]`` (-1 for the default rule)."""
+    from lbcore.elb import RuleSet, parse_rule
+    rules = [parse_rule({"Priority": str(rule["priority"]),
+                         "Conditions": [alb_condition(c) for c in rule["conditions"]],
+                         "Actions": ri}, where=f"rules[{ri}]")
+             for ri, rule in enumerate(lb["rules"])]
+    return RuleSet(rules, parse_rule({"IsDefault": True, "Actions": -1}, where="default"))
 
 
-def match_rule(lb: dict, req: dict):
-    """(rule index or -1 for the default rule, action) for a request on a load balancer."""
-    for ri, rule in sorted(enumerate(lb["rules"]), key=lambda x: x[1]["priority"]):
-        if all(_condition_matches(c, req) for c in rule["conditions"]):
-            return ri, (rule["forward"], rule["fixed_response"])
-    return -1, (lb["default_forward"], lb["default_fixed_response"])
+def rule_outcomes(lb: dict, templates: list[dict]) -> list[int]:
+    """Per request template: the index of the rule it matches on ``lb`` (-1 = the
+    default rule), decided by lbcore.elb's compiled rules (templates are finite, so
+    this is done once per (load balancer, template) when the model is compiled)."""
+    if lb["type"] == "network":
+        return [-1] * len(templates)
+    rs = alb_ruleset(lb)
+    return [rs.match(template_request(q)).action for q in templates]
+
+
+# ---------------------------------------------------------------------- flow hashing
+
+FLOW_GROUP_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE")
+HASH_FIELDS = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
+MAGLEV_TABLE_SIZE = 65537          # lbcore.Maglev's default; grown to a prime >= 100 N
+NODE_SEED = 0x5EED_0DE5            # identity seed of load balancer nodes and targets
+M64 = (1 << 64) - 1
+
+
+def _table_size(n: int) -> int:
+    m = MAGLEV_TABLE_SIZE
+    if m < 100 * n:
+        m = 100 * n + 1
+        while not is_prime(m):
+            m += 1
+    return m
+
+
+def _hash_fields(values: dict) -> int:
+    """Hash field set of a flow-hash group from its stickiness attributes: 0 = 5-tuple,
+    1 = 3-tuple (GWLB source_ip_dest_ip_proto), 2 = 2-tuple (NLB source_ip, GWLB
+    source_ip_dest_ip; the destination is the load balancer, so in effect the source IP)."""
+    if not values.get("stickiness.enabled"):
+        return 0
+    return 1 if values.get("stickiness.type") == "source_ip_dest_ip_proto" else 2
+
+
+def _cross_zone(tg: dict, values: dict, lbs: list[dict]) -> bool:
+    """Cross-zone load balancing of a flow-hash group: the group's attribute, else its
+    load balancer's ``cross_zone`` (Network Load Balancer default off); Gateway Load
+    Balancer groups: off (its default)."""
+    if tg["protocol"] == "GENEVE":
+        return False
+    own = values.get("load_balancing.cross_zone.enabled")
+    if own in ("true", "false"):
+        return own == "true"
+    for lb in lbs:
+        if any(f["target_group"] == tg["name"] for f in lb["default_forward"] or []):
+            return bool(lb["cross_zone"]) if lb["cross_zone"] is not None else False
+    return False
+
+
+def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: np.ndarray):
+    """Model arrays for flow hashing, and per flow-hash group the placement objects.
+
+    Each flow-hash group has one load balancer node per Availability Zone of its targets.
+    In each epoch a node's pool is the group's eligible targets (weight > 0) in its zone,
+    or all of them with cross-zone on; a node with an empty pool is out of DNS (weight 0
+    in the rendezvous choice of node). Each non-empty pool gets an ``lbcore.Maglev``
+    table over target identities "group/id" (so tables of consecutive epochs move few
+    flows); identical pools share one table.
+    """
+    tgs, lbs, clients = s["target_groups"], s["load_balancers"], s["traffic"]["clients"]
+    E, G = tgt_weight.shape[0], len(tgs)
+    gn_start, nd_ta, nd_tb, fields, placement = [0], [], [], [], {}
+    for g, tg in enumerate(tgs):
+        values = attribute_values(tg)
+        fields.append(_hash_fields(values))
+        if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
+            azs = sorted({t["az"] for t in tg["targets"]})
+            _, _, ta, tb = parse_targets([f"{tg['name']}/{az}" for az in azs], NODE_SEED)
+            nd_ta.extend(ta.tolist())
+            nd_tb.extend(tb.tolist())
+            placement[g] = {"azs": azs, "nodes": [f"{tg['name']}/{az}" for az in azs], "cross_zone": _cross_zone(tg, values, lbs),
+                            "hash": HASH_FIELDS[fields[-1]], "epochs": []}
+        gn_start.append(len(nd_ta))
+    ND = len(nd_ta)
+    nd_w = np.zeros((E, ND))
+    nd_off = np.zeros((E, ND), np.int64)
+    nd_m = np.zeros((E, ND), np.uint64)
+    tables, cache, pos = [], {}, 0
+    for g, pl in placement.items():
+        a, b = tg_start[g], tg_start[g + 1]
+        n0 = gn_start[g]
+        for e in range(E):
+            per_node = []
+            for k, az in enumerate(pl["azs"]):
+                pool = [t for t in range(a, b) if tgt_weight[e, t] > 0
+                        and (pl["cross_zone"] or targets[t]["az"] == az)]
+                if not pool:
+                    per_node.append(None)
+                    continue
+                w = tuple(float(tgt_weight[e, t]) for t in pool)
+                sig = (tuple(pool), w)
+                if sig not in cache:
+                    mg = Maglev([f"{targets[t]['group']}/{targets[t]['id']}" for t in pool],
+                                weights=None if len(set(w)) == 1 else list(w),
+                                table_size=_table_size(len(pool)), seed=NODE_SEED)
+                    pool_arr = np.asarray(pool, np.int32)
+                    tab = pool_arr[mg.table]
+                    cache[sig] = (pos, tab, mg, pool_arr)
+                    tables.append(tab)
+                    pos += tab.shape[0]
+                off, tab, mg, pool_arr = cache[sig]
+                nd_w[e, n0 + k] = 1.0
+                nd_off[e, n0 + k] = off
+                nd_m[e, n0 + k] = tab.shape[0]
+                per_node.append((mg, pool_arr))
+            pl["epochs"].append(per_node)
+
+    # client source ranges: (client, IPv4 | IPv6) -> [base, host mask] as 2 x 64 bits
+    cidr_start, ranges = [0], []
+    for ci, cl in enumerate(clients):
+        nets = client_cidrs(ci, cl)
+        for version in (4, 6):
+            for net in nets:
+                if net.version == version:
+                    base = int(net.network_address)
+                    mask = (1 << (net.max_prefixlen - net.prefixlen)) - 1
+                    ranges.append((base >> 64, base & M64, mask >> 64, mask & M64))
+            cidr_start.append(len(ranges))
+    rng = np.array(ranges, np.uint64).reshape(-1, 4)
+    v4 = [int(ipaddress.ip_address("198.18.0.0")) + li + 1 for li in range(len(lbs))]
+    v6 = [int(ipaddress.ip_address("2001:db8:ffff::")) + li + 1 for li in range(len(lbs))]
+    flows = s["traffic"]["flows"]
+    arrays = {
+        "ND": ND, "flow_mix": np.array([flows["udp"], flows["ipv6"]]),
+        "cidr_start": np.array(cidr_start, np.int32),
+        "cidr_hi": rng[:, 0], "cidr_lo": rng[:, 1], "cidr_mask_hi": rng[:, 2],
+        "cidr_mask_lo": rng[:, 3],
+        "lb_dst_hi": np.array([x for li in range(len(lbs)) for x in (0, v6[li] >> 64)], np.uint64),
+        "lb_dst_lo": np.array([x for li in range(len(lbs)) for x in (v4[li], v6[li] & M64)],
+                              np.uint64),
+        "lb_port": np.array([lb["port"] for lb in lbs], np.int32),
+        "tg_fields": np.array(fields, np.int32), "gn_start": np.array(gn_start, np.int32),
+        "nd_ta": np.array(nd_ta, np.uint64), "nd_tb": np.array(nd_tb, np.uint64),
+        "nd_w": nd_w, "nd_off": nd_off, "nd_m": nd_m,
+        "mg_tab": np.concatenate(tables) if tables else np.zeros(0, np.int32),
+    }
+    return arrays, placement
 
 
 # ---------------------------------------------------------------------- health timeline
@@ -212,7 +336,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     T = len(targets)
     tg_algo = []
     for tg in tgs:
-        if tg["protocol"] in ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"):
+        if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
             tg_algo.append(ALGO_CODES["flow_hash"])
         else:
             tg_algo.append(ALGO_CODES[tg["attributes"].get("load_balancing.algorithm.type",
@@ -231,12 +355,9 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                 lb_tgs[li].add(tg_index[f["target_group"]])
         if lb.get("inspection"):
             lb_tgs[li].add(tg_index[lb["inspection"]])
-        for ri, q in enumerate(reqs):
-            if lb["type"] == "network":
-                fwd, _ = lb["default_forward"], None
-                rule_of[li, ri] = -1
-            else:
-                rule_of[li, ri], (fwd, _) = match_rule(lb, q)
+        for ri, k in enumerate(rule_outcomes(lb, reqs)):
+            rule_of[li, ri] = k
+            fwd = lb["default_forward"] if k < 0 else lb["rules"][k]["forward"]
             for f in fwd or []:
                 route[li, ri, tg_index[f["target_group"]]] += f["weight"]
     route_cdf = np.cumsum(route, axis=2)
@@ -315,7 +436,9 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         horizon = min(horizon, max_time)
 
     wk = np.concatenate([[0], np.cumsum([t["workers"] for t in targets])]).astype(np.int32)
+    flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight)
     model = {
+        **flow_arrays,
         "C": C, "R": R, "NN": NN, "D": D, "L": L, "G": G, "T": T, "E": E,
         "P": len(rate_t), "B": len(s["throttling"]), "TB": TIME_BINS,
         "rate_t": rate_t, "rate_v": rate_v,
@@ -333,8 +456,6 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "tg_slow_start": np.array([float(tg["attributes"].get("slow_start.duration_seconds", 0))
                                    for tg in tgs]),
         "tgt_weight": tgt_weight, "tgt_up": tgt_up,
-        "tgt_key": np.array([lbcore.hash_key(f"{t['group']}/{t['id']}") for t in targets],
-                            np.uint64),
         "tgt_dist": np.array([DIST_CODES[t["service"]["distribution"]] for t in targets], np.int32),
         "tgt_mean": np.array([t["service"]["mean"] for t in targets]),
         "tgt_sigma": np.array([t["service"]["sigma"] for t in targets]),
@@ -366,6 +487,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                            + (f" weight {ev['weight']:g}" if ev["action"] == "set_weight" else "")}
                           for ev in s["events"]), key=lambda e: e["at"]),
         "rule_of": rule_of,
+        "flow_placement": placement,
         "health_changes": sorted(
             ({"at": at, "target_group": targets[i]["group"], "target": targets[i]["id"],
               "seen": "healthy" if h else "unhealthy"}
