@@ -724,3 +724,49 @@ def test_aws_shape_errors_name_the_key(old, new, where, what):
     with pytest.raises(ScenarioError) as ei:
         parse_scenario(text.replace(old, new, 1), "bad.toml")
     assert any(p == where and what in m for p, m in ei.value.problems), ei.value.problems
+
+
+def test_aws_record_sets_equal_scenario_records():
+    mine = small_scenario(events=False, routing="weighted")
+    api = mine.replace('''[[route53.records]]
+name = "www.example"
+set_identifier = "api-a"
+routing = "weighted"
+weight = 3
+alias_target = "alb-us"''', '''[[route53.records]]
+Name = "WWW.example."
+Type = "A"
+SetIdentifier = "api-a"
+Weight = 3
+AliasTarget = { HostedZoneId = "Z35SXDOTRQ7X7K", DNSName = "alb-us.", EvaluateTargetHealth = true }''')
+    assert api != mine
+    a = simulate(parse_scenario(mine, "a.toml"), requests=3000)
+    b = simulate(parse_scenario(api, "a.toml"), requests=3000)
+    assert report_without_timing(a) == report_without_timing(b)
+
+
+@pytest.mark.parametrize("record,where,what", [
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\nWeight = 300\n'
+     'AliasTarget = { DNSName = "alb-us", EvaluateTargetHealth = true }',
+     "route53.records[1]", "Weight"),
+    ('Name = "www.example"\nType = "A"\nTTL = 60\nResourceRecords = [{ Value = "192.0.2.1" }]',
+     "route53.records[1].ResourceRecords", "AliasTarget"),
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\nMultiValueAnswer = true\n'
+     'TTL = 60\nResourceRecords = [{ Value = "192.0.2.1" }]',
+     "route53.records[1].ResourceRecords", "AliasTarget"),
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\n'
+     'GeoLocation = { CountryCode = "DE" }\n'
+     'AliasTarget = { DNSName = "alb-us", EvaluateTargetHealth = true }',
+     "route53.records[1]", "geolocation routing is not modelled"),
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\n'
+     'AliasTarget = { DNSName = "alb-nowhere", EvaluateTargetHealth = true }\nRegion = "us-east-1"',
+     "route53.records[1].AliasTarget.DNSName", "unknown load balancer"),
+])
+def test_aws_record_set_errors_name_the_record(record, where, what):
+    from lbcore.sim import ScenarioError
+    text = small_scenario(events=False, routing="simple")
+    old = '[[route53.records]]\nname = "www.example"\nset_identifier = "api-a"\nrouting = "simple"\nalias_target = "alb-us"'
+    assert old in text
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(text.replace(old, "[[route53.records]]\n" + record), "bad.toml")
+    assert any(p == where and what in m for p, m in ei.value.problems), ei.value.problems

@@ -371,6 +371,55 @@ RECORD = Table({
     "bias": Num(-99, 99, integer=True, default=0),
 })
 
+class Record:
+    """A Route 53 record: the scenario's shape, or a ``ResourceRecordSet`` as
+    ``list_resource_record_sets`` returns it (``Name``, ``Type``, ``AliasTarget``, ...),
+    read by ``lbcore.route53``'s loader and turned into the scenario's shape."""
+
+    def __init__(self, required=False):
+        self.required, self.default = required, None
+
+    def check(self, v, path, ctx):
+        if isinstance(v, dict) and "Name" in v:
+            return _aws_record(v, path, ctx)
+        return RECORD.check(v, path, ctx)
+
+
+def _aws_record(d: dict, path: str, ctx: _Ctx):
+    from lbcore.route53 import local_zone_location, region_location
+    from lbcore.route53._aws import parse_record_set
+    try:
+        rs = parse_record_set(d)
+    except (TypeError, ValueError) as exc:
+        ctx.add(path, str(exc))
+        return None
+    if rs.alias is None:
+        ctx.add(f"{path}.ResourceRecords", "lbcore simulate sends clients to load balancers: "
+                "expected an AliasTarget whose DNSName is a load balancer name")
+        return None
+    if rs.policy not in ROUTING:
+        ctx.add(path, f"{rs.policy} routing is not modelled by lbcore simulate; expected one of "
+                + ", ".join(map(repr, ROUTING)))
+        return None
+    rec = {"name": rs.name, "set_identifier": rs.set_identifier or rs.name,
+           "routing": rs.policy, "alias_target": rs.alias.dns_name,
+           "evaluate_target_health": rs.alias.evaluate_target_health, "weight": rs.weight,
+           "region": rs.region, "failover": rs.failover, "coordinates": None, "bias": 0,
+           "alias_key": "AliasTarget.DNSName"}
+    if rs.geoproximity is not None:
+        g = rs.geoproximity
+        try:
+            lat, lon = (g.coordinates if g.coordinates is not None else
+                        region_location(g.region) if g.region is not None else
+                        local_zone_location(g.local_zone_group))
+        except ValueError as exc:
+            ctx.add(f"{path}.GeoProximityLocation", str(exc))
+            return None
+        rec["coordinates"] = {"latitude": lat, "longitude": lon}
+        rec["bias"] = g.bias
+    return rec
+
+
 CLIENT = Table({
     "name": Str(required=True, pattern=NAME, what="a client class name"),
     "weight": Num(0, lo_open=True, default=1.0),
@@ -426,7 +475,7 @@ SCHEMA = Table({
         "flows": Table({"udp": Num(0, 1, default=0.0), "ipv6": Num(0, 1, default=0.0)},
                        default=lambda: {"udp": 0.0, "ipv6": 0.0}),
     }, required=True),
-    "route53": Table({"records": Arr(RECORD, required=True, min_len=1)}, required=True),
+    "route53": Table({"records": Arr(Record(), required=True, min_len=1)}, required=True),
     "load_balancers": Arr(LOAD_BALANCER, required=True, min_len=1),
     "target_groups": Arr(TARGET_GROUP, required=True, min_len=1),
     "throttling": Arr(THROTTLE, default=list),
@@ -584,7 +633,8 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         names.add(rec["name"])
         by_name.setdefault(rec["name"], []).append((ri, rec))
         if rec.get("alias_target") is not None and rec["alias_target"] not in lbs:
-            ctx.add(f"{p}.alias_target", f"unknown load balancer {rec['alias_target']!r}")
+            ctx.add(f"{p}.{rec.get('alias_key', 'alias_target')}",
+                    f"unknown load balancer {rec['alias_target']!r}")
         need = {"weighted": "weight", "latency": "region", "failover": "failover",
                 "geoproximity": "coordinates"}.get(rec["routing"])
         if need and rec.get(need) is None:
