@@ -484,6 +484,7 @@ cdef class Engine:
         (version), uniform (range), u64 (address), u64 (address high word / port).
         """
         cdef int32_t a = self.gn_start[g], nn = self.gn_start[g + 1] - a, k, j, v, n4, n6
+        cdef int32_t live = 0
         cdef const double* nw = self.nd_w + <int64_t>self.epoch * self.ND + a
         cdef int64_t idx
         cdef double u_proto, u_ver, u_rng
@@ -492,8 +493,8 @@ cdef class Engine:
         cdef uint16_t sport
         for k in range(nn):
             if nw[k] > 0.0:
-                break
-        else:
+                live += 1
+        if live == 0:
             return -1
         u_proto = lb_rng_uniform(&self.rng)
         u_ver = lb_rng_uniform(&self.rng)
@@ -521,7 +522,10 @@ cdef class Engine:
                                self.lb_dst_hi[2 * lb + v], self.lb_dst_lo[2 * lb + v], sport,
                                <uint16_t>self.lb_port[lb], 0, self.tg_fields[g], 0)
         self.cnt_flows[4 * g + 2 * v + (proto == 17)] += 1
-        k = lb_rendezvous_select(h, nn, self.nd_ta + a, self.nd_tb + a, nw)
+        # every node live: the unweighted score (same order as the weighted one with
+        # equal weights, without a logarithm per node)
+        k = lb_rendezvous_select(h, nn, self.nd_ta + a, self.nd_tb + a,
+                                 NULL if live == nn else nw)
         idx = <int64_t>self.epoch * self.ND + a + k
         return lb_maglev_lookup(self.mg_tab + self.nd_off[idx], self.nd_m[idx], h)
 
