@@ -17,7 +17,8 @@ import numpy as np
 from lbcore._maglev import Maglev, is_prime
 from lbcore._targets import parse_targets
 from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the report)
-from lbcore.sim.scenario import alb_condition, attribute_values, client_cidrs, template_request
+from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
+                                 template_request)
 
 __all__ = ["compile_scenario", "ALGO_CODES", "DIST_CODES"]
 
@@ -282,11 +283,43 @@ def biased_distance(d: float, bias: int) -> float:
     return d * (1 - bias / 100) if bias >= 0 else d / (1 + bias / 100)
 
 
-def _dns_distribution(records, rec_healthy, rtt_client, location=None):
+class _Health:
+    """A fixed health for an ``lbcore.route53`` record (``is_healthy(now)``)."""
+
+    def __init__(self, ok):
+        self.ok = ok
+
+    def is_healthy(self, now):
+        return self.ok
+
+
+def _geolocation_answer(records, rec_healthy, client_geo) -> np.ndarray:
+    """Geolocation routing by ``lbcore.route53.HostedZone``: one-hot over ``records``
+    (all zero: no answer, NODATA)."""
+    from lbcore.route53 import Client, HostedZone, RecordSet
+    name = records[0]["name"]
+    zone = HostedZone(name, [
+        RecordSet(name, "A", ["192.0.2.1"], ttl=60, set_identifier=r["set_identifier"],
+                  geolocation=geolocation_of(r["geolocation"]),
+                  health_check=_Health(ok))
+        for r, ok in zip(records, rec_healthy)])
+    g = client_geo or {}
+    ans = zone.resolve(name, "A", Client(continent=g.get("continent"), country=g.get("country"),
+                                         subdivision=g.get("subdivision")))
+    p = np.zeros(len(records))
+    index = {r["set_identifier"]: i for i, r in enumerate(records)}
+    for rs in (ans.record_sets or ()):
+        p[index[rs.set_identifier]] = 1.0
+    return p
+
+
+def _dns_distribution(records, rec_healthy, rtt_client, location=None, client_geo=None):
     """Probabilities over ``records`` (one DNS name) for one client class."""
     n = len(records)
     p = np.zeros(n)
     routing = records[0]["routing"]
+    if routing == "geolocation":
+        return _geolocation_answer(records, rec_healthy, client_geo)
     healthy = [rec_healthy[i] for i in range(n)]
     if not any(healthy):      # no healthy record: Route 53 treats them all as healthy
         healthy = [True] * n
@@ -414,7 +447,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             healthy = [not records[i]["evaluate_target_health"]
                        or lb_healthy[lb_index[records[i]["alias_target"]]] for i in idx]
             for c, cl in enumerate(clients):
-                p = _dns_distribution(recs, healthy, cl["rtt"], cl.get("location"))
+                p = _dns_distribution(recs, healthy, cl["rtt"], cl.get("location"),
+                                      cl.get("geolocation"))
                 dns[e, c, name_index[nm], idx] = p
     dns_cdf = np.cumsum(dns, axis=3)
 

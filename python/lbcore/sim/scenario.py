@@ -26,7 +26,7 @@ DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random",
               "power_of_two_choices")
 DISTRIBUTIONS = ("constant", "exponential", "lognormal")
-ROUTING = ("simple", "weighted", "latency", "failover", "geoproximity")
+ROUTING = ("simple", "weighted", "latency", "failover", "geoproximity", "geolocation")
 LB_TYPES = ("application", "network")
 CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-header",
                     "query-string")
@@ -270,6 +270,12 @@ def alb_condition(cond: dict) -> dict:
     return {"Field": f, key: {"Values": cond["values"]}}
 
 
+def geolocation_of(g: dict):
+    """A scenario ``geolocation`` table as an ``lbcore.route53.Geolocation``."""
+    from lbcore.route53 import Geolocation
+    return Geolocation(g.get("continent"), g.get("country"), g.get("subdivision"))
+
+
 def template_request(q: dict):
     """A request template as the ``lbcore.elb.Request`` listener rules evaluate."""
     from lbcore.elb import Request
@@ -353,6 +359,12 @@ LOAD_BALANCER = Table({
     "cross_zone": Bool(),
 })
 
+GEOLOCATION = Table({
+    "continent": Str(what="a continent code such as 'EU'"),
+    "country": Str(what="a 2-letter country code, or '*' (the default location)"),
+    "subdivision": Str(what="a US state code"),
+})
+
 COORDINATES = Table({
     "latitude": Num(-90, 90, required=True),
     "longitude": Num(-180, 180, required=True),
@@ -369,6 +381,7 @@ RECORD = Table({
     "failover": Str(("PRIMARY", "SECONDARY")),
     "coordinates": COORDINATES,
     "bias": Num(-99, 99, integer=True, default=0),
+    "geolocation": GEOLOCATION,
 })
 
 class Record:
@@ -405,7 +418,11 @@ def _aws_record(d: dict, path: str, ctx: _Ctx):
            "routing": rs.policy, "alias_target": rs.alias.dns_name,
            "evaluate_target_health": rs.alias.evaluate_target_health, "weight": rs.weight,
            "region": rs.region, "failover": rs.failover, "coordinates": None, "bias": 0,
-           "alias_key": "AliasTarget.DNSName"}
+           "alias_key": "AliasTarget.DNSName", "geolocation": None}
+    if rs.geolocation is not None:
+        g = rs.geolocation
+        rec["geolocation"] = {"continent": g.continent, "country": g.country,
+                              "subdivision": g.subdivision}
     if rs.geoproximity is not None:
         g = rs.geoproximity
         try:
@@ -426,6 +443,7 @@ CLIENT = Table({
     "rtt": Map(Num(0), required=True),
     "location": COORDINATES,
     "cidrs": Arr(Str(what="a CIDR such as '198.51.100.0/24'"), min_len=1),
+    "geolocation": GEOLOCATION,
 })
 
 REQUEST = Table({
@@ -636,7 +654,12 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             ctx.add(f"{p}.{rec.get('alias_key', 'alias_target')}",
                     f"unknown load balancer {rec['alias_target']!r}")
         need = {"weighted": "weight", "latency": "region", "failover": "failover",
-                "geoproximity": "coordinates"}.get(rec["routing"])
+                "geoproximity": "coordinates", "geolocation": "geolocation"}.get(rec["routing"])
+        if rec.get("geolocation") is not None:
+            try:
+                geolocation_of(rec["geolocation"])
+            except ValueError as exc:
+                ctx.add(f"{p}.geolocation", str(exc))
         if need and rec.get(need) is None:
             ctx.add(f"{p}.{need}", f"missing; required for routing = {rec['routing']!r}")
         if rec["routing"] == "latency" and rec.get("region") is not None and \
