@@ -93,6 +93,19 @@ BAD = [
     ("nlb to http group", GOOD.replace('default_forward = [{ target_group = "stream-use1" }]',
                                        'default_forward = [{ target_group = "web-use1" }]'),
      ["load_balancers[2].default_forward[0].target_group", "network"]),
+    ("bad elbv2 attribute in a list",
+     GOOD.replace('Value = "use_load_balancer_configuration"', 'Value = "sometimes"'),
+     ["target_groups[4].attributes[0].Value", "load_balancing.cross_zone.enabled must be one of"]),
+    ("bad describe_rules condition",
+     GOOD.replace('HostHeaderConfig = { Values = ["api.example.com"] }',
+                  'HostHeaderConfig = { Values = ["api example"] }'),
+     ["load_balancers[1].rules[0].conditions[0]", "invalid host name pattern"]),
+    ("bad ResourceRecordSet", GOOD.replace('Type = "A"', 'Type = "Q"'),
+     ["route53.records[6]", "Type"]),
+    ("bad client CIDR", GOOD.replace('"203.0.113.0/24"', '"203.0.113.0/33"'),
+     ["traffic.clients[1].cidrs[0]", "CIDR"]),
+    ("flow share out of range", GOOD.replace("udp = 0.2", "udp = 2"),
+     ["traffic.flows.udp", "<= 1"]),
 ]
 
 

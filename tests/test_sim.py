@@ -451,6 +451,16 @@ def test_engine_validates_its_model():
     bad = dict(model, tgt_mean=model["tgt_mean"][:-1])
     with pytest.raises(ValueError, match="tgt_mean"):
         Engine(bad, 0)
+    for k, bad_value, msg in (
+            ("mg_tab", np.full_like(model["mg_tab"], 999), "mg_tab"),
+            ("nd_w", np.zeros_like(model["nd_w"]), "nd_w"),
+            ("nd_off", model["nd_off"] + 10**9, "nd_off"),
+            ("tg_fields", np.full_like(model["tg_fields"], 7), "tg_fields"),
+            ("flow_mix", np.array([1.5, 0.0]), "flow_mix"),
+            ("cidr_start", np.zeros_like(model["cidr_start"]), "cidr_start"),
+            ("gn_start", model["gn_start"][:-1], "gn_start")):
+        with pytest.raises(ValueError, match=msg):
+            Engine(dict(model, **{k: bad_value}), 0)
     with pytest.raises(ValueError, match="n must be"):
         Engine(model, 0).run(-1)
     with pytest.raises((ValueError, TypeError)):

@@ -275,6 +275,12 @@ cdef class Engine:
                 raise ValueError("model['nd_w']: a node is live exactly when it has a table")
             if m["mg_tab"].size and (m["mg_tab"].min() < 0 or m["mg_tab"].max() >= self.T):
                 raise ValueError("model['mg_tab'] out of range")
+        if m["tg_fields"].min() < 0 or m["tg_fields"].max() > 2:
+            raise ValueError("model['tg_fields'] must be 0 (5-tuple), 1 (3-tuple) or 2 (2-tuple)")
+        if m["lb_port"].min() < 0 or m["lb_port"].max() > 65535:
+            raise ValueError("model['lb_port'] must be ports 0..65535")
+        if not (0.0 <= m["flow_mix"][0] <= 1.0 and 0.0 <= m["flow_mix"][1] <= 1.0):
+            raise ValueError("model['flow_mix'] must be two shares in [0, 1]")
         for gg in range(self.G):
             if m["tg_algo"][gg] == LB_SIM_FLOW_HASH and m["gn_start"][gg + 1] == m["gn_start"][gg]:
                 raise ValueError(f"model['gn_start']: flow-hash group {gg} has no nodes")
