@@ -20,7 +20,8 @@ from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the r
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
                                  template_request)
 
-__all__ = ["compile_scenario", "ALGO_CODES", "DIST_CODES"]
+__all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "ALGO_CODES",
+           "DIST_CODES"]
 
 ALGO_CODES = {"round_robin": 0, "least_outstanding_requests": 1, "weighted_random": 2,
               "flow_hash": 3, "power_of_two_choices": 4}
@@ -33,10 +34,10 @@ TIME_BINS = 100
 def alb_ruleset(lb: dict):
     """The load balancer's listener rules compiled by ``lbcore.elb.RuleSet``; each
     rule's action is its index in ``lb["rules"]`` (-1 for the default rule)."""
-    from lbcore.elb import RuleSet, parse_rule
-    rules = [parse_rule({"Priority": str(rule["priority"]),
-                         "Conditions": [alb_condition(c) for c in rule["conditions"]],
-                         "Actions": ri}, where=f"rules[{ri}]")
+    from lbcore.elb import Rule, RuleSet, parse_condition, parse_rule
+    # conditions one by one (a rule may exceed the elbv2 per-rule quotas, see scenario.py)
+    rules = [Rule(rule["priority"], [parse_condition(alb_condition(c), f"rules[{ri}]")
+                                     for c in rule["conditions"]], ri)
              for ri, rule in enumerate(lb["rules"])]
     return RuleSet(rules, parse_rule({"IsDefault": True, "Actions": -1}, where="default"))
 
@@ -45,10 +46,20 @@ def rule_outcomes(lb: dict, templates: list[dict]) -> list[int]:
     """Per request template: the index of the rule it matches on ``lb`` (-1 = the
     default rule), decided by lbcore.elb's compiled rules (templates are finite, so
     this is done once per (load balancer, template) when the model is compiled)."""
-    if lb["type"] == "network":
+    if lb.get("type") == "network":
         return [-1] * len(templates)
     rs = alb_ruleset(lb)
     return [rs.match(template_request(q)).action for q in templates]
+
+
+def match_rule(lb: dict, req: dict):
+    """(rule index or -1 for the default rule, (forward, fixed_response)) for one request
+    ``{method, host, path, headers}`` on a load balancer, through :func:`rule_outcomes`."""
+    k = rule_outcomes(lb, [req])[0]
+    if k < 0:
+        return -1, (lb["default_forward"], lb["default_fixed_response"])
+    rule = lb["rules"][k]
+    return k, (rule["forward"], rule["fixed_response"])
 
 
 # ---------------------------------------------------------------------- flow hashing
