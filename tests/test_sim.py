@@ -611,6 +611,8 @@ EU_RTT = 'rtt = { us-east-1 = 0.08, eu-west-1 = 0.01 }'
     dict(flows="udp = 0.3\nipv6 = 0.5", cidrs=["198.51.100.0/24", "2001:db8:1::/64"]),
     dict(nlb_attrs=STICKY, cross_zone=True, cidrs=["203.0.113.0/30"]),
     dict(nlb_attrs='"load_balancing.cross_zone.enabled" = "true"', flows="ipv6 = 1.0"),
+    dict(algo='least_outstanding_requests", "load_balancing.cross_zone.enabled" = "false'),
+    dict(algo='round_robin", "load_balancing.cross_zone.enabled" = "false'),
 ])
 def test_flow_hashing_matches_python_reference(kw):
     s = parse_scenario(small_scenario(**kw), "flows.toml")
@@ -837,3 +839,42 @@ def test_geolocation_errors_name_the_key():
             'geolocation = { continent = "EU" }', 'geolocation = { country = "Germany" }'), "g.toml")
     assert any(p == "route53.records[2].geolocation" and "CountryCode" in m
                for p, m in ei.value.problems), ei.value.problems
+
+
+def test_alb_cross_zone_off_splits_by_zone():
+    on = small_scenario(events=False)
+    wr = '{ "load_balancing.algorithm.type" = "weighted_random" }'
+    assert wr in on
+    off = on.replace(wr, '{ "load_balancing.algorithm.type" = "weighted_random", '
+                         '"load_balancing.cross_zone.enabled" = "false" }')
+
+    def api(text):
+        r = simulate(parse_scenario(text, "z.toml"), requests=30_000)
+        return next(g for g in r["target_groups"] if g["name"] == "api")
+    g_on, g_off = api(on), api(off)
+    # a1 (us-east-1a, weight 1) and a2 (us-east-1b, weight 3): weighted across zones,
+    # half each with zonal nodes
+    assert [t["share"] for t in g_on["targets"]] == pytest.approx([0.25, 0.75], abs=0.03)
+    assert [t["share"] for t in g_off["targets"]] == pytest.approx([0.5, 0.5], abs=0.03)
+    assert "zonal" not in g_on and g_off["zonal"]["zones"] == ["us-east-1a", "us-east-1b"]
+
+
+def test_alb_zone_without_targets_leaves_dns():
+    # web with cross-zone off: w2 (the only target in us-east-1b) fails at 1 s, seen at
+    # 1 + 2 x 5 s; after that the zone gets nothing and no request fails for want of a target
+    text = small_scenario(algo='round_robin", "load_balancing.cross_zone.enabled" = "false')
+    text = text.replace('[[events]]\nat = 2.0\naction = "recover"\ntarget_group = "web"\n'
+                        'target = "w2"\n', "")
+
+    def w2_and_web(max_time):
+        s = parse_scenario(text.replace("[simulation]", f"[simulation]\nmax_time = {max_time}"),
+                           "z.toml")
+        r = simulate(s, requests=20_000)
+        web = next(g for g in r["target_groups"] if g["name"] == "web")
+        return next(t for t in web["targets"] if t["id"] == "w2"), web, r
+    w2_seen, _, _ = w2_and_web(11.0)
+    w2, web, r = w2_and_web(20.0)
+    assert w2["errors"] > 0
+    assert w2["requests"] == w2_seen["requests"]      # nothing reaches w2 after 11 s
+    assert web["requests"] > 0 and r["simulated_seconds"] > 19.0
+    assert r["outcomes"]["fixed_response"] < 0.2 * r["requests"]

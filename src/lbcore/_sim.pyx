@@ -232,7 +232,7 @@ cdef class Engine:
             "rate_t": self.P, "rate_v": self.P, "client_cdf": self.C, "tmpl_cdf": self.R,
             "tmpl_name": self.R, "tmpl_cost": self.R, "epoch_t": self.E,
             "dns_cdf": self.E * self.C * self.NN * self.D, "rec_lb": self.D,
-            "route_cdf": self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
+            "route_cdf": self.E * self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
             "tg_start": self.G + 1, "tg_algo": self.G, "tg_slow_start": self.G,
             "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T,
             "tgt_dist": self.T, "tgt_mean": self.T, "tgt_sigma": self.T,
@@ -694,8 +694,9 @@ cdef class Engine:
                 self._record(ti, fin - self.now)
                 arrive = fin
             # 7. listener rules: target group for (load balancer, template)
-            g = lb_sim_pick_cdf(self.route_cdf + (<int64_t>lb * self.R + r) * self.G,
-                                self.G, u_route)
+            g = lb_sim_pick_cdf(
+                self.route_cdf + ((<int64_t>self.epoch * self.L + lb) * self.R + r) * self.G,
+                self.G, u_route)
             if g < 0:
                 self.fixed[lb] += 1
                 self.outcome[4] += 1

@@ -218,7 +218,7 @@ def simulate_ref(model, seed, n):
                 continue
             arrive = serve(ti, now, 1.0)
             record(ti, arrive - now)
-        off = (lb * R + r) * G
+        off = ((epoch * L + lb) * R + r) * G
         g = pick(m["route_cdf"][off:off + G], u_route)
         t = select(g, c, lb) if g >= 0 else -1
         if t < 0:

@@ -113,8 +113,9 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
         if insp:
             app[int(tg_start[g]):int(tg_start[g + 1])] = False
     routed = int(cnt[app].sum())
-    for g, name in enumerate(meta["target_groups"]):
-        a, b = int(tg_start[g]), int(tg_start[g + 1])
+    for name, subs, zones in meta["groups"]:
+        g = subs[0]       # a zonal group's model groups are consecutive, as its targets
+        a, b = int(tg_start[g]), int(tg_start[subs[-1] + 1])
         g_cnt = int(cnt[a:b].sum())
         g_served = int(served[a:b].sum())
         group = {
@@ -127,6 +128,10 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
             "outstanding": _outstanding(out_hist[a:b].sum(axis=0)),
             "targets": [],
         }
+        if zones[0] is not None:
+            group["zonal"] = {"cross_zone": False, "zones": zones,
+                              "requests": [int(cnt[int(tg_start[m]):int(tg_start[m + 1])].sum())
+                                           for m in subs]}
         pl = meta["flow_placement"].get(g)
         if pl is not None:
             f = st["cnt_flows"][4 * g:4 * g + 4]

@@ -104,7 +104,8 @@ def _cross_zone(tg: dict, values: dict, lbs: list[dict]) -> bool:
     return False
 
 
-def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: np.ndarray):
+def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: np.ndarray,
+                mgroups: list):
     """Model arrays for flow hashing, and per flow-hash group the placement objects.
 
     Each flow-hash group has one load balancer node per Availability Zone of its targets.
@@ -115,9 +116,10 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
     flows); identical pools share one table.
     """
     tgs, lbs, clients = s["target_groups"], s["load_balancers"], s["traffic"]["clients"]
-    E, G = tgt_weight.shape[0], len(tgs)
+    E = tgt_weight.shape[0]
     gn_start, nd_ta, nd_tb, fields, placement = [0], [], [], [], {}
-    for g, tg in enumerate(tgs):
+    for g, (gi, _) in enumerate(mgroups):
+        tg = tgs[gi]
         values = attribute_values(tg)
         fields.append(_hash_fields(values))
         if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
@@ -371,24 +373,37 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     tgs = s["target_groups"]
     tg_index = {tg["name"]: i for i, tg in enumerate(tgs)}
 
-    targets = []
-    tg_start = [0]
-    for tg in tgs:
-        for t in tg["targets"]:
-            targets.append(dict(t, group=tg["name"], health_check=tg["health_check"]))
-        tg_start.append(len(targets))
+    # Model groups: a target group, or with cross-zone off on an ALB group one per zone of
+    # its targets (each zone's load balancer node selects among its zone's targets only).
+    targets, tg_start, mgroups, sub_of, scen_range = [], [0], [], [], []
+    for gi, tg in enumerate(tgs):
+        zonal = (tg["protocol"] not in FLOW_GROUP_PROTOCOLS and
+                 attribute_values(tg)["load_balancing.cross_zone.enabled"] == "false")
+        parts = ([(az, [t for t in tg["targets"] if t["az"] == az])
+                  for az in sorted({t["az"] for t in tg["targets"]})] if zonal
+                 else [(None, tg["targets"])])
+        sub_of.append([])
+        a0 = len(targets)
+        for az, ts in parts:
+            sub_of[gi].append(len(mgroups))
+            mgroups.append((gi, az))
+            for t in ts:
+                targets.append(dict(t, group=tg["name"], health_check=tg["health_check"]))
+            tg_start.append(len(targets))
+        scen_range.append((a0, len(targets)))
     T = len(targets)
     tg_algo = []
-    for tg in tgs:
+    for gi, _ in mgroups:
+        tg = tgs[gi]
         if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
             tg_algo.append(ALGO_CODES["flow_hash"])
         else:
             tg_algo.append(ALGO_CODES[tg["attributes"].get("load_balancing.algorithm.type",
                                                            "round_robin")])
 
-    # routing per (load balancer, template)
-    G, L, R = len(tgs), len(lbs), len(reqs)
-    route = np.zeros((L, R, G))
+    # listener rules per (load balancer, template); forward weights per target group
+    G, L, R = len(mgroups), len(lbs), len(reqs)
+    route_tg = np.zeros((L, R, len(tgs)))
     rule_of = np.full((L, R), -1, dtype=np.int64)
     lb_tgs = [set() for _ in lbs]
     for li, lb in enumerate(lbs):
@@ -403,8 +418,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             rule_of[li, ri] = k
             fwd = lb["default_forward"] if k < 0 else lb["rules"][k]["forward"]
             for f in fwd or []:
-                route[li, ri, tg_index[f["target_group"]]] += f["weight"]
-    route_cdf = np.cumsum(route, axis=2)
+                route_tg[li, ri, tg_index[f["target_group"]]] += f["weight"]
 
     # epochs
     timelines = _target_timelines(s, targets)
@@ -423,8 +437,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     tgt_healthy = np.zeros((E, T), dtype=bool)
     for e, t0 in enumerate(epoch_t):
         states = [_state_at(tl, t0) for tl in timelines]
-        for g in range(G):
-            a, b = tg_start[g], tg_start[g + 1]
+        for a, b in scen_range:       # fail open is per target group, zones or not
             any_healthy = any(states[i]["healthy"] for i in range(a, b))
             for i in range(a, b):
                 st = states[i]
@@ -448,7 +461,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         for li in range(L):
             ok = True
             for g in lb_tgs[li]:
-                a, b = tg_start[g], tg_start[g + 1]
+                a, b = scen_range[g]
                 registered = [i for i in range(a, b) if _state_at(timelines[i], t0)["registered"]]
                 if registered and not any(tgt_healthy[e, i] for i in registered):
                     ok = False
@@ -481,7 +494,19 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         horizon = min(horizon, max_time)
 
     wk = np.concatenate([[0], np.cumsum([t["workers"] for t in targets])]).astype(np.int32)
-    flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight)
+    # target-group weights of each (epoch, load balancer, template) over model groups: a
+    # zonal group's weight is split over its zones that have an eligible target (a zone
+    # without one leaves DNS; none at all: every zone)
+    route = np.zeros((E, L, R, G))
+    for gi, subs in enumerate(sub_of):
+        for e in range(E):
+            live = [m for m in subs if np.any(tgt_weight[e, tg_start[m]:tg_start[m + 1]] > 0)]
+            live = live or subs
+            for m in live:
+                route[e, :, :, m] = route_tg[:, :, gi] / len(live)
+    route_cdf = np.cumsum(route, axis=3)
+
+    flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight, mgroups)
     model = {
         **flow_arrays,
         "C": C, "R": R, "NN": NN, "D": D, "L": L, "G": G, "T": T, "E": E,
@@ -494,12 +519,12 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "epoch_t": epoch_t, "dns_cdf": dns_cdf,
         "rec_lb": np.array([lb_index[r["alias_target"]] for r in records], np.int32),
         "route_cdf": route_cdf,
-        "lb_insp": np.array([tg_index[lb["inspection"]] if lb.get("inspection") else -1
+        "lb_insp": np.array([sub_of[tg_index[lb["inspection"]]][0] if lb.get("inspection") else -1
                              for lb in lbs], np.int32),
         "rtt": np.array([[cl["rtt"][lb["region"]] for lb in lbs] for cl in clients]),
         "tg_start": np.array(tg_start, np.int32), "tg_algo": np.array(tg_algo, np.int32),
-        "tg_slow_start": np.array([float(tg["attributes"].get("slow_start.duration_seconds", 0))
-                                   for tg in tgs]),
+        "tg_slow_start": np.array([float(tgs[gi]["attributes"].get("slow_start.duration_seconds", 0))
+                                   for gi, _ in mgroups]),
         "tgt_weight": tgt_weight, "tgt_up": tgt_up,
         "tgt_dist": np.array([DIST_CODES[t["service"]["distribution"]] for t in targets], np.int32),
         "tgt_mean": np.array([t["service"]["mean"] for t in targets]),
@@ -519,8 +544,11 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "records": [(r["name"], r["set_identifier"], r["routing"], r["alias_target"])
                     for r in records],
         "load_balancers": [lb["name"] for lb in lbs],
-        "target_groups": [tg["name"] for tg in tgs],
-        "inspection": [tg["protocol"] == "GENEVE" for tg in tgs],
+        "target_groups": [tgs[gi]["name"] + (f" [{az}]" if az else "") for gi, az in mgroups],
+        "inspection": [tgs[gi]["protocol"] == "GENEVE" for gi, _ in mgroups],
+        # per target group: (name, its model groups, their zones or None)
+        "groups": [(tg["name"], sub_of[gi], [mgroups[m][1] for m in sub_of[gi]])
+                   for gi, tg in enumerate(tgs)],
         "algorithms": [next(k for k, v in ALGO_CODES.items() if v == a) for a in tg_algo],
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
         "limits": [th["name"] for th in s["throttling"]],

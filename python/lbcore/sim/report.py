@@ -48,6 +48,10 @@ def format_report(r: dict) -> str:
         kind = _kind(g)
         share = "" if g.get("inspection") else _pct(g["share"], 1.0)
         lines.append(f"  {g['name'] + ' (' + kind + ')':<42} {g['requests']:>10,}  {share}")
+        z = g.get("zonal")
+        if z:
+            lines.append("    cross-zone off: " + ", ".join(
+                f"{zone} {_pct(n, g['requests']).strip()}" for zone, n in zip(z["zones"], z["requests"])))
         f = g.get("flows")
         if f:
             n = f["tcp_ipv4"] + f["udp_ipv4"] + f["tcp_ipv6"] + f["udp_ipv6"]

@@ -553,10 +553,6 @@ def _check_attributes(tg: dict, path: str, ctx: _Ctx) -> None:
         ctx.add(attrs.paths["slow_start.duration_seconds"],
                 f"slow start cannot be combined with {algo} (AWS: not with least "
                 "outstanding requests)")
-    if good.get("load_balancing.cross_zone.enabled") == "false" and family == "alb":
-        ctx.add(attrs.paths["load_balancing.cross_zone.enabled"],
-                "cross-zone off is modelled for TCP/UDP/TLS/GENEVE (flow-hash) target groups "
-                "only; expected 'true' or 'use_load_balancer_configuration'")
     if good.get("stickiness.enabled") == "true" and family == "alb":
         ctx.add(attrs.paths["stickiness.enabled"],
                 "ALB stickiness (lb_cookie / app_cookie) is not modelled by lbcore simulate; "
@@ -718,8 +714,9 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         _check_rules(lb, p, ctx)
         if lb.get("cross_zone") is False and lb["type"] == "application":
             ctx.add(f"{p}.cross_zone", "an application load balancer always routes across "
-                    "zones (cross-zone off is per target group, and modelled for flow-hash "
-                    "groups only); expected true or leave it out")
+                    "zones (turn it off per target group with the attribute "
+                    "'load_balancing.cross_zone.enabled' = 'false'); expected true or leave "
+                    "it out")
         insp = lb.get("inspection")
         if insp is not None:
             if insp not in tgs:
