@@ -278,24 +278,6 @@ def _state_at(timeline, time: float) -> dict:
 
 # ---------------------------------------------------------------------- Route 53
 
-EARTH_RADIUS_KM = 6371.0088   # mean Earth radius (IUGG)
-
-
-def great_circle_km(a: dict, b: dict) -> float:
-    """Haversine distance between two {latitude, longitude} points, in km."""
-    p1, p2 = math.radians(a["latitude"]), math.radians(b["latitude"])
-    dp = p2 - p1
-    dl = math.radians(b["longitude"] - a["longitude"])
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def biased_distance(d: float, bias: int) -> float:
-    """Route 53 geoproximity bias: positive bias shrinks the distance by bias %, negative
-    bias grows it: d x (1 - bias/100) for bias >= 0, d / (1 + bias/100) for bias < 0."""
-    return d * (1 - bias / 100) if bias >= 0 else d / (1 + bias / 100)
-
-
 class _Health:
     """A fixed health for an ``lbcore.route53`` record (``is_healthy(now)``)."""
 
@@ -306,55 +288,56 @@ class _Health:
         return self.ok
 
 
-def _geolocation_answer(records, rec_healthy, client_geo) -> np.ndarray:
-    """Geolocation routing by ``lbcore.route53.HostedZone``: one-hot over ``records``
-    (all zero: no answer, NODATA)."""
-    from lbcore.route53 import Client, HostedZone, RecordSet
+def _zone_answer(records, rec_healthy, rtt_client, location, client_geo) -> np.ndarray:
+    """The deterministic policies (latency, failover, geoproximity, geolocation) answered
+    by ``lbcore.route53.HostedZone``: the name's records, each with the epoch's health,
+    resolved for the client class. One-hot over ``records``; all zero = no answer."""
+    from lbcore.route53 import Client, GeoproximityLocation, HostedZone, RecordSet
     name = records[0]["name"]
-    zone = HostedZone(name, [
-        RecordSet(name, "A", ["192.0.2.1"], ttl=60, set_identifier=r["set_identifier"],
-                  geolocation=geolocation_of(r["geolocation"]),
-                  health_check=_Health(ok))
-        for r, ok in zip(records, rec_healthy)])
+    rs = []
+    for r, ok in zip(records, rec_healthy):
+        kw = {"latency": lambda: {"region": r["region"]},
+              "failover": lambda: {"failover": r["failover"]},
+              "geolocation": lambda: {"geolocation": geolocation_of(r["geolocation"])},
+              "geoproximity": lambda: {"geoproximity": GeoproximityLocation(
+                  coordinates=(r["coordinates"]["latitude"], r["coordinates"]["longitude"]),
+                  bias=r["bias"])}}[r["routing"]]()
+        rs.append(RecordSet(name, "A", ["192.0.2.1"], ttl=60, set_identifier=r["set_identifier"],
+                            health_check=_Health(ok), **kw))
     g = client_geo or {}
-    ans = zone.resolve(name, "A", Client(continent=g.get("continent"), country=g.get("country"),
-                                         subdivision=g.get("subdivision")))
+    loc = location or {}
+    client = Client(continent=g.get("continent"), country=g.get("country"),
+                    subdivision=g.get("subdivision"), latitude=loc.get("latitude"),
+                    longitude=loc.get("longitude"),
+                    latencies={k: v * 1000.0 for k, v in (rtt_client or {}).items()})
+    ans = HostedZone(name, rs).resolve(name, "A", client)
     p = np.zeros(len(records))
     index = {r["set_identifier"]: i for i, r in enumerate(records)}
-    for rs in (ans.record_sets or ()):
-        p[index[rs.set_identifier]] = 1.0
+    for x in (ans.record_sets or ()):
+        p[index[x.set_identifier]] = 1.0
     return p
 
 
 def _dns_distribution(records, rec_healthy, rtt_client, location=None, client_geo=None):
-    """Probabilities over ``records`` (one DNS name) for one client class."""
+    """Probabilities over ``records`` (one DNS name) for one client class: simple and
+    weighted as distributions (Route 53 picks at random), the others by
+    :func:`_zone_answer`."""
     n = len(records)
     p = np.zeros(n)
     routing = records[0]["routing"]
-    if routing == "geolocation":
-        return _geolocation_answer(records, rec_healthy, client_geo)
+    if routing not in ("simple", "weighted"):
+        return _zone_answer(records, rec_healthy, rtt_client, location, client_geo)
     healthy = [rec_healthy[i] for i in range(n)]
     if not any(healthy):      # no healthy record: Route 53 treats them all as healthy
         healthy = [True] * n
     if routing == "simple":
         p[:] = 1.0
-    elif routing == "weighted":
+    else:
         w = np.array([r["weight"] if healthy[i] else 0 for i, r in enumerate(records)], float)
         if w.sum() == 0:
             # zero-weight records are used only when every non-zero one is unhealthy
             w = np.array([1.0 if healthy[i] else 0.0 for i in range(n)])
         p[:] = w
-    elif routing == "latency":
-        best = min((rtt_client[r["region"]], i) for i, r in enumerate(records) if healthy[i])
-        p[best[1]] = 1.0
-    elif routing == "geoproximity":
-        best = min((biased_distance(great_circle_km(location, r["coordinates"]), r["bias"]), i)
-                   for i, r in enumerate(records) if healthy[i])
-        p[best[1]] = 1.0
-    else:  # failover
-        prim = next(i for i, r in enumerate(records) if r["failover"] == "PRIMARY")
-        sec = next(i for i, r in enumerate(records) if r["failover"] == "SECONDARY")
-        p[prim if healthy[prim] or not rec_healthy[sec] else sec] = 1.0
     return p
 
 
