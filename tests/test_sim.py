@@ -17,7 +17,7 @@ STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_re
 
 def small_scenario(*, algo="least_outstanding_requests", dist="lognormal", rps=400.0,
                    workers=2, slow=0.05, events=True, throttle_rate=50.0, nlb=True,
-                   routing="latency"):
+                   routing="latency", nlb_attrs="", cross_zone=None, flows=None, cidrs=None):
     """A small scenario exercising every feature, with events in the first seconds."""
     ev = """
 [[events]]
@@ -60,20 +60,24 @@ at = 4.5
 action = "region_recover"
 region = "eu-west-1"
 """ if events else ""
-    nlb_lb = """
+    cz = "" if cross_zone is None else f"cross_zone = {str(cross_zone).lower()}"
+    nlb_lb = f"""
 [[load_balancers]]
 name = "nlb"
 type = "network"
 region = "us-east-1"
-default_forward = [{ target_group = "tcp" }]
+default_forward = [{{ target_group = "tcp" }}]
+{cz}
 [[target_groups]]
 name = "tcp"
 protocol = "TCP"
-health_check = { interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }
+attributes = {{ {nlb_attrs} }}
+health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
 targets = [
-  { id = "t1", az = "us-east-1a", workers = 4, service = { distribution = "constant", mean = 0.01 } },
-  { id = "t2", az = "us-east-1b", workers = 4, service = { distribution = "constant", mean = 0.01 } },
-  { id = "t3", az = "us-east-1c", workers = 4, service = { distribution = "constant", mean = 0.01 } },
+  {{ id = "t1", az = "us-east-1a", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
+  {{ id = "t2", az = "us-east-1b", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
+  {{ id = "t3", az = "us-east-1c", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
+  {{ id = "t4", az = "us-east-1c", workers = 4, service = {{ distribution = "constant", mean = 0.01 }} }},
 ]
 [[route53.records]]
 name = "tcp.example"
@@ -106,7 +110,8 @@ rps = {rps * 1.5}
 name = "us"
 weight = 2
 rtt = {{ us-east-1 = 0.01, eu-west-1 = 0.08 }}
-[[traffic.clients]]
+{"" if cidrs is None else "cidrs = " + json.dumps(cidrs)}
+{"" if flows is None else "[traffic.flows]" + chr(10) + flows + chr(10)}[[traffic.clients]]
 name = "eu"
 weight = 1
 rtt = {{ us-east-1 = 0.08, eu-west-1 = 0.01 }}
@@ -446,21 +451,32 @@ def test_engine_validates_its_model():
     bad = dict(model, tgt_mean=model["tgt_mean"][:-1])
     with pytest.raises(ValueError, match="tgt_mean"):
         Engine(bad, 0)
+    for k, bad_value, msg in (
+            ("mg_tab", np.full_like(model["mg_tab"], 999), "mg_tab"),
+            ("nd_w", np.zeros_like(model["nd_w"]), "nd_w"),
+            ("nd_off", model["nd_off"] + 10**9, "nd_off"),
+            ("tg_fields", np.full_like(model["tg_fields"], 7), "tg_fields"),
+            ("flow_mix", np.array([1.5, 0.0]), "flow_mix"),
+            ("cidr_start", np.zeros_like(model["cidr_start"]), "cidr_start"),
+            ("gn_start", model["gn_start"][:-1], "gn_start")):
+        with pytest.raises(ValueError, match=msg):
+            Engine(dict(model, **{k: bad_value}), 0)
     with pytest.raises(ValueError, match="n must be"):
         Engine(model, 0).run(-1)
     with pytest.raises((ValueError, TypeError)):
         Engine(model, -1)
 
 
-def test_flow_remaps_near_optimum_for_highest_random_weight():
+def test_flow_remaps_near_optimum_for_maglev():
     r = simulate(load_scenario(), requests=1000)
     remaps = r["flow_remaps"]
     assert [(m["target_group"], m["targets_before"], m["targets_after"]) for m in remaps] == [
         ("stream-use1", 3, 4), ("inspect-use1", 3, 2), ("stream-use1", 4, 3)]
+    # cross-zone off: edge-4 joins edge-3's zone (1/6 of flows move), a zone's only
+    # appliance / server fails (its node leaves DNS: its third of the flows move)
+    assert [m["optimum"] for m in remaps] == pytest.approx([1 / 6, 1 / 3, 1 / 3], abs=1e-6)
     for m in remaps:
-        # 65,536 sampled flows: sd of the moved share ~0.002; HRW moves the optimum in expectation
-        assert m["optimum"] == pytest.approx(
-            1 / 3 if m["target_group"] == "inspect-use1" else 0.25)
+        # 65,536 sampled flows: sd of the moved share ~0.002; Maglev moves ~ the optimum
         assert abs(m["moved"] - m["optimum"]) < 0.01
 
 
@@ -477,16 +493,17 @@ def test_health_changes_and_progress():
 
 
 def test_geoproximity_bias_moves_the_boundary():
-    from lbcore.sim.model import _dns_distribution, biased_distance, great_circle_km
-    # one degree of longitude on the equator: 2 pi R / 360
-    assert great_circle_km({"latitude": 0, "longitude": 0}, {"latitude": 0, "longitude": 1}) \
-        == pytest.approx(2 * math.pi * 6371.0088 / 360)
+    from lbcore import biased_distance, great_circle_km
+    from lbcore.sim.model import _dns_distribution
     assert biased_distance(1000.0, 50) == 500.0        # positive bias: d x (1 - 0.5)
     assert biased_distance(1000.0, -50) == 2000.0      # negative bias: d / (1 - 0.5)
     client = {"latitude": 40.0, "longitude": -40.0}
-    east = {"coordinates": {"latitude": 40.0, "longitude": -77.0}, "routing": "geoproximity"}
-    west = {"coordinates": {"latitude": 53.0, "longitude": -8.0}, "routing": "geoproximity"}
-    d_e, d_w = great_circle_km(client, east["coordinates"]), great_circle_km(client, west["coordinates"])
+    east = {"coordinates": {"latitude": 40.0, "longitude": -77.0}, "routing": "geoproximity",
+            "name": "img.example", "set_identifier": "east"}
+    west = {"coordinates": {"latitude": 53.0, "longitude": -8.0}, "routing": "geoproximity",
+            "name": "img.example", "set_identifier": "west"}
+    d_e = great_circle_km(40.0, -40.0, 40.0, -77.0)
+    d_w = great_circle_km(40.0, -40.0, 53.0, -8.0)
     assert d_w < d_e
     for bias, want in ((0, 1), (int(100 * (1 - d_w / d_e)) + 1, 0)):
         recs = [dict(east, bias=bias), dict(west, bias=0)]
@@ -578,8 +595,287 @@ def test_slow_start_ramps_a_new_target(algo):
 
 
 def test_slow_start_validation():
-    for ss, algo, msg in (("10", "round_robin", "30..900"), ("abc", "round_robin", "30..900"),
+    for ss, algo, msg in (("10", "round_robin", "30..900"), ("abc", "round_robin", "integer 0..900"),
                           ("60", "least_outstanding_requests", "cannot be combined")):
         with pytest.raises(Exception) as exc:
             parse_scenario(SLOW.format(algo=algo, ss=ss), "ss.toml")
         assert '"slow_start.duration_seconds"' in str(exc.value) and msg in str(exc.value)
+
+
+# ---------------------------------------------------------------------- flows
+
+STICKY = '"stickiness.enabled" = "true", "stickiness.type" = "source_ip"'
+EU_RTT = 'rtt = { us-east-1 = 0.08, eu-west-1 = 0.01 }'
+
+
+@pytest.mark.parametrize("kw", [
+    dict(flows="udp = 0.3\nipv6 = 0.5", cidrs=["198.51.100.0/24", "2001:db8:1::/64"]),
+    dict(nlb_attrs=STICKY, cross_zone=True, cidrs=["203.0.113.0/30"]),
+    dict(nlb_attrs='"load_balancing.cross_zone.enabled" = "true"', flows="ipv6 = 1.0"),
+    dict(algo='least_outstanding_requests", "load_balancing.cross_zone.enabled" = "false'),
+    dict(algo='round_robin", "load_balancing.cross_zone.enabled" = "false'),
+])
+def test_flow_hashing_matches_python_reference(kw):
+    s = parse_scenario(small_scenario(**kw), "flows.toml")
+    model, _ = compile_scenario(s, requests=1500)
+    assert_same(run_engine(model, 11, 1500), simulate_ref(model, 11, 1500))
+    assert np.array_equal(run_engine(model, 11, 1500).stats["cnt_flows"],
+                          simulate_ref(model, 11, 1500)["cnt_flows"])
+
+
+def _tcp_shares(text, n=40_000):
+    r = simulate(parse_scenario(text, "t.toml"), requests=n)
+    g = next(g for g in r["target_groups"] if g["name"] == "tcp")
+    return {t["id"]: t["share"] for t in g["targets"]}, g
+
+
+def test_cross_zone_changes_target_shares():
+    # t1 in a, t2 in b, t3 and t4 in c: zonal nodes split c's third between two targets
+    off, g_off = _tcp_shares(small_scenario(events=False))
+    on, g_on = _tcp_shares(small_scenario(events=False, cross_zone=True))
+    assert g_off["flows"]["cross_zone"] is False and g_on["flows"]["cross_zone"] is True
+    for tid, want in {"t1": 1 / 3, "t2": 1 / 3, "t3": 1 / 6, "t4": 1 / 6}.items():
+        assert off[tid] == pytest.approx(want, abs=0.02)
+    for tid in ("t1", "t2", "t3", "t4"):
+        assert on[tid] == pytest.approx(0.25, abs=0.02)
+    # the target group attribute overrides the load balancer's setting
+    attr, _ = _tcp_shares(small_scenario(
+        events=False, cross_zone=False,
+        nlb_attrs='"load_balancing.cross_zone.enabled" = "true"'))
+    assert attr["t3"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_source_ip_stickiness_pins_each_client_address():
+    text = small_scenario(events=False, cross_zone=True, cidrs=["203.0.113.7/32"])
+    text = text.replace(EU_RTT, EU_RTT + '\ncidrs = ["192.0.2.9/32"]')
+    spread, g = _tcp_shares(text, 20_000)
+    assert g["flows"]["hash"] == "5-tuple"
+    assert sum(1 for v in spread.values() if v > 0) == 4
+    sticky, g = _tcp_shares(text.replace('attributes = {  }', 'attributes = { ' + STICKY + ' }'),
+                            20_000)
+    assert g["flows"]["hash"] == "2-tuple"
+    assert 1 <= sum(1 for v in sticky.values() if v > 0) <= 2     # two client addresses
+
+
+def test_flow_mix_and_client_ranges():
+    _, g = _tcp_shares(small_scenario(events=False, flows="udp = 0.25\nipv6 = 0.5"), 20_000)
+    f = g["flows"]
+    total = f["tcp_ipv4"] + f["udp_ipv4"] + f["tcp_ipv6"] + f["udp_ipv6"]
+    assert total == g["requests"]
+    assert (f["udp_ipv4"] + f["udp_ipv6"]) / total == pytest.approx(0.25, abs=0.02)
+    assert (f["tcp_ipv6"] + f["udp_ipv6"]) / total == pytest.approx(0.5, abs=0.02)
+    # a client class with IPv4 ranges only sends IPv4; the other keeps its default ranges
+    _, g = _tcp_shares(small_scenario(events=False, flows="ipv6 = 1.0",
+                                      cidrs=["198.51.100.0/24"]), 20_000)
+    f = g["flows"]
+    assert f["tcp_ipv4"] > f["tcp_ipv6"] > 0      # "us" (2/3 of clients) sends IPv4 only
+
+
+# ---------------------------------------------------------------------- AWS shapes
+
+def test_aws_attribute_list_equals_table():
+    table = small_scenario(events=False)
+    api = table.replace('attributes = { "load_balancing.algorithm.type" = "least_outstanding_requests" }',
+                        'attributes = [{ Key = "load_balancing.algorithm.type", '
+                        'Value = "least_outstanding_requests" }, '
+                        '{ Key = "deregistration_delay.timeout_seconds", Value = "300" }]')
+    assert api != table
+    a = simulate(parse_scenario(table, "a.toml"), requests=3000)
+    b = simulate(parse_scenario(api, "b.toml"), requests=3000)
+    assert report_without_timing(a) == report_without_timing(b) | {"source": "a.toml"}
+
+
+def test_aws_rule_conditions_equal_scenario_conditions():
+    mine = small_scenario(events=False)
+    api = mine.replace(
+        '{ field = "http-header", name = "x-tenant", values = ["GOLD"] }',
+        '{ Field = "http-header", HttpHeaderConfig = { HttpHeaderName = "X-Tenant", '
+        'Values = ["gold"] } }')
+    assert api != mine
+    a = simulate(parse_scenario(mine, "a.toml"), requests=3000)
+    b = simulate(parse_scenario(api, "a.toml"), requests=3000)
+    assert report_without_timing(a) == report_without_timing(b)
+
+
+def test_rules_are_lbcore_elb_rulesets():
+    from lbcore.sim.model import rule_outcomes
+    s = parse_scenario(small_scenario().replace(
+        'conditions = [{ field = "path-pattern", values = ["/p?ng"] }]',
+        'conditions = [{ field = "query-string", values = ["debug=1"] }]'), "q.toml")
+    lb = s["load_balancers"][1]
+    q = [dict(s["traffic"]["requests"][0], path="/x?debug=1"),
+         dict(s["traffic"]["requests"][0], path="/x?debug=2"),
+         dict(s["traffic"]["requests"][1])]
+    assert rule_outcomes(lb, q) == [1, -1, 0]
+
+
+@pytest.mark.parametrize("old,new,where,what", [
+    ('attributes = {  }', 'attributes = { "stickiness.type" = "lb_cookie" }',
+     'target_groups[0].attributes."stickiness.type"', "must be one of source_ip"),
+    ('attributes = {  }', 'attributes = [{ Key = "proxy_protocol_v2.enabled", Value = "true" }]',
+     "target_groups[0].attributes[0].Value", "not modelled"),
+    ('attributes = {  }', 'attributes = [{ Key = "slow_start.duration_seconds", Value = "60" }]',
+     "target_groups[0].attributes[0].Value", "not supported by a NLB"),
+    ('attributes = {  }', 'attributes = [{ Key = "x" }]',
+     "target_groups[0].attributes[0]", "Key = ..., Value = ..."),
+    ('{ field = "path-pattern", values = ["/p?ng"] }',
+     '{ Field = "path-pattern", PathPatternConfig = { Values = ["/a b"] } }',
+     "load_balancers[1].rules[1].conditions[0]", "space or control character"),
+    ('{ field = "path-pattern", values = ["/p?ng"] }',
+     '{ Field = "source-ip", SourceIpConfig = { Values = ["10.0.0.0/8"] } }',
+     "load_balancers[1].rules[1].conditions[0].Field", "source-ip"),
+    ('name = "us"\n', 'name = "us"\ncidrs = ["10.0.0.300/8"]\n',
+     "traffic.clients[0].cidrs[0]", "CIDR"),
+    ('default_forward = [{ target_group = "eu" }]',
+     'default_forward = [{ target_group = "eu" }]\ncross_zone = false',
+     "load_balancers[2].cross_zone", "always routes across zones"),
+])
+def test_aws_shape_errors_name_the_key(old, new, where, what):
+    from lbcore.sim import ScenarioError
+    text = small_scenario()
+    assert old in text
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(text.replace(old, new, 1), "bad.toml")
+    assert any(p == where and what in m for p, m in ei.value.problems), ei.value.problems
+
+
+def test_aws_record_sets_equal_scenario_records():
+    mine = small_scenario(events=False, routing="weighted")
+    api = mine.replace('''[[route53.records]]
+name = "www.example"
+set_identifier = "api-a"
+routing = "weighted"
+weight = 3
+alias_target = "alb-us"''', '''[[route53.records]]
+Name = "WWW.example."
+Type = "A"
+SetIdentifier = "api-a"
+Weight = 3
+AliasTarget = { HostedZoneId = "Z35SXDOTRQ7X7K", DNSName = "alb-us.", EvaluateTargetHealth = true }''')
+    assert api != mine
+    a = simulate(parse_scenario(mine, "a.toml"), requests=3000)
+    b = simulate(parse_scenario(api, "a.toml"), requests=3000)
+    assert report_without_timing(a) == report_without_timing(b)
+
+
+@pytest.mark.parametrize("record,where,what", [
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\nWeight = 300\n'
+     'AliasTarget = { DNSName = "alb-us", EvaluateTargetHealth = true }',
+     "route53.records[1]", "Weight"),
+    ('Name = "www.example"\nType = "A"\nTTL = 60\nResourceRecords = [{ Value = "192.0.2.1" }]',
+     "route53.records[1].ResourceRecords", "AliasTarget"),
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\nMultiValueAnswer = true\n'
+     'TTL = 60\nResourceRecords = [{ Value = "192.0.2.1" }]',
+     "route53.records[1].ResourceRecords", "AliasTarget"),
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\n'
+     'CidrRoutingConfig = { CollectionId = "c1", LocationName = "x" }\n'
+     'AliasTarget = { DNSName = "alb-us", EvaluateTargetHealth = true }',
+     "route53.records[1]", "ip routing is not modelled"),
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\n'
+     'GeoLocation = { ContinentCode = "XX" }\n'
+     'AliasTarget = { DNSName = "alb-us", EvaluateTargetHealth = true }',
+     "route53.records[1]", "ContinentCode"),
+    ('Name = "www.example"\nType = "A"\nSetIdentifier = "x"\n'
+     'AliasTarget = { DNSName = "alb-nowhere", EvaluateTargetHealth = true }\nRegion = "us-east-1"',
+     "route53.records[1].AliasTarget.DNSName", "unknown load balancer"),
+])
+def test_aws_record_set_errors_name_the_record(record, where, what):
+    from lbcore.sim import ScenarioError
+    text = small_scenario(events=False, routing="simple")
+    old = '[[route53.records]]\nname = "www.example"\nset_identifier = "api-a"\nrouting = "simple"\nalias_target = "alb-us"'
+    assert old in text
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(text.replace(old, "[[route53.records]]\n" + record), "bad.toml")
+    assert any(p == where and what in m for p, m in ei.value.problems), ei.value.problems
+
+
+def _geo_scenario(eu_geo, us_geo='', default=True):
+    text = small_scenario(events=True, routing="simple").replace(
+        '[[events]]\nat = 4.0\naction = "set_record_weight"\nrecord = "api-b"\nweight = 0\n', "")
+    old_a = ('[[route53.records]]\nname = "www.example"\nset_identifier = "api-a"\n'
+             'routing = "simple"\nalias_target = "alb-us"')
+    old_b = ('[[route53.records]]\nname = "www.example"\nset_identifier = "api-b"\n'
+             'routing = "simple"\nalias_target = "alb-eu"')
+    assert old_a in text and old_b in text
+    text = text.replace(old_a, ('[[route53.records]]\nname = "www.example"\nset_identifier = "geo-default"\n'
+                                'routing = "geolocation"\ngeolocation = { country = "*" }\n'
+                                'alias_target = "alb-us"') if default else "")
+    text = text.replace(old_b, '[[route53.records]]\nname = "www.example"\nset_identifier = "geo-eu"\n'
+                               'routing = "geolocation"\ngeolocation = { continent = "EU" }\n'
+                               'alias_target = "alb-eu"')
+    text = text.replace(EU_RTT, EU_RTT + "\n" + eu_geo)
+    return text.replace('name = "us"\n', 'name = "us"\n' + us_geo)
+
+
+def test_geolocation_routing_by_lbcore_route53():
+    r = simulate(parse_scenario(_geo_scenario('geolocation = { continent = "EU", country = "DE" }'),
+                                "geo.toml"), requests=3000)
+    by = {d["set_identifier"]: d["by_client"] for d in r["dns"]}
+    # Europe -> the EU record (until eu-west-1 fails at 3 s and is seen at 3 + 2 x 5 s: not
+    # within this run), everyone else -> the default record
+    assert by["geo-eu"]["eu"] > 0 and by["geo-eu"]["us"] == 0
+    assert by["geo-default"]["us"] > 0 and by["geo-default"]["eu"] == 0
+    # no default record: clients that match nothing get no answer (NODATA)
+    r = simulate(parse_scenario(_geo_scenario('geolocation = { continent = "EU" }', default=False),
+                                "geo.toml"), requests=3000)
+    assert r["outcomes"]["dns_no_answer"] > 0
+    assert {d["set_identifier"] for d in r["dns"]
+            if d["answers"] and d["name"] == "www.example"} == {"geo-eu"}
+
+
+def test_geolocation_unhealthy_falls_back_to_the_default():
+    text = _geo_scenario('geolocation = { continent = "EU" }')
+    text = text.replace('[[events]]\nat = 4.5\naction = "region_recover"\nregion = "eu-west-1"', "")
+    assert "region_recover" not in text
+    s = parse_scenario(text.replace("[simulation]", "[simulation]\nmax_time = 30.0"), "geo.toml")
+    r = simulate(s, requests=400 * 40)
+    eu = {d["set_identifier"]: d["by_client"]["eu"] for d in r["dns"]}
+    assert eu["geo-eu"] > 0 and eu["geo-default"] > 0      # after eu-west-1 is seen down
+
+
+def test_geolocation_errors_name_the_key():
+    from lbcore.sim import ScenarioError
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(_geo_scenario('geolocation = { continent = "Europe" }').replace(
+            'geolocation = { continent = "EU" }', 'geolocation = { country = "Germany" }'), "g.toml")
+    assert any(p == "route53.records[2].geolocation" and "CountryCode" in m
+               for p, m in ei.value.problems), ei.value.problems
+
+
+def test_alb_cross_zone_off_splits_by_zone():
+    on = small_scenario(events=False)
+    wr = '{ "load_balancing.algorithm.type" = "weighted_random" }'
+    assert wr in on
+    off = on.replace(wr, '{ "load_balancing.algorithm.type" = "weighted_random", '
+                         '"load_balancing.cross_zone.enabled" = "false" }')
+
+    def api(text):
+        r = simulate(parse_scenario(text, "z.toml"), requests=30_000)
+        return next(g for g in r["target_groups"] if g["name"] == "api")
+    g_on, g_off = api(on), api(off)
+    # a1 (us-east-1a, weight 1) and a2 (us-east-1b, weight 3): weighted across zones,
+    # half each with zonal nodes
+    assert [t["share"] for t in g_on["targets"]] == pytest.approx([0.25, 0.75], abs=0.03)
+    assert [t["share"] for t in g_off["targets"]] == pytest.approx([0.5, 0.5], abs=0.03)
+    assert "zonal" not in g_on and g_off["zonal"]["zones"] == ["us-east-1a", "us-east-1b"]
+
+
+def test_alb_zone_without_targets_leaves_dns():
+    # web with cross-zone off: w2 (the only target in us-east-1b) fails at 1 s, seen at
+    # 1 + 2 x 5 s; after that the zone gets nothing and no request fails for want of a target
+    text = small_scenario(algo='round_robin", "load_balancing.cross_zone.enabled" = "false')
+    text = text.replace('[[events]]\nat = 2.0\naction = "recover"\ntarget_group = "web"\n'
+                        'target = "w2"\n', "")
+
+    def w2_and_web(max_time):
+        s = parse_scenario(text.replace("[simulation]", f"[simulation]\nmax_time = {max_time}"),
+                           "z.toml")
+        r = simulate(s, requests=20_000)
+        web = next(g for g in r["target_groups"] if g["name"] == "web")
+        return next(t for t in web["targets"] if t["id"] == "w2"), web, r
+    w2_seen, _, _ = w2_and_web(11.0)
+    w2, web, r = w2_and_web(20.0)
+    assert w2["errors"] > 0
+    assert w2["requests"] == w2_seen["requests"]      # nothing reaches w2 after 11 s
+    assert web["requests"] > 0 and r["simulated_seconds"] > 19.0
+    assert r["outcomes"]["fixed_response"] < 0.2 * r["requests"]

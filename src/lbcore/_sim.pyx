@@ -1,10 +1,12 @@
 # cython: language_level=3
 """The compiled per-request loop of ``lbcore simulate`` (see _sim.pxd and docs/simulation.md)."""
-from libc.stdint cimport uint8_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, int32_t, int64_t, uint64_t
 from libc.math cimport log, log10, exp, sqrt, cos, floor, INFINITY, M_PI
 from libc.stdlib cimport malloc, realloc, free
 
-from lbcore._hash cimport lb_mix64
+from lbcore._hash cimport lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_IPV6
+from lbcore._maglev cimport lb_maglev_lookup
+from lbcore._rendezvous cimport lb_rendezvous_select
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_uniform, lb_rng_bounded
 from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_p2c, lb_lor_release,
                           lb_lor_set_available)
@@ -31,12 +33,20 @@ MODEL_ARRAYS = {
     "epoch_t": np.float64, "dns_cdf": np.float64, "rec_lb": np.int32,
     "route_cdf": np.float64, "rtt": np.float64, "lb_insp": np.int32,
     "tg_start": np.int32, "tg_algo": np.int32, "tg_slow_start": np.float64,
-    "tgt_weight": np.float64, "tgt_up": np.uint8, "tgt_key": np.uint64,
+    "tgt_weight": np.float64, "tgt_up": np.uint8,
     "tgt_dist": np.int32, "tgt_mean": np.float64, "tgt_sigma": np.float64,
     "wk_start": np.int32, "thr_start": np.int32, "thr_idx": np.int32,
     "b_rate": np.float64, "b_burst": np.float64,
+    # flow-hash groups: flow mix, client address ranges, load balancer addresses,
+    # hash fields per group, per-group load balancer nodes (one per Availability Zone,
+    # picked by rendezvous hashing) and per-(epoch, node) Maglev tables
+    "flow_mix": np.float64, "cidr_start": np.int32, "cidr_hi": np.uint64,
+    "cidr_lo": np.uint64, "cidr_mask_hi": np.uint64, "cidr_mask_lo": np.uint64,
+    "lb_dst_hi": np.uint64, "lb_dst_lo": np.uint64, "lb_port": np.int32,
+    "tg_fields": np.int32, "gn_start": np.int32, "nd_ta": np.uint64, "nd_tb": np.uint64,
+    "nd_w": np.float64, "nd_off": np.int64, "nd_m": np.uint64, "mg_tab": np.int32,
 }
-MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB")
+MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB", "ND")
 
 
 def make_selectors(dict model, seed):
@@ -104,7 +114,8 @@ cdef class Engine:
     cdef int apply_error
     cdef int32_t* tgt_group            # target -> group
     cdef lb_rng rng
-    cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB
+    cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB, ND
+    cdef lb_hash_keys fkeys            # the flow hash's keys (from the run's seed)
     cdef double max_time, tbin_w
     # model pointers
     cdef const double *rate_t
@@ -123,7 +134,24 @@ cdef class Engine:
     cdef const int32_t *tg_algo
     cdef const double *tgt_weight
     cdef const uint8_t *tgt_up
-    cdef const uint64_t *tgt_key
+    cdef const double *flow_mix
+    cdef const int32_t *cidr_start
+    cdef const uint64_t *cidr_hi
+    cdef const uint64_t *cidr_lo
+    cdef const uint64_t *cidr_mask_hi
+    cdef const uint64_t *cidr_mask_lo
+    cdef const uint64_t *lb_dst_hi
+    cdef const uint64_t *lb_dst_lo
+    cdef const int32_t *lb_port
+    cdef const int32_t *tg_fields
+    cdef const int32_t *gn_start
+    cdef const uint64_t *nd_ta
+    cdef const uint64_t *nd_tb
+    cdef const double *nd_w
+    cdef const int64_t *nd_off
+    cdef const uint64_t *nd_m
+    cdef const int32_t *mg_tab
+    cdef int64_t mg_n
     cdef const int32_t *tgt_dist
     cdef const double *tgt_mean
     cdef const double *tgt_sigma
@@ -158,6 +186,7 @@ cdef class Engine:
     cdef int64_t *cnt_epoch
     cdef int64_t *outcome
     cdef int64_t *cnt_client_record
+    cdef int64_t *cnt_flows
 
     def __cinit__(self):
         self.heap = NULL
@@ -183,7 +212,7 @@ cdef class Engine:
         m = {}
         for k in MODEL_SIZES:
             m[k] = int(model[k])
-            if m[k] < (0 if k in ("B",) else 1):
+            if m[k] < (0 if k in ("B", "ND") else 1):
                 raise ValueError(f"model[{k!r}] must be >= 1, got {m[k]}")
         for k, dt in MODEL_ARRAYS.items():
             a = np.array(model[k], dtype=dt, copy=True).ravel()
@@ -197,18 +226,24 @@ cdef class Engine:
         self.model = m
         self.C = m["C"]; self.R = m["R"]; self.NN = m["NN"]; self.D = m["D"]
         self.L = m["L"]; self.G = m["G"]; self.T = m["T"]; self.E = m["E"]
-        self.P = m["P"]; self.B = m["B"]; self.TB = m["TB"]
+        self.P = m["P"]; self.B = m["B"]; self.TB = m["TB"]; self.ND = m["ND"]
         self.max_time = m["max_time"]; self.tbin_w = m["tbin_w"]
         expect = {
             "rate_t": self.P, "rate_v": self.P, "client_cdf": self.C, "tmpl_cdf": self.R,
             "tmpl_name": self.R, "tmpl_cost": self.R, "epoch_t": self.E,
             "dns_cdf": self.E * self.C * self.NN * self.D, "rec_lb": self.D,
-            "route_cdf": self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
+            "route_cdf": self.E * self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
             "tg_start": self.G + 1, "tg_algo": self.G, "tg_slow_start": self.G,
-            "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T, "tgt_key": self.T,
+            "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T,
             "tgt_dist": self.T, "tgt_mean": self.T, "tgt_sigma": self.T,
             "wk_start": self.T + 1, "thr_start": self.C * self.R + 1,
+            "flow_mix": 2, "cidr_start": 2 * self.C + 1, "lb_dst_hi": 2 * self.L,
+            "lb_dst_lo": 2 * self.L, "lb_port": self.L, "tg_fields": self.G,
+            "gn_start": self.G + 1,
         }
+        if self.ND > 0:
+            expect.update({"nd_ta": self.ND, "nd_tb": self.ND, "nd_w": self.E * self.ND,
+                           "nd_off": self.E * self.ND, "nd_m": self.E * self.ND})
         for k, n in expect.items():
             if m[k].size != n:
                 raise ValueError(f"model[{k!r}] must have {n} entries, got {m[k].size}")
@@ -223,6 +258,32 @@ cdef class Engine:
             raise ValueError("model['rec_lb'] out of range")
         if m["lb_insp"][:self.L].max() >= self.G or m["lb_insp"][:self.L].min() < -1:
             raise ValueError("model['lb_insp'] out of range")
+        if m["gn_start"][self.G] != self.ND or np.any(np.diff(m["gn_start"]) < 0):
+            raise ValueError("model['gn_start'] is inconsistent with model['ND']")
+        nc = int(m["cidr_start"][2 * self.C])
+        if np.any(np.diff(m["cidr_start"]) < 0) or nc > m["cidr_hi"].size or \
+                nc > m["cidr_lo"].size or nc > m["cidr_mask_hi"].size or \
+                nc > m["cidr_mask_lo"].size:
+            raise ValueError("model['cidr_start'] is inconsistent with the cidr arrays")
+        if np.any(m["cidr_start"][2::2] <= m["cidr_start"][:2 * self.C:2]):
+            raise ValueError("model['cidr_start']: every client needs an address range")
+        if self.ND > 0:
+            if np.any((m["nd_m"] > 0) & ((m["nd_off"] < 0) | (m["nd_off"] + m["nd_m"].astype(np.int64)
+                                                               > m["mg_tab"].size))):
+                raise ValueError("model['nd_off'] / model['nd_m'] point outside model['mg_tab']")
+            if np.any((m["nd_w"] > 0) != (m["nd_m"] > 0)):
+                raise ValueError("model['nd_w']: a node is live exactly when it has a table")
+            if m["mg_tab"].size and (m["mg_tab"].min() < 0 or m["mg_tab"].max() >= self.T):
+                raise ValueError("model['mg_tab'] out of range")
+        if m["tg_fields"].min() < 0 or m["tg_fields"].max() > 2:
+            raise ValueError("model['tg_fields'] must be 0 (5-tuple), 1 (3-tuple) or 2 (2-tuple)")
+        if m["lb_port"].min() < 0 or m["lb_port"].max() > 65535:
+            raise ValueError("model['lb_port'] must be ports 0..65535")
+        if not (0.0 <= m["flow_mix"][0] <= 1.0 and 0.0 <= m["flow_mix"][1] <= 1.0):
+            raise ValueError("model['flow_mix'] must be two shares in [0, 1]")
+        for gg in range(self.G):
+            if m["tg_algo"][gg] == LB_SIM_FLOW_HASH and m["gn_start"][gg + 1] == m["gn_start"][gg]:
+                raise ValueError(f"model['gn_start']: flow-hash group {gg} has no nodes")
         if m["rate_v"][self.P - 1] <= 0:
             raise ValueError("model['rate_v']: the last rate piece must be > 0")
         self.rate_t = _dp(m["rate_t"]); self.rate_v = _dp(m["rate_v"])
@@ -233,7 +294,16 @@ cdef class Engine:
         self.rec_lb = _ip(m["rec_lb"]); self.route_cdf = _dp(m["route_cdf"])
         self.rtt = _dp(m["rtt"]); self.tg_start = _ip(m["tg_start"])
         self.tg_algo = _ip(m["tg_algo"]); self.tgt_weight = _dp(m["tgt_weight"])
-        self.tgt_up = _bp(m["tgt_up"]); self.tgt_key = _up(m["tgt_key"])
+        self.tgt_up = _bp(m["tgt_up"])
+        self.flow_mix = _dp(m["flow_mix"]); self.cidr_start = _ip(m["cidr_start"])
+        self.cidr_hi = _up(m["cidr_hi"]); self.cidr_lo = _up(m["cidr_lo"])
+        self.cidr_mask_hi = _up(m["cidr_mask_hi"]); self.cidr_mask_lo = _up(m["cidr_mask_lo"])
+        self.lb_dst_hi = _up(m["lb_dst_hi"]); self.lb_dst_lo = _up(m["lb_dst_lo"])
+        self.lb_port = _ip(m["lb_port"]); self.tg_fields = _ip(m["tg_fields"])
+        self.gn_start = _ip(m["gn_start"]); self.nd_ta = _up(m["nd_ta"])
+        self.nd_tb = _up(m["nd_tb"]); self.nd_w = _dp(m["nd_w"])
+        self.nd_off = _qp(m["nd_off"]); self.nd_m = _up(m["nd_m"])
+        self.mg_tab = _ip(m["mg_tab"])
         self.tgt_dist = _ip(m["tgt_dist"]); self.tgt_mean = _dp(m["tgt_mean"])
         self.tgt_sigma = _dp(m["tgt_sigma"]); self.wk_start = _ip(m["wk_start"])
         self.thr_start = _ip(m["thr_start"]); self.thr_idx = _ip(m["thr_idx"])
@@ -255,6 +325,8 @@ cdef class Engine:
             # per request: served, target error, throttled, no DNS answer, fixed response
             "outcome": np.zeros(5, np.int64),
             "cnt_client_record": np.zeros(self.C * self.D, np.int64),
+            # flows placed by flow-hash groups: [group][IPv4, IPv6][TCP, UDP]
+            "cnt_flows": np.zeros(self.G * 4, np.int64),
         }
         self.wk_free = _dp(s["wk_free"]); self.b_tokens = _dp(s["b_tokens"])
         self.b_last = _dp(s["b_last"])
@@ -266,6 +338,7 @@ cdef class Engine:
         self.lat_sum = _dp(s["lat_sum"]); self.cnt_epoch = _lp(s["cnt_epoch"])
         self.outcome = _lp(s["outcome"])
         self.cnt_client_record = _lp(s["cnt_client_record"])
+        self.cnt_flows = _lp(s["cnt_flows"])
         self.heap_cap = 1024
         self.heap = <lb_sim_completion*> malloc(self.heap_cap * sizeof(lb_sim_completion))
         if self.heap == NULL:
@@ -278,6 +351,7 @@ cdef class Engine:
         self.finished = False
         self.simulated = 0
         lb_rng_seed(&self.rng, parse_seed(seed))
+        lb_hash_keys_init(&self.fkeys, parse_seed(seed))
         # request-level selection runs on lbcore's kernels (_lor, _roundrobin, _alias)
         self.selectors = make_selectors(m, seed)
         self.lor = <lb_lor**> malloc(self.G * sizeof(lb_lor*))
@@ -377,20 +451,16 @@ cdef class Engine:
             i = c
         self.heap[i] = last
 
-    cdef int32_t _select(self, int32_t g, const double* w) noexcept nogil:
-        """Pick a target of group g among those with weight > 0 (-1 if none).
+    cdef int32_t _select(self, int32_t g, int32_t c, int32_t lb) noexcept nogil:
+        """Pick a target of group g for a request of client class c entering load
+        balancer lb (-1 if the group has no eligible target).
 
         Round robin, least outstanding, weighted random and power of two choices call
         lbcore's kernels (_roundrobin, _lor, _alias) on the group's selection object,
-        whose availability ``apply_epoch`` keeps equal to ``w > 0``; the flow hash (a
-        fresh flow per request, highest random weight) is inline until the consistent
-        hashing kernels are wired in here.
+        whose availability ``apply_epoch`` keeps equal to the epoch's ``weight > 0``;
+        flow-hash groups hash a new flow (see :meth:`_flow_pick`).
         """
-        cdef int32_t a = self.tg_start[g], b = self.tg_start[g + 1], n = b - a
-        cdef int32_t i, t, best = -1, ties = 0, k
-        cdef int64_t o, omin = 0
-        cdef double total = 0.0, x
-        cdef uint64_t h, score, best_score = 0
+        cdef int32_t k, a = self.tg_start[g]
         cdef int algo = self.tg_algo[g]
         if algo == LB_SIM_ROUND_ROBIN:
             k = lb_roundrobin_pick(self.rrs[g], self.now)
@@ -404,16 +474,66 @@ cdef class Engine:
         if algo == LB_SIM_WEIGHTED_RANDOM:
             k = lb_alias_pick(self.als[g], self.now)
             return a + k if k >= 0 else -1
-        # LB_SIM_FLOW_HASH: a fresh flow's hash, highest-random-weight over eligible targets
-        # (the flow is drawn only when some target is eligible, like the other algorithms)
-        for t in range(a, b):
-            if w[t] > 0.0:
-                if best < 0:
-                    h = lb_rng_next(&self.rng)
-                score = lb_mix64(h ^ self.tgt_key[t])
-                if best < 0 or score > best_score:
-                    best = t; best_score = score
-        return best
+        return self._flow_pick(g, c, lb)
+
+    cdef int32_t _flow_pick(self, int32_t g, int32_t c, int32_t lb) noexcept nogil:
+        """A new flow from client class c to load balancer lb, placed by group g.
+
+        The flow: TCP or UDP (``flow_mix[0]`` = UDP share), IPv4 or IPv6 (``flow_mix[1]``
+        = IPv6 share, among clients with ranges of both versions), a source address
+        drawn uniformly from one of the client's ranges of that version, an ephemeral
+        source port 1024..65535, the load balancer's address and listener port. It is
+        hashed with lbcore's flow hash (``tg_fields[g]``: 5-tuple, 3-tuple or 2-tuple);
+        the hash picks the load balancer node (Availability Zone) by rendezvous hashing
+        over the nodes live in this epoch (``nd_w``), then the target from that node's
+        Maglev table. Draws (only when some node is live): uniform (protocol), uniform
+        (version), uniform (range), u64 (address), u64 (address high word / port).
+        """
+        cdef int32_t a = self.gn_start[g], nn = self.gn_start[g + 1] - a, k, j, v, n4, n6
+        cdef int32_t live = 0
+        cdef const double* nw = self.nd_w + <int64_t>self.epoch * self.ND + a
+        cdef int64_t idx
+        cdef double u_proto, u_ver, u_rng
+        cdef uint64_t r_addr, r_port, h, src_hi, src_lo
+        cdef uint8_t proto
+        cdef uint16_t sport
+        for k in range(nn):
+            if nw[k] > 0.0:
+                live += 1
+        if live == 0:
+            return -1
+        u_proto = lb_rng_uniform(&self.rng)
+        u_ver = lb_rng_uniform(&self.rng)
+        u_rng = lb_rng_uniform(&self.rng)
+        r_addr = lb_rng_next(&self.rng)
+        r_port = lb_rng_next(&self.rng)
+        proto = 17 if u_proto < self.flow_mix[0] else 6
+        n4 = self.cidr_start[2 * c + 1] - self.cidr_start[2 * c]
+        n6 = self.cidr_start[2 * c + 2] - self.cidr_start[2 * c + 1]
+        if n6 == 0:
+            v = 0
+        elif n4 == 0:
+            v = 1
+        else:
+            v = 1 if u_ver < self.flow_mix[1] else 0
+        k = n6 if v else n4
+        j = <int32_t>(u_rng * k)
+        if j >= k:
+            j = k - 1
+        j += self.cidr_start[2 * c + v]
+        src_lo = self.cidr_lo[j] | (r_addr & self.cidr_mask_lo[j])
+        src_hi = self.cidr_hi[j] | (r_port & self.cidr_mask_hi[j])
+        sport = <uint16_t>(1024 + r_port % 64512)
+        h = lb_flow_hash_keyed(&self.fkeys, proto, LB_FLOW_IPV6 if v else 0, src_hi, src_lo,
+                               self.lb_dst_hi[2 * lb + v], self.lb_dst_lo[2 * lb + v], sport,
+                               <uint16_t>self.lb_port[lb], 0, self.tg_fields[g], 0)
+        self.cnt_flows[4 * g + 2 * v + (proto == 17)] += 1
+        # every node live: the unweighted score (same order as the weighted one with
+        # equal weights, without a logarithm per node)
+        k = lb_rendezvous_select(h, nn, self.nd_ta + a, self.nd_tb + a,
+                                 NULL if live == nn else nw)
+        idx = <int64_t>self.epoch * self.ND + a + k
+        return lb_maglev_lookup(self.mg_tab + self.nd_off[idx], self.nd_m[idx], h)
 
     cdef double _service(self, int32_t t) noexcept nogil:
         cdef int d = self.tgt_dist[t]
@@ -485,7 +605,6 @@ cdef class Engine:
         cdef double tokens
         cdef int32_t c, r, nm, d, lb, g, t, j, bidx, rejected, gi, ti
         cdef double arrive
-        cdef const double* w
         cdef const uint8_t* up
         cdef int32_t T = self.T
         while done < want:
@@ -552,14 +671,13 @@ cdef class Engine:
                 continue
             for j in range(self.thr_start[c * self.R + r], self.thr_start[c * self.R + r + 1]):
                 self.b_tokens[self.thr_idx[j]] -= 1.0
-            w = self.tgt_weight + <int64_t>self.epoch * T
             up = self.tgt_up + <int64_t>self.epoch * T
             # 6. a Gateway Load Balancer inspection tier in front of the load balancer:
             #    an appliance by flow hash; the request goes on when it is inspected
             arrive = self.now
             gi = self.lb_insp[lb]
             if gi >= 0:
-                ti = self._select(gi, w)
+                ti = self._select(gi, c, lb)
                 if ti < 0:
                     self.fixed[lb] += 1
                     self.outcome[4] += 1
@@ -576,13 +694,14 @@ cdef class Engine:
                 self._record(ti, fin - self.now)
                 arrive = fin
             # 7. listener rules: target group for (load balancer, template)
-            g = lb_sim_pick_cdf(self.route_cdf + (<int64_t>lb * self.R + r) * self.G,
-                                self.G, u_route)
+            g = lb_sim_pick_cdf(
+                self.route_cdf + ((<int64_t>self.epoch * self.L + lb) * self.R + r) * self.G,
+                self.G, u_route)
             if g < 0:
                 self.fixed[lb] += 1
                 self.outcome[4] += 1
                 continue
-            t = self._select(g, w)
+            t = self._select(g, c, lb)
             if t < 0:
                 self.fixed[lb] += 1
                 self.outcome[4] += 1
@@ -617,6 +736,10 @@ cdef int64_t* _lp(object a) except? NULL:
 
 cdef const uint8_t* _bp(object a) except? NULL:
     cdef uint8_t[::1] v = a
+    return &v[0]
+
+cdef const int64_t* _qp(object a) except? NULL:
+    cdef const int64_t[::1] v = a
     return &v[0]
 
 cdef const uint64_t* _up(object a) except? NULL:

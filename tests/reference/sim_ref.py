@@ -5,6 +5,7 @@ state. It draws from lbcore.Random (the same xoshiro256** stream the kernel uses
 the documented order, so for a seed it must produce *identical* statistics.
 """
 import heapq
+import ipaddress
 import math
 
 import numpy as np
@@ -51,6 +52,7 @@ def simulate_ref(model, seed, n):
         "out_hist": [0] * (T * OUT_BINS), "lat_sum": [0.0] * T, "cnt_epoch": [0] * E,
         "outcome": [0] * 5,
         "cnt_client_record": [0] * (C * D),   # served, target error, throttled, no DNS answer, fixed response
+        "cnt_flows": [0] * (G * 4),
     }
 
     # request-level selection: lbcore's RoundRobin / LeastOutstanding / WeightedRandom /
@@ -65,16 +67,58 @@ def simulate_ref(model, seed, n):
 
     apply_epoch(selectors, model, 0, 0.0)
 
-    def select(g, w):
-        a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
-        elig = [t for t in range(a, bnd) if w[t] > 0]
-        algo = m["tg_algo"][g]
-        if not elig:
+    ND = int(m["ND"])
+    fields = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
+
+    def flow_pick(g, c, lb):
+        """A new flow, hashed by lbcore.flow_hash; node by highest random weight over
+        the live nodes (Rendezvous's documented score), target from the node's table."""
+        a, nn = m["gn_start"][g], m["gn_start"][g + 1] - m["gn_start"][g]
+        nw = m["nd_w"][epoch * ND + a:epoch * ND + a + nn]
+        if not any(x > 0 for x in nw):
             return -1
-        if algo in (0, 1, 2, 4):   # lbcore._roundrobin / _lor / _alias
-            return a + (selectors[g].pick(now) if algo in (0, 2) else selectors[g].acquire())
-        h = rng.next_u64()   # flow hash: highest random weight
-        return max(elig, key=lambda k: (mix64(h ^ m["tgt_key"][k]), -k))
+        u_proto, u_ver, u_rng = rng.uniform(), rng.uniform(), rng.uniform()
+        r_addr, r_port = rng.next_u64(), rng.next_u64()
+        udp = u_proto < m["flow_mix"][0]
+        cs = m["cidr_start"]
+        n4, n6 = cs[2 * c + 1] - cs[2 * c], cs[2 * c + 2] - cs[2 * c + 1]
+        v = 0 if n6 == 0 else 1 if n4 == 0 else int(u_ver < m["flow_mix"][1])
+        k = n6 if v else n4
+        j = cs[2 * c + v] + min(int(u_rng * k), k - 1)
+        lo = m["cidr_lo"][j] | (r_addr & m["cidr_mask_lo"][j])
+        hi = m["cidr_hi"][j] | (r_port & m["cidr_mask_hi"][j])
+        if v:
+            src = ipaddress.IPv6Address((hi << 64) | lo)
+            dst = ipaddress.IPv6Address((m["lb_dst_hi"][2 * lb + 1] << 64) | m["lb_dst_lo"][2 * lb + 1])
+        else:
+            src = ipaddress.IPv4Address(lo & 0xFFFFFFFF)
+            dst = ipaddress.IPv4Address(m["lb_dst_lo"][2 * lb] & 0xFFFFFFFF)
+        flow = lbcore.Flow("udp" if udp else "tcp", src, dst, 1024 + r_port % 64512,
+                           m["lb_port"][lb])
+        h = lbcore.flow_hash(flow, fields=fields[m["tg_fields"][g]], seed=seed)
+        st["cnt_flows"][4 * g + 2 * v + int(udp)] += 1
+        best, best_score = -1, None
+        for i in range(nn):
+            if nw[i] > 0:
+                pair = mix64((mix64(h ^ m["nd_ta"][a + i]) + m["nd_tb"][a + i]) & M64)
+                u = ((pair >> 12) + 0.5) / 2.0 ** 52
+                score = (-nw[i] / math.log(u), -m["nd_ta"][a + i], -m["nd_tb"][a + i], -i)
+                if best < 0 or score > best_score:
+                    best, best_score = i, score
+        idx = epoch * ND + a + best
+        mm = m["nd_m"][idx]
+        return m["mg_tab"][m["nd_off"][idx] + ((h * mm) >> 64)]
+
+    def select(g, c, lb):
+        a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
+        algo = m["tg_algo"][g]
+        if algo == 3:
+            return flow_pick(g, c, lb)
+        w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
+        if not any(w[t] > 0 for t in range(a, bnd)):
+            return -1
+        # lbcore._roundrobin / _lor / _alias
+        return a + (selectors[g].pick(now) if algo in (0, 2) else selectors[g].acquire())
 
     def serve(t, arrive, cost):
         dist, mean = m["tgt_dist"][t], m["tgt_mean"][t]
@@ -161,7 +205,7 @@ def simulate_ref(model, seed, n):
         arrive = now
         gi = m["lb_insp"][lb]
         if gi >= 0:          # inspection appliance first
-            ti = select(gi, w)
+            ti = select(gi, c, lb)
             if ti < 0:
                 st["fixed"][lb] += 1
                 st["outcome"][4] += 1
@@ -174,9 +218,9 @@ def simulate_ref(model, seed, n):
                 continue
             arrive = serve(ti, now, 1.0)
             record(ti, arrive - now)
-        off = (lb * R + r) * G
+        off = ((epoch * L + lb) * R + r) * G
         g = pick(m["route_cdf"][off:off + G], u_route)
-        t = select(g, w) if g >= 0 else -1
+        t = select(g, c, lb) if g >= 0 else -1
         if t < 0:
             st["fixed"][lb] += 1
             st["outcome"][4] += 1

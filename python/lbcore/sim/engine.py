@@ -5,8 +5,10 @@ import time
 
 import numpy as np
 
+import lbcore
+from lbcore._rendezvous import Rendezvous
 from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, Engine
-from lbcore.sim.model import compile_scenario
+from lbcore.sim.model import NODE_SEED, compile_scenario
 
 __all__ = ["simulate", "build_report", "PERCENTILES"]
 
@@ -111,8 +113,9 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
         if insp:
             app[int(tg_start[g]):int(tg_start[g + 1])] = False
     routed = int(cnt[app].sum())
-    for g, name in enumerate(meta["target_groups"]):
-        a, b = int(tg_start[g]), int(tg_start[g + 1])
+    for name, subs, zones in meta["groups"]:
+        g = subs[0]       # a zonal group's model groups are consecutive, as its targets
+        a, b = int(tg_start[g]), int(tg_start[subs[-1] + 1])
         g_cnt = int(cnt[a:b].sum())
         g_served = int(served[a:b].sum())
         group = {
@@ -125,6 +128,17 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
             "outstanding": _outstanding(out_hist[a:b].sum(axis=0)),
             "targets": [],
         }
+        if zones[0] is not None:
+            group["zonal"] = {"cross_zone": False, "zones": zones,
+                              "requests": [int(cnt[int(tg_start[m]):int(tg_start[m + 1])].sum())
+                                           for m in subs]}
+        pl = meta["flow_placement"].get(g)
+        if pl is not None:
+            f = st["cnt_flows"][4 * g:4 * g + 4]
+            group["flows"] = {"hash": pl["hash"], "cross_zone": pl["cross_zone"],
+                              "nodes": pl["azs"],
+                              "tcp_ipv4": int(f[0]), "udp_ipv4": int(f[1]),
+                              "tcp_ipv6": int(f[2]), "udp_ipv6": int(f[3])}
         for t in range(a, b):
             _, tid, az = meta["targets"][t]
             group["targets"].append({
@@ -147,42 +161,60 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
     return report
 
 
-def _mix64(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def flow_assignment(model: dict, meta: dict, g: int, e: int, hashes: np.ndarray):
+    """Global target index per flow hash for flow-hash group g in epoch e (None when no
+    node is live): the node by ``lbcore.Rendezvous`` over the live nodes, then the
+    node's ``lbcore.Maglev`` table, the same kernels the compiled loop calls."""
+    pl = meta["flow_placement"][g]
+    a = int(model["gn_start"][g])
+    w = np.asarray(model["nd_w"])[e, a:a + len(pl["nodes"])]
+    if not np.any(w > 0):
+        return None
+    node = Rendezvous(pl["nodes"], weights=w, seed=NODE_SEED).select_many(hashes)
+    out = np.full(hashes.shape[0], -1, np.int32)
+    for k, placed in enumerate(pl["epochs"][e]):
+        if placed is not None:
+            sel = node == k
+            mg, pool = placed
+            out[sel] = pool[mg.select_many(np.ascontiguousarray(hashes[sel]))]
+    return out
+
+
+def _expected_shares(model: dict, meta: dict, g: int, e: int) -> dict:
+    """Target -> expected share of flows: live nodes equally, by weight within a node."""
+    pl = meta["flow_placement"][g]
+    live = [placed for placed in pl["epochs"][e] if placed is not None]
+    w = np.asarray(model["tgt_weight"])[e]
+    out = {}
+    for _, pool in live:
+        tot = float(w[pool].sum())
+        for t in pool.tolist():
+            out[t] = out.get(t, 0.0) + float(w[t]) / tot / len(live)
+    return out
 
 
 def flow_remaps(model: dict, meta: dict, samples: int = 1 << 16) -> list[dict]:
     """For flow-hash target groups: the share of flows whose target changes at each epoch
-    boundary where the group's eligible targets change, and the optimum (the least any
-    assignment with equal shares must move: 1 - sum over targets of min(old, new share))."""
-    import lbcore
+    boundary where the group's placement changes, and the optimum (the least any
+    assignment keeping the expected shares must move: 1 - sum over targets of
+    min(old share, new share))."""
     hashes = lbcore.hash_u64_many(np.arange(samples, dtype=np.uint64), seed=0x5EED)
     out = []
-    w = model["tgt_weight"]
-    keys = model["tgt_key"]
-    for g, algo in enumerate(meta["algorithms"]):
-        if algo != "flow_hash":
-            continue
-        a, b = int(model["tg_start"][g]), int(model["tg_start"][g + 1])
-        prev = prev_elig = None
-        for e in range(model["E"]):
-            elig = [t for t in range(a, b) if w[e, t] > 0]
-            if prev is not None and elig != prev_elig and elig and prev_elig:
-                with np.errstate(over="ignore"):
-                    scores = np.stack([_mix64(hashes ^ keys[t]) for t in elig])
-                assign = np.asarray(elig)[np.argmax(scores, axis=0)]
-                old = {t: 1 / len(prev_elig) for t in prev_elig}
-                new = {t: 1 / len(elig) for t in elig}
-                optimum = 1 - sum(min(old.get(t, 0), new.get(t, 0)) for t in set(old) | set(new))
-                out.append({"at": float(model["epoch_t"][e]), "target_group": meta["target_groups"][g],
-                            "targets_before": len(prev_elig), "targets_after": len(elig),
+    for g in sorted(meta["flow_placement"]):
+        prev = prev_shares = prev_key = None
+        for e in range(int(model["E"])):
+            key = tuple(None if p is None else id(p[0])
+                        for p in meta["flow_placement"][g]["epochs"][e])
+            assign = flow_assignment(model, meta, g, e, hashes) if key != prev_key else prev
+            shares = _expected_shares(model, meta, g, e) if assign is not None else None
+            if prev is not None and assign is not None and key != prev_key:
+                optimum = 1 - sum(min(prev_shares.get(t, 0.0), shares.get(t, 0.0))
+                                  for t in set(prev_shares) | set(shares))
+                out.append({"at": float(model["epoch_t"][e]),
+                            "target_group": meta["target_groups"][g],
+                            "targets_before": len(prev_shares), "targets_after": len(shares),
                             "moved": round(float(np.mean(assign != prev)), 6),
                             "optimum": round(optimum, 6)})
-            if elig:
-                with np.errstate(over="ignore"):
-                    scores = np.stack([_mix64(hashes ^ keys[t]) for t in elig])
-                prev = np.asarray(elig)[np.argmax(scores, axis=0)]
-                prev_elig = elig
+            if assign is not None:
+                prev, prev_shares, prev_key = assign, shares, key
     return sorted(out, key=lambda m: (m["at"], m["target_group"]))

@@ -9,15 +9,19 @@ the event times and the times health checks notice them.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
-import re
 
 import numpy as np
 
-import lbcore
+from lbcore._maglev import Maglev, is_prime
+from lbcore._targets import parse_targets
 from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the report)
+from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
+                                 template_request)
 
-__all__ = ["compile_scenario", "ALGO_CODES", "DIST_CODES"]
+__all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "ALGO_CODES",
+           "DIST_CODES"]
 
 ALGO_CODES = {"round_robin": 0, "least_outstanding_requests": 1, "weighted_random": 2,
               "flow_hash": 3, "power_of_two_choices": 4}
@@ -26,36 +30,170 @@ TIME_BINS = 100
 
 
 # ---------------------------------------------------------------------- listener rules
-# A stand-in for lbcore.elb's rule matching until it lands (issue 8): the documented
-# ALB semantics for the four condition types the scenario format accepts.
 
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern:
-    # '*' = 0+ characters, '?' = exactly one; everything else literal.
-    rx = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile(rx, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+def alb_ruleset(lb: dict):
+    """The load balancer's listener rules compiled by ``lbcore.elb.RuleSet``; each
+    rule's action is its index in ``lb["rules"]`` (-1 for the default rule)."""
+    from lbcore.elb import Rule, RuleSet, parse_condition, parse_rule
+    # conditions one by one (a rule may exceed the elbv2 per-rule quotas, see scenario.py)
+    rules = [Rule(rule["priority"], [parse_condition(alb_condition(c), f"rules[{ri}]")
+                                     for c in rule["conditions"]], ri)
+             for ri, rule in enumerate(lb["rules"])]
+    return RuleSet(rules, parse_rule({"IsDefault": True, "Actions": -1}, where="default"))
 
 
-def _condition_matches(cond: dict, req: dict) -> bool:
-    f, values = cond["field"], cond["values"]
-    if f == "path-pattern":   # case-sensitive, path only
-        path = req["path"].split("?", 1)[0]
-        return any(_wildcard(v, False).fullmatch(path) for v in values)
-    if f == "host-header":    # case-insensitive
-        return any(_wildcard(v, True).fullmatch(req["host"]) for v in values)
-    if f == "http-request-method":  # case-sensitive, no wildcards
-        return req["method"] in values
-    # http-header: name and value case-insensitive, wildcards in values
-    name = cond["name"].lower()
-    hv = [v for k, v in req["headers"].items() if k.lower() == name]
-    return any(_wildcard(v, True).fullmatch(h) for v in values for h in hv)
+def rule_outcomes(lb: dict, templates: list[dict]) -> list[int]:
+    """Per request template: the index of the rule it matches on ``lb`` (-1 = the
+    default rule), decided by lbcore.elb's compiled rules (templates are finite, so
+    this is done once per (load balancer, template) when the model is compiled)."""
+    if lb.get("type") == "network":
+        return [-1] * len(templates)
+    rs = alb_ruleset(lb)
+    return [rs.match(template_request(q)).action for q in templates]
 
 
 def match_rule(lb: dict, req: dict):
-    """(rule index or -1 for the default rule, action) for a request on a load balancer."""
-    for ri, rule in sorted(enumerate(lb["rules"]), key=lambda x: x[1]["priority"]):
-        if all(_condition_matches(c, req) for c in rule["conditions"]):
-            return ri, (rule["forward"], rule["fixed_response"])
-    return -1, (lb["default_forward"], lb["default_fixed_response"])
+    """(rule index or -1 for the default rule, (forward, fixed_response)) for one request
+    ``{method, host, path, headers}`` on a load balancer, through :func:`rule_outcomes`."""
+    k = rule_outcomes(lb, [req])[0]
+    if k < 0:
+        return -1, (lb["default_forward"], lb["default_fixed_response"])
+    rule = lb["rules"][k]
+    return k, (rule["forward"], rule["fixed_response"])
+
+
+# ---------------------------------------------------------------------- flow hashing
+
+FLOW_GROUP_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE")
+HASH_FIELDS = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
+MAGLEV_TABLE_SIZE = 65537          # lbcore.Maglev's default; grown to a prime >= 100 N
+NODE_SEED = 0x5EED_0DE5            # identity seed of load balancer nodes and targets
+M64 = (1 << 64) - 1
+
+
+def _table_size(n: int) -> int:
+    m = MAGLEV_TABLE_SIZE
+    if m < 100 * n:
+        m = 100 * n + 1
+        while not is_prime(m):
+            m += 1
+    return m
+
+
+def _hash_fields(values: dict) -> int:
+    """Hash field set of a flow-hash group from its stickiness attributes: 0 = 5-tuple,
+    1 = 3-tuple (GWLB source_ip_dest_ip_proto), 2 = 2-tuple (NLB source_ip, GWLB
+    source_ip_dest_ip; the destination is the load balancer, so in effect the source IP)."""
+    if not values.get("stickiness.enabled"):
+        return 0
+    return 1 if values.get("stickiness.type") == "source_ip_dest_ip_proto" else 2
+
+
+def _cross_zone(tg: dict, values: dict, lbs: list[dict]) -> bool:
+    """Cross-zone load balancing of a flow-hash group: the group's attribute, else its
+    load balancer's ``cross_zone`` (Network Load Balancer default off); Gateway Load
+    Balancer groups: off (its default)."""
+    if tg["protocol"] == "GENEVE":
+        return False
+    own = values.get("load_balancing.cross_zone.enabled")
+    if own in ("true", "false"):
+        return own == "true"
+    for lb in lbs:
+        if any(f["target_group"] == tg["name"] for f in lb["default_forward"] or []):
+            return bool(lb["cross_zone"]) if lb["cross_zone"] is not None else False
+    return False
+
+
+def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: np.ndarray,
+                mgroups: list):
+    """Model arrays for flow hashing, and per flow-hash group the placement objects.
+
+    Each flow-hash group has one load balancer node per Availability Zone of its targets.
+    In each epoch a node's pool is the group's eligible targets (weight > 0) in its zone,
+    or all of them with cross-zone on; a node with an empty pool is out of DNS (weight 0
+    in the rendezvous choice of node). Each non-empty pool gets an ``lbcore.Maglev``
+    table over target identities "group/id" (so tables of consecutive epochs move few
+    flows); identical pools share one table.
+    """
+    tgs, lbs, clients = s["target_groups"], s["load_balancers"], s["traffic"]["clients"]
+    E = tgt_weight.shape[0]
+    gn_start, nd_ta, nd_tb, fields, placement = [0], [], [], [], {}
+    for g, (gi, _) in enumerate(mgroups):
+        tg = tgs[gi]
+        values = attribute_values(tg)
+        fields.append(_hash_fields(values))
+        if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
+            azs = sorted({t["az"] for t in tg["targets"]})
+            _, _, ta, tb = parse_targets([f"{tg['name']}/{az}" for az in azs], NODE_SEED)
+            nd_ta.extend(ta.tolist())
+            nd_tb.extend(tb.tolist())
+            placement[g] = {"azs": azs, "nodes": [f"{tg['name']}/{az}" for az in azs], "cross_zone": _cross_zone(tg, values, lbs),
+                            "hash": HASH_FIELDS[fields[-1]], "epochs": []}
+        gn_start.append(len(nd_ta))
+    ND = len(nd_ta)
+    nd_w = np.zeros((E, ND))
+    nd_off = np.zeros((E, ND), np.int64)
+    nd_m = np.zeros((E, ND), np.uint64)
+    tables, cache, pos = [], {}, 0
+    for g, pl in placement.items():
+        a, b = tg_start[g], tg_start[g + 1]
+        n0 = gn_start[g]
+        for e in range(E):
+            per_node = []
+            for k, az in enumerate(pl["azs"]):
+                pool = [t for t in range(a, b) if tgt_weight[e, t] > 0
+                        and (pl["cross_zone"] or targets[t]["az"] == az)]
+                if not pool:
+                    per_node.append(None)
+                    continue
+                w = tuple(float(tgt_weight[e, t]) for t in pool)
+                sig = (tuple(pool), w)
+                if sig not in cache:
+                    mg = Maglev([f"{targets[t]['group']}/{targets[t]['id']}" for t in pool],
+                                weights=None if len(set(w)) == 1 else list(w),
+                                table_size=_table_size(len(pool)), seed=NODE_SEED)
+                    pool_arr = np.asarray(pool, np.int32)
+                    tab = pool_arr[mg.table]
+                    cache[sig] = (pos, tab, mg, pool_arr)
+                    tables.append(tab)
+                    pos += tab.shape[0]
+                off, tab, mg, pool_arr = cache[sig]
+                nd_w[e, n0 + k] = 1.0
+                nd_off[e, n0 + k] = off
+                nd_m[e, n0 + k] = tab.shape[0]
+                per_node.append((mg, pool_arr))
+            pl["epochs"].append(per_node)
+
+    # client source ranges: (client, IPv4 | IPv6) -> [base, host mask] as 2 x 64 bits
+    cidr_start, ranges = [0], []
+    for ci, cl in enumerate(clients):
+        nets = client_cidrs(ci, cl)
+        for version in (4, 6):
+            for net in nets:
+                if net.version == version:
+                    base = int(net.network_address)
+                    mask = (1 << (net.max_prefixlen - net.prefixlen)) - 1
+                    ranges.append((base >> 64, base & M64, mask >> 64, mask & M64))
+            cidr_start.append(len(ranges))
+    rng = np.array(ranges, np.uint64).reshape(-1, 4)
+    v4 = [int(ipaddress.ip_address("198.18.0.0")) + li + 1 for li in range(len(lbs))]
+    v6 = [int(ipaddress.ip_address("2001:db8:ffff::")) + li + 1 for li in range(len(lbs))]
+    flows = s["traffic"]["flows"]
+    arrays = {
+        "ND": ND, "flow_mix": np.array([flows["udp"], flows["ipv6"]]),
+        "cidr_start": np.array(cidr_start, np.int32),
+        "cidr_hi": rng[:, 0], "cidr_lo": rng[:, 1], "cidr_mask_hi": rng[:, 2],
+        "cidr_mask_lo": rng[:, 3],
+        "lb_dst_hi": np.array([x for li in range(len(lbs)) for x in (0, v6[li] >> 64)], np.uint64),
+        "lb_dst_lo": np.array([x for li in range(len(lbs)) for x in (v4[li], v6[li] & M64)],
+                              np.uint64),
+        "lb_port": np.array([lb["port"] for lb in lbs], np.int32),
+        "tg_fields": np.array(fields, np.int32), "gn_start": np.array(gn_start, np.int32),
+        "nd_ta": np.array(nd_ta, np.uint64), "nd_tb": np.array(nd_tb, np.uint64),
+        "nd_w": nd_w, "nd_off": nd_off, "nd_m": nd_m,
+        "mg_tab": np.concatenate(tables) if tables else np.zeros(0, np.int32),
+    }
+    return arrays, placement
 
 
 # ---------------------------------------------------------------------- health timeline
@@ -140,51 +278,66 @@ def _state_at(timeline, time: float) -> dict:
 
 # ---------------------------------------------------------------------- Route 53
 
-EARTH_RADIUS_KM = 6371.0088   # mean Earth radius (IUGG)
+class _Health:
+    """A fixed health for an ``lbcore.route53`` record (``is_healthy(now)``)."""
+
+    def __init__(self, ok):
+        self.ok = ok
+
+    def is_healthy(self, now):
+        return self.ok
 
 
-def great_circle_km(a: dict, b: dict) -> float:
-    """Haversine distance between two {latitude, longitude} points, in km."""
-    p1, p2 = math.radians(a["latitude"]), math.radians(b["latitude"])
-    dp = p2 - p1
-    dl = math.radians(b["longitude"] - a["longitude"])
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+def _zone_answer(records, rec_healthy, rtt_client, location, client_geo) -> np.ndarray:
+    """The deterministic policies (latency, failover, geoproximity, geolocation) answered
+    by ``lbcore.route53.HostedZone``: the name's records, each with the epoch's health,
+    resolved for the client class. One-hot over ``records``; all zero = no answer."""
+    from lbcore.route53 import Client, GeoproximityLocation, HostedZone, RecordSet
+    name = records[0]["name"]
+    rs = []
+    for r, ok in zip(records, rec_healthy):
+        kw = {"latency": lambda: {"region": r["region"]},
+              "failover": lambda: {"failover": r["failover"]},
+              "geolocation": lambda: {"geolocation": geolocation_of(r["geolocation"])},
+              "geoproximity": lambda: {"geoproximity": GeoproximityLocation(
+                  coordinates=(r["coordinates"]["latitude"], r["coordinates"]["longitude"]),
+                  bias=r["bias"])}}[r["routing"]]()
+        rs.append(RecordSet(name, "A", ["192.0.2.1"], ttl=60, set_identifier=r["set_identifier"],
+                            health_check=_Health(ok), **kw))
+    g = client_geo or {}
+    loc = location or {}
+    client = Client(continent=g.get("continent"), country=g.get("country"),
+                    subdivision=g.get("subdivision"), latitude=loc.get("latitude"),
+                    longitude=loc.get("longitude"),
+                    latencies={k: v * 1000.0 for k, v in (rtt_client or {}).items()})
+    ans = HostedZone(name, rs).resolve(name, "A", client)
+    p = np.zeros(len(records))
+    index = {r["set_identifier"]: i for i, r in enumerate(records)}
+    for x in (ans.record_sets or ()):
+        p[index[x.set_identifier]] = 1.0
+    return p
 
 
-def biased_distance(d: float, bias: int) -> float:
-    """Route 53 geoproximity bias: positive bias shrinks the distance by bias %, negative
-    bias grows it: d x (1 - bias/100) for bias >= 0, d / (1 + bias/100) for bias < 0."""
-    return d * (1 - bias / 100) if bias >= 0 else d / (1 + bias / 100)
-
-
-def _dns_distribution(records, rec_healthy, rtt_client, location=None):
-    """Probabilities over ``records`` (one DNS name) for one client class."""
+def _dns_distribution(records, rec_healthy, rtt_client, location=None, client_geo=None):
+    """Probabilities over ``records`` (one DNS name) for one client class: simple and
+    weighted as distributions (Route 53 picks at random), the others by
+    :func:`_zone_answer`."""
     n = len(records)
     p = np.zeros(n)
     routing = records[0]["routing"]
+    if routing not in ("simple", "weighted"):
+        return _zone_answer(records, rec_healthy, rtt_client, location, client_geo)
     healthy = [rec_healthy[i] for i in range(n)]
     if not any(healthy):      # no healthy record: Route 53 treats them all as healthy
         healthy = [True] * n
     if routing == "simple":
         p[:] = 1.0
-    elif routing == "weighted":
+    else:
         w = np.array([r["weight"] if healthy[i] else 0 for i, r in enumerate(records)], float)
         if w.sum() == 0:
             # zero-weight records are used only when every non-zero one is unhealthy
             w = np.array([1.0 if healthy[i] else 0.0 for i in range(n)])
         p[:] = w
-    elif routing == "latency":
-        best = min((rtt_client[r["region"]], i) for i, r in enumerate(records) if healthy[i])
-        p[best[1]] = 1.0
-    elif routing == "geoproximity":
-        best = min((biased_distance(great_circle_km(location, r["coordinates"]), r["bias"]), i)
-                   for i, r in enumerate(records) if healthy[i])
-        p[best[1]] = 1.0
-    else:  # failover
-        prim = next(i for i, r in enumerate(records) if r["failover"] == "PRIMARY")
-        sec = next(i for i, r in enumerate(records) if r["failover"] == "SECONDARY")
-        p[prim if healthy[prim] or not rec_healthy[sec] else sec] = 1.0
     return p
 
 
@@ -203,24 +356,37 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     tgs = s["target_groups"]
     tg_index = {tg["name"]: i for i, tg in enumerate(tgs)}
 
-    targets = []
-    tg_start = [0]
-    for tg in tgs:
-        for t in tg["targets"]:
-            targets.append(dict(t, group=tg["name"], health_check=tg["health_check"]))
-        tg_start.append(len(targets))
+    # Model groups: a target group, or with cross-zone off on an ALB group one per zone of
+    # its targets (each zone's load balancer node selects among its zone's targets only).
+    targets, tg_start, mgroups, sub_of, scen_range = [], [0], [], [], []
+    for gi, tg in enumerate(tgs):
+        zonal = (tg["protocol"] not in FLOW_GROUP_PROTOCOLS and
+                 attribute_values(tg)["load_balancing.cross_zone.enabled"] == "false")
+        parts = ([(az, [t for t in tg["targets"] if t["az"] == az])
+                  for az in sorted({t["az"] for t in tg["targets"]})] if zonal
+                 else [(None, tg["targets"])])
+        sub_of.append([])
+        a0 = len(targets)
+        for az, ts in parts:
+            sub_of[gi].append(len(mgroups))
+            mgroups.append((gi, az))
+            for t in ts:
+                targets.append(dict(t, group=tg["name"], health_check=tg["health_check"]))
+            tg_start.append(len(targets))
+        scen_range.append((a0, len(targets)))
     T = len(targets)
     tg_algo = []
-    for tg in tgs:
-        if tg["protocol"] in ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"):
+    for gi, _ in mgroups:
+        tg = tgs[gi]
+        if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
             tg_algo.append(ALGO_CODES["flow_hash"])
         else:
             tg_algo.append(ALGO_CODES[tg["attributes"].get("load_balancing.algorithm.type",
                                                            "round_robin")])
 
-    # routing per (load balancer, template)
-    G, L, R = len(tgs), len(lbs), len(reqs)
-    route = np.zeros((L, R, G))
+    # listener rules per (load balancer, template); forward weights per target group
+    G, L, R = len(mgroups), len(lbs), len(reqs)
+    route_tg = np.zeros((L, R, len(tgs)))
     rule_of = np.full((L, R), -1, dtype=np.int64)
     lb_tgs = [set() for _ in lbs]
     for li, lb in enumerate(lbs):
@@ -231,15 +397,11 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                 lb_tgs[li].add(tg_index[f["target_group"]])
         if lb.get("inspection"):
             lb_tgs[li].add(tg_index[lb["inspection"]])
-        for ri, q in enumerate(reqs):
-            if lb["type"] == "network":
-                fwd, _ = lb["default_forward"], None
-                rule_of[li, ri] = -1
-            else:
-                rule_of[li, ri], (fwd, _) = match_rule(lb, q)
+        for ri, k in enumerate(rule_outcomes(lb, reqs)):
+            rule_of[li, ri] = k
+            fwd = lb["default_forward"] if k < 0 else lb["rules"][k]["forward"]
             for f in fwd or []:
-                route[li, ri, tg_index[f["target_group"]]] += f["weight"]
-    route_cdf = np.cumsum(route, axis=2)
+                route_tg[li, ri, tg_index[f["target_group"]]] += f["weight"]
 
     # epochs
     timelines = _target_timelines(s, targets)
@@ -258,8 +420,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     tgt_healthy = np.zeros((E, T), dtype=bool)
     for e, t0 in enumerate(epoch_t):
         states = [_state_at(tl, t0) for tl in timelines]
-        for g in range(G):
-            a, b = tg_start[g], tg_start[g + 1]
+        for a, b in scen_range:       # fail open is per target group, zones or not
             any_healthy = any(states[i]["healthy"] for i in range(a, b))
             for i in range(a, b):
                 st = states[i]
@@ -283,7 +444,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         for li in range(L):
             ok = True
             for g in lb_tgs[li]:
-                a, b = tg_start[g], tg_start[g + 1]
+                a, b = scen_range[g]
                 registered = [i for i in range(a, b) if _state_at(timelines[i], t0)["registered"]]
                 if registered and not any(tgt_healthy[e, i] for i in registered):
                     ok = False
@@ -293,7 +454,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             healthy = [not records[i]["evaluate_target_health"]
                        or lb_healthy[lb_index[records[i]["alias_target"]]] for i in idx]
             for c, cl in enumerate(clients):
-                p = _dns_distribution(recs, healthy, cl["rtt"], cl.get("location"))
+                p = _dns_distribution(recs, healthy, cl["rtt"], cl.get("location"),
+                                      cl.get("geolocation"))
                 dns[e, c, name_index[nm], idx] = p
     dns_cdf = np.cumsum(dns, axis=3)
 
@@ -315,7 +477,21 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         horizon = min(horizon, max_time)
 
     wk = np.concatenate([[0], np.cumsum([t["workers"] for t in targets])]).astype(np.int32)
+    # target-group weights of each (epoch, load balancer, template) over model groups: a
+    # zonal group's weight is split over its zones that have an eligible target (a zone
+    # without one leaves DNS; none at all: every zone)
+    route = np.zeros((E, L, R, G))
+    for gi, subs in enumerate(sub_of):
+        for e in range(E):
+            live = [m for m in subs if np.any(tgt_weight[e, tg_start[m]:tg_start[m + 1]] > 0)]
+            live = live or subs
+            for m in live:
+                route[e, :, :, m] = route_tg[:, :, gi] / len(live)
+    route_cdf = np.cumsum(route, axis=3)
+
+    flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight, mgroups)
     model = {
+        **flow_arrays,
         "C": C, "R": R, "NN": NN, "D": D, "L": L, "G": G, "T": T, "E": E,
         "P": len(rate_t), "B": len(s["throttling"]), "TB": TIME_BINS,
         "rate_t": rate_t, "rate_v": rate_v,
@@ -326,15 +502,13 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "epoch_t": epoch_t, "dns_cdf": dns_cdf,
         "rec_lb": np.array([lb_index[r["alias_target"]] for r in records], np.int32),
         "route_cdf": route_cdf,
-        "lb_insp": np.array([tg_index[lb["inspection"]] if lb.get("inspection") else -1
+        "lb_insp": np.array([sub_of[tg_index[lb["inspection"]]][0] if lb.get("inspection") else -1
                              for lb in lbs], np.int32),
         "rtt": np.array([[cl["rtt"][lb["region"]] for lb in lbs] for cl in clients]),
         "tg_start": np.array(tg_start, np.int32), "tg_algo": np.array(tg_algo, np.int32),
-        "tg_slow_start": np.array([float(tg["attributes"].get("slow_start.duration_seconds", 0))
-                                   for tg in tgs]),
+        "tg_slow_start": np.array([float(tgs[gi]["attributes"].get("slow_start.duration_seconds", 0))
+                                   for gi, _ in mgroups]),
         "tgt_weight": tgt_weight, "tgt_up": tgt_up,
-        "tgt_key": np.array([lbcore.hash_key(f"{t['group']}/{t['id']}") for t in targets],
-                            np.uint64),
         "tgt_dist": np.array([DIST_CODES[t["service"]["distribution"]] for t in targets], np.int32),
         "tgt_mean": np.array([t["service"]["mean"] for t in targets]),
         "tgt_sigma": np.array([t["service"]["sigma"] for t in targets]),
@@ -353,8 +527,11 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "records": [(r["name"], r["set_identifier"], r["routing"], r["alias_target"])
                     for r in records],
         "load_balancers": [lb["name"] for lb in lbs],
-        "target_groups": [tg["name"] for tg in tgs],
-        "inspection": [tg["protocol"] == "GENEVE" for tg in tgs],
+        "target_groups": [tgs[gi]["name"] + (f" [{az}]" if az else "") for gi, az in mgroups],
+        "inspection": [tgs[gi]["protocol"] == "GENEVE" for gi, _ in mgroups],
+        # per target group: (name, its model groups, their zones or None)
+        "groups": [(tg["name"], sub_of[gi], [mgroups[m][1] for m in sub_of[gi]])
+                   for gi, tg in enumerate(tgs)],
         "algorithms": [next(k for k, v in ALGO_CODES.items() if v == a) for a in tg_algo],
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
         "limits": [th["name"] for th in s["throttling"]],
@@ -366,6 +543,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                            + (f" weight {ev['weight']:g}" if ev["action"] == "set_weight" else "")}
                           for ev in s["events"]), key=lambda e: e["at"]),
         "rule_of": rule_of,
+        "flow_placement": placement,
         "health_changes": sorted(
             ({"at": at, "target_group": targets[i]["group"], "target": targets[i]["id"],
               "seen": "healthy" if h else "unhealthy"}

@@ -31,9 +31,10 @@ def format_report(r: dict) -> str:
     ]
     total = sum(d["answers"] for d in r["dns"])
     w = max(len(d["name"]) for d in r["dns"])
+    wa = max(24, max(len(d["set_identifier"] + d["alias_target"]) + 4 for d in r["dns"]))
     for d in r["dns"]:
         lines.append(f"  {d['name']:<{w}}  {d['routing']:<12}  "
-                     f"{d['set_identifier'] + ' -> ' + d['alias_target']:<24} "
+                     f"{d['set_identifier'] + ' -> ' + d['alias_target']:<{wa}} "
                      f"{d['answers']:>11,}  {_pct(d['answers'], total)}")
     if r["throttling"]:
         lines += ["", "Throttled (429) by limit"]
@@ -44,9 +45,20 @@ def format_report(r: dict) -> str:
                   "latency ms p50/p90/p99   outstanding p50/p90/p99"]
     for g in r["target_groups"]:
         lat, out = g["latency_ms"], g["outstanding"]
-        kind = "GWLB inspection, flow_hash" if g.get("inspection") else g["algorithm"]
+        kind = _kind(g)
         share = "" if g.get("inspection") else _pct(g["share"], 1.0)
         lines.append(f"  {g['name'] + ' (' + kind + ')':<42} {g['requests']:>10,}  {share}")
+        z = g.get("zonal")
+        if z:
+            lines.append("    cross-zone off: " + ", ".join(
+                f"{zone} {_pct(n, g['requests']).strip()}" for zone, n in zip(z["zones"], z["requests"])))
+        f = g.get("flows")
+        if f:
+            n = f["tcp_ipv4"] + f["udp_ipv4"] + f["tcp_ipv6"] + f["udp_ipv6"]
+            lines.append(f"    {f['hash']} hash, cross-zone {'on' if f['cross_zone'] else 'off'}"
+                         f" ({len(f['nodes'])} zonal nodes); flows: "
+                         f"UDP {_pct(f['udp_ipv4'] + f['udp_ipv6'], n).strip()}, "
+                         f"IPv6 {_pct(f['tcp_ipv6'] + f['udp_ipv6'], n).strip()}")
         for t in g["targets"]:
             lat, out = t["latency_ms"], t["outstanding"]
             lines.append(
@@ -73,6 +85,12 @@ def format_report(r: dict) -> str:
     lines.append("Latency = client round trip + queueing + service; percentiles are upper edges "
                  "of 1/30-decade bins. Shares of a group are of requests routed to it.")
     return "\n".join(lines)
+
+
+def _kind(g: dict) -> str:
+    if g.get("inspection"):
+        return "GWLB inspection, Maglev"
+    return "flow hash, Maglev" if g["algorithm"] == "flow_hash" else g["algorithm"]
 
 
 def _o(v) -> str:
@@ -102,7 +120,7 @@ def plot_report(r: dict, path: str) -> None:
         for ev in r["events"]:
             ax.axvline(ev["at"], color="grey", ls=":", lw=0.8)
         ax.set_ylabel("req/s")
-        kind = "GWLB inspection, flow_hash" if g.get("inspection") else g["algorithm"]
+        kind = _kind(g)
         ax.set_title(f"{g['name']} ({kind}): requests served per second", fontsize=9)
         ax.set_xlim(0, r["simulated_seconds"])
         ax.legend(fontsize=7, ncol=6, loc="upper right")

@@ -6,6 +6,7 @@ at once: ``ScenarioError.problems`` is a list of ``(key_path, message)`` pairs, 
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import sys
@@ -16,7 +17,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["ScenarioError", "load_scenario", "parse_scenario", "validate", "DEFAULT_SCENARIO"]
+__all__ = ["ScenarioError", "load_scenario", "parse_scenario", "validate", "DEFAULT_SCENARIO",
+           "alb_condition", "attribute_values", "template_request", "client_cidrs"]
 
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 
@@ -24,9 +26,15 @@ DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random",
               "power_of_two_choices")
 DISTRIBUTIONS = ("constant", "exponential", "lognormal")
-ROUTING = ("simple", "weighted", "latency", "failover", "geoproximity")
+ROUTING = ("simple", "weighted", "latency", "failover", "geoproximity", "geolocation")
 LB_TYPES = ("application", "network")
-CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-header")
+CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-header",
+                    "query-string")
+# target-group attributes lbcore simulate models; any other elbv2 key is accepted only at
+# its API default (so a describe_target_group_attributes listing can be pasted as is)
+MODELLED_ATTRIBUTES = ("load_balancing.algorithm.type", "slow_start.duration_seconds",
+                       "load_balancing.cross_zone.enabled", "stickiness.enabled",
+                       "stickiness.type")
 TARGET_ACTIONS = ("fail", "recover", "register", "deregister", "set_weight")
 MAX_WORKERS = 1_000_000
 EVENT_ACTIONS = TARGET_ACTIONS + ("region_fail", "region_recover", "set_record_weight")
@@ -168,6 +176,123 @@ class Table:
         return out
 
 
+class Attrs:
+    """elbv2 attributes: a table of string values, or the API's list of
+    ``{Key, Value}`` tables. Checked here for shape only (string keys and values, no
+    key twice); ``lbcore.elb``'s attribute parser checks names and values later. The
+    result is a dict with ``paths``: key -> the location to name in messages."""
+
+    class Values(dict):
+        paths: dict
+
+    def __init__(self, default=None, required=False):
+        self.default, self.required = default, required
+
+    def check(self, v, path, ctx):
+        out = Attrs.Values()
+        out.paths = {}
+        if isinstance(v, dict):
+            items = [(k, x, f"{path}.{_key(k)}") for k, x in v.items()]
+        elif isinstance(v, list):
+            items = []
+            for i, a in enumerate(v):
+                p = f"{path}[{i}]"
+                if not isinstance(a, dict) or set(a) != {"Key", "Value"}:
+                    ctx.add(p, f"expected a table {{ Key = ..., Value = ... }}, got "
+                            f"{_tname(a)} {a!r}")
+                    continue
+                if not isinstance(a["Key"], str):
+                    ctx.add(f"{p}.Key", f"expected a string, got {_tname(a['Key'])} {a['Key']!r}")
+                    continue
+                items.append((a["Key"], a["Value"], f"{p}.Value"))
+        else:
+            ctx.add(path, "expected a table of strings or an array of { Key, Value } tables, "
+                    f"got {_tname(v)} {v!r}")
+            return None
+        for k, x, p in items:
+            if not isinstance(x, str):
+                ctx.add(p, f"expected a string (elbv2 attribute values are strings), got "
+                        f"{_tname(x)} {x!r}")
+            elif k in out:
+                ctx.add(p, f"attribute {k!r} given twice")
+            else:
+                out[k] = x
+                out.paths[k] = p
+        return out
+
+
+def attribute_values(tg: dict) -> dict:
+    """A target group's attributes parsed by ``lbcore.elb``'s elbv2 attribute parser:
+    typed values for every key of its family, defaults filled in. ``power_of_two_choices``
+    (an lbcore extension, not an elbv2 value) is passed through as is."""
+    from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
+                                        parse_attributes)
+    attrs = dict(tg["attributes"] or {})
+    p2c = attrs.get("load_balancing.algorithm.type") == "power_of_two_choices"
+    if p2c:
+        del attrs["load_balancing.algorithm.type"]
+    values, _ = parse_attributes(TARGET_GROUP_ATTRIBUTES, family_of_protocol(tg["protocol"]),
+                                 tg["protocol"], attrs)
+    if p2c:
+        values["load_balancing.algorithm.type"] = "power_of_two_choices"
+    return values
+
+
+class Cond:
+    """An ALB rule condition: the scenario's ``{ field, values, name }`` or the elbv2
+    API's ``{ Field, ...Config }`` (checked by ``lbcore.elb.parse_condition`` later)."""
+
+    def __init__(self, required=False):
+        self.required, self.default = required, None
+
+    def check(self, v, path, ctx):
+        if isinstance(v, dict) and "Field" in v:
+            return {"aws": v}
+        return _CONDITION.check(v, path, ctx)
+
+
+def alb_condition(cond: dict) -> dict:
+    """A scenario condition in the elbv2 ``describe_rules`` shape."""
+    if "aws" in cond:
+        return cond["aws"]
+    f = cond["field"]
+    if f == "http-header":
+        return {"Field": f, "HttpHeaderConfig": {"HttpHeaderName": cond["name"],
+                                                 "Values": cond["values"]}}
+    if f == "query-string":
+        pairs = []
+        for v in cond["values"]:
+            k, sep, val = v.partition("=")
+            pairs.append({"Key": k, "Value": val} if sep else {"Value": v})
+        return {"Field": f, "QueryStringConfig": {"Values": pairs}}
+    key = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig",
+           "http-request-method": "HttpRequestMethodConfig"}[f]
+    return {"Field": f, key: {"Values": cond["values"]}}
+
+
+def geolocation_of(g: dict):
+    """A scenario ``geolocation`` table as an ``lbcore.route53.Geolocation``."""
+    from lbcore.route53 import Geolocation
+    return Geolocation(g.get("continent"), g.get("country"), g.get("subdivision"))
+
+
+def template_request(q: dict):
+    """A request template as the ``lbcore.elb.Request`` listener rules evaluate."""
+    from lbcore.elb import Request
+    return Request(q["method"], q["path"], host=q["host"], headers=list(q["headers"].items()),
+                   protocol="HTTPS", port=443)
+
+
+def client_cidrs(ci: int, client: dict) -> list:
+    """A client class's source address ranges (ipaddress networks): its ``cidrs``, or
+    by default 10.<ci>.0.0/16 and fd00:<ci>::/48."""
+    given = client.get("cidrs")
+    if given:
+        return [ipaddress.ip_network(c, strict=False) for c in given]
+    return [ipaddress.ip_network(f"10.{ci % 256}.0.0/16"),
+            ipaddress.ip_network(f"fd00:{ci % 65536:x}::/48")]
+
+
 def _key(k: str) -> str:
     return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else f'"{k}"'
 
@@ -199,7 +324,7 @@ HEALTH_CHECK = Table({
 TARGET_GROUP = Table({
     "name": Str(required=True, pattern=NAME, what="a target group name"),
     "protocol": Str(("HTTP", "HTTPS", "TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"), default="HTTP"),
-    "attributes": Map(Str(), default=dict),
+    "attributes": Attrs(default=dict),
     "health_check": HEALTH_CHECK,
     "targets": Arr(TARGET, required=True, min_len=1),
 })
@@ -209,7 +334,7 @@ FORWARD = Arr(Table({
     "weight": Num(0, 999, integer=True, default=1),
 }), min_len=1)
 
-CONDITION = Table({
+_CONDITION = Table({
     "field": Str(CONDITION_FIELDS, required=True),
     "name": Str(),
     "values": Arr(Str(), required=True, min_len=1),
@@ -217,7 +342,7 @@ CONDITION = Table({
 
 RULE = Table({
     "priority": Num(1, 50000, integer=True, required=True),
-    "conditions": Arr(CONDITION, required=True, min_len=1),
+    "conditions": Arr(Cond(), required=True, min_len=1),
     "forward": FORWARD,
     "fixed_response": Num(200, 599, integer=True),
 })
@@ -230,6 +355,14 @@ LOAD_BALANCER = Table({
     "default_forward": FORWARD,
     "default_fixed_response": Num(200, 599, integer=True),
     "inspection": Str(pattern=NAME, what="a GENEVE target group name"),
+    "port": Num(1, 65535, integer=True, default=443),
+    "cross_zone": Bool(),
+})
+
+GEOLOCATION = Table({
+    "continent": Str(what="a continent code such as 'EU'"),
+    "country": Str(what="a 2-letter country code, or '*' (the default location)"),
+    "subdivision": Str(what="a US state code"),
 })
 
 COORDINATES = Table({
@@ -248,13 +381,69 @@ RECORD = Table({
     "failover": Str(("PRIMARY", "SECONDARY")),
     "coordinates": COORDINATES,
     "bias": Num(-99, 99, integer=True, default=0),
+    "geolocation": GEOLOCATION,
 })
+
+class Record:
+    """A Route 53 record: the scenario's shape, or a ``ResourceRecordSet`` as
+    ``list_resource_record_sets`` returns it (``Name``, ``Type``, ``AliasTarget``, ...),
+    read by ``lbcore.route53``'s loader and turned into the scenario's shape."""
+
+    def __init__(self, required=False):
+        self.required, self.default = required, None
+
+    def check(self, v, path, ctx):
+        if isinstance(v, dict) and "Name" in v:
+            return _aws_record(v, path, ctx)
+        return RECORD.check(v, path, ctx)
+
+
+def _aws_record(d: dict, path: str, ctx: _Ctx):
+    from lbcore.route53 import local_zone_location, region_location
+    from lbcore.route53._aws import parse_record_set
+    try:
+        rs = parse_record_set(d)
+    except (TypeError, ValueError) as exc:
+        ctx.add(path, str(exc))
+        return None
+    if rs.alias is None:
+        ctx.add(f"{path}.ResourceRecords", "lbcore simulate sends clients to load balancers: "
+                "expected an AliasTarget whose DNSName is a load balancer name")
+        return None
+    if rs.policy not in ROUTING:
+        ctx.add(path, f"{rs.policy} routing is not modelled by lbcore simulate; expected one of "
+                + ", ".join(map(repr, ROUTING)))
+        return None
+    rec = {"name": rs.name, "set_identifier": rs.set_identifier or rs.name,
+           "routing": rs.policy, "alias_target": rs.alias.dns_name,
+           "evaluate_target_health": rs.alias.evaluate_target_health, "weight": rs.weight,
+           "region": rs.region, "failover": rs.failover, "coordinates": None, "bias": 0,
+           "alias_key": "AliasTarget.DNSName", "geolocation": None}
+    if rs.geolocation is not None:
+        g = rs.geolocation
+        rec["geolocation"] = {"continent": g.continent, "country": g.country,
+                              "subdivision": g.subdivision}
+    if rs.geoproximity is not None:
+        g = rs.geoproximity
+        try:
+            lat, lon = (g.coordinates if g.coordinates is not None else
+                        region_location(g.region) if g.region is not None else
+                        local_zone_location(g.local_zone_group))
+        except ValueError as exc:
+            ctx.add(f"{path}.GeoProximityLocation", str(exc))
+            return None
+        rec["coordinates"] = {"latitude": lat, "longitude": lon}
+        rec["bias"] = g.bias
+    return rec
+
 
 CLIENT = Table({
     "name": Str(required=True, pattern=NAME, what="a client class name"),
     "weight": Num(0, lo_open=True, default=1.0),
     "rtt": Map(Num(0), required=True),
     "location": COORDINATES,
+    "cidrs": Arr(Str(what="a CIDR such as '198.51.100.0/24'"), min_len=1),
+    "geolocation": GEOLOCATION,
 })
 
 REQUEST = Table({
@@ -301,8 +490,10 @@ SCHEMA = Table({
         "rate": Arr(RATE, required=True, min_len=1),
         "clients": Arr(CLIENT, required=True, min_len=1),
         "requests": Arr(REQUEST, required=True, min_len=1),
+        "flows": Table({"udp": Num(0, 1, default=0.0), "ipv6": Num(0, 1, default=0.0)},
+                       default=lambda: {"udp": 0.0, "ipv6": 0.0}),
     }, required=True),
-    "route53": Table({"records": Arr(RECORD, required=True, min_len=1)}, required=True),
+    "route53": Table({"records": Arr(Record(), required=True, min_len=1)}, required=True),
     "load_balancers": Arr(LOAD_BALANCER, required=True, min_len=1),
     "target_groups": Arr(TARGET_GROUP, required=True, min_len=1),
     "throttling": Arr(THROTTLE, default=list),
@@ -322,6 +513,78 @@ def _unique(items, key, path, ctx, what):
         else:
             seen[it[key]] = i
     return seen
+
+
+def _check_attributes(tg: dict, path: str, ctx: _Ctx) -> None:
+    """Each attribute through lbcore.elb's elbv2 parser (one at a time, so every bad one
+    is reported at its own location), then what lbcore simulate models."""
+    from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
+                                        parse_attributes)
+    attrs = tg.get("attributes")
+    if attrs is None or tg.get("protocol") is None:
+        return
+    family = family_of_protocol(tg["protocol"])
+    good = {}
+    for k, v in attrs.items():
+        where = attrs.paths[k]
+        if k == "load_balancing.algorithm.type" and v == "power_of_two_choices":
+            good[k] = v
+            continue
+        try:
+            values, strings = parse_attributes(TARGET_GROUP_ATTRIBUTES, family, tg["protocol"],
+                                               {k: v})
+        except (TypeError, ValueError) as exc:
+            hint = (" (or lbcore's extension 'power_of_two_choices')"
+                    if k == "load_balancing.algorithm.type" else "")
+            ctx.add(where, f"{exc}{hint}")
+            continue
+        spec_default = TARGET_GROUP_ATTRIBUTES[k][2]
+        default = spec_default(tg["protocol"]) if callable(spec_default) else spec_default
+        if k not in MODELLED_ATTRIBUTES and v != default:
+            ctx.add(where, f"elbv2 attribute {k!r} is not modelled by lbcore simulate; "
+                    f"expected its default {default!r} or one of "
+                    + ", ".join(map(repr, MODELLED_ATTRIBUTES)))
+            continue
+        good[k] = v
+    algo = good.get("load_balancing.algorithm.type")
+    ss = good.get("slow_start.duration_seconds")
+    if ss is not None and int(ss) and algo in ("least_outstanding_requests",
+                                               "power_of_two_choices"):
+        ctx.add(attrs.paths["slow_start.duration_seconds"],
+                f"slow start cannot be combined with {algo} (AWS: not with least "
+                "outstanding requests)")
+    if good.get("stickiness.enabled") == "true" and family == "alb":
+        ctx.add(attrs.paths["stickiness.enabled"],
+                "ALB stickiness (lb_cookie / app_cookie) is not modelled by lbcore simulate; "
+                "expected 'false'")
+
+
+def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
+    """An application load balancer's rule conditions through lbcore.elb's parser."""
+    from lbcore.elb import parse_condition
+    for ri, rule in enumerate(lb.get("rules") or []):
+        if not rule:
+            continue
+        for ci, cond in enumerate(rule.get("conditions") or []):
+            if not cond:
+                continue
+            cp = f"{p}.rules[{ri}].conditions[{ci}]"
+            if "aws" in cond and cond["aws"].get("Field") == "source-ip":
+                ctx.add(f"{cp}.Field", "source-ip conditions depend on each request's client "
+                        "address, which lbcore simulate does not route by yet; expected "
+                        "host-header, path-pattern, http-request-method, http-header or "
+                        "query-string")
+                continue
+            if "aws" not in cond and cond.get("field") == "http-header" and not cond.get("name"):
+                ctx.add(f"{cp}.name", "missing; required for http-header")
+                continue
+            try:
+                parse_condition(alb_condition(cond), where="condition")
+            except (TypeError, ValueError) as exc:
+                ctx.add(cp, str(exc))
+        # The elbv2 per-rule quotas (5 condition values, 5 wildcards) are not enforced:
+        # the rule semantics do not depend on them, and lbcore.testing.strategies draws
+        # larger rules.
 
 
 def _cross_check(s: dict, ctx: _Ctx) -> None:
@@ -347,27 +610,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             continue
         ids = _unique(tg.get("targets"), "id", f"target_groups[{gi}].targets", ctx, "target id")
         targets[tg["name"]] = ids
-        attrs = tg.get("attributes") or {}
-        algo = attrs.get("load_balancing.algorithm.type")
-        if algo is not None and algo not in ALGORITHMS:
-            ctx.add(f'target_groups[{gi}].attributes."load_balancing.algorithm.type"',
-                    f"expected one of {', '.join(map(repr, ALGORITHMS))}, got {algo!r}")
-        ss = attrs.get("slow_start.duration_seconds")
-        if ss is not None:
-            path = f'target_groups[{gi}].attributes."slow_start.duration_seconds"'
-            if not re.fullmatch(r"\d+", ss) or not (int(ss) == 0 or 30 <= int(ss) <= 900):
-                ctx.add(path, f"expected \"0\" (off) or an integer 30..900 as a string, "
-                        f"got {ss!r}")
-            elif int(ss) and algo in ("least_outstanding_requests", "power_of_two_choices"):
-                ctx.add(path, f"slow start cannot be combined with {algo} (AWS: not with "
-                        "least outstanding requests)")
-            elif int(ss) and tg.get("protocol") not in ("HTTP", "HTTPS"):
-                ctx.add(path, "slow start applies to HTTP/HTTPS target groups only")
-        for k in attrs:
-            if k not in ("load_balancing.algorithm.type", "slow_start.duration_seconds"):
-                ctx.add(f"target_groups[{gi}].attributes.{_key(k)}",
-                        "attribute not modelled by lbcore simulate yet; expected "
-                        "'load_balancing.algorithm.type' or 'slow_start.duration_seconds'")
+        _check_attributes(tg, f"target_groups[{gi}].attributes", ctx)
 
     rates = tr.get("rate") or []
     for i in range(1, len(rates)):
@@ -399,9 +642,15 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         names.add(rec["name"])
         by_name.setdefault(rec["name"], []).append((ri, rec))
         if rec.get("alias_target") is not None and rec["alias_target"] not in lbs:
-            ctx.add(f"{p}.alias_target", f"unknown load balancer {rec['alias_target']!r}")
+            ctx.add(f"{p}.{rec.get('alias_key', 'alias_target')}",
+                    f"unknown load balancer {rec['alias_target']!r}")
         need = {"weighted": "weight", "latency": "region", "failover": "failover",
-                "geoproximity": "coordinates"}.get(rec["routing"])
+                "geoproximity": "coordinates", "geolocation": "geolocation"}.get(rec["routing"])
+        if rec.get("geolocation") is not None:
+            try:
+                geolocation_of(rec["geolocation"])
+            except ValueError as exc:
+                ctx.add(f"{p}.geolocation", str(exc))
         if need and rec.get(need) is None:
             ctx.add(f"{p}.{need}", f"missing; required for routing = {rec['routing']!r}")
         if rec["routing"] == "latency" and rec.get("region") is not None and \
@@ -428,6 +677,21 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         if q and q.get("host") is not None and q["host"] not in names:
             ctx.add(f"traffic.requests[{qi}].host",
                     f"no route53 record named {q['host']!r}")
+        if q and q.get("method") is not None and q.get("path") is not None and \
+                q.get("headers") is not None and q.get("host") is not None:
+            try:
+                template_request(q)
+            except (TypeError, ValueError) as exc:
+                ctx.add(f"traffic.requests[{qi}]", f"not a valid HTTP request: {exc}")
+    for ci, c in enumerate(tr.get("clients") or []):
+        for i, cidr in enumerate((c or {}).get("cidrs") or []):
+            if cidr is None:
+                continue
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                ctx.add(f"traffic.clients[{ci}].cidrs[{i}]",
+                        f"expected an IPv4 or IPv6 CIDR such as '198.51.100.0/24', got {cidr!r}")
 
     for li, lb in enumerate(s.get("load_balancers") or []):
         if not lb:
@@ -447,9 +711,12 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             if (rule.get("forward") is None) == (rule.get("fixed_response") is None):
                 ctx.add(rp, "expected exactly one action: forward or fixed_response")
             fwd_lists.append((f"{rp}.forward", rule.get("forward")))
-            for ci, cond in enumerate(rule.get("conditions") or []):
-                if cond and cond.get("field") == "http-header" and not cond.get("name"):
-                    ctx.add(f"{rp}.conditions[{ci}].name", "missing; required for http-header")
+        _check_rules(lb, p, ctx)
+        if lb.get("cross_zone") is False and lb["type"] == "application":
+            ctx.add(f"{p}.cross_zone", "an application load balancer always routes across "
+                    "zones (turn it off per target group with the attribute "
+                    "'load_balancing.cross_zone.enabled' = 'false'); expected true or leave "
+                    "it out")
         insp = lb.get("inspection")
         if insp is not None:
             if insp not in tgs:
