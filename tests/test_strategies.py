@@ -64,13 +64,17 @@ def test_docs_example_runs():
     import re
     from pathlib import Path
     doc = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
-    code = re.search(r"```python\n(.*?)```", doc.read_text(), re.S).group(1)
-    ns = {}
-    exec(compile(code, str(doc), "exec"), ns)
-    tests = [v for k, v in ns.items() if k.startswith("test_")]
-    assert tests
-    for t in tests:
-        t()
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert blocks
+    ran = []
+    for code in blocks:
+        ns = {}
+        exec(compile(code, str(doc), "exec"), ns)
+        for k, v in ns.items():
+            if k.startswith("test_") and callable(v):
+                v()
+                ran.append(k)
+    assert len(ran) >= 3, ran
 
 
 def test_import_without_hypothesis_is_a_clear_error():

@@ -10,9 +10,16 @@ own routing policies the same way::
     def test_hash_is_deterministic(flows):
         assert (lbcore.flow_hash(flows) == lbcore.flow_hash(flows)).all()
 
-Every strategy draws plain lbcore objects (``Flow``, ``Flows``) or plain data
-(dicts, tuples, floats) documented on the function, so they work with any policy.
-hypothesis is a test-time dependency: ``pip install 'lbcore[test]'``.
+Two layers. Data strategies draw plain data documented on each function (dicts in the
+shapes ``lbcore simulate`` scenarios use, tuples, floats), so they work with any policy
+of your own. Object strategies draw that data and build the lbcore object that models
+it — ``target_groups`` (``lbcore.elb.TargetGroup``), ``rule_sets`` (``RuleSet``),
+``application_load_balancers``, ``alb_requests`` (``Request``), ``hosted_zones`` and
+``clients`` (``lbcore.route53``), ``throttles`` and ``api_gateways``
+(``lbcore.apigateway``); ``flows``/``flow_batches`` draw ``lbcore.Flow``/``Flows``. The
+``to_*`` functions are the converters, usable on your own data; built objects carry the
+drawn data on ``.data``. See docs/testing.md. hypothesis is a test-time dependency:
+``pip install 'lbcore[test]'``.
 """
 from __future__ import annotations
 
