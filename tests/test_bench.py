@@ -13,7 +13,7 @@ from lbcore.cli import main
 FAMILIES = ["hash", "flow", "maglev", "jump", "rendezvous", "flowtable", "lor/p2c",
             "roundrobin", "alias", "bucket", "geo", "lpm", "nlb/gwlb", "geneve", "sim"]
 PEERS = ["mmh3", "xxhash", "uhashring", "clandestined", "token_bucket", "limits",
-         "pyrate_limiter"]
+         "pyrate_limiter", "jump"]
 TIMED = re.compile(r"^  (\S.*?) +(\d+\.\d) ns(?: +x +(\d+\.\d))?(?: +(.*))?$")
 MISSING = re.compile(r"^  (\S.*?) +- +not installed \((\w+)\)$")
 

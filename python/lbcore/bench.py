@@ -5,10 +5,11 @@ and reports the median of several repeats (ns per item) and the ratio peer / lbc
 (> 1 means lbcore is faster). A peer that is not installed gets a row saying so instead
 of a time. The machine may be shared: look at the ratios, not the absolute times.
 
-Where no installed package implements the same algorithm (Maglev, jump, rendezvous in
-batch, the LPM table, geoproximity, GENEVE), the peer row is the strongest baseline that
-exists: the same computation written with numpy (vectorised over the batch) or the
-standard library, and its note says so.
+Where no peer package implements the same algorithm (Maglev, batch rendezvous, the LPM
+table, geoproximity, GENEVE), the peer row is the strongest baseline that exists: the
+same computation written with numpy (vectorised over the batch) or the standard library,
+and its note says so. Jump is also compared with ``jump-consistent-hash`` (import name
+``jump``) when it is installed; it is not in lbcore's extras.
 
 A comparison is a function in ``COMPARISONS``: it takes ``quick`` and returns
 ``(title, rows)`` (or a list of them); each row is ``(name, ns_per_item or None, note)``
@@ -52,6 +53,14 @@ def _row(name, make, items, quick, note=""):
 def _peer(module):
     """Import a peer module by name (an ImportError makes its row ``not installed``)."""
     return importlib.import_module(module)
+
+
+def _jump_peer():
+    """``jump.hash`` of jump-consistent-hash (another package named ``jump`` is no peer)."""
+    f = getattr(_peer("jump"), "hash", None)
+    if not callable(f):
+        raise ImportError("jump-consistent-hash", name="jump")
+    return f
 
 
 def _loop(fn, keys):
@@ -127,6 +136,9 @@ def _consistent_per_call(quick):
                                                                  keys), n, quick),
         _row("lbcore.Rendezvous.select(hash_key(k))",
              lambda: _loop(lambda k: rv.select(hk(k)), keys), n, quick),
+        _row("jump.hash(hash_key(k)) (jump-consistent-hash)",
+             lambda: _loop(lambda k, f=_jump_peer(): f(hk(k), 100), keys), n, quick,
+             "C jump hash peer, vs JumpHash"),
         _row("uhashring.HashRing.get_node (ketama)", ring, n, quick, "consistent-hash ring"),
         _row("clandestined.RendezvousHash.find_node", clandestined, m, quick,
              "pure-Python rendezvous peer"),
@@ -168,9 +180,13 @@ def _jump_batch(quick):
     n = 100_000 if quick else 1_000_000
     h = _hashes(n, 2)
     jh = lbcore.JumpHash(_NODES)
+    keys = h.tolist()
     return f"jump: select_many over {n:,} precomputed hashes, 100 buckets (ns/flow)", [
         _row("lbcore.JumpHash.select_many(hashes)", lambda: lambda: jh.select_many(h), n,
-             quick, "no installed jump-hash package; baseline below"),
+             quick),
+        _row("jump.hash per key (jump-consistent-hash)",
+             lambda: _loop(lambda k, f=_jump_peer(): f(k, 100), keys), n, quick,
+             "C peer, one call per key from Python"),
         _row("numpy jump hash (same algorithm)", lambda: lambda: _jump_numpy(h, 100), n, quick,
              "vectorised over the batch, one pass per jump"),
     ]
