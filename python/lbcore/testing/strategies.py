@@ -480,15 +480,10 @@ def to_record_sets(records, addresses=None):
         lb = rec["alias_target"]
         if lb not in addresses:
             addresses[lb] = f"192.0.2.{len(addresses) + 1}"
-        kw = {}
+        # the policy fields keep their names; simple records have no set identifier
+        kw = {k: rec[k] for k in ("weight", "region", "failover") if k in rec}
         if rec["routing"] != "simple":
             kw["set_identifier"] = rec["set_identifier"]
-        if "weight" in rec:
-            kw["weight"] = rec["weight"]
-        if "region" in rec:
-            kw["region"] = rec["region"]
-        if "failover" in rec:
-            kw["failover"] = rec["failover"]
         if "coordinates" in rec:
             c = rec["coordinates"]
             kw["geoproximity"] = r53.GeoproximityLocation(
