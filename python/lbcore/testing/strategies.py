@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 import lbcore
 
 __all__ = [
-    "ip_addresses", "flows", "flow_batches", "availability_zones", "target_sets",
+    "ip_addresses", "flow_tuples", "to_flow", "flows", "flow_batches", "availability_zones", "target_sets",
     "health_event_sequences", "throttle_settings", "arrival_times",
     "http_requests", "alb_conditions", "alb_rule_sets", "coordinates", "route53_record_sets",
     "scenarios",
@@ -52,25 +52,53 @@ def ip_addresses(*, v6: bool | None = None) -> st.SearchStrategy[tuple[bool, int
 
 
 @st.composite
-def flows(draw, *, v6: bool | None = None, protocols=_PROTOCOLS, tcp_seq: bool | None = None):
-    """A :class:`lbcore.Flow`.
+def flow_tuples(draw, *, v6: bool | None = None, protocols=_PROTOCOLS,
+                tcp_seq: bool | None = None, edge_cases: bool = False):
+    """A flow as plain data: ``(protocol, is_ipv6, src, dst, src_port, dst_port, seq)``
+    with addresses as ints and ``seq`` an int (TCP initial sequence number) or None;
+    :func:`to_flow` makes it a :class:`lbcore.Flow`.
 
     ``v6``: None = either family (both endpoints the same family), True/False = only IPv6 /
-    IPv4. ``protocols``: IP protocol numbers to draw from (TCP 6, UDP 17 by default; any
-    0..255). ``tcp_seq``: None = TCP flows carry an initial sequence number or not, True =
-    always, False = never.
+    IPv4. ``protocols``: IP protocol numbers to draw from (TCP 6, UDP 17 by default), or
+    None for any 0..255 (biased to 0, 1, 6, 17, 255). ``tcp_seq``: None = TCP flows carry
+    a sequence number or not, True = always, False = never; other protocols never do.
+    ``edge_cases``: bias addresses and ports to 0, 1 and all-ones and make source and
+    destination equal often (the ties a symmetric hash must get right).
     """
     family = draw(st.booleans()) if v6 is None else v6
-    src = draw(ip_addresses(v6=family))[1]
-    dst = draw(ip_addresses(v6=family))[1]
-    proto = draw(st.sampled_from(tuple(protocols)))
+    bits = 128 if family else 32
+    lo = 0 if edge_cases else (2**32 if family else 0)
+    addr = st.integers(lo, 2**bits - 1)
+    port = st.integers(0, 65535)
+    if edge_cases:
+        addr = st.one_of(addr, st.sampled_from([0, 1, 2**bits - 1]))
+        port = st.one_of(port, st.sampled_from([0, 65535]))
+    src, sport = draw(addr), draw(port)
+    dst = draw(st.one_of(addr, st.just(src)) if edge_cases else addr)
+    dport = draw(st.one_of(port, st.just(sport)) if edge_cases else port)
+    if protocols is None:
+        proto = draw(st.one_of(st.sampled_from([6, 17, 1, 0, 255]), st.integers(0, 255)))
+    else:
+        proto = draw(st.sampled_from(tuple(protocols)))
     seq = None
     if proto == 6 and (tcp_seq if tcp_seq is not None else draw(st.booleans())):
         seq = draw(st.integers(0, 2**32 - 1))
+    return proto, family, src, dst, sport, dport, seq
+
+
+def to_flow(values):
+    """A :func:`flow_tuples` tuple → :class:`lbcore.Flow`."""
     import ipaddress
-    make = ipaddress.IPv6Address if family else ipaddress.IPv4Address
-    return lbcore.Flow(proto, make(src), make(dst), draw(st.integers(0, 65535)),
-                       draw(st.integers(0, 65535)), seq)
+    proto, v6, src, dst, sport, dport, seq = values
+    make = ipaddress.IPv6Address if v6 else ipaddress.IPv4Address
+    return lbcore.Flow(proto, make(src), make(dst), sport, dport, seq)
+
+
+def flows(*, v6: bool | None = None, protocols=_PROTOCOLS, tcp_seq: bool | None = None,
+          edge_cases: bool = False):
+    """A :class:`lbcore.Flow` built from :func:`flow_tuples` (same options)."""
+    return flow_tuples(v6=v6, protocols=protocols, tcp_seq=tcp_seq,
+                       edge_cases=edge_cases).map(to_flow)
 
 
 def flow_batches(*, min_size: int = 0, max_size: int = 64, v6: bool | None = None,
