@@ -169,10 +169,3 @@ def test_plot_with_matplotlib(capsys, tmp_path):
     png = tmp_path / "p.png"
     code, _, _ = run(capsys, "simulate", "--requests", "2000", "--plot", str(png))
     assert code == 0 and png.stat().st_size > 1000
-
-
-def test_bench_quick_prints_ratios(capsys):
-    code, out, _ = run(capsys, "bench", "--quick")
-    assert code == 0
-    assert "lbcore.flow_hash(Flows)" in out and "lbcore._sim engine" in out
-    assert "ratio = peer / lbcore" in out

@@ -15,20 +15,10 @@ def _rec(i, **kw):
 
 
 def _zone(records):
-    rs = []
-    for i, r in enumerate(records):
-        kw = {}
-        if r["routing"] == "geoproximity":
-            kw["geoproximity"] = route53.GeoproximityLocation(
-                coordinates=(r["coordinates"]["latitude"], r["coordinates"]["longitude"]),
-                bias=r["bias"])
-        elif r["routing"] == "latency":
-            kw["region"] = r["region"]
-        elif r["routing"] == "failover":
-            kw["failover"] = r["failover"]
-        rs.append(route53.RecordSet("www.example.com", "A", [f"192.0.2.{i + 1}"], ttl=60,
-                                    set_identifier=f"r{i}", **kw))
-    return route53.HostedZone("example.com", rs, seed=1)
+    # record i answers 192.0.2.(i + 1): its alias target lb{i} is the (i + 1)-th seen
+    full = [dict(r, name="www.example.com", set_identifier=f"r{i}", alias_target=f"lb{i}")
+            for i, r in enumerate(records)]
+    return route53.HostedZone("example.com", lbst.to_record_sets(full), seed=1)
 
 
 def _lib_choice(zone, client):

@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import lbcore
+from lbcore import elb
 from lbcore.testing import strategies as lbst
 
 
@@ -63,13 +64,17 @@ def test_docs_example_runs():
     import re
     from pathlib import Path
     doc = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
-    code = re.search(r"```python\n(.*?)```", doc.read_text(), re.S).group(1)
-    ns = {}
-    exec(compile(code, str(doc), "exec"), ns)
-    tests = [v for k, v in ns.items() if k.startswith("test_")]
-    assert tests
-    for t in tests:
-        t()
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert blocks
+    ran = []
+    for code in blocks:
+        ns = {}
+        exec(compile(code, str(doc), "exec"), ns)
+        for k, v in ns.items():
+            if k.startswith("test_") and callable(v):
+                v()
+                ran.append(k)
+    assert len(ran) >= 3, ran
 
 
 def test_import_without_hypothesis_is_a_clear_error():
@@ -159,3 +164,100 @@ def test_rule_priority_order_and_documented_case_rules():
     assert match_rule(lb, req)[0] == -1
     req["path"] = "/api/x?q=1"                  # the query is not part of the path
     assert match_rule(lb, req)[0] == 0
+
+
+# ------------------------------------------------------------------ object strategies
+def _first_match(rules, req):
+    """The priority of the first rule (by priority) whose conditions all hold (oracle)."""
+    for r in sorted(rules, key=lambda r: r["priority"]):
+        if all(_expected_match(c, req) for c in r["conditions"]):
+            return r["priority"]
+    return None
+
+
+@settings(max_examples=100, deadline=None)
+@given(lbst.rule_sets(), st.lists(lbst.http_requests(), min_size=1, max_size=5))
+def test_rule_sets_build_elb_rule_sets_that_match_like_the_oracle(rs, reqs):
+    # the same drawn rules, compiled by lbcore.elb and by the simulator, and the oracle
+    from lbcore.sim.model import match_rule
+    assert isinstance(rs, elb.RuleSet)
+    lb = {"rules": [dict(r, forward=r.get("forward"), fixed_response=r.get("fixed_response"))
+                    for r in rs.data], "default_forward": None, "default_fixed_response": 404}
+    for req in reqs:
+        want = _first_match(rs.data, req)
+        assert rs.match(lbst.to_request(req)).priority == want
+        k, _ = match_rule(lb, req)
+        assert (None if k < 0 else rs.data[k]["priority"]) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(lbst.application_load_balancers(), st.lists(lbst.http_requests(), min_size=1,
+                                                   max_size=6))
+def test_application_load_balancers_route_by_their_drawn_rules(alb, reqs):
+    data = alb.data
+    for req in reqs:
+        d = alb.route(lbst.to_request(req), 0.0)
+        want = _first_match(data["rules"], req)
+        rule = next((r for r in data["rules"] if r["priority"] == want),
+                    {"forward": data["default_forward"]})
+        if "fixed_response" in rule:
+            assert isinstance(d, elb.FixedResponse) and d.status_code == rule["fixed_response"]
+            continue
+        assert isinstance(d, elb.Forward)
+        groups = {f["target_group"] for f in rule["forward"] if f["weight"] > 0}
+        name = d.target_group.name
+        assert name in groups
+        assert d.target.id in {t["id"] for t in data["target_groups"][name]}
+        alb.complete(d)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lbst.target_groups(protocol="TCP", min_size=2, max_size=6),
+       lbst.target_groups(algorithms=("weighted_random",)))
+def test_target_groups_are_elb_target_groups(nlb_tg, alb_tg):
+    assert isinstance(nlb_tg, elb.TargetGroup) and nlb_tg.protocol == "TCP"
+    assert 2 <= len(nlb_tg.targets) <= 6
+    assert set(nlb_tg.states(0.0).values()) == {"healthy"}
+    assert alb_tg.attribute_values["load_balancing.algorithm.type"] == "weighted_random"
+    data = [{"id": t.id, "az": t.availability_zone, "weight": t.weight} for t in alb_tg.targets]
+    assert [t.id for t in lbst.to_target_group(data).targets] == [t.id for t in alb_tg.targets]
+
+
+@settings(max_examples=60, deadline=None)
+@given(lbst.hosted_zones(), st.lists(lbst.clients(), min_size=1, max_size=4))
+def test_hosted_zones_answer_with_a_drawn_record(zone, clients):
+    from lbcore import route53
+    assert isinstance(zone, route53.HostedZone)
+    for name in ("www.example.com", "api.example.com"):
+        recs = [r for r in zone.data if r["name"] == name]
+        ids = {r["set_identifier"] for r in recs}
+        for c in clients:
+            assert isinstance(c, route53.Client)
+            a = zone.resolve(name, "A", c, 0.0)
+            assert a.values and a.record_set is not None
+            assert recs[0]["routing"] == "simple" or a.record_set.set_identifier in ids
+
+
+@settings(max_examples=80, deadline=None)
+@given(lbst.api_gateways(), st.integers(1, 40))
+def test_api_gateways_allow_at_most_the_smallest_burst_at_once(g, n):
+    from lbcore import apigateway
+    cfg = g.data
+    assert isinstance(g, apigateway.ApiGateway)
+    key = cfg["api_keys"][0] if cfg["api_keys"] else None
+    levels = [cfg["account"], cfg["stage"]] + ([cfg["plan"]] if key else [])
+    cap = min(s["burst"] for s in levels if s is not None)
+    if key and cfg["quota"]:
+        cap = min(cap, cfg["quota"]["limit"] - cfg["quota"]["offset"])
+    allowed = g.check_many([key] * n, "/x", "GET", np.full(n, 5.0)).allowed
+    assert int(allowed.sum()) == min(n, cap)
+
+
+@settings(max_examples=30, deadline=None)
+@given(lbst.throttles(), lbst.throttling_configurations())
+def test_throttles_and_configurations(t, cfg):
+    from lbcore import apigateway
+    assert isinstance(t, apigateway.ThrottleSettings) and t.burst_limit >= 1
+    assert cfg["plan"] is None or cfg["api_keys"]
+    g = lbst.to_api_gateway(cfg)
+    assert g.account_throttle.burst_limit == cfg["account"]["burst"]

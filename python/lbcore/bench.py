@@ -1,21 +1,33 @@
 """``lbcore bench``: lbcore's kernels timed side by side with the installed peer libraries.
 
-Each comparison times lbcore and every importable peer in the same process, one after
-the other, and reports the median of several repeats (ns per item) and the ratio
-peer / lbcore (> 1 means lbcore is faster). Peers that are not installed are skipped.
-The machine may be shared: look at the ratios, not the absolute times.
+Each comparison times lbcore and every peer in the same process, one after the other,
+and reports the median of several repeats (ns per item) and the ratio peer / lbcore
+(> 1 means lbcore is faster). A peer that is not installed gets a row saying so instead
+of a time. The machine may be shared: look at the ratios, not the absolute times.
 
-A kernel family adds its comparison by appending a function to ``COMPARISONS``: it takes
-``quick`` and returns ``(title, [(name, ns_per_item, note), ...])`` with lbcore first.
+Where no peer package implements the same algorithm (Maglev, batch rendezvous, the LPM
+table, geoproximity, GENEVE), the peer row is the strongest baseline that exists: the
+same computation written with numpy (vectorised over the batch) or the standard library,
+and its note says so. Jump is also compared with ``jump-consistent-hash`` (import name
+``jump``) when it is installed; it is not in lbcore's extras.
+
+A comparison is a function in ``COMPARISONS``: it takes ``quick`` and returns
+``(title, rows)`` (or a list of them); each row is ``(name, ns_per_item or None, note)``
+with lbcore's row first (``None``: not measured, e.g. a peer that is not installed).
 """
 from __future__ import annotations
 
+import importlib
 import statistics
 import time
+import warnings
 
 import numpy as np
 
-__all__ = ["run_bench", "COMPARISONS"]
+__all__ = ["run_bench", "format_table", "COMPARISONS", "NOT_INSTALLED"]
+
+NOT_INSTALLED = "not installed"
+_NODES = [f"10.0.{i // 250}.{i % 250}:80" for i in range(100)]
 
 
 def _median_ns(fn, items: int, repeats: int) -> float:
@@ -28,57 +40,272 @@ def _median_ns(fn, items: int, repeats: int) -> float:
     return statistics.median(times) / items * 1e9
 
 
+def _row(name, make, items, quick, note=""):
+    """Time ``make()`` (which returns the zero-argument callable to time, importing what it
+    needs); a peer whose import fails gives a ``not installed`` row instead."""
+    try:
+        fn = make()
+    except ImportError as exc:
+        return (name, None, f"{NOT_INSTALLED} ({exc.name or exc})")
+    return (name, _median_ns(fn, items, 3 if quick else 7), note)
+
+
+def _peer(module):
+    """Import a peer module by name (an ImportError makes its row ``not installed``)."""
+    return importlib.import_module(module)
+
+
+def _jump_peer():
+    """``jump.hash`` of jump-consistent-hash (another package named ``jump`` is no peer)."""
+    f = getattr(_peer("jump"), "hash", None)
+    if not callable(f):
+        raise ImportError("jump-consistent-hash", name="jump")
+    return f
+
+
+def _loop(fn, keys):
+    def run():
+        for k in keys:
+            fn(k)
+    return run
+
+
+def _hashes(n, seed=1):
+    return np.random.default_rng(seed).integers(0, 2**64, n, dtype=np.uint64)
+
+
+# ------------------------------------------------------------------ hash
 def _hash_per_call(quick):
     import lbcore
     n = 20_000 if quick else 200_000
     keys = list(range(n))
     bkeys = [k.to_bytes(8, "little") for k in keys]
-    rows = [("lbcore.hash_key(int)", _median_ns(lambda: [lbcore.hash_key(k) for k in keys], n,
-                                                 3 if quick else 7), "per call from Python")]
-    try:
-        import mmh3
-        rows.append(("mmh3.hash64(bytes)", _median_ns(lambda: [mmh3.hash64(b) for b in bkeys],
-                                                      n, 3 if quick else 7), ""))
-    except ImportError:
-        pass
-    try:
-        import xxhash
-        rows.append(("xxhash.xxh64_intdigest(bytes)",
-                     _median_ns(lambda: [xxhash.xxh64_intdigest(b) for b in bkeys], n,
-                                3 if quick else 7), ""))
-    except ImportError:
-        pass
-    return "64-bit key hash, one call per key (ns/call)", rows
+    return "hash: 64-bit key hash, one call per key (ns/call)", [
+        _row("lbcore.hash_key(int)", lambda: _loop(lbcore.hash_key, keys), n, quick,
+             "per call from Python"),
+        _row("mmh3.hash64(bytes)", lambda: _loop(_peer("mmh3").hash64, bkeys), n, quick),
+        _row("xxhash.xxh64_intdigest(bytes)",
+             lambda: _loop(_peer("xxhash").xxh64_intdigest, bkeys), n, quick),
+    ]
 
 
 def _flow_hash_batch(quick):
     import lbcore
     n = 100_000 if quick else 1_000_000
     flows = lbcore.Flows.random(n, seed=1, ipv6_fraction=0.25)
-    rows = [("lbcore.flow_hash(Flows)", _median_ns(lambda: lbcore.flow_hash(flows), n,
-                                                    3 if quick else 7),
-             "one batch call, 5-tuple + TCP ISN, 25% IPv6")]
     # A peer user hashes a packed 5-tuple per flow from Python.
     m = 10_000 if quick else 100_000
     packed = [b"".join(int(c[i]).to_bytes(w, "little") for c, w in
                        ((flows.protocol, 1), (flows.src_hi, 8), (flows.src_lo, 8),
                         (flows.dst_hi, 8), (flows.dst_lo, 8), (flows.src_port, 2),
                         (flows.dst_port, 2), (flows.seq, 4))) for i in range(m)]
-    try:
-        import xxhash
-        rows.append(("xxhash.xxh64_intdigest(packed 5-tuple)",
-                     _median_ns(lambda: [xxhash.xxh64_intdigest(p) for p in packed], m,
-                                3 if quick else 7), "per flow from Python, bytes pre-packed"))
-    except ImportError:
-        pass
-    try:
-        import mmh3
-        rows.append(("mmh3.hash64(packed 5-tuple)",
-                     _median_ns(lambda: [mmh3.hash64(p) for p in packed], m, 3 if quick else 7),
-                     "per flow from Python, bytes pre-packed"))
-    except ImportError:
-        pass
-    return "flow hash over a batch of flows (ns/flow)", rows
+    note = "per flow from Python, bytes pre-packed"
+    return "flow: flow hash over a batch of flows (ns/flow)", [
+        _row("lbcore.flow_hash(Flows)", lambda: lambda: lbcore.flow_hash(flows), n, quick,
+             "one batch call, 5-tuple + TCP ISN, 25% IPv6"),
+        _row("xxhash.xxh64_intdigest(packed 5-tuple)",
+             lambda: _loop(_peer("xxhash").xxh64_intdigest, packed), m, quick, note),
+        _row("mmh3.hash64(packed 5-tuple)", lambda: _loop(_peer("mmh3").hash64, packed), m,
+             quick, note),
+    ]
+
+
+# ------------------------------------------------------------------ consistent selection
+def _consistent_per_call(quick):
+    """Maglev, jump and rendezvous per call from Python, against the consistent-hashing
+    peers (ketama ring, rendezvous): each hashes a str key and picks one of 100 nodes."""
+    import lbcore
+    n = 5_000 if quick else 50_000
+    keys = [f"client-{i}" for i in range(n)]
+    hk = lbcore.hash_key
+    mg, jh, rv = lbcore.Maglev(_NODES), lbcore.JumpHash(_NODES), lbcore.Rendezvous(_NODES)
+
+    def ring():
+        return _loop(_peer("uhashring").HashRing(nodes=_NODES, hash_fn="ketama").get_node,
+                     keys)
+
+    m = max(200, n // 50)        # clandestined is pure Python, O(nodes) per key: a slice
+
+    def clandestined():
+        return _loop(_peer("clandestined").RendezvousHash(_NODES).find_node, keys[:m])
+    return "maglev/jump/rendezvous: select per call, str key, 100 nodes (ns/call)", [
+        _row("lbcore.Maglev.select(hash_key(k))", lambda: _loop(lambda k: mg.select(hk(k)),
+                                                               keys), n, quick,
+             "no installed package implements Maglev"),
+        _row("lbcore.JumpHash.select(hash_key(k))", lambda: _loop(lambda k: jh.select(hk(k)),
+                                                                 keys), n, quick),
+        _row("lbcore.Rendezvous.select(hash_key(k))",
+             lambda: _loop(lambda k: rv.select(hk(k)), keys), n, quick),
+        _row("jump.hash(hash_key(k)) (jump-consistent-hash)",
+             lambda: _loop(lambda k, f=_jump_peer(): f(hk(k), 100), keys), n, quick,
+             "C jump hash peer, vs JumpHash"),
+        _row("uhashring.HashRing.get_node (ketama)", ring, n, quick, "consistent-hash ring"),
+        _row("clandestined.RendezvousHash.find_node", clandestined, m, quick,
+             "pure-Python rendezvous peer"),
+    ]
+
+
+def _maglev_batch(quick):
+    import lbcore
+    n = 200_000 if quick else 2_000_000
+    h = _hashes(n)
+    mg = lbcore.Maglev(_NODES)
+    table, m = np.asarray(mg.table), np.uint64(mg.table_size)
+    return f"maglev: select_many over {n:,} precomputed hashes, 100 nodes (ns/flow)", [
+        _row("lbcore.Maglev.select_many(hashes)", lambda: lambda: mg.select_many(h), n, quick,
+             "no installed package implements Maglev; baseline below"),
+        _row("numpy table[h % M] (same table)", lambda: lambda: table[h % m], n, quick,
+             "vectorised lookup of lbcore's own table"),
+    ]
+
+
+def _jump_numpy(h, buckets):
+    """Jump consistent hash (Lamping & Veach, Figure 1), vectorised over the keys."""
+    key = h.copy()
+    b = np.full(h.shape[0], -1, dtype=np.int64)
+    j = np.zeros(h.shape[0], dtype=np.int64)
+    live = np.arange(h.shape[0])
+    while live.size:
+        b[live] = j[live]
+        key[live] = key[live] * np.uint64(2862933555777941757) + np.uint64(1)
+        j[live] = ((b[live] + 1) * (float(1 << 31) /
+                                    ((key[live] >> np.uint64(33)) + np.uint64(1))
+                                    .astype(np.float64))).astype(np.int64)
+        live = live[j[live] < buckets]
+    return b
+
+
+def _jump_batch(quick):
+    import lbcore
+    n = 100_000 if quick else 1_000_000
+    h = _hashes(n, 2)
+    jh = lbcore.JumpHash(_NODES)
+    keys = h.tolist()
+    return f"jump: select_many over {n:,} precomputed hashes, 100 buckets (ns/flow)", [
+        _row("lbcore.JumpHash.select_many(hashes)", lambda: lambda: jh.select_many(h), n,
+             quick),
+        _row("jump.hash per key (jump-consistent-hash)",
+             lambda: _loop(lambda k, f=_jump_peer(): f(k, 100), keys), n, quick,
+             "C peer, one call per key from Python"),
+        _row("numpy jump hash (same algorithm)", lambda: lambda: _jump_numpy(h, 100), n, quick,
+             "vectorised over the batch, one pass per jump"),
+    ]
+
+
+def _mix64(z):
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _rendezvous_batch(quick):
+    import lbcore
+    n = 20_000 if quick else 200_000
+    h = _hashes(n, 3)
+    rv = lbcore.Rendezvous(_NODES)
+    ids = _hashes(len(_NODES), 4)
+
+    def numpy_hrw():
+        return np.argmax(_mix64(h[:, None] ^ ids[None, :]), axis=1)
+    return f"rendezvous: select_many over {n:,} hashes, 100 nodes (ns/flow)", [
+        _row("lbcore.Rendezvous.select_many(hashes)", lambda: lambda: rv.select_many(h), n,
+             quick, "highest random weight, O(nodes) per flow"),
+        _row("numpy HRW (argmax of mixed scores)", lambda: numpy_hrw, n, quick,
+             "vectorised N x nodes matrix"),
+    ]
+
+
+def _flowtable(quick):
+    import lbcore
+    n = 50_000 if quick else 200_000
+    flows = lbcore.Flows.random(n, seed=5, protocols=(6, 17))
+    mg = lbcore.Maglev(_NODES)
+    ft = lbcore.FlowTable(2 * n)
+    ft.route_many(flows, 0.0, mg)
+    clock = iter(range(1, 10**9))
+    keys = list(zip(flows.src_lo.tolist(), flows.dst_lo.tolist(), flows.src_port.tolist(),
+                    flows.dst_port.tolist(), flows.protocol.tolist()))
+    pinned = dict(zip(keys, mg.select_many(flows).tolist()))
+    get = pinned.get
+    return f"flowtable: route {n:,} live flows again (all hits) (ns/flow)", [
+        _row("lbcore.FlowTable.route_many", lambda: lambda: ft.route_many(
+            flows, float(next(clock)), mg), n, quick, "hash + lookup + idle-time refresh"),
+        _row("Python dict[5-tuple] lookup", lambda: _loop(get, keys), n, quick,
+             "dict of pre-built key tuples, no hashing of the flow, no timers"),
+    ]
+
+
+# ------------------------------------------------------------------ request selection
+def _lor_p2c(quick):
+    import heapq
+
+    import lbcore
+    n = 20_000 if quick else 200_000
+    k = 100
+    lo = lbcore.LeastOutstanding(_NODES[:k], seed=1)
+    p2 = lbcore.PowerOfTwoChoices(_NODES[:k], seed=1)
+    for s in (lo, p2):
+        for _ in range(k // 2):
+            s.acquire()
+
+    def pair(sel):
+        acq, rel = sel.acquire, sel.release
+
+        def run():
+            for _ in range(n):
+                rel(acq())
+        return run
+
+    def heap_lor():
+        heap = [(0, i) for i in range(k)]
+        load = [0] * k
+
+        def run():    # acquire: pop the least loaded live entry; release: push the new count
+            for _ in range(n):
+                while True:
+                    c, i = heapq.heappop(heap)
+                    if c == load[i]:
+                        break
+                load[i] = c + 1
+                heapq.heappush(heap, (c + 1, i))
+                load[i] -= 1
+                heapq.heappush(heap, (load[i], i))
+        return run
+    return "lor/p2c: acquire + release per call, 100 targets (ns/pair)", [
+        _row("lbcore.LeastOutstanding acquire+release", lambda: pair(lo), n, quick,
+             "exact LOR, turn-based ties"),
+        _row("lbcore.PowerOfTwoChoices acquire+release", lambda: pair(p2), n, quick),
+        _row("heapq least-outstanding (stdlib)", heap_lor, n, quick,
+             "lazy-deletion heap, lowest-index ties"),
+    ]
+
+
+def _round_robin(quick):
+    import lbcore
+    n = 200_000 if quick else 2_000_000
+    k = 100
+    w = np.arange(1, k + 1, dtype=np.float64)
+    rr = lbcore.RoundRobin(list(range(k)), weights=w)
+    m = n // 100
+    weights = w.tolist()
+
+    def smooth_wrr():                # nginx's smooth weighted round robin, per pick
+        cur = [0.0] * k
+        total = sum(weights)
+
+        def run():
+            for _ in range(m):
+                best = 0
+                for i in range(k):
+                    cur[i] += weights[i]
+                    if cur[i] > cur[best]:
+                        best = i
+                cur[best] -= total
+        return run
+    return "roundrobin: smooth weighted round robin, 100 targets, batch (ns/pick)", [
+        _row("lbcore.RoundRobin.pick_many", lambda: lambda: rr.pick_many(n), n, quick),
+        _row("Python smooth WRR loop (nginx)", smooth_wrr, m, quick, "stdlib, per pick"),
+    ]
 
 
 def _weighted_random(quick):
@@ -89,44 +316,277 @@ def _weighted_random(quick):
     k = 100
     w = np.arange(1, k + 1, dtype=np.float64)
     wr = lbcore.WeightedRandom(list(range(k)), w, seed=1)
-    rows = [("lbcore.WeightedRandom.pick_many", _median_ns(lambda: wr.pick_many(n), n,
-                                                           3 if quick else 7),
-             "Vose alias table, 100 weighted targets")]
     gen = np.random.default_rng(1)
     p = w / w.sum()
-    rows.append(("numpy Generator.choice(p=)", _median_ns(lambda: gen.choice(k, size=n, p=p),
-                                                          n, 3 if quick else 7), ""))
     rnd = random.Random(1)
     m = n // 10
-    rows.append(("random.choices(weights=)", _median_ns(
-        lambda: rnd.choices(range(k), weights=w.tolist(), k=m), m, 3 if quick else 7),
-        "stdlib"))
-    return "weighted random choice, batch (ns/pick)", rows
+    return "alias: weighted random choice, batch (ns/pick)", [
+        _row("lbcore.WeightedRandom.pick_many", lambda: lambda: wr.pick_many(n), n, quick,
+             "Vose alias table, 100 weighted targets"),
+        _row("numpy Generator.choice(p=)", lambda: lambda: gen.choice(k, size=n, p=p), n,
+             quick),
+        _row("random.choices(weights=)",
+             lambda: lambda: rnd.choices(range(k), weights=w.tolist(), k=m), m, quick,
+             "stdlib"),
+    ]
+
+
+# ------------------------------------------------------------------ token buckets
+def _bucket_per_call(quick):
+    import lbcore
+    n = 5_000 if quick else 50_000
+    m = n // 5                       # the pure-Python peers take microseconds per call
+    big = 10**9
+    tb = lbcore.TokenBuckets(1024, rate=big, burst=big)
+    clock = [1.0]
+
+    def ours():
+        f = tb.try_acquire
+
+        def run():
+            t = clock[0]
+            for _ in range(n):
+                f(7, t)
+            clock[0] = t + 1e-3
+        return run
+
+    def token_bucket():
+        tbm = _peer("token_bucket")
+        lim = tbm.Limiter(big, big, tbm.MemoryStorage())
+        return lambda: [lim.consume("k7") for _ in range(n)]
+
+    def limits(kind):
+        def make():
+            lm = _peer("limits")
+            lim = getattr(lm.strategies, kind)(lm.storage.MemoryStorage())
+            item = lm.RateLimitItemPerSecond(big)
+            return lambda: [lim.hit(item, "k7") for _ in range(m)]
+        return make
+
+    def pyrate():
+        pl = _peer("pyrate_limiter")
+        bucket = pl.StateBucket([pl.Rate(big, 1000, burst=big)], algorithm=pl.TokenBucket())
+        lim = pl.Limiter(bucket)
+        return lambda: [lim.try_acquire("k7", blocking=False) for _ in range(m)]
+    return "bucket: token bucket try-acquire, one call per request (ns/call)", [
+        _row("lbcore.TokenBuckets.try_acquire", ours, n, quick, "exact integer refill"),
+        _row("token_bucket.Limiter.consume", token_bucket, n, quick),
+        _row("limits MovingWindowRateLimiter.hit", limits("MovingWindowRateLimiter"), m,
+             quick),
+        _row("limits FixedWindowRateLimiter.hit", limits("FixedWindowRateLimiter"), m, quick),
+        _row("pyrate_limiter TokenBucket try_acquire", pyrate, m, quick),
+    ]
+
+
+def _bucket_batch(quick):
+    import lbcore
+    n = 200_000 if quick else 2_000_000
+    keys = 10_000
+    rng = np.random.default_rng(6)
+    b = rng.integers(0, keys, n).astype(np.int32)
+    t = np.sort(rng.integers(0, 60 * 10**9, n)).astype(np.int64)
+    state = {}
+
+    def ours():
+        def run():
+            state["tb"] = lbcore.TokenBuckets(keys, rate=0.5, burst=5)
+            return state["tb"].acquire_many(b, t, unit="ns")
+        return run
+
+    def python_dict():               # the same decisions, one dict update per request
+        ts, bs = (t / 1e9).tolist(), b.tolist()
+        m = n // 20
+
+        def run():
+            tokens, last = {}, {}
+            for i in range(m):
+                k, now = bs[i], ts[i]
+                tok = min(5.0, tokens.get(k, 5.0) + (now - last.get(k, now)) * 0.5)
+                last[k] = now
+                tokens[k] = tok - 1 if tok >= 1 else tok
+        return run, m
+    return f"bucket: acquire_many, {n:,} requests over {keys:,} keys (ns/decision)", [
+        _row("lbcore.TokenBuckets.acquire_many", ours, n, quick, "includes building buckets"),
+        _row("Python dict token buckets", lambda: python_dict()[0], n // 20, quick,
+             "float refill per request, stdlib"),
+    ]
+
+
+# ------------------------------------------------------------------ Route 53 kernels
+def _geo(quick):
+    import lbcore
+    n = 100_000 if quick else 1_000_000
+    e = 20
+    rng = np.random.default_rng(1)
+    geo = lbcore.Geoproximity(rng.uniform(-90, 90, e), rng.uniform(-180, 180, e),
+                              rng.integers(-99, 100, e))
+    lats, lons = rng.uniform(-90, 90, n), rng.uniform(-180, 180, n)
+    elat, elon, bias = np.radians(geo.latitudes), np.radians(geo.longitudes), geo.biases
+    f = np.where(bias > 0, 1 - bias / 100, 1 / (1 + bias / 100))
+
+    def numpy_nearest():
+        out = np.empty(n, dtype=np.int64)
+        for s in range(0, n, 50_000):
+            a = np.radians(lats[s:s + 50_000])[:, None]
+            b = np.radians(lons[s:s + 50_000])[:, None]
+            h = (np.sin((elat[None, :] - a) / 2) ** 2 +
+                 np.cos(a) * np.cos(elat[None, :]) * np.sin((elon[None, :] - b) / 2) ** 2)
+            out[s:s + 50_000] = np.argmin(np.arcsin(np.sqrt(np.minimum(h, 1.0))) * f, axis=1)
+        return out
+    return f"geo: geoproximity nearest of {n:,} clients x {e} endpoints (ns/client)", [
+        _row("lbcore.Geoproximity.nearest_many", lambda: lambda: geo.nearest_many(lats, lons),
+             n, quick, "biased great-circle distance"),
+        _row("numpy haversine + argmin", lambda: numpy_nearest, n, quick,
+             "vectorised, chunks of 50k clients"),
+    ]
+
+
+def _lpm(quick):
+    import ipaddress
+
+    import lbcore
+    n = 100_000 if quick else 1_000_000
+    rng = np.random.default_rng(2)
+    nets = {(int(a) >> (32 - int(ln)) << (32 - int(ln)), int(ln))
+            for a, ln in zip(rng.integers(0, 2**32, 10_000), rng.integers(8, 25, 10_000))}
+    nets = sorted(nets)
+    table = lbcore.PrefixTable([ipaddress.IPv4Network(x) for x in nets])
+    addrs = rng.integers(0, 2**32, n).astype(np.uint32)
+    by_len = {}
+    for i, (a, ln) in enumerate(nets):
+        by_len.setdefault(ln, {})[a >> (32 - ln)] = i
+    lens = sorted(by_len, reverse=True)
+    m = n // 20
+    sample = addrs[:m].tolist()
+
+    def dict_lpm():                  # longest first: one dict probe per prefix length
+        def run():
+            for a in sample:
+                for ln in lens:
+                    v = by_len[ln].get(a >> (32 - ln))
+                    if v is not None:
+                        break
+        return run
+    return f"lpm: longest-prefix match, {len(nets):,} IPv4 prefixes (ns/lookup)", [
+        _row("lbcore.PrefixTable.lookup_many_v4", lambda: lambda: table.lookup_many_v4(addrs),
+             n, quick, "batch of uint32 addresses"),
+        _row("Python dict per prefix length", dict_lpm, m, quick, "stdlib, per address"),
+    ]
+
+
+# ------------------------------------------------------------------ ELB L4 + GENEVE
+def _l4_route_many(quick):
+    import lbcore
+    from lbcore.elb import GatewayLoadBalancer, NetworkLoadBalancer, Target, TargetGroup
+    n = 50_000 if quick else 500_000
+    f = lbcore.Flows.random(n, seed=1, protocols=(6, 17))
+    seq = np.where(f.flags & 2, f.seq.astype(np.int64), -1)
+    flows = lbcore.Flows(f.protocol, f.src_lo, f.dst_lo, f.src_port, 80, seq)
+
+    def targets():
+        return [Target(f"{z}{i}", z) for z in "AB" for i in range(5)]
+
+    def pinned(kind):
+        def make():
+            if kind == "nlb":
+                lb = NetworkLoadBalancer(["A", "B"], seed=1, flow_capacity=2 * n)
+                lb.add_listener("TCP_UDP", 80, TargetGroup(targets(), protocol="TCP_UDP",
+                                                           healthy=True))
+            else:
+                lb = GatewayLoadBalancer(["A", "B"], TargetGroup(
+                    targets(), protocol="GENEVE", healthy=True), seed=1, flow_capacity=2 * n)
+            lb.route_many(flows, 0.0)
+            clock = iter(range(1, 10**9))
+            return lambda: lb.route_many(flows, float(next(clock)))
+        return make
+    mg = lbcore.Maglev([f"T{i}" for i in range(10)])
+    return f"nlb/gwlb: route_many, {n:,} pinned flows, 2 AZs x 5 targets (ns/flow)", [
+        _row("lbcore.elb.NetworkLoadBalancer.route_many", pinned("nlb"), n, quick,
+             "flow table hit + target state; no peer"),
+        _row("lbcore.elb.GatewayLoadBalancer.route_many", pinned("gwlb"), n, quick),
+        _row("lbcore.Maglev.select_many (kernel alone)", lambda: lambda: mg.select_many(flows),
+             n, quick, "the floor: hash + lookup, no tracking"),
+    ]
+
+
+def _geneve(quick):
+    import struct
+
+    from lbcore import geneve
+    n = 20_000 if quick else 200_000
+    payload = bytes(range(64))
+    opts = geneve.gwlb_options(0x1122334455667788, 0x99AABBCCDDEEFF00, 0xCAFEF00D)
+    raw = [(o.option_class, o.type, bytes(o.data)) for o in opts]
+    packet = geneve.encode(payload, vni=0, protocol=0x0800, options=opts)
+    hdr, opt_hdr = struct.Struct("!BBHI"), struct.Struct("!HBB")
+
+    def struct_encode(_):
+        body = b"".join(opt_hdr.pack(c, t, len(d) // 4) + d for c, t, d in raw)
+        return hdr.pack(len(body) // 4, 0, 0x0800, 0) + body + payload
+
+    def struct_decode(data):
+        b0, _, proto, vni = hdr.unpack_from(data)
+        end, i, out = 8 + (b0 & 0x3F) * 4, 8, []
+        while i < end:
+            c, t, ln = opt_hdr.unpack_from(data, i)
+            out.append((c, t, data[i + 4:i + 4 + (ln & 0x1F) * 4]))
+            i += 4 + (ln & 0x1F) * 4
+        return proto, vni >> 8, out, data[end:]
+    enc = _loop(lambda _: geneve.encode(payload, vni=0, protocol=0x0800, options=opts),
+                range(n))
+    return [
+        ("geneve: encode one GWLB packet (3 options, 64-byte payload) per call (ns/packet)", [
+            _row("lbcore.geneve.encode", lambda: enc, n, quick),
+            _row("struct encode (stdlib)", lambda: _loop(struct_encode, range(n)), n, quick,
+                 "no GENEVE package installed; struct.pack baseline"),
+        ]),
+        ("geneve: decode one GWLB packet (3 options) per call (ns/packet)", [
+            _row("lbcore.geneve.decode", lambda: _loop(geneve.decode, [packet] * n), n, quick),
+            _row("struct decode (stdlib)", lambda: _loop(struct_decode, [packet] * n), n,
+                 quick, "struct.unpack_from baseline"),
+        ]),
+    ]
 
 
 def _simulator(quick):
     from lbcore.sim import load_scenario, simulate
     n = 200_000 if quick else 1_000_000
-    s = load_scenario()
-    r = simulate(s, requests=n)
-    ns = 1e9 / r["engine"]["requests_per_second"]
-    return (f"lbcore simulate, default scenario, {n:,} requests (ns/request)",
-            [("lbcore._sim engine", ns, f"{r['engine']['requests_per_second'] / 1e6:.2f} M "
-              "requests/s; no peer to compare")])
+    r = simulate(load_scenario(), requests=n)
+    rps = r["engine"]["requests_per_second"]
+    return (f"sim: lbcore simulate, default scenario, {n:,} requests (ns/request)",
+            [("lbcore._sim engine", 1e9 / rps, f"{rps / 1e6:.2f} M requests/s; no peer")])
 
 
-COMPARISONS = [_hash_per_call, _flow_hash_batch, _weighted_random, _simulator]
+COMPARISONS = [_hash_per_call, _flow_hash_batch, _consistent_per_call, _maglev_batch,
+               _jump_batch, _rendezvous_batch, _flowtable, _lor_p2c, _round_robin,
+               _weighted_random, _bucket_per_call, _bucket_batch, _geo, _lpm,
+               _l4_route_many, _geneve, _simulator]
 
 
-def run_bench(quick: bool = False) -> int:
+def format_table(title, rows) -> str:
+    """One comparison as text: a row per implementation with ns/item and the ratio to the
+    first (lbcore) row; rows without a time say why (e.g. ``not installed``)."""
+    lines = [title]
+    base = rows[0][1]
+    for i, (name, ns, note) in enumerate(rows):
+        if ns is None:
+            lines.append(f"  {name:<44} {'-':>10}     {'':>9}  {note}")
+            continue
+        ratio = "" if i == 0 or not base else f"x{ns / base:8.1f}"
+        lines.append(f"  {name:<44} {ns:10.1f} ns  {ratio:>9}  {note}".rstrip())
+    return "\n".join(lines)
+
+
+def run_bench(quick: bool = False, comparisons=None) -> int:
+    """Run ``comparisons`` (default: all of :data:`COMPARISONS`) and print their tables."""
     print("lbcore bench" + (" --quick" if quick else "") +
-          ": medians per item; ratio = peer / lbcore (> 1: lbcore faster). Shared machines "
-          "are noisy; compare ratios.")
-    for comparison in COMPARISONS:
-        title, rows = comparison(quick)
-        print(f"\n{title}")
-        base = rows[0][1]
-        for name, ns, note in rows:
-            ratio = "" if name == rows[0][0] else f"x{ns / base:8.1f}"
-            print(f"  {name:<42} {ns:10.1f} ns  {ratio:>9}  {note}")
+          ": medians per item; ratio = peer / lbcore, each row against its table's first "
+          "row (> 1: lbcore faster). Shared machines are noisy; compare ratios.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for comparison in (COMPARISONS if comparisons is None else comparisons):
+            tables = comparison(quick)
+            for title, rows in (tables if isinstance(tables, list) else [tables]):
+                print()
+                print(format_table(title, rows), flush=True)
     return 0

@@ -156,8 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("scenario")
     val.set_defaults(func=_validate)
 
-    bench = sub.add_parser("bench", help="time lbcore's kernels against installed peers")
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions")
+    bench = sub.add_parser(
+        "bench", help="time lbcore's kernels against installed peers",
+        description="Time every kernel family against the installed peer libraries (or the "
+                    "strongest numpy/stdlib baseline where no peer implements it) and print "
+                    "ns per item with the ratio peer / lbcore. Peers that are not installed "
+                    "are listed as such.")
+    bench.add_argument("--quick", action="store_true",
+                       help="smaller batches and fewer repeats (a few seconds)")
     bench.set_defaults(func=_bench)
     return parser
 

@@ -6,10 +6,10 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_uniform, lb_rng_bounded
-from lbcore._roundrobin cimport lb_roundrobin_ramp
+from lbcore._roundrobin cimport lb_roundrobin_ramp, _WeightedTargets
 from lbcore._request_common import (check_targets, check_weight_array, check_weight,
                                     check_slow_start, check_now, check_count, check_bool,
-                                    check_seed, slow_start_entry, check_total, TargetMap, FREE)
+                                    check_seed, slow_start_entry, check_total)
 
 
 cdef int lb_alias_build(int32_t n, const double* weight, double* prob,
@@ -134,7 +134,7 @@ def alias_table(weights):
     return prob, alias
 
 
-cdef class WeightedRandom:
+cdef class WeightedRandom(_WeightedTargets):
     """Weighted random choice, P(target) = weight / sum of available weights,
     by Vose's alias method: O(1) per pick, O(N) per add/remove/availability
     change (the table is rebuilt). Every draw comes from the object's
@@ -144,16 +144,12 @@ cdef class WeightedRandom:
     as for RoundRobin; honoured exactly by rejection (see _alias.pxd).
     """
     cdef lb_alias* s
-    cdef object _st, _w, _p, _a, _ss, _av, _eff
-    cdef object _map
-    cdef list _targets
+    cdef object _st, _p, _a, _ss, _eff
 
     def __cinit__(self, *args, **kwargs):
         # a valid empty state before __init__ (see _lor._OutstandingBase)
         self._st = np.zeros(sizeof(lb_alias), dtype=np.uint8)
         self.s = <lb_alias*>_addr(self._st)
-        self._map = TargetMap([])
-        self._targets = self._map.targets
 
     def __init__(self, targets, weights, *, seed=0, slow_start_seconds=0):
         ts = check_targets(targets)
@@ -169,8 +165,7 @@ cdef class WeightedRandom:
         self._w[:n] = w
         self._av[:n] = 1
         self.s.n_slots = n
-        self._map = TargetMap(ts)
-        self._targets = self._map.targets
+        self._set_targets(ts)
         self._rebuild()
 
     cdef _alloc(self, Py_ssize_t cap):
@@ -288,28 +283,7 @@ cdef class WeightedRandom:
         self._ss[i] = -np.inf
         self._rebuild()
 
-    # -- queries --------------------------------------------------------------
-    def index(self, target):
-        return self._map.lookup(target, "index")
-
-    def target_at(self, index):
-        return self._targets[self._map.check_index(index)]
-
-    @property
-    def targets(self):
-        return self._map.live()
-
-    def targets_array(self):
-        """Object array, index -> target (None for free slots): ``arr[pick_many(n)]``."""
-        out = np.empty(len(self._targets), dtype=object)
-        out[:] = [None if t is FREE else t for t in self._targets]
-        return out
-
-    def weight(self, target):
-        return float(self._w[self._map.lookup(target, "weight")])
-
-    def is_available(self, target):
-        return bool(self._av[self._map.lookup(target, "is_available")])
+    # -- queries (index, target_at, targets, weight, ... : _WeightedTargets) -----
 
     def probabilities(self, now=None):
         """Exact pick probability of every index at ``now`` (float64, length n_slots)."""
@@ -322,12 +296,6 @@ cdef class WeightedRandom:
             eff = self._w[:n] * self._av[:n]
         tot = eff.sum()
         return eff / tot if tot > 0 else eff
-
-    def __len__(self):
-        return len(self._map.index)
-
-    def __contains__(self, target):
-        return target in self._map.index
 
     def _state(self):
         """uint8 array holding the ``lb_alias`` struct (``._state().ctypes`` for numba).

@@ -14,13 +14,22 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
 import numpy as np
 
 
+cdef inline int _request_error(int64_t n_buckets, int32_t bucket, int64_t cost) noexcept nogil:
+    # The input check of one single-bucket request (scalar and batch paths alike):
+    # LB_BUCKET_OK, or LB_BUCKET_ERR_INDEX / LB_BUCKET_ERR_COST.
+    if bucket < 0 or bucket >= n_buckets:
+        return LB_BUCKET_ERR_INDEX
+    if cost < 0:
+        return LB_BUCKET_ERR_COST
+    return LB_BUCKET_OK
+
+
 cdef int lb_bucket_try_acquire(int64_t* state, int64_t n_buckets, int32_t bucket,
                                int64_t now, int64_t cost) noexcept nogil:
     # 1 admit, 0 refuse, -1 time went back, -2 bucket out of range, -3 negative cost
-    if bucket < 0 or bucket >= n_buckets:
-        return -2
-    if cost < 0:
-        return -3
+    cdef int err = _request_error(n_buckets, bucket, cost)
+    if err != LB_BUCKET_OK:
+        return -2 if err == LB_BUCKET_ERR_INDEX else -3
     return lb_bucket_acquire1(state + <int64_t>bucket * LB_BUCKET_STRIDE, now, cost)
 
 
@@ -39,14 +48,11 @@ cdef int64_t lb_bucket_acquire_many(int64_t* state, int64_t n_buckets, int64_t n
     reason[0] = LB_BUCKET_OK
     for i in range(n):
         b = buckets[i]
-        if b < 0 or b >= n_buckets:
-            reason[0] = LB_BUCKET_ERR_INDEX
-            break
         if costs != NULL:
             cost = costs[i]
-            if cost < 0:
-                reason[0] = LB_BUCKET_ERR_COST
-                break
+        reason[0] = _request_error(n_buckets, b, cost)
+        if reason[0] != LB_BUCKET_OK:
+            break
         s = state + <int64_t>b * LB_BUCKET_STRIDE
         if journal != NULL:
             journal[2 * i] = s[LB_TOK]
@@ -140,9 +146,13 @@ cdef inline int _check1(int64_t* state, int64_t* quotas, const int32_t* chain,
 
 
 cdef inline int _chain_ok(int64_t n_buckets, int64_t n_quotas, const int32_t* chain,
-                          int64_t width, int32_t quota) noexcept nogil:
-    # every index in range (or -1), and no bucket twice (it would be charged twice)
+                          int64_t width, int32_t quota, int64_t cost) noexcept nogil:
+    # The input check of one chained request (lb_bucket_check_chain and each request of
+    # lb_bucket_check_chains): every index in range (or -1), no bucket twice (it would
+    # be charged twice), cost >= 0.
     cdef int64_t k, j
+    if cost < 0:
+        return 0
     for k in range(width):
         if chain[k] >= n_buckets or chain[k] < -1:
             return 0
@@ -157,7 +167,7 @@ cdef int lb_bucket_check_chain(int64_t* state, int64_t n_buckets, int64_t* quota
                                int32_t quota, int64_t now, int64_t cost) noexcept nogil:
     # chain: `width` bucket indices in precedence order (-1 = level absent); quota: a
     # quota row or -1. Returns an LB_CHECK_* code.
-    if not _chain_ok(n_buckets, n_quotas, chain, width, quota) or cost < 0:
+    if not _chain_ok(n_buckets, n_quotas, chain, width, quota, cost):
         return LB_CHECK_ERR_INDEX
     return _check1(state, quotas, chain, width, quota, now, cost)
 
@@ -181,7 +191,7 @@ cdef int64_t lb_bucket_check_chains(int64_t* state, int64_t n_buckets, int64_t* 
         ch = chains + i * width
         if costs != NULL:
             cost = costs[i]
-        if not _chain_ok(n_buckets, n_quotas, ch, width, quota[i]) or cost < 0:
+        if not _chain_ok(n_buckets, n_quotas, ch, width, quota[i], cost):
             reason[0] = LB_BUCKET_ERR_INDEX
             break
         if journal != NULL:
@@ -412,32 +422,28 @@ cdef class TokenBuckets:
             raise IndexError(f"bucket {bucket} out of range [0, {self._n})")
         return bucket
 
+    cdef inline int _take(self, Py_ssize_t bucket, int64_t t, long long cost,
+                          str name) except -1:
+        # try_acquire and try_acquire_ns: check the request, take, report time going back
+        self._check_bucket(bucket)
+        if cost < 0:
+            raise ValueError(f"cost must be >= 0, got {cost}")
+        cdef int r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, t, cost)
+        if r < 0:
+            self._time_back(bucket, t, name)
+        return r
+
     def try_acquire(self, Py_ssize_t bucket, double now, long long cost=1):
         """Refill ``bucket`` to ``now`` (seconds) and take ``cost`` tokens if it holds
         them: True if admitted. A ``now`` before the bucket's last time is a ValueError
         (and changes nothing)."""
-        cdef int64_t t = _to_ns(now)
-        cdef int r
-        self._check_bucket(bucket)
-        if cost < 0:
-            raise ValueError(f"cost must be >= 0, got {cost}")
-        r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, t, cost)
-        if r < 0:
-            self._time_back(bucket, t, "now")
-        return r == 1
+        return self._take(bucket, _to_ns(now), cost, "now") == 1
 
     def try_acquire_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
         """:meth:`try_acquire` with ``now`` already in integer nanoseconds."""
-        cdef int r
-        self._check_bucket(bucket)
         if now_ns < 0:
             raise ValueError(f"now_ns must be >= 0, got {now_ns}")
-        if cost < 0:
-            raise ValueError(f"cost must be >= 0, got {cost}")
-        r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, now_ns, cost)
-        if r < 0:
-            self._time_back(bucket, now_ns, "now_ns")
-        return r == 1
+        return self._take(bucket, now_ns, cost, "now_ns") == 1
 
     def _time_back(self, Py_ssize_t bucket, int64_t t, str name):
         raise ValueError(f"{name}: time went back for bucket {bucket}: {t} ns is before its "

@@ -38,3 +38,13 @@ cdef inline double lb_roundrobin_ramp(double now, double start, double duration)
 cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil
 # ``n`` picks at time ``now`` into ``out`` (same sequence as n calls of lb_roundrobin_pick).
 cdef void lb_roundrobin_pick_many(lb_roundrobin* s, size_t n, double now, int32_t* out) noexcept nogil
+
+
+cdef class _WeightedTargets:
+    """What RoundRobin and lbcore._alias.WeightedRandom share: the target map
+    (``_map``: lbcore._request_common.TargetMap; ``_targets``: its index -> target
+    list), per-slot weights ``_w`` (float64) and availability ``_av`` (uint8), and
+    the queries over them (defined in _roundrobin.pyx)."""
+    cdef object _w, _av, _map
+    cdef list _targets
+    cdef _set_targets(self, list targets)

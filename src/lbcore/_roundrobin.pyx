@@ -53,7 +53,54 @@ cdef inline void* _addr(object arr):
     return <void*><uintptr_t>arr.ctypes.data
 
 
-cdef class RoundRobin:
+cdef class _WeightedTargets:
+    """Base of RoundRobin and lbcore._alias.WeightedRandom: the target map and the
+    queries over it (index, target_at, targets, targets_array, weight,
+    is_available, len, in). Subclasses own the kernel state; none of this is on
+    the per-pick path (``_targets`` is a C-level attribute either way)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._set_targets([])
+
+    cdef _set_targets(self, list targets):
+        self._map = TargetMap(targets)
+        self._targets = self._map.targets
+
+    def index(self, target):
+        """The dense index of ``target`` (what ``pick_index`` / ``pick_many`` return)."""
+        return self._map.lookup(target, "index")
+
+    def target_at(self, index):
+        """The target at dense ``index``."""
+        return self._targets[self._map.check_index(index)]
+
+    @property
+    def targets(self):
+        """The registered targets, in index order."""
+        return self._map.live()
+
+    def targets_array(self):
+        """Object array, index -> target (None for free slots): ``arr[pick_many(n)]``."""
+        out = np.empty(len(self._targets), dtype=object)
+        out[:] = [None if t is FREE else t for t in self._targets]
+        return out
+
+    def weight(self, target):
+        """``target``'s configured weight."""
+        return float(self._w[self._map.lookup(target, "weight")])
+
+    def is_available(self, target):
+        """Whether ``target`` may be picked (registered and available)."""
+        return bool(self._av[self._map.lookup(target, "is_available")])
+
+    def __len__(self):
+        return len(self._map.index)
+
+    def __contains__(self, target):
+        return target in self._map.index
+
+
+cdef class RoundRobin(_WeightedTargets):
     """Smooth weighted round robin (nginx): picks interleave in proportion to
     the weights instead of bursting (weights {a: 5, b: 1, c: 1} give
     a a b a c a a). Deterministic (no seed); ties go to the lowest index.
@@ -65,16 +112,12 @@ cdef class RoundRobin:
     seconds of the ``now`` you pass (required then).
     """
     cdef lb_roundrobin* s
-    cdef object _st, _w, _c, _ss, _av
-    cdef object _map
-    cdef list _targets
+    cdef object _st, _c, _ss
 
     def __cinit__(self, *args, **kwargs):
         # a valid empty state before __init__ (see _lor._OutstandingBase)
         self._st = np.zeros(sizeof(lb_roundrobin), dtype=np.uint8)
         self.s = <lb_roundrobin*>_addr(self._st)
-        self._map = TargetMap([])
-        self._targets = self._map.targets
 
     def __init__(self, targets, *, weights=None, slow_start_seconds=0):
         ts = check_targets(targets)
@@ -91,8 +134,7 @@ cdef class RoundRobin:
         self._w[:n] = w
         self._av[:n] = 1
         self.s.n_slots = n
-        self._map = TargetMap(ts)
-        self._targets = self._map.targets
+        self._set_targets(ts)
 
     cdef _alloc(self, Py_ssize_t cap):
         cdef Py_ssize_t old = 0 if self._w is None else self._w.shape[0]
@@ -187,28 +229,7 @@ cdef class RoundRobin:
         self._av[i] = 0
         self._ss[i] = -np.inf
 
-    # -- queries --------------------------------------------------------------
-    def index(self, target):
-        return self._map.lookup(target, "index")
-
-    def target_at(self, index):
-        return self._targets[self._map.check_index(index)]
-
-    @property
-    def targets(self):
-        return self._map.live()
-
-    def targets_array(self):
-        """Object array, index -> target (None for free slots): ``arr[pick_many(n)]``."""
-        out = np.empty(len(self._targets), dtype=object)
-        out[:] = [None if t is FREE else t for t in self._targets]
-        return out
-
-    def weight(self, target):
-        return float(self._w[self._map.lookup(target, "weight")])
-
-    def is_available(self, target):
-        return bool(self._av[self._map.lookup(target, "is_available")])
+    # -- queries (index, target_at, targets, weight, ... : _WeightedTargets) -----
 
     def effective_weight(self, target, now):
         """``weight * ramp(now)`` (0 when unavailable)."""
@@ -223,12 +244,6 @@ cdef class RoundRobin:
         i = self._map.lookup(target, "in_slow_start")
         t = check_now(now, 1.0)
         return bool(self._av[i]) and lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start) < 1.0
-
-    def __len__(self):
-        return len(self._map.index)
-
-    def __contains__(self, target):
-        return target in self._map.index
 
     def _state(self):
         """uint8 array holding the ``lb_roundrobin`` struct (``._state().ctypes`` for numba)."""

@@ -10,9 +10,16 @@ own routing policies the same way::
     def test_hash_is_deterministic(flows):
         assert (lbcore.flow_hash(flows) == lbcore.flow_hash(flows)).all()
 
-Every strategy draws plain lbcore objects (``Flow``, ``Flows``) or plain data
-(dicts, tuples, floats) documented on the function, so they work with any policy.
-hypothesis is a test-time dependency: ``pip install 'lbcore[test]'``.
+Two layers. Data strategies draw plain data documented on each function (dicts in the
+shapes ``lbcore simulate`` scenarios use, tuples, floats), so they work with any policy
+of your own. Object strategies draw that data and build the lbcore object that models
+it — ``target_groups`` (``lbcore.elb.TargetGroup``), ``rule_sets`` (``RuleSet``),
+``application_load_balancers``, ``alb_requests`` (``Request``), ``hosted_zones`` and
+``clients`` (``lbcore.route53``), ``throttles`` and ``api_gateways``
+(``lbcore.apigateway``); ``flows``/``flow_batches`` draw ``lbcore.Flow``/``Flows``. The
+``to_*`` functions are the converters, usable on your own data; built objects carry the
+drawn data on ``.data``. See docs/testing.md. hypothesis is a test-time dependency:
+``pip install 'lbcore[test]'``.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 import lbcore
 
 __all__ = [
-    "ip_addresses", "flows", "flow_batches", "availability_zones", "target_sets",
+    "ip_addresses", "flow_tuples", "to_flow", "flows", "flow_batches", "availability_zones", "target_sets",
     "health_event_sequences", "throttle_settings", "arrival_times",
     "http_requests", "alb_conditions", "alb_rule_sets", "coordinates", "route53_record_sets",
     "scenarios",
@@ -45,25 +52,53 @@ def ip_addresses(*, v6: bool | None = None) -> st.SearchStrategy[tuple[bool, int
 
 
 @st.composite
-def flows(draw, *, v6: bool | None = None, protocols=_PROTOCOLS, tcp_seq: bool | None = None):
-    """A :class:`lbcore.Flow`.
+def flow_tuples(draw, *, v6: bool | None = None, protocols=_PROTOCOLS,
+                tcp_seq: bool | None = None, edge_cases: bool = False):
+    """A flow as plain data: ``(protocol, is_ipv6, src, dst, src_port, dst_port, seq)``
+    with addresses as ints and ``seq`` an int (TCP initial sequence number) or None;
+    :func:`to_flow` makes it a :class:`lbcore.Flow`.
 
     ``v6``: None = either family (both endpoints the same family), True/False = only IPv6 /
-    IPv4. ``protocols``: IP protocol numbers to draw from (TCP 6, UDP 17 by default; any
-    0..255). ``tcp_seq``: None = TCP flows carry an initial sequence number or not, True =
-    always, False = never.
+    IPv4. ``protocols``: IP protocol numbers to draw from (TCP 6, UDP 17 by default), or
+    None for any 0..255 (biased to 0, 1, 6, 17, 255). ``tcp_seq``: None = TCP flows carry
+    a sequence number or not, True = always, False = never; other protocols never do.
+    ``edge_cases``: bias addresses and ports to 0, 1 and all-ones and make source and
+    destination equal often (the ties a symmetric hash must get right).
     """
     family = draw(st.booleans()) if v6 is None else v6
-    src = draw(ip_addresses(v6=family))[1]
-    dst = draw(ip_addresses(v6=family))[1]
-    proto = draw(st.sampled_from(tuple(protocols)))
+    bits = 128 if family else 32
+    lo = 0 if edge_cases else (2**32 if family else 0)
+    addr = st.integers(lo, 2**bits - 1)
+    port = st.integers(0, 65535)
+    if edge_cases:
+        addr = st.one_of(addr, st.sampled_from([0, 1, 2**bits - 1]))
+        port = st.one_of(port, st.sampled_from([0, 65535]))
+    src, sport = draw(addr), draw(port)
+    dst = draw(st.one_of(addr, st.just(src)) if edge_cases else addr)
+    dport = draw(st.one_of(port, st.just(sport)) if edge_cases else port)
+    if protocols is None:
+        proto = draw(st.one_of(st.sampled_from([6, 17, 1, 0, 255]), st.integers(0, 255)))
+    else:
+        proto = draw(st.sampled_from(tuple(protocols)))
     seq = None
     if proto == 6 and (tcp_seq if tcp_seq is not None else draw(st.booleans())):
         seq = draw(st.integers(0, 2**32 - 1))
+    return proto, family, src, dst, sport, dport, seq
+
+
+def to_flow(values):
+    """A :func:`flow_tuples` tuple → :class:`lbcore.Flow`."""
     import ipaddress
-    make = ipaddress.IPv6Address if family else ipaddress.IPv4Address
-    return lbcore.Flow(proto, make(src), make(dst), draw(st.integers(0, 65535)),
-                       draw(st.integers(0, 65535)), seq)
+    proto, v6, src, dst, sport, dport, seq = values
+    make = ipaddress.IPv6Address if v6 else ipaddress.IPv4Address
+    return lbcore.Flow(proto, make(src), make(dst), sport, dport, seq)
+
+
+def flows(*, v6: bool | None = None, protocols=_PROTOCOLS, tcp_seq: bool | None = None,
+          edge_cases: bool = False):
+    """A :class:`lbcore.Flow` built from :func:`flow_tuples` (same options)."""
+    return flow_tuples(v6=v6, protocols=protocols, tcp_seq=tcp_seq,
+                       edge_cases=edge_cases).map(to_flow)
 
 
 def flow_batches(*, min_size: int = 0, max_size: int = 64, v6: bool | None = None,
@@ -203,7 +238,8 @@ def alb_conditions(*, hosts=("www.example.com", "api.example.com")):
 def alb_rule_sets(draw, target_groups, *, max_rules: int = 6, hosts=("www.example.com",
                                                                      "api.example.com")):
     """A list of listener rules with distinct priorities 1..50000; each has 1-3 conditions
-    and either ``forward`` (weighted target groups drawn from ``target_groups``) or
+    (one per field, within AWS's limits of 5 values and 5 wildcards per rule) and either
+    ``forward`` (weighted target groups drawn from ``target_groups``) or
     ``fixed_response``."""
     target_groups = tuple(target_groups)
     prios = draw(st.lists(st.integers(1, 50000), max_size=max_rules, unique=True))
@@ -211,14 +247,20 @@ def alb_rule_sets(draw, target_groups, *, max_rules: int = 6, hosts=("www.exampl
     for p in prios:
         rule = {"priority": p,
                 "conditions": draw(st.lists(alb_conditions(hosts=hosts), min_size=1,
-                                            max_size=3,
-                                            unique_by=lambda c: c["field"]))}
+                                            max_size=3, unique_by=lambda c: c["field"])
+                                   .filter(_within_rule_limits))}
         if target_groups and draw(st.booleans()):
             rule["forward"] = draw(_forward(target_groups))
         else:
             rule["fixed_response"] = draw(st.sampled_from([200, 404, 503]))
         rules.append(rule)
     return rules
+
+
+def _within_rule_limits(conditions):
+    """AWS's per-rule limits: at most 5 condition values and 5 wildcards in all."""
+    values = [v for c in conditions for v in c["values"]]
+    return len(values) <= 5 and sum(v.count("*") + v.count("?") for v in values) <= 5
 
 
 def _forward(target_groups):
@@ -238,12 +280,16 @@ def coordinates():
 
 @st.composite
 def route53_record_sets(draw, name: str, load_balancers: dict, *, max_records: int = 4):
-    """Records for one DNS ``name`` sharing one routing policy (simple, weighted, latency,
-    failover, geoproximity with coordinates and bias), aliased to load balancers drawn from ``load_balancers`` (name -> Region)."""
+    """Records for one DNS ``name`` sharing one routing policy (simple: one record;
+    weighted; latency: at most one per Region; failover: primary and secondary; geoproximity with
+    coordinates and bias), aliased to load balancers drawn from ``load_balancers``
+    (name -> Region)."""
     lbs = sorted(load_balancers)
     routing = draw(st.sampled_from(["simple", "weighted", "latency", "failover",
                                     "geoproximity"]))
-    if routing == "failover":
+    if routing == "simple":
+        n = 1                    # one simple record set per name and type
+    elif routing == "failover":
         n = 2
     elif routing == "latency":
         regions = sorted(set(load_balancers.values()))
@@ -363,3 +409,287 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
         "throttling": throttling,
         "events": events,
     }
+
+
+# ---------------------------------------------------------------------------------------
+# From plain data to lbcore objects. Each ``to_*`` function converts what the data
+# strategies above draw into the lbcore object that models it; each object strategy
+# below draws the data and converts it, so a failing example shrinks on the data.
+
+def _lazy(module):
+    import importlib
+    return importlib.import_module(module)
+
+
+def to_targets(targets):
+    """``target_sets`` data → a list of :class:`lbcore.elb.Target` (id, AZ, weight)."""
+    elb = _lazy("lbcore.elb")
+    return [elb.Target(t["id"], t["az"], weight=t["weight"]) for t in targets]
+
+
+def to_target_group(targets, *, name: str = "tg", protocol: str = "HTTP",
+                    healthy: bool = True, **attributes):
+    """``target_sets`` data → an :class:`lbcore.elb.TargetGroup` named ``name``; targets are
+    registered ``healthy`` at time 0. ``attributes``: elbv2 target group attributes as
+    keyword arguments (dots as underscores)."""
+    elb = _lazy("lbcore.elb")
+    return elb.TargetGroup(to_targets(targets), name=name, protocol=protocol,
+                           healthy=healthy, **attributes)
+
+
+def to_aws_condition(condition) -> dict:
+    """An ``alb_conditions`` dict → the ``describe_rules`` condition shape
+    (``{"Field", "<Field>Config": {...}}``) that :mod:`lbcore.elb` parses."""
+    field, values = condition["field"], list(condition["values"])
+    if field == "http-header":
+        return {"Field": field, "HttpHeaderConfig": {"HttpHeaderName": condition["name"],
+                                                     "Values": values}}
+    key = {"path-pattern": "PathPatternConfig", "host-header": "HostHeaderConfig",
+           "http-request-method": "HttpRequestMethodConfig"}[field]
+    return {"Field": field, key: {"Values": values}}
+
+
+def to_aws_actions(rule) -> list:
+    """The ``forward`` list or ``fixed_response`` status of a rule (or of a load balancer's
+    default, ``default_forward``/``default_fixed_response``) → elbv2 ``Actions``."""
+    fwd = rule.get("forward", rule.get("default_forward"))
+    if fwd:
+        return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": f["target_group"], "Weight": f["weight"]} for f in fwd]}}]
+    status = rule.get("fixed_response", rule.get("default_fixed_response", 404))
+    return [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": str(status)}}]
+
+
+def to_aws_rule(rule) -> dict:
+    """An ``alb_rule_sets`` rule → a ``describe_rules`` rule dict."""
+    return {"Priority": str(rule["priority"]),
+            "Conditions": [to_aws_condition(c) for c in rule["conditions"]],
+            "Actions": to_aws_actions(rule)}
+
+
+def to_rule_set(rules, default=None):
+    """``alb_rule_sets`` data → a compiled :class:`lbcore.elb.RuleSet`; actions stay as
+    elbv2 dicts (``rule.action``), ``default`` is the default rule's (fixed 404 if None).
+    ``rule_set.match(request).priority`` is the matching rule's priority (None: default)."""
+    elb = _lazy("lbcore.elb")
+    parsed = [elb.parse_rule(to_aws_rule(r), f"rules[{i}]") for i, r in enumerate(rules)]
+    return elb.RuleSet(parsed, elb.Rule(None, [], default or to_aws_actions({})))
+
+
+def to_request(request, *, port: int = 80, source_ip: str = "0.0.0.0"):
+    """An ``http_requests`` dict → an :class:`lbcore.elb.Request` on listener ``port``."""
+    elb = _lazy("lbcore.elb")
+    return elb.Request(request["method"], request["path"], host=request["host"],
+                       headers=list(request["headers"].items()), port=port,
+                       source_ip=source_ip)
+
+
+def to_application_load_balancer(groups, rules, default_forward, *, port: int = 80,
+                                 seed: int = 0):
+    """Target groups (``{name: target_sets data}``), ``alb_rule_sets`` rules and a default
+    ``forward`` list → an :class:`lbcore.elb.ApplicationLoadBalancer` with one HTTP
+    listener on ``port``."""
+    elb = _lazy("lbcore.elb")
+    alb = elb.ApplicationLoadBalancer([to_target_group(ts, name=name)
+                                       for name, ts in groups.items()], seed=seed)
+    alb.add_listener(port, "HTTP", rules=[to_aws_rule(r) for r in rules],
+                     default_actions=to_aws_actions({"forward": default_forward}))
+    return alb
+
+
+def to_record_sets(records, addresses=None):
+    """``route53_record_sets`` data → :class:`lbcore.route53.RecordSet` objects. Each
+    record answers with its load balancer's address: ``addresses`` maps alias targets to
+    an IPv4 string (default: ``192.0.2.<k>`` by first appearance)."""
+    r53 = _lazy("lbcore.route53")
+    addresses = dict(addresses or {})
+    out = []
+    for rec in records:
+        lb = rec["alias_target"]
+        if lb not in addresses:
+            addresses[lb] = f"192.0.2.{len(addresses) + 1}"
+        # the policy fields keep their names; simple records have no set identifier
+        kw = {k: rec[k] for k in ("weight", "region", "failover") if k in rec}
+        if rec["routing"] != "simple":
+            kw["set_identifier"] = rec["set_identifier"]
+        if "coordinates" in rec:
+            c = rec["coordinates"]
+            kw["geoproximity"] = r53.GeoproximityLocation(
+                coordinates=(c["latitude"], c["longitude"]), bias=rec["bias"])
+        out.append(r53.RecordSet(rec["name"], "A", [addresses[lb]], **kw))
+    return out
+
+
+def to_client(client):
+    """A ``route53_clients`` dict → a :class:`lbcore.route53.Client`."""
+    r53 = _lazy("lbcore.route53")
+    loc = client.get("location") or {}
+    return r53.Client(ip=client.get("ip"), continent=client.get("continent"),
+                      country=client.get("country"), latitude=loc.get("latitude"),
+                      longitude=loc.get("longitude"), latencies=client.get("latencies"))
+
+
+def to_throttle(settings):
+    """A ``throttle_settings`` dict → :class:`lbcore.apigateway.ThrottleSettings`."""
+    return _lazy("lbcore.apigateway").ThrottleSettings(settings["rate"], settings["burst"])
+
+
+def to_api_gateway(config):
+    """A ``throttling_configurations`` dict → an :class:`lbcore.apigateway.ApiGateway` with
+    stage ``api/prod`` and, when the config has one, usage plan ``plan`` holding its keys."""
+    apigw = _lazy("lbcore.apigateway")
+    opt = {k: None if config.get(k) is None else to_throttle(config[k])
+           for k in ("stage", "plan")}
+    g = apigw.ApiGateway(to_throttle(config["account"]))
+    g.add_stage("api", "prod", throttle=opt["stage"])
+    if config.get("api_keys"):
+        quota = config.get("quota")
+        g.add_usage_plan("plan", api_stages=[{"apiId": "api", "stage": "prod"}],
+                         throttle=opt["plan"],
+                         quota=None if quota is None else dict(quota))
+        for k in config["api_keys"]:
+            g.add_api_key(k, "plan")
+    return g
+
+
+# --------------------------------------------------------------- data strategies (more)
+_CONTINENTS = {"US": "NA", "CA": "NA", "FR": "EU", "DE": "EU", "JP": "AS", "AU": "OC",
+               "BR": "SA"}
+
+
+@st.composite
+def route53_clients(draw, *, regions=_REGIONS):
+    """A resolver client dict ``{"ip", "country", "continent", "location", "latencies"}``:
+    an IPv4 string, an ISO country and its continent, ``coordinates()``, and measured
+    latency in ms to each of ``regions``."""
+    country = draw(st.sampled_from(sorted(_CONTINENTS)))
+    ip = draw(ip_addresses(v6=False))[1]
+    return {"ip": ".".join(str(ip >> s & 255) for s in (24, 16, 8, 0)),
+            "country": country, "continent": _CONTINENTS[country],
+            "location": draw(coordinates()),
+            "latencies": {r: draw(st.floats(1.0, 300.0)) for r in regions}}
+
+
+@st.composite
+def throttling_configurations(draw, *, max_rate: float = 1000.0, max_burst: int = 500,
+                              max_keys: int = 3):
+    """API Gateway throttling for one account: ``{"account", "stage", "plan", "quota",
+    "api_keys"}`` — ``throttle_settings`` dicts for the account (always), the stage and a
+    usage plan (each None or a dict), a quota ``{"limit", "period", "offset"}`` or None,
+    and the plan's API keys (empty: no usage plan)."""
+    ts = throttle_settings(max_rate=max_rate, max_burst=max_burst)
+    keys = draw(st.lists(st.sampled_from(["k1", "k2", "k3", "k4"]), max_size=max_keys,
+                         unique=True))
+    quota = None
+    if keys and draw(st.booleans()):
+        limit = draw(st.integers(1, 10_000))
+        quota = {"limit": limit, "period": draw(st.sampled_from(["DAY", "WEEK", "MONTH"])),
+                 "offset": draw(st.integers(0, limit))}
+    return {"account": draw(ts), "stage": draw(st.none() | ts),
+            "plan": draw(st.none() | ts) if keys else None, "quota": quota, "api_keys": keys}
+
+
+# --------------------------------------------------------------- object strategies
+def target_groups(*, name: str = "tg", protocol: str = "HTTP", healthy: bool = True,
+                  algorithms=("round_robin", "least_outstanding_requests",
+                              "weighted_random"), **target_set_options):
+    """An :class:`lbcore.elb.TargetGroup` over drawn ``target_sets(**target_set_options)``
+    (weights and AZs), registered ``healthy`` at time 0; for HTTP/HTTPS, the
+    ``load_balancing.algorithm.type`` is drawn from ``algorithms``."""
+    sets = target_sets(**target_set_options)
+    if protocol.upper() not in ("HTTP", "HTTPS") or not algorithms:
+        return sets.map(lambda ts: to_target_group(ts, name=name, protocol=protocol,
+                                                   healthy=healthy))
+    return st.builds(
+        lambda ts, algo: to_target_group(ts, name=name, protocol=protocol, healthy=healthy,
+                                         load_balancing_algorithm_type=algo),
+        sets, st.sampled_from(tuple(algorithms)))
+
+
+def alb_requests(*, hosts=("www.example.com", "api.example.com"), port: int = 80):
+    """An :class:`lbcore.elb.Request` built from ``http_requests(hosts=hosts)``."""
+    return http_requests(hosts=hosts).map(lambda r: to_request(r, port=port))
+
+
+def rule_sets(target_groups=("g0", "g1"), *, max_rules: int = 6,
+              hosts=("www.example.com", "api.example.com")):
+    """A compiled :class:`lbcore.elb.RuleSet` built from ``alb_rule_sets`` (actions kept as
+    elbv2 dicts); the drawn rule dicts are on its ``.data`` attribute."""
+    def build(rules):
+        rs = to_rule_set(rules)
+        rs.data = rules
+        return rs
+    return alb_rule_sets(target_groups, max_rules=max_rules, hosts=hosts).map(build)
+
+
+@st.composite
+def application_load_balancers(draw, *, max_groups: int = 3, max_targets: int = 6,
+                               max_rules: int = 6, port: int = 80,
+                               hosts=("www.example.com", "api.example.com")):
+    """An :class:`lbcore.elb.ApplicationLoadBalancer` with target groups ``g0``.. (drawn
+    ``target_sets``, healthy, a drawn algorithm each) and one HTTP listener on ``port``
+    whose rules come from ``alb_rule_sets`` and whose default forwards to weighted groups.
+    The drawn data is on ``.data``: ``{"target_groups", "rules", "default_forward"}``."""
+    names = [f"g{i}" for i in range(draw(st.integers(1, max_groups)))]
+    groups = {n: draw(target_sets(max_size=max_targets)) for n in names}
+    rules = draw(alb_rule_sets(names, max_rules=max_rules, hosts=hosts))
+    default = draw(_forward(names))
+    algos = {n: draw(st.sampled_from(["round_robin", "least_outstanding_requests",
+                                      "weighted_random"])) for n in names}
+    elb = _lazy("lbcore.elb")
+    alb = elb.ApplicationLoadBalancer(
+        [to_target_group(groups[n], name=n, load_balancing_algorithm_type=algos[n])
+         for n in names], seed=draw(st.integers(0, 2**32 - 1)))
+    alb.add_listener(port, "HTTP", rules=[to_aws_rule(r) for r in rules],
+                     default_actions=to_aws_actions({"forward": default}))
+    alb.data = {"target_groups": groups, "rules": rules, "default_forward": default}
+    return alb
+
+
+@st.composite
+def hosted_zones(draw, zone: str = "example.com", *, names=("www", "api"),
+                 load_balancers=None, seed: int | None = None):
+    """An :class:`lbcore.route53.HostedZone` for ``zone`` with one ``route53_record_sets``
+    group per name in ``names`` (``www.example.com``, ...), answering with the address of
+    the drawn load balancer. ``load_balancers``: name → Region (default: one per Region of
+    us-east-1, eu-west-1). The drawn records are on ``.data``."""
+    r53 = _lazy("lbcore.route53")
+    lbs = load_balancers or {"lb-use1": "us-east-1", "lb-euw1": "eu-west-1"}
+    records = []
+    for n in names:
+        records += draw(route53_record_sets(f"{n}.{zone}", lbs))
+    z = r53.HostedZone(zone, to_record_sets(records),
+                       seed=draw(st.integers(0, 2**32 - 1)) if seed is None else seed)
+    z.data = records
+    return z
+
+
+def clients(*, regions=_REGIONS):
+    """A :class:`lbcore.route53.Client` built from ``route53_clients(regions=regions)``."""
+    return route53_clients(regions=regions).map(to_client)
+
+
+def throttles(*, max_rate: float = 10_000.0, max_burst: int = 5_000):
+    """A :class:`lbcore.apigateway.ThrottleSettings` built from ``throttle_settings``."""
+    return throttle_settings(max_rate=max_rate, max_burst=max_burst).map(to_throttle)
+
+
+def api_gateways(**options):
+    """An :class:`lbcore.apigateway.ApiGateway` built from
+    ``throttling_configurations(**options)``: stage ``("api", "prod")``, usage plan
+    ``"plan"`` with the drawn API keys; the drawn config is on ``.data``."""
+    def build(cfg):
+        g = to_api_gateway(cfg)
+        g.data = cfg
+        return g
+    return throttling_configurations(**options).map(build)
+
+
+__all__ += [
+    "route53_clients", "throttling_configurations",
+    "target_groups", "alb_requests", "rule_sets", "application_load_balancers",
+    "hosted_zones", "clients", "throttles", "api_gateways",
+    "to_targets", "to_target_group", "to_aws_condition", "to_aws_actions", "to_aws_rule",
+    "to_rule_set", "to_request", "to_application_load_balancer", "to_record_sets",
+    "to_client", "to_throttle", "to_api_gateway",
+]
