@@ -96,3 +96,12 @@ def test_validation():
         JumpHash(["a", "a"])
     with pytest.raises(TypeError, match="flow_or_hash"):
         JumpHash(["a"]).select(1.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.integers(0, 2**64 - 1), buckets=st.integers(1, 2**31 - 1))
+def test_agrees_with_an_independent_c_implementation(key, buckets):
+    # jump-consistent-hash (PyPI, the paper's algorithm in C) is a peer in the
+    # test extra; both follow Lamping & Veach's listing, so they agree bit for bit.
+    jump = pytest.importorskip("jump")
+    assert jump_hash(key, buckets) == jump.hash(key, buckets)
