@@ -46,6 +46,7 @@ ctypedef struct lb_flowtable:
     int32_t* next
     int32_t* slot
     uint8_t* cls
+    uint8_t* mark             # one byte per entry for the caller (0 on insert)
 
 
 cdef int32_t lb_flowtable_lookup(
@@ -70,6 +71,44 @@ cdef void lb_flowtable_insert_many(
     const uint64_t* dst_lo, const uint16_t* sport, const uint16_t* dport,
     const uint32_t* seq, const int32_t* targets, double now, int32_t* out) noexcept nogil
 
+# Building blocks for callers that hash a flow once and keep their own key scheme
+# (lbcore._l4: NLB/GWLB). A table must be driven either by lookup/insert (whose probe
+# hash is the table's own) or by find/add with the caller's hash, never both.
+cdef void lb_flowtable_make_key(
+    lb_flow_key* k, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
+    uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
+    int fields, int symmetric) noexcept nogil
+
+cdef int32_t lb_flowtable_find(
+    lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls, double now) noexcept nogil
+
+cdef int32_t lb_flowtable_add(
+    lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls, int32_t target,
+    double now) noexcept nogil
+
+cdef void lb_flowtable_remove(lb_flowtable* t, int32_t entry) noexcept nogil
+
 cdef int32_t lb_flowtable_forget_target(lb_flowtable* t, int32_t target) noexcept nogil
 
 cdef int32_t lb_flowtable_expire(lb_flowtable* t, double now) noexcept nogil
+
+
+cdef class FlowTable:
+    cdef lb_flowtable t
+    cdef object _bufs
+    cdef readonly object idle_timeout
+    cdef readonly bint symmetric
+    cdef _alloc(self, int32_t cap)
+    cdef _grow_to(self, int32_t cap)
+    cdef double _check_now(self, now) except? -1.0
+    cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
+                        const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+                        const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+                        const uint16_t[::1] sport, const uint16_t[::1] dport,
+                        const uint32_t[::1] seq, double now, int32_t[::1] out)
+    cdef void _insert(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
+                      const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+                      const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+                      const uint16_t[::1] sport, const uint16_t[::1] dport,
+                      const uint32_t[::1] seq, const int32_t[::1] targets, double now,
+                      int32_t[::1] out)

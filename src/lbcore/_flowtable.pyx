@@ -24,7 +24,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from lbcore._flow cimport Flow
 from lbcore._flow import Flow as _PyFlow
 from lbcore._hash cimport (lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_HAS_SEQ,
-                           LB_FIELDS_5)
+                           LB_FIELDS_5, LB_FIELDS_2)
 
 cdef uint64_t _TABLE_SEED = 0x3C6EF372FE94F82BULL
 cdef uint8_t _FREE = 255
@@ -38,16 +38,25 @@ cdef inline int _class_of(uint8_t proto) noexcept nogil:
     return LB_FT_OTHER
 
 
-cdef inline uint64_t _make_key(
-        const lb_flowtable* t, lb_flow_key* k, uint8_t proto, uint8_t flags,
-        uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo,
-        uint16_t sport, uint16_t dport, uint32_t seq) noexcept nogil:
-    """Canonical identity of a flow, and its probe hash."""
+cdef void lb_flowtable_make_key(
+        lb_flow_key* k, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
+        uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
+        int fields, int symmetric) noexcept nogil:
+    """Canonical identity of a flow keyed by ``fields`` (LB_FIELDS_5/3/2: the 5-tuple
+    with the sequence number when the flow has one, protocol + addresses, addresses):
+    the unused fields are zeroed; ``symmetric`` drops the sequence number and puts the
+    smaller (address, port) endpoint first, so a flow and its reverse share a key."""
     cdef uint64_t a
     cdef uint16_t p
+    if fields != LB_FIELDS_5:
+        sport = 0
+        dport = 0
+        flags = flags & ~LB_FLOW_HAS_SEQ
+        if fields == LB_FIELDS_2:
+            proto = 0
     if not (flags & LB_FLOW_HAS_SEQ):
         seq = 0
-    if t.symmetric:
+    if symmetric:
         seq = 0
         flags = flags & ~LB_FLOW_HAS_SEQ
         if (src_hi > dst_hi or (src_hi == dst_hi and (src_lo > dst_lo or
@@ -64,8 +73,17 @@ cdef inline uint64_t _make_key(
     k.sport = sport
     k.dport = dport
     k.seq = seq
-    return lb_flow_hash_keyed(&t.hkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
-                              sport, dport, seq, LB_FIELDS_5, 0)
+
+
+cdef inline uint64_t _make_key(
+        const lb_flowtable* t, lb_flow_key* k, uint8_t proto, uint8_t flags,
+        uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo,
+        uint16_t sport, uint16_t dport, uint32_t seq) noexcept nogil:
+    """Canonical identity of a flow (5-tuple), and the table's own probe hash."""
+    lb_flowtable_make_key(k, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport,
+                          seq, LB_FIELDS_5, t.symmetric)
+    return lb_flow_hash_keyed(&t.hkeys, k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
+                              k.dst_lo, k.sport, k.dport, k.seq, LB_FIELDS_5, 0)
 
 
 cdef inline bint _key_eq(const lb_flow_key* a, const lb_flow_key* b) noexcept nogil:
@@ -122,6 +140,19 @@ cdef inline void _touch(lb_flowtable* t, int32_t e, double now) noexcept nogil:
     if t.tail[t.cls[e]] != e:
         _unlink(t, e)
         _link_tail(t, e)
+
+
+cdef inline void _touch_cls(lb_flowtable* t, int32_t e, int cls, double now) noexcept nogil:
+    """_touch, moving the entry to class ``cls``'s list if it was on another."""
+    if t.cls[e] == cls:
+        _touch(t, e, now)
+        return
+    _unlink(t, e)
+    t.cls[e] = <uint8_t>cls
+    _link_tail(t, e)
+    t.last_seen[e] = now
+    t.stamp += 1
+    t.stamps[e] = t.stamp
 
 
 cdef inline bint _expired(const lb_flowtable* t, int32_t e, double now) noexcept nogil:
@@ -212,25 +243,81 @@ cdef int32_t lb_flowtable_insert(
     if e >= 0:
         if _expired(t, e, now):
             t.target[e] = target
+            t.mark[e] = 0
         _touch(t, e, now)
         return t.target[e]
+    return t.target[_new_entry(t, &k, h, _class_of(proto), target, now, s)]
+
+
+cdef int32_t _new_entry(lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls,
+                        int32_t target, double now, uint64_t s) noexcept nogil:
+    """Store a key that is not in the table; ``s`` is the empty index slot that ended
+    its probe. Evicts first when the table is full. Returns the entry."""
+    cdef int32_t e
     if t.size >= t.capacity:
         _evict_one(t, now)
-        _find(t, &k, h, &s)          # the deletion may have shifted the probe run
+        _find(t, k, h, &s)           # the deletion may have shifted the probe run
     e = t.free_head
     t.free_head = t.next[e]
     t.size += 1
-    t.keys[e] = k
+    t.keys[e] = k[0]
     t.hashes[e] = h
     t.target[e] = target
-    t.cls[e] = _class_of(proto)
+    t.mark[e] = 0
+    t.cls[e] = <uint8_t>cls
     t.slot[e] = <int32_t>s
     t.index[s] = e
     _link_tail(t, e)
     t.last_seen[e] = now
     t.stamp += 1
     t.stamps[e] = t.stamp
-    return target
+    return e
+
+
+cdef int32_t lb_flowtable_find(
+        lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls, double now) noexcept nogil:
+    """Entry of the live flow with canonical key ``k`` (see lb_flowtable_make_key) and
+    probe hash ``h`` — any function of the key, the same for every call on this table —
+    refreshed at ``now`` and moved to timeout class ``cls`` (0 TCP, 1 UDP, 2 other); or
+    -1 (absent, or expired under its previous class: removed)."""
+    cdef uint64_t s
+    cdef int32_t e = _find(t, k, h, &s)
+    t.now = now
+    if e < 0:
+        return -1
+    if _expired(t, e, now):
+        _delete(t, e)
+        return -1
+    _touch_cls(t, e, cls, now)
+    return e
+
+
+cdef int32_t lb_flowtable_add(
+        lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls, int32_t target,
+        double now) noexcept nogil:
+    """Entry recording key ``k`` (probe hash ``h``, class ``cls``) → ``target`` at
+    ``now`` (mark 0), evicting as lb_flowtable_insert does when full. A key already
+    stored keeps its entry: it is refreshed and, when expired, retargeted (as
+    lb_flowtable_insert). Returns -1 for a negative target or class outside 0..2."""
+    cdef uint64_t s
+    cdef int32_t e
+    if target < 0 or cls < 0 or cls >= LB_FT_CLASSES:
+        return -1
+    e = _find(t, k, h, &s)
+    t.now = now
+    if e >= 0:
+        if _expired(t, e, now):
+            t.target[e] = target
+            t.mark[e] = 0
+        _touch_cls(t, e, cls, now)
+        return e
+    return _new_entry(t, k, h, cls, target, now, s)
+
+
+cdef void lb_flowtable_remove(lb_flowtable* t, int32_t entry) noexcept nogil:
+    """Remove a stored entry (an index returned by find/add); anything else is ignored."""
+    if 0 <= entry < t.capacity and t.cls[entry] != _FREE:
+        _delete(t, entry)
 
 
 cdef size_t lb_flowtable_lookup_many(
@@ -335,10 +422,6 @@ cdef class FlowTable:
     inserting into a full table evicts an expired entry if there is one, else the
     flow idle longest. ``now`` is seconds as a float and must never decrease.
     """
-    cdef lb_flowtable t
-    cdef object _bufs
-    cdef readonly object idle_timeout
-    cdef readonly bint symmetric
 
     def __init__(self, capacity, *, idle_timeout=None, symmetric=False):
         if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
@@ -350,6 +433,17 @@ cdef class FlowTable:
             raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
         self.idle_timeout = _parse_idle_timeout(idle_timeout)
         self.symmetric = symmetric
+        cdef int c
+        for c in range(LB_FT_CLASSES):
+            self.t.timeout[c] = self.idle_timeout[_CLASSES[c]]
+        self.t.now = -INFINITY
+        self.t.stamp = 0
+        self.t.symmetric = symmetric
+        lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
+        self._alloc(cap)
+
+    cdef _alloc(self, int32_t cap):
+        """Fresh, empty buffers for ``cap`` entries (the old ones are dropped)."""
         slots = 2
         while slots < 2 * cap:
             slots *= 2
@@ -361,10 +455,11 @@ cdef class FlowTable:
         stamps = np.zeros(cap, dtype=np.uint64)
         prev = np.full(cap, -1, dtype=np.int32)
         nxt = np.arange(1, cap + 1, dtype=np.int32)
-        nxt[-1] = -1
+        nxt[cap - 1] = -1
         slot = np.full(cap, -1, dtype=np.int32)
         cls = np.full(cap, _FREE, dtype=np.uint8)
-        self._bufs = (index, keys, hashes, target, last, stamps, prev, nxt, slot, cls)
+        mark = np.zeros(cap, dtype=np.uint8)
+        self._bufs = (index, keys, hashes, target, last, stamps, prev, nxt, slot, cls, mark)
         cdef int32_t[::1] v_index = index
         cdef uint8_t[::1] v_keys = keys
         cdef uint64_t[::1] v_hashes = hashes
@@ -375,6 +470,7 @@ cdef class FlowTable:
         cdef int32_t[::1] v_next = nxt
         cdef int32_t[::1] v_slot = slot
         cdef uint8_t[::1] v_cls = cls
+        cdef uint8_t[::1] v_mark = mark
         self.t.index = &v_index[0]
         self.t.keys = <lb_flow_key*>&v_keys[0]
         self.t.hashes = &v_hashes[0]
@@ -385,6 +481,7 @@ cdef class FlowTable:
         self.t.next = &v_next[0]
         self.t.slot = &v_slot[0]
         self.t.cls = &v_cls[0]
+        self.t.mark = &v_mark[0]
         self.t.capacity = cap
         self.t.size = 0
         self.t.mask = slots - 1
@@ -393,11 +490,39 @@ cdef class FlowTable:
         for c in range(LB_FT_CLASSES):
             self.t.head[c] = -1
             self.t.tail[c] = -1
-            self.t.timeout[c] = self.idle_timeout[_CLASSES[c]]
-        self.t.now = -INFINITY
-        self.t.stamp = 0
-        self.t.symmetric = symmetric
-        lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
+
+    cdef _grow_to(self, int32_t cap):
+        """Move every stored entry (key, hash, target, mark, class, last use, LRU
+        order) into fresh buffers of ``cap >= len(self)`` entries."""
+        old_bufs = self._bufs           # keeps the old arrays alive while copying
+        cdef lb_flowtable o = self.t    # the old struct (pointers into old_bufs)
+        self._alloc(cap)
+        cdef lb_flowtable* t = &self.t
+        cdef int c
+        cdef int32_t e, d
+        cdef uint64_t i
+        # GIL held (as in _lookup): no other thread sees the half-moved table
+        for c in range(LB_FT_CLASSES):
+            e = o.head[c]
+            while e >= 0:               # oldest first: the list order is kept
+                d = t.free_head
+                t.free_head = t.next[d]
+                t.keys[d] = o.keys[e]
+                t.hashes[d] = o.hashes[e]
+                t.target[d] = o.target[e]
+                t.mark[d] = o.mark[e]
+                t.cls[d] = o.cls[e]
+                t.last_seen[d] = o.last_seen[e]
+                t.stamps[d] = o.stamps[e]
+                i = o.hashes[e] & t.mask
+                while t.index[i] >= 0:
+                    i = (i + 1) & t.mask
+                t.index[i] = d
+                t.slot[d] = <int32_t>i
+                _link_tail(t, d)
+                t.size += 1
+                e = o.next[e]
+        del old_bufs
 
     @property
     def capacity(self):
@@ -537,6 +662,17 @@ cdef class FlowTable:
         if not 0 <= i <= 0x7FFFFFFF:
             raise ValueError(f"index must be in [0, 2**31), got {i}")
         return lb_flowtable_forget_target(&self.t, i)
+
+    def resize(self, capacity):
+        """Change the capacity to ``capacity`` (>= the stored entries); every entry,
+        its target, idle timer and least-recently-used order is kept."""
+        if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
+            raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
+        cap = capacity.__index__()
+        if not 1 <= cap <= _MAX_CAPACITY or cap < self.t.size:
+            raise ValueError(f"capacity must be in [max(1, len(table)) = "
+                             f"{max(1, self.t.size)}, 2**30], got {cap}")
+        self._grow_to(cap)
 
     def expire(self, now):
         """Remove every flow idle for longer than its timeout at ``now``; returns how
