@@ -12,7 +12,7 @@ from lbcore._hash cimport (lb_mix64, lb_hash_keys, lb_hash_keys_init, lb_flow_ha
 from lbcore._flow cimport Flow
 from lbcore._maglev cimport lb_maglev_slot
 from lbcore._flowtable cimport (FlowTable, lb_flowtable, lb_flow_key, lb_flowtable_make_key,
-                                lb_flowtable_find, lb_flowtable_add, lb_flowtable_remove,
+                                lb_flowtable_add, lb_flowtable_remove, _ft_find, _ft_make_key,
                                 lb_flowtable_forget_target, lb_flowtable_expire,
                                 LB_FT_TCP, LB_FT_UDP, LB_FT_OTHER, LB_FT_CLASSES)
 from lbcore._hash import parse_seed
@@ -56,14 +56,14 @@ cdef inline void _route_one(lb_flowtable* t, const lb_flow_key* k, uint64_t kh, 
                             double now, int cls, int32_t nd, const _sel* s, lb_rng* rng,
                             int32_t* out_t, uint8_t* out_f) noexcept nogil:
     """Route one flow: key ``k`` with probe hash ``kh``, selection hash ``h``."""
-    cdef int32_t e = lb_flowtable_find(t, k, kh, cls, now)
+    cdef int32_t e = _ft_find(t, k, kh, cls, now)     # inline lb_flowtable_find
     cdef int32_t tgt
     cdef uint8_t fl
     if e >= 0:
-        tgt = t.target[e]
+        tgt = t.ent[e].target
         if tgt >= 0 and <size_t>tgt < s.n_targets and s.valid[tgt]:
             out_t[0] = tgt
-            out_f[0] = t.mark[e] & LB_L4_DROPPED
+            out_f[0] = t.ent[e].mark & LB_L4_DROPPED
             return
     fl = LB_L4_NEW
     tgt = _place(h, nd, s.tables, s.off, s.tlen, s.rand, rng, &fl)
@@ -76,8 +76,8 @@ cdef inline void _route_one(lb_flowtable* t, const lb_flow_key* k, uint64_t kh, 
     if e < 0:
         e = lb_flowtable_add(t, k, kh, cls, tgt, now)
     else:
-        t.target[e] = tgt                 # re-placed: same entry, new target
-    t.mark[e] = fl & LB_L4_DROPPED
+        t.ent[e].target = tgt                 # re-placed: same entry, new target
+    t.ent[e].mark = fl & LB_L4_DROPPED
 
 
 cdef inline void _prefetch_block(const lb_flowtable* t, size_t blk,
@@ -88,10 +88,26 @@ cdef inline void _prefetch_block(const lb_flowtable* t, size_t blk,
     cdef int32_t e
     for b in range(blk):
         e = t.index[kh[b] & t.mask]
-        if e >= 0:
-            lb_l4_prefetch(&t.hashes[e])
-            lb_l4_prefetch(&t.keys[e])
-            lb_l4_prefetch(&t.last_seen[e])
+        if e >= 0:              # the entry's two cache lines
+            lb_l4_prefetch(&t.ent[e])
+            lb_l4_prefetch((<const char*>&t.ent[e]) + 64)
+
+
+cdef inline void _prefetch_neighbours(const lb_flowtable* t, size_t blk,
+                                      const uint64_t* kh) noexcept nogil:
+    """Third stage: a hit moves its entry to the tail of its LRU list, writing its
+    list neighbours' links; fetch those (independent loads, overlapped)."""
+    cdef size_t b
+    cdef int32_t e, p, nx
+    for b in range(blk):
+        e = t.index[kh[b] & t.mask]
+        if e >= 0 and t.ent[e].hash == kh[b]:
+            p = t.ent[e].prev
+            nx = t.ent[e].next
+            if p >= 0:
+                lb_l4_prefetch(&t.ent[p].next)
+            if nx >= 0:
+                lb_l4_prefetch(&t.ent[nx].prev)
 
 
 cdef size_t lb_l4_route_many(
@@ -122,6 +138,7 @@ cdef size_t lb_l4_route_many(
         for b in range(blk):
             lb_l4_prefetch(&table.index[key_hashes[j + b] & table.mask])
         _prefetch_block(table, blk, &key_hashes[j])
+        _prefetch_neighbours(table, blk, &key_hashes[j])
         for b in range(blk):
             _route_one(table, &keys[j + b], key_hashes[j + b], hashes[j + b], times[j + b],
                        cls[j + b], node[j + b], &s, &rng, &out_target[j + b],
@@ -170,8 +187,8 @@ cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_
             node[0] = c.dns[lb_maglev_slot(nh, <uint64_t>c.ndns)]
     if c.fallback3 and f == LB_FIELDS_5 and proto != 6 and proto != 17:
         f = LB_FIELDS_3
-    lb_flowtable_make_key(key, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport,
-                          seq, f, c.symmetric)
+    _ft_make_key(key, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, f,
+                 c.symmetric)        # inline lb_flowtable_make_key
     kh[0] = lb_flow_hash_keyed(&c.kkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
                                sport, dport, seq, f, c.symmetric)
     if c.sticky:
@@ -217,6 +234,7 @@ cdef size_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
                        sport[i], dport[i], seq[i], &nd[b], &key[b], &kh[b], &h[b], &cl[b])
             lb_l4_prefetch(&t.index[kh[b] & t.mask])
         _prefetch_block(t, blk, kh)
+        _prefetch_neighbours(t, blk, kh)
         for b in range(blk):
             i = <size_t>index[j + b] if index != NULL else j + b
             out_n[i] = nd[b]
@@ -575,7 +593,7 @@ cdef class L4Path:
         cdef int32_t e, count = 0
         cdef lb_flowtable* t = self.tab
         for e in range(t.capacity):
-            if t.cls[e] < LB_FT_CLASSES and now - t.last_seen[e] <= t.timeout[t.cls[e]]:
+            if t.ent[e].cls < LB_FT_CLASSES and now - t.ent[e].last_seen <= t.timeout[t.ent[e].cls]:
                 count += 1
         return count
 
