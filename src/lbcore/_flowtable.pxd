@@ -102,6 +102,15 @@ cdef int32_t lb_flowtable_expire(lb_flowtable* t, double now) noexcept nogil
 # ---- the hot path, inline so that lbcore._l4 compiles the same code into its loop
 # (the exported kernels above are these same functions).
 
+cdef inline int _ft_class_of(uint8_t proto) noexcept nogil:
+    """Timeout class of a protocol: TCP (6), UDP (17), other."""
+    if proto == 6:
+        return LB_FT_TCP
+    if proto == 17:
+        return LB_FT_UDP
+    return LB_FT_OTHER
+
+
 cdef inline void _ft_make_key(
         lb_flow_key* k, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
         uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,

@@ -30,14 +30,6 @@ cdef uint64_t _TABLE_SEED = 0x3C6EF372FE94F82BULL
 cdef uint8_t _FREE = 255
 
 
-cdef inline int _class_of(uint8_t proto) noexcept nogil:
-    if proto == 6:
-        return LB_FT_TCP
-    if proto == 17:
-        return LB_FT_UDP
-    return LB_FT_OTHER
-
-
 cdef void lb_flowtable_make_key(
         lb_flow_key* k, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
         uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
@@ -148,7 +140,7 @@ cdef int32_t lb_flowtable_insert(
             t.ent[e].mark = 0
         _touch(t, e, now)
         return t.ent[e].target
-    return t.ent[_new_entry(t, &k, h, _class_of(proto), target, now, s)].target
+    return t.ent[_new_entry(t, &k, h, _ft_class_of(proto), target, now, s)].target
 
 
 cdef int32_t _new_entry(lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls,

@@ -12,8 +12,9 @@ from lbcore._hash cimport (lb_mix64, lb_hash_keys, lb_hash_keys_init, lb_flow_ha
 from lbcore._flow cimport Flow
 from lbcore._maglev cimport lb_maglev_slot
 from lbcore._flowtable cimport (FlowTable, lb_flowtable, lb_flow_key, lb_flowtable_make_key,
-                                lb_flowtable_add, lb_flowtable_remove, _ft_find, _ft_make_key,
+                                lb_flowtable_add, lb_flowtable_remove,
                                 lb_flowtable_forget_target, lb_flowtable_expire,
+                                _ft_find, _ft_make_key, _ft_class_of,
                                 LB_FT_TCP, LB_FT_UDP, LB_FT_OTHER, LB_FT_CLASSES)
 from lbcore._hash import parse_seed
 
@@ -161,14 +162,6 @@ ctypedef struct _cfg:
     int32_t ndns
 
 
-cdef inline int _class_of(uint8_t proto) noexcept nogil:
-    if proto == 6:
-        return LB_FT_TCP
-    if proto == 17:
-        return LB_FT_UDP
-    return LB_FT_OTHER
-
-
 cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_t src_hi,
                             uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t sport,
                             uint16_t dport, uint32_t seq, int32_t* node, lb_flow_key* key,
@@ -195,7 +188,7 @@ cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_
         h[0] = lb_hash_u64(src_lo ^ lb_hash_u64(src_hi, c.sticky_seed), c.sticky_seed)
     else:
         h[0] = kh[0]
-    cls[0] = <uint8_t>_class_of(proto)
+    cls[0] = <uint8_t>_ft_class_of(proto)
 
 
 cdef size_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
