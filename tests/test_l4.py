@@ -138,6 +138,27 @@ def test_random_tables_mark_dropped_and_are_uniform():
     assert np.array_equal(t, t2) and np.all(f2 & 1) and not np.any(f2 & 2)
 
 
+def test_dropped_marks_survive_growth():
+    """GWLB's dropped flag lives in the FlowTable entry's mark byte; growing the table
+    (FlowTable.resize) keeps it, and re-placing a flow on a Maglev table clears it."""
+    path = L4Path(32, seed=3)
+    pool = np.array([0, 1, 2], np.int32)
+    path.set_selection(pool, np.array([0]), np.array([3]), np.ones(1, np.uint8), np.ones(3, np.uint8))
+    keys = np.arange(2000, dtype=np.uint64)
+    z = np.zeros(2000)
+    t, f = path.route_many(keys, keys, z, np.zeros(2000, np.uint8), np.zeros(2000, np.int32))
+    assert np.all(f & 1) and path.capacity >= 2000
+    t2, f2 = path.route_many(keys, keys, z + 1, np.zeros(2000, np.uint8), np.zeros(2000, np.int32))
+    assert np.array_equal(t, t2) and np.all(f2 & 1) and not np.any(f2 & 2)
+    mg = np.array([1, 2], np.int32)[maglev_table(np.arange(2, dtype=np.uint64), 307)]  # over 1, 2
+    path.set_selection(mg, np.array([0]), np.array([307]), np.zeros(1, np.uint8),
+                       np.array([0, 1, 1], np.uint8))          # target 0 no longer valid
+    t3, f3 = path.route_many(keys, keys, z + 2, np.zeros(2000, np.uint8), np.zeros(2000, np.int32))
+    moved = t == 0
+    assert np.all(f3[moved] == 2) and np.all(t3[moved] != 0)     # re-placed, not dropped
+    assert np.array_equal(t3[~moved], t[~moved]) and np.all(f3[~moved] == 1)
+
+
 def test_no_target_node():
     path = L4Path(seed=0)
     path.set_selection(np.zeros(0, np.int32), np.zeros(2, np.int64), np.zeros(2, np.int32),
