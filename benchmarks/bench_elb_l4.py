@@ -84,6 +84,34 @@ def test_route_many_pinned_flows(benchmark, flows, kind):
     benchmark(lambda: lb.route_many(flows, next(times)))
 
 
+def test_flowtable_route_many_pinned(benchmark, flows):
+    """issue 3's FlowTable.route_many over a Maglev, all flows live (table hits):
+    the connection table alone, no listeners, DNS or validity."""
+    mg = lbcore.Maglev([f"T{i}" for i in range(10)])
+    ft = lbcore.FlowTable(N)
+    ft.route_many(flows, 0.0, mg)
+    times = iter(np.arange(1.0, 1e6))
+    benchmark.group = "route_many"
+    benchmark(lambda: ft.route_many(flows, next(times), mg))
+
+
+def test_l4path_route_flows_pinned(benchmark, flows):
+    """The NLB kernel alone (L4Path.route_flows, one node): key + hash, FlowTable
+    find, validity; no listener matching or result objects."""
+    from lbcore._l4 import L4Path
+    mg = lbcore.Maglev([f"T{i}" for i in range(10)])
+    path = L4Path(N, seed=0)
+    path.set_selection(mg.table.astype(np.int32), np.zeros(1, np.int64),
+                       np.array([mg.table.shape[0]], np.int32), np.zeros(1, np.uint8),
+                       np.ones(10, np.uint8))
+    path.set_dns(np.zeros(1, np.int32))
+    path.configure(1, 2, 0, False, False, False, 0, 350.0, 120.0)
+    path.route_flows(flows, np.zeros(N))
+    times = iter(np.arange(1.0, 1e6))
+    benchmark.group = "route_many"
+    benchmark(lambda: path.route_flows(flows, np.full(N, next(times))))
+
+
 # ------------------------------------------------------------------ per call
 @pytest.mark.parametrize("kind", ["nlb", "gwlb"])
 def test_route_per_call(benchmark, flows, kind):

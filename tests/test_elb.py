@@ -397,6 +397,25 @@ def test_gwlb_tuple_fields():
     assert len(set(gw3.route_many(mixed, 0.0).target.tolist())) == 1
 
 
+def test_gwlb_two_tuple_one_entry_per_pair_timeout_of_the_packet():
+    """2-tuple stickiness keys a pair of addresses (no protocol, no ports): TCP and
+    UDP flows of the pair share one FlowTable entry, and each packet's protocol sets
+    the timeout it is kept for (TCP 350 s, other 120 s)."""
+    tg = TargetGroup(zone_targets([("A", 16)]), protocol="GENEVE", healthy=True,
+                     stickiness_enabled=True, stickiness_type="source_ip_dest_ip")
+    gw = GatewayLoadBalancer(["A"], tg, seed=2)
+    tcp = lbcore.Flows.from_flows([lbcore.Flow("tcp", "10.0.0.1", "10.0.0.2", 5, 6)])
+    udp = lbcore.Flows.from_flows([lbcore.Flow("udp", "10.0.0.2", "10.0.0.1", 9, 7)])
+    first = gw.route_many(tcp, 0.0)
+    again = gw.route_many(udp, 10.0)            # reverse direction, other protocol
+    assert not again.new[0] and again.target[0] == first.target[0]
+    path = gw._listeners[0].path
+    assert len(path) == 1
+    assert gw.route_many(tcp, 200.0).new[0]      # last packet UDP at 10 s: 190 s > 120 s
+    assert not gw.route_many(udp, 500.0).new[0]  # last packet TCP at 200 s: 300 s <= 350 s
+    assert len(path) == 1
+
+
 @pytest.mark.parametrize("mode", ["no_rebalance", "rebalance"])
 def test_gwlb_failover_modes(mode):
     tg = TargetGroup(zone_targets([("A", 5)]), protocol="GENEVE", healthy=True,

@@ -352,3 +352,116 @@ def test_threads_share_one_table_safely():
         t.join()
     assert not errors
     assert len(ft) == 5000     # 8000 distinct flows into 5000 slots: evictions, no growth
+
+
+# ------------------------------------------- find/add: a caller's key scheme and hash
+KEY_DTYPE = np.dtype({"names": ["src_hi", "src_lo", "dst_hi", "dst_lo", "seq", "sport",
+                                "dport", "proto", "flags"],
+                      "formats": ["<u8", "<u8", "<u8", "<u8", "<u4", "<u2", "<u2", "u1", "u1"],
+                      "offsets": [0, 8, 16, 24, 32, 36, 38, 40, 41], "itemsize": 48})
+
+
+def _numba_primitives():
+    import numba
+    from lbcore import numba as lbn
+
+    @numba.njit
+    def make_key(buf, f0, f1, f2, f3, f4, f5, f6, f7, f8, fields, symmetric):
+        lbn.flowtable_make_key(buf.ctypes, f0, f1, f2, f3, f4, f5, f6, f7, f8, fields,
+                               symmetric)
+
+    @numba.njit
+    def find(addr, buf, h, cls, now):
+        return lbn.flowtable_find(addr, buf.ctypes, h, cls, now)
+
+    @numba.njit
+    def add(addr, buf, h, cls, target, now):
+        return lbn.flowtable_add(addr, buf.ctypes, h, cls, target, now)
+
+    @numba.njit
+    def remove(addr, buf, h, cls, now):
+        e = lbn.flowtable_find(addr, buf.ctypes, h, cls, now)
+        if e >= 0:
+            lbn.flowtable_remove(addr, e)
+        return e
+
+    return make_key, find, add, remove
+
+
+def _decoded(buf):
+    r = buf.view(KEY_DTYPE)[0]
+    return (int(r["proto"]), int(r["flags"]), (int(r["src_hi"]), int(r["src_lo"]),
+            int(r["sport"])), (int(r["dst_hi"]), int(r["dst_lo"]), int(r["dport"])),
+            int(r["seq"]))
+
+
+prim_op = st.tuples(st.sampled_from(["find", "add", "add", "remove", "resize"]),
+                    st.integers(0, len(POOL) - 1), st.integers(0, 2), st.floats(0, 12),
+                    st.integers(0, 5))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 6), st.booleans(), st.integers(0, 2), st.lists(prim_op, max_size=30))
+def test_find_add_remove_resize_match_reference(capacity, symmetric, fields, ops):
+    """The primitives lbcore._l4 drives (numba calls the kernels directly): canonical
+    keys with the unused fields zeroed, the caller's hash (any function of the key),
+    an explicit timeout class per call, resize keeping every entry."""
+    make_key, find, add, remove = _numba_primitives()
+    ft = FlowTable(capacity, idle_timeout=TIMEOUTS)
+    ref = FlowTableRef(capacity, TIMEOUTS)
+    keys = []
+    for f in POOL:
+        buf = np.zeros(48, np.uint8)
+        make_key(buf, f.proto, f.flags, f.src_hi, f.src_lo, f.dst_hi, f.dst_lo, f.sport,
+                 f.dport, f.seq, fields, symmetric)
+        k = key_of(f, symmetric, fields)
+        assert _decoded(buf) == (k[0], k[1], k[2], k[3], k[4])
+        keys.append((buf, k, np.uint64(hash(k) & ((1 << 64) - 1))))
+    now = 0.0
+    for name, i, cls, dt, target in ops:
+        buf, k, h = keys[i]
+        now += dt
+        if name == "find":
+            e = find(ft.address, buf, h, cls, now)
+            assert (e >= 0) == (ref.find(k, cls, now) is not None)
+        elif name == "add":
+            assert add(ft.address, buf, h, cls, target, now) >= 0
+            ref.add(k, cls, target, now)
+        elif name == "remove":
+            e = remove(ft.address, buf, h, cls, now)
+            assert (e >= 0) == (ref.find(k, cls, now) is not None)
+            ref.remove(k)
+        else:
+            cap = max(len(ft), 1 + target)
+            ft.resize(cap)
+            ref.resize(cap)
+            assert ft.capacity == cap
+        _check_invariants(ft)
+        assert {key_of(f): tuple(v) for f, v in ft.entries().items()} == \
+            {kk: (e[0], e[1]) for kk, e in ref.entries.items()}
+    assert add(ft.address, keys[0][0], keys[0][2], 3, 1, now) == -1     # bad class
+    assert add(ft.address, keys[0][0], keys[0][2], 0, -1, now) == -1    # negative target
+
+
+def test_resize_keeps_entries_and_order():
+    ft = FlowTable(8, idle_timeout=TIMEOUTS)
+    ref = FlowTableRef(8, TIMEOUTS)
+    flows = Flows.random(8, seed=3)
+    for j, f in enumerate(flows):
+        assert ft.route(f, float(j), ModSelector(5)) == ref.route_many(
+            [f], float(j), lambda m: ModSelector(5).select_many(Flows.from_flows([f])))[0]
+    ft.resize(100)
+    ref.resize(100)
+    _check_invariants(ft)
+    assert ft.capacity == 100 and len(ft) == 8
+    ft.resize(8)            # back down to exactly the stored entries
+    ref.resize(8)
+    more = Flows.random(3, seed=4)      # full: evicts the least recently used, as before
+    assert ft.route_many(more, 20.0, ModSelector(5)).tolist() == ref.route_many(
+        list(more), 20.0, lambda m: ModSelector(5).select_many(more[np.array(m)]))
+    assert {key_of(f): tuple(v) for f, v in ft.entries().items()} == \
+        {k: (e[0], e[1]) for k, e in ref.entries.items()}
+    with pytest.raises(ValueError, match="capacity"):
+        ft.resize(2)
+    with pytest.raises(TypeError, match="capacity"):
+        ft.resize(2.5)

@@ -18,27 +18,32 @@ def maglev_table(keys, m):
     return lbcore.Maglev([int(k) for k in keys], table_size=m).table
 
 
+TIMEOUTS = (2.0, 10.0, 5.0)      # per class: TCP, UDP, other
+
+
 class RefPath:
-    """Dictionary model of L4Path for deterministic (non-random) tables."""
+    """Dictionary model of L4Path for deterministic (non-random) tables: FlowTable's
+    expiry rule (idle longer than the timeout of the class the flow was last seen
+    with), re-placement when the pinned target is no longer valid."""
 
     def __init__(self, tables, offsets, lengths, valid):
         self.sel = (tables, offsets, lengths)
         self.valid = valid
         self.entries = {}
 
-    def route(self, key, h, now, idle, node):
+    def route(self, key, h, now, cls, node):
         e = self.entries.get(key)
         if e is not None:
-            tgt, exp = e
-            if exp >= now and self.valid[tgt]:
-                self.entries[key] = (tgt, now + idle)
+            tgt, last, old_cls = e
+            if now - last <= TIMEOUTS[old_cls] and self.valid[tgt]:
+                self.entries[key] = (tgt, now, cls)
                 return tgt, False
         tables, offsets, lengths = self.sel
         if lengths[node] <= 0:
             self.entries.pop(key, None)
             return -1, True
         tgt = int(tables[int(offsets[node]) + slot(h, int(lengths[node]))])
-        self.entries[key] = (tgt, now + idle)
+        self.entries[key] = (tgt, now, cls)
         return tgt, True
 
 
@@ -64,6 +69,7 @@ def test_kernel_matches_reference(seed, n_targets, nodes, capacity, batched):
     tables, offsets, lengths = _setup(n_targets, nodes, rng)
     valid = np.ones(n_targets, np.uint8)
     path = L4Path(capacity, seed=1)
+    path.set_timeouts(*TIMEOUTS)
     path.set_selection(tables, offsets, lengths, np.zeros(nodes, np.uint8), valid)
     ref = RefPath(tables, offsets, lengths, valid)
     now = 0.0
@@ -72,20 +78,25 @@ def test_kernel_matches_reference(seed, n_targets, nodes, capacity, batched):
         keys = rng.integers(0, 40, size=n).astype(np.uint64)      # many repeats
         hashes = rng.integers(0, 2**63, size=n, dtype=np.uint64)
         times = now + np.sort(rng.uniform(0, 5, size=n))
-        idle = rng.choice([2.0, 10.0], size=n)
+        idle = rng.integers(0, 3, size=n).astype(np.uint8)       # timeout classes
         node = rng.integers(0, nodes, size=n).astype(np.int32)
-        want = [ref.route(int(k), int(h), float(t), float(i), int(d))
+        want = [ref.route(int(k), int(h), float(t), int(i), int(d))
                 for k, h, t, i, d in zip(keys, hashes, times, idle, node)]
         if batched:
             got_t, got_f = path.route_many(keys, hashes, times, idle, node)
         else:
-            got = [(path.route(int(k), int(h), float(t), float(i), int(d)), path.last_flags)
+            got = [(path.route(int(k), int(h), float(t), int(i), int(d)), path.last_flags)
                    for k, h, t, i, d in zip(keys, hashes, times, idle, node)]
             got_t = np.array([g[0] for g in got])
             got_f = np.array([g[1] for g in got])
         assert got_t.tolist() == [w[0] for w in want]
         assert (((got_f & 2) != 0).tolist()) == [w[1] for w in want]
         now = float(times[-1])
+        # live entries agree (the table drops expired ones when it needs room)
+        live = {k: (e[0], e[1]) for k, e in ref.entries.items() if now - e[1] <= TIMEOUTS[e[2]]}
+        stored = {int(f.src_lo): v for f, v in path.flow_table.entries().items()
+                  if int(f.src_lo) in live}
+        assert stored == live and path.live(now) == len(live)
         # change validity between rounds
         valid = (rng.random(n_targets) < 0.7).astype(np.uint8)
         path.set_selection(tables, offsets, lengths, np.zeros(nodes, np.uint8), valid)
@@ -94,19 +105,21 @@ def test_kernel_matches_reference(seed, n_targets, nodes, capacity, batched):
 
 def test_table_grows_and_keeps_live_entries():
     path = L4Path(16, seed=0)
+    path.set_timeouts(100.0, 100.0, 100.0)
     t = np.ascontiguousarray(maglev_table(np.arange(4, dtype=np.uint64), 401))
     path.set_selection(t, np.array([0]), np.array([401]), np.zeros(1, np.uint8), np.ones(4, np.uint8))
     keys = np.arange(5000, dtype=np.uint64)
-    first, _ = path.route_many(keys, keys * 7, np.zeros(5000), np.full(5000, 100.0),
+    first, _ = path.route_many(keys, keys * 7, np.zeros(5000), np.zeros(5000, np.uint8),
                                np.zeros(5000, np.int32))
-    assert path.capacity >= 10000
-    again, flags = path.route_many(keys, keys * 11, np.ones(5000), np.full(5000, 100.0),
+    assert path.capacity >= 5000 and len(path) == 5000
+    again, flags = path.route_many(keys, keys * 11, np.ones(5000), np.zeros(5000, np.uint8),
                                    np.zeros(5000, np.int32))
     assert np.array_equal(first, again) and not np.any(flags & 2)
     # after expiry everything is new again and compaction reclaims the space
-    _, flags = path.route_many(keys[:10], keys[:10], np.full(10, 500.0), np.full(10, 1.0),
+    _, flags = path.route_many(keys[:10], keys[:10], np.full(10, 500.0), np.zeros(10, np.uint8),
                                np.zeros(10, np.int32))
     assert np.all(flags & 2)
+    assert len(path) == 5000 and path.live(500.0) == 10    # expired ones are removed lazily
     assert path.forget_target(int(again[0])) > 0
 
 
@@ -115,21 +128,42 @@ def test_random_tables_mark_dropped_and_are_uniform():
     pool = np.array([3, 1, 2], np.int32)
     path.set_selection(pool, np.array([0]), np.array([3]), np.ones(1, np.uint8), np.ones(4, np.uint8))
     keys = np.arange(30000, dtype=np.uint64)
-    t, f = path.route_many(keys, np.zeros(30000, np.uint64), np.zeros(30000), np.full(30000, 9.0),
+    t, f = path.route_many(keys, np.zeros(30000, np.uint64), np.zeros(30000), np.zeros(30000, np.uint8),
                            np.zeros(30000, np.int32))
     assert np.all(f & 1)
     share = np.bincount(t, minlength=4)[1:] / 30000
     assert np.all(np.abs(share - 1 / 3) < 0.02)    # ~7 sd of a binomial share
-    t2, f2 = path.route_many(keys, np.zeros(30000, np.uint64), np.ones(30000), np.full(30000, 9.0),
+    t2, f2 = path.route_many(keys, np.zeros(30000, np.uint64), np.ones(30000), np.zeros(30000, np.uint8),
                              np.zeros(30000, np.int32))
     assert np.array_equal(t, t2) and np.all(f2 & 1) and not np.any(f2 & 2)
+
+
+def test_dropped_marks_survive_growth():
+    """GWLB's dropped flag lives in the FlowTable entry's mark byte; growing the table
+    (FlowTable.resize) keeps it, and re-placing a flow on a Maglev table clears it."""
+    path = L4Path(32, seed=3)
+    pool = np.array([0, 1, 2], np.int32)
+    path.set_selection(pool, np.array([0]), np.array([3]), np.ones(1, np.uint8), np.ones(3, np.uint8))
+    keys = np.arange(2000, dtype=np.uint64)
+    z = np.zeros(2000)
+    t, f = path.route_many(keys, keys, z, np.zeros(2000, np.uint8), np.zeros(2000, np.int32))
+    assert np.all(f & 1) and path.capacity >= 2000
+    t2, f2 = path.route_many(keys, keys, z + 1, np.zeros(2000, np.uint8), np.zeros(2000, np.int32))
+    assert np.array_equal(t, t2) and np.all(f2 & 1) and not np.any(f2 & 2)
+    mg = np.array([1, 2], np.int32)[maglev_table(np.arange(2, dtype=np.uint64), 307)]  # over 1, 2
+    path.set_selection(mg, np.array([0]), np.array([307]), np.zeros(1, np.uint8),
+                       np.array([0, 1, 1], np.uint8))          # target 0 no longer valid
+    t3, f3 = path.route_many(keys, keys, z + 2, np.zeros(2000, np.uint8), np.zeros(2000, np.int32))
+    moved = t == 0
+    assert np.all(f3[moved] == 2) and np.all(t3[moved] != 0)     # re-placed, not dropped
+    assert np.array_equal(t3[~moved], t[~moved]) and np.all(f3[~moved] == 1)
 
 
 def test_no_target_node():
     path = L4Path(seed=0)
     path.set_selection(np.zeros(0, np.int32), np.zeros(2, np.int64), np.zeros(2, np.int32),
                        np.zeros(2, np.uint8), np.ones(1, np.uint8))
-    assert path.route(1, 1, 0.0, 1.0, 1) == -1 and path.last_flags & 4
+    assert path.route(1, 1, 0.0, 0, 1) == -1 and path.last_flags & 4
     assert len(path) == 0
 
 
@@ -143,7 +177,9 @@ def test_validation():
         path.route_many(np.zeros(2, np.uint64), np.zeros(1, np.uint64), np.zeros(2), np.zeros(2),
                         np.zeros(2, np.int32))
     with pytest.raises(ValueError, match="node"):
-        path.route(1, 1, 0.0, 1.0, 3)
+        path.route(1, 1, 0.0, 0, 3)
+    with pytest.raises(ValueError, match="cls"):
+        path.route(1, 1, 0.0, 3, 0)
     with pytest.raises(ValueError, match="seed"):
         L4Path(seed=-1)
 
@@ -151,17 +187,24 @@ def test_validation():
 def test_numba_bindings_match():
     import numba
     from lbcore import numba as lbn
+    from lbcore._l4 import KEY_SIZE
 
     @numba.njit
-    def route(keys, hashes, times, idle, node, tables, off, ln, rnd, valid, table, rng):
+    def route(addr, keys, hashes, times, cls, node, tables, off, ln, rnd, valid, rng):
         n = keys.shape[0]
+        fk = np.zeros(n * KEY_SIZE, np.uint8)
+        kh = np.empty(n, np.uint64)
+        for i in range(n):       # the synthetic keys of L4Path.route_many: src_lo = key
+            lbn.flowtable_make_key(fk[i * KEY_SIZE:].ctypes, 0, 0, 0, keys[i], 0, 0, 0, 0,
+                                   0, 0, 0)
+            kh[i] = keys[i] * np.uint64(0x9E3779B97F4A7C15)   # any function of the key
         ot = np.empty(n, np.int32)
         of = np.empty(n, np.uint8)
-        added = lbn.l4_route_many(n, keys.ctypes, hashes.ctypes, times.ctypes, idle.ctypes,
-                                  node.ctypes, tables.ctypes, off.ctypes, ln.ctypes, rnd.ctypes,
-                                  valid.ctypes, valid.shape[0], table.ctypes,
-                                  table.shape[0] - 1, rng.ctypes, ot.ctypes, of.ctypes)
-        return added, ot, of
+        done = lbn.l4_route_many(n, fk.ctypes, kh.ctypes, hashes.ctypes, times.ctypes,
+                                 cls.ctypes, node.ctypes, tables.ctypes, off.ctypes, ln.ctypes,
+                                 rnd.ctypes, valid.ctypes, valid.shape[0], addr, rng.ctypes,
+                                 ot.ctypes, of.ctypes)
+        return done, ot, of
 
     keys = np.arange(1, 8, dtype=np.uint64) * np.uint64(12345)
     table = np.ascontiguousarray(maglev_table(keys, 701), dtype=np.int32)
@@ -169,16 +212,21 @@ def test_numba_bindings_match():
     k = rng.integers(0, 50, size=300).astype(np.uint64)
     h = rng.integers(0, 2**63, size=300, dtype=np.uint64)
     tm = np.sort(rng.uniform(0, 10, 300))
-    idle = np.full(300, 3.0)
+    cls = rng.integers(0, 3, size=300).astype(np.uint8)
     nd = np.zeros(300, np.int32)
     off, ln, rnd, valid = (np.zeros(1, np.int64), np.array([701], np.int32), np.zeros(1, np.uint8),
                            np.ones(7, np.uint8))
-    from lbcore._l4 import ENTRY_DTYPE
-    flow_table = np.zeros(1024, dtype=ENTRY_DTYPE)
-    added, ot, of = route(k, h, tm, idle, nd, table, off, ln, rnd, valid, flow_table,
-                          np.zeros(4, np.uint64))
+    ft = lbcore.FlowTable(1024, idle_timeout={"tcp": 3.0, "udp": 3.0, "other": 3.0})
+    done, ot, of = route(ft.address, k, h, tm, cls, nd, table, off, ln, rnd, valid,
+                         np.zeros(4, np.uint64))
     path = L4Path(1024, seed=0)
+    path.set_timeouts(3.0, 3.0, 3.0)
     path.set_selection(table, off, ln, rnd, valid)
-    t2, f2 = path.route_many(k, h, tm, idle, nd)
-    assert np.array_equal(ot, t2) and np.array_equal(of, f2) and added == len(path)
-    assert np.array_equal(flow_table, path.entries)
+    t2, f2 = path.route_many(k, h, tm, cls, nd)
+    assert done == 300
+    assert np.array_equal(ot, t2) and np.array_equal(of, f2) and len(ft) == len(path)
+    assert ft.entries() == path.flow_table.entries()
+    small = lbcore.FlowTable(40)      # stops before a block that could fill the table
+    done, _, _ = route(small.address, k, h, tm, cls, nd, table, off, ln, rnd, valid,
+                       np.zeros(4, np.uint64))
+    assert done == 32 and len(small) <= 32

@@ -24,113 +24,38 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from lbcore._flow cimport Flow
 from lbcore._flow import Flow as _PyFlow
 from lbcore._hash cimport (lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_HAS_SEQ,
-                           LB_FIELDS_5)
+                           LB_FIELDS_5, LB_FIELDS_2)
 
 cdef uint64_t _TABLE_SEED = 0x3C6EF372FE94F82BULL
 cdef uint8_t _FREE = 255
 
 
-cdef inline int _class_of(uint8_t proto) noexcept nogil:
-    if proto == 6:
-        return LB_FT_TCP
-    if proto == 17:
-        return LB_FT_UDP
-    return LB_FT_OTHER
+cdef void lb_flowtable_make_key(
+        lb_flow_key* k, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
+        uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
+        int fields, int symmetric) noexcept nogil:
+    """Canonical identity of a flow keyed by ``fields`` (LB_FIELDS_5/3/2: the 5-tuple
+    with the sequence number when the flow has one, protocol + addresses, addresses):
+    the unused fields are zeroed; ``symmetric`` drops the sequence number and puts the
+    smaller (address, port) endpoint first, so a flow and its reverse share a key."""
+    _ft_make_key(k, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, fields,
+                 symmetric)
 
 
 cdef inline uint64_t _make_key(
         const lb_flowtable* t, lb_flow_key* k, uint8_t proto, uint8_t flags,
         uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo,
         uint16_t sport, uint16_t dport, uint32_t seq) noexcept nogil:
-    """Canonical identity of a flow, and its probe hash."""
-    cdef uint64_t a
-    cdef uint16_t p
-    if not (flags & LB_FLOW_HAS_SEQ):
-        seq = 0
-    if t.symmetric:
-        seq = 0
-        flags = flags & ~LB_FLOW_HAS_SEQ
-        if (src_hi > dst_hi or (src_hi == dst_hi and (src_lo > dst_lo or
-                (src_lo == dst_lo and sport > dport)))):
-            a = src_hi; src_hi = dst_hi; dst_hi = a
-            a = src_lo; src_lo = dst_lo; dst_lo = a
-            p = sport; sport = dport; dport = p
-    k.proto = proto
-    k.flags = flags
-    k.src_hi = src_hi
-    k.src_lo = src_lo
-    k.dst_hi = dst_hi
-    k.dst_lo = dst_lo
-    k.sport = sport
-    k.dport = dport
-    k.seq = seq
-    return lb_flow_hash_keyed(&t.hkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
-                              sport, dport, seq, LB_FIELDS_5, 0)
-
-
-cdef inline bint _key_eq(const lb_flow_key* a, const lb_flow_key* b) noexcept nogil:
-    return (a.src_lo == b.src_lo and a.dst_lo == b.dst_lo and a.sport == b.sport
-            and a.dport == b.dport and a.proto == b.proto and a.flags == b.flags
-            and a.seq == b.seq and a.src_hi == b.src_hi and a.dst_hi == b.dst_hi)
-
-
-cdef inline int32_t _find(const lb_flowtable* t, const lb_flow_key* k, uint64_t h,
-                          uint64_t* slot_out) noexcept nogil:
-    """Entry of key k, or -1; *slot_out = its index slot, or the empty slot that ends
-    the probe sequence."""
-    cdef uint64_t i = h & t.mask
-    cdef int32_t e
-    while True:
-        e = t.index[i]
-        if e < 0:
-            slot_out[0] = i
-            return -1
-        if t.hashes[e] == h and _key_eq(&t.keys[e], k):
-            slot_out[0] = i
-            return e
-        i = (i + 1) & t.mask
-
-
-cdef inline void _unlink(lb_flowtable* t, int32_t e) noexcept nogil:
-    cdef int c = t.cls[e]
-    cdef int32_t p = t.prev[e], nx = t.next[e]
-    if p >= 0:
-        t.next[p] = nx
-    else:
-        t.head[c] = nx
-    if nx >= 0:
-        t.prev[nx] = p
-    else:
-        t.tail[c] = p
-
-
-cdef inline void _link_tail(lb_flowtable* t, int32_t e) noexcept nogil:
-    cdef int c = t.cls[e]
-    t.prev[e] = t.tail[c]
-    t.next[e] = -1
-    if t.tail[c] >= 0:
-        t.next[t.tail[c]] = e
-    else:
-        t.head[c] = e
-    t.tail[c] = e
-
-
-cdef inline void _touch(lb_flowtable* t, int32_t e, double now) noexcept nogil:
-    t.last_seen[e] = now
-    t.stamp += 1
-    t.stamps[e] = t.stamp
-    if t.tail[t.cls[e]] != e:
-        _unlink(t, e)
-        _link_tail(t, e)
-
-
-cdef inline bint _expired(const lb_flowtable* t, int32_t e, double now) noexcept nogil:
-    return now - t.last_seen[e] > t.timeout[t.cls[e]]
+    """Canonical identity of a flow (5-tuple), and the table's own probe hash."""
+    lb_flowtable_make_key(k, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport,
+                          seq, LB_FIELDS_5, t.symmetric)
+    return lb_flow_hash_keyed(&t.hkeys, k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
+                              k.dst_lo, k.sport, k.dport, k.seq, LB_FIELDS_5, 0)
 
 
 cdef void _delete(lb_flowtable* t, int32_t e) noexcept nogil:
     """Remove entry e: backward-shift deletion in the index, unlink, free."""
-    cdef uint64_t i = <uint64_t>t.slot[e], j, home
+    cdef uint64_t i = <uint64_t>t.ent[e].slot, j, home
     cdef int32_t f
     while True:
         j = (i + 1) & t.mask
@@ -139,21 +64,21 @@ cdef void _delete(lb_flowtable* t, int32_t e) noexcept nogil:
             if f < 0:
                 t.index[i] = -1
                 break
-            home = t.hashes[f] & t.mask
+            home = t.ent[f].hash & t.mask
             # f may stay unless its home lies cyclically outside (i, j]
             if (i <= j and i < home and home <= j) or (i > j and (i < home or home <= j)):
                 j = (j + 1) & t.mask
                 continue
             t.index[i] = f
-            t.slot[f] = <int32_t>i
+            t.ent[f].slot = <int32_t>i
             i = j
             break
         if f < 0:
             break
     _unlink(t, e)
-    t.cls[e] = _FREE
-    t.target[e] = -1
-    t.next[e] = t.free_head
+    t.ent[e].cls = _FREE
+    t.ent[e].target = -1
+    t.ent[e].next = t.free_head
     t.free_head = e
     t.size -= 1
 
@@ -168,7 +93,7 @@ cdef void _evict_one(lb_flowtable* t, double now) noexcept nogil:
             continue
         exp = _expired(t, h, now)
         if best < 0 or (exp and not best_exp) or (exp == best_exp and
-                                                  t.stamps[h] < t.stamps[best]):
+                                                  t.ent[h].stamp < t.ent[best].stamp):
             best = h
             best_exp = exp
     if best >= 0:
@@ -192,7 +117,7 @@ cdef int32_t lb_flowtable_lookup(
         _delete(t, e)
         return -1
     _touch(t, e, now)
-    return t.target[e]
+    return t.ent[e].target
 
 
 cdef int32_t lb_flowtable_insert(
@@ -211,26 +136,73 @@ cdef int32_t lb_flowtable_insert(
     t.now = now
     if e >= 0:
         if _expired(t, e, now):
-            t.target[e] = target
+            t.ent[e].target = target
+            t.ent[e].mark = 0
         _touch(t, e, now)
-        return t.target[e]
+        return t.ent[e].target
+    return t.ent[_new_entry(t, &k, h, _ft_class_of(proto), target, now, s)].target
+
+
+cdef int32_t _new_entry(lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls,
+                        int32_t target, double now, uint64_t s) noexcept nogil:
+    """Store a key that is not in the table; ``s`` is the empty index slot that ended
+    its probe. Evicts first when the table is full. Returns the entry."""
+    cdef int32_t e
     if t.size >= t.capacity:
         _evict_one(t, now)
-        _find(t, &k, h, &s)          # the deletion may have shifted the probe run
+        _find(t, k, h, &s)           # the deletion may have shifted the probe run
     e = t.free_head
-    t.free_head = t.next[e]
+    t.free_head = t.ent[e].next
     t.size += 1
-    t.keys[e] = k
-    t.hashes[e] = h
-    t.target[e] = target
-    t.cls[e] = _class_of(proto)
-    t.slot[e] = <int32_t>s
+    t.ent[e].key = k[0]
+    t.ent[e].hash = h
+    t.ent[e].target = target
+    t.ent[e].mark = 0
+    t.ent[e].cls = <uint8_t>cls
+    t.ent[e].slot = <int32_t>s
     t.index[s] = e
     _link_tail(t, e)
-    t.last_seen[e] = now
+    t.ent[e].last_seen = now
     t.stamp += 1
-    t.stamps[e] = t.stamp
-    return target
+    t.ent[e].stamp = t.stamp
+    return e
+
+
+cdef int32_t lb_flowtable_find(
+        lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls, double now) noexcept nogil:
+    """Entry of the live flow with canonical key ``k`` (see lb_flowtable_make_key) and
+    probe hash ``h`` — any function of the key, the same for every call on this table —
+    refreshed at ``now`` and moved to timeout class ``cls`` (0 TCP, 1 UDP, 2 other); or
+    -1 (absent, or expired under its previous class: removed)."""
+    return _ft_find(t, k, h, cls, now)
+
+
+cdef int32_t lb_flowtable_add(
+        lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls, int32_t target,
+        double now) noexcept nogil:
+    """Entry recording key ``k`` (probe hash ``h``, class ``cls``) → ``target`` at
+    ``now`` (mark 0), evicting as lb_flowtable_insert does when full. A key already
+    stored keeps its entry: it is refreshed and, when expired, retargeted (as
+    lb_flowtable_insert). Returns -1 for a negative target or class outside 0..2."""
+    cdef uint64_t s
+    cdef int32_t e
+    if target < 0 or cls < 0 or cls >= LB_FT_CLASSES:
+        return -1
+    e = _find(t, k, h, &s)
+    t.now = now
+    if e >= 0:
+        if _expired(t, e, now):
+            t.ent[e].target = target
+            t.ent[e].mark = 0
+        _touch_cls(t, e, cls, now)
+        return e
+    return _new_entry(t, k, h, cls, target, now, s)
+
+
+cdef void lb_flowtable_remove(lb_flowtable* t, int32_t entry) noexcept nogil:
+    """Remove a stored entry (an index returned by find/add); anything else is ignored."""
+    if 0 <= entry < t.capacity and t.ent[entry].cls != _FREE:
+        _delete(t, entry)
 
 
 cdef size_t lb_flowtable_lookup_many(
@@ -267,7 +239,7 @@ cdef int32_t lb_flowtable_forget_target(lb_flowtable* t, int32_t target) noexcep
     """Remove every entry of ``target``; returns how many."""
     cdef int32_t e, count = 0
     for e in range(t.capacity):
-        if t.cls[e] != _FREE and t.target[e] == target:
+        if t.ent[e].cls != _FREE and t.ent[e].target == target:
             _delete(t, e)
             count += 1
     return count
@@ -335,10 +307,6 @@ cdef class FlowTable:
     inserting into a full table evicts an expired entry if there is one, else the
     flow idle longest. ``now`` is seconds as a float and must never decrease.
     """
-    cdef lb_flowtable t
-    cdef object _bufs
-    cdef readonly object idle_timeout
-    cdef readonly bint symmetric
 
     def __init__(self, capacity, *, idle_timeout=None, symmetric=False):
         if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
@@ -350,41 +318,35 @@ cdef class FlowTable:
             raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
         self.idle_timeout = _parse_idle_timeout(idle_timeout)
         self.symmetric = symmetric
+        cdef int c
+        for c in range(LB_FT_CLASSES):
+            self.t.timeout[c] = self.idle_timeout[_CLASSES[c]]
+        self.t.now = -INFINITY
+        self.t.stamp = 0
+        self.t.symmetric = symmetric
+        lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
+        self._alloc(cap)
+
+    cdef _alloc(self, int32_t cap):
+        """Fresh, empty buffers for ``cap`` entries (the old ones are dropped)."""
         slots = 2
         while slots < 2 * cap:
             slots *= 2
         index = np.full(slots, -1, dtype=np.int32)
-        keys = np.zeros(cap * sizeof(lb_flow_key), dtype=np.uint8)
-        hashes = np.zeros(cap, dtype=np.uint64)
-        target = np.full(cap, -1, dtype=np.int32)
-        last = np.zeros(cap, dtype=np.float64)
-        stamps = np.zeros(cap, dtype=np.uint64)
-        prev = np.full(cap, -1, dtype=np.int32)
-        nxt = np.arange(1, cap + 1, dtype=np.int32)
-        nxt[-1] = -1
-        slot = np.full(cap, -1, dtype=np.int32)
-        cls = np.full(cap, _FREE, dtype=np.uint8)
-        self._bufs = (index, keys, hashes, target, last, stamps, prev, nxt, slot, cls)
+        ents = np.zeros(cap * sizeof(lb_ft_entry) + 64, dtype=np.uint8)
+        self._bufs = (index, ents)
         cdef int32_t[::1] v_index = index
-        cdef uint8_t[::1] v_keys = keys
-        cdef uint64_t[::1] v_hashes = hashes
-        cdef int32_t[::1] v_target = target
-        cdef double[::1] v_last = last
-        cdef uint64_t[::1] v_stamps = stamps
-        cdef int32_t[::1] v_prev = prev
-        cdef int32_t[::1] v_next = nxt
-        cdef int32_t[::1] v_slot = slot
-        cdef uint8_t[::1] v_cls = cls
+        cdef uint8_t[::1] v_ents = ents
+        cdef uintptr_t base = <uintptr_t>&v_ents[0]
         self.t.index = &v_index[0]
-        self.t.keys = <lb_flow_key*>&v_keys[0]
-        self.t.hashes = &v_hashes[0]
-        self.t.target = &v_target[0]
-        self.t.last_seen = &v_last[0]
-        self.t.stamps = &v_stamps[0]
-        self.t.prev = &v_prev[0]
-        self.t.next = &v_next[0]
-        self.t.slot = &v_slot[0]
-        self.t.cls = &v_cls[0]
+        self.t.ent = <lb_ft_entry*>((base + 63) & ~(<uintptr_t>63))    # cache-line aligned
+        cdef int32_t e
+        for e in range(cap):
+            self.t.ent[e].target = -1
+            self.t.ent[e].cls = _FREE
+            self.t.ent[e].prev = -1
+            self.t.ent[e].next = e + 1 if e + 1 < cap else -1
+            self.t.ent[e].slot = -1
         self.t.capacity = cap
         self.t.size = 0
         self.t.mask = slots - 1
@@ -393,11 +355,33 @@ cdef class FlowTable:
         for c in range(LB_FT_CLASSES):
             self.t.head[c] = -1
             self.t.tail[c] = -1
-            self.t.timeout[c] = self.idle_timeout[_CLASSES[c]]
-        self.t.now = -INFINITY
-        self.t.stamp = 0
-        self.t.symmetric = symmetric
-        lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
+
+    cdef _grow_to(self, int32_t cap):
+        """Move every stored entry (key, hash, target, mark, class, last use, LRU
+        order) into fresh buffers of ``cap >= len(self)`` entries."""
+        old_bufs = self._bufs           # keeps the old arrays alive while copying
+        cdef lb_flowtable o = self.t    # the old struct (pointers into old_bufs)
+        self._alloc(cap)
+        cdef lb_flowtable* t = &self.t
+        cdef int c
+        cdef int32_t e, d
+        cdef uint64_t i
+        # GIL held (as in _lookup): no other thread sees the half-moved table
+        for c in range(LB_FT_CLASSES):
+            e = o.head[c]
+            while e >= 0:               # oldest first: the list order is kept
+                d = t.free_head
+                t.free_head = t.ent[d].next
+                t.ent[d] = o.ent[e]
+                i = o.ent[e].hash & t.mask
+                while t.index[i] >= 0:
+                    i = (i + 1) & t.mask
+                t.index[i] = d
+                t.ent[d].slot = <int32_t>i
+                _link_tail(t, d)
+                t.size += 1
+                e = o.ent[e].next
+        del old_bufs
 
     @property
     def capacity(self):
@@ -538,6 +522,17 @@ cdef class FlowTable:
             raise ValueError(f"index must be in [0, 2**31), got {i}")
         return lb_flowtable_forget_target(&self.t, i)
 
+    def resize(self, capacity):
+        """Change the capacity to ``capacity`` (>= the stored entries); every entry,
+        its target, idle timer and least-recently-used order is kept."""
+        if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
+            raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
+        cap = capacity.__index__()
+        if not 1 <= cap <= _MAX_CAPACITY or cap < self.t.size:
+            raise ValueError(f"capacity must be in [max(1, len(table)) = "
+                             f"{max(1, self.t.size)}, 2**30], got {cap}")
+        self._grow_to(cap)
+
     def expire(self, now):
         """Remove every flow idle for longer than its timeout at ``now``; returns how
         many."""
@@ -551,12 +546,12 @@ cdef class FlowTable:
         cdef int32_t e
         cdef lb_flow_key* k
         for e in range(self.t.capacity):
-            if self.t.cls[e] == _FREE:
+            if self.t.ent[e].cls == _FREE:
                 continue
-            k = &self.t.keys[e]
+            k = &self.t.ent[e].key
             f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
                                      k.dst_lo, k.sport, k.dport, k.seq)
-            out[f] = (self.t.target[e], self.t.last_seen[e])
+            out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen)
         return out
 
 
@@ -566,13 +561,13 @@ def _check_invariants(FlowTable ft):
     cdef int32_t e, c, prev, count = 0, listed = 0
     cdef uint64_t i, home
     for e in range(t.capacity):
-        if t.cls[e] == _FREE:
+        if t.ent[e].cls == _FREE:
             continue
         count += 1
-        assert t.index[t.slot[e]] == e, "index/slot mismatch"
-        home = t.hashes[e] & t.mask
+        assert t.index[t.ent[e].slot] == e, "index/slot mismatch"
+        home = t.ent[e].hash & t.mask
         i = home
-        while i != <uint64_t>t.slot[e]:          # linear probing: no hole before it
+        while i != <uint64_t>t.ent[e].slot:          # linear probing: no hole before it
             assert t.index[i] >= 0, "hole in a probe run"
             i = (i + 1) & t.mask
     assert count == t.size, "size mismatch"
@@ -581,20 +576,20 @@ def _check_invariants(FlowTable ft):
         e = t.head[c]
         prev = -1
         while e >= 0:
-            assert t.cls[e] == c and t.prev[e] == prev, "broken LRU list"
+            assert t.ent[e].cls == c and t.ent[e].prev == prev, "broken LRU list"
             if prev >= 0:
-                assert t.stamps[prev] < t.stamps[e] and t.last_seen[prev] <= t.last_seen[e]
+                assert t.ent[prev].stamp < t.ent[e].stamp and t.ent[prev].last_seen <= t.ent[e].last_seen
             prev = e
-            e = t.next[e]
+            e = t.ent[e].next
             listed += 1
         assert t.tail[c] == prev, "tail mismatch"
     assert listed == t.size, "list length mismatch"
     free = 0
     e = t.free_head
     while e >= 0:
-        assert t.cls[e] == _FREE
+        assert t.ent[e].cls == _FREE
         free += 1
-        e = t.next[e]
+        e = t.ent[e].next
     assert free + t.size == t.capacity, "free list mismatch"
 
 

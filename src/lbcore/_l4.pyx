@@ -1,20 +1,29 @@
 # cython: language_level=3
 """L4 data path kernels (see _l4.pxd) and ``L4Path``, the object lbcore's NLB
-and GWLB drive them through."""
+and GWLB drive them through. The connection table is a ``lbcore.FlowTable``."""
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
-from libc.math cimport INFINITY
-from libc.stdlib cimport malloc, free
 import threading
 
 import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
-from lbcore._hash cimport (lb_mix64, lb_splitmix64, lb_hash_keys, lb_hash_keys_init,
-                           lb_flow_hash_keyed, lb_hash_u64, LB_FIELDS_5, LB_FIELDS_3,
-                           LB_FIELDS_2)
+from lbcore._hash cimport (lb_mix64, lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed,
+                           lb_hash_u64, LB_FIELDS_5, LB_FIELDS_3, LB_FIELDS_2)
 from lbcore._flow cimport Flow
 from lbcore._maglev cimport lb_maglev_slot
+from lbcore._flowtable cimport (FlowTable, lb_flowtable, lb_flow_key, lb_flowtable_make_key,
+                                lb_flowtable_add, lb_flowtable_remove,
+                                lb_flowtable_forget_target, lb_flowtable_expire,
+                                _ft_find, _ft_make_key, _ft_class_of,
+                                LB_FT_TCP, LB_FT_UDP, LB_FT_OTHER, LB_FT_CLASSES)
 from lbcore._hash import parse_seed
+
+
+cdef extern from *:
+    """
+    #define lb_l4_prefetch(p) __builtin_prefetch((const void*)(p), 0, 1)
+    """
+    void lb_l4_prefetch(const void* p) noexcept nogil
 
 
 cdef inline int32_t _place(uint64_t h, int32_t nd, const int32_t* tables,
@@ -44,93 +53,101 @@ ctypedef struct _sel:
     size_t n_targets
 
 
-cdef inline int64_t _route_one(uint64_t k, uint64_t h, double now, double idle, int32_t nd,
-                               const _sel* s, lb_l4_entry* tab, uint64_t mask, lb_rng* rng,
-                               int32_t* out_t, uint8_t* out_f) noexcept nogil:
-    """Route one flow. Returns 1 if an empty slot was claimed, 0 if not, -1 if
-    the table is full (nothing written)."""
-    cdef uint64_t slot = lb_mix64(k) & mask, probe = 0, reuse = 0
-    cdef bint have_reuse = False, found = False
-    cdef lb_l4_entry* e
+cdef inline void _route_one(lb_flowtable* t, const lb_flow_key* k, uint64_t kh, uint64_t h,
+                            double now, int cls, int32_t nd, const _sel* s, lb_rng* rng,
+                            int32_t* out_t, uint8_t* out_f) noexcept nogil:
+    """Route one flow: key ``k`` with probe hash ``kh``, selection hash ``h``."""
+    cdef int32_t e = _ft_find(t, k, kh, cls, now)     # inline lb_flowtable_find
     cdef int32_t tgt
     cdef uint8_t fl
-    while probe <= mask:
-        e = &tab[slot]
-        if not (e.flags & LB_L4_OCCUPIED):
-            break
-        if e.key == k:
-            found = True
-            break
-        if not have_reuse and e.expires < now:
-            have_reuse = True
-            reuse = slot
-        slot = (slot + 1) & mask
-        probe += 1
-    if found:
-        tgt = e.target
-        if e.expires >= now and tgt >= 0 and <size_t>tgt < s.n_targets and s.valid[tgt]:
-            e.expires = now + idle
+    if e >= 0:
+        tgt = t.ent[e].target
+        if tgt >= 0 and <size_t>tgt < s.n_targets and s.valid[tgt]:
             out_t[0] = tgt
-            out_f[0] = e.flags & LB_L4_DROPPED
-            return 0
-    elif have_reuse:
-        slot = reuse
-    elif probe > mask:
-        out_t[0] = -1
-        out_f[0] = LB_L4_NO_TARGET
-        return -1
+            out_f[0] = t.ent[e].mark & LB_L4_DROPPED
+            return
     fl = LB_L4_NEW
     tgt = _place(h, nd, s.tables, s.off, s.tlen, s.rand, rng, &fl)
     out_t[0] = tgt
     out_f[0] = fl
-    e = &tab[slot]
     if tgt < 0:
-        if found:
-            e.expires = -INFINITY               # a dead entry, reusable by any key
-        return 0
-    e.key = k
-    e.target = tgt
-    e.expires = now + idle
-    e.flags = LB_L4_OCCUPIED | (fl & LB_L4_DROPPED)
-    return 1 if not (found or have_reuse) else 0
+        if e >= 0:
+            lb_flowtable_remove(t, e)     # pinned to a target it may not keep: forgotten
+        return
+    if e < 0:
+        e = lb_flowtable_add(t, k, kh, cls, tgt, now)
+    else:
+        t.ent[e].target = tgt                 # re-placed: same entry, new target
+    t.ent[e].mark = fl & LB_L4_DROPPED
 
 
-cdef int64_t lb_l4_route_many(
-        size_t n, const uint64_t* keys, const uint64_t* hashes, const double* times,
-        const double* idle, const int32_t* node,
+cdef inline void _prefetch_block(const lb_flowtable* t, size_t blk,
+                                 const uint64_t* kh) noexcept nogil:
+    """Second prefetch stage: the home index slots (prefetched while hashing) now
+    name their entries; fetch those entries' hot fields."""
+    cdef size_t b
+    cdef int32_t e
+    for b in range(blk):
+        e = t.index[kh[b] & t.mask]
+        if e >= 0:              # the entry's two cache lines
+            lb_l4_prefetch(&t.ent[e])
+            lb_l4_prefetch((<const char*>&t.ent[e]) + 64)
+
+
+cdef inline void _prefetch_neighbours(const lb_flowtable* t, size_t blk,
+                                      const uint64_t* kh) noexcept nogil:
+    """Third stage: a hit moves its entry to the tail of its LRU list, writing its
+    list neighbours' links; fetch those (independent loads, overlapped)."""
+    cdef size_t b
+    cdef int32_t e, p, nx
+    for b in range(blk):
+        e = t.index[kh[b] & t.mask]
+        if e >= 0 and t.ent[e].hash == kh[b]:
+            p = t.ent[e].prev
+            nx = t.ent[e].next
+            if p >= 0:
+                lb_l4_prefetch(&t.ent[p].next)
+            if nx >= 0:
+                lb_l4_prefetch(&t.ent[nx].prev)
+
+
+cdef size_t lb_l4_route_many(
+        size_t n, const lb_flow_key* keys, const uint64_t* key_hashes, const uint64_t* hashes,
+        const double* times, const uint8_t* cls, const int32_t* node,
         const int32_t* tables, const int64_t* table_off, const int32_t* table_len,
         const uint8_t* table_random, const uint8_t* valid, size_t n_targets,
-        void* table, uint64_t table_mask, uint64_t* rng_state,
+        lb_flowtable* table, uint64_t* rng_state,
         int32_t* out_target, uint8_t* out_flags) noexcept nogil:
-    """Route ``n`` flows whose keys and selection hashes are given; ``table``
-    points to ``table_mask + 1`` lb_l4_entry slots (all-zero = empty). Returns
-    the number of slots newly occupied, or -1-i if flow i found the table full
-    (flows from i on are not routed; the caller grows the table and resumes)."""
+    """Route flows 0..n-1 in order: flow i has canonical key ``keys[i]`` (see
+    lb_flowtable_make_key), probe hash ``key_hashes[i]`` (a function of the key, the
+    same for every call on this table), selection hash ``hashes[i]``, time
+    ``times[i]``, timeout class ``cls[i]`` (0 TCP, 1 UDP, 2 other) and node
+    ``node[i]``. Works in blocks of LB_L4_BLOCK flows and stops before a block that
+    could fill the table (size + block > capacity), so no live flow is ever evicted;
+    returns the number of flows routed (the caller grows the table and resumes)."""
     cdef lb_rng rng
     cdef _sel s
-    cdef size_t i
-    cdef int64_t added = 0, r
+    cdef size_t j = 0, b, blk
     s.tables = tables; s.off = table_off; s.tlen = table_len; s.rand = table_random
     s.valid = valid; s.n_targets = n_targets
     rng.s[0] = rng_state[0]; rng.s[1] = rng_state[1]
     rng.s[2] = rng_state[2]; rng.s[3] = rng_state[3]
-    for i in range(n):
-        r = _route_one(keys[i], hashes[i], times[i], idle[i], node[i], &s,
-                       <lb_l4_entry*>table, table_mask, &rng, &out_target[i], &out_flags[i])
-        if r < 0:
-            added = -1 - <int64_t>i
+    while j < n:
+        blk = n - j if n - j < LB_L4_BLOCK else LB_L4_BLOCK
+        if <size_t>table.size + blk > <size_t>table.capacity:
             break
-        added += r
+        for b in range(blk):
+            lb_l4_prefetch(&table.index[key_hashes[j + b] & table.mask])
+        _prefetch_block(table, blk, &key_hashes[j])
+        _prefetch_neighbours(table, blk, &key_hashes[j])
+        for b in range(blk):
+            _route_one(table, &keys[j + b], key_hashes[j + b], hashes[j + b], times[j + b],
+                       cls[j + b], node[j + b], &s, &rng, &out_target[j + b],
+                       &out_flags[j + b])
+        j += blk
     rng_state[0] = rng.s[0]; rng_state[1] = rng.s[1]
     rng_state[2] = rng.s[2]; rng_state[3] = rng.s[3]
-    return added
-
-
-cdef extern from *:
-    """
-    #define lb_l4_prefetch(p) __builtin_prefetch((const void*)(p), 1, 1)
-    """
-    void lb_l4_prefetch(const void* p) noexcept nogil
+    return j
 
 
 ctypedef struct _cfg:
@@ -141,16 +158,17 @@ ctypedef struct _cfg:
     int fallback3
     int sticky
     uint64_t sticky_seed
-    double tcp_idle
-    double other_idle
     const int32_t* dns
     int32_t ndns
 
 
 cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_t src_hi,
                             uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t sport,
-                            uint16_t dport, uint32_t seq, int32_t* node, uint64_t* key,
-                            uint64_t* h, double* idle) noexcept nogil:
+                            uint16_t dport, uint32_t seq, int32_t* node, lb_flow_key* key,
+                            uint64_t* kh, uint64_t* h, uint8_t* cls) noexcept nogil:
+    """The flow's node (DNS, unless given), table key, its hash (the one hash of the
+    flow: it is both the probe hash and, without source-IP stickiness, the selection
+    hash) and timeout class."""
     cdef int f = c.fields
     cdef uint64_t nh
     if node[0] < 0:
@@ -162,89 +180,84 @@ cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_
             node[0] = c.dns[lb_maglev_slot(nh, <uint64_t>c.ndns)]
     if c.fallback3 and f == LB_FIELDS_5 and proto != 6 and proto != 17:
         f = LB_FIELDS_3
-    key[0] = lb_flow_hash_keyed(&c.kkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
-                                sport, dport, seq, f, c.symmetric)
+    _ft_make_key(key, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, f,
+                 c.symmetric)        # inline lb_flowtable_make_key
+    kh[0] = lb_flow_hash_keyed(&c.kkeys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                               sport, dport, seq, f, c.symmetric)
     if c.sticky:
         h[0] = lb_hash_u64(src_lo ^ lb_hash_u64(src_hi, c.sticky_seed), c.sticky_seed)
     else:
-        h[0] = key[0]
-    idle[0] = c.tcp_idle if proto == 6 else c.other_idle
+        h[0] = kh[0]
+    cls[0] = <uint8_t>_ft_class_of(proto)
 
 
-cdef int64_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
-                          const uint64_t* src_hi, const uint64_t* src_lo,
-                          const uint64_t* dst_hi, const uint64_t* dst_lo,
-                          const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
-                          const int64_t* index, const double* times, int32_t fixed_node,
-                          const _cfg* c, const _sel* s, lb_l4_entry* tab, uint64_t mask,
-                          uint64_t* rng_state, int32_t* out_t, int32_t* out_n,
-                          uint8_t* out_f, size_t start, int64_t room,
-                          size_t* done) noexcept nogil:
-    """Hash, pick the node (DNS) and route flows ``index[j]`` (or j when
-    ``index`` is NULL), j = start..n-1, of a columnar batch; outputs are written
-    at the flow's position in the batch. Stops before a block that could claim
-    more than ``room`` empty slots; ``done`` receives the next j. Returns the
-    slots claimed (or -1-j on a full table, which ``room`` prevents)."""
-    # Two stages per block of flows: hash every flow of the block and prefetch
-    # its home slot, then probe; the table's cache misses overlap instead of
-    # queueing one after another.
+cdef size_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
+                         const uint64_t* src_hi, const uint64_t* src_lo,
+                         const uint64_t* dst_hi, const uint64_t* dst_lo,
+                         const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
+                         const int64_t* index, const double* times, int32_t fixed_node,
+                         const _cfg* c, const _sel* s, lb_flowtable* t,
+                         uint64_t* rng_state, int32_t* out_t, int32_t* out_n,
+                         uint8_t* out_f, size_t start) noexcept nogil:
+    """Hash, pick the node (DNS) and route flows ``index[j]`` (or j when ``index``
+    is NULL), j = start..n-1, of a columnar batch; outputs are written at the
+    flow's position in the batch. Stops before a block that could fill the table;
+    returns the next j."""
+    # Per block: hash every flow and prefetch its home index slot; then read the
+    # slots and prefetch the entries they name; then route. The table's cache
+    # misses overlap instead of queueing one after another.
     cdef lb_rng rng
     cdef size_t j, i, b, blk
-    cdef int64_t added = 0, r
-    cdef int32_t nd[32]
-    cdef uint64_t key[32]
-    cdef uint64_t h[32]
-    cdef double idle[32]
+    cdef int32_t nd[LB_L4_BLOCK]
+    cdef lb_flow_key key[LB_L4_BLOCK]
+    cdef uint64_t kh[LB_L4_BLOCK]
+    cdef uint64_t h[LB_L4_BLOCK]
+    cdef uint8_t cl[LB_L4_BLOCK]
     rng.s[0] = rng_state[0]; rng.s[1] = rng_state[1]
     rng.s[2] = rng_state[2]; rng.s[3] = rng_state[3]
     j = start
     while j < n:
-        blk = n - j if n - j < 32 else 32
-        if added + <int64_t>blk > room:
+        blk = n - j if n - j < LB_L4_BLOCK else LB_L4_BLOCK
+        if <size_t>t.size + blk > <size_t>t.capacity:
             break
         for b in range(blk):
             i = <size_t>index[j + b] if index != NULL else j + b
             nd[b] = fixed_node
             _flow_keys(c, proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i], dst_lo[i],
-                       sport[i], dport[i], seq[i], &nd[b], &key[b], &h[b], &idle[b])
-            lb_l4_prefetch(&tab[lb_mix64(key[b]) & mask])
+                       sport[i], dport[i], seq[i], &nd[b], &key[b], &kh[b], &h[b], &cl[b])
+            lb_l4_prefetch(&t.index[kh[b] & t.mask])
+        _prefetch_block(t, blk, kh)
+        _prefetch_neighbours(t, blk, kh)
         for b in range(blk):
             i = <size_t>index[j + b] if index != NULL else j + b
             out_n[i] = nd[b]
-            r = _route_one(key[b], h[b], times[i], idle[b], nd[b], s, tab, mask, &rng,
-                           &out_t[i], &out_f[i])
-            if r < 0:
-                added = -1 - <int64_t>(j + b)
-                j = n
-                break
-            added += r
-        else:
-            j += blk
-    done[0] = j
+            _route_one(t, &key[b], kh[b], h[b], times[i], cl[b], nd[b], s, &rng,
+                       &out_t[i], &out_f[i])
+        j += blk
     rng_state[0] = rng.s[0]; rng_state[1] = rng.s[1]
     rng_state[2] = rng.s[2]; rng_state[3] = rng.s[3]
-    return added
+    return j
 
 
-ENTRY_DTYPE = np.dtype([("key", np.uint64), ("expires", np.float64), ("target", np.int32),
-                        ("flags", np.uint8)], align=True)
-assert ENTRY_DTYPE.itemsize == sizeof(lb_l4_entry)
+_MAX_CAPACITY = 1 << 30
+KEY_SIZE = sizeof(lb_flow_key)
 
 
 cdef class L4Path:
-    """Flow table + per-node selection tables; the engine of NLB and GWLB.
+    """Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
+    engine of NLB and GWLB.
 
     ``set_selection(tables, offsets, lengths, random, valid)``: node ``j``
     selects ``tables[offsets[j] + ((h * lengths[j]) >> 64)]`` (the slot rule of
     ``lbcore.Maglev``, so a node's range can be a ``Maglev.table``), or a uniformly random entry
     of that range when ``random[j]``, marking the flow dropped); ``valid[t]``
-    says whether pinned flows may stay on target ``t``. ``configure`` and
-    ``set_dns`` say how :meth:`route_flow` / :meth:`route_flows` hash a flow.
+    says whether pinned flows may stay on target ``t`` (checked on every hit, so a
+    health change costs nothing until the flow's next packet). ``configure`` and
+    ``set_dns`` say how :meth:`route_flow` / :meth:`route_flows` key and hash a flow.
+    The table grows as needed: live flows are never evicted.
     """
-    cdef object _entries
-    cdef lb_l4_entry* tab
-    cdef readonly uint64_t capacity
-    cdef readonly int64_t occupied
+    cdef FlowTable _ft
+    cdef lb_flowtable* tab
     cdef uint64_t rng[4]
     cdef object _tables, _off, _len, _rand, _valid
     cdef _sel sel
@@ -262,28 +275,25 @@ cdef class L4Path:
         lb_rng_seed(&r, s)
         self.rng[0] = r.s[0]; self.rng[1] = r.s[1]; self.rng[2] = r.s[2]; self.rng[3] = r.s[3]
         self._lock = threading.Lock()
-        cap = 16
-        while cap < capacity:
-            cap *= 2
-        self._alloc(cap)
+        cap = max(int(capacity), LB_L4_BLOCK)
+        if cap > _MAX_CAPACITY:
+            raise ValueError(f"capacity must be at most 2**30, got {capacity}")
+        self._ft = FlowTable(cap, idle_timeout={"tcp": 350.0, "udp": 120.0, "other": 120.0})
+        self.tab = &self._ft.t
         self.set_selection(np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(1, np.int32),
                            np.zeros(1, np.uint8), np.zeros(0, np.uint8))
         self.cfg.ndns = 0
-        self.cfg.tcp_idle = 350.0
-        self.cfg.other_idle = 120.0
-
-    cdef _alloc(self, uint64_t cap):
-        self._entries = np.zeros(cap, dtype=ENTRY_DTYPE)
-        self.tab = <lb_l4_entry*><size_t>self._entries.ctypes.data
-        self.capacity = cap
-        self.occupied = 0
 
     @property
-    def entries(self):
-        """The flow table (read-only structured array of ENTRY_DTYPE)."""
-        v = self._entries.view()
-        v.flags.writeable = False
-        return v
+    def flow_table(self):
+        """The connection table (a ``lbcore.FlowTable`` driven by the L4 kernels
+        through find/add with the flow key hash; inspect it, e.g. ``entries()``,
+        but do not route through it)."""
+        return self._ft
+
+    @property
+    def capacity(self):
+        return self.tab.capacity
 
     def set_selection(self, tables, offsets, lengths, random, valid):
         tables = np.ascontiguousarray(tables, dtype=np.int32)
@@ -318,25 +328,42 @@ cdef class L4Path:
                   bint fallback3, bint sticky, uint64_t sticky_seed, double tcp_idle,
                   double other_idle):
         """How :meth:`route_flow` and :meth:`route_flows` turn a flow into its
-        key, selection hash, node and idle timeout: key = flow_hash(flow,
-        fields (0/1/2 = 5/3/2-tuple), symmetric, seed=key_seed), 3-tuple for
-        non-TCP/UDP flows when ``fallback3``; selection hash = the key, or
+        table key, hash, selection hash, node and timeout: key = the flow with the
+        fields unused by ``fields`` (0/1/2 = 5/3/2-tuple) zeroed, both directions
+        as one when ``symmetric`` (``lb_flowtable_make_key``), 3-tuple for
+        non-TCP/UDP flows when ``fallback3``; its hash = flow_hash(flow, fields,
+        symmetric, seed=key_seed); selection hash = that hash, or
         hash_key(src_lo ^ hash_key(src_hi, s), s) with s = ``sticky_seed`` when
         ``sticky``; node = dns[(flow_hash(flow, "2-tuple", symmetric,
-        seed=node_seed) * len(dns)) >> 64]; idle = ``tcp_idle`` for TCP, else ``other_idle``."""
+        seed=node_seed) * len(dns)) >> 64]; idle timeout ``tcp_idle`` for TCP, else
+        ``other_idle`` (the table's TCP / UDP+other classes)."""
         if fields not in (0, 1, 2):
             raise ValueError(f"fields must be 0, 1 or 2, got {fields}")
-        self._lock.acquire()
-        lb_hash_keys_init(&self.cfg.kkeys, key_seed)
-        lb_hash_keys_init(&self.cfg.nkeys, node_seed)
-        self.cfg.fields = fields
-        self.cfg.symmetric = symmetric
-        self.cfg.fallback3 = fallback3
-        self.cfg.sticky = sticky
-        self.cfg.sticky_seed = sticky_seed
-        self.cfg.tcp_idle = tcp_idle
-        self.cfg.other_idle = other_idle
-        self._lock.release()
+        if not (tcp_idle > 0 and other_idle > 0):
+            raise ValueError("tcp_idle and other_idle must be > 0")
+        with self._lock:
+            lb_hash_keys_init(&self.cfg.kkeys, key_seed)
+            lb_hash_keys_init(&self.cfg.nkeys, node_seed)
+            self.cfg.fields = fields
+            self.cfg.symmetric = symmetric
+            self.cfg.fallback3 = fallback3
+            self.cfg.sticky = sticky
+            self.cfg.sticky_seed = sticky_seed
+            self._set_timeouts(tcp_idle, other_idle, other_idle)
+
+    cdef _set_timeouts(self, double tcp, double udp, double other):
+        self.tab.timeout[LB_FT_TCP] = tcp
+        self.tab.timeout[LB_FT_UDP] = udp
+        self.tab.timeout[LB_FT_OTHER] = other
+        self._ft.idle_timeout = {"tcp": tcp, "udp": udp, "other": other}
+
+    def set_timeouts(self, double tcp, double udp, double other):
+        """Idle timeout per class (TCP, UDP, other) for :meth:`route` and
+        :meth:`route_many`, whose callers give the class per flow."""
+        if not (tcp > 0 and udp > 0 and other > 0):
+            raise ValueError("timeouts must be > 0")
+        with self._lock:
+            self._set_timeouts(tcp, udp, other)
 
     def set_dns(self, dns):
         """The nodes DNS hands out (node indices), used when no node is given."""
@@ -352,61 +379,52 @@ cdef class L4Path:
     def n_nodes(self):
         return self.nnodes
 
-    cdef _compact(self, double now, size_t extra):
-        """Rehash live entries (expiring at or after ``now``) into a table where
-        they and ``extra`` more fill at most half the slots."""
-        old = self._entries
-        live = old[((old["flags"] & LB_L4_OCCUPIED) != 0) & (old["expires"] >= now)]
-        nlive = live.shape[0]
-        cap = 16
-        while cap < 2 * (nlive + extra):
-            cap *= 2
-        self._alloc(cap)
-        live = np.ascontiguousarray(live)
-        cdef const lb_l4_entry* src = <const lb_l4_entry*><size_t>live.ctypes.data
-        cdef Py_ssize_t i, cnt = nlive
-        cdef uint64_t slot, mask = self.capacity - 1
-        with nogil:
-            for i in range(cnt):
-                slot = lb_mix64(src[i].key) & mask
-                while self.tab[slot].flags & LB_L4_OCCUPIED:
-                    slot = (slot + 1) & mask
-                self.tab[slot] = src[i]
-        self.occupied = nlive
+    cdef _make_room(self, double now, size_t n):
+        """Make room for ``n`` new entries: drop expired entries, then grow."""
+        cdef int64_t need = <int64_t>self.tab.size + <int64_t>n
+        if need <= self.tab.capacity:
+            return
+        lb_flowtable_expire(self.tab, now)
+        need = <int64_t>self.tab.size + <int64_t>n
+        if need <= self.tab.capacity:
+            return
+        cap = max(2 * self.tab.capacity, need)
+        if cap > _MAX_CAPACITY:
+            if need > _MAX_CAPACITY:
+                raise RuntimeError("flow table full (2**30 live flows)")
+            cap = _MAX_CAPACITY
+        self._ft._grow_to(cap)
+        self.tab = &self._ft.t
 
-    cdef inline int64_t _room(self):
-        """Empty slots that may still be claimed: load is kept <= 3/4."""
-        return <int64_t>(self.capacity - self.capacity // 4) - self.occupied
-
-    cdef inline _reserve(self, double now, size_t n):
-        if <int64_t>n > self._room():
-            self._compact(now, n)
-
-    def route(self, uint64_t key, uint64_t h, double now, double idle, int32_t node):
-        """Route one flow by key and selection hash; returns the target index
-        (-1: none) and sets ``last_flags``."""
+    def route(self, uint64_t key, uint64_t h, double now, int cls, int32_t node):
+        """Route one flow by a synthetic key (the table key has ``src_lo = key``,
+        all else zero; probe hash mix64(key)), selection hash ``h`` and timeout
+        class ``cls`` (0 TCP, 1 UDP, 2 other); returns the target index (-1:
+        none) and sets ``last_flags``."""
         cdef int32_t out
         cdef uint8_t fl
         cdef lb_rng rng
+        cdef lb_flow_key k
         if node < 0 or node >= self.nnodes:
             raise ValueError(f"node must be in 0..{self.nnodes - 1}, got {node}")
-        if self.busy:
-            with self._lock:
-                return self.route(key, h, now, idle, node)
-        self._reserve(now, 1)
-        rng.s[0] = self.rng[0]; rng.s[1] = self.rng[1]; rng.s[2] = self.rng[2]; rng.s[3] = self.rng[3]
-        self.occupied += _route_one(key, h, now, idle, node, &self.sel, self.tab,
-                                    self.capacity - 1, &rng, &out, &fl)
-        self.rng[0] = rng.s[0]; self.rng[1] = rng.s[1]; self.rng[2] = rng.s[2]; self.rng[3] = rng.s[3]
+        if cls < 0 or cls >= LB_FT_CLASSES:
+            raise ValueError(f"cls must be 0, 1 or 2, got {cls}")
+        with self._lock:
+            self._make_room(now, 1)
+            lb_flowtable_make_key(&k, 0, 0, 0, key, 0, 0, 0, 0, 0, LB_FIELDS_5, 0)
+            rng.s[0] = self.rng[0]; rng.s[1] = self.rng[1]; rng.s[2] = self.rng[2]; rng.s[3] = self.rng[3]
+            _route_one(self.tab, &k, lb_mix64(key), h, now, cls, node, &self.sel, &rng, &out, &fl)
+            self.rng[0] = rng.s[0]; self.rng[1] = rng.s[1]; self.rng[2] = rng.s[2]; self.rng[3] = rng.s[3]
         self.last_flags = fl
         self.last_node = node
         return out
 
     def route_flow(self, Flow flow, double now, int32_t node=-1):
-        """Route one Flow (hashes computed here, as configured); returns the
-        target index (-1 none); sets ``last_flags`` and ``last_node``."""
-        cdef uint64_t key, h
-        cdef double idle
+        """Route one Flow (keys and hashes computed here, as configured); returns
+        the target index (-1 none); sets ``last_flags`` and ``last_node``."""
+        cdef uint64_t kh, h
+        cdef uint8_t cl
+        cdef lb_flow_key k
         cdef int32_t out
         cdef uint8_t fl
         cdef lb_rng rng
@@ -418,11 +436,10 @@ cdef class L4Path:
             with self._lock:
                 return self.route_flow(flow, now, node)
         _flow_keys(&self.cfg, flow.proto, flow.flags, flow.src_hi, flow.src_lo, flow.dst_hi,
-                   flow.dst_lo, flow.sport, flow.dport, flow.seq, &node, &key, &h, &idle)
-        self._reserve(now, 1)
+                   flow.dst_lo, flow.sport, flow.dport, flow.seq, &node, &k, &kh, &h, &cl)
+        self._make_room(now, 1)
         rng.s[0] = self.rng[0]; rng.s[1] = self.rng[1]; rng.s[2] = self.rng[2]; rng.s[3] = self.rng[3]
-        self.occupied += _route_one(key, h, now, idle, node, &self.sel, self.tab,
-                                    self.capacity - 1, &rng, &out, &fl)
+        _route_one(self.tab, &k, kh, h, now, cl, node, &self.sel, &rng, &out, &fl)
         self.rng[0] = rng.s[0]; self.rng[1] = rng.s[1]; self.rng[2] = rng.s[2]; self.rng[3] = rng.s[3]
         self.last_flags = fl
         self.last_node = node
@@ -482,93 +499,102 @@ cdef class L4Path:
         cdef int32_t* po = <int32_t*><size_t>ot.ctypes.data
         cdef int32_t* pn = <int32_t*><size_t>on.ctypes.data
         cdef uint8_t* pf = <uint8_t*><size_t>of.ctypes.data
-        cdef int64_t r, room
-        cdef size_t start = 0, done = 0
-        cdef double t0 = float(tm.min())
+        cdef size_t start = 0
+        cdef double t0 = float(tm.min()) if index is None else float(tm[index].min())
+        self._make_room(t0, LB_L4_BLOCK)
         while True:
-            room = self._room()
-            if room < 32:
-                self._compact(t0, 64)
-                room = self._room()
-            keep = (cols, tm, index, self._entries, self._tables, self._off, self._len,
+            keep = (cols, tm, index, self._ft, self._tables, self._off, self._len,
                     self._rand, self._valid, self._dns)
             self.busy = True
             with nogil:
-                r = _route_flows(n, p0, p1, p2, p3, p4, p5, p6, p7, p8, ip, pt, node, &self.cfg,
-                                 &self.sel, self.tab, self.capacity - 1, self.rng, po, pn, pf,
-                                 start, room, &done)
+                start = _route_flows(n, p0, p1, p2, p3, p4, p5, p6, p7, p8, ip, pt, node,
+                                     &self.cfg, &self.sel, self.tab, self.rng, po, pn, pf,
+                                     start)
             self.busy = False
             del keep
-            if r < 0:    # cannot happen: room keeps the load <= 3/4
-                raise RuntimeError("flow table full")
-            self.occupied += r
-            if done >= <size_t>n:
+            if start >= <size_t>n:
                 return out
-            start = done
-            self._compact(t0, <size_t>n - done)    # room for the rest, all new
+            self._make_room(t0, <size_t>n - start)    # room for the rest, all new
 
-    def route_many(self, keys, hashes, times, idle, nodes):
-        """Route a batch by keys and selection hashes (arrays of equal length);
+    def route_many(self, keys, hashes, times, classes, nodes):
+        """Route a batch by synthetic keys (see :meth:`route`), selection hashes,
+        times, timeout classes and nodes (arrays of equal length), in order;
         returns (targets int32, flags uint8)."""
         k = np.ascontiguousarray(keys, dtype=np.uint64)
         cdef Py_ssize_t n = k.shape[0]
         h = np.ascontiguousarray(hashes, dtype=np.uint64)
         tm = np.ascontiguousarray(times, dtype=np.float64)
-        idl = np.ascontiguousarray(idle, dtype=np.float64)
+        cl = np.ascontiguousarray(classes, dtype=np.uint8)
         nd = np.ascontiguousarray(nodes, dtype=np.int32)
-        if not (h.shape[0] == tm.shape[0] == idl.shape[0] == nd.shape[0] == n):
-            raise ValueError("keys, hashes, times, idle and nodes must have the same length")
+        if not (h.shape[0] == tm.shape[0] == cl.shape[0] == nd.shape[0] == n):
+            raise ValueError("keys, hashes, times, classes and nodes must have the same length")
         if n and (nd.max() >= self.nnodes or nd.min() < 0):
             raise ValueError(f"nodes must be in 0..{self.nnodes - 1}")
+        if n and cl.max() >= LB_FT_CLASSES:
+            raise ValueError("classes must be 0, 1 or 2")
         out = np.empty(n, dtype=np.int32)
         flags = np.empty(n, dtype=np.uint8)
         if n == 0:
             return out, flags
+        fk = np.zeros(n * sizeof(lb_flow_key), dtype=np.uint8)
+        kh = np.empty(n, dtype=np.uint64)
+        cdef lb_flow_key* pk = <lb_flow_key*><size_t>fk.ctypes.data
+        cdef const uint64_t[::1] vk = k
+        cdef uint64_t[::1] vh = kh
+        cdef Py_ssize_t i
+        for i in range(n):
+            lb_flowtable_make_key(&pk[i], 0, 0, 0, vk[i], 0, 0, 0, 0, 0, LB_FIELDS_5, 0)
+            vh[i] = lb_mix64(vk[i])
         with self._lock:
-            self._reserve(float(tm.min()), n)
-            self._route_many_locked(k, h, tm, idl, nd, out, flags, n)
+            self._route_many_locked(fk, kh, h, tm, cl, nd, out, flags, n)
         return out, flags
 
-    cdef _route_many_locked(self, k, h, tm, idl, nd, out, flags, Py_ssize_t n):
-        keep = (k, h, tm, idl, nd, self._entries, self._tables, self._off, self._len,
+    cdef _route_many_locked(self, fk, kh, h, tm, cl, nd, out, flags, Py_ssize_t n):
+        keep = (fk, kh, h, tm, cl, nd, self._ft, self._tables, self._off, self._len,
                 self._rand, self._valid)
-        cdef const uint64_t* pk = <const uint64_t*><size_t>k.ctypes.data
+        cdef const lb_flow_key* pk = <const lb_flow_key*><size_t>fk.ctypes.data
+        cdef const uint64_t* pkh = <const uint64_t*><size_t>kh.ctypes.data
         cdef const uint64_t* ph = <const uint64_t*><size_t>h.ctypes.data
         cdef const double* pt = <const double*><size_t>tm.ctypes.data
-        cdef const double* pi = <const double*><size_t>idl.ctypes.data
+        cdef const uint8_t* pc = <const uint8_t*><size_t>cl.ctypes.data
         cdef const int32_t* pn = <const int32_t*><size_t>nd.ctypes.data
         cdef int32_t* po = <int32_t*><size_t>out.ctypes.data
         cdef uint8_t* pf = <uint8_t*><size_t>flags.ctypes.data
-        cdef int64_t r
-        self.busy = True
-        with nogil:
-            r = lb_l4_route_many(n, pk, ph, pt, pi, pn, self.sel.tables, self.sel.off,
-                                 self.sel.tlen, self.sel.rand, self.sel.valid,
-                                 self.sel.n_targets, self.tab, self.capacity - 1, self.rng,
-                                 po, pf)
-        self.busy = False
+        cdef size_t done = 0, r
+        cdef double t0 = float(tm.min())
+        self._make_room(t0, LB_L4_BLOCK)
+        while done < <size_t>n:
+            self.busy = True
+            with nogil:
+                r = lb_l4_route_many(n - done, pk + done, pkh + done, ph + done, pt + done,
+                                     pc + done, pn + done, self.sel.tables, self.sel.off,
+                                     self.sel.tlen, self.sel.rand, self.sel.valid,
+                                     self.sel.n_targets, self.tab, self.rng, po + done,
+                                     pf + done)
+            self.busy = False
+            done += r
+            if done < <size_t>n:
+                self._make_room(t0, <size_t>n - done)
         del keep
-        if r < 0:
-            raise RuntimeError("flow table full")
-        self.occupied += r
 
     def __len__(self):
-        """Entries stored (live or expired but not yet reused)."""
-        return int(np.count_nonzero(self._entries["flags"] & LB_L4_OCCUPIED))
+        """Entries stored (live, or expired but not yet removed)."""
+        return self.tab.size
 
     def live(self, double now):
         """Number of entries still live at ``now``."""
-        e = self._entries
-        return int(np.count_nonzero(((e["flags"] & LB_L4_OCCUPIED) != 0) & (e["expires"] >= now)))
+        cdef int32_t e, count = 0
+        cdef lb_flowtable* t = self.tab
+        for e in range(t.capacity):
+            if t.ent[e].cls < LB_FT_CLASSES and now - t.ent[e].last_seen <= t.timeout[t.ent[e].cls]:
+                count += 1
+        return count
 
     def forget_target(self, int32_t target):
-        """Expire every entry pinned to ``target`` (they are reused by later flows)."""
+        """Forget every flow pinned to ``target``; returns how many."""
         with self._lock:
-            e = self._entries
-            hit = (e["target"] == target) & ((e["flags"] & LB_L4_OCCUPIED) != 0)
-            e["expires"][hit] = -np.inf
-            return int(np.count_nonzero(hit))
+            return lb_flowtable_forget_target(self.tab, target)
 
     def clear(self):
         with self._lock:
-            self._alloc(self.capacity)
+            self._ft._alloc(self.tab.capacity)

@@ -1,8 +1,8 @@
 """Network and Gateway Load Balancers over lbcore's L4 data path (lbcore._l4).
 
-Per listener: one flow table (``L4Path``) and, per load balancer node (one per
-enabled Availability Zone), a Maglev lookup table over the targets that node
-may place new flows on. Tables are rebuilt when a target group's ``version``
+Per listener: one connection table (``L4Path``, over a ``lbcore.FlowTable``)
+and, per load balancer node (one per enabled Availability Zone), a Maglev
+lookup table over the targets that node may place new flows on. Tables are rebuilt when a target group's ``version``
 changes; a flow already pinned stays on its target while that target is
 ``valid`` for existing flows (rules differ between NLB and GWLB, see
 docs/elb.md).
@@ -107,8 +107,8 @@ class _L4LoadBalancer:
             raise ValueError(f"table_size must be a prime >= 7, got {table_size!r}")
         self.table_size = table_size
         if isinstance(flow_capacity, bool) or not isinstance(flow_capacity, int) or \
-                not 1 <= flow_capacity <= 1 << 40:
-            raise ValueError(f"flow_capacity must be an int in 1..2**40, got {flow_capacity!r}")
+                not 1 <= flow_capacity <= 1 << 30:
+            raise ValueError(f"flow_capacity must be an int in 1..2**30, got {flow_capacity!r}")
         self.flow_capacity = flow_capacity
         self.attribute_values, self.attributes = parse_attributes(
             LOAD_BALANCER_ATTRIBUTES, self._family, None, attributes, kwargs)

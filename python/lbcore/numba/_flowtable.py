@@ -4,13 +4,19 @@ The first argument of every kernel is ``FlowTable.address`` (the table's C struc
 keep the ``FlowTable`` object alive and ``now`` non-decreasing (the Python methods
 check it, the kernels do not). A route step is ``lookup``; on -1 select a target and
 ``insert``.
+
+Callers with their own flow hash (lbcore._l4) build a canonical key with
+``flowtable_make_key`` into ``KEY_SIZE`` bytes (``lbcore._l4.KEY_SIZE``), then
+``flowtable_find`` / ``flowtable_add`` (entry indices) / ``flowtable_remove``; such a
+table must not also be driven by lookup/insert.
 """
 from numba import types as _t
 
 from lbcore.numba._bind import bind, u8p, u16p, u32p, u64p, i32p
 
 __all__ = ["flowtable_lookup", "flowtable_insert", "flowtable_lookup_many",
-           "flowtable_insert_many", "flowtable_forget_target", "flowtable_expire"]
+           "flowtable_insert_many", "flowtable_forget_target", "flowtable_expire",
+           "flowtable_make_key", "flowtable_find", "flowtable_add", "flowtable_remove"]
 
 _FLOW = (_t.uint8, _t.uint8, _t.uint64, _t.uint64, _t.uint64, _t.uint64, _t.uint16,
          _t.uint16, _t.uint32)
@@ -27,3 +33,10 @@ flowtable_insert_many = bind("_flowtable", "lb_flowtable_insert_many", _t.void(
 flowtable_forget_target = bind("_flowtable", "lb_flowtable_forget_target", _t.int32(
     _t.uintp, _t.int32))
 flowtable_expire = bind("_flowtable", "lb_flowtable_expire", _t.int32(_t.uintp, _t.float64))
+flowtable_make_key = bind("_flowtable", "lb_flowtable_make_key", _t.void(
+    u8p, *_FLOW, _t.intc, _t.intc))
+flowtable_find = bind("_flowtable", "lb_flowtable_find", _t.int32(
+    _t.uintp, u8p, _t.uint64, _t.intc, _t.float64))
+flowtable_add = bind("_flowtable", "lb_flowtable_add", _t.int32(
+    _t.uintp, u8p, _t.uint64, _t.intc, _t.int32, _t.float64))
+flowtable_remove = bind("_flowtable", "lb_flowtable_remove", _t.void(_t.uintp, _t.int32))
