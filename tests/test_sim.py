@@ -17,7 +17,8 @@ STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_re
 
 def small_scenario(*, algo="least_outstanding_requests", dist="lognormal", rps=400.0,
                    workers=2, slow=0.05, events=True, throttle_rate=50.0, nlb=True,
-                   routing="latency", nlb_attrs="", cross_zone=None, flows=None, cidrs=None):
+                   routing="latency", nlb_attrs="", cross_zone=None, flows=None, cidrs=None,
+                   nlb_protocol="TCP"):
     """A small scenario exercising every feature, with events in the first seconds."""
     ev = """
 [[events]]
@@ -70,7 +71,7 @@ default_forward = [{{ target_group = "tcp" }}]
 {cz}
 [[target_groups]]
 name = "tcp"
-protocol = "TCP"
+protocol = "{nlb_protocol}"
 attributes = {{ {nlb_attrs} }}
 health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
 targets = [
@@ -456,9 +457,17 @@ def test_engine_validates_its_model():
             ("nd_w", np.zeros_like(model["nd_w"]), "nd_w"),
             ("nd_off", model["nd_off"] + 10**9, "nd_off"),
             ("tg_fields", np.full_like(model["tg_fields"], 7), "tg_fields"),
-            ("flow_mix", np.array([1.5, 0.0]), "flow_mix"),
+            ("udp_share", np.full_like(model["udp_share"], 1.5), "udp_share"),
+            ("flow_ipv6", np.array([-0.1]), "flow_ipv6"),
             ("cidr_start", np.zeros_like(model["cidr_start"]), "cidr_start"),
-            ("gn_start", model["gn_start"][:-1], "gn_start")):
+            ("gn_start", model["gn_start"][:-1], "gn_start"),
+            # a negative first offset would read before the arrays in the nogil loop
+            ("gn_start", np.asarray(model["gn_start"]) - 1, "gn_start"),
+            ("cidr_start", np.asarray(model["cidr_start"]) - 1, "cidr_start"),
+            ("tg_start", np.asarray(model["tg_start"]) - np.eye(len(model["tg_start"]),
+                                                               dtype=np.int32)[0], "tg_start"),
+            ("tg_algo", np.full_like(model["tg_algo"], 9), "tg_algo"),
+            ("tg_algo", np.full_like(model["tg_algo"], -1), "tg_algo")):
         with pytest.raises(ValueError, match=msg):
             Engine(dict(model, **{k: bad_value}), 0)
     with pytest.raises(ValueError, match="n must be"):
@@ -609,7 +618,10 @@ EU_RTT = 'rtt = { us-east-1 = 0.08, eu-west-1 = 0.01 }'
 
 
 @pytest.mark.parametrize("kw", [
-    dict(flows="udp = 0.3\nipv6 = 0.5", cidrs=["198.51.100.0/24", "2001:db8:1::/64"]),
+    dict(flows="udp = 0.3\nipv6 = 0.5", cidrs=["198.51.100.0/24", "2001:db8:1::/64"],
+         nlb_protocol="TCP_UDP"),
+    # a /40 range: the address's high word and the source port are drawn independently
+    dict(flows="udp = 0.3\nipv6 = 1.0", cidrs=["2001:db8:100::/40"], nlb_protocol="UDP"),
     dict(nlb_attrs=STICKY, cross_zone=True, cidrs=["203.0.113.0/30"]),
     dict(nlb_attrs='"load_balancing.cross_zone.enabled" = "true"', flows="ipv6 = 1.0"),
     dict(algo='least_outstanding_requests", "load_balancing.cross_zone.enabled" = "false'),
@@ -657,13 +669,54 @@ def test_source_ip_stickiness_pins_each_client_address():
     assert 1 <= sum(1 for v in sticky.values() if v > 0) <= 2     # two client addresses
 
 
-def test_flow_mix_and_client_ranges():
-    _, g = _tcp_shares(small_scenario(events=False, flows="udp = 0.25\nipv6 = 0.5"), 20_000)
+def _udp_ipv6(g):
     f = g["flows"]
     total = f["tcp_ipv4"] + f["udp_ipv4"] + f["tcp_ipv6"] + f["udp_ipv6"]
-    assert total == g["requests"]
-    assert (f["udp_ipv4"] + f["udp_ipv6"]) / total == pytest.approx(0.25, abs=0.02)
-    assert (f["tcp_ipv6"] + f["udp_ipv6"]) / total == pytest.approx(0.5, abs=0.02)
+    assert total == g["requests"] > 0
+    return (f["udp_ipv4"] + f["udp_ipv6"]) / total, (f["tcp_ipv6"] + f["udp_ipv6"]) / total
+
+
+@pytest.mark.parametrize("protocol,udp", [("TCP", 0.0), ("TLS", 0.0), ("UDP", 1.0),
+                                          ("TCP_UDP", 0.25)])
+def test_flow_mix_follows_the_group_protocol(protocol, udp):
+    # [traffic.flows].udp is the UDP share of TCP_UDP listeners only: a TCP or TLS group
+    # gets TCP flows, a UDP group UDP flows
+    text = small_scenario(events=False, flows="udp = 0.25\nipv6 = 0.5",
+                          nlb_protocol=protocol)
+    _, g = _tcp_shares(text, 20_000)
+    got_udp, got_v6 = _udp_ipv6(g)
+    assert got_udp == pytest.approx(udp, abs=0.02)
+    assert got_v6 == pytest.approx(0.5, abs=0.02)
+
+
+def test_inspection_tier_gets_the_protocol_it_inspects():
+    # the GWLB in front of the ALB sees the ALB's (HTTP, so TCP) traffic, whatever the
+    # UDP share of TCP_UDP listeners
+    r = simulate(parse_scenario(small_scenario(events=False, flows="udp = 0.5"), "g.toml"),
+                 requests=20_000)
+    fw = next(g for g in r["target_groups"] if g["name"] == "fw")
+    assert _udp_ipv6(fw)[0] == 0.0
+
+
+def test_inspection_in_front_of_an_nlb_gets_its_protocol():
+    from lbcore.sim.model import udp_shares
+    s = parse_scenario(small_scenario(events=False, flows="udp = 0.3", nlb_protocol="TCP_UDP"),
+                       "n.toml")
+    s["load_balancers"][0]["inspection"] = "fw"       # the NLB (first) inspected too
+    mgroups = [(gi, None) for gi in range(len(s["target_groups"]))]
+    shares = udp_shares(s, mgroups)
+    names = [tg["name"] for tg in s["target_groups"]]
+    lbs = [lb["name"] for lb in s["load_balancers"]]
+    fw, tcp = names.index("fw"), names.index("tcp")
+    assert shares[fw, lbs.index("nlb")] == pytest.approx(0.3)
+    assert shares[fw, lbs.index("alb-us")] == 0.0
+    assert shares[tcp, lbs.index("nlb")] == pytest.approx(0.3)
+
+
+def test_flow_mix_and_client_ranges():
+    _, g = _tcp_shares(small_scenario(events=False, flows="udp = 0.25\nipv6 = 0.5",
+                                      nlb_protocol="TCP_UDP"), 20_000)
+    assert _udp_ipv6(g) == pytest.approx((0.25, 0.5), abs=0.02)
     # a client class with IPv4 ranges only sends IPv4; the other keeps its default ranges
     _, g = _tcp_shares(small_scenario(events=False, flows="ipv6 = 1.0",
                                       cidrs=["198.51.100.0/24"]), 20_000)

@@ -78,15 +78,15 @@ def simulate_ref(model, seed, n):
         if not any(x > 0 for x in nw):
             return -1
         u_proto, u_ver, u_rng = rng.uniform(), rng.uniform(), rng.uniform()
-        r_addr, r_port = rng.next_u64(), rng.next_u64()
-        udp = u_proto < m["flow_mix"][0]
+        r_addr, r_hi, r_port = rng.next_u64(), rng.next_u64(), rng.next_u64()
+        udp = u_proto < m["udp_share"][g * L + lb]
         cs = m["cidr_start"]
         n4, n6 = cs[2 * c + 1] - cs[2 * c], cs[2 * c + 2] - cs[2 * c + 1]
-        v = 0 if n6 == 0 else 1 if n4 == 0 else int(u_ver < m["flow_mix"][1])
+        v = 0 if n6 == 0 else 1 if n4 == 0 else int(u_ver < m["flow_ipv6"][0])
         k = n6 if v else n4
         j = cs[2 * c + v] + min(int(u_rng * k), k - 1)
         lo = m["cidr_lo"][j] | (r_addr & m["cidr_mask_lo"][j])
-        hi = m["cidr_hi"][j] | (r_port & m["cidr_mask_hi"][j])
+        hi = m["cidr_hi"][j] | (r_hi & m["cidr_mask_hi"][j])
         if v:
             src = ipaddress.IPv6Address((hi << 64) | lo)
             dst = ipaddress.IPv6Address((m["lb_dst_hi"][2 * lb + 1] << 64) | m["lb_dst_lo"][2 * lb + 1])
