@@ -932,3 +932,35 @@ def test_alb_zone_without_targets_leaves_dns():
     assert w2["requests"] == w2_seen["requests"]      # nothing reaches w2 after 11 s
     assert web["requests"] > 0 and r["simulated_seconds"] > 19.0
     assert r["outcomes"]["fixed_response"] < 0.2 * r["requests"]
+
+
+@pytest.mark.parametrize("dns_name", ["nlb-use1", "NLB-use1.", "nlb-USE1."])
+def test_aws_alias_to_a_load_balancer_name_with_capitals(dns_name):
+    # AliasTarget.DNSName is a DNS name (lower-cased by the loader): matched to the load
+    # balancer case-insensitively, the final dot ignored, and reported by its real name
+    from lbcore.sim import DEFAULT_SCENARIO
+    text = DEFAULT_SCENARIO.read_text()
+    text = text.replace('name = "nlb-use1"', 'name = "NLB-use1"')
+    text = text.replace('DNSName = "nlb-use1"', f'DNSName = "{dns_name}"')
+    s = parse_scenario(text, "caps.toml")
+    r = simulate(s, requests=5000)
+    stream = next(d for d in r["dns"] if d["name"] == "stream.example.com")
+    assert stream["alias_target"] == "NLB-use1" and stream["answers"] > 0
+    assert next(g for g in r["target_groups"] if g["name"] == "stream-use1")["requests"] > 0
+
+
+def test_aws_alias_matching_two_load_balancers_is_an_error():
+    from lbcore.sim import ScenarioError
+    text = small_scenario(events=False, routing="weighted").replace(
+        'name = "alb-eu"', 'name = "ALB-US"').replace(
+        'alias_target = "alb-eu"', 'alias_target = "ALB-US"')
+    old = ('[[route53.records]]\nname = "www.example"\nset_identifier = "api-a"\n'
+           'routing = "weighted"\nweight = 3\nalias_target = "alb-us"')
+    assert old in text
+    text = text.replace(old, '[[route53.records]]\nName = "www.example"\nType = "A"\n'
+                        'SetIdentifier = "api-a"\nWeight = 3\n'
+                        'AliasTarget = { DNSName = "Alb-Us", EvaluateTargetHealth = true }')
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(text, "two.toml")
+    assert any(p == "route53.records[1].AliasTarget.DNSName" and "case-insensitive" in m
+               for p, m in ei.value.problems), ei.value.problems

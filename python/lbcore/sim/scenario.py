@@ -635,12 +635,25 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
 
     names = set()
     by_name: dict[str, list[tuple[int, dict]]] = {}
+    # an AliasTarget's DNSName is a DNS name: case-insensitive, maybe with a final dot
+    lb_fold: dict[str, list[str]] = {}
+    for lb_name in lbs:
+        lb_fold.setdefault(lb_name.lower().rstrip("."), []).append(lb_name)
     for ri, rec in enumerate((s.get("route53") or {}).get("records") or []):
         if not rec:
             continue
         p = f"route53.records[{ri}]"
         names.add(rec["name"])
         by_name.setdefault(rec["name"], []).append((ri, rec))
+        if rec.get("alias_key") and rec.get("alias_target") is not None:
+            found = lb_fold.get(rec["alias_target"].lower().rstrip("."), [])
+            if len(found) == 1:
+                rec["alias_target"] = found[0]
+            elif found:
+                ctx.add(f"{p}.{rec['alias_key']}", f"{rec['alias_target']!r} matches load "
+                        f"balancers {' and '.join(map(repr, found))} (DNS names are "
+                        "case-insensitive); rename one")
+                rec["alias_target"] = found[0]
         if rec.get("alias_target") is not None and rec["alias_target"] not in lbs:
             ctx.add(f"{p}.{rec.get('alias_key', 'alias_target')}",
                     f"unknown load balancer {rec['alias_target']!r}")
