@@ -782,6 +782,9 @@ def test_rules_are_lbcore_elb_rulesets():
     ('default_forward = [{ target_group = "eu" }]',
      'default_forward = [{ target_group = "eu" }]\ncross_zone = false',
      "load_balancers[2].cross_zone", "always routes across zones"),
+    ('default_forward = [{ target_group = "eu" }]',
+     'default_forward = [{ target_group = "eu" }]\ncross_zone = true',
+     "load_balancers[2].cross_zone", "network load balancer setting"),
 ])
 def test_aws_shape_errors_name_the_key(old, new, where, what):
     from lbcore.sim import ScenarioError
