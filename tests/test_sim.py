@@ -976,3 +976,21 @@ def test_aws_alias_matching_two_load_balancers_is_an_error():
         parse_scenario(text, "two.toml")
     assert any(p == "route53.records[1].AliasTarget.DNSName" and "case-insensitive" in m
                for p, m in ei.value.problems), ei.value.problems
+
+
+def test_alb_cross_zone_off_report_keeps_the_scenario_order():
+    # w1 moved to us-east-1c: the zonal selection groups hold w2 | w1, w3, w4, but the
+    # report (and load_over_time, which --plot pairs with it) lists w1, w2, w3, w4
+    text = small_scenario(algo='round_robin", "load_balancing.cross_zone.enabled" = "false')
+    text = text.replace('{ id = "w1", az = "us-east-1a"', '{ id = "w1", az = "us-east-1c"')
+    r = simulate(parse_scenario(text, "o.toml"), requests=3000)
+    web = next(g for g in r["target_groups"] if g["name"] == "web")
+    assert [t["id"] for t in web["targets"]] == ["w1", "w2", "w3", "w4"]
+    assert web["zonal"]["zones"] == ["us-east-1b", "us-east-1c"]
+    lot = r["load_over_time"]
+    names = [f"{g['name']}/{t['id']}" for g in r["target_groups"] for t in g["targets"]]
+    assert lot["targets"] == names
+    for g in r["target_groups"]:
+        for t in g["targets"]:
+            counts = lot["counts"][names.index(f"{g['name']}/{t['id']}")]
+            assert sum(counts) == t["requests"] - t["errors"]

@@ -391,18 +391,22 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     for gi, tg in enumerate(tgs):
         zonal = (tg["protocol"] not in FLOW_GROUP_PROTOCOLS and
                  attribute_values(tg)["load_balancing.cross_zone.enabled"] == "false")
-        parts = ([(az, [t for t in tg["targets"] if t["az"] == az])
+        parts = ([(az, [(k, t) for k, t in enumerate(tg["targets"]) if t["az"] == az])
                   for az in sorted({t["az"] for t in tg["targets"]})] if zonal
-                 else [(None, tg["targets"])])
+                 else [(None, list(enumerate(tg["targets"])))])
         sub_of.append([])
         a0 = len(targets)
         for az, ts in parts:
             sub_of[gi].append(len(mgroups))
             mgroups.append((gi, az))
-            for t in ts:
-                targets.append(dict(t, group=tg["name"], health_check=tg["health_check"]))
+            for k, t in ts:
+                targets.append(dict(t, group=tg["name"], health_check=tg["health_check"],
+                                    listed=k))
             tg_start.append(len(targets))
         scen_range.append((a0, len(targets)))
+    # the model's target indices in the scenario's order (zonal groups are regrouped by zone)
+    report_order = [i for a, b in scen_range
+                    for i in sorted(range(a, b), key=lambda i: targets[i]["listed"])]
     T = len(targets)
     tg_algo = []
     for gi, _ in mgroups:
@@ -563,6 +567,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                    for gi, tg in enumerate(tgs)],
         "algorithms": [next(k for k, v in ALGO_CODES.items() if v == a) for a in tg_algo],
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
+        "report_order": report_order,
         "limits": [th["name"] for th in s["throttling"]],
         "events": sorted(({"at": ev["at"], "action": ev["action"],
                            "what": ev.get("region")
