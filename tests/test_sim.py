@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from lbcore._sim import Engine
 from lbcore.sim import load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
-from reference.sim_ref import simulate_ref
+from reference.sim_ref import flow_tables_ref, simulate_ref
 
 STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
              "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding")
@@ -243,8 +243,8 @@ def assert_same(eng, ref):
 def test_engine_matches_python_reference(seed, algo, dist, routing, workers, rps):
     s = parse_scenario(small_scenario(algo=algo, dist=dist, routing=routing, workers=workers,
                                       rps=rps), "small.toml")
-    model, _ = compile_scenario(s, requests=1500)
-    ref = simulate_ref(model, seed, 1500)
+    model, meta = compile_scenario(s, requests=1500)
+    ref = simulate_ref(model, seed, 1500, flow_tables_ref(s, model, meta))
     assert_same(run_engine(model, seed, 1500), ref)
 
 
@@ -262,10 +262,10 @@ def test_heap_growth_matches_reference():
     text = small_scenario(algo="round_robin", events=False, nlb=False, rps=8000.0,
                           workers=3000, slow=2.0, dist="constant", routing="simple")
     s = parse_scenario(text, "big.toml")
-    model, _ = compile_scenario(s, requests=12000)
+    model, meta = compile_scenario(s, requests=12000)
     eng = run_engine(model, 1, 12000)
     assert eng.heap_peak > 1024
-    assert_same(eng, simulate_ref(model, 1, 12000))
+    assert_same(eng, simulate_ref(model, 1, 12000, flow_tables_ref(s, model, meta)))
 
 
 def test_max_time_stops_the_run():
@@ -629,10 +629,11 @@ EU_RTT = 'rtt = { us-east-1 = 0.08, eu-west-1 = 0.01 }'
 ])
 def test_flow_hashing_matches_python_reference(kw):
     s = parse_scenario(small_scenario(**kw), "flows.toml")
-    model, _ = compile_scenario(s, requests=1500)
-    assert_same(run_engine(model, 11, 1500), simulate_ref(model, 11, 1500))
-    assert np.array_equal(run_engine(model, 11, 1500).stats["cnt_flows"],
-                          simulate_ref(model, 11, 1500)["cnt_flows"])
+    model, meta = compile_scenario(s, requests=1500)
+    ref = simulate_ref(model, 11, 1500, flow_tables_ref(s, model, meta))
+    eng = run_engine(model, 11, 1500)
+    assert_same(eng, ref)
+    assert np.array_equal(eng.stats["cnt_flows"], ref["cnt_flows"])
 
 
 def _tcp_shares(text, n=40_000):
