@@ -452,6 +452,11 @@ def test_engine_validates_its_model():
     bad = dict(model, tgt_mean=model["tgt_mean"][:-1])
     with pytest.raises(ValueError, match="tgt_mean"):
         Engine(bad, 0)
+    def first_minus_one(k):
+        a = np.array(model[k], copy=True)
+        a[0] = -1          # the rest consistent: only the first offset is wrong
+        return a
+
     for k, bad_value, msg in (
             ("mg_tab", np.full_like(model["mg_tab"], 999), "mg_tab"),
             ("nd_w", np.zeros_like(model["nd_w"]), "nd_w"),
@@ -462,10 +467,10 @@ def test_engine_validates_its_model():
             ("cidr_start", np.zeros_like(model["cidr_start"]), "cidr_start"),
             ("gn_start", model["gn_start"][:-1], "gn_start"),
             # a negative first offset would read before the arrays in the nogil loop
-            ("gn_start", np.asarray(model["gn_start"]) - 1, "gn_start"),
-            ("cidr_start", np.asarray(model["cidr_start"]) - 1, "cidr_start"),
-            ("tg_start", np.asarray(model["tg_start"]) - np.eye(len(model["tg_start"]),
-                                                               dtype=np.int32)[0], "tg_start"),
+            ("gn_start", first_minus_one("gn_start"), "gn_start"),
+            ("cidr_start", first_minus_one("cidr_start"), "cidr_start"),
+            ("tg_start", first_minus_one("tg_start"), "tg_start"),
+            ("thr_start", first_minus_one("thr_start"), "thr_start"),
             ("tg_algo", np.full_like(model["tg_algo"], 9), "tg_algo"),
             ("tg_algo", np.full_like(model["tg_algo"], -1), "tg_algo")):
         with pytest.raises(ValueError, match=msg):

@@ -111,8 +111,46 @@ def flow_tables_ref(scenario, model, meta):
     return out
 
 
-def simulate_ref(model, seed, n, flow_tables):
-    """``flow_tables``: :func:`flow_tables_ref` of the scenario the model was compiled from."""
+class _ModelTable:
+    """A node's table read from the model (``mg_tab`` slice): select(h) -> target index."""
+
+    def __init__(self, tab):
+        self.tab = tab
+
+    def select(self, h):
+        return self.tab[(h * len(self.tab)) >> 64]
+
+
+class _Same(dict):
+    def __missing__(self, k):
+        return k
+
+
+def _tables_from_model(m):
+    """The compiled model's own flow tables in :func:`flow_tables_ref`'s shape (for callers
+    without the scenario: it then checks the loop, not how the tables were built)."""
+    E, ND, L = int(m["E"]), int(m["ND"]), int(m["L"])
+    out = {}
+    for g in range(int(m["G"])):
+        a, b = m["gn_start"][g], m["gn_start"][g + 1]
+        if m["tg_algo"][g] != 3:
+            continue
+        epochs = []
+        for e in range(E):
+            per_node = []
+            for i in range(a, b):
+                off, mm = m["nd_off"][e * ND + i], m["nd_m"][e * ND + i]
+                per_node.append(_ModelTable(m["mg_tab"][off:off + mm])
+                                if m["nd_w"][e * ND + i] > 0 else None)
+            epochs.append(per_node)
+        out[g] = {"nodes": list(zip(m["nd_ta"][a:b], m["nd_tb"][a:b])), "epochs": epochs,
+                  "udp": m["udp_share"][g * L:(g + 1) * L], "ident": _Same()}
+    return out
+
+
+def simulate_ref(model, seed, n, flow_tables=None):
+    """``flow_tables``: :func:`flow_tables_ref` of the scenario the model was compiled
+    from (None: the model's own tables, so only the loop is checked)."""
     m = {k: (np.asarray(v).ravel().tolist() if isinstance(v, np.ndarray) else v)
          for k, v in model.items()}
     C, R, NN, D, L, G, T, E, P, B, TB = (int(m[k]) for k in
@@ -146,7 +184,8 @@ def simulate_ref(model, seed, n, flow_tables):
 
     apply_epoch(selectors, model, 0, 0.0)
 
-    ND = int(m["ND"])
+    if flow_tables is None:
+        flow_tables = _tables_from_model(m)
     fields = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
 
     def flow_pick(g, c, lb):
