@@ -9,6 +9,16 @@ from lbcore.cli import main
 from lbcore.sim import DEFAULT_SCENARIO
 
 GOOD = DEFAULT_SCENARIO.read_text()
+EU_LOC = "location = { latitude = 50.1, longitude = 8.7 }"
+ALB_EU = 'name = "alb-euw1"\ntype = "application"'
+SECOND_NLB = """
+[[load_balancers]]
+name = "nlb-two"
+type = "network"
+region = "us-east-1"
+default_forward = [{ target_group = "stream-use1" }]
+"""
+assert GOOD.count(EU_LOC) == 1 and GOOD.count(ALB_EU) == 1
 
 
 def run(capsys, *argv):
@@ -106,6 +116,26 @@ BAD = [
      ["traffic.clients[1].cidrs[0]", "CIDR"]),
     ("flow share out of range", GOOD.replace("udp = 0.2", "udp = 2"),
      ["traffic.flows.udp", "<= 1"]),
+    ("bad client continent", GOOD.replace(EU_LOC, EU_LOC + '\ngeolocation = { continent = "Europe" }'),
+     ["traffic.clients[1].geolocation", "ContinentCode"]),
+    ("bad client country", GOOD.replace(EU_LOC, EU_LOC + '\ngeolocation = { country = "Germany" }'),
+     ["traffic.clients[1].geolocation", "CountryCode"]),
+    ("client subdivision without country",
+     GOOD.replace(EU_LOC, EU_LOC + '\ngeolocation = { subdivision = "CA" }'),
+     ["traffic.clients[1].geolocation", "SubdivisionCode"]),
+    ("client in the default location",
+     GOOD.replace(EU_LOC, EU_LOC + '\ngeolocation = { country = "*" }'),
+     ["traffic.clients[1].geolocation", "not where a client is"]),
+    ("cross_zone = true on an ALB", GOOD.replace(ALB_EU, ALB_EU + "\ncross_zone = true"),
+     ["load_balancers[1].cross_zone", "network load balancer setting"]),
+    ("cross_zone = false on an ALB", GOOD.replace(ALB_EU, ALB_EU + "\ncross_zone = false"),
+     ["load_balancers[1].cross_zone", "network load balancer setting"]),
+    ("negative record weight", GOOD.replace('record = "api-euw1"\nweight = 50',
+                                            'record = "api-euw1"\nweight = -5'),
+     ["events[7].weight", ">= 0"]),
+    ("target group of two NLBs", GOOD + SECOND_NLB,
+     ["load_balancers[3].default_forward[0].target_group", "already serves",
+      "'nlb-use1'"]),
 ]
 
 
@@ -120,6 +150,21 @@ def test_bad_scenarios_exit_2_naming_file_and_key(capsys, tmp_path, command, wha
         assert line.startswith(f"lbcore: error: {path}: "), line
     for n in needles:
         assert n in err, (what, n, err)
+
+
+@pytest.mark.parametrize("old,new,where", [
+    ('record = "api-euw1"\nweight = 50', 'record = "api-euw1"\nweight = -5', "events[7].weight"),
+    ('target = "web-1c"\n[[events]]\nat = 100',
+     'target = "web-1c"\n[[events]]\nat = 95\naction = "set_weight"\ntarget_group = "web-use1"\n'
+     'target = "web-1a"\nweight = -1\n[[events]]\nat = 100', "events[1].weight"),
+    ('set_identifier = "api-euw1"\nrouting = "weighted"\nweight = 30',
+     'set_identifier = "api-euw1"\nrouting = "weighted"\nweight = 300', "route53.records[3].weight"),
+])
+def test_a_bad_value_is_one_message_not_also_missing(capsys, tmp_path, old, new, where):
+    assert old in GOOD
+    code, _, err = run(capsys, "validate", write(tmp_path, GOOD.replace(old, new, 1)))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and f": {where}: expected" in lines[0], lines
 
 
 def test_every_problem_is_reported(capsys, tmp_path):

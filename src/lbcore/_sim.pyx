@@ -37,10 +37,10 @@ MODEL_ARRAYS = {
     "tgt_dist": np.int32, "tgt_mean": np.float64, "tgt_sigma": np.float64,
     "wk_start": np.int32, "thr_start": np.int32, "thr_idx": np.int32,
     "b_rate": np.float64, "b_burst": np.float64,
-    # flow-hash groups: flow mix, client address ranges, load balancer addresses,
+    # flow-hash groups: UDP share per (group, load balancer), IPv6 share, client address ranges, load balancer addresses,
     # hash fields per group, per-group load balancer nodes (one per Availability Zone,
     # picked by rendezvous hashing) and per-(epoch, node) Maglev tables
-    "flow_mix": np.float64, "cidr_start": np.int32, "cidr_hi": np.uint64,
+    "udp_share": np.float64, "flow_ipv6": np.float64, "cidr_start": np.int32, "cidr_hi": np.uint64,
     "cidr_lo": np.uint64, "cidr_mask_hi": np.uint64, "cidr_mask_lo": np.uint64,
     "lb_dst_hi": np.uint64, "lb_dst_lo": np.uint64, "lb_port": np.int32,
     "tg_fields": np.int32, "gn_start": np.int32, "nd_ta": np.uint64, "nd_tb": np.uint64,
@@ -134,7 +134,8 @@ cdef class Engine:
     cdef const int32_t *tg_algo
     cdef const double *tgt_weight
     cdef const uint8_t *tgt_up
-    cdef const double *flow_mix
+    cdef const double *udp_share
+    cdef double flow_ipv6
     cdef const int32_t *cidr_start
     cdef const uint64_t *cidr_hi
     cdef const uint64_t *cidr_lo
@@ -151,7 +152,6 @@ cdef class Engine:
     cdef const int64_t *nd_off
     cdef const uint64_t *nd_m
     cdef const int32_t *mg_tab
-    cdef int64_t mg_n
     cdef const int32_t *tgt_dist
     cdef const double *tgt_mean
     cdef const double *tgt_sigma
@@ -237,7 +237,7 @@ cdef class Engine:
             "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T,
             "tgt_dist": self.T, "tgt_mean": self.T, "tgt_sigma": self.T,
             "wk_start": self.T + 1, "thr_start": self.C * self.R + 1,
-            "flow_mix": 2, "cidr_start": 2 * self.C + 1, "lb_dst_hi": 2 * self.L,
+            "udp_share": self.G * self.L, "flow_ipv6": 1, "cidr_start": 2 * self.C + 1, "lb_dst_hi": 2 * self.L,
             "lb_dst_lo": 2 * self.L, "lb_port": self.L, "tg_fields": self.G,
             "gn_start": self.G + 1,
         }
@@ -258,10 +258,20 @@ cdef class Engine:
             raise ValueError("model['rec_lb'] out of range")
         if m["lb_insp"][:self.L].max() >= self.G or m["lb_insp"][:self.L].min() < -1:
             raise ValueError("model['lb_insp'] out of range")
-        if m["gn_start"][self.G] != self.ND or np.any(np.diff(m["gn_start"]) < 0):
+        if m["tg_algo"].min() < 0 or m["tg_algo"].max() > LB_SIM_POWER_OF_TWO:
+            raise ValueError("model['tg_algo'] must be codes 0..4 (see ALGO_CODES)")
+        if m["tg_start"][0] != 0 or np.any(np.diff(m["tg_start"]) < 0):
+            raise ValueError("model['tg_start'] must start at 0 and not decrease")
+        if m["wk_start"][0] != 0:
+            raise ValueError("model['wk_start'] must start at 0")
+        if m["thr_start"][0] != 0 or np.any(np.diff(m["thr_start"]) < 0) or \
+                m["thr_start"][-1] > m["thr_idx"].size:
+            raise ValueError("model['thr_start'] is inconsistent with model['thr_idx']")
+        if m["gn_start"][0] != 0 or m["gn_start"][self.G] != self.ND or \
+                np.any(np.diff(m["gn_start"]) < 0):
             raise ValueError("model['gn_start'] is inconsistent with model['ND']")
         nc = int(m["cidr_start"][2 * self.C])
-        if np.any(np.diff(m["cidr_start"]) < 0) or nc > m["cidr_hi"].size or \
+        if m["cidr_start"][0] != 0 or np.any(np.diff(m["cidr_start"]) < 0) or nc > m["cidr_hi"].size or \
                 nc > m["cidr_lo"].size or nc > m["cidr_mask_hi"].size or \
                 nc > m["cidr_mask_lo"].size:
             raise ValueError("model['cidr_start'] is inconsistent with the cidr arrays")
@@ -279,8 +289,10 @@ cdef class Engine:
             raise ValueError("model['tg_fields'] must be 0 (5-tuple), 1 (3-tuple) or 2 (2-tuple)")
         if m["lb_port"].min() < 0 or m["lb_port"].max() > 65535:
             raise ValueError("model['lb_port'] must be ports 0..65535")
-        if not (0.0 <= m["flow_mix"][0] <= 1.0 and 0.0 <= m["flow_mix"][1] <= 1.0):
-            raise ValueError("model['flow_mix'] must be two shares in [0, 1]")
+        if not (np.all(m["udp_share"] >= 0.0) and np.all(m["udp_share"] <= 1.0)):
+            raise ValueError("model['udp_share'] must be shares in [0, 1]")
+        if not 0.0 <= m["flow_ipv6"][0] <= 1.0:
+            raise ValueError("model['flow_ipv6'] must be a share in [0, 1]")
         for gg in range(self.G):
             if m["tg_algo"][gg] == LB_SIM_FLOW_HASH and m["gn_start"][gg + 1] == m["gn_start"][gg]:
                 raise ValueError(f"model['gn_start']: flow-hash group {gg} has no nodes")
@@ -295,7 +307,8 @@ cdef class Engine:
         self.rtt = _dp(m["rtt"]); self.tg_start = _ip(m["tg_start"])
         self.tg_algo = _ip(m["tg_algo"]); self.tgt_weight = _dp(m["tgt_weight"])
         self.tgt_up = _bp(m["tgt_up"])
-        self.flow_mix = _dp(m["flow_mix"]); self.cidr_start = _ip(m["cidr_start"])
+        self.udp_share = _dp(m["udp_share"]); self.flow_ipv6 = float(m["flow_ipv6"][0])
+        self.cidr_start = _ip(m["cidr_start"])
         self.cidr_hi = _up(m["cidr_hi"]); self.cidr_lo = _up(m["cidr_lo"])
         self.cidr_mask_hi = _up(m["cidr_mask_hi"]); self.cidr_mask_lo = _up(m["cidr_mask_lo"])
         self.lb_dst_hi = _up(m["lb_dst_hi"]); self.lb_dst_lo = _up(m["lb_dst_lo"])
@@ -479,22 +492,24 @@ cdef class Engine:
     cdef int32_t _flow_pick(self, int32_t g, int32_t c, int32_t lb) noexcept nogil:
         """A new flow from client class c to load balancer lb, placed by group g.
 
-        The flow: TCP or UDP (``flow_mix[0]`` = UDP share), IPv4 or IPv6 (``flow_mix[1]``
-        = IPv6 share, among clients with ranges of both versions), a source address
-        drawn uniformly from one of the client's ranges of that version, an ephemeral
-        source port 1024..65535, the load balancer's address and listener port. It is
+        The flow: TCP or UDP (``udp_share[g * L + lb]``: the UDP share of the traffic
+        group g places for load balancer lb, by the group's protocol), IPv4 or IPv6
+        (``flow_ipv6`` = IPv6 share, among clients with ranges of both versions), a source
+        address drawn uniformly from one of the client's ranges of that version, an
+        ephemeral source port 1024..65535, the load balancer's address and listener port. It is
         hashed with lbcore's flow hash (``tg_fields[g]``: 5-tuple, 3-tuple or 2-tuple);
         the hash picks the load balancer node (Availability Zone) by rendezvous hashing
         over the nodes live in this epoch (``nd_w``), then the target from that node's
         Maglev table. Draws (only when some node is live): uniform (protocol), uniform
-        (version), uniform (range), u64 (address), u64 (address high word / port).
+        (version), uniform (range), u64 (address low word), u64 (address high word),
+        u64 (port).
         """
         cdef int32_t a = self.gn_start[g], nn = self.gn_start[g + 1] - a, k, j, v, n4, n6
         cdef int32_t live = 0
         cdef const double* nw = self.nd_w + <int64_t>self.epoch * self.ND + a
         cdef int64_t idx
         cdef double u_proto, u_ver, u_rng
-        cdef uint64_t r_addr, r_port, h, src_hi, src_lo
+        cdef uint64_t r_addr, r_hi, r_port, h, src_hi, src_lo
         cdef uint8_t proto
         cdef uint16_t sport
         for k in range(nn):
@@ -506,8 +521,9 @@ cdef class Engine:
         u_ver = lb_rng_uniform(&self.rng)
         u_rng = lb_rng_uniform(&self.rng)
         r_addr = lb_rng_next(&self.rng)
+        r_hi = lb_rng_next(&self.rng)
         r_port = lb_rng_next(&self.rng)
-        proto = 17 if u_proto < self.flow_mix[0] else 6
+        proto = 17 if u_proto < self.udp_share[<int64_t>g * self.L + lb] else 6
         n4 = self.cidr_start[2 * c + 1] - self.cidr_start[2 * c]
         n6 = self.cidr_start[2 * c + 2] - self.cidr_start[2 * c + 1]
         if n6 == 0:
@@ -515,14 +531,14 @@ cdef class Engine:
         elif n4 == 0:
             v = 1
         else:
-            v = 1 if u_ver < self.flow_mix[1] else 0
+            v = 1 if u_ver < self.flow_ipv6 else 0
         k = n6 if v else n4
         j = <int32_t>(u_rng * k)
         if j >= k:
             j = k - 1
         j += self.cidr_start[2 * c + v]
         src_lo = self.cidr_lo[j] | (r_addr & self.cidr_mask_lo[j])
-        src_hi = self.cidr_hi[j] | (r_port & self.cidr_mask_hi[j])
+        src_hi = self.cidr_hi[j] | (r_hi & self.cidr_mask_hi[j])
         sport = <uint16_t>(1024 + r_port % 64512)
         h = lb_flow_hash_keyed(&self.fkeys, proto, LB_FLOW_IPV6 if v else 0, src_hi, src_lo,
                                self.lb_dst_hi[2 * lb + v], self.lb_dst_lo[2 * lb + v], sport,

@@ -33,7 +33,124 @@ def pick(cdf, u):
     return len(cdf) - 1
 
 
-def simulate_ref(model, seed, n):
+NODE_SEED = 0x5EED_0DE5        # documented identity seed of nodes and targets
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _is_prime(k):
+    return k >= 2 and all(k % d for d in range(2, int(k ** 0.5) + 1))
+
+
+def flow_tables_ref(scenario, model, meta):
+    """The flow-hash groups' placement built from the scenario by the documented rule
+    (docs/simulation.md), not from the model's arrays: per group, one node per
+    Availability Zone of its targets (identity "group/zone"), and per epoch each node's
+    pool — the group's eligible targets (weight > 0) in its zone, or all of them with
+    cross-zone on — as an lbcore.Maglev over "group/id" (table 65,537 or the next prime
+    >= 100 x pool, unweighted when the pool's weights are equal); and the UDP share per
+    (group, load balancer) by the group's protocol. Only the model's group / target
+    numbering (tg_start, meta) and eligibility (tgt_weight) are read from the model."""
+    tgs = {tg["name"]: tg for tg in scenario["target_groups"]}
+    lbs = scenario["load_balancers"]
+    udp = scenario["traffic"]["flows"]["udp"]
+    E, T = int(model["E"]), int(model["T"])
+    w = np.asarray(model["tgt_weight"]).reshape(E, T)
+    proto_udp = lambda p: {"UDP": 1.0, "TCP_UDP": udp}.get(p, 0.0)  # noqa: E731
+    index = {(grp, tid): i for i, (grp, tid, _) in enumerate(meta["targets"])}
+    out = {}
+    for name, subs, zones in meta["groups"]:
+        tg = tgs[name]
+        if tg["protocol"] not in ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"):
+            continue
+        (g,) = subs
+        azs = sorted({t["az"] for t in tg["targets"]})
+        nodes = [(lbcore.hash_key(f"{name}/{az}", seed=NODE_SEED),
+                  lbcore.hash_key(f"{name}/{az}", seed=(NODE_SEED + GOLDEN) & M64)) for az in azs]
+        attrs = tg["attributes"] or {}
+        cz = attrs.get("load_balancing.cross_zone.enabled", "use_load_balancer_configuration")
+        if tg["protocol"] == "GENEVE":
+            cross = False
+        elif cz in ("true", "false"):
+            cross = cz == "true"
+        else:
+            nlb = [lb for lb in lbs if any(f["target_group"] == name
+                                           for f in lb["default_forward"] or [])]
+            cross = bool(nlb and nlb[0]["cross_zone"])
+        epochs = []
+        for e in range(E):
+            per_node = []
+            for az in azs:
+                pool = [t for t in tg["targets"] if w[e, index[(name, t["id"])]] > 0
+                        and (cross or t["az"] == az)]
+                if not pool:
+                    per_node.append(None)
+                    continue
+                pw = [float(w[e, index[(name, t["id"])]]) for t in pool]
+                size = 65537
+                if size < 100 * len(pool):
+                    size = 100 * len(pool) + 1
+                    while not _is_prime(size):
+                        size += 1
+                mg = lbcore.Maglev([f"{name}/{t['id']}" for t in pool],
+                                   weights=None if len(set(pw)) == 1 else pw,
+                                   table_size=size, seed=NODE_SEED)
+                per_node.append(mg)
+            epochs.append(per_node)
+        udp_of_lb = []
+        for lb in lbs:
+            if tg["protocol"] != "GENEVE":
+                udp_of_lb.append(proto_udp(tg["protocol"]))
+            elif lb["type"] != "network":
+                udp_of_lb.append(0.0)      # an ALB's HTTP(S) traffic: TCP
+            else:
+                fwd = lb["default_forward"] or []
+                udp_of_lb.append(sum(f["weight"] * proto_udp(tgs[f["target_group"]]["protocol"])
+                                     for f in fwd) / sum(f["weight"] for f in fwd))
+        ident = {f"{name}/{t['id']}": index[(name, t["id"])] for t in tg["targets"]}
+        out[g] = {"nodes": nodes, "epochs": epochs, "udp": udp_of_lb, "ident": ident}
+    return out
+
+
+class _ModelTable:
+    """A node's table read from the model (``mg_tab`` slice): select(h) -> target index."""
+
+    def __init__(self, tab):
+        self.tab = tab
+
+    def select(self, h):
+        return self.tab[(h * len(self.tab)) >> 64]
+
+
+class _Same(dict):
+    def __missing__(self, k):
+        return k
+
+
+def _tables_from_model(m):
+    """The compiled model's own flow tables in :func:`flow_tables_ref`'s shape (for callers
+    without the scenario: it then checks the loop, not how the tables were built)."""
+    E, ND, L = int(m["E"]), int(m["ND"]), int(m["L"])
+    out = {}
+    for g in range(int(m["G"])):
+        a, b = m["gn_start"][g], m["gn_start"][g + 1]
+        if m["tg_algo"][g] != 3:
+            continue
+        epochs = []
+        for e in range(E):
+            per_node = []
+            for i in range(a, b):
+                off, mm = m["nd_off"][e * ND + i], m["nd_m"][e * ND + i]
+                per_node.append(_ModelTable(m["mg_tab"][off:off + mm])
+                                if m["nd_w"][e * ND + i] > 0 else None)
+            epochs.append(per_node)
+        out[g] = {"nodes": list(zip(m["nd_ta"][a:b], m["nd_tb"][a:b])), "epochs": epochs,
+                  "udp": m["udp_share"][g * L:(g + 1) * L], "ident": _Same()}
+    return out
+
+
+def simulate_ref(model, seed, n, flow_tables=None):
+    """``flow_tables``: :func:`flow_tables_ref` of the scenario the model was compiled
+    from (None: the model's own tables, so only the loop is checked)."""
     m = {k: (np.asarray(v).ravel().tolist() if isinstance(v, np.ndarray) else v)
          for k, v in model.items()}
     C, R, NN, D, L, G, T, E, P, B, TB = (int(m[k]) for k in
@@ -67,26 +184,29 @@ def simulate_ref(model, seed, n):
 
     apply_epoch(selectors, model, 0, 0.0)
 
-    ND = int(m["ND"])
+    if flow_tables is None:
+        flow_tables = _tables_from_model(m)
     fields = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
 
     def flow_pick(g, c, lb):
         """A new flow, hashed by lbcore.flow_hash; node by highest random weight over
         the live nodes (Rendezvous's documented score), target from the node's table."""
-        a, nn = m["gn_start"][g], m["gn_start"][g + 1] - m["gn_start"][g]
-        nw = m["nd_w"][epoch * ND + a:epoch * ND + a + nn]
+        ft = flow_tables[g]
+        placed = ft["epochs"][epoch]
+        nn = len(placed)
+        nw = [0.0 if p is None else 1.0 for p in placed]
         if not any(x > 0 for x in nw):
             return -1
         u_proto, u_ver, u_rng = rng.uniform(), rng.uniform(), rng.uniform()
-        r_addr, r_port = rng.next_u64(), rng.next_u64()
-        udp = u_proto < m["flow_mix"][0]
+        r_addr, r_hi, r_port = rng.next_u64(), rng.next_u64(), rng.next_u64()
+        udp = u_proto < ft["udp"][lb]
         cs = m["cidr_start"]
         n4, n6 = cs[2 * c + 1] - cs[2 * c], cs[2 * c + 2] - cs[2 * c + 1]
-        v = 0 if n6 == 0 else 1 if n4 == 0 else int(u_ver < m["flow_mix"][1])
+        v = 0 if n6 == 0 else 1 if n4 == 0 else int(u_ver < m["flow_ipv6"][0])
         k = n6 if v else n4
         j = cs[2 * c + v] + min(int(u_rng * k), k - 1)
         lo = m["cidr_lo"][j] | (r_addr & m["cidr_mask_lo"][j])
-        hi = m["cidr_hi"][j] | (r_port & m["cidr_mask_hi"][j])
+        hi = m["cidr_hi"][j] | (r_hi & m["cidr_mask_hi"][j])
         if v:
             src = ipaddress.IPv6Address((hi << 64) | lo)
             dst = ipaddress.IPv6Address((m["lb_dst_hi"][2 * lb + 1] << 64) | m["lb_dst_lo"][2 * lb + 1])
@@ -98,16 +218,14 @@ def simulate_ref(model, seed, n):
         h = lbcore.flow_hash(flow, fields=fields[m["tg_fields"][g]], seed=seed)
         st["cnt_flows"][4 * g + 2 * v + int(udp)] += 1
         best, best_score = -1, None
-        for i in range(nn):
+        for i, (ta, tb) in enumerate(ft["nodes"]):
             if nw[i] > 0:
-                pair = mix64((mix64(h ^ m["nd_ta"][a + i]) + m["nd_tb"][a + i]) & M64)
+                pair = mix64((mix64(h ^ ta) + tb) & M64)
                 u = ((pair >> 12) + 0.5) / 2.0 ** 52
-                score = (-nw[i] / math.log(u), -m["nd_ta"][a + i], -m["nd_tb"][a + i], -i)
+                score = (-nw[i] / math.log(u), -ta, -tb, -i)
                 if best < 0 or score > best_score:
                     best, best_score = i, score
-        idx = epoch * ND + a + best
-        mm = m["nd_m"][idx]
-        return m["mg_tab"][m["nd_off"][idx] + ((h * mm) >> 64)]
+        return ft["ident"][placed[best].select(h)]
 
     def select(g, c, lb):
         a, bnd = m["tg_start"][g], m["tg_start"][g + 1]

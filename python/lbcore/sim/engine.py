@@ -139,7 +139,7 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
                               "nodes": pl["azs"],
                               "tcp_ipv4": int(f[0]), "udp_ipv4": int(f[1]),
                               "tcp_ipv6": int(f[2]), "udp_ipv6": int(f[3])}
-        for t in range(a, b):
+        for t in meta["report_order"][a:b]:     # the scenario's order within the group
             _, tid, az = meta["targets"][t]
             group["targets"].append({
                 "id": tid, "az": az, "requests": int(cnt[t]),
@@ -149,10 +149,11 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
                 "outstanding": _outstanding(out_hist[t]),
             })
         report["target_groups"].append(group)
+    order = meta["report_order"]
     report["load_over_time"] = {
         "bin_seconds": float(model["tbin_w"]),
-        "targets": [f"{g}/{t}" for g, t, _ in meta["targets"]],
-        "counts": st["tbins"].reshape(model["TB"], T).T.tolist(),
+        "targets": [f"{meta['targets'][t][0]}/{meta['targets'][t][1]}" for t in order],
+        "counts": st["tbins"].reshape(model["TB"], T).T[order].tolist(),
     }
     report["epoch_table"] = [{"start": float(t0), "requests": int(n_e)}
                              for t0, n_e in zip(model["epoch_t"], st["cnt_epoch"])]

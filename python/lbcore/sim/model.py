@@ -104,6 +104,35 @@ def _cross_zone(tg: dict, values: dict, lbs: list[dict]) -> bool:
     return False
 
 
+def _protocol_udp_share(protocol: str, udp: float) -> float:
+    """UDP share of the new flows a target group of ``protocol`` receives: TCP and TLS
+    listeners carry TCP only, UDP only UDP, TCP_UDP the scenario's ``[traffic.flows].udp``
+    share; HTTP/HTTPS traffic (an ALB's) is TCP."""
+    return {"UDP": 1.0, "TCP_UDP": udp}.get(protocol, 0.0)
+
+
+def udp_shares(s: dict, mgroups: list) -> np.ndarray:
+    """(model group, load balancer) -> UDP share of the flows the group places for that
+    load balancer's traffic. A flow-hash group gets its protocol's share
+    (:func:`_protocol_udp_share`); a GENEVE inspection group gets the protocol of the
+    traffic it inspects: an application load balancer's is TCP, a network load
+    balancer's the forward-weighted share of the target groups it forwards to."""
+    tgs, lbs = s["target_groups"], s["load_balancers"]
+    udp = s["traffic"]["flows"]["udp"]
+    proto = {tg["name"]: tg["protocol"] for tg in tgs}
+    out = np.zeros((len(mgroups), len(lbs)))
+    for li, lb in enumerate(lbs):
+        fwd = lb["default_forward"] or []
+        tot = sum(f["weight"] for f in fwd)
+        lb_udp = (0.0 if lb["type"] != "network" or not tot else
+                  sum(f["weight"] * _protocol_udp_share(proto[f["target_group"]], udp)
+                      for f in fwd) / tot)
+        for g, (gi, _) in enumerate(mgroups):
+            p = tgs[gi]["protocol"]
+            out[g, li] = lb_udp if p == "GENEVE" else _protocol_udp_share(p, udp)
+    return out
+
+
 def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: np.ndarray,
                 mgroups: list):
     """Model arrays for flow hashing, and per flow-hash group the placement objects.
@@ -180,7 +209,7 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
     v6 = [int(ipaddress.ip_address("2001:db8:ffff::")) + li + 1 for li in range(len(lbs))]
     flows = s["traffic"]["flows"]
     arrays = {
-        "ND": ND, "flow_mix": np.array([flows["udp"], flows["ipv6"]]),
+        "ND": ND, "udp_share": udp_shares(s, mgroups), "flow_ipv6": np.array([flows["ipv6"]]),
         "cidr_start": np.array(cidr_start, np.int32),
         "cidr_hi": rng[:, 0], "cidr_lo": rng[:, 1], "cidr_mask_hi": rng[:, 2],
         "cidr_mask_lo": rng[:, 3],
@@ -362,18 +391,22 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     for gi, tg in enumerate(tgs):
         zonal = (tg["protocol"] not in FLOW_GROUP_PROTOCOLS and
                  attribute_values(tg)["load_balancing.cross_zone.enabled"] == "false")
-        parts = ([(az, [t for t in tg["targets"] if t["az"] == az])
+        parts = ([(az, [(k, t) for k, t in enumerate(tg["targets"]) if t["az"] == az])
                   for az in sorted({t["az"] for t in tg["targets"]})] if zonal
-                 else [(None, tg["targets"])])
+                 else [(None, list(enumerate(tg["targets"])))])
         sub_of.append([])
         a0 = len(targets)
         for az, ts in parts:
             sub_of[gi].append(len(mgroups))
             mgroups.append((gi, az))
-            for t in ts:
-                targets.append(dict(t, group=tg["name"], health_check=tg["health_check"]))
+            for k, t in ts:
+                targets.append(dict(t, group=tg["name"], health_check=tg["health_check"],
+                                    listed=k))
             tg_start.append(len(targets))
         scen_range.append((a0, len(targets)))
+    # the model's target indices in the scenario's order (zonal groups are regrouped by zone)
+    report_order = [i for a, b in scen_range
+                    for i in sorted(range(a, b), key=lambda i: targets[i]["listed"])]
     T = len(targets)
     tg_algo = []
     for gi, _ in mgroups:
@@ -534,6 +567,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                    for gi, tg in enumerate(tgs)],
         "algorithms": [next(k for k, v in ALGO_CODES.items() if v == a) for a in tg_algo],
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
+        "report_order": report_order,
         "limits": [th["name"] for th in s["throttling"]],
         "events": sorted(({"at": ev["at"], "action": ev["action"],
                            "what": ev.get("region")

@@ -66,6 +66,11 @@ class _Ctx:
     def add(self, path, msg):
         self.problems.append((path, msg))
 
+    def has(self, path) -> bool:
+        """Whether a problem is already reported at ``path`` (a value that failed its
+        check is None afterwards: not to be reported again as missing)."""
+        return any(p == path for p, _ in self.problems)
+
 
 class Num:
     def __init__(self, lo=None, hi=None, lo_open=False, integer=False, default=None,
@@ -274,6 +279,24 @@ def geolocation_of(g: dict):
     """A scenario ``geolocation`` table as an ``lbcore.route53.Geolocation``."""
     from lbcore.route53 import Geolocation
     return Geolocation(g.get("continent"), g.get("country"), g.get("subdivision"))
+
+
+def client_geolocation_problem(g: dict):
+    """What is wrong with a client class's ``geolocation`` (None if nothing): its
+    continent, and its country with subdivision, each checked by :func:`geolocation_of`
+    as a record's would be (a client has both a continent and a country; '*' is a
+    record's default location, not a place a client can be)."""
+    if g.get("country") == "*":
+        return "a client's country must be a 2-letter ISO 3166 code ('*' is the default " \
+               "location of a record, not where a client is)"
+    try:
+        if g.get("continent") is not None:
+            geolocation_of({"continent": g["continent"]})
+        if g.get("country") is not None or g.get("subdivision") is not None:
+            geolocation_of({"country": g.get("country"), "subdivision": g.get("subdivision")})
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def template_request(q: dict):
@@ -624,6 +647,10 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 "expected the last rate piece to be > 0 (it lasts until the run ends)")
 
     for ci, c in enumerate(tr.get("clients") or []):
+        if c and c.get("geolocation") is not None:
+            msg = client_geolocation_problem(c["geolocation"])
+            if msg:
+                ctx.add(f"traffic.clients[{ci}].geolocation", msg)
         for region in (c or {}).get("rtt") or {}:
             if region not in regions:
                 ctx.add(f"traffic.clients[{ci}].rtt.{_key(region)}",
@@ -635,12 +662,25 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
 
     names = set()
     by_name: dict[str, list[tuple[int, dict]]] = {}
+    # an AliasTarget's DNSName is a DNS name: case-insensitive, maybe with a final dot
+    lb_fold: dict[str, list[str]] = {}
+    for lb_name in lbs:
+        lb_fold.setdefault(lb_name.lower().rstrip("."), []).append(lb_name)
     for ri, rec in enumerate((s.get("route53") or {}).get("records") or []):
         if not rec:
             continue
         p = f"route53.records[{ri}]"
         names.add(rec["name"])
         by_name.setdefault(rec["name"], []).append((ri, rec))
+        if rec.get("alias_key") and rec.get("alias_target") is not None:
+            found = lb_fold.get(rec["alias_target"].lower().rstrip("."), [])
+            if len(found) == 1:
+                rec["alias_target"] = found[0]
+            elif found:
+                ctx.add(f"{p}.{rec['alias_key']}", f"{rec['alias_target']!r} matches load "
+                        f"balancers {' and '.join(map(repr, found))} (DNS names are "
+                        "case-insensitive); rename one")
+                rec["alias_target"] = found[0]
         if rec.get("alias_target") is not None and rec["alias_target"] not in lbs:
             ctx.add(f"{p}.{rec.get('alias_key', 'alias_target')}",
                     f"unknown load balancer {rec['alias_target']!r}")
@@ -651,7 +691,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 geolocation_of(rec["geolocation"])
             except ValueError as exc:
                 ctx.add(f"{p}.geolocation", str(exc))
-        if need and rec.get(need) is None:
+        if need and rec.get(need) is None and not ctx.has(f"{p}.{need}"):
             ctx.add(f"{p}.{need}", f"missing; required for routing = {rec['routing']!r}")
         if rec["routing"] == "latency" and rec.get("region") is not None and \
                 rec["region"] not in regions:
@@ -693,6 +733,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 ctx.add(f"traffic.clients[{ci}].cidrs[{i}]",
                         f"expected an IPv4 or IPv6 CIDR such as '198.51.100.0/24', got {cidr!r}")
 
+    nlb_of: dict[str, str] = {}      # target group -> the network load balancer it serves
     for li, lb in enumerate(s.get("load_balancers") or []):
         if not lb:
             continue
@@ -712,11 +753,11 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 ctx.add(rp, "expected exactly one action: forward or fixed_response")
             fwd_lists.append((f"{rp}.forward", rule.get("forward")))
         _check_rules(lb, p, ctx)
-        if lb.get("cross_zone") is False and lb["type"] == "application":
-            ctx.add(f"{p}.cross_zone", "an application load balancer always routes across "
-                    "zones (turn it off per target group with the attribute "
-                    "'load_balancing.cross_zone.enabled' = 'false'); expected true or leave "
-                    "it out")
+        if lb.get("cross_zone") is not None and lb["type"] == "application":
+            ctx.add(f"{p}.cross_zone", "cross_zone is a network load balancer setting: an "
+                    "application load balancer always routes across zones (turn it off per "
+                    "target group with the attribute 'load_balancing.cross_zone.enabled' = "
+                    "'false'); leave it out")
         insp = lb.get("inspection")
         if insp is not None:
             if insp not in tgs:
@@ -742,6 +783,14 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                                     f"target group {f['target_group']!r} has protocol "
                                     f"{tg['protocol']} which a {lb['type']} load balancer "
                                     "cannot forward to")
+                        elif tcp and lb.get("name") is not None:
+                            other = nlb_of.setdefault(f["target_group"], lb["name"])
+                            if other != lb["name"]:
+                                ctx.add(f"{fp}[{fi}].target_group",
+                                        f"target group {f['target_group']!r} already serves "
+                                        f"network load balancer {other!r}; expected a target "
+                                        "group of its own (AWS attaches an NLB target group "
+                                        "to one load balancer)")
 
     for ti, th in enumerate(s.get("throttling") or []):
         if not th:
@@ -769,7 +818,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                     if t is not None and t not in targets[ev["target_group"]]:
                         ctx.add(f"{p}.target", f"unknown target {t!r} in target group "
                                 f"{ev['target_group']!r}")
-            if a == "set_weight" and ev.get("weight") is None:
+            if a == "set_weight" and ev.get("weight") is None and not ctx.has(f"{p}.weight"):
                 ctx.add(f"{p}.weight", "missing; required for action 'set_weight'")
         elif a in ("region_fail", "region_recover"):
             if ev.get("region") is None:
@@ -782,7 +831,8 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             elif ev["record"] not in recs:
                 ctx.add(f"{p}.record", f"unknown route53 set_identifier {ev['record']!r}")
             if ev.get("weight") is None:
-                ctx.add(f"{p}.weight", "missing; required for action 'set_record_weight'")
+                if not ctx.has(f"{p}.weight"):
+                    ctx.add(f"{p}.weight", "missing; required for action 'set_record_weight'")
             elif ev["weight"] > 255 or ev["weight"] != int(ev["weight"]):
                 ctx.add(f"{p}.weight", f"expected an integer 0..255, got {ev['weight']!r}")
 
