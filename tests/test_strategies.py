@@ -97,13 +97,14 @@ def test_drawn_scenarios_validate_and_engine_matches_reference(data):
     from lbcore._sim import Engine
     from lbcore.sim.model import compile_scenario
     from lbcore.sim.scenario import validate
-    from reference.sim_ref import simulate_ref
+    from reference.sim_ref import flow_tables_ref, simulate_ref
     s, problems = validate(copy.deepcopy(data))
     assert problems == []
-    model, _ = compile_scenario(s, requests=400)
+    model, meta = compile_scenario(s, requests=400)
     eng = Engine(model, s["simulation"]["seed"])
     eng.run(400)
-    ref = simulate_ref(model, s["simulation"]["seed"], 400)
+    # flow-hash groups: node pools and Maglev tables rebuilt from the scenario by the reference
+    ref = simulate_ref(model, s["simulation"]["seed"], 400, flow_tables_ref(s, model, meta))
     for k in ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "nodata", "fixed", "lat_hist",
               "out_hist", "lat_sum", "outstanding"):
         assert np.array_equal(eng.stats[k][:len(ref[k])], np.asarray(ref[k])), k
