@@ -7,19 +7,24 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from lbcore._sim import Engine
-from lbcore.sim import load_scenario, parse_scenario, simulate
+from lbcore.sim import ScenarioError, load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
 from reference.sim_ref import flow_tables_ref, simulate_ref
 
 STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
-             "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding")
+             "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding", "cnt_sticky")
 
 
 def small_scenario(*, algo="least_outstanding_requests", dist="lognormal", rps=400.0,
                    workers=2, slow=0.05, events=True, throttle_rate=50.0, nlb=True,
                    routing="latency", nlb_attrs="", cross_zone=None, flows=None, cidrs=None,
-                   nlb_protocol="TCP"):
-    """A small scenario exercising every feature, with events in the first seconds."""
+                   nlb_protocol="TCP", sticky=None, sessions=None):
+    """A small scenario exercising every feature, with events in the first seconds.
+    ``sticky``: lb_cookie duration (s) of the "web" and "eu" groups; ``sessions``: users
+    of the (us, eu) client classes (None: a new user per request)."""
+    stick = ("" if sticky is None else
+             f', "stickiness.enabled" = "true", "stickiness.lb_cookie.duration_seconds" = "{sticky}"')
+    ses = sessions or (None, None)
     ev = """
 [[events]]
 at = 1.0
@@ -111,11 +116,13 @@ rps = {rps * 1.5}
 name = "us"
 weight = 2
 rtt = {{ us-east-1 = 0.01, eu-west-1 = 0.08 }}
+{"" if ses[0] is None else f"sessions = {ses[0]}"}
 {"" if cidrs is None else "cidrs = " + json.dumps(cidrs)}
 {"" if flows is None else "[traffic.flows]" + chr(10) + flows + chr(10)}[[traffic.clients]]
 name = "eu"
 weight = 1
 rtt = {{ us-east-1 = 0.08, eu-west-1 = 0.01 }}
+{"" if ses[1] is None else f"sessions = {ses[1]}"}
 [[traffic.requests]]
 name = "page"
 weight = 5
@@ -165,7 +172,7 @@ region = "eu-west-1"
 default_forward = [{{ target_group = "eu" }}]
 [[target_groups]]
 name = "web"
-attributes = {{ "load_balancing.algorithm.type" = "{algo}" }}
+attributes = {{ "load_balancing.algorithm.type" = "{algo}"{stick} }}
 health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
 targets = [
   {{ id = "w1", az = "us-east-1a", workers = {workers}, service = {{ distribution = "{dist}", mean = 0.01 }} }},
@@ -190,7 +197,7 @@ targets = [
 ]
 [[target_groups]]
 name = "eu"
-attributes = {{ "load_balancing.algorithm.type" = "round_robin" }}
+attributes = {{ "load_balancing.algorithm.type" = "round_robin"{stick} }}
 health_check = {{ interval = 5, healthy_threshold = 2, unhealthy_threshold = 2 }}
 targets = [
   {{ id = "e1", az = "eu-west-1a", service = {{ mean = 0.01 }} }},
@@ -1000,3 +1007,163 @@ def test_alb_cross_zone_off_report_keeps_the_scenario_order():
         for t in g["targets"]:
             counts = lot["counts"][names.index(f"{g['name']}/{t['id']}")]
             assert sum(counts) == t["requests"] - t["errors"]
+
+
+# ---------------------------------------------------------------- ALB lb_cookie stickiness
+
+# a target of each sticky group becomes ineligible while its users hold cookies: w1 is
+# deregistered (at once), e1 fails (seen at 0.8 + 2 x 5 s)
+STICKY_EVENTS = """
+[[events]]
+at = 1.2
+action = "deregister"
+target_group = "web"
+target = "w1"
+[[events]]
+at = 0.8
+action = "fail"
+target_group = "eu"
+target = "e1"
+"""
+
+
+def _cookies(eng, model):
+    """The engine's cookie store as {(client class, user, slot): (target, expiry)}."""
+    us, S = model["user_start"], int(model["S"])
+    tgt, exp = eng.stats["ck_target"], eng.stats["ck_expiry"]
+    return {(c, u - us[c], k): (int(tgt[u * S + k]), float(exp[u * S + k]))
+            for c in range(len(us) - 1) for u in range(us[c], us[c + 1]) for k in range(S)
+            if tgt[u * S + k] >= 0}
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**64 - 1),
+       algo=st.sampled_from(["round_robin", "least_outstanding_requests", "weighted_random",
+                             "power_of_two_choices"]),
+       sessions=st.sampled_from([(3, 2), (40, None), (None, 7), (1000, 1000)]),
+       duration=st.sampled_from([1, 4, 86400]))
+def test_sticky_engine_matches_python_reference(seed, algo, sessions, duration):
+    s = parse_scenario(small_scenario(algo=algo, sticky=duration, sessions=sessions)
+                       + STICKY_EVENTS, "sticky.toml")
+    model, meta = compile_scenario(s, requests=6000)
+    ref = simulate_ref(model, seed, 6000, flow_tables_ref(s, model, meta))
+    eng = run_engine(model, seed, 6000)
+    assert_same(eng, ref)
+    assert _cookies(eng, model) == ref["cookies"]
+
+
+def test_sticky_reference_covers_hits_new_and_restuck_with_lor():
+    s = parse_scenario(small_scenario(algo="least_outstanding_requests", sticky=86400,
+                                      sessions=(6, 4)) + STICKY_EVENTS, "sticky.toml")
+    model, meta = compile_scenario(s, requests=6000)
+    ref = simulate_ref(model, 3, 6000, flow_tables_ref(s, model, meta))
+    eng = run_engine(model, 3, 6000)
+    assert_same(eng, ref)
+    k = eng.stats["cnt_sticky"].reshape(-1, 3)
+    web, eu = meta["target_groups"].index("web"), meta["target_groups"].index("eu")
+    assert k[web].min() > 0 and k[eu].min() > 0        # hits, new and re-stuck in both
+    # cookies last a day: "new" only on a user's first request to the group
+    cookies = _cookies(eng, model)
+    for g in (web, eu):
+        slot = int(model["tg_slot"][g])
+        assert k[g, 1] == sum(1 for key in cookies if key[2] == slot) <= 6 + 4
+    assert eng.stats["outstanding"].sum() == eng.in_flight
+
+
+def _sticky_one_group(sticky, sessions, events="", n=30_000, seed=5):
+    """Only page requests of the "us" class: everything goes to round-robin group "web"."""
+    text = small_scenario(algo="round_robin", events=False, nlb=False, rps=300.0, workers=4,
+                          slow=0.01, routing="simple", dist="exponential", sticky=sticky,
+                          sessions=sessions) + events
+    text = text.replace('name = "api"\nweight = 3', 'name = "api"\nweight = 0.000001')
+    text = text.replace('name = "ping"\nweight = 1', 'name = "ping"\nweight = 0.000001')
+    s = parse_scenario(text, "one.toml")
+    s["traffic"]["clients"][1]["weight"] = 1e-9
+    s["route53"]["records"][1]["alias_target"] = "alb-us"
+    return s
+
+
+def _web(r):
+    return next(g for g in r["target_groups"] if g["name"] == "web")
+
+
+def test_few_sticky_users_unbalance_round_robin():
+    # 4 users, cookies for a day: round robin places the first requests w1 w2 w3 w1, and
+    # every later request follows its user's cookie, so w1 serves about half
+    sticky = _web(simulate(_sticky_one_group(86400, (4, None)), requests=30_000))
+    plain = _web(simulate(_sticky_one_group(None, (4, None)), requests=30_000))
+    no_users = _web(simulate(_sticky_one_group(86400, None), requests=30_000))
+    share = lambda g: [t["share"] for t in g["targets"][:3]]  # noqa: E731
+    assert all(abs(x - 1 / 3) < 0.01 for x in share(plain))
+    assert all(abs(x - 1 / 3) < 0.01 for x in share(no_users))   # every request a new user
+    assert max(share(sticky)) > 0.4 and min(share(sticky)) < 0.3
+    k = sticky["stickiness"]
+    assert k["new"] == 4 and k["restuck"] == 0 and k["hits"] == sticky["requests"] - 4
+    assert no_users["stickiness"]["new"] == no_users["requests"]
+    assert "stickiness" not in plain
+
+
+def test_sticky_users_move_when_their_target_fails_and_stick_to_the_new_one():
+    # w1 fails at 20 s; health checks (interval 5, 2 failures) see it at 30 s: until then
+    # its users' requests fail at w1, then each user is re-stuck once and stays
+    fail = '\n[[events]]\nat = 20\naction = "fail"\ntarget_group = "web"\ntarget = "w1"\n'
+    s = _sticky_one_group(86400, (30, None), fail)
+    model, meta = compile_scenario(s, requests=20_000)
+    eng = Engine(model, 9)
+    while eng.now < 25.0:
+        eng.run(100)
+    before = _cookies(eng, model)
+    eng.run(20_000 - eng.simulated)
+    assert eng.now > 40.0
+    after = _cookies(eng, model)
+    web = meta["target_groups"].index("web")
+    w1 = meta["targets"].index(("web", "w1", "us-east-1a"))
+    on_w1 = {u for u, (t, _) in before.items() if t == w1}
+    assert 0 < len(on_w1) < len(before) == 30
+    assert all(after[u][0] != w1 for u in after)                 # nobody left on w1
+    assert all(after[u][0] == before[u][0] for u in before if u not in on_w1)
+    hit, new, restuck = eng.stats["cnt_sticky"][3 * web:3 * web + 3]
+    assert new == 30 and restuck == len(on_w1)                   # re-stuck once each
+    assert eng.stats["err_target"][w1] > 0                       # failed before it was seen
+
+
+def test_sessions_without_a_sticky_group_change_nothing():
+    base = small_scenario()
+    s0 = parse_scenario(base, "a.toml")
+    s1 = parse_scenario(small_scenario(sessions=(10, 5)), "b.toml")
+    a = report_without_timing(simulate(s0, requests=3000))
+    b = report_without_timing(simulate(s1, requests=3000))
+    a.pop("source"), b.pop("source")
+    assert a == b
+
+
+def test_sticky_group_without_users_equals_the_plain_group():
+    m0, _ = compile_scenario(parse_scenario(small_scenario(), "a.toml"), requests=3000)
+    m1, _ = compile_scenario(parse_scenario(small_scenario(sticky=60), "b.toml"), requests=3000)
+    a, b = run_engine(m0, 2, 3000), run_engine(m1, 2, 3000)
+    for k in STAT_KEYS[:-1]:
+        assert np.array_equal(a.stats[k], b.stats[k]), k
+
+
+@pytest.mark.parametrize("attrs,sessions,where,what", [
+    ('"stickiness.enabled" = "true", "stickiness.type" = "app_cookie", '
+     '"stickiness.app_cookie.cookie_name" = "SESSION"', 5,
+     'target_groups[1].attributes."stickiness.type"', "app_cookie stickiness"),
+    ('"stickiness.enabled" = "true", "stickiness.lb_cookie.duration_seconds" = "0"', 5,
+     'target_groups[1].attributes."stickiness.lb_cookie.duration_seconds"', "604800"),
+    ('"stickiness.enabled" = "true"', 0, "traffic.clients[0].sessions", ">= 1"),
+    ('"stickiness.enabled" = "true"', '"many"', "traffic.clients[0].sessions", "an integer"),
+    ('"stickiness.enabled" = "true"', 12_000_000, "traffic.clients[0].sessions",
+     "24,000,000 cookies; expected at most 20,000,000"),
+])
+def test_stickiness_errors_name_the_key(attrs, sessions, where, what):
+    big = isinstance(sessions, int) and sessions > 1000
+    text = small_scenario(algo="round_robin", sessions=(sessions, sessions if big else None))
+    old = 'attributes = { "load_balancing.algorithm.type" = "round_robin" }'
+    assert text.count(old) == 2                # "web", then "eu"
+    text = text.replace(old, 'attributes = { "load_balancing.algorithm.type" = "round_robin", '
+                        + attrs + " }", 1)
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(text, "bad.toml")
+    msg = str(e.value)
+    assert f"bad.toml: {where}:" in msg and what in msg, msg

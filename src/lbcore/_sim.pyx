@@ -8,8 +8,8 @@ from lbcore._hash cimport lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed, L
 from lbcore._maglev cimport lb_maglev_lookup
 from lbcore._rendezvous cimport lb_rendezvous_select
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_uniform, lb_rng_bounded
-from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_p2c, lb_lor_release,
-                          lb_lor_set_available)
+from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_at, lb_lor_acquire_p2c,
+                          lb_lor_release, lb_lor_set_available)
 from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
 from lbcore._alias cimport lb_alias, lb_alias_pick
 from lbcore._hash import parse_seed
@@ -47,6 +47,18 @@ MODEL_ARRAYS = {
     "nd_w": np.float64, "nd_off": np.int64, "nd_m": np.uint64, "mg_tab": np.int32,
 }
 MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB", "ND")
+# ALB lb_cookie stickiness (optional; absent = no sticky group): S cookie slots (sticky
+# target groups), per model group its slot (-1: not sticky) and cookie duration (s),
+# per client class its users [user_start[c], user_start[c + 1]) (none: every request is
+# a new user)
+STICKY_ARRAYS = {"tg_slot": np.int32, "tg_stick_dur": np.float64, "user_start": np.int64}
+MAX_COOKIES = 1 << 31
+
+
+def _sticky_defaults(dict model):
+    G, C = int(model["G"]), int(model["C"])
+    return {"S": 0, "tg_slot": np.full(G, -1, np.int32), "tg_stick_dur": np.zeros(G),
+            "user_start": np.zeros(C + 1, np.int64)}
 
 
 def make_selectors(dict model, seed):
@@ -114,7 +126,7 @@ cdef class Engine:
     cdef int apply_error
     cdef int32_t* tgt_group            # target -> group
     cdef lb_rng rng
-    cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB, ND
+    cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB, ND, S
     cdef lb_hash_keys fkeys            # the flow hash's keys (from the run's seed)
     cdef double max_time, tbin_w
     # model pointers
@@ -160,6 +172,9 @@ cdef class Engine:
     cdef const int32_t *thr_idx
     cdef const double *b_rate
     cdef const double *b_burst
+    cdef const int32_t *tg_slot
+    cdef const double *tg_stick_dur
+    cdef const int64_t *user_start
     # state
     cdef readonly double now
     cdef int32_t piece, epoch
@@ -187,6 +202,9 @@ cdef class Engine:
     cdef int64_t *outcome
     cdef int64_t *cnt_client_record
     cdef int64_t *cnt_flows
+    cdef int64_t *cnt_sticky
+    cdef int32_t *ck_target            # cookie per (user, slot): target (-1: none)
+    cdef double *ck_expiry             # and expiry time
 
     def __cinit__(self):
         self.heap = NULL
@@ -219,6 +237,12 @@ cdef class Engine:
             if a.size == 0:
                 a = np.zeros(1, dtype=dt)
             m[k] = a
+        dflt = _sticky_defaults(m)
+        m["S"] = int(model.get("S", 0))
+        if m["S"] < 0:
+            raise ValueError(f"model['S'] must be >= 0, got {m['S']}")
+        for k, dt in STICKY_ARRAYS.items():
+            m[k] = np.array(model.get(k, dflt[k]), dtype=dt, copy=True).ravel()
         m["max_time"] = float(model.get("max_time", INFINITY))
         m["tbin_w"] = float(model["tbin_w"])
         if not m["tbin_w"] > 0:
@@ -227,6 +251,7 @@ cdef class Engine:
         self.C = m["C"]; self.R = m["R"]; self.NN = m["NN"]; self.D = m["D"]
         self.L = m["L"]; self.G = m["G"]; self.T = m["T"]; self.E = m["E"]
         self.P = m["P"]; self.B = m["B"]; self.TB = m["TB"]; self.ND = m["ND"]
+        self.S = m["S"]
         self.max_time = m["max_time"]; self.tbin_w = m["tbin_w"]
         expect = {
             "rate_t": self.P, "rate_v": self.P, "client_cdf": self.C, "tmpl_cdf": self.R,
@@ -240,6 +265,7 @@ cdef class Engine:
             "udp_share": self.G * self.L, "flow_ipv6": 1, "cidr_start": 2 * self.C + 1, "lb_dst_hi": 2 * self.L,
             "lb_dst_lo": 2 * self.L, "lb_port": self.L, "tg_fields": self.G,
             "gn_start": self.G + 1,
+            "tg_slot": self.G, "tg_stick_dur": self.G, "user_start": self.C + 1,
         }
         if self.ND > 0:
             expect.update({"nd_ta": self.ND, "nd_tb": self.ND, "nd_w": self.E * self.ND,
@@ -296,6 +322,17 @@ cdef class Engine:
         for gg in range(self.G):
             if m["tg_algo"][gg] == LB_SIM_FLOW_HASH and m["gn_start"][gg + 1] == m["gn_start"][gg]:
                 raise ValueError(f"model['gn_start']: flow-hash group {gg} has no nodes")
+        if m["tg_slot"].min() < -1 or m["tg_slot"].max() >= self.S:
+            raise ValueError("model['tg_slot'] must be -1 or a cookie slot 0..S-1")
+        for gg in range(self.G):
+            if m["tg_slot"][gg] >= 0 and (m["tg_algo"][gg] == LB_SIM_FLOW_HASH or
+                                          not 0.0 < m["tg_stick_dur"][gg] < INFINITY):
+                raise ValueError(f"model['tg_slot']: sticky group {gg} needs a request-level "
+                                 "algorithm and a cookie duration > 0 (model['tg_stick_dur'])")
+        if m["user_start"][0] != 0 or np.any(np.diff(m["user_start"]) < 0):
+            raise ValueError("model['user_start'] must start at 0 and not decrease")
+        if int(m["user_start"][self.C]) * max(self.S, 1) > MAX_COOKIES:
+            raise ValueError(f"model['user_start']: users x S must be <= {MAX_COOKIES}")
         if m["rate_v"][self.P - 1] <= 0:
             raise ValueError("model['rate_v']: the last rate piece must be > 0")
         self.rate_t = _dp(m["rate_t"]); self.rate_v = _dp(m["rate_v"])
@@ -321,6 +358,8 @@ cdef class Engine:
         self.tgt_sigma = _dp(m["tgt_sigma"]); self.wk_start = _ip(m["wk_start"])
         self.thr_start = _ip(m["thr_start"]); self.thr_idx = _ip(m["thr_idx"])
         self.b_rate = _dp(m["b_rate"]); self.b_burst = _dp(m["b_burst"])
+        self.tg_slot = _ip(m["tg_slot"]); self.tg_stick_dur = _dp(m["tg_stick_dur"])
+        self.user_start = _qp(m["user_start"])
 
         W = int(m["wk_start"][self.T])
         B1 = max(self.B, 1)
@@ -340,6 +379,11 @@ cdef class Engine:
             "cnt_client_record": np.zeros(self.C * self.D, np.int64),
             # flows placed by flow-hash groups: [group][IPv4, IPv6][TCP, UDP]
             "cnt_flows": np.zeros(self.G * 4, np.int64),
+            # sticky groups' requests: [group][cookie hit, new, re-stuck]
+            "cnt_sticky": np.zeros(self.G * 3, np.int64),
+            # the cookie store: per (user, slot)
+            "ck_target": np.full(max(int(m["user_start"][self.C]) * self.S, 1), -1, np.int32),
+            "ck_expiry": np.zeros(max(int(m["user_start"][self.C]) * self.S, 1)),
         }
         self.wk_free = _dp(s["wk_free"]); self.b_tokens = _dp(s["b_tokens"])
         self.b_last = _dp(s["b_last"])
@@ -352,6 +396,8 @@ cdef class Engine:
         self.outcome = _lp(s["outcome"])
         self.cnt_client_record = _lp(s["cnt_client_record"])
         self.cnt_flows = _lp(s["cnt_flows"])
+        self.cnt_sticky = _lp(s["cnt_sticky"])
+        self.ck_target = <int32_t*> _ip(s["ck_target"]); self.ck_expiry = _dp(s["ck_expiry"])
         self.heap_cap = 1024
         self.heap = <lb_sim_completion*> malloc(self.heap_cap * sizeof(lb_sim_completion))
         if self.heap == NULL:
@@ -489,6 +535,38 @@ cdef class Engine:
             return a + k if k >= 0 else -1
         return self._flow_pick(g, c, lb)
 
+    cdef int32_t _sticky(self, int32_t g, int32_t c, int32_t lb, int64_t user) noexcept nogil:
+        """Target of sticky group g for a request of ``user`` (-1: a client class without
+        users: every request a new user), as lbcore.elb's ALB does with lb_cookie: an
+        unexpired cookie (expiry > now) naming a target of this group that is eligible
+        now (weight > 0 in the epoch: healthy, or registered under fail open) is a hit
+        (least outstanding / power of two choices count it with ``lb_lor_acquire_at``,
+        round robin and weighted random draw nothing); otherwise :meth:`_select` picks
+        (``new``: no cookie or an expired one; ``re-stuck``: a cookie naming an ineligible
+        target). Every forward (re)sets the cookie: the target, expiry now + duration."""
+        cdef int32_t a = self.tg_start[g], t
+        cdef int64_t idx = -1
+        cdef int kind = 1
+        if user >= 0:
+            idx = user * self.S + self.tg_slot[g]
+            t = self.ck_target[idx]
+            if t >= 0 and self.ck_expiry[idx] > self.now:
+                if a <= t < self.tg_start[g + 1] and \
+                        self.tgt_weight[<int64_t>self.epoch * self.T + t] > 0.0:
+                    if self.lor[g] != NULL:
+                        lb_lor_acquire_at(self.lor[g], t - a)
+                    self.ck_expiry[idx] = self.now + self.tg_stick_dur[g]
+                    self.cnt_sticky[3 * g] += 1
+                    return t
+                kind = 2
+        t = self._select(g, c, lb)
+        if t >= 0:
+            self.cnt_sticky[3 * g + kind] += 1
+            if idx >= 0:
+                self.ck_target[idx] = t
+                self.ck_expiry[idx] = self.now + self.tg_stick_dur[g]
+        return t
+
     cdef int32_t _flow_pick(self, int32_t g, int32_t c, int32_t lb) noexcept nogil:
         """A new flow from client class c to load balancer lb, placed by group g.
 
@@ -620,6 +698,7 @@ cdef class Engine:
         cdef double e, rate, end, dt, u_client, u_tmpl, u_dns, u_route, fin
         cdef double tokens
         cdef int32_t c, r, nm, d, lb, g, t, j, bidx, rejected, gi, ti
+        cdef int64_t user, nu
         cdef double arrive
         cdef const uint8_t* up
         cdef int32_t T = self.T
@@ -658,6 +737,11 @@ cdef class Engine:
             u_route = lb_rng_uniform(&self.rng)
             c = lb_sim_pick_cdf(self.client_cdf, self.C, u_client)
             r = lb_sim_pick_cdf(self.tmpl_cdf, self.R, u_tmpl)
+            # the user (client classes with sessions, when some group is sticky)
+            user = -1
+            nu = self.user_start[c + 1] - self.user_start[c]
+            if nu > 0:
+                user = self.user_start[c] + <int64_t>lb_rng_bounded(&self.rng, <uint64_t>nu)
             # 4. DNS answer for (epoch, client class, name)
             nm = self.tmpl_name[r]
             d = lb_sim_pick_cdf(
@@ -717,7 +801,10 @@ cdef class Engine:
                 self.fixed[lb] += 1
                 self.outcome[4] += 1
                 continue
-            t = self._select(g, c, lb)
+            if self.tg_slot[g] >= 0:
+                t = self._sticky(g, c, lb, user)
+            else:
+                t = self._select(g, c, lb)
             if t < 0:
                 self.fixed[lb] += 1
                 self.outcome[4] += 1

@@ -170,6 +170,7 @@ def simulate_ref(model, seed, n, flow_tables=None):
         "outcome": [0] * 5,
         "cnt_client_record": [0] * (C * D),   # served, target error, throttled, no DNS answer, fixed response
         "cnt_flows": [0] * (G * 4),
+        "cnt_sticky": [0] * (G * 3),           # sticky groups: hit, new, re-stuck
     }
 
     # request-level selection: lbcore's RoundRobin / LeastOutstanding / WeightedRandom /
@@ -238,6 +239,37 @@ def simulate_ref(model, seed, n, flow_tables=None):
         # lbcore._roundrobin / _lor / _alias
         return a + (selectors[g].pick(now) if algo in (0, 2) else selectors[g].acquire())
 
+    # ALB lb_cookie stickiness: cookies[(client class, user, slot)] = (target, expiry)
+    G_slot = m.get("tg_slot", [-1] * G)
+    duration = m.get("tg_stick_dur", [0.0] * G)
+    starts = m.get("user_start", [0] * (C + 1))
+    users = [starts[c + 1] - starts[c] for c in range(C)]
+    cookies = {}
+
+    def sticky_select(g, c, lb, user):
+        """The documented lb_cookie rule: a cookie is honoured while unexpired and naming a
+        target of group g with weight > 0 now; LOR counts a honoured request on its
+        target; every forward sets the cookie (target, now + duration)."""
+        key = (c, user, G_slot[g])
+        w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
+        kind = 1                               # new
+        if user is not None and key in cookies:
+            t, expiry = cookies[key]
+            if expiry > now:
+                if m["tg_start"][g] <= t < m["tg_start"][g + 1] and w[t] > 0:
+                    if m["tg_algo"][g] in (1, 4):
+                        selectors[g].acquire_at(t - m["tg_start"][g])
+                    cookies[key] = (t, now + duration[g])
+                    st["cnt_sticky"][3 * g] += 1
+                    return t
+                kind = 2                       # re-stuck
+        t = select(g, c, lb)
+        if t >= 0:
+            st["cnt_sticky"][3 * g + kind] += 1
+            if user is not None:
+                cookies[key] = (t, now + duration[g])
+        return t
+
     def serve(t, arrive, cost):
         dist, mean = m["tgt_dist"][t], m["tgt_mean"][t]
         if dist == 0:
@@ -295,6 +327,7 @@ def simulate_ref(model, seed, n, flow_tables=None):
         u_client, u_tmpl, u_dns, u_route = (rng.uniform() for _ in range(4))
         c = pick(m["client_cdf"], u_client)
         r = pick(m["tmpl_cdf"], u_tmpl)
+        user = rng.bounded(users[c]) if users[c] > 0 else None
         nm = m["tmpl_name"][r]
         off = ((epoch * C + c) * NN + nm) * D
         d = pick(m["dns_cdf"][off:off + D], u_dns)
@@ -338,7 +371,12 @@ def simulate_ref(model, seed, n, flow_tables=None):
             record(ti, arrive - now)
         off = ((epoch * L + lb) * R + r) * G
         g = pick(m["route_cdf"][off:off + G], u_route)
-        t = select(g, c, lb) if g >= 0 else -1
+        if g < 0:
+            t = -1
+        elif G_slot[g] >= 0:
+            t = sticky_select(g, c, lb, user)
+        else:
+            t = select(g, c, lb)
         if t < 0:
             st["fixed"][lb] += 1
             st["outcome"][4] += 1
@@ -353,6 +391,7 @@ def simulate_ref(model, seed, n, flow_tables=None):
         record(t, fin - now + m["rtt"][c * L + lb])
         st["outcome"][0] += 1
     st["outstanding"] = outstanding
+    st["cookies"] = cookies
     st["now"] = now
     st["done"] = done
     return st

@@ -132,6 +132,13 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
             group["zonal"] = {"cross_zone": False, "zones": zones,
                               "requests": [int(cnt[int(tg_start[m]):int(tg_start[m + 1])].sum())
                                            for m in subs]}
+        if meta["stickiness"][g] is not None:
+            hit, new, restuck = (int(x) for x in
+                                 st["cnt_sticky"].reshape(-1, 3)[subs].sum(axis=0))
+            group["stickiness"] = {
+                "type": "lb_cookie", "duration_seconds": meta["stickiness"][g],
+                "hits": hit, "new": new, "restuck": restuck,
+                "hit_share": round(hit / g_cnt, 6) if g_cnt else 0.0}
         pl = meta["flow_placement"].get(g)
         if pl is not None:
             f = st["cnt_flows"][4 * g:4 * g + 4]

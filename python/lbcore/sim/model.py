@@ -18,7 +18,7 @@ from lbcore._maglev import Maglev, is_prime
 from lbcore._targets import parse_targets
 from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the report)
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
-                                 template_request)
+                                 sticky_groups, template_request)
 
 __all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "ALGO_CODES",
            "DIST_CODES"]
@@ -523,8 +523,19 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     route_cdf = np.cumsum(route, axis=3)
 
     flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight, mgroups)
+    # ALB lb_cookie stickiness: a cookie slot per sticky target group (shared by a zonal
+    # group's zones), users per client class (none: every request is a new user)
+    sticky = sticky_groups(s)
+    slot_of = {name: k for k, name in enumerate(sticky)}
+    tg_slot = [slot_of.get(tgs[gi]["name"], -1) for gi, _ in mgroups]
+    tg_stick_dur = [float(attribute_values(tgs[gi])["stickiness.lb_cookie.duration_seconds"])
+                    if tg_slot[m] >= 0 else 0.0 for m, (gi, _) in enumerate(mgroups)]
+    sessions = [(c.get("sessions") or 0) if sticky else 0 for c in clients]
     model = {
         **flow_arrays,
+        "S": len(sticky), "tg_slot": np.array(tg_slot, np.int32),
+        "tg_stick_dur": np.array(tg_stick_dur),
+        "user_start": np.concatenate([[0], np.cumsum(sessions)]).astype(np.int64),
         "C": C, "R": R, "NN": NN, "D": D, "L": L, "G": G, "T": T, "E": E,
         "P": len(rate_t), "B": len(s["throttling"]), "TB": TIME_BINS,
         "rate_t": rate_t, "rate_v": rate_v,
@@ -566,6 +577,9 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "groups": [(tg["name"], sub_of[gi], [mgroups[m][1] for m in sub_of[gi]])
                    for gi, tg in enumerate(tgs)],
         "algorithms": [next(k for k, v in ALGO_CODES.items() if v == a) for a in tg_algo],
+        # per model group: lb_cookie duration (s) of a sticky group, else None
+        "stickiness": [d if k >= 0 else None for k, d in zip(tg_slot, tg_stick_dur)],
+        "sessions": sessions,
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
         "report_order": report_order,
         "limits": [th["name"] for th in s["throttling"]],

@@ -52,6 +52,12 @@ def format_report(r: dict) -> str:
         if z:
             lines.append("    cross-zone off: " + ", ".join(
                 f"{zone} {_pct(n, g['requests']).strip()}" for zone, n in zip(z["zones"], z["requests"])))
+        k = g.get("stickiness")
+        if k:
+            lines.append(f"    lb_cookie stickiness {k['duration_seconds']:g} s: "
+                         f"{_pct(k['hits'], g['requests']).strip()} cookie hits, "
+                         f"{_pct(k['new'], g['requests']).strip()} new, "
+                         f"{_pct(k['restuck'], g['requests']).strip()} re-stuck")
         f = g.get("flows")
         if f:
             n = f["tcp_ipv4"] + f["udp_ipv4"] + f["tcp_ipv6"] + f["udp_ipv6"]

@@ -18,7 +18,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = ["ScenarioError", "load_scenario", "parse_scenario", "validate", "DEFAULT_SCENARIO",
-           "alb_condition", "attribute_values", "template_request", "client_cidrs"]
+           "alb_condition", "attribute_values", "template_request", "client_cidrs",
+           "sticky_groups"]
 
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 
@@ -34,9 +35,12 @@ CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-
 # its API default (so a describe_target_group_attributes listing can be pasted as is)
 MODELLED_ATTRIBUTES = ("load_balancing.algorithm.type", "slow_start.duration_seconds",
                        "load_balancing.cross_zone.enabled", "stickiness.enabled",
-                       "stickiness.type")
+                       "stickiness.type", "stickiness.lb_cookie.duration_seconds")
 TARGET_ACTIONS = ("fail", "recover", "register", "deregister", "set_weight")
 MAX_WORKERS = 1_000_000
+# ALB lb_cookie stickiness: the engine keeps one cookie (target, expiry: 12 bytes) per
+# (user, sticky target group) in a flat array; this bounds its size (240 MB)
+MAX_COOKIES = 20_000_000
 EVENT_ACTIONS = TARGET_ACTIONS + ("region_fail", "region_recover", "set_record_weight")
 
 
@@ -467,6 +471,7 @@ CLIENT = Table({
     "location": COORDINATES,
     "cidrs": Arr(Str(what="a CIDR such as '198.51.100.0/24'"), min_len=1),
     "geolocation": GEOLOCATION,
+    "sessions": Num(1, MAX_COOKIES, integer=True),
 })
 
 REQUEST = Table({
@@ -576,10 +581,26 @@ def _check_attributes(tg: dict, path: str, ctx: _Ctx) -> None:
         ctx.add(attrs.paths["slow_start.duration_seconds"],
                 f"slow start cannot be combined with {algo} (AWS: not with least "
                 "outstanding requests)")
-    if good.get("stickiness.enabled") == "true" and family == "alb":
-        ctx.add(attrs.paths["stickiness.enabled"],
-                "ALB stickiness (lb_cookie / app_cookie) is not modelled by lbcore simulate; "
-                "expected 'false'")
+    if good.get("stickiness.enabled") == "true" and family == "alb" and \
+            good.get("stickiness.type") == "app_cookie":
+        ctx.add(attrs.paths["stickiness.type"],
+                "ALB app_cookie stickiness (the application's own cookie) is not modelled by "
+                "lbcore simulate; expected 'lb_cookie'")
+
+
+def sticky_groups(s: dict) -> list[str]:
+    """Names of the target groups with ALB lb_cookie stickiness (each keeps a cookie per
+    user): ``stickiness.enabled`` = "true" on an HTTP/HTTPS group (type lb_cookie, the
+    ALB default)."""
+    out = []
+    for tg in s.get("target_groups") or []:
+        if not tg or tg.get("protocol") not in ("HTTP", "HTTPS") or not tg.get("attributes"):
+            continue
+        a = tg["attributes"]
+        if a.get("stickiness.enabled") == "true" and \
+                a.get("stickiness.type", "lb_cookie") == "lb_cookie":
+            out.append(tg["name"])
+    return out
 
 
 def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
@@ -634,6 +655,16 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         ids = _unique(tg.get("targets"), "id", f"target_groups[{gi}].targets", ctx, "target id")
         targets[tg["name"]] = ids
         _check_attributes(tg, f"target_groups[{gi}].attributes", ctx)
+
+    users = [(c.get("sessions") or 0, ci) for ci, c in enumerate(tr.get("clients") or []) if c]
+    n_sticky = len(sticky_groups(s))
+    if n_sticky and sum(u for u, _ in users) * n_sticky > MAX_COOKIES:
+        _, ci = max(users, key=lambda x: x[0])     # the largest class (the first)
+        ctx.add(f"traffic.clients[{ci}].sessions",
+                f"{sum(u for u, _ in users):,} users (sessions of all client classes) x "
+                f"{n_sticky} sticky target group{'s' if n_sticky > 1 else ''} = "
+                f"{sum(u for u, _ in users) * n_sticky:,} cookies; expected at most "
+                f"{MAX_COOKIES:,} (the engine keeps each in memory)")
 
     rates = tr.get("rate") or []
     for i in range(1, len(rates)):
