@@ -488,6 +488,32 @@ def test_engine_validates_its_model():
         Engine(model, -1)
 
 
+def test_engine_validates_its_sticky_model():
+    s = parse_scenario(small_scenario(sticky=60, sessions=(5, 3)), "v.toml")
+    model, meta = compile_scenario(s, requests=10)
+    assert model["S"] == 2 and model["user_start"].tolist() == [0, 5, 8]
+    flow = meta["algorithms"].index("flow_hash")
+    slot_on_flow = np.array(model["tg_slot"], copy=True)
+    slot_on_flow[flow] = 0
+    for k, bad_value, msg in (
+            ("S", -1, "S"),
+            ("tg_slot", np.full_like(model["tg_slot"], 2), "tg_slot"),
+            ("tg_slot", np.full_like(model["tg_slot"], -2), "tg_slot"),
+            ("tg_slot", slot_on_flow, "tg_slot"),
+            ("tg_stick_dur", np.zeros_like(model["tg_stick_dur"]), "tg_stick_dur"),
+            ("tg_stick_dur", np.full_like(model["tg_stick_dur"], np.nan), "tg_stick_dur"),
+            ("user_start", np.array([-1, 5, 8]), "user_start"),
+            ("user_start", np.array([0, 5, 4]), "user_start"),
+            ("user_start", np.array([0, 5]), "user_start"),
+            ("user_start", np.array([0, 2**40, 2**40 + 1]), "user_start")):
+        with pytest.raises(ValueError, match=msg):
+            Engine(dict(model, **{k: bad_value}), 0)
+    # without the sticky keys: no sticky group (models built before stickiness still run)
+    plain = {k: v for k, v in model.items() if k not in ("S", "tg_slot", "tg_stick_dur",
+                                                          "user_start")}
+    assert run_engine(plain, 1, 500).stats["cnt_sticky"].sum() == 0
+
+
 def test_flow_remaps_near_optimum_for_maglev():
     r = simulate(load_scenario(), requests=1000)
     remaps = r["flow_remaps"]
