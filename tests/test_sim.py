@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from lbcore._sim import Engine
 from lbcore.sim import ScenarioError, load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
-from reference.sim_ref import flow_tables_ref, simulate_ref
+from reference.sim_ref import flow_tables_ref, simulate_ref, sticky_ref
 
 STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
              "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding", "cnt_sticky")
@@ -1053,11 +1053,13 @@ target = "e1"
 """
 
 
-def _cookies(eng, model):
-    """The engine's cookie store as {(client class, user, slot): (target, expiry)}."""
+def _cookies(eng, model, meta):
+    """The engine's cookie store as {(client class, user, target group): (target, expiry)}."""
     us, S = model["user_start"], int(model["S"])
     tgt, exp = eng.stats["ck_target"], eng.stats["ck_expiry"]
-    return {(c, u - us[c], k): (int(tgt[u * S + k]), float(exp[u * S + k]))
+    name = {int(k): next(n for n, subs, _ in meta["groups"] if g in subs)
+            for g, k in enumerate(model["tg_slot"]) if k >= 0}
+    return {(c, u - us[c], name[k]): (int(tgt[u * S + k]), float(exp[u * S + k]))
             for c in range(len(us) - 1) for u in range(us[c], us[c + 1]) for k in range(S)
             if tgt[u * S + k] >= 0}
 
@@ -1072,27 +1074,26 @@ def test_sticky_engine_matches_python_reference(seed, algo, sessions, duration):
     s = parse_scenario(small_scenario(algo=algo, sticky=duration, sessions=sessions)
                        + STICKY_EVENTS, "sticky.toml")
     model, meta = compile_scenario(s, requests=6000)
-    ref = simulate_ref(model, seed, 6000, flow_tables_ref(s, model, meta))
+    ref = simulate_ref(model, seed, 6000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
     eng = run_engine(model, seed, 6000)
     assert_same(eng, ref)
-    assert _cookies(eng, model) == ref["cookies"]
+    assert _cookies(eng, model, meta) == ref["cookies"]
 
 
 def test_sticky_reference_covers_hits_new_and_restuck_with_lor():
     s = parse_scenario(small_scenario(algo="least_outstanding_requests", sticky=86400,
                                       sessions=(6, 4)) + STICKY_EVENTS, "sticky.toml")
     model, meta = compile_scenario(s, requests=6000)
-    ref = simulate_ref(model, 3, 6000, flow_tables_ref(s, model, meta))
+    ref = simulate_ref(model, 3, 6000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
     eng = run_engine(model, 3, 6000)
     assert_same(eng, ref)
     k = eng.stats["cnt_sticky"].reshape(-1, 3)
     web, eu = meta["target_groups"].index("web"), meta["target_groups"].index("eu")
     assert k[web].min() > 0 and k[eu].min() > 0        # hits, new and re-stuck in both
     # cookies last a day: "new" only on a user's first request to the group
-    cookies = _cookies(eng, model)
+    cookies = _cookies(eng, model, meta)
     for g in (web, eu):
-        slot = int(model["tg_slot"][g])
-        assert k[g, 1] == sum(1 for key in cookies if key[2] == slot) <= 6 + 4
+        assert k[g, 1] == sum(1 for key in cookies if key[2] == meta["target_groups"][g]) <= 6 + 4
     assert eng.stats["outstanding"].sum() == eng.in_flight
 
 
@@ -1138,10 +1139,10 @@ def test_sticky_users_move_when_their_target_fails_and_stick_to_the_new_one():
     eng = Engine(model, 9)
     while eng.now < 25.0:
         eng.run(100)
-    before = _cookies(eng, model)
+    before = _cookies(eng, model, meta)
     eng.run(20_000 - eng.simulated)
     assert eng.now > 40.0
-    after = _cookies(eng, model)
+    after = _cookies(eng, model, meta)
     web = meta["target_groups"].index("web")
     w1 = meta["targets"].index(("web", "w1", "us-east-1a"))
     on_w1 = {u for u, (t, _) in before.items() if t == w1}
@@ -1193,3 +1194,22 @@ def test_stickiness_errors_name_the_key(attrs, sessions, where, what):
         parse_scenario(text, "bad.toml")
     msg = str(e.value)
     assert f"bad.toml: {where}:" in msg and what in msg, msg
+
+
+@pytest.mark.parametrize("algo", ["round_robin", "least_outstanding_requests"])
+def test_sticky_zonal_group_matches_reference(algo):
+    # cross-zone off: each request's zone (node) is drawn per request, and a cookie naming
+    # a target of another zone is re-stuck (as lbcore.elb's per-zone pools do)
+    text = (small_scenario(algo=algo, sticky=86400, sessions=(20, 10)) + STICKY_EVENTS).replace(
+        '"stickiness.enabled" = "true"',
+        '"stickiness.enabled" = "true", "load_balancing.cross_zone.enabled" = "false"')
+    s = parse_scenario(text, "zonal.toml")
+    model, meta = compile_scenario(s, requests=4000)
+    ref = simulate_ref(model, 4, 4000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
+    eng = run_engine(model, 4, 4000)
+    assert_same(eng, ref)
+    assert _cookies(eng, model, meta) == ref["cookies"]
+    web = [g for g, name in enumerate(meta["target_groups"]) if name.startswith("web [")]
+    assert len(web) == 3
+    k = eng.stats["cnt_sticky"].reshape(-1, 3)[web].sum(axis=0)
+    assert k[0] > 0 and k[2] > k[1]             # zone changes re-stick more than new users

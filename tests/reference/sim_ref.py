@@ -111,6 +111,39 @@ def flow_tables_ref(scenario, model, meta):
     return out
 
 
+def sticky_ref(scenario, meta):
+    """ALB lb_cookie stickiness read from the scenario by the documented rule
+    (docs/simulation.md), not from the model's arrays: per model group (meta["groups"]
+    numbering), the sticky target group's name and cookie duration — an HTTP/HTTPS group
+    with "stickiness.enabled" = "true" and type lb_cookie (the ALB default), duration
+    "stickiness.lb_cookie.duration_seconds" (default 86400) — and per client class its
+    users (``sessions``; 0 without it, or when no group is sticky)."""
+    name, duration = {}, {}
+    for tg in scenario["target_groups"]:
+        a = tg["attributes"] or {}
+        if tg["protocol"] in ("HTTP", "HTTPS") and a.get("stickiness.enabled") == "true" \
+                and a.get("stickiness.type", "lb_cookie") == "lb_cookie":
+            name[tg["name"]] = tg["name"]
+            duration[tg["name"]] = float(a.get("stickiness.lb_cookie.duration_seconds", "86400"))
+    groups, durs = {}, {}
+    for tg_name, subs, _ in meta["groups"]:
+        for g in subs:
+            if tg_name in name:
+                groups[g] = tg_name
+                durs[g] = duration[tg_name]
+    users = [(c.get("sessions") or 0) if name else 0 for c in scenario["traffic"]["clients"]]
+    return {"group": groups, "duration": durs, "users": users}
+
+
+def _sticky_from_model(m, C):
+    """The compiled model's own stickiness arrays in :func:`sticky_ref`'s shape."""
+    slot = m.get("tg_slot", [])
+    starts = m.get("user_start", [0] * (C + 1))
+    return {"group": {g: k for g, k in enumerate(slot) if k >= 0},
+            "duration": {g: m["tg_stick_dur"][g] for g, k in enumerate(slot) if k >= 0},
+            "users": [starts[c + 1] - starts[c] for c in range(C)]}
+
+
 class _ModelTable:
     """A node's table read from the model (``mg_tab`` slice): select(h) -> target index."""
 
@@ -148,9 +181,10 @@ def _tables_from_model(m):
     return out
 
 
-def simulate_ref(model, seed, n, flow_tables=None):
+def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
     """``flow_tables``: :func:`flow_tables_ref` of the scenario the model was compiled
-    from (None: the model's own tables, so only the loop is checked)."""
+    from, ``sticky``: its :func:`sticky_ref` (None: the model's own tables / arrays, so
+    only the loop is checked)."""
     m = {k: (np.asarray(v).ravel().tolist() if isinstance(v, np.ndarray) else v)
          for k, v in model.items()}
     C, R, NN, D, L, G, T, E, P, B, TB = (int(m[k]) for k in
@@ -239,18 +273,17 @@ def simulate_ref(model, seed, n, flow_tables=None):
         # lbcore._roundrobin / _lor / _alias
         return a + (selectors[g].pick(now) if algo in (0, 2) else selectors[g].acquire())
 
-    # ALB lb_cookie stickiness: cookies[(client class, user, slot)] = (target, expiry)
-    G_slot = m.get("tg_slot", [-1] * G)
-    duration = m.get("tg_stick_dur", [0.0] * G)
-    starts = m.get("user_start", [0] * (C + 1))
-    users = [starts[c + 1] - starts[c] for c in range(C)]
+    # ALB lb_cookie stickiness: cookies[(client class, user, target group)] = (target, expiry)
+    if sticky is None:
+        sticky = _sticky_from_model(m, C)
+    sticky_group, duration, users = sticky["group"], sticky["duration"], sticky["users"]
     cookies = {}
 
     def sticky_select(g, c, lb, user):
         """The documented lb_cookie rule: a cookie is honoured while unexpired and naming a
         target of group g with weight > 0 now; LOR counts a honoured request on its
         target; every forward sets the cookie (target, now + duration)."""
-        key = (c, user, G_slot[g])
+        key = (c, user, sticky_group[g])
         w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
         kind = 1                               # new
         if user is not None and key in cookies:
@@ -373,7 +406,7 @@ def simulate_ref(model, seed, n, flow_tables=None):
         g = pick(m["route_cdf"][off:off + G], u_route)
         if g < 0:
             t = -1
-        elif G_slot[g] >= 0:
+        elif g in sticky_group:
             t = sticky_select(g, c, lb, user)
         else:
             t = select(g, c, lb)
