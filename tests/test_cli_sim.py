@@ -110,6 +110,16 @@ BAD = [
      GOOD.replace('HostHeaderConfig = { Values = ["api.example.com"] }',
                   'HostHeaderConfig = { Values = ["api example"] }'),
      ["load_balancers[1].rules[0].conditions[0]", "invalid host name pattern"]),
+    ("rule over the elbv2 per-rule quota of 5 condition values",
+     GOOD.replace('conditions = [{ field = "path-pattern", values = ["/healthz"] }]',
+                  'conditions = [{ field = "path-pattern", values = ["/a", "/b", "/c"] },\n'
+                  '  { field = "http-request-method", values = ["GET", "PUT", "POST"] }]', 1),
+     ["load_balancers[0].rules[1].conditions", "6 condition values, at most 5 per rule"]),
+    ("two host-header conditions in one rule",
+     GOOD.replace('conditions = [{ field = "host-header", values = ["api.example.com"] }]',
+                  'conditions = [{ field = "host-header", values = ["api.example.com"] },\n'
+                  '  { field = "host-header", values = ["b.example.com"] }]', 1),
+     ["load_balancers[0].rules[0].conditions", "at most one host-header condition"]),
     ("bad ResourceRecordSet", GOOD.replace('Type = "A"', 'Type = "Q"'),
      ["route53.records[6]", "Type"]),
     ("bad client CIDR", GOOD.replace('"203.0.113.0/24"', '"203.0.113.0/33"'),

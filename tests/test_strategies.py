@@ -137,7 +137,7 @@ def _expected_match(c, req):
 
 
 @settings(max_examples=100, deadline=None)
-@given(lbst.http_requests(), st.lists(lbst.alb_conditions(), min_size=1, max_size=3))
+@given(lbst.http_requests(), lbst.alb_rule_conditions())
 def test_rule_matching_is_and_of_conditions(req, conds):
     from lbcore.sim.model import match_rule
     lb = {"rules": [{"priority": 1, "conditions": conds, "forward": [{"target_group": "a",

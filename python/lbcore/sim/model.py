@@ -34,10 +34,10 @@ TIME_BINS = 100
 def alb_ruleset(lb: dict):
     """The load balancer's listener rules compiled by ``lbcore.elb.RuleSet``; each
     rule's action is its index in ``lb["rules"]`` (-1 for the default rule)."""
-    from lbcore.elb import Rule, RuleSet, parse_condition, parse_rule
-    # conditions one by one (a rule may exceed the elbv2 per-rule quotas, see scenario.py)
-    rules = [Rule(rule["priority"], [parse_condition(alb_condition(c), f"rules[{ri}]")
-                                     for c in rule["conditions"]], ri)
+    from lbcore.elb import RuleSet, parse_rule
+    rules = [parse_rule({"Priority": str(rule["priority"]),
+                         "Conditions": [alb_condition(c) for c in rule["conditions"]],
+                         "Actions": ri}, where=f"rules[{ri}]")
              for ri, rule in enumerate(lb["rules"])]
     return RuleSet(rules, parse_rule({"IsDefault": True, "Actions": -1}, where="default"))
 

@@ -605,10 +605,11 @@ def sticky_groups(s: dict) -> list[str]:
 
 def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
     """An application load balancer's rule conditions through lbcore.elb's parser."""
-    from lbcore.elb import parse_condition
+    from lbcore.elb import parse_condition, parse_rule
     for ri, rule in enumerate(lb.get("rules") or []):
         if not rule:
             continue
+        before = len(ctx.problems)
         for ci, cond in enumerate(rule.get("conditions") or []):
             if not cond:
                 continue
@@ -626,9 +627,17 @@ def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
                 parse_condition(alb_condition(cond), where="condition")
             except (TypeError, ValueError) as exc:
                 ctx.add(cp, str(exc))
-        # The elbv2 per-rule quotas (5 condition values, 5 wildcards) are not enforced:
-        # the rule semantics do not depend on them, and lbcore.testing.strategies draws
-        # larger rules.
+        conds = rule.get("conditions")
+        if len(ctx.problems) == before and isinstance(conds, list) and conds \
+                and isinstance(rule.get("priority"), int):
+            # the whole rule: the elbv2 per-rule quotas (5 condition values, 5 wildcards)
+            # and at most one condition per single-valued field
+            try:
+                parse_rule({"Priority": str(rule["priority"]),
+                            "Conditions": [alb_condition(c) for c in conds]},
+                           where="rule")
+            except (TypeError, ValueError) as exc:
+                ctx.add(f"{p}.rules[{ri}].conditions", str(exc))
 
 
 def _cross_check(s: dict, ctx: _Ctx) -> None:

@@ -33,10 +33,10 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 import lbcore
 
 __all__ = [
-    "ip_addresses", "flow_tuples", "to_flow", "flows", "flow_batches", "availability_zones", "target_sets",
-    "health_event_sequences", "throttle_settings", "arrival_times",
-    "http_requests", "alb_conditions", "alb_rule_sets", "coordinates", "route53_record_sets",
-    "scenarios",
+    "ip_addresses", "flow_tuples", "to_flow", "flows", "flow_batches", "availability_zones",
+    "target_sets", "health_event_sequences", "throttle_settings", "arrival_times",
+    "http_requests", "alb_conditions", "alb_rule_conditions", "alb_rule_sets", "coordinates",
+    "route53_record_sets", "scenarios",
 ]
 
 _PROTOCOLS = (6, 17)
@@ -234,6 +234,13 @@ def alb_conditions(*, hosts=("www.example.com", "api.example.com")):
     )
 
 
+def alb_rule_conditions(*, hosts=("www.example.com", "api.example.com")):
+    """The conditions of one listener rule: 1-3 :func:`alb_conditions`, one per field,
+    within AWS's per-rule limits of 5 condition values and 5 wildcards."""
+    return st.lists(alb_conditions(hosts=hosts), min_size=1, max_size=3,
+                    unique_by=lambda c: c["field"]).filter(_within_rule_limits)
+
+
 @st.composite
 def alb_rule_sets(draw, target_groups, *, max_rules: int = 6, hosts=("www.example.com",
                                                                      "api.example.com")):
@@ -246,9 +253,7 @@ def alb_rule_sets(draw, target_groups, *, max_rules: int = 6, hosts=("www.exampl
     rules = []
     for p in prios:
         rule = {"priority": p,
-                "conditions": draw(st.lists(alb_conditions(hosts=hosts), min_size=1,
-                                            max_size=3, unique_by=lambda c: c["field"])
-                                   .filter(_within_rule_limits))}
+                "conditions": draw(alb_rule_conditions(hosts=hosts))}
         if target_groups and draw(st.booleans()):
             rule["forward"] = draw(_forward(target_groups))
         else:
