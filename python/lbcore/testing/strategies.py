@@ -326,8 +326,9 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
               horizon: float = 5.0):
     """A whole valid ``lbcore simulate`` scenario as a dict (what ``tomllib`` would parse):
     clients, request templates, Route 53 records, application load balancers with rules
-    (the first one sometimes behind a GENEVE inspection tier), target groups, throttling
-    and events within ``horizon`` seconds."""
+    (the first one sometimes behind a GENEVE inspection tier), target groups (some with
+    lb_cookie stickiness; some client classes have a finite ``sessions`` population),
+    throttling and events within ``horizon`` seconds."""
     n_regions = draw(st.integers(1, 2))
     regions = _REGIONS[:n_regions]
     groups = []
@@ -349,6 +350,11 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
         attributes = {"load_balancing.algorithm.type": algo}
         if algo in ("round_robin", "weighted_random") and draw(st.booleans()):
             attributes["slow_start.duration_seconds"] = draw(st.sampled_from(["0", "30"]))
+        if draw(st.booleans()):       # ALB lb_cookie stickiness (matters for clients with sessions)
+            attributes["stickiness.enabled"] = "true"
+            attributes["stickiness.type"] = "lb_cookie"
+            attributes["stickiness.lb_cookie.duration_seconds"] = draw(
+                st.sampled_from(["1", "60", "86400"]))
         groups.append({
             "name": f"g{g}",
             "attributes": attributes,
@@ -380,6 +386,9 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
                 "rtt": {r: draw(st.sampled_from([0.0, 0.01, 0.1])) for r in regions},
                 "location": draw(coordinates())}
                for i in range(draw(st.integers(1, 3)))]
+    for c in clients:
+        if draw(st.booleans()):       # a finite user population: sticky cookies recur
+            c["sessions"] = draw(st.integers(1, 50))
     templates = []
     for i in range(draw(st.integers(1, 4))):
         req = draw(http_requests(hosts=hosts))
