@@ -250,6 +250,21 @@ def test_route_flows_checks_the_flows_columns():
     assert len(path) == 0
 
 
+def test_owned_flow_table_shares_the_lock_and_refuses_routing():
+    path = _one_node(L4Path(32, seed=0))
+    keys = np.arange(100, dtype=np.uint64)
+    path.route_many(keys, keys, np.zeros(100), np.zeros(100, np.uint8), np.zeros(100, np.int32))
+    ft = path.flow_table
+    with pytest.raises(ValueError, match="NLB/GWLB"):     # keyed by find/add: not lookup
+        ft.route(lbcore.Flow("tcp", "1.1.1.1", "2.2.2.2", 1, 2), 1.0, lbcore.Maglev([1, 2]))
+    with pytest.raises(ValueError, match="NLB/GWLB"):
+        ft.route_many(lbcore.Flows.random(3, seed=1), 1.0, lbcore.Maglev([1, 2]))
+    ft.resize(1000)                       # the mutators take the path's lock
+    assert ft.expire(0.0) == 0 and len(ft.entries()) == 100 and ft.forget_target(99) == 0
+    assert path.capacity == 1000 and len(path) == 100
+    _check_invariants(ft)
+
+
 def test_growth_limit_is_a_value_error(monkeypatch):
     import lbcore._l4
     monkeypatch.setattr(lbcore._l4, "_MAX_CAPACITY", 64)

@@ -252,6 +252,7 @@ cdef class FlowTable:
     cdef _install(self, bufs, int32_t cap)
     cdef _entries(self, dict out)
     cdef object _locked(self)
+    cdef _refuse_owned(self)
     cdef _grow_to(self, int32_t cap)
     cdef double _check_now(self, now) except? -1.0
     cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,

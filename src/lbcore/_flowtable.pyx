@@ -489,10 +489,7 @@ cdef class FlowTable:
         Lookups happen in batch order, then inserts in batch order; a flow repeated in
         a batch gets the target of its first insertion.
         """
-        with self._locked():
-            return self._route_many(flows, now, selector, hashes)
-
-    def _route_many(self, flows, now, selector, hashes):
+        self._refuse_owned()
         cdef double t_now = self._check_now(now)
         c = _flow_columns(flows)
         cdef Py_ssize_t n = c[0].shape[0]
@@ -542,10 +539,7 @@ cdef class FlowTable:
         """Target index for one ``lbcore.Flow`` (see ``route_many``). A new flow asks
         ``selector.select_index(hash if given else flow)``, or ``select_many`` with a
         one-element batch when the selector has no ``select_index``."""
-        with self._locked():
-            return self._route(flow, now, selector, hash)
-
-    def _route(self, flow, now, selector, hash):
+        self._refuse_owned()
         cdef double t_now = self._check_now(now)
         if type(flow) is not _PyFlow:
             raise TypeError(f"flow must be a lbcore.Flow, got {type(flow).__name__}")
@@ -627,6 +621,11 @@ cdef class FlowTable:
             f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
                                      k.dst_lo, k.sport, k.dport, k.seq)
             out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen)
+
+    cdef _refuse_owned(self):
+        if self._guard is not None:
+            raise ValueError("this FlowTable belongs to an NLB/GWLB connection table "
+                             "(keyed by find/add): route through the load balancer")
 
     cdef object _locked(self):
         """The owner's lock (see lbcore._l4.L4Path) when one is set, else a no-op."""
