@@ -514,19 +514,24 @@ def test_set_attributes_cross_zone_and_gwlb_scalar_equals_batch():
 
 def test_threads_share_one_load_balancer():
     # Batches release the GIL; they are serialised per flow table, scalar calls
-    # wait for a running batch and rebuilds never swap buffers under one.
+    # wait for a running batch and rebuilds never swap buffers under one. Every
+    # thread also routes new flows, so the table grows while the others run.
     import threading
+    from lbcore._flowtable import _check_invariants
     tg = TargetGroup(zone_targets([("A", 4), ("B", 4)]), protocol="TCP", healthy=True)
-    nlb = NetworkLoadBalancer(["A", "B"], seed=5)
+    nlb = NetworkLoadBalancer(["A", "B"], seed=5, flow_capacity=64)
     nlb.add_listener("TCP", 80, tg)
     flows = tcp_flows(50_000, seed=40)
     first = nlb.route_many(flows, 0.0).target
+    path = nlb._listeners[0].path
+    grown = path.capacity
     errors, results = [], []
 
-    def batch():
+    def batch(j):
         try:
-            for _ in range(5):
+            for k in range(5):
                 results.append(nlb.route_many(flows, 1.0).target)
+                nlb.route_many(tcp_flows(20_000, seed=1000 * j + k), 1.0)      # new flows
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -536,9 +541,11 @@ def test_threads_share_one_load_balancer():
                 t, _ = nlb.route(flows[i], 1.0)
                 results.append(np.array([tg.index_of(t.id)]) if i else first[:0])
                 assert tg.index_of(t.id) == first[i]
+                nlb.route(lbcore.Flow("tcp", 0x0B000000 + i, "10.9.9.9", 1000, 80), 1.0)
         except Exception as e:  # pragma: no cover
             errors.append(e)
-    threads = [threading.Thread(target=batch) for _ in range(3)] + [threading.Thread(target=scalar)]
+    threads = [threading.Thread(target=batch, args=(j,)) for j in range(3)]
+    threads.append(threading.Thread(target=scalar))
     for th in threads:
         th.start()
     for th in threads:
@@ -546,6 +553,72 @@ def test_threads_share_one_load_balancer():
     assert not errors
     assert all(np.array_equal(r, first) for r in results if r.shape == first.shape)
     assert sum(r.shape == first.shape for r in results) == 15
+    assert path.capacity > grown and len(path) > 50_000 + 300
+    _check_invariants(path.flow_table)
+
+
+def _nlb_and_gwlb():
+    nlb = NetworkLoadBalancer(["A"], seed=1)
+    nlb.add_listener("TCP", 80, TargetGroup(zone_targets([("A", 3)], port=80),
+                                            protocol="TCP", healthy=True))
+    gw = GatewayLoadBalancer(["A"], TargetGroup(zone_targets([("A", 3)]), protocol="GENEVE",
+                                                healthy=True), seed=1)
+    return nlb, gw
+
+
+def test_route_many_rejects_objects_that_are_not_flows():
+    real = tcp_flows(4, seed=1)
+
+    class Fake:         # only column 0 long: the kernel would read past the others
+        def __len__(self):
+            return 1_000_000
+
+        def _hash_columns(self):
+            c = list(real._hash_columns())
+            return [np.zeros(1_000_000, np.uint8)] + c[1:]
+
+    for lb in _nlb_and_gwlb():
+        with pytest.raises(TypeError, match="flows"):
+            lb.route_many(Fake(), 1.0)
+        odd = lbcore.Flows._from_columns(*[np.zeros(9, np.uint8) if i == 0 else c
+                                           for i, c in enumerate(real._hash_columns())])
+        with pytest.raises(ValueError, match="flows"):
+            lb.route_many(odd, 1.0)
+
+
+def test_empty_batch_after_time_has_passed():
+    for lb in _nlb_and_gwlb():
+        lb.route_many(tcp_flows(10, seed=2), 5.0)
+        r = lb.route_many(tcp_flows(0, seed=2), 7.0)
+        assert len(r.target) == 0
+        r = lb.route_many(tcp_flows(0, seed=2), [])
+        assert len(r.target) == 0
+
+
+def test_times_never_go_backwards():
+    """Within a batch and across calls; after a batch the target group's clock is at
+    the batch's last time, so a scalar call cannot go back before flows already seen."""
+    for lb in _nlb_and_gwlb():
+        flows = tcp_flows(4, seed=3)
+        with pytest.raises(ValueError, match="times"):
+            lb.route_many(flows, [1.0, 3.0, 2.0, 4.0])
+        lb.route_many(flows, [1.0, 2.0, 2.0, 10.0])
+        assert lb._listeners[0].target_group._now == 10.0
+        with pytest.raises(ValueError, match="now"):
+            lb.route(flows[0], 5.0)
+        with pytest.raises(ValueError, match="now"):
+            lb.route_many(flows, 9.0)
+        assert lb.route(flows[0], 10.0)[0] is not None
+        _check = lb._listeners[0].path.flow_table
+        from lbcore._flowtable import _check_invariants
+        _check_invariants(_check)
+
+
+def test_flow_capacity_limit():
+    with pytest.raises(ValueError, match=r"flow_capacity.*GiB"):
+        NetworkLoadBalancer(["A"], flow_capacity=2**30)
+    with pytest.raises(ValueError, match=r"flow_capacity.*GiB"):
+        GatewayLoadBalancer(["A"], flow_capacity=2**26 + 1)
 
 
 def test_node_pools_shared_helper():

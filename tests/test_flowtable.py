@@ -9,8 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 import lbcore
 from lbcore import Flow, Flows, FlowTable, Maglev
-from lbcore._flowtable import _check_invariants
-from reference.flowtable_ref import FlowTableRef, key_of
+from lbcore._flowtable import _check_invariants, _entry_fields, _set_mark
+from reference.flowtable_ref import CLASSES, FlowTableRef, key_of
 
 # A pool of distinct flows: TCP with/without ISN (same 5-tuple, different ISN = distinct
 # connections), UDP, ICMP, IPv6, and reverse pairs.
@@ -330,6 +330,84 @@ def test_validation():
         ft.forget_target(-1)
 
 
+def test_capacity_limit_is_checked_before_allocating():
+    # 2**30 entries would be 96 GiB up front: refused with a ValueError naming the
+    # memory, not a MemoryError from numpy
+    for cap in (2**30, 2**26 + 1):
+        with pytest.raises(ValueError, match=r"capacity.*GiB"):
+            FlowTable(cap)
+    ft = FlowTable(4)
+    with pytest.raises(ValueError, match=r"capacity.*GiB"):
+        ft.resize(2**30)
+    assert ft.capacity == 4
+    _check_invariants(ft)
+
+
+def test_route_many_checks_the_flows_columns():
+    ft = FlowTable(8)
+    real = Flows.random(4, seed=1)
+
+    class Fake:                     # only column 0 long: the kernel would read past the rest
+        def __len__(self):
+            return 100_000
+
+        def _hash_columns(self):
+            c = list(real._hash_columns())
+            return [np.zeros(100_000, np.uint8)] + c[1:]
+
+    with pytest.raises(TypeError, match="flows"):
+        ft.route_many(Fake(), 1.0, ModSelector(3))
+    odd = Flows._from_columns(*[c if i else np.zeros(9, np.uint8)
+                                for i, c in enumerate(real._hash_columns())])
+    with pytest.raises(ValueError, match="flows"):
+        ft.route_many(odd, 1.0, ModSelector(3))
+    assert len(ft) == 0
+    strided = Flows.random(20, seed=2)[::2]         # non-contiguous columns are fine
+    assert ft.route_many(strided, 1.0, ModSelector(3)).shape == (10,)
+
+
+def test_threads_resize_while_routing():
+    """Growing allocates (Python code, other threads may run) before it takes the old
+    state, so concurrent batches and resizes never lose an entry or break the table."""
+    import sys
+    import threading
+    ft = FlowTable(64)
+    mg = Maglev(range(10), table_size=1009)
+    errors = []
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def route(seed):
+        try:
+            for step in range(30):
+                b = Flows.random(200, seed=seed * 100 + step)
+                assert np.array_equal(ft.route_many(b, 1.0, mg), mg.select_many(b))
+        except Exception as e:       # pragma: no cover - reported below
+            errors.append(e)
+
+    def resize():
+        try:
+            for step in range(300):
+                try:
+                    ft.resize(max(len(ft), 64) * 2 if step % 2 else max(len(ft), 64))
+                except ValueError as e:     # shrinking raced with inserts: refused
+                    assert "capacity" in str(e)
+        except Exception as e:       # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=route, args=(s,)) for s in range(2)]
+    threads.append(threading.Thread(target=resize))
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors
+    _check_invariants(ft)
+
+
 def test_threads_share_one_table_safely():
     import threading
     ft = FlowTable(5000)
@@ -395,9 +473,10 @@ def _decoded(buf):
             int(r["seq"]))
 
 
-prim_op = st.tuples(st.sampled_from(["find", "add", "add", "remove", "resize"]),
+prim_op = st.tuples(st.sampled_from(["find", "add", "add", "remove", "resize", "mark"]),
                     st.integers(0, len(POOL) - 1), st.integers(0, 2), st.floats(0, 12),
-                    st.integers(0, 5))
+                    st.integers(0, 8))
+RESIZES = (1, 2, 3, 4, 6, 13, 64, 300, 1000)     # resize op: to RESIZES[target] (or len)
 
 
 @settings(max_examples=80, deadline=None)
@@ -431,16 +510,48 @@ def test_find_add_remove_resize_match_reference(capacity, symmetric, fields, ops
             e = remove(ft.address, buf, h, cls, now)
             assert (e >= 0) == (ref.find(k, cls, now) is not None)
             ref.remove(k)
+        elif name == "mark":        # the caller's byte (GWLB: dropped), kept by resize
+            e = find(ft.address, buf, h, cls, now)
+            r = ref.find(k, cls, now)
+            assert (e >= 0) == (r is not None)
+            if e >= 0:
+                _set_mark(ft, e, 1 + target)
+                r[4] = 1 + target
         else:
-            cap = max(len(ft), 1 + target)
+            cap = max(len(ft), RESIZES[target])
             ft.resize(cap)
             ref.resize(cap)
             assert ft.capacity == cap
         _check_invariants(ft)
         assert {key_of(f): tuple(v) for f, v in ft.entries().items()} == \
             {kk: (e[0], e[1]) for kk, e in ref.entries.items()}
-    assert add(ft.address, keys[0][0], keys[0][2], 3, 1, now) == -1     # bad class
+        assert {key_of(f): v for f, v in _entry_fields(ft).items()} == \
+            {kk: (e[0], e[1], CLASSES.index(e[3]), e[4]) for kk, e in ref.entries.items()}
+    before, clock = _entry_fields(ft), ft.now
+    for bad in (3, 200, -1):
+        assert add(ft.address, keys[0][0], keys[0][2], bad, 1, now) == -1   # bad class
+        assert find(ft.address, keys[0][0], keys[0][2], bad, now) == -1    # bad class
     assert add(ft.address, keys[0][0], keys[0][2], 0, -1, now) == -1    # negative target
+    assert _entry_fields(ft) == before and ft.now == clock
+    _check_invariants(ft)
+
+
+def test_find_rejects_a_class_outside_0_to_2():
+    """lb_flowtable_find with cls 3 or 200 used to write head[cls] past the struct."""
+    make_key, find, add, _ = _numba_primitives()
+    ft = FlowTable(8)
+    bufs = []
+    for i in range(3):
+        b = np.zeros(48, np.uint8)
+        make_key(b, 6, 0, 0, i + 1, 0, 9, 1, 2, 0, 0, 0)
+        bufs.append(b)
+        assert add(ft.address, b, np.uint64(i * 977 + 5), 0, 1, 0.0) >= 0
+    before = _entry_fields(ft)
+    assert find(ft.address, bufs[0], np.uint64(5), 3, 1.0) == -1
+    assert find(ft.address, bufs[1], np.uint64(982), 200, 1.0) == -1
+    _check_invariants(ft)
+    assert _entry_fields(ft) == before and ft.idle_timeout["tcp"] == 350.0
+    assert find(ft.address, bufs[0], np.uint64(5), 1, 1.0) >= 0      # a valid class still works
 
 
 def test_resize_keeps_entries_and_order():

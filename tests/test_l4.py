@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import lbcore
+from lbcore._flowtable import _check_invariants
 from lbcore._l4 import L4Path
 
 
@@ -97,6 +98,7 @@ def test_kernel_matches_reference(seed, n_targets, nodes, capacity, batched):
         stored = {int(f.src_lo): v for f, v in path.flow_table.entries().items()
                   if int(f.src_lo) in live}
         assert stored == live and path.live(now) == len(live)
+        _check_invariants(path.flow_table)
         # change validity between rounds
         valid = (rng.random(n_targets) < 0.7).astype(np.uint8)
         path.set_selection(tables, offsets, lengths, np.zeros(nodes, np.uint8), valid)
@@ -121,6 +123,7 @@ def test_table_grows_and_keeps_live_entries():
     assert np.all(flags & 2)
     assert len(path) == 5000 and path.live(500.0) == 10    # expired ones are removed lazily
     assert path.forget_target(int(again[0])) > 0
+    _check_invariants(path.flow_table)
 
 
 def test_random_tables_mark_dropped_and_are_uniform():
@@ -157,6 +160,7 @@ def test_dropped_marks_survive_growth():
     moved = t == 0
     assert np.all(f3[moved] == 2) and np.all(t3[moved] != 0)     # re-placed, not dropped
     assert np.array_equal(t3[~moved], t[~moved]) and np.all(f3[~moved] == 1)
+    _check_invariants(path.flow_table)
 
 
 def test_no_target_node():
@@ -182,6 +186,154 @@ def test_validation():
         path.route(1, 1, 0.0, 3, 0)
     with pytest.raises(ValueError, match="seed"):
         L4Path(seed=-1)
+    with pytest.raises(ValueError, match=r"capacity.*GiB"):
+        L4Path(2**30)
+
+
+def _one_node(path, n_targets=4):
+    t = np.ascontiguousarray(maglev_table(np.arange(n_targets, dtype=np.uint64), 401))
+    path.set_selection(t, np.array([0]), np.array([401]), np.zeros(1, np.uint8),
+                       np.ones(n_targets, np.uint8))
+    return path
+
+
+def test_time_never_goes_backwards():
+    """FlowTable's LRU lists are ordered by last use only while ``now`` never
+    decreases: within a batch and across calls (batch or scalar)."""
+    path = _one_node(L4Path(64, seed=0))
+    z8, z32 = np.zeros(3, np.uint8), np.zeros(3, np.int32)
+    keys = np.arange(3, dtype=np.uint64)
+    with pytest.raises(ValueError, match="times"):
+        path.route_many(keys, keys, np.array([5.0, 4.0, 6.0]), z8, z32)
+    with pytest.raises(ValueError, match="times"):
+        path.route_many(keys, keys, np.array([5.0, math.nan, 6.0]), z8, z32)
+    path.route_many(keys, keys, np.array([5.0, 5.0, 9.0]), z8, z32)
+    with pytest.raises(ValueError, match="now"):
+        path.route(7, 7, 8.0, 0, 0)           # before the batch's last time
+    with pytest.raises(ValueError, match="times"):
+        path.route_many(keys, keys, np.array([8.0, 9.0, 9.0]), z8, z32)
+    assert path.route(7, 7, 9.0, 0, 0) >= 0
+    path.set_dns([0])
+    path.configure(1, 2, 0, False, False, False, 0, 350.0, 120.0)
+    flows = lbcore.Flows.random(4, seed=1)
+    with pytest.raises(ValueError, match="times"):
+        path.route_flows(flows, np.array([10.0, 11.0, 10.5, 12.0]))
+    with pytest.raises(ValueError, match="times"):
+        path.route_flows(flows, np.full(4, 8.0))
+    path.route_flows(flows, np.array([10.0, 11.0, 11.0, 12.0]), index=[0, 1, 3])
+    with pytest.raises(ValueError, match="now"):
+        path.route_flow(flows[2], 11.5)
+    assert path.route_flow(flows[2], 12.0) >= 0
+    _check_invariants(path.flow_table)
+
+
+def test_route_flows_checks_the_flows_columns():
+    path = _one_node(L4Path(64, seed=0))
+    path.set_dns([0])
+    path.configure(1, 2, 0, False, False, False, 0, 350.0, 120.0)
+    real = lbcore.Flows.random(4, seed=1)
+
+    class Fake:
+        def __len__(self):
+            return 1_000_000
+
+        def _hash_columns(self):
+            c = list(real._hash_columns())
+            return [np.zeros(1_000_000, np.uint8)] + c[1:]
+
+    with pytest.raises(TypeError, match="flows"):
+        path.route_flows(Fake(), np.zeros(1_000_000))
+    odd = lbcore.Flows._from_columns(*[np.zeros(9, np.uint8) if i == 0 else c
+                                       for i, c in enumerate(real._hash_columns())])
+    with pytest.raises(ValueError, match="flows"):
+        path.route_flows(odd, np.zeros(9))
+    assert len(path) == 0
+
+
+def test_owned_flow_table_shares_the_lock_and_refuses_routing():
+    path = _one_node(L4Path(32, seed=0))
+    keys = np.arange(100, dtype=np.uint64)
+    path.route_many(keys, keys, np.zeros(100), np.zeros(100, np.uint8), np.zeros(100, np.int32))
+    ft = path.flow_table
+    with pytest.raises(ValueError, match="NLB/GWLB"):     # keyed by find/add: not lookup
+        ft.route(lbcore.Flow("tcp", "1.1.1.1", "2.2.2.2", 1, 2), 1.0, lbcore.Maglev([1, 2]))
+    with pytest.raises(ValueError, match="NLB/GWLB"):
+        ft.route_many(lbcore.Flows.random(3, seed=1), 1.0, lbcore.Maglev([1, 2]))
+    ft.resize(1000)                       # the mutators take the path's lock
+    assert ft.expire(0.0) == 0 and len(ft.entries()) == 100 and ft.forget_target(99) == 0
+    assert path.capacity == 1000 and len(path) == 100
+    _check_invariants(ft)
+
+
+def test_growth_limit_is_a_value_error(monkeypatch):
+    import lbcore._l4
+    monkeypatch.setattr(lbcore._l4, "_MAX_CAPACITY", 64)
+    path = _one_node(L4Path(32, seed=0))
+    path.set_timeouts(100.0, 100.0, 100.0)
+    keys = np.arange(200, dtype=np.uint64)
+    with pytest.raises(ValueError, match="flow_capacity.*limit"):
+        path.route_many(keys, keys, np.zeros(200), np.zeros(200, np.uint8),
+                        np.zeros(200, np.int32))
+    assert path.capacity <= 64
+    _check_invariants(path.flow_table)
+
+
+_THREADS_SCRIPT = """
+import sys, threading
+import numpy as np, lbcore
+from lbcore.elb import NetworkLoadBalancer, Target, TargetGroup
+from lbcore._flowtable import _check_invariants
+sys.setswitchinterval(1e-6)
+for seed in range(3):
+    tg = TargetGroup([Target(f"A{i}", "A", port=80) for i in range(8)], protocol="TCP",
+                     healthy=True)
+    nlb = NetworkLoadBalancer(["A"], flow_capacity=32)
+    nlb.add_listener("TCP", 80, tg)
+    nlb.route(lbcore.Flow("tcp", "1.1.1.1", "2.2.2.2", 1, 80), 0.0)
+    path = nlb._listeners[0].path
+    errs = []
+    def batch():
+        try:
+            for k in range(40):
+                f = lbcore.Flows.from_flows([lbcore.Flow("tcp", 100000000 + k * 2000 + x, 7,
+                                                         1000, 80) for x in range(2000)])
+                nlb.route_many(f, 0.0)
+        except Exception as e:
+            errs.append(repr(e))
+    def single():
+        try:
+            for k in range(20000):
+                nlb.route(lbcore.Flow("tcp", 200000000 + k, 5, 1000, 80), 0.0)
+        except Exception as e:
+            errs.append(repr(e))
+    def resize():
+        try:
+            for k in range(200):
+                try:
+                    path.flow_table.resize(2 * max(len(path), 32))
+                except ValueError:
+                    pass
+        except Exception as e:
+            errs.append(repr(e))
+    ts = [threading.Thread(target=f) for f in (batch, single, resize)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    assert not errs, errs
+    _check_invariants(path.flow_table)
+    assert len(path) == 1 + 40 * 2000 + 20000, len(path)     # every flow kept
+print("ok")
+"""
+
+
+def test_threads_batches_scalar_calls_and_resize_share_one_path():
+    """route_many (growing the table) + route on new flows + flow_table.resize from
+    three threads: scalar calls used to skip the lock while a batch grew the table
+    (lost flows, segfaults). Run in a subprocess so a crash fails the test."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
 
 
 def test_numba_bindings_match():
@@ -216,16 +368,20 @@ def test_numba_bindings_match():
     nd = np.zeros(300, np.int32)
     off, ln, rnd, valid = (np.zeros(1, np.int64), np.array([701], np.int32), np.zeros(1, np.uint8),
                            np.ones(7, np.uint8))
-    ft = lbcore.FlowTable(1024, idle_timeout={"tcp": 3.0, "udp": 3.0, "other": 3.0})
+    ft = lbcore.FlowTable(1024, idle_timeout=dict(zip(("tcp", "udp", "other"), TIMEOUTS)))
     done, ot, of = route(ft.address, k, h, tm, cls, nd, table, off, ln, rnd, valid,
                          np.zeros(4, np.uint64))
-    path = L4Path(1024, seed=0)
-    path.set_timeouts(3.0, 3.0, 3.0)
-    path.set_selection(table, off, ln, rnd, valid)
-    t2, f2 = path.route_many(k, h, tm, cls, nd)
     assert done == 300
-    assert np.array_equal(ot, t2) and np.array_equal(of, f2) and len(ft) == len(path)
-    assert ft.entries() == path.flow_table.entries()
+    _check_invariants(ft)
+    # the numba path against the pure-Python model (not against the same kernel)
+    ref = RefPath(table, off, ln, valid)
+    want = [ref.route(int(a), int(b), float(c), int(d), int(e))
+            for a, b, c, d, e in zip(k, h, tm, cls, nd)]
+    assert ot.tolist() == [w[0] for w in want]
+    assert ((of & 2) != 0).tolist() == [w[1] for w in want] and not np.any(of & 5)
+    now = float(tm[-1])
+    live = {kk: (e[0], e[1]) for kk, e in ref.entries.items() if now - e[1] <= TIMEOUTS[e[2]]}
+    assert {int(f.src_lo): v for f, v in ft.entries().items() if int(f.src_lo) in live} == live
     small = lbcore.FlowTable(40)      # stops before a block that could fill the table
     done, _, _ = route(small.address, k, h, tm, cls, nd, table, off, ln, rnd, valid,
                        np.zeros(4, np.uint64))

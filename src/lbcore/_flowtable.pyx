@@ -173,7 +173,10 @@ cdef int32_t lb_flowtable_find(
     """Entry of the live flow with canonical key ``k`` (see lb_flowtable_make_key) and
     probe hash ``h`` — any function of the key, the same for every call on this table —
     refreshed at ``now`` and moved to timeout class ``cls`` (0 TCP, 1 UDP, 2 other); or
-    -1 (absent, or expired under its previous class: removed)."""
+    -1 (absent, or expired under its previous class: removed). Returns -1 without
+    touching the table for a class outside 0..2 (as lb_flowtable_add)."""
+    if cls < 0 or cls >= LB_FT_CLASSES:
+        return -1
     return _ft_find(t, k, h, cls, now)
 
 
@@ -261,7 +264,54 @@ cdef int32_t lb_flowtable_expire(lb_flowtable* t, double now) noexcept nogil:
 
 DEFAULT_IDLE_TIMEOUT = {"tcp": 350.0, "udp": 120.0, "other": 120.0}
 _CLASSES = ("tcp", "udp", "other")
-_MAX_CAPACITY = 1 << 30
+# 2**26 entries: 6 GiB of entries (96 bytes each) + 512 MiB of index, already more
+# than a simulation needs; beyond it the allocation itself is the failure (2**30
+# would be 96 GiB up front), so a larger capacity is refused before allocating.
+_MAX_CAPACITY = 1 << 26
+_ENTRY_BYTES = sizeof(lb_ft_entry)
+
+
+def _capacity_error(name, cap, low=1):
+    """The ValueError for a capacity outside [low, _MAX_CAPACITY], naming the memory
+    a capacity above the limit would take."""
+    msg = f"{name} must be in [{low}, 2**26], got {cap}"
+    if cap > _MAX_CAPACITY:
+        slots = 2
+        while slots < 2 * cap:
+            slots *= 2
+        gib = (cap * _ENTRY_BYTES + slots * 4) / 2**30
+        msg += (f" (it would need {gib:.1f} GiB: {_ENTRY_BYTES} bytes per entry plus the "
+                f"index; the limit 2**26 takes {(_MAX_CAPACITY * _ENTRY_BYTES + 2**29) / 2**30:.1f} GiB)")
+    return ValueError(msg)
+
+
+def _flow_columns(flows, name="flows"):
+    """The nine columns of a ``lbcore.Flows`` as contiguous arrays of the kernels'
+    dtypes and one length, or TypeError/ValueError naming ``name``."""
+    from lbcore.flows import Flows
+    if not isinstance(flows, Flows):
+        raise TypeError(f"{name} must be lbcore.Flows, got {type(flows).__name__}")
+    cols = tuple(flows._hash_columns())
+    if len(cols) != 9:
+        raise ValueError(f"{name}: expected 9 columns, got {len(cols)}")
+    n = None
+    out = []
+    for c, dt in zip(cols, _COLUMN_DTYPES):
+        if not isinstance(c, np.ndarray) or c.dtype != dt or c.ndim != 1:
+            raise ValueError(f"{name}: columns must be one-dimensional {_COLUMN_DTYPES} "
+                             f"arrays")
+        if n is None:
+            n = c.shape[0]
+        elif c.shape[0] != n:
+            raise ValueError(f"{name}: columns must have one length, got {c.shape[0]} "
+                             f"and {n}")
+        out.append(np.ascontiguousarray(c))
+    return tuple(out)
+
+
+_COLUMN_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint8), np.dtype(np.uint64),
+                  np.dtype(np.uint64), np.dtype(np.uint64), np.dtype(np.uint64),
+                  np.dtype(np.uint16), np.dtype(np.uint16), np.dtype(np.uint32))
 
 
 def _timeout_value(v, name):
@@ -313,7 +363,7 @@ cdef class FlowTable:
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
         cap = capacity.__index__()
         if not 1 <= cap <= _MAX_CAPACITY:
-            raise ValueError(f"capacity must be in [1, 2**30], got {cap}")
+            raise _capacity_error("capacity", cap)
         if symmetric is not True and symmetric is not False:
             raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
         self.idle_timeout = _parse_idle_timeout(idle_timeout)
@@ -329,12 +379,14 @@ cdef class FlowTable:
 
     cdef _alloc(self, int32_t cap):
         """Fresh, empty buffers for ``cap`` entries (the old ones are dropped)."""
-        slots = 2
-        while slots < 2 * cap:
-            slots *= 2
-        index = np.full(slots, -1, dtype=np.int32)
-        ents = np.zeros(cap * sizeof(lb_ft_entry) + 64, dtype=np.uint8)
-        self._bufs = (index, ents)
+        self._install(_new_bufs(cap), cap)
+
+    cdef _install(self, bufs, int32_t cap):
+        """Point the table at ``bufs`` (from _new_bufs(cap)), empty. Runs no Python
+        code: with the GIL held, no other thread sees a half-swapped table."""
+        index, ents = bufs
+        cdef uint64_t slots = index.shape[0]
+        self._bufs = bufs
         cdef int32_t[::1] v_index = index
         cdef uint8_t[::1] v_ents = ents
         cdef uintptr_t base = <uintptr_t>&v_ents[0]
@@ -359,9 +411,14 @@ cdef class FlowTable:
     cdef _grow_to(self, int32_t cap):
         """Move every stored entry (key, hash, target, mark, class, last use, LRU
         order) into fresh buffers of ``cap >= len(self)`` entries."""
+        bufs = _new_bufs(cap)           # Python code: other threads may run here
+        # From here on no Python code runs (GIL held throughout), so the old state
+        # taken now is the final one and no thread sees the table mid-move.
+        if self.t.size > cap:           # another thread stored more meanwhile
+            raise _capacity_error("capacity", cap, self.t.size)
         old_bufs = self._bufs           # keeps the old arrays alive while copying
         cdef lb_flowtable o = self.t    # the old struct (pointers into old_bufs)
-        self._alloc(cap)
+        self._install(bufs, cap)
         cdef lb_flowtable* t = &self.t
         cdef int c
         cdef int32_t e, d
@@ -432,11 +489,9 @@ cdef class FlowTable:
         Lookups happen in batch order, then inserts in batch order; a flow repeated in
         a batch gets the target of its first insertion.
         """
+        self._refuse_owned()
         cdef double t_now = self._check_now(now)
-        columns = getattr(flows, "_hash_columns", None)
-        if columns is None:
-            raise TypeError(f"flows must be lbcore.Flows, got {type(flows).__name__}")
-        c = columns()
+        c = _flow_columns(flows)
         cdef Py_ssize_t n = c[0].shape[0]
         if hashes is not None:
             hashes = _as_hashes(hashes, n)
@@ -484,6 +539,7 @@ cdef class FlowTable:
         """Target index for one ``lbcore.Flow`` (see ``route_many``). A new flow asks
         ``selector.select_index(hash if given else flow)``, or ``select_many`` with a
         one-element batch when the selector has no ``select_index``."""
+        self._refuse_owned()
         cdef double t_now = self._check_now(now)
         if type(flow) is not _PyFlow:
             raise TypeError(f"flow must be a lbcore.Flow, got {type(flow).__name__}")
@@ -520,7 +576,8 @@ cdef class FlowTable:
         i = index.__index__()
         if not 0 <= i <= 0x7FFFFFFF:
             raise ValueError(f"index must be in [0, 2**31), got {i}")
-        return lb_flowtable_forget_target(&self.t, i)
+        with self._locked():
+            return lb_flowtable_forget_target(&self.t, i)
 
     def resize(self, capacity):
         """Change the capacity to ``capacity`` (>= the stored entries); every entry,
@@ -529,20 +586,32 @@ cdef class FlowTable:
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
         cap = capacity.__index__()
         if not 1 <= cap <= _MAX_CAPACITY or cap < self.t.size:
-            raise ValueError(f"capacity must be in [max(1, len(table)) = "
-                             f"{max(1, self.t.size)}, 2**30], got {cap}")
-        self._grow_to(cap)
+            raise _capacity_error("capacity", cap, max(1, self.t.size))
+        if self._guard is None:
+            self._grow_to(cap)
+            return
+        with self._guard:
+            if cap < self.t.size:
+                raise _capacity_error("capacity", cap, max(1, self.t.size))
+            self._grow_to(cap)
 
     def expire(self, now):
         """Remove every flow idle for longer than its timeout at ``now``; returns how
         many."""
-        cdef double t_now = self._check_now(now)
-        return lb_flowtable_expire(&self.t, t_now)
+        cdef double t_now
+        with self._locked():
+            t_now = self._check_now(now)
+            return lb_flowtable_expire(&self.t, t_now)
 
     def entries(self):
         """Stored entries as ``{flow: (target, last_seen)}`` (flows in the table's
         canonical form), for inspection and tests; O(capacity)."""
         out = {}
+        with self._locked():
+            self._entries(out)
+        return out
+
+    cdef _entries(self, dict out):
         cdef int32_t e
         cdef lb_flow_key* k
         for e in range(self.t.capacity):
@@ -552,7 +621,35 @@ cdef class FlowTable:
             f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
                                      k.dst_lo, k.sport, k.dport, k.seq)
             out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen)
-        return out
+
+    cdef _refuse_owned(self):
+        if self._guard is not None:
+            raise ValueError("this FlowTable belongs to an NLB/GWLB connection table "
+                             "(keyed by find/add): route through the load balancer")
+
+    cdef object _locked(self):
+        """The owner's lock (see lbcore._l4.L4Path) when one is set, else a no-op."""
+        return _NO_LOCK if self._guard is None else self._guard
+
+
+cdef class _NoLock:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+cdef _NoLock _NO_LOCK = _NoLock()
+
+
+def _new_bufs(int32_t cap):
+    """Index (2**k >= 2 * cap int32 slots, all -1) and entry pool buffers."""
+    slots = 2
+    while slots < 2 * cap:
+        slots *= 2
+    return (np.full(slots, -1, dtype=np.int32),
+            np.zeros(cap * sizeof(lb_ft_entry) + 64, dtype=np.uint8))
 
 
 def _check_invariants(FlowTable ft):
@@ -591,6 +688,29 @@ def _check_invariants(FlowTable ft):
         free += 1
         e = t.ent[e].next
     assert free + t.size == t.capacity, "free list mismatch"
+
+
+def _entry_fields(FlowTable ft):
+    """``{flow: (target, last_seen, class, mark)}`` of every stored entry (tests)."""
+    out = {}
+    cdef int32_t e
+    cdef lb_flow_key* k
+    for e in range(ft.t.capacity):
+        if ft.t.ent[e].cls == _FREE:
+            continue
+        k = &ft.t.ent[e].key
+        f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi, k.dst_lo,
+                                 k.sport, k.dport, k.seq)
+        out[f] = (ft.t.ent[e].target, ft.t.ent[e].last_seen, ft.t.ent[e].cls,
+                  ft.t.ent[e].mark)
+    return out
+
+
+def _set_mark(FlowTable ft, int32_t entry, uint8_t mark):
+    """Set a stored entry's mark byte, as lbcore._l4 does (tests)."""
+    if not (0 <= entry < ft.t.capacity and ft.t.ent[entry].cls != _FREE):
+        raise ValueError(f"entry must be a stored entry, got {entry}")
+    ft.t.ent[entry].mark = mark
 
 
 def _as_hashes(hashes, n):

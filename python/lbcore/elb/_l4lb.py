@@ -15,7 +15,9 @@ import numpy as np
 
 from lbcore._flow import Flow
 from lbcore._hash import flow_hash, hash_key, hash_u64_many, parse_seed
+from lbcore._flowtable import _MAX_CAPACITY as _MAX_FLOW_CAPACITY, _flow_columns
 from lbcore._l4 import L4Path
+from lbcore.flows import Flows
 from lbcore._maglev import Maglev
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
@@ -107,8 +109,9 @@ class _L4LoadBalancer:
             raise ValueError(f"table_size must be a prime >= 7, got {table_size!r}")
         self.table_size = table_size
         if isinstance(flow_capacity, bool) or not isinstance(flow_capacity, int) or \
-                not 1 <= flow_capacity <= 1 << 30:
-            raise ValueError(f"flow_capacity must be an int in 1..2**30, got {flow_capacity!r}")
+                not 1 <= flow_capacity <= _MAX_FLOW_CAPACITY:
+            raise ValueError(f"flow_capacity must be an int in 1..2**26 (a connection-table "
+                             f"entry takes 96 bytes: 2**26 of them are about 6.5 GiB), got {flow_capacity!r}")
         self.flow_capacity = flow_capacity
         self.attribute_values, self.attributes = parse_attributes(
             LOAD_BALANCER_ATTRIBUTES, self._family, None, attributes, kwargs)
@@ -269,6 +272,9 @@ class _L4LoadBalancer:
                              f"got shape {t.shape}")
         if n and not np.all(np.isfinite(t)):
             raise ValueError("times must be finite")
+        if n > 1 and not np.all(t[1:] >= t[:-1]):
+            raise ValueError("times must not decrease within a batch (flows are routed "
+                             "in order and time never goes backwards)")
         return t
 
     def _prepare(self, lst, t0):
@@ -288,8 +294,10 @@ def _check_flow(flow):
 
 
 def _check_flows(flows):
-    if not hasattr(flows, "_hash_columns"):
+    """A ``lbcore.Flows`` whose columns have the kernels' dtypes and one length."""
+    if not isinstance(flows, Flows):
         raise TypeError(f"flows must be a lbcore.Flows, got {type(flows).__name__}")
+    _flow_columns(flows)
 
 
 class NetworkLoadBalancer(_L4LoadBalancer):
@@ -384,23 +392,29 @@ class NetworkLoadBalancer(_L4LoadBalancer):
         z = self._node_index(node)
         out = (np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.zeros(n, np.uint8))
         listener = np.full(n, -1, dtype=np.int32)
+        if n == 0:
+            return L4Result(self, out[0], out[1], listener, out[2])
         proto = flows.protocol
         port = flows.dst_port
+        routed = []
         for lst in self._listeners:
             ps = _l4_protocols(lst.protocol)
             hit = port == lst.port
             hit &= (proto == 6) | (proto == 17) if len(ps) == 2 else proto == next(iter(ps))
             if hit.all():
                 index = None
-                t0 = times.min() if n else 0.0
+                t0 = times[0]
             else:
                 index = np.flatnonzero(hit)
                 if index.size == 0:
                     continue
-                t0 = times[index].min()
+                t0 = times[index[0]]
             self._prepare(lst, float(t0))
             lst.path.route_flows(flows, times, z, index, out)
             listener[hit] = lst.index
+            routed.append(lst)
+        for lst in routed:      # the clock moves on to the batch's last time
+            lst.target_group._advance_clock(float(times[-1]))
         return L4Result(self, out[0], out[1], listener, out[2])
 
 
@@ -493,6 +507,8 @@ class GatewayLoadBalancer(_L4LoadBalancer):
         times = self._times(times, n)
         z = self._node_index(node)
         if n:
-            self._prepare(lst, float(times.min()))
+            self._prepare(lst, float(times[0]))
         t, nd, fl = lst.path.route_flows(flows, times, z)
+        if n:       # the clock moves on to the batch's last time
+            lst.target_group._advance_clock(float(times[-1]))
         return L4Result(self, t, nd, np.zeros(n, dtype=np.int32), fl)

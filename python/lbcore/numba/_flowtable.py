@@ -7,8 +7,10 @@ check it, the kernels do not). A route step is ``lookup``; on -1 select a target
 
 Callers with their own flow hash (lbcore._l4) build a canonical key with
 ``flowtable_make_key`` into ``KEY_SIZE`` bytes (``lbcore._l4.KEY_SIZE``), then
-``flowtable_find`` / ``flowtable_add`` (entry indices) / ``flowtable_remove``; such a
-table must not also be driven by lookup/insert.
+``flowtable_find`` / ``flowtable_add`` (entry indices; -1 for a timeout class outside
+0..2, the table untouched) / ``flowtable_remove``; such a table must not also be driven
+by lookup/insert. A ``FlowTable`` owned by an NLB/GWLB (``L4Path.flow_table``) is
+mutated by its batches without the GIL: don't drive it from numba.
 """
 from numba import types as _t
 
