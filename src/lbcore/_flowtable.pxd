@@ -250,7 +250,7 @@ cdef class FlowTable:
                                 # table without the GIL: public mutators take it
     cdef _alloc(self, int32_t cap)
     cdef _install(self, bufs, int32_t cap)
-    cdef _entries(self, dict out)
+    cdef _entries(self, dict out, bint with_class_and_mark=*)
     cdef object _locked(self)
     cdef _refuse_owned(self)
     cdef _grow_to(self, int32_t cap)

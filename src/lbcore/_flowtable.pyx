@@ -34,10 +34,7 @@ cdef void lb_flowtable_make_key(
         lb_flow_key* k, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
         uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
         int fields, int symmetric) noexcept nogil:
-    """Canonical identity of a flow keyed by ``fields`` (LB_FIELDS_5/3/2: the 5-tuple
-    with the sequence number when the flow has one, protocol + addresses, addresses):
-    the unused fields are zeroed; ``symmetric`` drops the sequence number and puts the
-    smaller (address, port) endpoint first, so a flow and its reverse share a key."""
+    """The exported form of ``_ft_make_key`` (_flowtable.pxd), which documents it."""
     _ft_make_key(k, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, fields,
                  symmetric)
 
@@ -47,8 +44,8 @@ cdef inline uint64_t _make_key(
         uint64_t src_hi, uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo,
         uint16_t sport, uint16_t dport, uint32_t seq) noexcept nogil:
     """Canonical identity of a flow (5-tuple), and the table's own probe hash."""
-    lb_flowtable_make_key(k, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport,
-                          seq, LB_FIELDS_5, t.symmetric)
+    _ft_make_key(k, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq,
+                 LB_FIELDS_5, t.symmetric)
     return lb_flow_hash_keyed(&t.hkeys, k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
                               k.dst_lo, k.sport, k.dport, k.seq, LB_FIELDS_5, 0)
 
@@ -611,7 +608,7 @@ cdef class FlowTable:
             self._entries(out)
         return out
 
-    cdef _entries(self, dict out):
+    cdef _entries(self, dict out, bint with_class_and_mark=False):
         cdef int32_t e
         cdef lb_flow_key* k
         for e in range(self.t.capacity):
@@ -620,7 +617,11 @@ cdef class FlowTable:
             k = &self.t.ent[e].key
             f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
                                      k.dst_lo, k.sport, k.dport, k.seq)
-            out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen)
+            if with_class_and_mark:
+                out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen, self.t.ent[e].cls,
+                          self.t.ent[e].mark)
+            else:
+                out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen)
 
     cdef _refuse_owned(self):
         if self._guard is not None:
@@ -693,16 +694,8 @@ def _check_invariants(FlowTable ft):
 def _entry_fields(FlowTable ft):
     """``{flow: (target, last_seen, class, mark)}`` of every stored entry (tests)."""
     out = {}
-    cdef int32_t e
-    cdef lb_flow_key* k
-    for e in range(ft.t.capacity):
-        if ft.t.ent[e].cls == _FREE:
-            continue
-        k = &ft.t.ent[e].key
-        f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi, k.dst_lo,
-                                 k.sport, k.dport, k.seq)
-        out[f] = (ft.t.ent[e].target, ft.t.ent[e].last_seen, ft.t.ent[e].cls,
-                  ft.t.ent[e].mark)
+    with ft._locked():
+        ft._entries(out, True)
     return out
 
 
