@@ -11,6 +11,7 @@ import lbcore
 from lbcore import Flow, Flows, FlowTable, Maglev
 from lbcore._flowtable import _check_invariants, _entry_fields, _set_mark
 from reference.flowtable_ref import CLASSES, FlowTableRef, key_of
+from _strategies import FakeFlows, uneven_flows
 
 # A pool of distinct flows: TCP with/without ISN (same 5-tuple, different ISN = distinct
 # connections), UDP, ICMP, IPv6, and reverse pairs.
@@ -346,21 +347,10 @@ def test_capacity_limit_is_checked_before_allocating():
 def test_route_many_checks_the_flows_columns():
     ft = FlowTable(8)
     real = Flows.random(4, seed=1)
-
-    class Fake:                     # only column 0 long: the kernel would read past the rest
-        def __len__(self):
-            return 100_000
-
-        def _hash_columns(self):
-            c = list(real._hash_columns())
-            return [np.zeros(100_000, np.uint8)] + c[1:]
-
     with pytest.raises(TypeError, match="flows"):
-        ft.route_many(Fake(), 1.0, ModSelector(3))
-    odd = Flows._from_columns(*[c if i else np.zeros(9, np.uint8)
-                                for i, c in enumerate(real._hash_columns())])
+        ft.route_many(FakeFlows(real, 100_000), 1.0, ModSelector(3))
     with pytest.raises(ValueError, match="flows"):
-        ft.route_many(odd, 1.0, ModSelector(3))
+        ft.route_many(uneven_flows(real), 1.0, ModSelector(3))
     assert len(ft) == 0
     strided = Flows.random(20, seed=2)[::2]         # non-contiguous columns are fine
     assert ft.route_many(strided, 1.0, ModSelector(3)).shape == (10,)

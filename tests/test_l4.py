@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 import lbcore
 from lbcore._flowtable import _check_invariants
 from lbcore._l4 import L4Path
+from _strategies import FakeFlows, uneven_flows
 
 
 def slot(h, m):
@@ -232,21 +233,10 @@ def test_route_flows_checks_the_flows_columns():
     path.set_dns([0])
     path.configure(1, 2, 0, False, False, False, 0, 350.0, 120.0)
     real = lbcore.Flows.random(4, seed=1)
-
-    class Fake:
-        def __len__(self):
-            return 1_000_000
-
-        def _hash_columns(self):
-            c = list(real._hash_columns())
-            return [np.zeros(1_000_000, np.uint8)] + c[1:]
-
     with pytest.raises(TypeError, match="flows"):
-        path.route_flows(Fake(), np.zeros(1_000_000))
-    odd = lbcore.Flows._from_columns(*[np.zeros(9, np.uint8) if i == 0 else c
-                                       for i, c in enumerate(real._hash_columns())])
+        path.route_flows(FakeFlows(real, 1_000_000), np.zeros(1_000_000))
     with pytest.raises(ValueError, match="flows"):
-        path.route_flows(odd, np.zeros(9))
+        path.route_flows(uneven_flows(real), np.zeros(9))
     assert len(path) == 0
 
 

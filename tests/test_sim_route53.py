@@ -10,24 +10,11 @@ from hypothesis import assume, given, settings, strategies as st
 
 from lbcore.sim.model import _dns_distribution
 from lbcore.testing import strategies as lbst
-
-EARTH_KM = 6371.0088          # mean Earth radius (docs/route53.md)
+from reference.geo_ref import R, biased, haversine_km
 
 
 def _rec(i, **kw):
     return dict(kw, name="www.example.com", set_identifier=f"r{i}")
-
-
-def _haversine_km(lat1, lon1, lat2, lon2):
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def _biased(d, bias):
-    # Route 53 guide, "How Amazon Route 53 uses bias to route traffic"
-    return d * (1 - bias / 100) if bias >= 0 else d / (1 + bias / 100)
 
 
 def _answer(p):
@@ -45,7 +32,7 @@ def test_geoproximity_is_the_smallest_biased_distance(endpoints, loc, data):
                                  max_size=len(endpoints)))
     records = [_rec(i, routing="geoproximity", coordinates=c, bias=b)
                for i, (c, b) in enumerate(endpoints)]
-    d = [_biased(_haversine_km(loc["latitude"], loc["longitude"], c["latitude"],
+    d = [biased(haversine_km(loc["latitude"], loc["longitude"], c["latitude"],
                                c["longitude"]), b) for c, b in endpoints]
     eligible = [i for i in range(len(d)) if healthy[i]] or list(range(len(d)))
     ranked = sorted(eligible, key=lambda i: (d[i], i))
@@ -57,7 +44,7 @@ def test_geoproximity_is_the_smallest_biased_distance(endpoints, loc, data):
 def test_geoproximity_hand_worked():
     # the guide's example: A 150 km away with bias +50 (counts as 75 km) beats B at 100 km;
     # on the equator 1 degree of longitude is 2 pi R / 360 = 111.195 km
-    km_per_deg = 2 * math.pi * EARTH_KM / 360
+    km_per_deg = 2 * math.pi * R / 360   # R: mean Earth radius (docs/route53.md)
     a = _rec(0, routing="geoproximity", coordinates={"latitude": 0.0,
                                                      "longitude": 150 / km_per_deg}, bias=50)
     b = _rec(1, routing="geoproximity", coordinates={"latitude": 0.0,
