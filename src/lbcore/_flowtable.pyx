@@ -103,18 +103,12 @@ cdef int32_t lb_flowtable_lookup(
         double now) noexcept nogil:
     """Target of a live flow (refreshing it), or -1 (absent, or expired: removed)."""
     cdef lb_flow_key k
-    cdef uint64_t s
     cdef uint64_t h = _make_key(t, &k, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
                                 sport, dport, seq)
-    cdef int32_t e = _find(t, &k, h, &s)
-    t.now = now
-    if e < 0:
-        return -1
-    if _expired(t, e, now):
-        _delete(t, e)
-        return -1
-    _touch(t, e, now)
-    return t.ent[e].target
+    # a 5-tuple entry's class is its protocol's (lb_flowtable_insert), so _ft_find's
+    # class move is a plain refresh here
+    cdef int32_t e = _ft_find(t, &k, h, _ft_class_of(proto), now)
+    return t.ent[e].target if e >= 0 else -1
 
 
 cdef int32_t lb_flowtable_insert(
