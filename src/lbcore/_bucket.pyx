@@ -562,7 +562,7 @@ cdef class TokenBuckets:
             bk = int(b32[bad])
             if reason == LB_BUCKET_ERR_TIME:
                 earlier = np.flatnonzero(b32[:bad] == bk)
-                last = (int(t[earlier[-1]]) if earlier.size
+                last = (int(t[earlier[earlier.size - 1]]) if earlier.size
                         else int(self._s[bk * LB_BUCKET_STRIDE + LB_LAST]))
                 raise ValueError(
                     f"times[{bad}]: time went back for bucket {bk} ({int(t[bad])} ns is "

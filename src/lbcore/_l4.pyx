@@ -435,7 +435,7 @@ cdef class L4Path:
         before the latest time routed."""
         if not np.isfinite(tm).all():
             raise ValueError(f"{name} must be finite")
-        if tm.shape[0] > 1 and not (tm[1:] >= tm[:-1]).all():
+        if tm.shape[0] > 1 and not (np.diff(tm) >= 0).all():
             raise ValueError(f"{name} must not decrease within a batch (flows are "
                              f"routed in order)")
         self._check_time(float(tm[0]), name)

@@ -277,8 +277,8 @@ cdef class Engine:
             raise ValueError("model['tg_start'] / model['wk_start'] are inconsistent")
         if np.any(np.diff(m["wk_start"]) < 1):
             raise ValueError("model['wk_start']: every target needs at least one worker")
-        if m["thr_start"][-1] > 0 and (m["thr_idx"][:m["thr_start"][-1]].max() >= self.B
-                                       or m["thr_idx"][:m["thr_start"][-1]].min() < 0):
+        n_thr = int(m["thr_start"][m["thr_start"].size - 1])
+        if n_thr > 0 and (m["thr_idx"][:n_thr].max() >= self.B or m["thr_idx"][:n_thr].min() < 0):
             raise ValueError("model['thr_idx'] out of range")
         if m["rec_lb"][:self.D].max() >= self.L or m["rec_lb"][:self.D].min() < 0:
             raise ValueError("model['rec_lb'] out of range")
@@ -291,7 +291,7 @@ cdef class Engine:
         if m["wk_start"][0] != 0:
             raise ValueError("model['wk_start'] must start at 0")
         if m["thr_start"][0] != 0 or np.any(np.diff(m["thr_start"]) < 0) or \
-                m["thr_start"][-1] > m["thr_idx"].size:
+                n_thr > m["thr_idx"].size:
             raise ValueError("model['thr_start'] is inconsistent with model['thr_idx']")
         if m["gn_start"][0] != 0 or m["gn_start"][self.G] != self.ND or \
                 np.any(np.diff(m["gn_start"]) < 0):
