@@ -7,13 +7,13 @@ import pytest
 
 from update_abi_snapshot import SNAPSHOT, compiled_modules, exported_signatures, render
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def _test_texts():
-    """Text of every tests/test_*.py that uses lbcore.numba (other than this file)."""
+    """Text of every tests/**/test_*.py that uses lbcore.numba (other than this file)."""
     texts = {}
-    for path in sorted(TESTS.glob("test_*.py")):
+    for path in sorted(TESTS.rglob("test_*.py")):
         if path.name == Path(__file__).name:
             continue
         text = path.read_text()
@@ -49,7 +49,7 @@ def test_every_public_kernel_is_bound_and_tested():
                 untested.append(f"{module_name}.{cname} (lbcore.numba.{pyname})")
     assert not unbound, ("exported kernels with no lbcore.numba binding (add them to "
                          "python/lbcore/numba/_<family>.py): " + ", ".join(unbound))
-    assert not untested, ("bound kernels that no tests/test_*.py using lbcore.numba "
+    assert not untested, ("bound kernels that no tests/**/test_*.py using lbcore.numba "
                           "mentions: " + ", ".join(untested))
 
 
@@ -65,7 +65,7 @@ def test_bindings_point_at_exported_kernels():
 
 
 def test_abi_snapshot():
-    assert SNAPSHOT.exists(), "run `python tests/update_abi_snapshot.py` to create it"
+    assert SNAPSHOT.exists(), "run `python tests/api/update_abi_snapshot.py` to create it"
     expected = SNAPSHOT.read_text().splitlines()
     actual = render().splitlines()
     if actual != expected:
@@ -74,7 +74,7 @@ def test_abi_snapshot():
         pytest.fail("the exported C signatures changed (numba and cimport users depend on "
                     "them).\n  removed: " + "\n           ".join(removed or ["-"]) +
                     "\n  added:   " + "\n           ".join(added or ["-"]) +
-                    "\nIf the change is intentional, run `python tests/update_abi_snapshot.py`"
+                    "\nIf the change is intentional, run `python tests/api/update_abi_snapshot.py`"
                     " and commit tests/data/abi_snapshot.txt with it.")
 
 

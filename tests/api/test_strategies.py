@@ -63,7 +63,7 @@ def test_docs_example_runs():
     # the example in docs/testing.md, run as written
     import re
     from pathlib import Path
-    doc = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
+    doc = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
     assert blocks
     ran = []

@@ -3,10 +3,10 @@
 Every compiled ``lbcore._<family>`` module lists its exported C functions in
 ``__pyx_capi__``: a dict of PyCapsules whose *name* is the C signature
 (e.g. ``uint64_t (uint64_t, uint64_t)``). numba bindings and ``cimport`` users
-depend on these; tests/test_api_coverage.py fails when they change. After an
+depend on these; tests/api/test_api_coverage.py fails when they change. After an
 intentional change, run
 
-    python tests/update_abi_snapshot.py
+    python tests/api/update_abi_snapshot.py
 
 and commit the new snapshot together with the change.
 """
@@ -18,7 +18,7 @@ import importlib.machinery
 import importlib.util
 from pathlib import Path
 
-SNAPSHOT = Path(__file__).resolve().parent / "data" / "abi_snapshot.txt"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "abi_snapshot.txt"
 
 _get_name = ctypes.pythonapi.PyCapsule_GetName
 _get_name.restype = ctypes.c_char_p

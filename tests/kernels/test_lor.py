@@ -440,7 +440,7 @@ def test_docs_numba_example_runs():
     # the numba example in docs/request-selection.md is executed as written
     import pathlib
     import re
-    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "request-selection.md"
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "request-selection.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
     assert blocks
     ns = {}

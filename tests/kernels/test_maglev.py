@@ -270,7 +270,7 @@ def test_docs_numba_example_runs():
     # the numba example in docs/consistent.md, executed as written
     import pathlib
     import re
-    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "consistent.md"
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "consistent.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
     assert blocks
     ns = {}

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("numba")
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _example(name):

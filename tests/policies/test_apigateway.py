@@ -393,7 +393,7 @@ def test_check_chain_rejects_repeated_bucket_and_bad_index():
 def test_docs_throttling_examples_run():
     import pathlib
     import re
-    doc = pathlib.Path(__file__).resolve().parents[1] / "docs" / "throttling.md"
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "throttling.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
     assert len(blocks) == 2
     for block in blocks:
