@@ -61,15 +61,12 @@ def test_throttle_settings_and_arrivals(cfg, times):
 
 def test_docs_example_runs():
     # the example in docs/testing.md, run as written
-    import re
-    from pathlib import Path
-    doc = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    from _docblocks import python_blocks, run_block
+    blocks = python_blocks("docs/testing.md")
     assert blocks
     ran = []
-    for code in blocks:
-        ns = {}
-        exec(compile(code, str(doc), "exec"), ns)
+    for name, code in blocks:
+        ns = run_block(name, code)
         for k, v in ns.items():
             if k.startswith("test_") and callable(v):
                 v()
