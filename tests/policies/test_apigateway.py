@@ -14,7 +14,11 @@ from reference.bucket_ref import NS, BucketRef, GatewayRef, period_ref
 
 
 def utc(s):
-    return dt.datetime.fromisoformat(s).replace(tzinfo=dt.timezone.utc).timestamp()
+    """Unix seconds of an ISO 8601 UTC time; fractional seconds of any length (Python
+    3.10's fromisoformat takes only 3 or 6 digits)."""
+    whole, _, frac = s.partition(".")
+    t = dt.datetime.fromisoformat(whole).replace(tzinfo=dt.timezone.utc).timestamp()
+    return t + (float("0." + frac) if frac else 0.0)
 
 
 # ------------------------------------------------------------------ settings
