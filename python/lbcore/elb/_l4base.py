@@ -17,7 +17,7 @@ import numpy as np
 from lbcore import Flow, Flows, Maglev, hash_key
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
-from lbcore.elb._kernels import MAX_FLOW_CAPACITY, L4Path, flow_columns, parse_seed
+from lbcore.elb._kernels import MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prime, parse_seed
 from lbcore.elb._targets import HEALTHY, Clock, Target, TargetGroup, check_clock
 from lbcore.elb._zones import node_pools
 
@@ -30,19 +30,8 @@ _NODE_SALT, _KEY_SALT, _STICKY_SALT, _TARGET_SALT = 0x4E4F4445, 0x4B4559, 0x5354
 Attributes = Sequence[Mapping[str, str]] | Mapping[str, str] | None
 
 
-def _is_prime(m: int) -> bool:
-    if m < 2:
-        return False
-    i = 2
-    while i * i <= m:
-        if m % i == 0:
-            return False
-        i += 1
-    return True
-
-
 def _next_prime(m: int) -> int:
-    while not _is_prime(m):
+    while not is_prime(m):
         m += 1
     return m
 
@@ -124,7 +113,7 @@ class L4LoadBalancer:
         self.availability_zones = zones
         self._seed = parse_seed(seed)
         if isinstance(table_size, bool) or not isinstance(table_size, int) or \
-                not _is_prime(table_size) or table_size < 7:
+                not is_prime(table_size) or table_size < 7:
             raise ValueError(f"table_size must be a prime >= 7, got {table_size!r}")
         self.table_size = table_size
         if isinstance(flow_capacity, bool) or not isinstance(flow_capacity, int) or \

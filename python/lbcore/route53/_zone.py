@@ -21,22 +21,23 @@ Route 53 chooses records when health checking is configured"; details in docs/ro
   healthy only when its target is (a zone target: any of its records healthy; an object:
   ``target.is_healthy(now)``).
 
-Every random answer draws from the zone's seeded generator (``seed``).
+Every random answer draws from the zone's seeded generator (``seed``). Time: health is
+evaluated at ``now`` (seconds) from the caller, or, when omitted, from the zone's ``clock``
+(default :func:`time.monotonic`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from lbcore._dnspick import RecordPicker
-from lbcore._geo import Geoproximity, great_circle_km
-from lbcore._lpm import PrefixTable, parse_address
+from lbcore import Flows, Geoproximity, PrefixTable, RecordPicker, great_circle_km
+from lbcore.route53._health import Clock, HealthReporter, check_clock, check_now
+from lbcore.route53._kernels import parse_address
 from lbcore.route53._records import CidrRouting, RecordSet, RECORD_TYPES, normalize_name
 from lbcore.route53._regions import local_zone_location, region_location
-from lbcore.route53._health import _check_now
 
 __all__ = ["HostedZone", "Client", "Clients", "Answer", "BatchAnswer", "NODATA", "NXDOMAIN",
            "distance_latency"]
@@ -50,20 +51,20 @@ class Answer:
     """A DNS answer: ``rcode`` ('NOERROR' / 'NXDOMAIN'), ``values`` in answer order, ``ttl``,
     and the ``record_sets`` that produced it. NOERROR with no record sets is NODATA."""
     rcode: str = "NOERROR"
-    values: tuple = ()
+    values: tuple[str, ...] = ()
     ttl: int | None = None
-    record_sets: tuple = ()
+    record_sets: tuple[RecordSet, ...] = ()
 
     @property
-    def nodata(self):
+    def nodata(self) -> bool:
         return self.rcode == "NOERROR" and not self.record_sets
 
     @property
-    def nxdomain(self):
+    def nxdomain(self) -> bool:
         return self.rcode == "NXDOMAIN"
 
     @property
-    def record_set(self):
+    def record_set(self) -> RecordSet | None:
         return self.record_sets[0] if self.record_sets else None
 
 
@@ -91,8 +92,10 @@ class Clients:
     0 = IPv6, 1 << 7 = no address; ``ip_hi``/``ip_lo``), and the ``Client`` objects
     themselves (for the per-query policies)."""
 
-    def __init__(self, clients=None, *, latitudes=None, longitudes=None, ips=None,
-                 flows=None):
+    def __init__(self, clients: Iterable[Client] | None = None, *,
+                 latitudes: Sequence[float] | np.ndarray | None = None,
+                 longitudes: Sequence[float] | np.ndarray | None = None,
+                 ips: Sequence[str | None] | None = None, flows: Flows | None = None) -> None:
         """``flows``: an ``lbcore.Flows`` batch whose source addresses are the client IPs
         (no per-item parsing)."""
         self.items = list(clients) if clients is not None else None
@@ -151,10 +154,11 @@ class Clients:
             raise ValueError("clients: give Client objects or columns")
         self.n = n
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.n
 
-    def client(self, i):
+    def client(self, i: int) -> Client:
+        """Query ``i``'s client (built from the columns when no objects were given)."""
         if self.items is not None:
             return self.items[i]
         lat = None if self.latitudes is None else float(self.latitudes[i])
@@ -170,14 +174,15 @@ class BatchAnswer:
     sets in zone order): the record set answering query i (for multivalue, the first one
     drawn), -1 = NODATA. ``rcode`` is shared (the name and type are)."""
     rcode: str
-    record_sets: tuple
+    record_sets: tuple[RecordSet, ...]
     choice: np.ndarray
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.choice.shape[0]
 
 
-def distance_latency(client, region, regions=None):
+def distance_latency(client: Client, region: str,
+                     regions: Mapping[str, tuple[float, float]] | None = None) -> float | None:
     """The default latency table: the client's own measurement when it has one, else a
     distance model (great-circle km / 100 -> ms, i.e. a round trip at ~2/3 c in fibre)
     when the client has coordinates, else unknown (None)."""
@@ -468,8 +473,13 @@ class HostedZone:
     ``(client, region) -> ms or None`` (default :func:`distance_latency`).
     """
 
-    def __init__(self, name, record_sets=(), *, seed=0, cidr_collections=None,
-                 health_checks=None, regions=None, local_zones=None, latency=None):
+    def __init__(self, name: str, record_sets: Iterable[RecordSet] = (), *, seed: int = 0,
+                 cidr_collections: Mapping[str, Mapping[str, Any]] | None = None,
+                 health_checks: Mapping[str, HealthReporter] | None = None,
+                 regions: Mapping[str, tuple[float, float]] | None = None,
+                 local_zones: Mapping[str, tuple[float, float]] | None = None,
+                 latency: Callable[[Client, str], float | None] | None = None,
+                 clock: Clock | None = None) -> None:
         self.name = normalize_name(name, "name")
         self.picker = RecordPicker(seed)
         self.regions = regions
@@ -480,6 +490,7 @@ class HostedZone:
         self.cidr_collections = {cid: _check_prefix_lengths(cid, locs)
                                  for cid, locs in (cidr_collections or {}).items()}
         self.health_checks = dict(health_checks or {})
+        self._clock = check_clock(clock)
         self._groups: dict[tuple[str, str], list[RecordSet]] = {}
         self._compiled: dict[tuple[str, str], _Group] = {}
         self._names: set[str] = set()
@@ -487,7 +498,11 @@ class HostedZone:
             self.add(rs)
 
     # -- building
-    def add(self, rs):
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def add(self, rs: RecordSet) -> RecordSet:
         """Add a record set; rejected (ValueError naming the field) when it conflicts with
         the record sets already under its name and type."""
         if not isinstance(rs, RecordSet):
@@ -531,7 +546,7 @@ class HostedZone:
             self._group(key)                 # validate locations / collection now
         return rs
 
-    def record_sets(self, name=None, rtype=None):
+    def record_sets(self, name: str | None = None, rtype: str | None = None) -> list[RecordSet]:
         return [r for (n, t), g in self._groups.items() for r in g
                 if (name is None or n == normalize_name(name)) and (rtype is None or t == rtype)]
 
@@ -580,10 +595,14 @@ class HostedZone:
                 return n, None, "NODATA"
         return n, key, None
 
-    def resolve(self, name, rtype, client=None, now=0.0):
-        """Answer one query for ``name``/``rtype`` from ``client`` at time ``now``."""
-        if type(now) is not float and type(now) is not int:
-            _check_now(now)
+    def resolve(self, name: str, rtype: str, client: Client | None = None,
+                now: float | None = None) -> Answer:
+        """Answer one query for ``name``/``rtype`` from ``client`` at time ``now``
+        (seconds; omitted: the zone's clock)."""
+        if now is None:
+            now = self._clock()
+        if type(now) is not float or now - now != 0.0:     # not a finite float
+            now = check_now(now)
         return self._resolve(name, rtype, client, now, 0)
 
     def _resolve(self, name, rtype, client, now, depth):
@@ -622,8 +641,10 @@ class HostedZone:
             values = [values[j] for j in order]
         return Answer("NOERROR", tuple(values), first.ttl, tuple(recs))
 
-    def resolve_many(self, name, rtype, clients, now=0.0):
-        """Which record set answers each of many queries for one name and type at ``now``.
+    def resolve_many(self, name: str, rtype: str, clients: Clients | Iterable[Client],
+                     now: float | None = None) -> BatchAnswer:
+        """Which record set answers each of many queries for one name and type at ``now``
+        (seconds, one time for the batch; omitted: the zone's clock).
 
         ``clients``: a list of :class:`Client` or a :class:`Clients` batch. Geoproximity
         (lbcore._geo), IP-based (lbcore._lpm) and weighted (lbcore._dnspick) groups make one
@@ -631,7 +652,7 @@ class HostedZone:
         client at one ``now``; latency, geolocation and multivalue choose per query in
         Python (per-client latency maps, string location keys, a random subset each).
         """
-        _check_now(now)
+        now = check_now(self._clock() if now is None else now)
         if not isinstance(clients, Clients):
             clients = Clients(clients)
         _, key, miss = self._lookup(name, rtype)
@@ -643,8 +664,11 @@ class HostedZone:
 
     # -- loading from the AWS API
     @classmethod
-    def from_aws(cls, resource_record_sets, *, cidr_collections=None, health_checks=None,
-                 alias_targets=None, name=None, seed=0, **kwargs):
+    def from_aws(cls, resource_record_sets: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+                 *, cidr_collections: Mapping[str, Any] | None = None,
+                 health_checks: Mapping[str, HealthReporter] | Iterable[Mapping[str, Any]]
+                 | None = None, alias_targets: Mapping[str, HealthReporter] | None = None,
+                 name: str | None = None, seed: int = 0, **kwargs: Any) -> HostedZone:
         """Build a zone from ``list_resource_record_sets()['ResourceRecordSets']``.
 
         ``cidr_collections``: ``{CollectionId: {LocationName: [CidrBlock, ...]}}`` (or
