@@ -34,6 +34,7 @@ USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT = (
     "USAGE_PLAN_METHOD", "USAGE_PLAN", "METHOD", "STAGE", "ACCOUNT")
 LEVELS = (USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT)
 _STAGE_WIDE = ("*/*", "/*/*")     # methodSettings key overriding all methods of a stage
+_NO_KEY = np.array(None, dtype=object)
 _HTTP = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"}
 
 
@@ -247,9 +248,10 @@ class ApiGateway:
                 raise ValueError("stage=(api_id, stage_name) is required when there is "
                                  f"not exactly one stage (there are {len(self._stages)})")
             return next(iter(self._stages))
-        if tuple(stage) not in self._stages:
+        key = tuple(stage)
+        if key not in self._stages:
             raise KeyError(f"unknown stage {stage!r}")
-        return tuple(stage)
+        return key[0], key[1]
 
     def _resolve(self, api_key: str | None, sk: tuple[str, str], mkey: str,
                  new: list[ThrottleSettings]) -> tuple[Any, ...]:
@@ -314,7 +316,7 @@ class ApiGateway:
         if type(now) is not float:
             now = _utc_now(now)
         sk = self._stage_of(stage)
-        new = []
+        new: list[ThrottleSettings] = []
         try:
             b0, b1, b2, q, names = self._resolve(api_key, sk, _request_key(resource, method),
                                                  new)
@@ -343,7 +345,7 @@ class ApiGateway:
             if a.shape != (n,):
                 raise ValueError(f"{name} must have length {n} like times, got {a.shape}")
             if name == "api_keys":      # None (no key) -> "", a key k -> "k" + k
-                none = np.equal(a, None)
+                none = np.equal(a, _NO_KEY)
                 a = np.where(none, "", np.char.add("k", np.where(none, "", a).astype(str)))
             uniq, inv = np.unique(a.astype(str), return_inverse=True)
             cols.append((uniq, inv.reshape(-1)))

@@ -5,7 +5,7 @@ on HTTP/HTTPS listeners only, cross-zone load balancing off unless enabled
 (the API default). Semantics and sources: docs/alb.md ("Classic LB")."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lbcore import hash_key
 from lbcore.elb._cookies import CookieCodec
@@ -107,11 +107,12 @@ class ClassicLoadBalancer:
                 self._sticky[port] = ("app", name)
         # one set of pools per listener kind: least outstanding requests for
         # HTTP/HTTPS listeners, round robin for TCP/SSL listeners
+        def seed_for(l7: bool) -> Callable[[str | None], int]:
+            return lambda zone: int(hash_key(f"{seed}:clb:{(l7, zone)}"))
         self._pools = {
             l7: TargetGroupPools(
                 self.instances, "least_outstanding_requests" if l7 else "round_robin", 0,
-                lambda zone, l7=l7: hash_key(f"{seed}:clb:{(l7, zone)}"),
-                cross_zone=cross_zone, fail_open=False, zone_fallback=False)
+                seed_for(l7), cross_zone=cross_zone, fail_open=False, zone_fallback=False)
             for l7 in (True, False)}
 
     @property

@@ -66,9 +66,11 @@ class GatewayLoadBalancer(L4LoadBalancer):
             return np.ones(codes.shape[0], dtype=bool)
         if not any_healthy:
             # flows placed at random stay there for their life
-            return (codes == INITIAL) | (codes == HEALTHY) | (codes == UNHEALTHY) | \
-                (codes == DRAINING)
-        return (codes == HEALTHY) | (codes == DRAINING)
+            placed: np.ndarray = (codes == INITIAL) | (codes == HEALTHY) | \
+                (codes == UNHEALTHY) | (codes == DRAINING)
+            return placed
+        kept: np.ndarray = (codes == HEALTHY) | (codes == DRAINING)
+        return kept
 
     def _fields(self) -> str:
         tg = self._listeners[0].target_group

@@ -148,7 +148,7 @@ class L4LoadBalancer:
                                            attributes, kwargs)
         changed = set()
         if attributes is not None:
-            changed |= set(attributes) if isinstance(attributes, dict) else \
+            changed |= set(attributes) if isinstance(attributes, Mapping) else \
                 {a["Key"] for a in attributes}
         changed |= {k for k in LOAD_BALANCER_ATTRIBUTES if k.replace(".", "_") in kwargs}
         merged = dict(self.attributes)

@@ -81,7 +81,7 @@ class NetworkLoadBalancer(L4LoadBalancer):
             "target_health_state.unhealthy.connection_termination.enabled", False)
         dereg_terminate = tg.attribute_values.get(
             "deregistration_delay.connection_termination.enabled", False)
-        valid = (codes == HEALTHY) | (codes == DRAINING) | (codes == INITIAL)
+        valid: np.ndarray = (codes == HEALTHY) | (codes == DRAINING) | (codes == INITIAL)
         if not terminate or not any_healthy:
             valid |= codes == UNHEALTHY
         if not dereg_terminate:

@@ -94,7 +94,7 @@ class Pool:
             if n:
                 k = self.kernel = self._make_kernel(n)
                 if self.counts:
-                    self.release = k.release_index      # type: ignore[union-attr]
+                    self.release = k.release_index
                 for i in range(n):
                     if not elig[i]:
                         self._set(i, False, now)
@@ -132,7 +132,7 @@ class Pool:
         k = self.kernel
         if k is None or not self.counts or index >= len(self.avail):
             return 0
-        return int(k.outstanding(index))        # type: ignore[union-attr]
+        return int(k.outstanding(index))
 
 
 class TargetGroupPools:

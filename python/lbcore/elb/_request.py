@@ -42,6 +42,8 @@ class Headers:
     """Request headers: case-insensitive names, repeated headers kept in order."""
 
     __slots__ = ("_items", "_map")
+    _items: tuple[tuple[str, str], ...]
+    _map: dict[str, list[str]]
 
     @classmethod
     def _trusted(cls, items: list[tuple[str, str]]) -> Headers:
@@ -158,6 +160,10 @@ class Request:
     source_address: ipaddress.IPv4Address | ipaddress.IPv6Address
     protocol: str
     port: int
+    _query: tuple[tuple[str, str], ...] | None
+    _cookies: dict[str, str] | None
+    _extra_cookies: dict[str, str] | None
+    _qkeys: tuple[str, ...] | None
 
     def __init__(self, method: str = "GET", target: str = "/", *, host: str | None = None,
                  query: str | Iterable[tuple[str, str]] | None = None,
@@ -176,9 +182,9 @@ class Request:
                 raise ValueError("query given both in target and as query")
             if isinstance(query, str):
                 qs = query
-                pairs = None
+                pairs: tuple[tuple[str, str], ...] | None = None
             else:
-                pairs = []
+                given: list[tuple[str, str]] = []
                 for i, pair in enumerate(query):
                     try:
                         k, v = pair
@@ -186,8 +192,8 @@ class Request:
                         raise TypeError(f"query[{i}] must be a (key, value) pair") from None
                     if not isinstance(k, str) or not isinstance(v, str):
                         raise TypeError(f"query[{i}]: key and value must be str")
-                    pairs.append((k, v))
-                pairs = tuple(pairs)
+                    given.append((k, v))
+                pairs = tuple(given)
                 qs = "&".join(f"{k}={v}" for k, v in pairs)
         else:
             pairs = None                      # parsed on first use (query)
@@ -209,9 +215,10 @@ class Request:
             addr = _ip_address(source_ip)
         except ValueError:
             raise ValueError(f"source_ip must be an IPv4 or IPv6 address, got {source_ip!r}") from None
+        extra: dict[str, str] | None = None
         if cookies:
-            cookies = dict(cookies)
-            for k, v in cookies.items():
+            extra = dict(cookies)
+            for k, v in extra.items():
                 if not isinstance(k, str) or not isinstance(v, str):
                     raise TypeError("cookies must map str to str")
         self.method = method
@@ -232,7 +239,7 @@ class Request:
         self.source_ip = source_ip
         self.source_address = addr
         self._cookies = None                   # parsed on first use (cookies)
-        self._extra_cookies = cookies or None
+        self._extra_cookies = extra or None
         self.protocol = protocol
         self.port = port
         self._qkeys = None

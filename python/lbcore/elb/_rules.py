@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from lbcore.elb._request import QUERY_SEP, Request
 
@@ -40,12 +41,15 @@ _METHOD_CHARS = re.compile(r"[A-Za-z_\-]+\Z")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _CACHE_MAX = 4096
 
+Token = Union[str, tuple[str, str]]          # "*", "?" or ("lit", c)
+Evaluator = Callable[[Request], int]
+
 
 # ------------------------------------------------------------------ wildcards
-def wildcard_tokens(pattern, escapes=False):
+def wildcard_tokens(pattern: str, escapes: bool = False) -> list[Token]:
     """Split a pattern into tokens: ``"*"``, ``"?"`` or a 1-char literal
     (``("lit", c)``). With ``escapes``, ``\\*`` ``\\?`` ``\\\\`` are literals."""
-    out = []
+    out: list[Token] = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
@@ -58,7 +62,7 @@ def wildcard_tokens(pattern, escapes=False):
     return out
 
 
-def _count_wildcards(pattern, escapes=False):
+def _count_wildcards(pattern: str, escapes: bool = False) -> int:
     return sum(1 for t in wildcard_tokens(pattern, escapes) if t in ("*", "?"))
 
 
@@ -67,13 +71,18 @@ class _Pattern:
 
     __slots__ = ("tokens", "literal", "prefix", "suffix", "kind", "regex")
 
-    def __init__(self, tokens, any_char="."):
+    literal: str | None
+    prefix: str
+    suffix: str
+    regex: Callable[[str], Any] | None
+
+    def __init__(self, tokens: list[Token], any_char: str = ".") -> None:
         self.tokens = tokens
         wild = [i for i, t in enumerate(tokens) if t in ("*", "?")]
         if not wild:
             self.literal = "".join(t[1] for t in tokens)
             self.kind = "exact"
-            self.prefix = self.suffix = None
+            self.prefix = self.suffix = ""
             self.regex = None
             return
         self.literal = None
@@ -95,11 +104,12 @@ class _Pattern:
         else:
             self.kind = "regex"
 
-    def match_candidate(self, value):
+    def match_candidate(self, value: str) -> bool:
         """Full check of ``value`` (its prefix/suffix are already known to match)."""
         if self.kind == "star":
             return (len(value) >= len(self.prefix) + len(self.suffix)
                     and value.startswith(self.prefix) and value.endswith(self.suffix))
+        assert self.regex is not None
         return self.regex(value) is not None
 
 
@@ -108,15 +118,18 @@ class _PatternIndex:
 
     __slots__ = ("exact", "prefix", "suffix", "other", "_pfx_lens", "_sfx_lens", "cache")
 
-    def __init__(self):
-        self.exact = {}
-        self.prefix = {}      # len -> {prefix: [(pattern, mask)]}
-        self.suffix = {}
-        self.other = []
-        self.cache = {}
+    def __init__(self) -> None:
+        self.exact: dict[str, int] = {}
+        self.prefix: dict[int, dict[str, list[tuple[_Pattern, int]]]] = {}   # len -> prefix ->
+        self.suffix: dict[int, dict[str, list[tuple[_Pattern, int]]]] = {}
+        self.other: list[tuple[_Pattern, int]] = []
+        self.cache: dict[str, int] = {}
+        self._pfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
+        self._sfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
 
-    def add(self, pat, bit):
+    def add(self, pat: _Pattern, bit: int) -> None:
         if pat.kind == "exact":
+            assert pat.literal is not None
             self.exact[pat.literal] = self.exact.get(pat.literal, 0) | bit
             return
         # bucket by the longer literal end (more selective); no literal: scan list
@@ -127,11 +140,11 @@ class _PatternIndex:
         else:
             self.other.append((pat, bit))
 
-    def freeze(self):
+    def freeze(self) -> None:
         self._pfx_lens = sorted(self.prefix.items())
         self._sfx_lens = sorted(self.suffix.items())
 
-    def match(self, value):
+    def match(self, value: str) -> int:
         m = self.cache.get(value)
         if m is not None:
             return m
@@ -171,13 +184,15 @@ class Condition:
 
     __slots__ = ("field", "values", "header_name", "raw")
 
-    def __init__(self, field, values, header_name=None, raw=None):
+    def __init__(self, field: str, values: Iterable[Any], header_name: str | None = None,
+                 raw: Mapping[str, Any] | None = None) -> None:
         self.field = field
         self.values = tuple(values)
         self.header_name = header_name
         self.raw = raw
 
-    def wildcards(self):
+    def wildcards(self) -> int:
+        """Wildcards in the condition's values (the elbv2 limit counts them)."""
         if self.field in ("host-header", "path-pattern", "http-header"):
             return sum(_count_wildcards(v) for v in self.values)
         if self.field == "query-string":
@@ -185,12 +200,12 @@ class Condition:
                        for k, v in self.values)
         return 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         h = f" {self.header_name}" if self.header_name else ""
         return f"Condition({self.field}{h}: {list(self.values)!r})"
 
 
-def _str_list(values, where):
+def _str_list(values: Any, where: str) -> list[str]:
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
         raise ValueError(f"{where} must be a list of strings")
     if not values:
@@ -203,7 +218,7 @@ def _str_list(values, where):
     return list(values)
 
 
-def parse_condition(cond, where="Conditions[0]"):
+def parse_condition(cond: Mapping[str, Any], where: str = "Conditions[0]") -> Condition:
     """Validate one ``describe_rules`` condition dict → :class:`Condition`."""
     if not isinstance(cond, dict):
         raise ValueError(f"{where} must be a dict, got {type(cond).__name__}")
@@ -293,11 +308,12 @@ def parse_condition(cond, where="Conditions[0]"):
 class Rule:
     """A listener rule: ``priority`` (int 1–50000, None for the default rule),
     ``conditions`` (list of :class:`Condition`), ``action`` (the parsed
-    terminal action, see :mod:`lbcore.elb.alb`), ``arn``."""
+    terminal action: the ALB's parsed action), ``arn``."""
 
     __slots__ = ("priority", "conditions", "action", "arn", "raw")
 
-    def __init__(self, priority, conditions, action=None, arn=None, raw=None):
+    def __init__(self, priority: int | None, conditions: list[Condition], action: Any = None,
+                 arn: str | None = None, raw: Mapping[str, Any] | None = None) -> None:
         self.priority = priority
         self.conditions = conditions
         self.action = action
@@ -305,15 +321,15 @@ class Rule:
         self.raw = raw
 
     @property
-    def is_default(self):
+    def is_default(self) -> bool:
         return self.priority is None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         p = "default" if self.priority is None else self.priority
         return f"Rule({p}, {self.conditions!r})"
 
 
-def _parse_priority(p, where):
+def _parse_priority(p: object, where: str) -> int | None:
     if isinstance(p, str):
         if p == "default":
             return None
@@ -325,7 +341,8 @@ def _parse_priority(p, where):
     return p
 
 
-def parse_rule(rule, where="Rules[0]", action_parser=None):
+def parse_rule(rule: Mapping[str, Any], where: str = "Rules[0]",
+               action_parser: Callable[[Any, str], Any] | None = None) -> Rule:
     """Validate one rule dict as ``describe_rules`` returns it → :class:`Rule`.
     ``action_parser(actions, where)`` parses ``Actions`` (None: kept raw)."""
     if not isinstance(rule, dict):
@@ -359,13 +376,13 @@ def parse_rule(rule, where="Rules[0]", action_parser=None):
 
 
 # ------------------------------------------------------------------ compilation
-def _condition_patterns(cond):
+def _condition_patterns(cond: Condition) -> list[_Pattern]:
     """The condition's values as _Pattern objects over the normalized strings
     the request side produces for its slot."""
     if cond.field == "query-string":
         out = []
         for k, v in cond.values:
-            kt = wildcard_tokens(k, True) if k is not None else ["*"]
+            kt: list[Token] = wildcard_tokens(k, True) if k is not None else ["*"]
             # '*' and '?' never cross the key/value separator
             toks = kt + [("lit", QUERY_SEP)] + wildcard_tokens(v, True)
             out.append(_Pattern(toks, any_char=f"[^{QUERY_SEP}]"))
@@ -376,14 +393,14 @@ def _condition_patterns(cond):
 class _Slot:
     __slots__ = ("kind", "name", "index", "free", "nets", "net_lens", "cache")
 
-    def __init__(self, kind, name):
+    def __init__(self, kind: str, name: str | None) -> None:
         self.kind = kind
         self.name = name
-        self.index = _PatternIndex() if kind != "source-ip" else None
+        self.index: Any = _PatternIndex() if kind != "source-ip" else None
         self.free = 0
-        self.nets = {}       # (version, prefixlen) -> {network int: mask}
-        self.net_lens = ()
-        self.cache = {}
+        self.nets: dict[tuple[int, int], dict[int, int]] = {}  # (version, plen) -> {net: mask}
+        self.net_lens: tuple[tuple[tuple[int, int], dict[int, int]], ...] = ()
+        self.cache: dict[Any, int] = {}
 
 
 class RuleSet:
@@ -391,9 +408,11 @@ class RuleSet:
     (non-default, distinct priorities) and ``default`` (the default rule).
     :meth:`match` returns the rule that applies to a request."""
 
-    def __init__(self, rules, default):
+    match: Callable[[Request], Rule]
+
+    def __init__(self, rules: Iterable[Rule], default: Rule) -> None:
         rules = list(rules)
-        seen = {}
+        seen: dict[int, Rule] = {}
         for r in rules:
             if r.priority is None:
                 raise ValueError("rules: only one default rule per listener")
@@ -402,13 +421,13 @@ class RuleSet:
             seen[r.priority] = r
         if default is None or default.priority is not None:
             raise ValueError("rules: a listener needs a default rule")
-        self.rules = sorted(rules, key=lambda r: r.priority)
+        self.rules = sorted(rules, key=lambda r: r.priority or 0)
         self.default = default
         self.all = (1 << len(self.rules)) - 1
-        slots = {}
+        slots: dict[tuple[str, str | None, int], _Slot] = {}
         for i, r in enumerate(self.rules):
             bit = 1 << i
-            counts = {}
+            counts: dict[tuple[str, str | None], int] = {}
             for c in r.conditions:
                 if c.field == "http-header":
                     base = ("header", c.header_name)
@@ -447,7 +466,7 @@ class RuleSet:
         self.match = self._generate()
 
     @staticmethod
-    def _rule_uses(rule, key):
+    def _rule_uses(rule: Rule, key: tuple[str, str | None, int]) -> bool:
         kind, name, k = key
         n = 0
         for c in rule.conditions:
@@ -460,28 +479,29 @@ class RuleSet:
             n += hit
         return n > k
 
-    def _evaluator(self, slot):
-        index, free = slot.index, slot.free
+    def _evaluator(self, slot: _Slot) -> Evaluator:
+        index: _PatternIndex = slot.index
+        free = slot.free
         if slot.kind == "host-header":
-            def ev(req):
+            def ev(req: Request) -> int:
                 h = req.host_name
                 return free | index.match(h) if h is not None else free
         elif slot.kind == "path-pattern":
-            def ev(req):
+            def ev(req: Request) -> int:
                 return free | index.match(req.path)
         elif slot.kind == "http-request-method":
-            def ev(req):
+            def ev(req: Request) -> int:
                 return free | index.match(req.method)
         elif slot.kind == "header":
-            name = slot.name
+            name = slot.name or ""
 
-            def ev(req):
+            def ev(req: Request) -> int:
                 m = free
                 for v in req.headers.match_values(name):
                     m |= index.match(v)
                 return m
         elif slot.kind == "query":
-            def ev(req):
+            def ev(req: Request) -> int:
                 m = free
                 for kv in req.query_match_keys():
                     m |= index.match(kv)
@@ -489,7 +509,7 @@ class RuleSet:
         else:  # source-ip
             lens, cache = slot.net_lens, slot.cache
 
-            def ev(req):
+            def ev(req: Request) -> int:
                 a = req.source_address
                 m = cache.get(a)
                 if m is None:
@@ -504,7 +524,7 @@ class RuleSet:
                 return free | m
         return ev
 
-    def match_mask(self, request):
+    def match_mask(self, request: Request) -> int:
         """Bitmask of every matching non-default rule (bit i = ``rules[i]``)."""
         m = self.all
         for ev in self._evals:
@@ -513,7 +533,7 @@ class RuleSet:
                 return 0
         return m
 
-    def _match_loop(self, request):
+    def _match_loop(self, request: Request) -> Rule:
         """:meth:`match` through the per-slot evaluator closures (the generated
         :meth:`match` must agree with it)."""
         m = self.all
@@ -525,7 +545,7 @@ class RuleSet:
             return self.default
         return self.rules[(m & -m).bit_length() - 1]
 
-    def _generate(self):
+    def _generate(self) -> Callable[[Request], Rule]:
         """Generate :meth:`match` as straight-line Python for this rule set: each
         slot inlines its cache lookup and mask AND, no per-slot call when the
         value's mask is cached (same result as :meth:`_match_loop`)."""
@@ -567,9 +587,9 @@ class RuleSet:
         lines += ["    if not m:", "        return DEFAULT",
                   "    return RULES[(m & -m).bit_length() - 1]"]
         exec("\n".join(lines), ns)
-        fn = ns["match"]
+        fn: Callable[[Request], Rule] = ns["match"]     # type: ignore[assignment]
         fn.__doc__ = "The highest-priority rule whose conditions all hold (else the default rule)."
         return fn
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.rules) + 1

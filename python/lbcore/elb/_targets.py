@@ -460,8 +460,10 @@ class TargetGroup:
         return np.array([t.availability_zone == zone for t in self._targets], dtype=bool)
 
     def registered_mask(self) -> np.ndarray:
+        """bool array: which targets are registered (initial, healthy or unhealthy)."""
         c = self._codes
-        return (c == INITIAL) | (c == HEALTHY) | (c == UNHEALTHY)
+        mask: np.ndarray = (c == INITIAL) | (c == HEALTHY) | (c == UNHEALTHY)
+        return mask
 
     def has_healthy(self, now: float | None = None) -> bool:
         if now is not None:

@@ -123,9 +123,9 @@ def parse_health_checks(health_checks: Any) -> dict[str, Any]:
         if not isinstance(hc, Mapping) or "Id" not in hc or "HealthCheckConfig" not in hc:
             raise ValueError("health_checks items need Id and HealthCheckConfig")
         raw[hc["Id"]] = hc["HealthCheckConfig"]
-    out = {}
+    out: dict[str, Any] = {}
 
-    def build(hid, stack=()):
+    def build(hid: str, stack: tuple[str, ...] = ()) -> Any:
         if hid in out:
             return out[hid]
         if hid in stack:
@@ -137,7 +137,7 @@ def parse_health_checks(health_checks: Any) -> dict[str, Any]:
         disabled = cfg.get("Disabled", False)
         if cfg.get("Type") == "CALCULATED":
             kids = [build(c, stack + (hid,)) for c in cfg.get("ChildHealthChecks", [])]
-            obj = CalculatedHealthCheck(kids, cfg.get("HealthThreshold", 0), hid,
+            obj: Any = CalculatedHealthCheck(kids, cfg.get("HealthThreshold", 0), hid,
                                         inverted=inverted, disabled=disabled)
         else:
             ft = cfg.get("FailureThreshold", 3)
@@ -161,12 +161,12 @@ def parse_cidr_collections(collections: Any) -> dict[str, dict[str, list[str]]]:
     ..., 'LocationName': ...}]}`` -> the first form."""
     if collections is None:
         return {}
-    out = {}
+    out: dict[str, dict[str, list[str]]] = {}
     for cid, locs in collections.items():
         if isinstance(locs, Mapping):
             out[cid] = {k: list(v) if not isinstance(v, str) else [v] for k, v in locs.items()}
         else:
-            m = {}
+            m: dict[str, list[str]] = {}
             for item in locs:
                 if not isinstance(item, Mapping) or "CidrBlock" not in item \
                         or "LocationName" not in item:

@@ -81,7 +81,7 @@ class Geolocation:
         return self.country == "*"
 
     @property
-    def key(self) -> tuple[str, ...]:
+    def key(self) -> tuple[str | None, ...]:
         if self.is_default:
             return ("*",)
         if self.continent is not None:

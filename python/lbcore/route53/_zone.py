@@ -92,6 +92,12 @@ class Clients:
     0 = IPv6, 1 << 7 = no address; ``ip_hi``/``ip_lo``), and the ``Client`` objects
     themselves (for the per-query policies)."""
 
+    latitudes: np.ndarray | None
+    longitudes: np.ndarray | None
+    ip_flags: np.ndarray | None
+    ip_hi: np.ndarray | None
+    ip_lo: np.ndarray | None
+
     def __init__(self, clients: Iterable[Client] | None = None, *,
                  latitudes: Sequence[float] | np.ndarray | None = None,
                  longitudes: Sequence[float] | np.ndarray | None = None,
@@ -155,7 +161,7 @@ class Clients:
         self.n = n
 
     def __len__(self) -> int:
-        return self.n
+        return int(self.n)
 
     def client(self, i: int) -> Client:
         """Query ``i``'s client (built from the columns when no objects were given)."""
@@ -178,7 +184,7 @@ class BatchAnswer:
     choice: np.ndarray
 
     def __len__(self) -> int:
-        return self.choice.shape[0]
+        return int(self.choice.shape[0])
 
 
 def distance_latency(client: Client, region: str,
@@ -193,23 +199,24 @@ def distance_latency(client: Client, region: str,
             lat, lon = region_location(region, regions)
         except ValueError:
             return None
-        return great_circle_km(client.latitude, client.longitude, lat, lon) / 100.0
+        return float(great_circle_km(client.latitude, client.longitude, lat, lon)) / 100.0
     return None
 
 
 # ------------------------------------------------------------------ policy groups
 
 class _Group:
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         self.zone = zone
-        self.records = tuple(records)
+        # the group's records all have its policy's field set (weight, region, ...)
+        self.records: tuple[Any, ...] = tuple(records)
         # only records with a health check or EvaluateTargetHealth can be unhealthy
         self.checked = [i for i, r in enumerate(self.records)
                         if r.health_check is not None
                         or (r.alias is not None and r.alias.evaluate_target_health)]
         self.all_ok = (True,) * len(self.records)
 
-    def healthy(self, now):
+    def healthy(self, now: float) -> Sequence[bool]:
         if not self.checked:
             return self.all_ok
         h = list(self.all_ok)
@@ -217,10 +224,10 @@ class _Group:
             h[i] = self.zone._record_healthy(self.records[i], now)
         return h
 
-    def choose(self, client, now):        # -> list of record indices ([] = NODATA)
+    def choose(self, client: Client | None, now: float) -> list[int]:   # -> of record indices ([] = NODATA)
         raise NotImplementedError
 
-    def choose_many(self, clients, now):  # -> int32 array
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         out = np.empty(len(clients), dtype=np.int32)
         for i in range(len(clients)):     # per-query policies: see subclasses
             r = self.choose(clients.client(i), now)
@@ -229,19 +236,19 @@ class _Group:
 
 
 class _Simple(_Group):
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         return [0]
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         return np.zeros(len(clients), dtype=np.int32)
 
 
 class _Weighted(_Group):
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.weights = [r.weight for r in self.records]
 
-    def _eligible(self, now):
+    def _eligible(self, now: float) -> tuple[list[int], list[int]]:
         h = self.healthy(now)
         idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
         nz = [i for i in idx if self.weights[i] > 0]
@@ -249,18 +256,19 @@ class _Weighted(_Group):
             return nz, [self.weights[i] for i in nz]
         return idx, [1] * len(idx)          # all (remaining) weights zero: equally
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         idx, w = self._eligible(now)
         return [idx[self.zone.picker.weighted(w)]]
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         idx, w = self._eligible(now)
         picks = self.zone.picker.weighted_many(np.asarray(w, dtype=np.uint64), len(clients))
-        return np.asarray(idx, dtype=np.int32)[picks]
+        out: np.ndarray = np.asarray(idx, dtype=np.int32)[picks]
+        return out
 
 
 class _Failover(_Group):
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         prim = [i for i, r in enumerate(self.records) if r.failover == "PRIMARY"]
         sec = [i for i, r in enumerate(self.records) if r.failover == "SECONDARY"]
         if prim and self.zone._record_healthy(self.records[prim[0]], now):
@@ -269,7 +277,7 @@ class _Failover(_Group):
             return sec
         return prim or sec                   # both unhealthy: PRIMARY
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         r = self.choose(None, now)
         return np.full(len(clients), r[0] if r else -1, dtype=np.int32)
 
@@ -277,12 +285,12 @@ class _Failover(_Group):
 class _Latency(_Group):
     # Per query: a client's latencies are a per-client mapping, so this is a Python loop
     # over the group's records (a handful of Regions) for each query.
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         h = self.healthy(now)
         idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
         best, best_ms = idx[0], math.inf
         for i in idx:
-            ms = self.zone._latency(client, self.records[i].region)
+            ms = None if client is None else self.zone._latency(client, self.records[i].region)
             if ms is not None and ms < best_ms:
                 best, best_ms = i, ms
         return [best]
@@ -290,12 +298,12 @@ class _Latency(_Group):
 
 class _Geolocation(_Group):
     # Per query: four dict probes of the client's location keys.
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.by_key = {r.geolocation.key: i for i, r in enumerate(self.records)}
 
-    def chain(self, client):
-        keys = []
+    def chain(self, client: Client | None) -> list[int]:
+        keys: list[tuple[str, ...]] = []
         if client is not None:
             if client.country == "US" and client.subdivision:
                 keys.append(("subdivision", "US", client.subdivision))
@@ -306,7 +314,7 @@ class _Geolocation(_Group):
         keys.append(("*",))
         return [self.by_key[k] for k in keys if k in self.by_key]
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         chain = self.chain(client)
         for i in chain:
             if self.zone._record_healthy(self.records[i], now):
@@ -315,7 +323,7 @@ class _Geolocation(_Group):
 
 
 class _Geoproximity(_Group):
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         lats, lons, biases = [], [], []
         for r in self.records:
@@ -332,7 +340,7 @@ class _Geoproximity(_Group):
         self.geo = Geoproximity(lats, lons, biases)
         self.all_mask = b"\x01" * len(self.records)
 
-    def _mask(self, now):
+    def _mask(self, now: float) -> bytes:
         if not self.checked:
             return self.all_mask
         h = self.healthy(now)
@@ -340,19 +348,20 @@ class _Geoproximity(_Group):
             h = [True] * len(h)
         return bytes(h)
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         if client is None or client.latitude is None or client.longitude is None:
             return []
         return [self.geo.nearest(client.latitude, client.longitude, self._mask(now))]
 
-    def choose_many(self, clients, now):
-        if clients.latitudes is None:
-            return np.full(len(clients), -1, dtype=np.int32)
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         lat, lon = clients.latitudes, clients.longitudes
+        if lat is None or lon is None:
+            return np.full(len(clients), -1, dtype=np.int32)
         known = ~(np.isnan(lat) | np.isnan(lon))
         mask = np.frombuffer(self._mask(now), dtype=np.uint8)
         if known.all():
-            return self.geo.nearest_many(lat, lon, mask)
+            nearest: np.ndarray = self.geo.nearest_many(lat, lon, mask)
+            return nearest
         out = np.full(len(clients), -1, dtype=np.int32)
         out[known] = self.geo.nearest_many(lat[known], lon[known], mask)
         return out
@@ -360,7 +369,7 @@ class _Geoproximity(_Group):
 
 class _Multivalue(_Group):
     # Per query: a random subset of up to 8 records (one partial shuffle per query).
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         h = self.healthy(now)
         idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
         take = self.zone.picker.sample(len(idx), MAX_MULTIVALUE)
@@ -368,7 +377,7 @@ class _Multivalue(_Group):
 
 
 class _IpBased(_Group):
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         cid = self.records[0].cidr.collection_id
         for r in self.records:
@@ -398,7 +407,7 @@ class _IpBased(_Group):
                 raise ValueError(f"cidr (CidrRoutingConfig.LocationName): location "
                                  f"{r.cidr.location_name!r} is not in collection {cid!r}")
 
-    def _map(self, now):
+    def _map(self, now: float) -> list[int]:
         """location index (last slot: no match) -> record index, health applied."""
         h = self.healthy(now)
         d = self.default
@@ -410,7 +419,7 @@ class _IpBased(_Group):
                 out.append(d)
         return out
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         if client is None or client.ip is None:
             loc = -1
         else:
@@ -418,7 +427,7 @@ class _IpBased(_Group):
         r = self._map(now)[loc]
         return [] if r < 0 else [r]
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         if clients.ip_flags is None:
             loc = np.full(len(clients), -1, dtype=np.int32)
         else:
@@ -433,7 +442,7 @@ _GROUPS = {"simple": _Simple, "weighted": _Weighted, "failover": _Failover,
            "multivalue": _Multivalue, "ip": _IpBased}
 
 
-def _check_prefix_lengths(coll_id, locations):
+def _check_prefix_lengths(coll_id: str, locations: Any) -> dict[str, list[Any]]:
     out = {}
     if not isinstance(locations, Mapping):
         raise TypeError(f"cidr_collections[{coll_id!r}] must map location names to CIDR lists")
@@ -510,7 +519,7 @@ class HostedZone:
         if rs.name != self.name and not rs.name.endswith("." + self.name):
             raise ValueError(f"name (Name): {rs.name!r} is not in zone {self.name!r}")
         key = (rs.name, rs.type)
-        group = self._groups.get(key, [])
+        group: list[Any] = self._groups.get(key, [])
         if group:
             if group[0].policy != rs.policy:
                 raise ValueError(f"routing policy: {rs.name} {rs.type} mixes {group[0].policy} "
@@ -524,13 +533,14 @@ class HostedZone:
             if rs.policy == "failover" and any(r.failover == rs.failover for r in group):
                 raise ValueError(f"failover (Failover): {rs.name} {rs.type} already has a "
                                  f"{rs.failover} record")
-            if rs.policy == "geolocation" and any(r.geolocation.key == rs.geolocation.key
-                                                  for r in group):
+            geo: Any = rs.geolocation       # set for a geolocation record, cidr for IP-based
+            cidr: Any = rs.cidr
+            if rs.policy == "geolocation" and any(r.geolocation.key == geo.key for r in group):
                 raise ValueError(f"geolocation (GeoLocation): duplicate location "
                                  f"{rs.geolocation} for {rs.name} {rs.type}")
             if rs.policy == "ip" and any(r.cidr == rs.cidr for r in group):
                 raise ValueError(f"cidr (CidrRoutingConfig): duplicate location "
-                                 f"{rs.cidr.location_name!r} for {rs.name} {rs.type}")
+                                 f"{cidr.location_name!r} for {rs.name} {rs.type}")
         types_here = {t for (n, t) in self._groups if n == rs.name}
         if (rs.type == "CNAME" and types_here - {"CNAME"}) or \
                 (rs.type != "CNAME" and "CNAME" in types_here):
@@ -550,7 +560,7 @@ class HostedZone:
         return [r for (n, t), g in self._groups.items() for r in g
                 if (name is None or n == normalize_name(name)) and (rtype is None or t == rtype)]
 
-    def _group(self, key):
+    def _group(self, key: tuple[str, str]) -> _Group:
         g = self._compiled.get(key)
         if g is None:
             recs = self._groups[key]
@@ -559,11 +569,11 @@ class HostedZone:
         return g
 
     # -- health
-    def _health_check(self, rs):
+    def _health_check(self, rs: RecordSet) -> HealthReporter | None:
         hc = rs.health_check
         return self.health_checks[hc] if isinstance(hc, str) else hc
 
-    def _record_healthy(self, rs, now, depth=0):
+    def _record_healthy(self, rs: RecordSet, now: float, depth: int = 0) -> bool:
         hc = self._health_check(rs)
         if hc is not None and not hc.is_healthy(now):
             return False
@@ -576,13 +586,13 @@ class HostedZone:
                 return any(self._record_healthy(r, now, depth + 1) for r in self._groups[key])
         return True
 
-    def _latency(self, client, region):
+    def _latency(self, client: Client, region: str) -> float | None:
         if self.latency is not None:
             return self.latency(client, region)
         return distance_latency(client, region, self.regions)
 
     # -- resolving
-    def _lookup(self, name, rtype):
+    def _lookup(self, name: str, rtype: str) -> tuple[str, tuple[str, str] | None, str | None]:
         n = normalize_name(name, "name")
         if rtype not in RECORD_TYPES:
             raise ValueError(f"rtype must be one of {sorted(RECORD_TYPES)}, got {rtype!r}")
@@ -605,7 +615,8 @@ class HostedZone:
             now = check_now(now)
         return self._resolve(name, rtype, client, now, 0)
 
-    def _resolve(self, name, rtype, client, now, depth):
+    def _resolve(self, name: str, rtype: str, client: Client | None, now: float,
+                 depth: int) -> Answer:
         if client is not None and not isinstance(client, Client):
             raise TypeError(f"client must be a Client, got {type(client).__name__}")
         _, key, miss = self._lookup(name, rtype)
@@ -613,6 +624,7 @@ class HostedZone:
             return NXDOMAIN
         if miss == "NODATA":
             return NODATA
+        assert key is not None
         g = self._group(key)
         chosen = g.choose(client, now)
         if not chosen:
@@ -633,7 +645,7 @@ class HostedZone:
                     return inner
                 return Answer("NOERROR", inner.values, inner.ttl, (first,) + inner.record_sets)
             return Answer("NOERROR", (a.dns_name,), 60, (first,))
-        values = []
+        values: list[str] = []
         for r in recs:
             values.extend(r.values)
         if first.policy == "simple" and len(values) > 1:
@@ -659,6 +671,7 @@ class HostedZone:
         if miss is not None:
             rcode = "NXDOMAIN" if miss == "NXDOMAIN" else "NOERROR"
             return BatchAnswer(rcode, (), np.full(len(clients), -1, dtype=np.int32))
+        assert key is not None
         g = self._group(key)
         return BatchAnswer("NOERROR", g.records, g.choose_many(clients, now))
 
@@ -682,8 +695,9 @@ class HostedZone:
         from lbcore.route53._aws import parse_cidr_collections, parse_health_checks, \
             parse_record_set
         if isinstance(resource_record_sets, Mapping):
-            resource_record_sets = resource_record_sets.get("ResourceRecordSets", ())
-        items = list(resource_record_sets)
+            items = list(resource_record_sets.get("ResourceRecordSets", ()))
+        else:
+            items = list(resource_record_sets)
         hcs = parse_health_checks(health_checks)
         colls = parse_cidr_collections(cidr_collections)
         targets = {normalize_name(k): v for k, v in (alias_targets or {}).items()}
