@@ -34,6 +34,8 @@ class Listener:
 
     def __init__(self, port: int, protocol: str, ruleset: RuleSet) -> None:
         self.port, self.protocol, self.ruleset = port, protocol, ruleset
+        # a listener with only its default rule needs no matching
+        self.only_default: Rule | None = None if len(ruleset) > 1 else ruleset.default
 
     @property
     def rules(self) -> list[Rule]:
@@ -191,7 +193,7 @@ class ApplicationLoadBalancer:
         lst = self._listeners.get(request.port)
         if lst is None:
             raise ValueError(f"request.port: no listener on port {request.port}")
-        rule = lst.ruleset.match(request)
+        rule = lst.only_default or lst.ruleset.match(request)
         act = rule.action
         if type(act) is not ForwardAction:
             if type(act) is RedirectAction:

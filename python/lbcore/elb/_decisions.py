@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lbcore.elb._targets import Target, TargetGroup
 
 __all__ = ["Forward", "Redirect", "FixedResponse", "SetCookie", "HTTPDecision", "forward",
+           "uncounted",
            "L4Decision",
            "L4Result", "nlb_decision", "FLOW_DROPPED", "FLOW_NEW"]
 
@@ -39,6 +40,10 @@ class SetCookie(NamedTuple):
 
 
 _RELEASED: Any = object()
+
+
+def uncounted(index: int) -> None:
+    """The ``release`` of a request its selector does not count (nothing to end)."""
 
 
 class Forward:
@@ -88,7 +93,8 @@ class Forward:
         if release is _RELEASED:
             raise ValueError("decision: request already completed")
         self._release = _RELEASED
-        release(self._index)
+        if release is not uncounted:
+            release(self._index)
 
     def __repr__(self) -> str:
         return (f"Forward({getattr(self.target_group, 'name', self.target_group)!r}, "

@@ -14,14 +14,11 @@ from __future__ import annotations
 from typing import Callable
 
 from lbcore import LeastOutstanding, RoundRobin, WeightedRandom
+from lbcore.elb._decisions import uncounted
 from lbcore.elb._targets import Target, TargetGroup
 from lbcore.elb._zones import scope_pool
 
 __all__ = ["Pool", "TargetGroupPools", "ALGORITHMS"]
-
-
-def _count_nothing(index: int) -> None:
-    """``Pool.release`` of a selector that does not count requests."""
 
 ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
 
@@ -62,7 +59,7 @@ class Pool:
         # only least outstanding counts requests, only slow start needs `now`.
         self.counts = algorithm == "least_outstanding_requests"
         self.timed = bool(slow_start)
-        self.release: Callable[[int], object] = _count_nothing
+        self.release: Callable[[int], object] = uncounted
 
     def _make_kernel(self, n: int) -> RoundRobin | WeightedRandom | LeastOutstanding:
         ts = list(range(n))
