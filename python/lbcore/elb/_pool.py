@@ -11,7 +11,7 @@ into the selector.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Union
 
 from lbcore import LeastOutstanding, RoundRobin, WeightedRandom
 from lbcore.elb._decisions import uncounted
@@ -22,6 +22,27 @@ __all__ = ["Pool", "TargetGroupPools", "ALGORITHMS"]
 
 ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
 
+Selector = Union[RoundRobin, WeightedRandom, LeastOutstanding]
+
+# The request selectors share one protocol (pick_index(now) counts a request,
+# acquire_at_index(i, now=) counts a sticky one, release_index(i) ends one,
+# add / set_available take now=) once lbcore's one selector base is in; before
+# it, least outstanding alone counts (acquire_index / acquire_at_index) and takes
+# no time, and round robin / weighted random need `now` only with slow start.
+# `_bind` is the one place that knows which: delete its second branch when the
+# base is in every supported lbcore.
+ONE_PROTOCOL = hasattr(LeastOutstanding, "pick_index")
+
+
+def _bind(k: Any, algorithm: str,
+          slow_start: float) -> tuple[Callable[..., int], bool, bool, Callable[[int], object]]:
+    """``(draw, draw_takes_now, counts, release)`` for selector ``k``."""
+    if ONE_PROTOCOL:
+        return k.pick_index, True, True, k.release_index
+    if algorithm == "least_outstanding_requests":
+        return k.acquire_index, False, True, k.release_index
+    return k.pick_index, bool(slow_start), False, uncounted
+
 
 class Pool:
     """Targets of one target group eligible for new requests, optionally only
@@ -31,12 +52,12 @@ class Pool:
     ``fail_open`` every registered target when too few are healthy). Draining
     and unused targets never get new requests. The selector's dense indices are
     the target group's dense indices. Every request the pool hands out is
-    counted until ``release(index)`` (the least-outstanding selector uses it).
+    counted by the selector until ``release(index)``.
     """
 
     __slots__ = ("tg", "algorithm", "slow_start", "zone", "seed", "fail_open_allowed",
-                 "kernel", "version", "avail", "any", "fail_open", "targets", "counts",
-                 "timed", "release")
+                 "kernel", "version", "avail", "any", "fail_open", "targets", "draw",
+                 "draw_takes_now", "counts", "release")
 
     def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float, zone: str | None,
                  seed: int, fail_open: bool = True) -> None:
@@ -49,33 +70,33 @@ class Pool:
         self.zone = zone
         self.seed = seed
         self.fail_open_allowed = fail_open
-        self.kernel: RoundRobin | WeightedRandom | LeastOutstanding | None = None
+        self.kernel: Selector | None = None
         self.version = -1
         self.avail: list[bool] = []
         self.any = False
         self.fail_open = False
         self.targets: list[Target] = []
-        # Today's selectors differ in what they count and when they need the time:
-        # only least outstanding counts requests, only slow start needs `now`.
-        self.counts = algorithm == "least_outstanding_requests"
-        self.timed = bool(slow_start)
+        self.draw: Callable[..., int] = _none_eligible
+        self.draw_takes_now = False
+        self.counts = False
         self.release: Callable[[int], object] = uncounted
 
-    def _make_kernel(self, n: int) -> RoundRobin | WeightedRandom | LeastOutstanding:
+    def _make_kernel(self, n: int) -> Selector:
         ts = list(range(n))
+        k: Selector
         if self.algorithm == "round_robin":
-            return RoundRobin(ts, slow_start_seconds=self.slow_start)
-        if self.algorithm == "weighted_random":
-            return WeightedRandom(ts, [1.0] * n, seed=self.seed,
-                                  slow_start_seconds=self.slow_start)
-        return LeastOutstanding(ts, seed=self.seed)
+            k = RoundRobin(ts, slow_start_seconds=self.slow_start)
+        elif self.algorithm == "weighted_random":
+            k = WeightedRandom(ts, [1.0] * n, seed=self.seed, slow_start_seconds=self.slow_start)
+        else:
+            k = LeastOutstanding(ts, seed=self.seed)
+        self.draw, self.draw_takes_now, self.counts, self.release = _bind(
+            k, self.algorithm, self.slow_start)
+        return k
 
-    def _set(self, i: int, available: bool, now: float) -> None:
-        k = self.kernel
-        if isinstance(k, LeastOutstanding):
-            k.set_available(i, available)
-        elif k is not None:
-            k.set_available(i, available, now=now)
+    def _timed(self) -> bool:
+        # whether add / set_available take now= (see _bind)
+        return ONE_PROTOCOL or not isinstance(self.kernel, LeastOutstanding)
 
     def sync(self, now: float) -> None:
         """Bring availability in line with the target group (cheap when unchanged)."""
@@ -86,25 +107,31 @@ class Pool:
                                    fail_open=self.fail_open_allowed)
         elig = mask.tolist()
         n = len(elig)
-        k = self.kernel
+        k: Any = self.kernel
         if k is None:
             if n:
                 k = self.kernel = self._make_kernel(n)
-                if self.counts:
-                    self.release = k.release_index
+                timed = self._timed()
                 for i in range(n):
                     if not elig[i]:
-                        self._set(i, False, now)
+                        if timed:
+                            k.set_available(i, False, now=now)
+                        else:
+                            k.set_available(i, False)
         else:
+            timed = self._timed()
             for i in range(len(self.avail), n):
-                if isinstance(k, LeastOutstanding):
-                    k.add(i)
-                else:
+                if timed:
                     k.add(i, now=now)
+                else:
+                    k.add(i)
                 self.avail.append(True)
             for i in range(n):
                 if elig[i] != self.avail[i]:
-                    self._set(i, elig[i], now)
+                    if timed:
+                        k.set_available(i, elig[i], now=now)
+                    else:
+                        k.set_available(i, elig[i])
         self.avail = elig
         self.any = any(elig)
         self.fail_open = not healthy and self.any
@@ -120,16 +147,23 @@ class Pool:
         the target's load is visible to the next pick) when ``index`` is eligible."""
         if not (0 <= index < len(self.avail) and self.avail[index]):
             return False
-        if self.counts:
-            self.kernel.acquire_at_index(index)  # type: ignore[union-attr]
+        k: Any = self.kernel
+        if ONE_PROTOCOL:
+            k.acquire_at_index(index, now=now)
+        elif self.counts:
+            k.acquire_at_index(index)
         return True
 
     def outstanding(self, index: int) -> int:
         """Requests counted on ``index`` and not released."""
-        k = self.kernel
+        k: Any = self.kernel
         if k is None or not self.counts or index >= len(self.avail):
             return 0
         return int(k.outstanding(index))
+
+
+def _none_eligible(now: float = 0.0) -> int:
+    return -1
 
 
 class TargetGroupPools:
@@ -197,12 +231,9 @@ class TargetGroupPools:
                 return None, -1
         if sticky >= 0 and pool.stick(sticky, now):
             return pool, sticky
-        k = pool.kernel
-        if pool.counts:
-            return pool, k.acquire_index()          # type: ignore[union-attr]
-        if pool.timed:
-            return pool, k.pick_index(now)          # type: ignore[union-attr]
-        return pool, k.pick_index()                 # type: ignore[union-attr]
+        if pool.draw_takes_now:
+            return pool, pool.draw(now)
+        return pool, pool.draw()
 
     def outstanding(self, index: int) -> int:
         """Requests counted on target ``index`` over every pool."""
