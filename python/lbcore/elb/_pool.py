@@ -138,10 +138,6 @@ class Pool:
         self.targets = tg.targets
         self.version = tg.version
 
-    def eligible(self, index: int) -> bool:
-        """Whether target ``index`` may take a new request."""
-        return 0 <= index < len(self.avail) and self.avail[index]
-
     def stick(self, index: int, now: float) -> bool:
         """A sticky request bound to ``index``: True (and counted like a pick, so
         the target's load is visible to the next pick) when ``index`` is eligible."""
