@@ -302,3 +302,15 @@ def test_alias_target_protocol_gets_the_zone_time():
                   set_identifier="s")], clock=Clock(7.0))
     zone.resolve("a.example.com", "A")
     assert seen == [7.0]
+
+
+def test_l4_decisions_are_shared_and_follow_rebuilds():
+    tg = TargetGroup([Target("t", "A", port=1)], protocol="TCP", healthy=True)
+    lb = NetworkLoadBalancer(["A"])
+    lb.add_listener("TCP", 80, tg)
+    a, b = lb.route(flow(), 1.0), lb.route(flow(), 2.0)
+    assert a is b                                  # immutable: one object per outcome
+    tg.deregister("t", now=3.0)
+    tg.register(Target("t", "A", port=2), now=4.0, healthy=True)
+    c = lb.route(lbcore.Flow("tcp", "10.0.0.9", "10.0.0.2", 99, 80), 5.0)
+    assert c.target.port == 2 and a.target.port == 1

@@ -103,10 +103,14 @@ class GatewayLoadBalancer(L4LoadBalancer):
             self._rebuild(lst)
         path = lst.path
         t = path.route_flow(flow, now, -1 if node is None else self._node_index(node))
-        d: L4Decision = _new_tuple(L4Decision, (lst.targets[t] if t >= 0 else None,
-                                                self.availability_zones[path.last_node],
-                                                bool(path.last_flags & FLOW_DROPPED)))
-        return d
+        z = path.last_node
+        dropped = 1 if path.last_flags & FLOW_DROPPED else 0
+        i = ((t + 1) * self._n_nodes + z) * 2 + dropped    # see L4Listener.decisions
+        d = lst.decisions[i]
+        if d is None:
+            d = lst.decisions[i] = _new_tuple(L4Decision, (
+                lst.targets[t] if t >= 0 else None, self.availability_zones[z], bool(dropped)))
+        return d                 # type: ignore[no-any-return]
 
     def route_many(self, flows: Flows, times: Any, *,
                    node: str | int | None = None) -> L4Result:

@@ -73,7 +73,7 @@ class L4Listener:
     timeout, its connection table (``path``) and what was last built for it."""
 
     __slots__ = ("protocol", "port", "target_group", "tcp_idle", "attributes", "path",
-                 "built_version", "dns", "valid", "index", "targets")
+                 "built_version", "dns", "valid", "index", "targets", "decisions")
 
     def __init__(self, protocol: str, port: int, target_group: TargetGroup,
                  tcp_idle: float, attributes: dict[str, str], index: int,
@@ -89,6 +89,10 @@ class L4Listener:
         self.dns: np.ndarray = np.zeros(0, np.int32)
         self.valid: np.ndarray = np.zeros(0, bool)
         self.targets: list[Target] = []      # the target group's targets at the last build
+        # route's decisions are immutable, so one object per (target t, node z,
+        # dropped d) serves every flow: made on first use after each build, kept at
+        # ((t + 1) * n_nodes + z) * 2 + d (t = -1: no target)
+        self.decisions: list[Any] = []
 
 
 class L4LoadBalancer:
@@ -111,6 +115,7 @@ class L4LoadBalancer:
         if len(set(zones)) != len(zones):
             raise ValueError("availability_zones: an AZ is listed twice")
         self.availability_zones = zones
+        self._n_nodes = len(zones)
         self._seed = parse_seed(seed)
         if isinstance(table_size, bool) or not isinstance(table_size, int) or \
                 not is_prime(table_size) or table_size < 7:
@@ -240,6 +245,7 @@ class L4LoadBalancer:
         lst.valid = valid
         lst.dns = np_.dns
         lst.targets = targets
+        lst.decisions = [None] * (2 * (len(targets) + 1) * len(self.availability_zones))
         lst.path.set_dns(lst.dns)
         self._configure(lst)
         lst.built_version = (tg.version, self._config)

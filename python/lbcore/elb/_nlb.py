@@ -112,8 +112,13 @@ class NetworkLoadBalancer(L4LoadBalancer):
         if lst.built_version != (tg.version, self._config):
             self._rebuild(lst)
         t = lst.path.route_flow(flow, now, -1 if node is None else self._node_index(node))
-        return nlb_decision(lst.targets[t] if t >= 0 else None,
-                            self.availability_zones[lst.path.last_node])
+        z = lst.path.last_node
+        i = ((t + 1) * self._n_nodes + z) * 2          # see L4Listener.decisions
+        d = lst.decisions[i]
+        if d is None:
+            d = lst.decisions[i] = nlb_decision(lst.targets[t] if t >= 0 else None,
+                                                self.availability_zones[z])
+        return d                 # type: ignore[no-any-return]
 
     def route_many(self, flows: Flows, times: Any, *,
                    node: str | int | None = None) -> L4Result:
