@@ -38,10 +38,11 @@ def last_request(n, path_suffix="x"):
                    headers=hdr, source_ip="192.0.2.10")
 
 
-def make_alb(n, algorithm="round_robin"):
+def make_alb(n, algorithm="round_robin", slow_start=0):
     tg = TargetGroup([Target(f"i-{k}", "az-a" if k % 2 else "az-b") for k in range(10)],
                      protocol="HTTP", name="web", healthy=True,
-                     load_balancing_algorithm_type=algorithm)
+                     load_balancing_algorithm_type=algorithm,
+                     slow_start_duration_seconds=slow_start)
     alb = ApplicationLoadBalancer([tg], seed=1)
     alb.add_listener(80, default_actions=[{"Type": "forward", "TargetGroupArn": "web"}],
                      rules=make_rules(n))
@@ -98,6 +99,20 @@ def test_route_and_complete_100_rules(benchmark, algorithm):
     def one():
         alb.complete(alb.route(req, 1.0))
     benchmark.group = "alb-route"
+    benchmark(one)
+
+
+@pytest.mark.parametrize("slow_start", [0, 30], ids=["round_robin", "round_robin+slow_start"])
+def test_route_and_complete_one_group(benchmark, slow_start):
+    """What a proxy pays per request: route + complete, one target group of 10
+    targets, the default rule, time moving on between requests (the target group
+    advances every time)."""
+    alb, req = make_alb(0, slow_start=slow_start), last_request(1)
+    clock = iter(range(1, 1 << 62))
+
+    def one():
+        alb.complete(alb.route(req, 1.0 + next(clock) * 1e-6))
+    benchmark.group = "alb-route-one-group"
     benchmark(one)
 
 

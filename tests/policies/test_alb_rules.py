@@ -291,7 +291,7 @@ def test_compiled_matches_naive_scan(rules, reqs):
 @given(st.text(alphabet="ab*?\\", max_size=6), st.text(alphabet="ab*?\\", max_size=6),
        st.booleans())
 def test_compiled_pattern_vs_reference_matcher(pattern, text, escapes):
-    from lbcore.elb.rules import _Pattern, wildcard_tokens
+    from lbcore.elb._rules import _Pattern, wildcard_tokens
     p = _Pattern(wildcard_tokens(pattern, escapes))
     if p.kind == "exact":
         got = p.literal == text

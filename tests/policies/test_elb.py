@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import lbcore
-from lbcore.elb import (GatewayLoadBalancer, HealthCheck, NetworkLoadBalancer, Target,
-                        TargetGroup)
+from lbcore.elb import (GatewayLoadBalancer, HealthCheckSettings, L4Decision,
+                        NetworkLoadBalancer, Target, TargetGroup)
 from reference.elb_health_ref import state_at
 from _strategies import FakeFlows
 
@@ -53,9 +53,9 @@ def test_attribute_defaults_from_botocore():
     assert gw.attributes["target_failover.on_unhealthy"] == "no_rebalance"
     assert gw.attributes["target_failover.on_deregistration"] == "no_rebalance"
     assert "load_balancing.cross_zone.enabled" not in gw.attributes
-    hc = HealthCheck("GENEVE")
+    hc = HealthCheckSettings("GENEVE")
     assert (hc.interval_seconds, hc.timeout_seconds) == (10, 5)
-    hc = HealthCheck("TCP")
+    hc = HealthCheckSettings("TCP")
     assert (hc.interval_seconds, hc.healthy_threshold_count, hc.unhealthy_threshold_count) == (30, 5, 2)
 
 
@@ -93,11 +93,11 @@ def test_other_validation():
     with pytest.raises(ValueError, match="protocol"):
         TargetGroup(protocol="SCTP")
     with pytest.raises(ValueError, match="interval_seconds"):
-        HealthCheck("TCP", interval_seconds=4)
+        HealthCheckSettings("TCP", interval_seconds=4)
     with pytest.raises(ValueError, match="healthy_threshold_count"):
-        HealthCheck("TCP", healthy_threshold_count=11)
+        HealthCheckSettings("TCP", healthy_threshold_count=11)
     with pytest.raises(ValueError, match="timeout_seconds"):
-        HealthCheck("TCP", interval_seconds=10, timeout_seconds=10)
+        HealthCheckSettings("TCP", interval_seconds=10, timeout_seconds=10)
     with pytest.raises(ValueError, match="availability_zone"):
         Target("i-1", "")
     with pytest.raises(ValueError, match="weight"):
@@ -127,7 +127,7 @@ def test_other_validation():
         nlb.route_many(tcp_flows(3, 0, port=53), [0.0, 1.0])
     with pytest.raises(ValueError, match="table_size"):
         NetworkLoadBalancer(["a"], table_size=1000)
-    tg = TargetGroup(zone_targets([("a", 1)]), protocol="TCP")
+    tg = TargetGroup(zone_targets([("a", 1)]), protocol="TCP", now=0.0)
     with pytest.raises(ValueError, match="now"):
         tg.observe("a0", True, now=-1.0).advance(-5.0)
     with pytest.raises(ValueError, match="already registered"):
@@ -150,7 +150,7 @@ def test_health_state_machine_matches_reference(events, healthy, unhealthy, dela
     # one target "t": replay the events in time order through TargetGroup and compare
     # the state after every event with the reference replay.
     events = [("register", 0.0, False)] + sorted(events, key=lambda e: e[1])
-    hc = HealthCheck("TCP", healthy_threshold_count=healthy, unhealthy_threshold_count=unhealthy)
+    hc = HealthCheckSettings("TCP", healthy_threshold_count=healthy, unhealthy_threshold_count=unhealthy)
     tg = TargetGroup(protocol="TCP", health_check=hc, deregistration_delay_timeout_seconds=delay)
     for i, ev in enumerate(events):
         kind, t = ev[0], ev[1]
@@ -262,12 +262,14 @@ def test_nlb_scalar_equals_batch_and_seed_determinism():
     batch = a.route_many(flows, 0.0)
     ids = batch.target_ids()
     for i, f in enumerate(flows):
-        target, node = b.route(f, 0.0)
-        assert target.id == ids[i] and node == a.availability_zones[batch.node[i]]
+        d = b.route(f, 0.0)
+        assert d.target.id == ids[i] and d.node == a.availability_zones[batch.node[i]]
+        assert d.dropped is False
     c, _ = make(8)
     assert c.route_many(flows, 0.0).target_ids() != ids
     # no listener for the port: nothing
-    assert a.route(lbcore.Flow("tcp", "1.1.1.1", "2.2.2.2", 1, 81), 0.0) == (None, None)
+    assert a.route(lbcore.Flow("tcp", "1.1.1.1", "2.2.2.2", 1, 81), 0.0) == \
+        L4Decision(None, None, False)
     r = a.route_many(tcp_flows(10, 1, port=81), 0.0)
     assert np.all(r.target == -1) and np.all(r.listener == -1)
 
@@ -539,7 +541,7 @@ def test_threads_share_one_load_balancer():
     def scalar():
         try:
             for i in range(300):
-                t, _ = nlb.route(flows[i], 1.0)
+                t = nlb.route(flows[i], 1.0).target
                 results.append(np.array([tg.index_of(t.id)]) if i else first[:0])
                 assert tg.index_of(t.id) == first[i]
                 nlb.route(lbcore.Flow("tcp", 0x0B000000 + i, "10.9.9.9", 1000, 80), 1.0)

@@ -387,14 +387,14 @@ def test_health_check_threshold_and_time():
     hc = HealthCheck("h", failure_threshold=3, request_interval=10)
     assert hc.is_healthy(0)                       # new checks start healthy
     for t in (10, 20):
-        hc.observe(t, False)
+        hc.observe(False, now=t)
     assert hc.is_healthy(25)                      # 2 < 3 failures
-    hc.observe(30, False)
+    hc.observe(False, now=30)
     assert not hc.is_healthy(30) and hc.is_healthy(29)   # status as of `now`
-    hc.observe(40, True)
-    hc.observe(50, True)
+    hc.observe(True, now=40)
+    hc.observe(True, now=50)
     assert not hc.is_healthy(55)
-    hc.observe(60, True)
+    hc.observe(True, now=60)
     assert hc.is_healthy(60)
     assert hc.next_check_time(61) == 70
 
@@ -403,17 +403,17 @@ def test_health_check_out_of_order_observations_and_flags():
     a, b = HealthCheck(failure_threshold=2), HealthCheck(failure_threshold=2)
     obs = [(10, False), (20, True), (30, False), (40, False), (50, True)]
     for t, ok in obs:
-        a.observe(t, ok)
+        a.observe(ok, now=t)
     for t, ok in reversed(obs):
-        b.observe(t, ok)
+        b.observe(ok, now=t)
     assert [a.is_healthy(t) for t in range(0, 60, 5)] == [b.is_healthy(t) for t in range(0, 60, 5)]
     assert not a.is_healthy(45)
     inv = HealthCheck(failure_threshold=1, inverted=True)
     assert not inv.is_healthy(0)
-    inv.observe(1, False)
+    inv.observe(False, now=1)
     assert inv.is_healthy(1)
     dis = HealthCheck(failure_threshold=1, disabled=True)
-    dis.observe(1, False)
+    dis.observe(False, now=1)
     assert dis.is_healthy(2)
 
 
@@ -427,7 +427,7 @@ def test_calculated_health_check():
     assert CalculatedHealthCheck(kids, 2).is_healthy(0)
     assert CalculatedHealthCheck([dn], 1, inverted=True).is_healthy(0)   # NOT
     dis = HealthCheck(failure_threshold=1, disabled=True)
-    dis.observe(0, False)
+    dis.observe(False, now=0)
     assert CalculatedHealthCheck([dis, up], 2).is_healthy(1)       # disabled child: healthy
     assert not CalculatedHealthCheck([], 1).is_healthy(0)
     with pytest.raises(ValueError, match="children"):
@@ -442,7 +442,7 @@ def test_health_check_validation():
     with pytest.raises(ValueError, match="request_interval"):
         HealthCheck(request_interval=20)
     with pytest.raises(TypeError, match="ok"):
-        HealthCheck().observe(0, 1)
+        HealthCheck().observe(1, now=0)
     with pytest.raises(ValueError, match="now"):
         HealthCheck().is_healthy(math.nan)
     with pytest.raises(ValueError, match="health_threshold"):
@@ -492,7 +492,7 @@ def test_from_aws_full_shape():
     assert z.name == "example.com"
     assert z.resolve("w.example.com", "A", now=0).record_set.set_identifier == "a"
     assert z.resolve("f.example.com", "A", now=0).record_set.set_identifier == "p"
-    z.health_checks["hc-1"].observe(5, False)
+    z.health_checks["hc-1"].observe(False, now=5)
     assert z.resolve("w.example.com", "A", now=6).record_set.set_identifier == "b"
     assert z.resolve("f.example.com", "A", now=6).record_set.set_identifier == "s"
     assert z.resolve("i.example.com", "A", Client(ip="198.51.100.7")).record_set.set_identifier \

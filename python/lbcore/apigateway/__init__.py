@@ -1,14 +1,16 @@
 """AWS API Gateway throttling / usage plans and Lambda concurrency, on lbcore's kernels.
 
+Time: ``ApiGateway``'s ``now`` is UTC seconds since the epoch (quotas reset at UTC
+boundaries), from the caller or from its ``utc_clock`` (default :func:`time.time`).
 See docs/throttling.md for what AWS documents, what lbcore does, and where it differs.
 """
+from lbcore.apigateway._kernels import period_id
+from lbcore.apigateway._lambda import (CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED,
+                                       LambdaConcurrency, LambdaDecision)
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, DAY, MONTH, PERIODS,
                                          WEEK, QuotaSettings, ThrottleSettings)
 from lbcore.apigateway._throttling import (ALLOWED, LEVELS, QUOTA_EXCEEDED, THROTTLED,
                                            ApiGateway, CheckResults, Decision)
-from lbcore.apigateway._lambda import (CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED,
-                                       LambdaConcurrency, LambdaDecision)
-from lbcore._bucket import period_id
 
 __all__ = [
     "ThrottleSettings", "QuotaSettings", "DAY", "WEEK", "MONTH", "PERIODS",

@@ -32,7 +32,7 @@ class LambdaDecision:
 _OK = LambdaDecision(True)
 
 
-def _count(v, name, low=0):
+def _count(v: object, name: str, low: int = 0) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"{name} must be an int, got {type(v).__name__}")
     if v < low:
@@ -47,21 +47,21 @@ class LambdaConcurrency:
     ``start(function)`` admits or refuses an invocation; ``finish(function)`` ends one.
     """
 
-    def __init__(self, account_limit=1000, *, min_unreserved=100):
+    def __init__(self, account_limit: int = 1000, *, min_unreserved: int = 100) -> None:
         self.account_limit = _count(account_limit, "account_limit", 1)
         self.min_unreserved = _count(min_unreserved, "min_unreserved")
         if self.min_unreserved > self.account_limit:
             raise ValueError("min_unreserved must be <= account_limit")
-        self._reserved = {}
-        self._running = {}
+        self._reserved: dict[str, int] = {}
+        self._running: dict[str, int] = {}
         self._unreserved_running = 0
 
     @property
-    def unreserved_limit(self):
+    def unreserved_limit(self) -> int:
         """The account limit minus every reservation (the shared pool)."""
         return self.account_limit - sum(self._reserved.values())
 
-    def put_function_concurrency(self, function, reserved):
+    def put_function_concurrency(self, function: str, reserved: int) -> None:
         """Reserve ``reserved`` concurrent executions for ``function`` (0 throttles it
         completely). Refused (ValueError) if fewer than ``min_unreserved`` would remain."""
         _count(reserved, "reserved")
@@ -76,23 +76,23 @@ class LambdaConcurrency:
             self._unreserved_running -= running     # its executions leave the pool
         self._reserved[function] = reserved
 
-    def delete_function_concurrency(self, function):
+    def delete_function_concurrency(self, function: str) -> None:
         """Remove ``function``'s reservation: it draws on the unreserved pool again."""
         if function not in self._reserved:
             raise KeyError(f"function {function!r} has no reserved concurrency")
         del self._reserved[function]
         self._unreserved_running += self._running.get(function, 0)
 
-    def reserved(self, function):
+    def reserved(self, function: str) -> int | None:
         return self._reserved.get(function)
 
-    def running(self, function=None):
+    def running(self, function: str | None = None) -> int:
         """Executions in flight for ``function`` (all functions if None)."""
         if function is None:
             return sum(self._running.values())
         return self._running.get(function, 0)
 
-    def start(self, function):
+    def start(self, function: str) -> LambdaDecision:
         """Start one execution of ``function`` if concurrency allows."""
         if not isinstance(function, str):
             raise TypeError(f"function must be a str, got {type(function).__name__}")
@@ -110,7 +110,7 @@ class LambdaConcurrency:
         self._running[function] = running + 1
         return _OK
 
-    def finish(self, function):
+    def finish(self, function: str) -> None:
         """End one execution of ``function``; ValueError if none is running."""
         running = self._running.get(function, 0)
         if running == 0:

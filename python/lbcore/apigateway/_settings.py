@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 __all__ = ["ThrottleSettings", "QuotaSettings", "DAY", "WEEK", "MONTH", "PERIODS",
            "ACCOUNT_DEFAULT_THROTTLE"]
@@ -16,16 +17,16 @@ __all__ = ["ThrottleSettings", "QuotaSettings", "DAY", "WEEK", "MONTH", "PERIODS
 DAY, WEEK, MONTH = "DAY", "WEEK", "MONTH"
 PERIODS = (DAY, WEEK, MONTH)
 
-_MISSING = object()
+_MISSING: Any = object()
 
 
-def _pick(snake, camel, sname, cname):
+def _pick(snake: Any, camel: Any, sname: str, cname: str) -> Any:
     if snake is not _MISSING and camel is not _MISSING:
         raise TypeError(f"give {sname} or {cname}, not both")
     return camel if snake is _MISSING else snake
 
 
-def _int(v, name):
+def _int(v: object, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         if isinstance(v, float) and v.is_integer():
             return int(v)
@@ -44,8 +45,8 @@ class ThrottleSettings:
     rate_limit: float
     burst_limit: int
 
-    def __init__(self, rate_limit=_MISSING, burst_limit=_MISSING, *, rateLimit=_MISSING,
-                 burstLimit=_MISSING):
+    def __init__(self, rate_limit: float = _MISSING, burst_limit: int = _MISSING, *,
+                 rateLimit: float = _MISSING, burstLimit: int = _MISSING) -> None:
         rate = _pick(rate_limit, rateLimit, "rate_limit", "rateLimit")
         burst = _pick(burst_limit, burstLimit, "burst_limit", "burstLimit")
         if rate is _MISSING or burst is _MISSING:
@@ -59,7 +60,7 @@ class ThrottleSettings:
         object.__setattr__(self, "burst_limit", _int(burst, "burst_limit"))
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: ThrottleSettings | Mapping[str, Any]) -> ThrottleSettings:
         """From a botocore-style dict (``rateLimit``/``burstLimit``, or the MethodSetting
         names ``throttlingRateLimit``/``throttlingBurstLimit``)."""
         if isinstance(d, cls):
@@ -77,7 +78,7 @@ class ThrottleSettings:
             kw[k] = v
         return cls(**kw)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, float]:
         return {"burstLimit": self.burst_limit, "rateLimit": self.rate_limit}
 
 
@@ -91,7 +92,7 @@ class QuotaSettings:
     period: str
     offset: int = 0
 
-    def __init__(self, limit, period, offset=0):
+    def __init__(self, limit: int, period: str, offset: int = 0) -> None:
         object.__setattr__(self, "limit", _int(limit, "limit"))
         if period not in PERIODS:
             raise ValueError(f"period must be one of DAY, WEEK, MONTH, got {period!r}")
@@ -102,7 +103,8 @@ class QuotaSettings:
         object.__setattr__(self, "offset", off)
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: QuotaSettings | Mapping[str, Any]) -> QuotaSettings:
+        """From a botocore-style dict (``limit``, ``period``, ``offset``)."""
         if isinstance(d, cls):
             return d
         if not isinstance(d, dict):
@@ -113,7 +115,7 @@ class QuotaSettings:
             raise ValueError(f"unknown quota settings field(s) {sorted(bad)}")
         return cls(**d)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, int | str]:
         return {"limit": self.limit, "offset": self.offset, "period": self.period}
 
 

@@ -5,14 +5,23 @@ Gateway developer guide): usage-plan per-client / per-method limits, then per-me
 (stage) limits, then the account limit per Region. Every applicable level is a token
 bucket; a request is admitted only if the usage-plan quota and every level admit it, and
 then every level pays one token (all-or-nothing, one kernel call). docs/throttling.md.
+
+Time: the gateway's ``now`` is calendar time — UTC seconds since the Unix epoch — because
+usage-plan quotas reset at UTC day / week / month boundaries; the same time refills the
+token buckets. It comes from the caller, or, when omitted, from ``utc_clock`` (default
+:func:`time.time`; the load balancers' ``clock`` is monotonic instead).
 """
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from lbcore._bucket import Quotas, TokenBuckets, check_chain, check_chains
+from lbcore import TokenBuckets
+from lbcore.apigateway._kernels import Quotas, check_chain, check_chains
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
                                          ThrottleSettings)
 
@@ -25,6 +34,7 @@ USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT = (
     "USAGE_PLAN_METHOD", "USAGE_PLAN", "METHOD", "STAGE", "ACCOUNT")
 LEVELS = (USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT)
 _STAGE_WIDE = ("*/*", "/*/*")     # methodSettings key overriding all methods of a stage
+_NO_KEY = np.array(None, dtype=object)
 _HTTP = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"}
 
 
@@ -40,7 +50,7 @@ class Decision:
     level: str | None = None
 
     @property
-    def message(self):
+    def message(self) -> str | None:
         """The body API Gateway sends: "Too Many Requests" / "Limit Exceeded"."""
         if self.allowed:
             return None
@@ -62,16 +72,29 @@ class CheckResults:
     reason: np.ndarray
     level: np.ndarray
 
-    def __len__(self):
-        return self.codes.shape[0]
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
 
-    def decision(self, i):
+    def decision(self, i: int) -> Decision:
+        """Request ``i``'s outcome as a :class:`Decision`."""
         if self.allowed[i]:
             return ALLOWED
         return Decision(False, 429, self.reason[i], self.level[i])
 
 
-def _throttle(v, name):
+ThrottleLike = ThrottleSettings | Mapping[str, Any]
+
+
+def _utc_now(now: object) -> float:
+    if isinstance(now, bool) or not isinstance(now, (int, float, np.integer, np.floating)):
+        raise TypeError(f"now must be a number (UTC seconds), got {type(now).__name__}")
+    t = float(now)
+    if not math.isfinite(t):
+        raise ValueError(f"now must be finite, got {t}")
+    return t
+
+
+def _throttle(v: Any, name: str) -> ThrottleSettings | None:
     if v is None:
         return None
     try:
@@ -80,7 +103,7 @@ def _throttle(v, name):
         raise type(e)(f"{name}: {e}") from None
 
 
-def _method_key(key, name):
+def _method_key(key: str, name: str) -> str:
     """Validate a "/resource/METHOD" methodSettings / apiStages throttle key."""
     if key in _STAGE_WIDE:
         return "*/*"
@@ -93,7 +116,7 @@ def _method_key(key, name):
     return f"{res}/{meth.upper()}"
 
 
-def _request_key(resource, method):
+def _request_key(resource: str, method: str) -> str:
     if not isinstance(resource, str) or not resource.startswith("/"):
         raise ValueError(f"resource must be a path starting with '/', got {resource!r}")
     if not isinstance(method, str) or method.upper() not in _HTTP:
@@ -102,9 +125,10 @@ def _request_key(resource, method):
 
 
 class _Stage:
-    def __init__(self, throttle, method_settings):
+    def __init__(self, throttle: ThrottleSettings | None,
+                 method_settings: Mapping[str, Any] | None) -> None:
         self.default = throttle
-        self.methods = {}
+        self.methods: dict[str, ThrottleSettings | None] = {}
         for k, v in (method_settings or {}).items():
             k = _method_key(k, "method_settings")
             ts = _throttle(v, f"method_settings[{k!r}]")
@@ -115,11 +139,12 @@ class _Stage:
 
 
 class _Plan:
-    def __init__(self, name, throttle, quota, api_stages):
+    def __init__(self, name: str, throttle: ThrottleSettings | None,
+                 quota: QuotaSettings | None, api_stages: Sequence[Any]) -> None:
         self.name = name
         self.throttle = throttle
         self.quota = quota
-        self.stages = {}
+        self.stages: dict[tuple[str, str], dict[str, ThrottleSettings | None]] = {}
         for s in api_stages:
             if isinstance(s, dict):
                 api, st, thr = s.get("apiId"), s.get("stage"), s.get("throttle") or {}
@@ -138,26 +163,34 @@ class ApiGateway:
     ``account_throttle`` defaults to 10,000 requests/s steady and 5,000 burst. Add stages
     (``add_stage``), usage plans (``add_usage_plan``) and API keys (``add_api_key``), then
     decide requests with ``check`` (one) or ``check_many`` (arrays, one kernel call).
-    Times are seconds (finite, >= 0) and must not go back (the account bucket is shared
-    by every request).
+    Times are UTC seconds since the epoch (finite, >= 0: quotas reset at UTC
+    boundaries) and must not go back (the account bucket is shared by every request);
+    ``utc_clock`` gives ``now`` when a call omits it (default :func:`time.time`).
     """
 
-    def __init__(self, account_throttle=ACCOUNT_DEFAULT_THROTTLE):
+    def __init__(self, account_throttle: ThrottleLike = ACCOUNT_DEFAULT_THROTTLE, *,
+                 utc_clock: Callable[[], float] | None = None) -> None:
         acc = _throttle(account_throttle, "account_throttle")
         if acc is None:
             raise ValueError("account_throttle must be given")
+        if utc_clock is not None and not callable(utc_clock):
+            raise TypeError(f"utc_clock must be a callable returning UTC seconds, got "
+                            f"{type(utc_clock).__name__}")
+        self.utc_clock: Callable[[], float] = time.time if utc_clock is None else utc_clock
         self.account_throttle = acc
         self._tb = TokenBuckets(1, rate=acc.rate_limit, burst=acc.burst_limit)  # 0 = account
         self._quotas = Quotas()
-        self._stages = {}
-        self._plans = {}
-        self._keys = {}          # api key -> plan name
-        self._key_quota = {}     # api key -> quota row
-        self._bucket_of = {}     # identity tuple -> bucket index
-        self._chains = {}        # (key, api, stage, method key) -> (b0, b1, b2, q, names)
+        self._stages: dict[tuple[str, str], _Stage] = {}
+        self._plans: dict[str, _Plan] = {}
+        self._keys: dict[str, str] = {}         # api key -> plan name
+        self._key_quota: dict[str, int] = {}    # api key -> quota row
+        self._bucket_of: dict[tuple[Any, ...], int] = {}   # identity tuple -> bucket index
+        self._chains: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # (key, stage, method key) -> (b0, b1, b2, quota row, level names)
 
     # ------------------------------------------------------------ configuration
-    def add_stage(self, api_id, stage, *, throttle=None, method_settings=None):
+    def add_stage(self, api_id: str, stage: str, *, throttle: ThrottleLike | None = None,
+                  method_settings: Mapping[str, ThrottleLike] | None = None) -> None:
         """A deployed stage: ``throttle`` is the stage-wide default (methodSettings
         ``*/*``), applied to each method separately; ``method_settings`` maps
         ``"/resource/METHOD"`` (or ``"*/*"``) to ThrottleSettings or botocore dicts."""
@@ -167,7 +200,9 @@ class ApiGateway:
                                                method_settings)
         self._chains.clear()
 
-    def add_usage_plan(self, name, *, api_stages, throttle=None, quota=None):
+    def add_usage_plan(self, name: str, *, api_stages: Sequence[Any],
+                       throttle: ThrottleLike | None = None,
+                       quota: QuotaSettings | Mapping[str, Any] | None = None) -> None:
         """A usage plan: per-API-key ``throttle`` and ``quota`` (QuotaSettings or dict),
         and ``api_stages``: ``[{"apiId": .., "stage": .., "throttle": {"/pets/GET":
         {"rateLimit": .., "burstLimit": ..}}}]`` (per-method, per-key throttles)."""
@@ -180,7 +215,7 @@ class ApiGateway:
                 raise KeyError(f"api_stages: unknown stage {k[0]}/{k[1]}")
         self._plans[name] = plan
 
-    def add_api_key(self, api_key, plan, *, created=None):
+    def add_api_key(self, api_key: str, plan: str, *, created: float | None = None) -> None:
         """Associate ``api_key`` with usage plan ``plan``. The quota's initial period
         (where ``offset`` applies) is the one containing ``created`` seconds, default
         the first period the key is used in."""
@@ -196,26 +231,30 @@ class ApiGateway:
             self._key_quota[api_key] = self._quotas.add(q.limit, q.period, q.offset,
                                                         initial=created)
 
-    def quota_remaining(self, api_key, now):
-        """Requests ``api_key`` may still make in the quota period containing ``now``."""
+    def quota_remaining(self, api_key: str, now: float | None = None) -> int | None:
+        """Requests ``api_key`` may still make in the quota period containing ``now``
+        (UTC seconds; omitted: ``utc_clock``). None when its plan has no quota."""
         if api_key not in self._keys:
             raise KeyError(f"unknown api_key {api_key!r}")
         if api_key not in self._key_quota:
             return None
-        return self._quotas.remaining(self._key_quota[api_key], now)
+        t = self.utc_clock() if now is None else now
+        return int(self._quotas.remaining(self._key_quota[api_key], t))
 
     # --------------------------------------------------------------- resolution
-    def _stage_of(self, stage):
+    def _stage_of(self, stage: tuple[str, str] | None) -> tuple[str, str]:
         if stage is None:
             if len(self._stages) != 1:
                 raise ValueError("stage=(api_id, stage_name) is required when there is "
                                  f"not exactly one stage (there are {len(self._stages)})")
             return next(iter(self._stages))
-        if tuple(stage) not in self._stages:
+        key = tuple(stage)
+        if key not in self._stages:
             raise KeyError(f"unknown stage {stage!r}")
-        return tuple(stage)
+        return key[0], key[1]
 
-    def _resolve(self, api_key, sk, mkey, new):
+    def _resolve(self, api_key: str | None, sk: tuple[str, str], mkey: str,
+                 new: list[ThrottleSettings]) -> tuple[Any, ...]:
         """(b0, b1, b2, quota, level names) of a request kind; new buckets are queued in
         ``new`` as (identity, ThrottleSettings) and created together by the caller."""
         ck = (api_key, sk, mkey)
@@ -223,7 +262,7 @@ class ApiGateway:
         if hit is not None:
             return hit
 
-        def bucket(ident, ts):
+        def bucket(ident: tuple[Any, ...], ts: ThrottleSettings) -> int:
             b = self._bucket_of.get(ident)
             if b is None:
                 b = len(self._tb) + len(new)
@@ -258,7 +297,7 @@ class ApiGateway:
         self._chains[ck] = out
         return out
 
-    def _grow(self, new):
+    def _grow(self, new: list[ThrottleSettings]) -> None:
         if len(new) == 1:
             self._tb.resize(len(self._tb) + 1, rate=new[0].rate_limit,
                             burst=new[0].burst_limit)
@@ -268,10 +307,16 @@ class ApiGateway:
                             burst=np.array([t.burst_limit for t in new]))
 
     # ----------------------------------------------------------------- decisions
-    def check(self, api_key, resource, method, now, *, stage=None):
-        """Decide one request (``api_key`` None: no usage plan) at ``now`` seconds."""
+    def check(self, api_key: str | None, resource: str, method: str,
+              now: float | None = None, *, stage: tuple[str, str] | None = None) -> Decision:
+        """Decide one request (``api_key`` None: no usage plan) at ``now`` (UTC seconds;
+        omitted: ``utc_clock``)."""
+        if now is None:
+            now = self.utc_clock()
+        if type(now) is not float:
+            now = _utc_now(now)
         sk = self._stage_of(stage)
-        new = []
+        new: list[ThrottleSettings] = []
         try:
             b0, b1, b2, q, names = self._resolve(api_key, sk, _request_key(resource, method),
                                                  new)
@@ -284,13 +329,14 @@ class ApiGateway:
             return Decision(False, 429, QUOTA_EXCEEDED, USAGE_PLAN)
         return Decision(False, 429, THROTTLED, names[code - 2])
 
-    def check_many(self, api_keys, resources, methods, times, *, stage=None):
+    def check_many(self, api_keys: Any, resources: Any, methods: Any, times: Any, *,
+                   stage: tuple[str, str] | None = None) -> CheckResults:
         """Decide n requests in order (exactly as n ``check`` calls). Request kinds are
         resolved once per distinct (key, resource, method) — numpy encodes the strings —
         and all decisions are one call into the chained-bucket kernel."""
         sk = self._stage_of(stage)
         n = len(times)
-        cols = []
+        cols: list[tuple[np.ndarray, np.ndarray]] = []
         for name, col in (("api_keys", api_keys), ("resources", resources),
                           ("methods", methods)):
             if isinstance(col, str) or col is None:
@@ -299,7 +345,7 @@ class ApiGateway:
             if a.shape != (n,):
                 raise ValueError(f"{name} must have length {n} like times, got {a.shape}")
             if name == "api_keys":      # None (no key) -> "", a key k -> "k" + k
-                none = np.equal(a, None)
+                none = np.equal(a, _NO_KEY)
                 a = np.where(none, "", np.char.add("k", np.where(none, "", a).astype(str)))
             uniq, inv = np.unique(a.astype(str), return_inverse=True)
             cols.append((uniq, inv.reshape(-1)))
@@ -308,7 +354,7 @@ class ApiGateway:
         cu, cinv = np.unique(combo, return_inverse=True)
         table = np.empty((len(cu), 4), dtype=np.int32)
         names = np.empty((len(cu), 3), dtype=object)
-        new = []
+        new: list[ThrottleSettings] = []
         try:
             for j, c in enumerate(cu.tolist()):          # one pass per distinct kind
                 c, m = divmod(c, len(mu))

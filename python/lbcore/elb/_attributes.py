@@ -11,13 +11,20 @@ protocol when the default depends on it).
 """
 from __future__ import annotations
 
+from typing import Any, Callable, Mapping, Sequence, Union
+
 __all__ = ["parse_attributes", "attribute_kwarg_name", "TARGET_GROUP_ATTRIBUTES",
            "LOAD_BALANCER_ATTRIBUTES", "LISTENER_ATTRIBUTES", "family_of_protocol"]
 
 ALB, NLB, GWLB = "alb", "nlb", "gwlb"
 
+Parser = Callable[..., Any]
+# key -> (families, parser, default string or callable(protocol) -> string)
+AttributeSpecs = Mapping[str, tuple[set[str], Parser, Union[str, Callable[[Any], str]]]]
+AttributeInput = Union[Sequence[Mapping[str, Any]], Mapping[str, Any], None]
 
-def family_of_protocol(protocol):
+
+def family_of_protocol(protocol: object) -> str:
     """The load balancer family a target-group / listener protocol belongs to."""
     p = protocol.upper() if isinstance(protocol, str) else protocol
     if p in ("TCP", "UDP", "TCP_UDP", "TLS"):
@@ -30,14 +37,14 @@ def family_of_protocol(protocol):
                      f"got {protocol!r}")
 
 
-def _bool(key, text):
+def _bool(key: str, text: str) -> bool:
     if text in ("true", "false"):
         return text == "true"
     raise ValueError(f"{key} must be 'true' or 'false', got {text!r}")
 
 
-def _int_range(lo, hi, off=False):
-    def parse(key, text):
+def _int_range(lo: int, hi: int, off: bool = False) -> Parser:
+    def parse(key: str, text: str) -> int | None:
         if off and text == "off":
             return None
         try:
@@ -51,22 +58,22 @@ def _int_range(lo, hi, off=False):
     return parse
 
 
-def _choice(*values):
-    def parse(key, text):
+def _choice(*values: str) -> Parser:
+    def parse(key: str, text: str) -> str:
         if text not in values:
             raise ValueError(f"{key} must be one of {', '.join(values)}, got {text!r}")
         return text
     return parse
 
 
-def _stickiness_type(family_values):
-    def parse(key, text, family=None):
+def _stickiness_type(family_values: Mapping[str, Sequence[str]]) -> Parser:
+    def parse(key: str, text: str, family: str = "") -> str:
         allowed = family_values.get(family, ())
         if text not in allowed:
             raise ValueError(f"{key} for a {family.upper()} target group must be one of "
                              f"{', '.join(allowed)}, got {text!r}")
         return text
-    parse.needs_family = True
+    parse.needs_family = True     # type: ignore[attr-defined]
     return parse
 
 
@@ -75,19 +82,19 @@ _STICKINESS_TYPES = {ALB: ("lb_cookie", "app_cookie"), NLB: ("source_ip",),
 _STICKY_DEFAULT = {ALB: "lb_cookie", NLB: "source_ip", GWLB: "source_ip_dest_ip_proto"}
 
 
-def _app_cookie_name(key, text):
+def _app_cookie_name(key: str, text: str) -> str:
     if text.startswith(("AWSALB", "AWSALBAPP", "AWSALBTG")):
         raise ValueError(f"{key}: names starting with AWSALB, AWSALBAPP or AWSALBTG are "
                          f"reserved, got {text!r}")
     return text
 
 
-def _udp_like(protocol):
+def _udp_like(protocol: str) -> bool:
     return protocol in ("UDP", "TCP_UDP")
 
 
 # key -> (families, parser, default string or callable(protocol) -> string)
-TARGET_GROUP_ATTRIBUTES = {
+TARGET_GROUP_ATTRIBUTES: AttributeSpecs = {
     "deregistration_delay.timeout_seconds": ({ALB, NLB, GWLB}, _int_range(0, 3600), "300"),
     "stickiness.enabled": ({ALB, NLB, GWLB}, _bool, "false"),
     "stickiness.type": ({ALB, NLB, GWLB}, _stickiness_type(_STICKINESS_TYPES),
@@ -130,14 +137,14 @@ TARGET_GROUP_ATTRIBUTES = {
 }
 
 
-def _slow_start(key, text):
-    value = _int_range(0, 900)(key, text)
+def _slow_start(key: str, text: str) -> int:
+    value: int = _int_range(0, 900)(key, text)
     if 0 < value < 30:
         raise ValueError(f"{key} must be 0 (off) or 30..900, got {text!r}")
     return value
 
 
-LOAD_BALANCER_ATTRIBUTES = {
+LOAD_BALANCER_ATTRIBUTES: AttributeSpecs = {
     "load_balancing.cross_zone.enabled": ({NLB, GWLB}, _bool, "false"),
     "dns_record.client_routing_policy": (
         {NLB}, _choice("availability_zone_affinity", "partial_availability_zone_affinity",
@@ -145,22 +152,24 @@ LOAD_BALANCER_ATTRIBUTES = {
     "deletion_protection.enabled": ({ALB, NLB, GWLB}, _bool, "false"),
 }
 
-LISTENER_ATTRIBUTES = {
+LISTENER_ATTRIBUTES: AttributeSpecs = {
     "tcp.idle_timeout.seconds": ({NLB, GWLB}, _int_range(60, 6000), "350"),
 }
 
 
-def attribute_kwarg_name(key):
+def attribute_kwarg_name(key: str) -> str:
     """The keyword-argument spelling of an API key: dots become underscores."""
     return key.replace(".", "_")
 
 
-def parse_attributes(specs, family, protocol=None, attributes=None, kwargs=None,
-                     what="attributes"):
+def parse_attributes(specs: AttributeSpecs, family: str, protocol: str | None = None,
+                     attributes: AttributeInput = None,
+                     kwargs: Mapping[str, Any] | None = None,
+                     what: str = "attributes") -> tuple[dict[str, Any], dict[str, str]]:
     """Validate ``attributes`` (API list or dict) and ``kwargs``; return
     ``(values, strings)``: typed values and API strings for every key of
     ``family`` (defaults filled in)."""
-    given = {}
+    given: dict[str, Any] = {}
     if attributes is not None:
         if isinstance(attributes, dict):
             items = list(attributes.items())
@@ -189,7 +198,8 @@ def parse_attributes(specs, family, protocol=None, attributes=None, kwargs=None,
         elif isinstance(value, int):
             value = str(value)
         given[key] = value
-    values, strings = {}, {}
+    values: dict[str, Any] = {}
+    strings: dict[str, str] = {}
     for key, value in given.items():
         spec = specs.get(key)
         if spec is None:

@@ -11,18 +11,21 @@ latitude, ``[-+]?[0-9]{1,3}(\\.[0-9]{0,2})?`` for longitude).
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Iterable, Mapping
 
 from lbcore.route53._health import CalculatedHealthCheck, HealthCheck
 from lbcore.route53._records import (AliasTarget, CidrRouting, Geolocation,
-                                     GeoproximityLocation, RecordSet, _LAT, _LON)
+                                     GeoproximityLocation, LATITUDE_TEXT, LONGITUDE_TEXT,
+                                     RecordSet)
 
 _KNOWN = {"Name", "Type", "SetIdentifier", "Weight", "Region", "GeoLocation", "Failover",
           "MultiValueAnswer", "TTL", "ResourceRecords", "AliasTarget", "HealthCheckId",
           "TrafficPolicyInstanceId", "CidrRoutingConfig", "GeoProximityLocation"}
 
+__all__ = ["parse_record_set", "parse_health_checks", "parse_cidr_collections"]
 
-def _sub(d, field, keys):
+
+def _sub(d: Mapping[str, Any], field: str, keys: Iterable[str]) -> Any:
     v = d.get(field)
     if v is None:
         return None
@@ -34,7 +37,8 @@ def _sub(d, field, keys):
     return v
 
 
-def parse_record_set(d, alias_targets=None):
+def parse_record_set(d: Mapping[str, Any],
+                     alias_targets: Mapping[str, Any] | None = None) -> RecordSet:
     """One ``ResourceRecordSet`` dict -> :class:`RecordSet` (ValueError names the field)."""
     if not isinstance(d, Mapping):
         raise TypeError(f"ResourceRecordSets items must be dicts, got {type(d).__name__}")
@@ -68,10 +72,10 @@ def parse_record_set(d, alias_targets=None):
         coords = _sub(gp, "Coordinates", ("Latitude", "Longitude"))
         if coords is not None:
             lat, lon = coords.get("Latitude"), coords.get("Longitude")
-            if not isinstance(lat, str) or not _LAT.fullmatch(lat):
+            if not isinstance(lat, str) or not LATITUDE_TEXT.fullmatch(lat):
                 raise ValueError(f"Coordinates.Latitude must be a string matching "
                                  f"[-+]?[0-9]{{1,2}}(\\.[0-9]{{0,2}})?, got {lat!r}")
-            if not isinstance(lon, str) or not _LON.fullmatch(lon):
+            if not isinstance(lon, str) or not LONGITUDE_TEXT.fullmatch(lon):
                 raise ValueError(f"Coordinates.Longitude must be a string matching "
                                  f"[-+]?[0-9]{{1,3}}(\\.[0-9]{{0,2}})?, got {lon!r}")
             coords = (float(lat), float(lon))
@@ -105,7 +109,7 @@ def parse_record_set(d, alias_targets=None):
     return RecordSet(d["Name"], d["Type"], values, **kw)
 
 
-def parse_health_checks(health_checks):
+def parse_health_checks(health_checks: Any) -> dict[str, Any]:
     """``{Id: object}`` or a list of ``HealthCheck`` dicts (get_health_check shape)."""
     if health_checks is None:
         return {}
@@ -119,9 +123,9 @@ def parse_health_checks(health_checks):
         if not isinstance(hc, Mapping) or "Id" not in hc or "HealthCheckConfig" not in hc:
             raise ValueError("health_checks items need Id and HealthCheckConfig")
         raw[hc["Id"]] = hc["HealthCheckConfig"]
-    out = {}
+    out: dict[str, Any] = {}
 
-    def build(hid, stack=()):
+    def build(hid: str, stack: tuple[str, ...] = ()) -> Any:
         if hid in out:
             return out[hid]
         if hid in stack:
@@ -133,7 +137,7 @@ def parse_health_checks(health_checks):
         disabled = cfg.get("Disabled", False)
         if cfg.get("Type") == "CALCULATED":
             kids = [build(c, stack + (hid,)) for c in cfg.get("ChildHealthChecks", [])]
-            obj = CalculatedHealthCheck(kids, cfg.get("HealthThreshold", 0), hid,
+            obj: Any = CalculatedHealthCheck(kids, cfg.get("HealthThreshold", 0), hid,
                                         inverted=inverted, disabled=disabled)
         else:
             ft = cfg.get("FailureThreshold", 3)
@@ -152,17 +156,17 @@ def parse_health_checks(health_checks):
     return out
 
 
-def parse_cidr_collections(collections):
+def parse_cidr_collections(collections: Any) -> dict[str, dict[str, list[str]]]:
     """``{CollectionId: {LocationName: [CidrBlock]}}`` or ``{CollectionId: [{'CidrBlock':
     ..., 'LocationName': ...}]}`` -> the first form."""
     if collections is None:
         return {}
-    out = {}
+    out: dict[str, dict[str, list[str]]] = {}
     for cid, locs in collections.items():
         if isinstance(locs, Mapping):
             out[cid] = {k: list(v) if not isinstance(v, str) else [v] for k, v in locs.items()}
         else:
-            m = {}
+            m: dict[str, list[str]] = {}
             for item in locs:
                 if not isinstance(item, Mapping) or "CidrBlock" not in item \
                         or "LocationName" not in item:

@@ -15,8 +15,11 @@ checks") and what lbcore models:
 
 Route 53 aggregates the results of checkers in many locations (healthy when more than
 18 % of them report healthy); an lbcore observation is one such aggregated result,
-supplied by the caller with its time. ``is_healthy(now)`` replays the observations made
-at or before ``now`` -- it does not depend on call order.
+supplied by the caller with its time (or read from the check's clock). ``is_healthy(now)``
+replays the observations made at or before ``now`` -- it does not depend on call order.
+
+Time (docs/route53.md, "Time"): ``now`` in seconds from the caller, or, when omitted, from
+the object's ``clock`` (default :func:`time.monotonic`).
 
 The alias-target protocol: anything with ``is_healthy(now) -> bool`` can be the target of
 an alias record with ``EvaluateTargetHealth`` (lbcore.elb load balancers implement it).
@@ -25,9 +28,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Protocol, runtime_checkable
+import time
+import warnings
+from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
-__all__ = ["HealthCheck", "CalculatedHealthCheck", "HealthReporter"]
+__all__ = ["HealthCheck", "CalculatedHealthCheck", "HealthReporter", "Clock", "check_now",
+           "check_clock"]
+
+Clock = Callable[[], float]
 
 
 @runtime_checkable
@@ -37,7 +45,8 @@ class HealthReporter(Protocol):
     def is_healthy(self, now: float) -> bool: ...
 
 
-def _check_now(now, name="now"):
+def check_now(now: object, name: str = "now") -> float:
+    """``now`` as a finite float, or TypeError/ValueError naming ``name``."""
     if isinstance(now, bool) or not isinstance(now, (int, float)):
         raise TypeError(f"{name} must be a number (seconds), got {type(now).__name__}")
     if not math.isfinite(now):
@@ -45,21 +54,38 @@ def _check_now(now, name="now"):
     return float(now)
 
 
-def _check_bool(value, name):
+def check_clock(clock: Clock | None) -> Clock:
+    """The ``clock=`` argument: a callable returning seconds (None = time.monotonic)."""
+    if clock is None:
+        return time.monotonic
+    if not callable(clock):
+        raise TypeError(f"clock must be a callable returning seconds, got "
+                        f"{type(clock).__name__}")
+    return clock
+
+
+def _check_bool(value: object, name: str) -> bool:
     if value is not True and value is not False:
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return value
 
 
-class HealthCheck:
-    """An endpoint health check whose status follows timed observations.
+_LEGACY_OBSERVE = ("HealthCheck.observe(now, ok) is deprecated: call observe(ok, now=now) "
+                   "(the order of TargetGroup.observe(target_id, ok, now=now))")
 
-    ``observe(now, ok)`` records one aggregated check result at time ``now``;
+
+class HealthCheck:
+    """A Route 53 endpoint health check whose status follows timed observations.
+
+    ``observe(ok, now=t)`` records one aggregated check result at time ``t``;
     ``is_healthy(now)`` is the status after every observation made at or before ``now``.
+    ``clock``: where both read ``now`` when it is omitted (default :func:`time.monotonic`).
+    (An ELB target group's health check settings are :class:`lbcore.elb.HealthCheckSettings`.)
     """
 
-    def __init__(self, id=None, *, failure_threshold=3, request_interval=30,
-                 inverted=False, disabled=False):
+    def __init__(self, id: str | None = None, *, failure_threshold: int = 3,
+                 request_interval: int = 30, inverted: bool = False, disabled: bool = False,
+                 clock: Clock | None = None) -> None:
         if isinstance(failure_threshold, bool) or not isinstance(failure_threshold, int):
             raise TypeError("failure_threshold must be an int")
         if not 1 <= failure_threshold <= 10:
@@ -71,13 +97,25 @@ class HealthCheck:
         self.request_interval = request_interval
         self.inverted = _check_bool(inverted, "inverted")
         self.disabled = _check_bool(disabled, "disabled")
+        self._clock = check_clock(clock)
         self._times: list[float] = []
         self._oks: list[bool] = []
         self._states: list[bool] | None = []   # raw status after each observation
 
-    def observe(self, now, ok):
-        """Record one check result (``ok`` True = passed) made at time ``now``."""
-        t = _check_now(now)
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def observe(self, ok: bool, *legacy: Any, now: float | None = None) -> None:
+        """Record one check result (``ok`` True = passed) made at time ``now``
+        (omitted: the health check's clock). ``observe(now, ok)``, the order
+        before, still works for one release (DeprecationWarning)."""
+        if legacy:
+            if len(legacy) != 1 or now is not None:
+                raise TypeError("observe takes ok and the keyword argument now")
+            warnings.warn(_LEGACY_OBSERVE, DeprecationWarning, stacklevel=2)
+            now, ok = ok, legacy[0]
+        t = check_now(self._clock() if now is None else now)
         _check_bool(ok, "ok")
         i = bisect.bisect_right(self._times, t)
         self._times.insert(i, t)
@@ -87,7 +125,8 @@ class HealthCheck:
         else:
             self._states = None                 # out-of-order insert: recompute lazily
 
-    def _step(self, i):
+    def _step(self, i: int) -> bool:
+        assert self._states is not None
         prev = self._states[i - 1] if i > 0 else True
         k = self.failure_threshold
         if i + 1 < k:
@@ -99,7 +138,7 @@ class HealthCheck:
             return False
         return prev
 
-    def _raw(self, now):
+    def _raw(self, now: float) -> bool:
         if self._states is None:
             self._states = []
             for i in range(len(self._times)):
@@ -107,30 +146,34 @@ class HealthCheck:
         i = bisect.bisect_right(self._times, now)
         return True if i == 0 else self._states[i - 1]
 
-    def is_healthy(self, now) -> bool:
-        t = _check_now(now)
+    def is_healthy(self, now: float | None = None) -> bool:
+        """The status at ``now`` (omitted: the health check's clock)."""
+        t = check_now(self._clock() if now is None else now)
         if self.disabled:
             return True
         return self._raw(t) != self.inverted
 
-    def next_check_time(self, now):
+    def next_check_time(self, now: float | None = None) -> float:
         """When the next check is due after ``now`` (the last observation + interval)."""
-        t = _check_now(now)
+        t = check_now(self._clock() if now is None else now)
         if not self._times:
             return t
         i = bisect.bisect_right(self._times, t)
         return t if i == 0 else max(t, self._times[i - 1] + self.request_interval)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"HealthCheck(id={self.id!r}, failure_threshold={self.failure_threshold}, "
                 f"request_interval={self.request_interval}, inverted={self.inverted}, "
                 f"disabled={self.disabled})")
 
 
 class CalculatedHealthCheck:
-    """Healthy when at least ``health_threshold`` of ``children`` are healthy at ``now``."""
+    """Healthy when at least ``health_threshold`` of ``children`` are healthy at ``now``
+    (omitted: the check's ``clock``, default :func:`time.monotonic`)."""
 
-    def __init__(self, children, health_threshold, id=None, *, inverted=False, disabled=False):
+    def __init__(self, children: Iterable[HealthReporter], health_threshold: int,
+                 id: str | None = None, *, inverted: bool = False, disabled: bool = False,
+                 clock: Clock | None = None) -> None:
         children = list(children)
         if len(children) > 256:
             raise ValueError(f"children: at most 256 child health checks, got {len(children)}")
@@ -146,9 +189,10 @@ class CalculatedHealthCheck:
         self.health_threshold = health_threshold
         self.inverted = _check_bool(inverted, "inverted")
         self.disabled = _check_bool(disabled, "disabled")
+        self._clock = check_clock(clock)
 
-    def is_healthy(self, now) -> bool:
-        t = _check_now(now)
+    def is_healthy(self, now: float | None = None) -> bool:
+        t = check_now(self._clock() if now is None else now)
         if self.disabled:
             return True
         if self.health_threshold == 0:
@@ -159,6 +203,6 @@ class CalculatedHealthCheck:
             raw = sum(1 for c in self.children if c.is_healthy(t)) >= self.health_threshold
         return raw != self.inverted
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"CalculatedHealthCheck(id={self.id!r}, children={len(self.children)}, "
                 f"health_threshold={self.health_threshold}, inverted={self.inverted})")

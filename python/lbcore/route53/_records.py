@@ -10,26 +10,28 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 __all__ = ["RecordSet", "AliasTarget", "Geolocation", "GeoproximityLocation", "CidrRouting",
-           "RECORD_TYPES", "CONTINENTS", "POLICIES"]
+           "RECORD_TYPES", "CONTINENTS", "POLICIES", "LATITUDE_TEXT", "LONGITUDE_TEXT",
+           "normalize_name"]
 
 RECORD_TYPES = frozenset({"SOA", "A", "TXT", "NS", "CNAME", "MX", "NAPTR", "PTR", "SRV",
                           "SPF", "AAAA", "CAA", "DS", "TLSA", "SSHFP", "SVCB", "HTTPS"})
 CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "OC", "NA", "SA"})
 POLICIES = ("simple", "weighted", "latency", "failover", "geolocation", "geoproximity",
             "multivalue", "ip")
-_LAT = re.compile(r"[-+]?[0-9]{1,2}(\.[0-9]{0,2})?")
-_LON = re.compile(r"[-+]?[0-9]{1,3}(\.[0-9]{0,2})?")
+# the API's Coordinates strings (botocore route53 Coordinates.Latitude / .Longitude)
+LATITUDE_TEXT = re.compile(r"[-+]?[0-9]{1,2}(\.[0-9]{0,2})?")
+LONGITUDE_TEXT = re.compile(r"[-+]?[0-9]{1,3}(\.[0-9]{0,2})?")
 _LOCATION = re.compile(r"[0-9A-Za-z_\-]{1,16}|\*")
 
 
-def _err(py, aws, msg):
+def _err(py: str, aws: str, msg: str) -> str:
     return f"{py} ({aws}) {msg}"
 
 
-def normalize_name(name, field="name (Name)"):
+def normalize_name(name: str, field: str = "name (Name)") -> str:
     if not isinstance(name, str) or not name:
         raise ValueError(f"{field} must be a non-empty domain name string, got {name!r}")
     n = name.lower()
@@ -49,7 +51,7 @@ class Geolocation:
     country: str | None = None
     subdivision: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         c, k, s = self.continent, self.country, self.subdivision
         for v, f in ((c, "ContinentCode"), (k, "CountryCode"), (s, "SubdivisionCode")):
             if v is not None and (not isinstance(v, str) or not v):
@@ -75,11 +77,11 @@ class Geolocation:
                                       f"must be a 2-letter US state code, got {s!r}"))
 
     @property
-    def is_default(self):
+    def is_default(self) -> bool:
         return self.country == "*"
 
     @property
-    def key(self):
+    def key(self) -> tuple[str | None, ...]:
         if self.is_default:
             return ("*",)
         if self.continent is not None:
@@ -98,7 +100,7 @@ class GeoproximityLocation:
     coordinates: tuple[float, float] | None = None
     bias: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         given = [x for x in (self.region, self.local_zone_group, self.coordinates) if x is not None]
         if len(given) != 1:
             raise ValueError(_err("geoproximity", "GeoProximityLocation",
@@ -132,7 +134,7 @@ class CidrRouting:
     collection_id: str
     location_name: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.collection_id, str) or not self.collection_id:
             raise ValueError(_err("cidr", "CidrRoutingConfig.CollectionId", "is required"))
         if not isinstance(self.location_name, str) or not _LOCATION.fullmatch(self.location_name):
@@ -152,7 +154,7 @@ class AliasTarget:
     hosted_zone_id: str | None = None
     target: Any = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "dns_name",
                            normalize_name(self.dns_name, "alias (AliasTarget.DNSName)"))
         if self.evaluate_target_health not in (True, False):
@@ -175,9 +177,13 @@ class RecordSet:
                  "failover", "geolocation", "geoproximity", "multivalue", "cidr",
                  "health_check", "alias", "policy")
 
-    def __init__(self, name, type, values=(), *, ttl=None, set_identifier=None, weight=None,
-                 region=None, failover=None, geolocation=None, geoproximity=None,
-                 multivalue=False, cidr=None, health_check=None, alias=None):
+    def __init__(self, name: str, type: str, values: str | Iterable[str] = (), *,
+                 ttl: int | None = None, set_identifier: str | None = None,
+                 weight: int | None = None, region: str | None = None,
+                 failover: str | None = None, geolocation: Geolocation | None = None,
+                 geoproximity: GeoproximityLocation | None = None, multivalue: bool = False,
+                 cidr: CidrRouting | None = None, health_check: Any = None,
+                 alias: AliasTarget | None = None) -> None:
         self.name = normalize_name(name)
         if type not in RECORD_TYPES:
             raise ValueError(_err("type", "Type", f"must be one of {sorted(RECORD_TYPES)}, "
@@ -267,7 +273,7 @@ class RecordSet:
         self.geolocation, self.geoproximity, self.multivalue = geolocation, geoproximity, multivalue
         self.cidr, self.health_check = cidr, health_check
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         ident = f", set_identifier={self.set_identifier!r}" if self.set_identifier else ""
         body = f"alias={self.alias.dns_name!r}" if self.alias else f"values={self.values!r}"
         return f"RecordSet({self.name!r}, {self.type!r}, {body}, policy={self.policy!r}{ident})"

@@ -14,6 +14,7 @@ local_zones=...)``).
 from __future__ import annotations
 
 import re
+from typing import Mapping, Sequence
 
 # region -> (latitude, longitude, named area used)
 REGION_COORDINATES: dict[str, tuple[float, float, str]] = {
@@ -79,7 +80,8 @@ LOCAL_ZONE_METROS: dict[str, tuple[float, float, str]] = {
 _GROUP = re.compile(r"^([a-z]{2}(?:-gov)?-[a-z]+-\d+)-([a-z]{3})-\d+$")
 
 
-def region_location(region: str, table=None) -> tuple[float, float]:
+def region_location(region: str, table: Mapping[str, Sequence[float]] | None = None
+                    ) -> tuple[float, float]:
     """(lat, lon) of an AWS Region from ``table`` (default ``REGION_COORDINATES``)."""
     entry = (REGION_COORDINATES if table is None else table).get(region)
     if entry is None:
@@ -87,7 +89,8 @@ def region_location(region: str, table=None) -> tuple[float, float]:
     return float(entry[0]), float(entry[1])
 
 
-def local_zone_location(group: str, table=None) -> tuple[float, float]:
+def local_zone_location(group: str, table: Mapping[str, Sequence[float]] | None = None
+                        ) -> tuple[float, float]:
     """(lat, lon) of a Local Zone group such as ``us-west-2-lax-1``."""
     if table is not None and group in table:
         return float(table[group][0]), float(table[group][1])

@@ -21,22 +21,23 @@ Route 53 chooses records when health checking is configured"; details in docs/ro
   healthy only when its target is (a zone target: any of its records healthy; an object:
   ``target.is_healthy(now)``).
 
-Every random answer draws from the zone's seeded generator (``seed``).
+Every random answer draws from the zone's seeded generator (``seed``). Time: health is
+evaluated at ``now`` (seconds) from the caller, or, when omitted, from the zone's ``clock``
+(default :func:`time.monotonic`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from lbcore._dnspick import RecordPicker
-from lbcore._geo import Geoproximity, great_circle_km
-from lbcore._lpm import PrefixTable, parse_address
+from lbcore import Flows, Geoproximity, PrefixTable, RecordPicker, great_circle_km
+from lbcore.route53._health import Clock, HealthReporter, check_clock, check_now
+from lbcore.route53._kernels import parse_address
 from lbcore.route53._records import CidrRouting, RecordSet, RECORD_TYPES, normalize_name
 from lbcore.route53._regions import local_zone_location, region_location
-from lbcore.route53._health import _check_now
 
 __all__ = ["HostedZone", "Client", "Clients", "Answer", "BatchAnswer", "NODATA", "NXDOMAIN",
            "distance_latency"]
@@ -50,20 +51,20 @@ class Answer:
     """A DNS answer: ``rcode`` ('NOERROR' / 'NXDOMAIN'), ``values`` in answer order, ``ttl``,
     and the ``record_sets`` that produced it. NOERROR with no record sets is NODATA."""
     rcode: str = "NOERROR"
-    values: tuple = ()
+    values: tuple[str, ...] = ()
     ttl: int | None = None
-    record_sets: tuple = ()
+    record_sets: tuple[RecordSet, ...] = ()
 
     @property
-    def nodata(self):
+    def nodata(self) -> bool:
         return self.rcode == "NOERROR" and not self.record_sets
 
     @property
-    def nxdomain(self):
+    def nxdomain(self) -> bool:
         return self.rcode == "NXDOMAIN"
 
     @property
-    def record_set(self):
+    def record_set(self) -> RecordSet | None:
         return self.record_sets[0] if self.record_sets else None
 
 
@@ -91,8 +92,16 @@ class Clients:
     0 = IPv6, 1 << 7 = no address; ``ip_hi``/``ip_lo``), and the ``Client`` objects
     themselves (for the per-query policies)."""
 
-    def __init__(self, clients=None, *, latitudes=None, longitudes=None, ips=None,
-                 flows=None):
+    latitudes: np.ndarray | None
+    longitudes: np.ndarray | None
+    ip_flags: np.ndarray | None
+    ip_hi: np.ndarray | None
+    ip_lo: np.ndarray | None
+
+    def __init__(self, clients: Iterable[Client] | None = None, *,
+                 latitudes: Sequence[float] | np.ndarray | None = None,
+                 longitudes: Sequence[float] | np.ndarray | None = None,
+                 ips: Sequence[str | None] | None = None, flows: Flows | None = None) -> None:
         """``flows``: an ``lbcore.Flows`` batch whose source addresses are the client IPs
         (no per-item parsing)."""
         self.items = list(clients) if clients is not None else None
@@ -151,10 +160,11 @@ class Clients:
             raise ValueError("clients: give Client objects or columns")
         self.n = n
 
-    def __len__(self):
-        return self.n
+    def __len__(self) -> int:
+        return int(self.n)
 
-    def client(self, i):
+    def client(self, i: int) -> Client:
+        """Query ``i``'s client (built from the columns when no objects were given)."""
         if self.items is not None:
             return self.items[i]
         lat = None if self.latitudes is None else float(self.latitudes[i])
@@ -170,14 +180,15 @@ class BatchAnswer:
     sets in zone order): the record set answering query i (for multivalue, the first one
     drawn), -1 = NODATA. ``rcode`` is shared (the name and type are)."""
     rcode: str
-    record_sets: tuple
+    record_sets: tuple[RecordSet, ...]
     choice: np.ndarray
 
-    def __len__(self):
-        return self.choice.shape[0]
+    def __len__(self) -> int:
+        return int(self.choice.shape[0])
 
 
-def distance_latency(client, region, regions=None):
+def distance_latency(client: Client, region: str,
+                     regions: Mapping[str, tuple[float, float]] | None = None) -> float | None:
     """The default latency table: the client's own measurement when it has one, else a
     distance model (great-circle km / 100 -> ms, i.e. a round trip at ~2/3 c in fibre)
     when the client has coordinates, else unknown (None)."""
@@ -188,23 +199,24 @@ def distance_latency(client, region, regions=None):
             lat, lon = region_location(region, regions)
         except ValueError:
             return None
-        return great_circle_km(client.latitude, client.longitude, lat, lon) / 100.0
+        return float(great_circle_km(client.latitude, client.longitude, lat, lon)) / 100.0
     return None
 
 
 # ------------------------------------------------------------------ policy groups
 
 class _Group:
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         self.zone = zone
-        self.records = tuple(records)
+        # the group's records all have its policy's field set (weight, region, ...)
+        self.records: tuple[Any, ...] = tuple(records)
         # only records with a health check or EvaluateTargetHealth can be unhealthy
         self.checked = [i for i, r in enumerate(self.records)
                         if r.health_check is not None
                         or (r.alias is not None and r.alias.evaluate_target_health)]
         self.all_ok = (True,) * len(self.records)
 
-    def healthy(self, now):
+    def healthy(self, now: float) -> Sequence[bool]:
         if not self.checked:
             return self.all_ok
         h = list(self.all_ok)
@@ -212,10 +224,10 @@ class _Group:
             h[i] = self.zone._record_healthy(self.records[i], now)
         return h
 
-    def choose(self, client, now):        # -> list of record indices ([] = NODATA)
+    def choose(self, client: Client | None, now: float) -> list[int]:   # -> of record indices ([] = NODATA)
         raise NotImplementedError
 
-    def choose_many(self, clients, now):  # -> int32 array
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         out = np.empty(len(clients), dtype=np.int32)
         for i in range(len(clients)):     # per-query policies: see subclasses
             r = self.choose(clients.client(i), now)
@@ -224,19 +236,19 @@ class _Group:
 
 
 class _Simple(_Group):
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         return [0]
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         return np.zeros(len(clients), dtype=np.int32)
 
 
 class _Weighted(_Group):
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.weights = [r.weight for r in self.records]
 
-    def _eligible(self, now):
+    def _eligible(self, now: float) -> tuple[list[int], list[int]]:
         h = self.healthy(now)
         idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
         nz = [i for i in idx if self.weights[i] > 0]
@@ -244,18 +256,19 @@ class _Weighted(_Group):
             return nz, [self.weights[i] for i in nz]
         return idx, [1] * len(idx)          # all (remaining) weights zero: equally
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         idx, w = self._eligible(now)
         return [idx[self.zone.picker.weighted(w)]]
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         idx, w = self._eligible(now)
         picks = self.zone.picker.weighted_many(np.asarray(w, dtype=np.uint64), len(clients))
-        return np.asarray(idx, dtype=np.int32)[picks]
+        out: np.ndarray = np.asarray(idx, dtype=np.int32)[picks]
+        return out
 
 
 class _Failover(_Group):
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         prim = [i for i, r in enumerate(self.records) if r.failover == "PRIMARY"]
         sec = [i for i, r in enumerate(self.records) if r.failover == "SECONDARY"]
         if prim and self.zone._record_healthy(self.records[prim[0]], now):
@@ -264,7 +277,7 @@ class _Failover(_Group):
             return sec
         return prim or sec                   # both unhealthy: PRIMARY
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         r = self.choose(None, now)
         return np.full(len(clients), r[0] if r else -1, dtype=np.int32)
 
@@ -272,12 +285,12 @@ class _Failover(_Group):
 class _Latency(_Group):
     # Per query: a client's latencies are a per-client mapping, so this is a Python loop
     # over the group's records (a handful of Regions) for each query.
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         h = self.healthy(now)
         idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
         best, best_ms = idx[0], math.inf
         for i in idx:
-            ms = self.zone._latency(client, self.records[i].region)
+            ms = None if client is None else self.zone._latency(client, self.records[i].region)
             if ms is not None and ms < best_ms:
                 best, best_ms = i, ms
         return [best]
@@ -285,12 +298,12 @@ class _Latency(_Group):
 
 class _Geolocation(_Group):
     # Per query: four dict probes of the client's location keys.
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.by_key = {r.geolocation.key: i for i, r in enumerate(self.records)}
 
-    def chain(self, client):
-        keys = []
+    def chain(self, client: Client | None) -> list[int]:
+        keys: list[tuple[str, ...]] = []
         if client is not None:
             if client.country == "US" and client.subdivision:
                 keys.append(("subdivision", "US", client.subdivision))
@@ -301,7 +314,7 @@ class _Geolocation(_Group):
         keys.append(("*",))
         return [self.by_key[k] for k in keys if k in self.by_key]
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         chain = self.chain(client)
         for i in chain:
             if self.zone._record_healthy(self.records[i], now):
@@ -310,7 +323,7 @@ class _Geolocation(_Group):
 
 
 class _Geoproximity(_Group):
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         lats, lons, biases = [], [], []
         for r in self.records:
@@ -327,7 +340,7 @@ class _Geoproximity(_Group):
         self.geo = Geoproximity(lats, lons, biases)
         self.all_mask = b"\x01" * len(self.records)
 
-    def _mask(self, now):
+    def _mask(self, now: float) -> bytes:
         if not self.checked:
             return self.all_mask
         h = self.healthy(now)
@@ -335,19 +348,20 @@ class _Geoproximity(_Group):
             h = [True] * len(h)
         return bytes(h)
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         if client is None or client.latitude is None or client.longitude is None:
             return []
         return [self.geo.nearest(client.latitude, client.longitude, self._mask(now))]
 
-    def choose_many(self, clients, now):
-        if clients.latitudes is None:
-            return np.full(len(clients), -1, dtype=np.int32)
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         lat, lon = clients.latitudes, clients.longitudes
+        if lat is None or lon is None:
+            return np.full(len(clients), -1, dtype=np.int32)
         known = ~(np.isnan(lat) | np.isnan(lon))
         mask = np.frombuffer(self._mask(now), dtype=np.uint8)
         if known.all():
-            return self.geo.nearest_many(lat, lon, mask)
+            nearest: np.ndarray = self.geo.nearest_many(lat, lon, mask)
+            return nearest
         out = np.full(len(clients), -1, dtype=np.int32)
         out[known] = self.geo.nearest_many(lat[known], lon[known], mask)
         return out
@@ -355,7 +369,7 @@ class _Geoproximity(_Group):
 
 class _Multivalue(_Group):
     # Per query: a random subset of up to 8 records (one partial shuffle per query).
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         h = self.healthy(now)
         idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
         take = self.zone.picker.sample(len(idx), MAX_MULTIVALUE)
@@ -363,7 +377,7 @@ class _Multivalue(_Group):
 
 
 class _IpBased(_Group):
-    def __init__(self, zone, records):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         cid = self.records[0].cidr.collection_id
         for r in self.records:
@@ -393,7 +407,7 @@ class _IpBased(_Group):
                 raise ValueError(f"cidr (CidrRoutingConfig.LocationName): location "
                                  f"{r.cidr.location_name!r} is not in collection {cid!r}")
 
-    def _map(self, now):
+    def _map(self, now: float) -> list[int]:
         """location index (last slot: no match) -> record index, health applied."""
         h = self.healthy(now)
         d = self.default
@@ -405,7 +419,7 @@ class _IpBased(_Group):
                 out.append(d)
         return out
 
-    def choose(self, client, now):
+    def choose(self, client: Client | None, now: float) -> list[int]:
         if client is None or client.ip is None:
             loc = -1
         else:
@@ -413,7 +427,7 @@ class _IpBased(_Group):
         r = self._map(now)[loc]
         return [] if r < 0 else [r]
 
-    def choose_many(self, clients, now):
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         if clients.ip_flags is None:
             loc = np.full(len(clients), -1, dtype=np.int32)
         else:
@@ -428,7 +442,7 @@ _GROUPS = {"simple": _Simple, "weighted": _Weighted, "failover": _Failover,
            "multivalue": _Multivalue, "ip": _IpBased}
 
 
-def _check_prefix_lengths(coll_id, locations):
+def _check_prefix_lengths(coll_id: str, locations: Any) -> dict[str, list[Any]]:
     out = {}
     if not isinstance(locations, Mapping):
         raise TypeError(f"cidr_collections[{coll_id!r}] must map location names to CIDR lists")
@@ -468,8 +482,13 @@ class HostedZone:
     ``(client, region) -> ms or None`` (default :func:`distance_latency`).
     """
 
-    def __init__(self, name, record_sets=(), *, seed=0, cidr_collections=None,
-                 health_checks=None, regions=None, local_zones=None, latency=None):
+    def __init__(self, name: str, record_sets: Iterable[RecordSet] = (), *, seed: int = 0,
+                 cidr_collections: Mapping[str, Mapping[str, Any]] | None = None,
+                 health_checks: Mapping[str, HealthReporter] | None = None,
+                 regions: Mapping[str, tuple[float, float]] | None = None,
+                 local_zones: Mapping[str, tuple[float, float]] | None = None,
+                 latency: Callable[[Client, str], float | None] | None = None,
+                 clock: Clock | None = None) -> None:
         self.name = normalize_name(name, "name")
         self.picker = RecordPicker(seed)
         self.regions = regions
@@ -480,6 +499,7 @@ class HostedZone:
         self.cidr_collections = {cid: _check_prefix_lengths(cid, locs)
                                  for cid, locs in (cidr_collections or {}).items()}
         self.health_checks = dict(health_checks or {})
+        self._clock = check_clock(clock)
         self._groups: dict[tuple[str, str], list[RecordSet]] = {}
         self._compiled: dict[tuple[str, str], _Group] = {}
         self._names: set[str] = set()
@@ -487,7 +507,11 @@ class HostedZone:
             self.add(rs)
 
     # -- building
-    def add(self, rs):
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def add(self, rs: RecordSet) -> RecordSet:
         """Add a record set; rejected (ValueError naming the field) when it conflicts with
         the record sets already under its name and type."""
         if not isinstance(rs, RecordSet):
@@ -495,7 +519,7 @@ class HostedZone:
         if rs.name != self.name and not rs.name.endswith("." + self.name):
             raise ValueError(f"name (Name): {rs.name!r} is not in zone {self.name!r}")
         key = (rs.name, rs.type)
-        group = self._groups.get(key, [])
+        group: list[Any] = self._groups.get(key, [])
         if group:
             if group[0].policy != rs.policy:
                 raise ValueError(f"routing policy: {rs.name} {rs.type} mixes {group[0].policy} "
@@ -509,13 +533,14 @@ class HostedZone:
             if rs.policy == "failover" and any(r.failover == rs.failover for r in group):
                 raise ValueError(f"failover (Failover): {rs.name} {rs.type} already has a "
                                  f"{rs.failover} record")
-            if rs.policy == "geolocation" and any(r.geolocation.key == rs.geolocation.key
-                                                  for r in group):
+            geo: Any = rs.geolocation       # set for a geolocation record, cidr for IP-based
+            cidr: Any = rs.cidr
+            if rs.policy == "geolocation" and any(r.geolocation.key == geo.key for r in group):
                 raise ValueError(f"geolocation (GeoLocation): duplicate location "
                                  f"{rs.geolocation} for {rs.name} {rs.type}")
             if rs.policy == "ip" and any(r.cidr == rs.cidr for r in group):
                 raise ValueError(f"cidr (CidrRoutingConfig): duplicate location "
-                                 f"{rs.cidr.location_name!r} for {rs.name} {rs.type}")
+                                 f"{cidr.location_name!r} for {rs.name} {rs.type}")
         types_here = {t for (n, t) in self._groups if n == rs.name}
         if (rs.type == "CNAME" and types_here - {"CNAME"}) or \
                 (rs.type != "CNAME" and "CNAME" in types_here):
@@ -531,11 +556,11 @@ class HostedZone:
             self._group(key)                 # validate locations / collection now
         return rs
 
-    def record_sets(self, name=None, rtype=None):
+    def record_sets(self, name: str | None = None, rtype: str | None = None) -> list[RecordSet]:
         return [r for (n, t), g in self._groups.items() for r in g
                 if (name is None or n == normalize_name(name)) and (rtype is None or t == rtype)]
 
-    def _group(self, key):
+    def _group(self, key: tuple[str, str]) -> _Group:
         g = self._compiled.get(key)
         if g is None:
             recs = self._groups[key]
@@ -544,11 +569,11 @@ class HostedZone:
         return g
 
     # -- health
-    def _health_check(self, rs):
+    def _health_check(self, rs: RecordSet) -> HealthReporter | None:
         hc = rs.health_check
         return self.health_checks[hc] if isinstance(hc, str) else hc
 
-    def _record_healthy(self, rs, now, depth=0):
+    def _record_healthy(self, rs: RecordSet, now: float, depth: int = 0) -> bool:
         hc = self._health_check(rs)
         if hc is not None and not hc.is_healthy(now):
             return False
@@ -561,13 +586,13 @@ class HostedZone:
                 return any(self._record_healthy(r, now, depth + 1) for r in self._groups[key])
         return True
 
-    def _latency(self, client, region):
+    def _latency(self, client: Client, region: str) -> float | None:
         if self.latency is not None:
             return self.latency(client, region)
         return distance_latency(client, region, self.regions)
 
     # -- resolving
-    def _lookup(self, name, rtype):
+    def _lookup(self, name: str, rtype: str) -> tuple[str, tuple[str, str] | None, str | None]:
         n = normalize_name(name, "name")
         if rtype not in RECORD_TYPES:
             raise ValueError(f"rtype must be one of {sorted(RECORD_TYPES)}, got {rtype!r}")
@@ -580,13 +605,18 @@ class HostedZone:
                 return n, None, "NODATA"
         return n, key, None
 
-    def resolve(self, name, rtype, client=None, now=0.0):
-        """Answer one query for ``name``/``rtype`` from ``client`` at time ``now``."""
-        if type(now) is not float and type(now) is not int:
-            _check_now(now)
+    def resolve(self, name: str, rtype: str, client: Client | None = None,
+                now: float | None = None) -> Answer:
+        """Answer one query for ``name``/``rtype`` from ``client`` at time ``now``
+        (seconds; omitted: the zone's clock)."""
+        if now is None:
+            now = self._clock()
+        if type(now) is not float or now - now != 0.0:     # not a finite float
+            now = check_now(now)
         return self._resolve(name, rtype, client, now, 0)
 
-    def _resolve(self, name, rtype, client, now, depth):
+    def _resolve(self, name: str, rtype: str, client: Client | None, now: float,
+                 depth: int) -> Answer:
         if client is not None and not isinstance(client, Client):
             raise TypeError(f"client must be a Client, got {type(client).__name__}")
         _, key, miss = self._lookup(name, rtype)
@@ -594,6 +624,7 @@ class HostedZone:
             return NXDOMAIN
         if miss == "NODATA":
             return NODATA
+        assert key is not None
         g = self._group(key)
         chosen = g.choose(client, now)
         if not chosen:
@@ -614,7 +645,7 @@ class HostedZone:
                     return inner
                 return Answer("NOERROR", inner.values, inner.ttl, (first,) + inner.record_sets)
             return Answer("NOERROR", (a.dns_name,), 60, (first,))
-        values = []
+        values: list[str] = []
         for r in recs:
             values.extend(r.values)
         if first.policy == "simple" and len(values) > 1:
@@ -622,8 +653,10 @@ class HostedZone:
             values = [values[j] for j in order]
         return Answer("NOERROR", tuple(values), first.ttl, tuple(recs))
 
-    def resolve_many(self, name, rtype, clients, now=0.0):
-        """Which record set answers each of many queries for one name and type at ``now``.
+    def resolve_many(self, name: str, rtype: str, clients: Clients | Iterable[Client],
+                     now: float | None = None) -> BatchAnswer:
+        """Which record set answers each of many queries for one name and type at ``now``
+        (seconds, one time for the batch; omitted: the zone's clock).
 
         ``clients``: a list of :class:`Client` or a :class:`Clients` batch. Geoproximity
         (lbcore._geo), IP-based (lbcore._lpm) and weighted (lbcore._dnspick) groups make one
@@ -631,20 +664,24 @@ class HostedZone:
         client at one ``now``; latency, geolocation and multivalue choose per query in
         Python (per-client latency maps, string location keys, a random subset each).
         """
-        _check_now(now)
+        now = check_now(self._clock() if now is None else now)
         if not isinstance(clients, Clients):
             clients = Clients(clients)
         _, key, miss = self._lookup(name, rtype)
         if miss is not None:
             rcode = "NXDOMAIN" if miss == "NXDOMAIN" else "NOERROR"
             return BatchAnswer(rcode, (), np.full(len(clients), -1, dtype=np.int32))
+        assert key is not None
         g = self._group(key)
         return BatchAnswer("NOERROR", g.records, g.choose_many(clients, now))
 
     # -- loading from the AWS API
     @classmethod
-    def from_aws(cls, resource_record_sets, *, cidr_collections=None, health_checks=None,
-                 alias_targets=None, name=None, seed=0, **kwargs):
+    def from_aws(cls, resource_record_sets: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+                 *, cidr_collections: Mapping[str, Any] | None = None,
+                 health_checks: Mapping[str, HealthReporter] | Iterable[Mapping[str, Any]]
+                 | None = None, alias_targets: Mapping[str, HealthReporter] | None = None,
+                 name: str | None = None, seed: int = 0, **kwargs: Any) -> HostedZone:
         """Build a zone from ``list_resource_record_sets()['ResourceRecordSets']``.
 
         ``cidr_collections``: ``{CollectionId: {LocationName: [CidrBlock, ...]}}`` (or
@@ -658,8 +695,9 @@ class HostedZone:
         from lbcore.route53._aws import parse_cidr_collections, parse_health_checks, \
             parse_record_set
         if isinstance(resource_record_sets, Mapping):
-            resource_record_sets = resource_record_sets.get("ResourceRecordSets", ())
-        items = list(resource_record_sets)
+            items = list(resource_record_sets.get("ResourceRecordSets", ()))
+        else:
+            items = list(resource_record_sets)
         hcs = parse_health_checks(health_checks)
         colls = parse_cidr_collections(cidr_collections)
         targets = {normalize_name(k): v for k, v in (alias_targets or {}).items()}

@@ -6,8 +6,8 @@ import time
 import numpy as np
 
 import lbcore
-from lbcore._rendezvous import Rendezvous
-from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, Engine
+from lbcore import Rendezvous
+from lbcore.sim._kernels import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, Engine
 from lbcore.sim.model import NODE_SEED, compile_scenario
 
 __all__ = ["simulate", "build_report", "PERCENTILES"]

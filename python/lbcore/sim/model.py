@@ -14,9 +14,8 @@ import math
 
 import numpy as np
 
-from lbcore._maglev import Maglev, is_prime
-from lbcore._targets import parse_targets
-from lbcore._sim import LAT_BINS, OUT_BINS  # noqa: F401  (re-exported for the report)
+from lbcore import Maglev
+from lbcore.sim._kernels import is_prime, parse_targets
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
                                  sticky_groups, template_request)
 

@@ -234,8 +234,7 @@ def attribute_values(tg: dict) -> dict:
     """A target group's attributes parsed by ``lbcore.elb``'s elbv2 attribute parser:
     typed values for every key of its family, defaults filled in. ``power_of_two_choices``
     (an lbcore extension, not an elbv2 value) is passed through as is."""
-    from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
-                                        parse_attributes)
+    from lbcore.elb import TARGET_GROUP_ATTRIBUTES, family_of_protocol, parse_attributes
     attrs = dict(tg["attributes"] or {})
     p2c = attrs.get("load_balancing.algorithm.type") == "power_of_two_choices"
     if p2c:
@@ -427,7 +426,7 @@ class Record:
 
 def _aws_record(d: dict, path: str, ctx: _Ctx):
     from lbcore.route53 import local_zone_location, region_location
-    from lbcore.route53._aws import parse_record_set
+    from lbcore.route53 import parse_record_set
     try:
         rs = parse_record_set(d)
     except (TypeError, ValueError) as exc:
@@ -546,8 +545,7 @@ def _unique(items, key, path, ctx, what):
 def _check_attributes(tg: dict, path: str, ctx: _Ctx) -> None:
     """Each attribute through lbcore.elb's elbv2 parser (one at a time, so every bad one
     is reported at its own location), then what lbcore simulate models."""
-    from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
-                                        parse_attributes)
+    from lbcore.elb import TARGET_GROUP_ATTRIBUTES, family_of_protocol, parse_attributes
     attrs = tg.get("attributes")
     if attrs is None or tg.get("protocol") is None:
         return

@@ -448,7 +448,7 @@ def to_target_group(targets, *, name: str = "tg", protocol: str = "HTTP",
     keyword arguments (dots as underscores)."""
     elb = _lazy("lbcore.elb")
     return elb.TargetGroup(to_targets(targets), name=name, protocol=protocol,
-                           healthy=healthy, **attributes)
+                           healthy=healthy, now=0.0, **attributes)
 
 
 def to_aws_condition(condition) -> dict:

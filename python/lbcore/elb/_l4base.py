@@ -1,0 +1,289 @@
+"""What Network and Gateway Load Balancers share, over lbcore's L4 data path.
+
+Per listener: one connection table (``L4Path``, over a ``lbcore.FlowTable``)
+and, per load balancer node (one per enabled Availability Zone), a Maglev
+lookup table over the targets that node may place new flows on
+(:func:`lbcore.elb._zones.node_pools`). Tables are rebuilt when a target
+group's ``version`` changes; a flow already pinned stays on its target while
+that target is ``valid`` for existing flows (the rules differ between NLB and
+GWLB: their ``valid_mask``; see docs/elb.md).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from lbcore import Flow, Flows, Maglev, hash_key
+from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
+                                    parse_attributes)
+from lbcore.elb._kernels import MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prime, parse_seed
+from lbcore.elb._targets import HEALTHY, Clock, Target, TargetGroup, check_clock
+from lbcore.elb._zones import node_pools
+
+__all__ = ["L4LoadBalancer", "L4Listener", "UDP_IDLE_SECONDS", "check_flow", "check_flows",
+           "check_times", "Attributes"]
+
+UDP_IDLE_SECONDS = 120.0     # NLB UDP flows and GWLB non-TCP flows
+_NODE_SALT, _KEY_SALT, _STICKY_SALT, _TARGET_SALT = 0x4E4F4445, 0x4B4559, 0x535449, 0x544754
+
+Attributes = Sequence[Mapping[str, str]] | Mapping[str, str] | None
+
+
+def _next_prime(m: int) -> int:
+    while not is_prime(m):
+        m += 1
+    return m
+
+
+def _derive(seed: int, salt: int) -> int:
+    return int(hash_key(salt, seed=seed)) & ((1 << 63) - 1)
+
+
+def check_flow(flow: object) -> None:
+    if type(flow) is not Flow:
+        raise TypeError(f"flow must be a lbcore.Flow, got {type(flow).__name__}")
+
+
+def check_flows(flows: object) -> None:
+    """A ``lbcore.Flows`` whose columns have the kernels' dtypes and one length."""
+    if not isinstance(flows, Flows):
+        raise TypeError(f"flows must be a lbcore.Flows, got {type(flows).__name__}")
+    flow_columns(flows)
+
+
+def check_times(times: object, n: int) -> np.ndarray:
+    """``times`` (a number or one time per flow) as a float64 array of ``n``:
+    finite and non-decreasing, or ValueError naming ``times``."""
+    t = np.asarray(times, dtype=np.float64) if not np.isscalar(times) else \
+        np.full(n, float(times))        # type: ignore[arg-type]
+    if t.ndim != 1 or t.shape[0] != n:
+        raise ValueError(f"times must be a number or one time per flow ({n}), "
+                         f"got shape {t.shape}")
+    if n and not np.all(np.isfinite(t)):
+        raise ValueError("times must be finite")
+    if n > 1 and not np.all(t[1:] >= t[:-1]):
+        raise ValueError("times must not decrease within a batch (flows are routed "
+                         "in order and time never goes backwards)")
+    return t
+
+
+class L4Listener:
+    """One listener of an NLB or GWLB: protocol, port, target group, idle
+    timeout, its connection table (``path``) and what was last built for it."""
+
+    __slots__ = ("protocol", "port", "target_group", "tcp_idle", "attributes", "path",
+                 "built_version", "dns", "valid", "index", "targets", "decisions")
+
+    def __init__(self, protocol: str, port: int, target_group: TargetGroup,
+                 tcp_idle: float, attributes: dict[str, str], index: int,
+                 path: Any) -> None:
+        self.protocol = protocol
+        self.port = port
+        self.target_group = target_group
+        self.tcp_idle = tcp_idle
+        self.attributes = attributes
+        self.index = index
+        self.path = path
+        self.built_version: tuple[int, int] | None = None
+        self.dns: np.ndarray = np.zeros(0, np.int32)
+        self.valid: np.ndarray = np.zeros(0, bool)
+        self.targets: list[Target] = []      # the target group's targets at the last build
+        # route's decisions are immutable, so one object per (target t, node z,
+        # dropped d) serves every flow: made on first use after each build, kept at
+        # ((t + 1) * n_nodes + z) * 2 + d (t = -1: no target)
+        self.decisions: list[Any] = []
+
+
+class L4LoadBalancer:
+    """The shared part of :class:`~lbcore.elb.NetworkLoadBalancer` and
+    :class:`~lbcore.elb.GatewayLoadBalancer` (not used directly)."""
+
+    _family = ""
+
+    def __init__(self, availability_zones: Sequence[str], *, attributes: Attributes = None,
+                 seed: int = 0, table_size: int = 65537, flow_capacity: int = 1024,
+                 clock: Clock | None = None, **kwargs: str | int | bool) -> None:
+        if isinstance(availability_zones, str):
+            raise TypeError("availability_zones must be a sequence of AZ names, not a str")
+        zones = tuple(availability_zones)
+        if not zones:
+            raise ValueError("availability_zones must not be empty")
+        for z in zones:
+            if not isinstance(z, str) or not z:
+                raise ValueError(f"availability_zones: names must be non-empty str, got {z!r}")
+        if len(set(zones)) != len(zones):
+            raise ValueError("availability_zones: an AZ is listed twice")
+        self.availability_zones = zones
+        self._n_nodes = len(zones)
+        self._seed = parse_seed(seed)
+        if isinstance(table_size, bool) or not isinstance(table_size, int) or \
+                not is_prime(table_size) or table_size < 7:
+            raise ValueError(f"table_size must be a prime >= 7, got {table_size!r}")
+        self.table_size = table_size
+        if isinstance(flow_capacity, bool) or not isinstance(flow_capacity, int) or \
+                not 1 <= flow_capacity <= MAX_FLOW_CAPACITY:
+            raise ValueError(f"flow_capacity must be an int in 1..2**26 (a connection-table "
+                             f"entry takes 96 bytes: 2**26 of them are about 6.5 GiB), got {flow_capacity!r}")
+        self.flow_capacity = flow_capacity
+        self._clock = check_clock(clock)
+        self.attribute_values, self.attributes = parse_attributes(
+            LOAD_BALANCER_ATTRIBUTES, self._family, None, attributes, kwargs)
+        self._listeners: list[L4Listener] = []
+        self._node_seed = _derive(self._seed, _NODE_SALT)
+        self._key_seed = _derive(self._seed, _KEY_SALT)
+        self._sticky_seed = _derive(self._seed, _STICKY_SALT)
+        self._target_seed = _derive(self._seed, _TARGET_SALT)
+        self._config = 0
+
+    # ------------------------------------------------------------ configuration
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def cross_zone(self) -> bool:
+        return bool(self.attribute_values["load_balancing.cross_zone.enabled"])
+
+    def set_attributes(self, attributes: Attributes = None,
+                       **kwargs: str | int | bool) -> L4LoadBalancer:
+        """ModifyLoadBalancerAttributes: change some attributes (the others keep
+        their values); takes the same forms as the constructor."""
+        values, strings = parse_attributes(LOAD_BALANCER_ATTRIBUTES, self._family, None,
+                                           attributes, kwargs)
+        changed = set()
+        if attributes is not None:
+            changed |= set(attributes) if isinstance(attributes, Mapping) else \
+                {a["Key"] for a in attributes}
+        changed |= {k for k in LOAD_BALANCER_ATTRIBUTES if k.replace(".", "_") in kwargs}
+        merged = dict(self.attributes)
+        merged.update({k: strings[k] for k in changed})
+        self.attribute_values, self.attributes = parse_attributes(
+            LOAD_BALANCER_ATTRIBUTES, self._family, None, merged)
+        self._config += 1
+        return self
+
+    def _add_listener(self, protocol: str, port: int, target_group: TargetGroup,
+                      attributes: Attributes, kwargs: Mapping[str, Any]) -> L4Listener:
+        if not isinstance(target_group, TargetGroup):
+            raise TypeError(f"target_group must be a TargetGroup, got {type(target_group).__name__}")
+        if target_group.family != self._family:
+            raise ValueError(f"target_group: a {self._family.upper()} needs a "
+                             f"{'GENEVE' if self._family == 'gwlb' else 'TCP/UDP/TCP_UDP/TLS'} "
+                             f"target group, got protocol {target_group.protocol}")
+        values, strings = parse_attributes(LISTENER_ATTRIBUTES, self._family, None, attributes,
+                                           kwargs, what="listener attributes")
+        index = len(self._listeners)
+        lst = L4Listener(protocol, port, target_group, float(values["tcp.idle_timeout.seconds"]),
+                         strings, index,
+                         L4Path(self.flow_capacity, seed=_derive(self._seed, 0x4C53 + index)))
+        self._listeners.append(lst)
+        self._config += 1
+        return lst
+
+    @property
+    def target_groups(self) -> list[TargetGroup]:
+        return [lst.target_group for lst in self._listeners]
+
+    # ------------------------------------------------------------ health and nodes
+    def is_healthy(self, now: float | None = None) -> bool:
+        """Route 53 alias EvaluateTargetHealth: healthy when every target group
+        with registered targets has at least one healthy target at ``now``
+        (omitted: the load balancer's clock)."""
+        if now is None:
+            now = self._clock()
+        for tg in {id(lst.target_group): lst.target_group for lst in self._listeners}.values():
+            tg.advance(now)
+            if not tg.is_empty() and not tg.has_healthy():
+                return False
+        return True
+
+    def _valid_mask(self, tg: TargetGroup, codes: np.ndarray, any_healthy: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _configure(self, lst: L4Listener) -> None:
+        raise NotImplementedError
+
+    def _rebuild(self, lst: L4Listener) -> None:
+        tg = lst.target_group
+        codes = tg.state_codes
+        cross = tg.cross_zone
+        if cross is None:
+            cross = self.cross_zone
+        np_ = node_pools(tg, self.availability_zones, cross_zone=cross)
+        targets = tg.targets
+        ids = [t.id for t in targets]
+        random_drop = self._family == "gwlb"
+        tables, offsets, lengths, randoms = [], [], [], []
+        cache: dict[tuple[bool, bytes], tuple[int, np.ndarray]] = {}
+        pos = 0
+        for pool, healthy in zip(np_.pools, np_.healthy):
+            rand = random_drop and not healthy
+            sig = (rand, pool.tobytes())
+            if sig not in cache:
+                if pool.size == 0 or rand:
+                    table = pool
+                else:
+                    m = self.table_size
+                    if m < 100 * pool.size:      # Maglev paper: M well above 100 N
+                        m = _next_prime(100 * pool.size)
+                    mg = Maglev([ids[i] for i in pool.tolist()], table_size=m,
+                                seed=self._target_seed)
+                    table = pool[mg.table]
+                cache[sig] = (pos, table)
+                tables.append(table)
+                pos += table.shape[0]
+            off, table = cache[sig]
+            offsets.append(off)
+            lengths.append(table.shape[0])
+            randoms.append(rand)
+        all_tables = np.concatenate(tables) if tables else np.zeros(0, np.int32)
+        valid = self._valid_mask(tg, codes, bool(np.any(codes == HEALTHY)))
+        lst.path.set_selection(all_tables, np.array(offsets, np.int64),
+                               np.array(lengths, np.int32), np.array(randoms, np.uint8),
+                               valid.astype(np.uint8))
+        lst.valid = valid
+        lst.dns = np_.dns
+        lst.targets = targets
+        lst.decisions = [None] * (2 * (len(targets) + 1) * len(self.availability_zones))
+        lst.path.set_dns(lst.dns)
+        self._configure(lst)
+        lst.built_version = (tg.version, self._config)
+
+    def _ensure(self, lst: L4Listener) -> None:
+        if lst.built_version != (lst.target_group.version, self._config):
+            self._rebuild(lst)
+
+    def nodes_in_dns(self, now: float | None = None, listener: int = 0) -> list[str]:
+        """AZ names whose node DNS hands out for this listener at ``now``
+        (omitted: the load balancer's clock)."""
+        lst = self._listener(listener)
+        lst.target_group.advance(self._clock() if now is None else now)
+        self._ensure(lst)
+        return [self.availability_zones[z] for z in lst.dns.tolist()]
+
+    def _listener(self, listener: int) -> L4Listener:
+        if isinstance(listener, bool) or not isinstance(listener, int) or \
+                not 0 <= listener < len(self._listeners):
+            raise ValueError(f"listener must be an index in 0..{len(self._listeners) - 1}, "
+                             f"got {listener!r}")
+        return self._listeners[listener]
+
+    def _node_index(self, node: str | int | None) -> int:
+        if node is None:
+            return -1
+        if isinstance(node, str):
+            try:
+                return self.availability_zones.index(node)
+            except ValueError:
+                raise ValueError(f"node must be one of {self.availability_zones}, "
+                                 f"got {node!r}") from None
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or \
+                not 0 <= node < len(self.availability_zones):
+            raise ValueError(f"node must be an AZ name or an index < "
+                             f"{len(self.availability_zones)}, got {node!r}")
+        return int(node)
+
+    def _prepare(self, lst: L4Listener, t0: float) -> None:
+        lst.target_group.advance(t0)
+        self._ensure(lst)

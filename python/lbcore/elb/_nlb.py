@@ -1,0 +1,159 @@
+"""Network Load Balancer: TCP / UDP / TCP_UDP / TLS listeners, flow hash to a
+node's Maglev table, connection tracking, source-IP stickiness, the
+unhealthy / deregistration connection-termination rules. docs/elb.md."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lbcore import Flow, Flows
+from lbcore.elb._decisions import L4Decision, L4Result, nlb_decision
+from lbcore.elb._l4base import (UDP_IDLE_SECONDS, Attributes, L4Listener, L4LoadBalancer,
+                                check_flow, check_flows, check_times)
+from lbcore.elb._targets import (DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNUSED, Clock,
+                                 TargetGroup)
+
+__all__ = ["NetworkLoadBalancer", "l4_protocols"]
+
+
+def l4_protocols(protocol: str) -> set[int]:
+    """The IP protocol numbers a listener protocol takes."""
+    return {"TCP": {6}, "TLS": {6}, "UDP": {17}, "TCP_UDP": {6, 17}}[protocol]
+
+
+class NetworkLoadBalancer(L4LoadBalancer):
+    """An AWS Network Load Balancer.
+
+    ``availability_zones``: the enabled AZs (one node each). Load balancer
+    attributes as the elbv2 API gives them (``load_balancing.cross_zone.enabled``,
+    default ``false``; ``dns_record.client_routing_policy`` is accepted but not
+    modelled). Add listeners with :meth:`add_listener`. ``seed`` makes every
+    hash and random choice reproducible; ``table_size`` (prime) is the Maglev
+    table size; ``flow_capacity`` the initial size of each listener's
+    connection table (it grows as needed). ``clock``: where :meth:`route` reads
+    ``now`` when it is not given (default :func:`time.monotonic`). See docs/elb.md.
+    """
+    _family = "nlb"
+
+    def __init__(self, availability_zones: Any, *, attributes: Attributes = None,
+                 seed: int = 0, table_size: int = 65537, flow_capacity: int = 1024,
+                 clock: Clock | None = None, **kwargs: str | int | bool) -> None:
+        super().__init__(availability_zones, attributes=attributes, seed=seed,
+                         table_size=table_size, flow_capacity=flow_capacity, clock=clock,
+                         **kwargs)
+        self._by_port: dict[tuple[int, int], L4Listener] = {}
+
+    def add_listener(self, protocol: str, port: int, target_group: TargetGroup, *,
+                     attributes: Attributes = None, **kwargs: str | int | bool) -> int:
+        """A listener (``TCP``, ``UDP``, ``TCP_UDP`` or ``TLS`` on ``port``)
+        forwarding to ``target_group``; listener attribute
+        ``tcp.idle_timeout.seconds`` 60–6000 (default 350). Returns its index."""
+        if protocol not in ("TCP", "UDP", "TCP_UDP", "TLS"):
+            raise ValueError(f"protocol must be TCP, UDP, TCP_UDP or TLS, got {protocol!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"port must be in 1..65535, got {port!r}")
+        mine = l4_protocols(protocol)
+        for other in self._listeners:
+            if other.port == port and mine & l4_protocols(other.protocol):
+                raise ValueError(f"port: a listener on {port} already takes "
+                                 f"{other.protocol} traffic")
+        lst = self._add_listener(protocol, port, target_group, attributes, kwargs)
+        for p in mine:
+            self._by_port[(p, port)] = lst
+        return lst.index
+
+    def _configure(self, lst: L4Listener) -> None:
+        tg = lst.target_group
+        lst.path.configure(self._key_seed, self._node_seed, 0, False, False,
+                           tg.attribute_values["stickiness.enabled"], self._sticky_seed,
+                           lst.tcp_idle, UDP_IDLE_SECONDS)
+
+    def _valid_mask(self, tg: TargetGroup, codes: np.ndarray, any_healthy: bool) -> np.ndarray:
+        # Existing flows stay on healthy and draining targets (draining ends at
+        # the deregistration delay). Unhealthy: kept unless the target group
+        # terminates connections to unhealthy targets (TCP/TLS default) while
+        # some target is healthy (when none is, the group fails open).
+        # Deregistered targets: connections are closed at the end of the delay only
+        # with deregistration_delay.connection_termination.enabled (UDP default);
+        # otherwise existing flows continue on the now unused target until idle.
+        terminate = tg.attribute_values.get(
+            "target_health_state.unhealthy.connection_termination.enabled", False)
+        dereg_terminate = tg.attribute_values.get(
+            "deregistration_delay.connection_termination.enabled", False)
+        valid: np.ndarray = (codes == HEALTHY) | (codes == DRAINING) | (codes == INITIAL)
+        if not terminate or not any_healthy:
+            valid |= codes == UNHEALTHY
+        if not dereg_terminate:
+            valid |= codes == UNUSED
+        return valid
+
+    def route(self, flow: Flow, now: float | None = None, *,
+              node: str | int | None = None) -> L4Decision:
+        """Route one flow at time ``now`` (omitted: the load balancer's clock) →
+        :class:`~lbcore.elb.L4Decision` (``target`` None when no target can take it).
+
+        ``node``: the AZ (name or index) whose node the client reached; default:
+        chosen as DNS would, uniformly over the nodes in DNS (by the client's
+        address). No listener for the flow's protocol/port → target and node None.
+        (For one release the decision also unpacks as the old ``(target, node)``
+        pair, with a DeprecationWarning.)
+        """
+        if type(flow) is Flow:
+            lst = self._by_port.get((flow.proto, flow.dport))
+        else:
+            check_flow(flow)
+        if lst is None:
+            return nlb_decision(None, None)
+        if now is None:
+            now = self._clock()
+        tg = lst.target_group
+        tg.advance(now)
+        if lst.built_version != (tg.version, self._config):
+            self._rebuild(lst)
+        t = lst.path.route_flow(flow, now, -1 if node is None else self._node_index(node))
+        z = lst.path.last_node
+        i = ((t + 1) * self._n_nodes + z) * 2          # see L4Listener.decisions
+        d = lst.decisions[i]
+        if d is None:
+            d = lst.decisions[i] = nlb_decision(lst.targets[t] if t >= 0 else None,
+                                                self.availability_zones[z])
+        return d                 # type: ignore[no-any-return]
+
+    def route_many(self, flows: Flows, times: Any, *,
+                   node: str | int | None = None) -> L4Result:
+        """Route a batch (``lbcore.Flows``) at per-flow ``times`` (or one time).
+
+        Returns an :class:`~lbcore.elb.L4Result`. Target states are sampled once,
+        at the earliest time of the batch; flows are processed in batch order.
+        """
+        check_flows(flows)
+        n = len(flows)
+        t = check_times(times, n)
+        z = self._node_index(node)
+        out = (np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.zeros(n, np.uint8))
+        listener = np.full(n, -1, dtype=np.int32)
+        if n == 0:
+            return L4Result(self.target_groups, out[0], out[1], listener, out[2])
+        proto = flows.protocol
+        port = flows.dst_port
+        routed = []
+        for lst in self._listeners:
+            ps = l4_protocols(lst.protocol)
+            hit = port == lst.port
+            hit &= (proto == 6) | (proto == 17) if len(ps) == 2 else proto == next(iter(ps))
+            if hit.all():
+                index = None
+                t0 = t[0]
+            else:
+                index = np.flatnonzero(hit)
+                if index.size == 0:
+                    continue
+                t0 = t[index[0]]
+            self._prepare(lst, float(t0))
+            lst.path.route_flows(flows, t, z, index, out)
+            listener[hit] = lst.index
+            routed.append(lst)
+        for lst in routed:      # the clock moves on to the batch's last time
+            lst.target_group.advance(float(t[-1]))
+        return L4Result(self.target_groups, out[0], out[1], listener, out[2])

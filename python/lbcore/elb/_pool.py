@@ -1,0 +1,236 @@
+"""Per-target-group selection for the ALB and the Classic LB.
+
+A :class:`Pool` keeps one request-level selector (lbcore.RoundRobin,
+LeastOutstanding or WeightedRandom) in step with the target group's health for
+one zone scope; :class:`TargetGroupPools` holds a target group's pools by zone
+and answers, for one request, the pool that decides it (advancing the target
+group's clock, re-syncing after a change, falling back to every zone when the
+request's zone has no eligible target). Which targets are eligible is
+:func:`lbcore.elb._zones.scope_pool`'s decision; this module only mirrors it
+into the selector.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Union
+
+from lbcore import LeastOutstanding, RoundRobin, WeightedRandom
+from lbcore.elb._decisions import uncounted
+from lbcore.elb._targets import Target, TargetGroup
+from lbcore.elb._zones import scope_pool
+
+__all__ = ["Pool", "TargetGroupPools", "ALGORITHMS"]
+
+ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
+
+Selector = Union[RoundRobin, WeightedRandom, LeastOutstanding]
+
+# The request selectors share one protocol (pick_index(now) counts a request,
+# acquire_at_index(i, now=) counts a sticky one, release_index(i) ends one,
+# add / set_available take now=) once lbcore's one selector base is in; before
+# it, least outstanding alone counts (acquire_index / acquire_at_index) and takes
+# no time, and round robin / weighted random need `now` only with slow start.
+# `_bind` is the one place that knows which: delete its second branch when the
+# base is in every supported lbcore.
+ONE_PROTOCOL = hasattr(LeastOutstanding, "pick_index")
+
+
+def _bind(k: Any, algorithm: str,
+          slow_start: float) -> tuple[Callable[..., int], bool, bool, Callable[[int], object]]:
+    """``(draw, draw_takes_now, counts, release)`` for selector ``k``."""
+    if ONE_PROTOCOL:
+        return k.pick_index, True, True, k.release_index
+    if algorithm == "least_outstanding_requests":
+        return k.acquire_index, False, True, k.release_index
+    return k.pick_index, bool(slow_start), False, uncounted
+
+
+class Pool:
+    """Targets of one target group eligible for new requests, optionally only
+    those in ``zone`` (cross-zone off), and the selector that picks among them.
+
+    Eligible: :func:`~lbcore.elb._zones.scope_pool` (healthy, or with
+    ``fail_open`` every registered target when too few are healthy). Draining
+    and unused targets never get new requests. The selector's dense indices are
+    the target group's dense indices. Every request the pool hands out is
+    counted by the selector until ``release(index)``.
+    """
+
+    __slots__ = ("tg", "algorithm", "slow_start", "zone", "seed", "fail_open_allowed",
+                 "kernel", "version", "avail", "any", "fail_open", "targets", "draw",
+                 "draw_takes_now", "counts", "release")
+
+    def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float, zone: str | None,
+                 seed: int, fail_open: bool = True) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"load_balancing.algorithm.type must be one of "
+                             f"{', '.join(ALGORITHMS)}, got {algorithm!r}")
+        self.tg = tg
+        self.algorithm = algorithm
+        self.slow_start = slow_start
+        self.zone = zone
+        self.seed = seed
+        self.fail_open_allowed = fail_open
+        self.kernel: Selector | None = None
+        self.version = -1
+        self.avail: list[bool] = []
+        self.any = False
+        self.fail_open = False
+        self.targets: list[Target] = []
+        self.draw: Callable[..., int] = _none_eligible
+        self.draw_takes_now = False
+        self.counts = False
+        self.release: Callable[[int], object] = uncounted
+
+    def _make_kernel(self, n: int) -> Selector:
+        ts = list(range(n))
+        k: Selector
+        if self.algorithm == "round_robin":
+            k = RoundRobin(ts, slow_start_seconds=self.slow_start)
+        elif self.algorithm == "weighted_random":
+            k = WeightedRandom(ts, [1.0] * n, seed=self.seed, slow_start_seconds=self.slow_start)
+        else:
+            k = LeastOutstanding(ts, seed=self.seed)
+        self.draw, self.draw_takes_now, self.counts, self.release = _bind(
+            k, self.algorithm, self.slow_start)
+        return k
+
+    def _timed(self) -> bool:
+        # whether add / set_available take now= (see _bind)
+        return ONE_PROTOCOL or not isinstance(self.kernel, LeastOutstanding)
+
+    def sync(self, now: float) -> None:
+        """Bring availability in line with the target group (cheap when unchanged)."""
+        tg = self.tg
+        if tg.version == self.version:
+            return
+        mask, healthy = scope_pool(tg, tg.zone_mask(self.zone),
+                                   fail_open=self.fail_open_allowed)
+        elig = mask.tolist()
+        n = len(elig)
+        k: Any = self.kernel
+        if k is None:
+            if n:
+                k = self.kernel = self._make_kernel(n)
+                timed = self._timed()
+                for i in range(n):
+                    if not elig[i]:
+                        if timed:
+                            k.set_available(i, False, now=now)
+                        else:
+                            k.set_available(i, False)
+        else:
+            timed = self._timed()
+            for i in range(len(self.avail), n):
+                if timed:
+                    k.add(i, now=now)
+                else:
+                    k.add(i)
+                self.avail.append(True)
+            for i in range(n):
+                if elig[i] != self.avail[i]:
+                    if timed:
+                        k.set_available(i, elig[i], now=now)
+                    else:
+                        k.set_available(i, elig[i])
+        self.avail = elig
+        self.any = any(elig)
+        self.fail_open = not healthy and self.any
+        self.targets = tg.targets
+        self.version = tg.version
+
+    def stick(self, index: int, now: float) -> bool:
+        """A sticky request bound to ``index``: True (and counted like a pick, so
+        the target's load is visible to the next pick) when ``index`` is eligible."""
+        if not (0 <= index < len(self.avail) and self.avail[index]):
+            return False
+        k: Any = self.kernel
+        if ONE_PROTOCOL:
+            k.acquire_at_index(index, now=now)
+        elif self.counts:
+            k.acquire_at_index(index)
+        return True
+
+    def outstanding(self, index: int) -> int:
+        """Requests counted on ``index`` and not released."""
+        k: Any = self.kernel
+        if k is None or not self.counts or index >= len(self.avail):
+            return 0
+        return int(k.outstanding(index))
+
+
+def _none_eligible(now: float = 0.0) -> int:
+    return -1
+
+
+class TargetGroupPools:
+    """The pools of one target group by zone scope (one pool when ``cross_zone``).
+
+    ``seed_for(zone or None)`` gives each pool's selector seed. ``zone_fallback``:
+    a request whose zone has no eligible target is served from every zone (the
+    ALB; AWS would have taken that zone's node out of DNS).
+    """
+
+    __slots__ = ("tg", "algorithm", "slow_start", "seed_for", "cross_zone", "fail_open",
+                 "zone_fallback", "pools")
+
+    def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float,
+                 seed_for: Callable[[str | None], int], *, cross_zone: bool,
+                 fail_open: bool, zone_fallback: bool) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"load_balancing.algorithm.type must be one of "
+                             f"{', '.join(ALGORITHMS)}, got {algorithm!r}")
+        self.tg = tg
+        self.algorithm = algorithm
+        self.slow_start = slow_start
+        self.seed_for = seed_for
+        self.cross_zone = cross_zone
+        self.fail_open = fail_open
+        self.zone_fallback = zone_fallback
+        self.pools: dict[str | None, Pool] = {}
+
+    def _pool(self, key: str | None, now: float) -> Pool:
+        pool = self.pools.get(key)
+        if pool is None:
+            pool = self.pools[key] = Pool(self.tg, self.algorithm, self.slow_start, key,
+                                          self.seed_for(key), self.fail_open)
+        if pool.version != self.tg.version:
+            pool.sync(now)
+        return pool
+
+    def _eligible(self, key: str | None, now: float) -> Pool | None:
+        # the slow path of pick: create or re-sync the zone's pool, fall back to
+        # every zone when it has no eligible target
+        pool = self._pool(key, now)
+        if pool.any:
+            return pool
+        if key is not None and self.zone_fallback:
+            pool = self._pool(None, now)
+            if pool.any:
+                return pool
+        return None
+
+    def pick(self, zone: str | None, now: float,
+             sticky: int = -1) -> tuple[Pool | None, int]:
+        """One request received in ``zone`` at ``now`` (the target group is first
+        advanced to ``now``): ``(pool, target index)``. ``sticky``: the target a
+        stickiness cookie names, kept when it may still take requests; else the
+        pool's selector picks. ``(None, -1)`` when no target may take the request
+        (the index is -1 too if the selector finds none). The request is counted
+        in the pool until ``pool.release(index)``."""
+        tg = self.tg
+        tg.advance(now)
+        key = zone if (zone is not None and not self.cross_zone) else None
+        pool = self.pools.get(key)
+        if pool is None or pool.version != tg.version or not pool.any:
+            pool = self._eligible(key, now)
+            if pool is None:
+                return None, -1
+        if sticky >= 0 and pool.stick(sticky, now):
+            return pool, sticky
+        if pool.draw_takes_now:
+            return pool, pool.draw(now)
+        return pool, pool.draw()
+
+    def outstanding(self, index: int) -> int:
+        """Requests counted on target ``index`` over every pool."""
+        return sum(p.outstanding(index) for p in self.pools.values())
