@@ -45,10 +45,10 @@ class _Machine(RuleBasedStateMachine):
             expected = self.ref.acquire()
             if expected is None:
                 with pytest.raises(LookupError):
-                    self.obj.acquire()
+                    self.obj.pick(0.0)
                 assert not avail
                 continue
-            got = self.obj.acquire()
+            got = self.obj.pick(0.0)
             assert got == expected
             if not self.p2c:
                 # the chosen target has the minimum outstanding/weight among available ones
@@ -166,7 +166,7 @@ def test_acquire_at_counts_a_request_chosen_elsewhere():
     lo = lbcore.LeastOutstanding(["a", "b", "c"], seed=2)
     for _ in range(3):
         lo.acquire_at("b")              # e.g. sticky sessions bound to b
-    picks = [lo.acquire() for _ in range(6)]
+    picks = [lo.pick(0.0) for _ in range(6)]
     assert "b" not in picks and lo.outstanding("b") == 3
     lo.set_available("c", False)
     lo.acquire_at_index(lo.index("c"))  # counted even while unavailable
@@ -185,7 +185,7 @@ def test_weighted_counts_follow_weights():
     # proportional to weights (within one request of it).
     lo = lbcore.LeastOutstanding(["a", "b", "c"], weights=[1, 2, 5], seed=4)
     for _ in range(800):
-        lo.acquire()
+        lo.pick(0.0)
     assert [lo.outstanding(t) for t in "abc"] == [100, 200, 500]
 
 
@@ -197,7 +197,7 @@ def test_ties_spread_uniformly_not_lowest_index():
     n = 100_000
     counts = np.zeros(4)
     for _ in range(n):
-        i = lo.acquire_index()
+        i = lo.pick_index(0.0)
         counts[i] += 1
         lo.release_index(i)
     sd = math.sqrt(0.25 * 0.75 / n)
@@ -209,7 +209,7 @@ def test_ties_spread_uniformly_not_lowest_index():
         lo = lbcore.LeastOutstanding(list(range(4)), seed=seed)
         first = []
         for _ in range(8):
-            t = lo.acquire()
+            t = lo.pick(0.0)
             first.append(t)
             lo.release(t)
         assert sorted(first[:4]) == [0, 1, 2, 3] and first[4:] == first[:4]
@@ -225,7 +225,7 @@ def _set_counts(obj, counts):
     for t, c in zip(ts, counts):
         obj.set_available(t, True)
         for _ in range(c):
-            assert obj.acquire() == t
+            assert obj.pick(0.0) == t
         obj.set_available(t, False)
     for t in ts:
         obj.set_available(t, True)
@@ -242,7 +242,7 @@ def test_p2c_distinct_candidates_distribution():
     n = 120_000
     counts = np.zeros(4)
     for _ in range(n):
-        i = p2c.acquire_index()
+        i = p2c.pick_index(0.0)
         counts[i] += 1
         p2c.release_index(i)
     expected = np.array([6, 4, 2, 0]) / 12
@@ -257,7 +257,7 @@ def test_p2c_equal_load_is_uniform_and_two_targets_alternate_fairly():
     n = 100_000
     counts = np.zeros(5)
     for _ in range(n):
-        i = p2c.acquire_index()
+        i = p2c.pick_index(0.0)
         counts[i] += 1
         p2c.release_index(i)
     sd = math.sqrt(0.2 * 0.8 / n)
@@ -265,7 +265,7 @@ def test_p2c_equal_load_is_uniform_and_two_targets_alternate_fairly():
     # without releases, p2c keeps loads within a small spread
     p = lbcore.PowerOfTwoChoices(list(range(8)), seed=1)
     for _ in range(8000):
-        p.acquire()
+        p.pick(0.0)
     loads = [p.outstanding(t) for t in range(8)]
     assert max(loads) - min(loads) <= 10
 
@@ -273,23 +273,23 @@ def test_p2c_equal_load_is_uniform_and_two_targets_alternate_fairly():
 def test_p2c_single_available_target():
     p = lbcore.PowerOfTwoChoices(["a", "b"], seed=0)
     p.set_available("a", False)
-    assert [p.acquire() for _ in range(3)] == ["b"] * 3
+    assert [p.pick(0.0) for _ in range(3)] == ["b"] * 3
 
 
 def test_unavailable_targets_keep_counting_releases():
     lo = lbcore.LeastOutstanding(["a", "b"], seed=0)
-    t = lo.acquire()
+    t = lo.pick(0.0)
     lo.set_available(t, False)
     other = "b" if t == "a" else "a"
-    assert [lo.acquire() for _ in range(3)] == [other] * 3
+    assert [lo.pick(0.0) for _ in range(3)] == [other] * 3
     lo.release(t)                       # draining target's in-flight request ends
     assert lo.outstanding(t) == 0
     with pytest.raises(ValueError, match="no outstanding"):
         lo.release(t)
     lo.set_available(other, False)
     with pytest.raises(LookupError):
-        lo.acquire()
-    assert lo.acquire_index() == -1
+        lo.pick(0.0)
+    assert lo.pick_index(0.0) == -1
 
 
 def test_index_api_matches_identity_api_and_growth():
@@ -298,8 +298,8 @@ def test_index_api_matches_identity_api_and_growth():
     for k in range(100):                # add forces the arrays to grow past capacity
         a.add(100 + k)
         b.add(100 + k)
-    got_a = [a.acquire() for _ in range(300)]
-    got_b = [b.target_at(b.acquire_index()) for _ in range(300)]
+    got_a = [a.pick(0.0) for _ in range(300)]
+    got_b = [b.target_at(b.pick_index(0.0)) for _ in range(300)]
     assert got_a == got_b
     a._check()
 
@@ -390,7 +390,7 @@ def _python_loop(obj, ops):
     out = []
     for op, i, flag in ops:
         if op == 0:
-            out.append(obj.acquire_index())
+            out.append(obj.pick_index(0.0))
         elif op == 1:
             try:
                 obj.release_index(int(i))
@@ -457,8 +457,8 @@ def test_uninitialised_objects_do_not_crash(cls):
     obj = cls.__new__(cls)
     if hasattr(obj, "acquire"):
         with pytest.raises(LookupError):
-            obj.acquire()
-        assert obj.acquire_index() == -1
+            obj.pick(0.0)
+        assert obj.pick_index(0.0) == -1
         with pytest.raises(ValueError):
             obj.release("x")
         with pytest.raises(ValueError):
@@ -472,7 +472,7 @@ def test_uninitialised_objects_do_not_crash(cls):
 def test_reinit_resets_state():
     lo = lbcore.LeastOutstanding(list(range(50)), seed=1)
     for _ in range(10):
-        lo.acquire()
+        lo.pick(0.0)
     lo.__init__(["a", "b"], seed=1)
     lo._check()
     assert lo.targets == ["a", "b"] and lo.outstanding("a") == 0
