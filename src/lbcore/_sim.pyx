@@ -104,8 +104,7 @@ def apply_epoch(list selectors, dict model, int epoch, double now):
         for i in range(int(tg_start[g + 1]) - a):
             wi = float(w[a + i])
             if isinstance(sel, WeightedRandom) and wi > 0 and sel.weight(i) != wi:
-                sel.remove(i)                    # re-register with the new weight
-                sel.add(i, wi, now=now)          # (the freed index is reused)
+                sel.set_weight(i, wi, now=now)   # counts, availability, slow start stay
             sel.set_available(i, wi > 0, now=now)
 cdef class Engine:
     """One simulation run: the model's arrays, the mutable state and the statistics.
