@@ -12,11 +12,10 @@ from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_at, lb_lor_acqu
                           lb_lor_release, lb_lor_set_available)
 from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
 from lbcore._alias cimport lb_alias, lb_alias_pick
-from lbcore._hash import parse_seed
+from lbcore._hash import hash_key, parse_seed
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom
-from lbcore._hash import hash_key
 
 import numpy as np
 
