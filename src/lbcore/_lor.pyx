@@ -315,7 +315,7 @@ cdef class _OutstandingBase(RequestSelector):
     def acquire(self):
         """Deprecated: ``pick(now)``."""
         warnings.warn(f"{self._name}.acquire() is deprecated; use pick(now)",
-                      DeprecationWarning, stacklevel=2)
+                      DeprecationWarning, stacklevel=1)
         cdef int32_t i = self._k_pick(0.0)
         if i < 0:
             raise LookupError("acquire: no available target")
@@ -324,7 +324,7 @@ cdef class _OutstandingBase(RequestSelector):
     def acquire_index(self):
         """Deprecated: ``pick_index(now)``."""
         warnings.warn(f"{self._name}.acquire_index() is deprecated; use pick_index(now)",
-                      DeprecationWarning, stacklevel=2)
+                      DeprecationWarning, stacklevel=1)
         return self._k_pick(0.0)
 
     # -- introspection for tests and numba -----------------------------------

@@ -100,7 +100,7 @@ cdef class RequestSelector:
     cdef _warn_no_now(self):
         warnings.warn(f"{self._name}: calling without now is deprecated; pass now "
                       "(seconds, any clock) as every request selector takes it",
-                      DeprecationWarning, stacklevel=2)
+                      DeprecationWarning, stacklevel=1)
 
     cdef int32_t _lookup(self, object target, str what) except -1:
         cdef PyObject* p = PyDict_GetItem(self._index, target)

@@ -273,6 +273,14 @@ def test_missing_now_is_deprecated_without_slow_start(cls):
         sel.set_available("a", False)
 
 
+def test_deprecation_warnings_point_at_the_caller():
+    lo = lbcore.LeastOutstanding(["a"])
+    for call in (lo.acquire, lo.acquire_index, lo.pick):
+        with pytest.warns(DeprecationWarning) as rec:
+            call()
+        assert rec[0].filename == __file__, (call, rec[0].filename)
+
+
 @pytest.mark.parametrize("cls", [lbcore.RoundRobin, lbcore.WeightedRandom])
 def test_missing_now_is_an_error_with_slow_start(cls):
     sel = _one(cls, slow_start_seconds=30)
