@@ -65,9 +65,9 @@ class _Machine(RuleBasedStateMachine):
         t = data.draw(st.sampled_from(ts))
         self.ref.acquire_at(t)
         if by_index:
-            self.obj.acquire_at_index(self.obj.index(t))
+            self.obj.acquire_at_index(self.obj.index(t), now=0.0)
         else:
-            self.obj.acquire_at(t)
+            self.obj.acquire_at(t, now=0.0)
 
     @rule(data=st.data())
     def release(self, data):
@@ -88,7 +88,7 @@ class _Machine(RuleBasedStateMachine):
         if ts:
             t = data.draw(st.sampled_from(ts))
             self.ref.set_available(t, flag)
-            self.obj.set_available(t, flag)
+            self.obj.set_available(t, flag, now=0.0)
 
     @rule(w=st.integers(1, 7), available=st.booleans())
     def add(self, w, available):
@@ -96,11 +96,11 @@ class _Machine(RuleBasedStateMachine):
         self.next_name += 1
         if self.p2c:
             self.ref.add(t, available=available)
-            self.obj.add(t, available=available)
+            self.obj.add(t, available=available, now=0.0)
         else:
             w = w if (self.weighted or self.weighted_adds) else 1
             self.ref.add(t, w, available=available)
-            self.obj.add(t, w, available=available)
+            self.obj.add(t, w, available=available, now=0.0)
 
     @rule(data=st.data())
     def remove(self, data):
@@ -165,18 +165,18 @@ TestP2C.settings = _SETTINGS
 def test_acquire_at_counts_a_request_chosen_elsewhere():
     lo = lbcore.LeastOutstanding(["a", "b", "c"], seed=2)
     for _ in range(3):
-        lo.acquire_at("b")              # e.g. sticky sessions bound to b
+        lo.acquire_at("b", now=0.0)              # e.g. sticky sessions bound to b
     picks = [lo.pick(0.0) for _ in range(6)]
     assert "b" not in picks and lo.outstanding("b") == 3
-    lo.set_available("c", False)
-    lo.acquire_at_index(lo.index("c"))  # counted even while unavailable
+    lo.set_available("c", False, now=0.0)
+    lo.acquire_at_index(lo.index("c"), now=0.0)  # counted even while unavailable
     assert lo.outstanding("c") == 4
     with pytest.raises(ValueError, match="unknown target"):
-        lo.acquire_at("zz")
+        lo.acquire_at("zz", now=0.0)
     with pytest.raises(ValueError, match="not a registered target"):
-        lo.acquire_at_index(17)
+        lo.acquire_at_index(17, now=0.0)
     with pytest.raises(TypeError, match="index"):
-        lo.acquire_at_index("b")
+        lo.acquire_at_index("b", now=0.0)
     lo._check()
 
 
@@ -221,14 +221,14 @@ def _set_counts(obj, counts):
     """Give target i counts[i] outstanding requests, using availability."""
     ts = obj.targets
     for t in ts:
-        obj.set_available(t, False)
+        obj.set_available(t, False, now=0.0)
     for t, c in zip(ts, counts):
-        obj.set_available(t, True)
+        obj.set_available(t, True, now=0.0)
         for _ in range(c):
             assert obj.pick(0.0) == t
-        obj.set_available(t, False)
+        obj.set_available(t, False, now=0.0)
     for t in ts:
-        obj.set_available(t, True)
+        obj.set_available(t, True, now=0.0)
 
 
 def test_p2c_distinct_candidates_distribution():
@@ -272,21 +272,21 @@ def test_p2c_equal_load_is_uniform_and_two_targets_alternate_fairly():
 
 def test_p2c_single_available_target():
     p = lbcore.PowerOfTwoChoices(["a", "b"], seed=0)
-    p.set_available("a", False)
+    p.set_available("a", False, now=0.0)
     assert [p.pick(0.0) for _ in range(3)] == ["b"] * 3
 
 
 def test_unavailable_targets_keep_counting_releases():
     lo = lbcore.LeastOutstanding(["a", "b"], seed=0)
     t = lo.pick(0.0)
-    lo.set_available(t, False)
+    lo.set_available(t, False, now=0.0)
     other = "b" if t == "a" else "a"
     assert [lo.pick(0.0) for _ in range(3)] == [other] * 3
     lo.release(t)                       # draining target's in-flight request ends
     assert lo.outstanding(t) == 0
     with pytest.raises(ValueError, match="no outstanding"):
         lo.release(t)
-    lo.set_available(other, False)
+    lo.set_available(other, False, now=0.0)
     with pytest.raises(LookupError):
         lo.pick(0.0)
     assert lo.pick_index(0.0) == -1
@@ -296,8 +296,8 @@ def test_index_api_matches_identity_api_and_growth():
     a = lbcore.LeastOutstanding(list(range(3)), seed=7)
     b = lbcore.LeastOutstanding(list(range(3)), seed=7)
     for k in range(100):                # add forces the arrays to grow past capacity
-        a.add(100 + k)
-        b.add(100 + k)
+        a.add(100 + k, now=0.0)
+        b.add(100 + k, now=0.0)
     got_a = [a.pick(0.0) for _ in range(300)]
     got_b = [b.target_at(b.pick_index(0.0)) for _ in range(300)]
     assert got_a == got_b
@@ -338,11 +338,11 @@ def test_bad_targets(cls):
     with pytest.raises(ValueError, match="unknown target"):
         o.outstanding("zz")
     with pytest.raises(ValueError, match="unknown target"):
-        o.set_available("zz", True)
+        o.set_available("zz", True, now=0.0)
     with pytest.raises(TypeError, match="available"):
-        o.set_available("a", 1)
+        o.set_available("a", 1, now=0.0)
     with pytest.raises(ValueError, match="already registered"):
-        o.add("a")
+        o.add("a", now=0.0)
     with pytest.raises(ValueError, match="index"):
         o.release_index(5)
     with pytest.raises(ValueError, match="no outstanding"):
@@ -361,11 +361,11 @@ def test_bad_weight_types():
         lbcore.LeastOutstanding(["a", "b"], weights=["x", "y"])
     lo = lbcore.LeastOutstanding(["a"])
     with pytest.raises(ValueError, match="weight"):
-        lo.add("b", 0)
+        lo.add("b", 0, now=0.0)
     with pytest.raises(ValueError, match="weight"):
-        lo.add("b", float("nan"))
+        lo.add("b", float("nan"), now=0.0)
     with pytest.raises(TypeError, match="weight"):
-        lo.add("b", "2")
+        lo.add("b", "2", now=0.0)
 
 
 # ------------------------------------------------------------ numba
@@ -398,10 +398,10 @@ def _python_loop(obj, ops):
             except ValueError:
                 out.append(-1 if 0 <= i < 6 else -2)
         elif op == 3:
-            obj.acquire_at_index(int(i))
+            obj.acquire_at_index(int(i), now=0.0)
             out.append(0)
         else:
-            obj.set_available(obj.target_at(int(i)), bool(flag))
+            obj.set_available(obj.target_at(int(i)), bool(flag), now=0.0)
             out.append(0)
     return out
 
