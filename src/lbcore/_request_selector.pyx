@@ -2,7 +2,7 @@
 """RequestSelector: the one target map and method set of the request-level
 selectors (see _request_selector.pxd and docs/request-selection.md)."""
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
-from cpython.long cimport PyLong_CheckExact
+from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
 from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
@@ -110,11 +110,12 @@ cdef class RequestSelector:
         return <int32_t><object>p
 
     cdef int32_t _check_index(self, object index, str what) except -1:
-        cdef Py_ssize_t i
+        cdef long long i
+        cdef int overflow = 0
         if PyLong_CheckExact(index):
-            if not 0 <= index < self._n_slots:
+            i = PyLong_AsLongLongAndOverflow(index, &overflow)   # C compares, no Python
+            if overflow or i < 0 or i >= self._n_slots:
                 raise ValueError(f"{what}: index {index} is not a registered target")
-            i = index
         elif isinstance(index, (bool, np.bool_)) or not hasattr(index, "__index__"):
             raise TypeError(f"{what}: index must be an int, got {type(index).__name__}")
         else:
