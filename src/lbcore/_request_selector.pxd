@@ -22,11 +22,11 @@ cdef class RequestSelector:
     cdef int32_t _k_pick(self, double now) noexcept
     # Count a request on slot i chosen elsewhere (stickiness). i is a valid slot.
     cdef int _k_acquire_at(self, int32_t i, double now) except -1
-    # End one request on slot i: 0 ok, -1 nothing outstanding. i is a valid slot.
+    # End one request on slot i: 0 ok, 1 nothing outstanding. i is a valid slot.
     cdef int _k_release(self, int32_t i) except -1
     cdef int64_t _k_outstanding(self, int32_t i) noexcept
     cdef bint _k_available(self, int32_t i) noexcept
-    # Make slot i available or not (no-op when unchanged); returns 1 when it changed.
+    # Make slot i available or not: 1 when it changed, 0 when it already was.
     cdef int _k_set_available(self, int32_t i, bint available, double now) except -1
     # Called once after one or more availability / weight / membership changes.
     cdef int _k_changed(self) except -1
