@@ -1,0 +1,20 @@
+"""An authoritative DNS server over :class:`lbcore.route53.HostedZone` (docs/dns.md).
+
+``DNSServer(zone, host=, port=, clock=, locator=)`` answers UDP and TCP queries (asyncio)
+with ``zone.resolve``: the routing decision is the zone's, the wire format dnspython's
+(install the extra: ``pip install 'lbcore[dns]'``). ``Responder`` is the same answering
+without sockets (wire bytes in, wire bytes out). EDNS Client Subnet (RFC 7871) gives the
+client address a *locator* turns into a ``Client``: :func:`address_only` (default) or
+:class:`CidrLocator` (location by CIDR block).
+"""
+try:
+    import dns.message  # noqa: F401
+except ImportError as exc:                       # pragma: no cover - depends on the install
+    raise ImportError("lbcore.dns needs dnspython: pip install 'lbcore[dns]'") from exc
+
+from lbcore.dns._answer import CLIENT_POLICIES, MAX_CNAME_CHAIN, Responder
+from lbcore.dns._locate import CidrLocator, Locator, address_only
+from lbcore.dns._server import DEFAULT_PORT, DNSServer
+
+__all__ = ["DNSServer", "Responder", "CidrLocator", "Locator", "address_only",
+           "CLIENT_POLICIES", "MAX_CNAME_CHAIN", "DEFAULT_PORT"]
