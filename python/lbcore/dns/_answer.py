@@ -105,12 +105,14 @@ class Responder:
 
     def _to_wire(self, query: dns.message.Message, response: dns.message.Message,
                  udp: bool) -> bytes:
+        # want_shuffle=False: the order is the zone's (resolve already shuffles where
+        # Route 53 does); dnspython would otherwise shuffle every RRset again
         if udp:
             size = CLASSIC_UDP if query.edns < 0 else \
                 max(CLASSIC_UDP, min(query.payload, self.max_udp_payload))
-            return response.to_wire(max_size=size, prefer_truncation=True)
+            return response.to_wire(max_size=size, prefer_truncation=True, want_shuffle=False)
         try:
-            return response.to_wire(max_size=65535)
+            return response.to_wire(max_size=65535, want_shuffle=False)
         except dns.exception.TooBig:
             log.error("lbcore.dns: answer to %s exceeds 65535 bytes", query.question)
             return self._error(query, dns.rcode.SERVFAIL).to_wire()
