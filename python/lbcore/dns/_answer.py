@@ -190,11 +190,11 @@ class Responder:
         """Fill ``r``'s sections for ``qname``/``qtype``; whether the answer used the
         client's location (ECS scope)."""
         tailored = False
-        seen = set()
+        seen: set[dns.name.Name] = set()
         owner = qname
         if qtype == dns.rdatatype.ANY:
             return self._answer_any(r, qname, client, now)
-        text_type = dns.rdatatype.to_text(qtype)
+        text_type = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(qtype))
         for _ in range(MAX_CNAME_CHAIN + 1):
             name = owner.to_text()
             if text_type not in RECORD_TYPES:        # a type Route 53 has no records of
@@ -253,7 +253,7 @@ class Responder:
         key = (rdtype, value)
         rd = self._rdata.get(key)
         if rd is None:
-            rd = dns.rdata.from_text(dns.rdataclass.IN, rdtype, value,
+            rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.RdataType.make(rdtype), value,
                                      origin=dns.name.root, relativize=False)
             if len(self._rdata) < 100_000:
                 self._rdata[key] = rd
