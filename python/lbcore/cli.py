@@ -132,7 +132,8 @@ def cmd_dns(args) -> int:
     ZONE.json: a ``list_resource_record_sets`` response (``ResourceRecordSets``), with
     optional ``HealthChecks`` (``get_health_check`` items) and ``CidrCollections``
     (``{CollectionId: [{"CidrBlock", "LocationName"}, ...]}``); ``--locations`` a JSON
-    ``{cidr: {"country": ..., "latitude": ...}}`` table for locating clients (docs/dns.md).
+    ``{cidr: {"country": ..., "latitude": ...}}`` table for locating clients; ``--probe``
+    runs the health checks for real (docs/dns.md).
     """
     import asyncio
     import json
@@ -143,7 +144,7 @@ def cmd_dns(args) -> int:
         return 2
 
     try:
-        from lbcore.dns import CidrLocator, DNSServer
+        from lbcore.dns import CidrLocator, DNSServer, HealthProber, Probe
     except ImportError as exc:
         return fail(str(exc))
     from lbcore.route53 import HostedZone
@@ -168,14 +169,23 @@ def cmd_dns(args) -> int:
                                    seed=args.seed)
         locator = CidrLocator(load(args.locations)) if args.locations else None
         server = DNSServer(zone, host=args.address, port=args.port, locator=locator)
+        probes = []
+        if args.probe:                     # HTTP / HTTP_STR_MATCH / TCP checks with an IP
+            for item in doc.get("HealthChecks") or ():
+                cfg = item.get("HealthCheckConfig", {})
+                if cfg.get("Type") in ("HTTP", "HTTP_STR_MATCH", "TCP"):
+                    probes.append(Probe.from_aws(zone.health_checks[item["Id"]], cfg))
+        prober = HealthProber(probes, clock=zone.clock)
     except (TypeError, ValueError) as exc:
         return fail(str(exc))
 
     async def serve() -> None:
         await server.start()
+        await prober.start()
         host, port = server.address
-        print(f"lbcore dns: serving {zone.name} on {host} port {port} (UDP and TCP)",
-              flush=True)
+        probing = f", probing {len(probes)} health checks" if probes else ""
+        print(f"lbcore dns: serving {zone.name} on {host} port {port} (UDP and TCP)"
+              f"{probing}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -183,6 +193,7 @@ def cmd_dns(args) -> int:
         try:
             await stop.wait()
         finally:
+            await prober.stop()
             await server.stop()
         print("lbcore dns: stopped", flush=True)
 
@@ -245,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     dns.add_argument("--locations", metavar="LOC.json", default=None,
                      help="CIDR -> client location table for ECS/geolocation/latency")
     dns.add_argument("--seed", type=_seed, default=0, help="seed of the zone's random answers")
+    dns.add_argument("--probe", action="store_true",
+                     help="run the HTTP, HTTP_STR_MATCH and TCP health checks of ZONE.json "
+                          "for real (IPAddress, Port, ResourcePath, RequestInterval)")
     dns.set_defaults(func=cmd_dns)
     return parser
 

@@ -103,3 +103,41 @@ def test_a_bad_zone_file_is_a_user_error(tmp_path):
                            capture_output=True, text=True, env=env, timeout=60)
         assert p.returncode == 2 and p.stderr.startswith("lbcore: error:"), p.stderr
         assert "Traceback" not in p.stderr
+
+
+def test_probe_runs_the_zone_health_checks(tmp_path):
+    """--probe: the PRIMARY's HTTP check points at a closed port on 127.0.0.1, so its first
+    probe fails (FailureThreshold 1) and the answer moves to SECONDARY."""
+    import copy
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    zone = copy.deepcopy(ZONE)
+    zone["HealthChecks"][0]["HealthCheckConfig"].update(
+        {"IPAddress": "127.0.0.1", "Port": dead, "ResourcePath": "/health",
+         "FailureThreshold": 1, "RequestInterval": 10})
+    path = tmp_path / "zone.json"
+    path.write_text(json.dumps(zone))
+    env = dict(os.environ, SKBUILD_EDITABLE_VERBOSE="0")
+    proc = subprocess.Popen([sys.executable, "-m", "lbcore", "dns", str(path), "--port", "0",
+                             "--probe"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert "probing 1 health checks" in line, (line, proc.stderr.read())
+        port = int(line.split(" port ")[1].split()[0])
+        deadline = time.monotonic() + 10
+        got = None
+        while time.monotonic() < deadline:
+            got = ask(port, "f.example.com").answer[0][0].to_text()
+            if got == "192.0.2.21":
+                break
+            time.sleep(0.1)
+        assert got == "192.0.2.21"
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
