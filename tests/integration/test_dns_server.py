@@ -245,8 +245,10 @@ def test_random_packets_never_stop_the_server(server):
 def test_udp_truncates_and_tcp_carries_the_full_answer(server):
     plain = udp(server, "big." + Z, "TXT")
     assert plain.flags & dns.flags.TC and len(plain.to_wire()) <= 512
-    edns = udp(server, "big." + Z, "TXT", use_edns=0, payload=4096)
-    assert edns.flags & dns.flags.TC and len(edns.to_wire()) <= 1232   # the server's maximum
+    edns = udp(server, "big." + Z, "TXT", use_edns=0, payload=1232)
+    assert edns.flags & dns.flags.TC and len(edns.to_wire()) <= 1232   # the query's size
+    whole = udp(server, "big." + Z, "TXT", use_edns=0, payload=4096)    # Route 53's maximum
+    assert not whole.flags & dns.flags.TC and len(values(whole, "TXT")) == 12
     full = tcp(server, "big." + Z, "TXT")
     assert not full.flags & dns.flags.TC and len(values(full, "TXT")) == 12
     r, used_tcp = dns.query.udp_with_fallback(dns.message.make_query("big." + Z, "TXT"),
@@ -257,12 +259,21 @@ def test_udp_truncates_and_tcp_carries_the_full_answer(server):
     assert len(ans) == 12
 
 
+def test_the_server_caps_the_udp_payload(clock):
+    r = Responder(make_zone(), clock=clock, max_udp_payload=1232)
+    q = dns.message.make_query("big." + Z, "TXT", use_edns=0, payload=65000)
+    out = r.respond(q.to_wire(), "127.0.0.1")
+    assert len(out) <= 1232 and dns.message.from_wire(out).flags & dns.flags.TC
+    assert dns.message.from_wire(out).payload == 1232                    # what it advertises
+    assert len(r.respond(q.to_wire(), "127.0.0.1", udp=False)) > 3000   # TCP: no cap
+
+
 def test_edns_payload_is_honoured(server):
     small = udp(server, "mid." + Z, "TXT")
     assert small.flags & dns.flags.TC                                     # > 512 bytes
     big = udp(server, "mid." + Z, "TXT", use_edns=0, payload=1232)
     assert not big.flags & dns.flags.TC and len(values(big, "TXT")) == 8
-    assert 512 < len(big.to_wire()) <= 1232 and big.payload == 1232
+    assert 512 < len(big.to_wire()) <= 1232 and big.payload == 4096     # ours
 
 
 def test_tcp_carries_several_queries_per_connection(server):

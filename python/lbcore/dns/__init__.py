@@ -13,11 +13,11 @@ try:
 except ImportError as exc:                       # pragma: no cover - depends on the install
     raise ImportError("lbcore.dns needs dnspython: pip install 'lbcore[dns]'") from exc
 
-from lbcore.dns._answer import CLIENT_POLICIES, MAX_CNAME_CHAIN, Responder
+from lbcore.dns._answer import CLIENT_POLICIES, MAX_CNAME_CHAIN, MAX_UDP_PAYLOAD, Responder
 from lbcore.dns._locate import CidrLocator, Locator, address_only
 from lbcore.dns._probe import BODY_LIMIT, HealthProber, Probe
 from lbcore.dns._server import DEFAULT_PORT, DNSServer
 
 __all__ = ["DNSServer", "Responder", "CidrLocator", "Locator", "address_only",
-           "CLIENT_POLICIES", "MAX_CNAME_CHAIN", "DEFAULT_PORT", "Probe", "HealthProber",
+           "CLIENT_POLICIES", "MAX_CNAME_CHAIN", "MAX_UDP_PAYLOAD", "DEFAULT_PORT", "Probe", "HealthProber",
            "BODY_LIMIT"]

@@ -27,7 +27,7 @@ import dns.rrset
 from lbcore.route53 import RECORD_TYPES, Answer, Client, HostedZone
 from lbcore.dns._locate import Locator, address_only
 
-__all__ = ["Responder", "CLIENT_POLICIES", "MAX_CNAME_CHAIN"]
+__all__ = ["Responder", "CLIENT_POLICIES", "MAX_CNAME_CHAIN", "MAX_UDP_PAYLOAD"]
 
 log = logging.getLogger("lbcore.dns")
 
@@ -38,6 +38,9 @@ CLIENT_POLICIES = frozenset({"latency", "geolocation", "geoproximity", "ip"})
 
 MAX_CNAME_CHAIN = 8          # CNAMEs followed inside the zone for one query
 CLASSIC_UDP = 512            # RFC 1035 4.2.1: UDP without EDNS0
+# Route 53 Developer Guide, "DNS constraints and behaviors": with EDNS0, responses up to
+# 4096 bytes over UDP without truncation
+MAX_UDP_PAYLOAD = 4096
 # Route 53's default SOA values (Route 53 Developer Guide, "NS and SOA records that Amazon
 # Route 53 creates for a public hosted zone"): refresh 7200, retry 900, expire 1209600,
 # minimum (negative caching TTL) 86400, record TTL 900. Used when the zone has no SOA.
@@ -63,7 +66,7 @@ class Responder:
     """
 
     def __init__(self, zone: HostedZone, *, clock: Callable[[], float] | None = None,
-                 locator: Locator | None = None, max_udp_payload: int = 1232) -> None:
+                 locator: Locator | None = None, max_udp_payload: int = MAX_UDP_PAYLOAD) -> None:
         if not isinstance(zone, HostedZone):
             raise TypeError(f"zone must be a lbcore.route53.HostedZone, got "
                             f"{type(zone).__name__}")

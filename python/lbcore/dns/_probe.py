@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable, Iterable, Mapping
 
 from lbcore.route53 import HealthCheck
+from lbcore.dns._aio import cancel_and_wait
 
 __all__ = ["Probe", "HealthProber", "BODY_LIMIT"]
 
@@ -166,9 +167,7 @@ class HealthProber:
                        for c in range(p.check.checkers)]
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def __aenter__(self) -> HealthProber:

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from lbcore.route53 import HostedZone
-from lbcore.dns._answer import Responder
+from lbcore.dns._aio import cancel_and_wait
+from lbcore.dns._answer import MAX_UDP_PAYLOAD, Responder
 from lbcore.dns._locate import Locator
 
 __all__ = ["DNSServer", "DEFAULT_PORT"]
@@ -59,7 +60,7 @@ class DNSServer:
 
     def __init__(self, zone: HostedZone, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  clock: Callable[[], float] | None = None, locator: Locator | None = None,
-                 max_udp_payload: int = 1232, tcp_idle_timeout: float = 10.0) -> None:
+                 max_udp_payload: int = MAX_UDP_PAYLOAD, tcp_idle_timeout: float = 10.0) -> None:
         try:
             ipaddress.ip_address(host)
         except (ValueError, TypeError):
@@ -120,10 +121,7 @@ class DNSServer:
             self._udp = None
         if self._tcp is not None:
             self._tcp.close()
-            for task in list(self._connections):
-                task.cancel()
-            if self._connections:
-                await asyncio.gather(*self._connections, return_exceptions=True)
+            await cancel_and_wait(list(self._connections))
             await self._tcp.wait_closed()
             self._tcp = None
 
