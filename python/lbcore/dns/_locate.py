@@ -4,7 +4,8 @@ A locator is any callable ``locator(ip: str) -> Client``. The server calls it wi
 Client Subnet address (RFC 7871) when the query carries one, else with the address the
 query came from. The default, :func:`address_only`, knows nothing but the address (enough
 for IP-based routing); :class:`CidrLocator` adds a location (continent, country, US state,
-coordinates, per-Region latencies) from a table of CIDR blocks, longest prefix first.
+coordinates, per-Region latencies) from a table of CIDR blocks, longest prefix first;
+:class:`MaxMindLocator` reads a MaxMind DB (GeoIP2/GeoLite2 City layout).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, Callable, Mapping
 from lbcore import PrefixTable
 from lbcore.route53 import Client
 
-__all__ = ["Locator", "CidrLocator", "address_only"]
+__all__ = ["Locator", "CidrLocator", "MaxMindLocator", "address_only"]
 
 Locator = Callable[[str], Client]
 
@@ -67,3 +68,57 @@ class CidrLocator:
 
     def __repr__(self) -> str:
         return f"CidrLocator({len(self._locations)} blocks)"
+
+
+class MaxMindLocator:
+    """Locate clients with a MaxMind DB file (GeoIP2/GeoLite2 City or Country layout):
+    ``continent.code``, ``country.iso_code``, the first of ``subdivisions`` (its
+    ``iso_code``, used for US states), ``location.latitude``/``longitude``. Needs the
+    ``maxminddb`` package (``pip install 'lbcore[geoip]'``). An address the database does
+    not hold gets ``Client(ip=ip)``. ``close()`` (or ``with``) releases the file.
+    """
+
+    def __init__(self, path: str) -> None:
+        try:
+            import maxminddb
+        except ImportError as exc:
+            raise ImportError("MaxMindLocator needs maxminddb: pip install 'lbcore[geoip]'"
+                              ) from exc
+        try:
+            self._reader = maxminddb.open_database(path)
+        except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+            raise ValueError(f"path: {path!r} is not a readable MaxMind DB: {exc}") from None
+        self.path = path
+
+    def __call__(self, ip: str) -> Client:
+        rec: Any = self._reader.get(ip)
+        if not isinstance(rec, Mapping):
+            return Client(ip=ip)
+        loc: dict[str, Any] = {}
+        continent, country = rec.get("continent"), rec.get("country")
+        if isinstance(continent, Mapping) and continent.get("code"):
+            loc["continent"] = continent["code"]
+        if isinstance(country, Mapping) and country.get("iso_code"):
+            loc["country"] = country["iso_code"]
+        subs = rec.get("subdivisions")
+        if isinstance(subs, list) and subs and isinstance(subs[0], Mapping) \
+                and subs[0].get("iso_code"):
+            loc["subdivision"] = subs[0]["iso_code"]
+        where = rec.get("location")
+        if isinstance(where, Mapping) and where.get("latitude") is not None \
+                and where.get("longitude") is not None:
+            loc["latitude"] = float(where["latitude"])
+            loc["longitude"] = float(where["longitude"])
+        return Client(ip=ip, **loc)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> MaxMindLocator:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MaxMindLocator({self.path!r})"
