@@ -20,13 +20,12 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     TABLES = bench.cases(quick=True)
 CASES = [(title, case) for title, table in TABLES for case in table]
+# ids: table number, the table's family ("hash", "lor/p2c", ...), the case's name
+IDS = [f"{i:02d}-{title.split(':')[0]}-{case.name}"
+       for i, (title, table) in enumerate(TABLES) for case in table]
 
 
-def _id(title, case):
-    return f"{title.split(':')[0]}[{len(title)}]-{case.name}"
-
-
-@pytest.mark.parametrize("title, case", CASES, ids=[_id(t, c) for t, c in CASES])
+@pytest.mark.parametrize("title, case", CASES, ids=IDS)
 def test_peer_case(benchmark, title, case):
     try:
         fn = case.make()
