@@ -115,3 +115,8 @@ def test_benchmarks_collect_every_bench_file_and_every_peer_case():
     assert files == {f"benchmarks/{p.name}" for p in (root / "benchmarks").glob("bench_*.py")}
     peers = [line for line in out.splitlines() if "bench_peers.py::test_peer_case" in line]
     assert len(peers) == sum(len(table) for _, table in bench.cases(quick=True))
+    # a file named on the command line is collected once, not twice
+    one = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/bench_peers.py",
+                          "--collect-only", "-q", "-p", "no:cacheprovider"], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=300).stdout
+    assert sorted(line for line in one.splitlines() if "::" in line) == sorted(peers)
