@@ -214,10 +214,10 @@ class ApplicationLoadBalancer:
             assert pool is not None
             return forward(s.tg, pool.targets[idx], (), rule.priority, pool.fail_open,
                            pool.release, idx)
-        s, pool, idx, set_cookies = self._cookies.stick(request.cookies, act, s, zone, now)
+        s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
+                                                    SetCookie)
         if idx < 0:
             return FixedResponse(503, "text/plain", "", rule.priority)
-        cookies = tuple([SetCookie(*c) for c in set_cookies])
         assert pool is not None
         return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
                        pool.release, idx)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import math
 import struct
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from lbcore import hash_key
 
 __all__ = ["CookieCodec", "set_cookie_header"]
+
+_T = TypeVar("_T")
 
 
 class CookieCodec:
@@ -47,11 +49,13 @@ class CookieCodec:
         a, b, expiry = self._FMT.unpack(payload)
         return a, b, expiry
 
-    def stick(self, cookies: Any, act: Any, s: Any, zone: str | None,
-              now: float) -> tuple[Any, Any, int, tuple[tuple[str, str, int], ...]]:
+    def stick(self, cookies: Any, act: Any, s: Any, zone: str | None, now: float,
+              cookie: Callable[[str, str, int], _T]) -> tuple[Any, Any, int, tuple[_T, ...]]:
         """The sticky part of one ALB forward, in one step so that a request
         enters this module once: ``(target group state, pool, target index,
-        ((name, value, max_age), ...))``, index -1 when no target may take it.
+        cookies to set)``, index -1 when no target may take it; ``cookie(name,
+        value, max_age)`` makes each cookie to set (the ALB passes
+        :class:`~lbcore.elb.SetCookie`).
 
         ``cookies``: the request's {name: value}; ``act``: the forward action
         (``id``, ``groups``, ``picker``, ``stickiness``, ``states``); ``s``: the
@@ -60,7 +64,7 @@ class CookieCodec:
         weight is > 0). The state's own stickiness (AWSALB or the application
         cookie) is then honoured by the pool (``s.pools.pick(zone, now,
         sticky)``)."""
-        out: tuple[tuple[str, str, int], ...] = ()
+        out: tuple[_T, ...] = ()
         if s is None:
             gi = -1
             got = self.decode(cookies.get("AWSALBTG"))
@@ -69,8 +73,8 @@ class CookieCodec:
                 gi = got[1]
             if gi < 0:
                 gi = act.picker.pick_index()
-            out = (("AWSALBTG", self.encode(act.id, gi, now + act.stickiness),
-                    act.stickiness),)
+            out = (cookie("AWSALBTG", self.encode(act.id, gi, now + act.stickiness),
+                          act.stickiness),)
             s = act.states[gi]
         if not s.sticky:
             pool, idx = s.pools.pick(zone, now)
@@ -82,8 +86,8 @@ class CookieCodec:
                 sticky = got[1]
         pool, idx = s.pools.pick(zone, now, sticky)
         if idx >= 0:
-            out += ((s.cookie_name, self.encode(s.serial, idx, now + s.sticky_seconds),
-                     s.sticky_seconds),)
+            out += (cookie(s.cookie_name, self.encode(s.serial, idx, now + s.sticky_seconds),
+                           s.sticky_seconds),)
         return s, pool, idx, out
 
 
