@@ -135,6 +135,19 @@ def test_pool_rebuild_enters_each_module_once():
     _assert_once(route_leg, "first route (builds the pool)")
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_cold_rule_cache_enters_each_module_once(target):
+    # the first request of a value fills the rule set's per-condition caches
+    alb = _alb()
+    _warm_pools = [alb.route(Request("GET", t, host="warm.example"), 0.5, zone="us-east-1a")
+                   for t in TARGETS for _ in range(20)]
+    for d in _warm_pools:
+        alb.complete(d)
+    cold = target.rstrip("/") + "/cold"        # neither host nor path seen before
+    _, route_leg, _ = _legs(alb, Request("GET", cold, host="cold.example"), 1.0)
+    _assert_once(route_leg, f"route({target!r}), values not cached yet")
+
+
 def test_redirect_enters_each_module_once():
     alb = _alb()
     _warm(alb)
