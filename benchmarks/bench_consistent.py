@@ -1,12 +1,13 @@
-"""Consistent selection benchmarks: Maglev / jump / rendezvous / FlowTable beside the
-peers uhashring (ketama ring) and clandestined (rendezvous).
+"""Consistent selection benchmarks: Maglev / jump / rendezvous / FlowTable. The timed
+comparisons with the peers uhashring (ketama ring) and clandestined (rendezvous) live in
+lbcore.bench (benchmarks/bench_peers.py runs them); ``quality()`` below compares spread
+and churn with the same peers.
 
     python -m pytest benchmarks/bench_consistent.py --benchmark-enable -q
     python benchmarks/bench_consistent.py          # quality table (no timing)
 
 Set-up (tables, rings, flow batches) happens outside the timed region.
 """
-import sys
 import warnings
 
 import numpy as np
@@ -14,8 +15,6 @@ import pytest
 
 import lbcore
 from lbcore import Flows, FlowTable, JumpHash, Maglev, Rendezvous
-
-uhashring = pytest.importorskip("uhashring") if "pytest" in sys.modules else None
 
 NODES = [f"10.0.{i // 250}.{i % 250}:80" for i in range(100)]
 KEYS = [f"client-{i}" for i in range(1000)]
@@ -86,20 +85,6 @@ def test_select_per_call_maglev_hash_key_str(benchmark):
     benchmark.group = "select per call x1000 (100 nodes)"
     hk = lbcore.hash_key
     benchmark(_cycle(lambda k: mg.select(hk(k)), KEYS))
-
-
-def test_peer_uhashring_ketama(benchmark):
-    import uhashring as uh
-    ring = uh.HashRing(nodes=NODES, hash_fn="ketama")
-    benchmark.group = "select per call x1000 (100 nodes)"
-    benchmark(_cycle(ring.get_node, KEYS))
-
-
-def test_peer_clandestined(benchmark):
-    from clandestined import RendezvousHash
-    rh = RendezvousHash(NODES)
-    benchmark.group = "select per call x1000 (100 nodes)"
-    benchmark.pedantic(_cycle(rh.find_node, KEYS[:100]), rounds=5, iterations=1)
 
 
 # ------------------------------------------------------------------ batch

@@ -4,7 +4,7 @@ Run: python -m pytest benchmarks/bench_elb_l4.py --benchmark-enable -q
 Set-up (load balancers, flows, warm flow tables) happens outside the timed region.
 "route_many" benchmarks route a batch of N flows (new flows: table misses; the
 "pinned" variants route the same flows again: table hits). The baseline is the
-raw Maglev batch select of the same flows (issue 3's lbcore.Maglev.select_many):
+raw Maglev batch select of the same flows (lbcore.Maglev.select_many):
 flow hash + table lookup, no flow table, no listeners/DNS.
 """
 import struct
@@ -85,7 +85,7 @@ def test_route_many_pinned_flows(benchmark, flows, kind):
 
 
 def test_flowtable_route_many_pinned(benchmark, flows):
-    """issue 3's FlowTable.route_many over a Maglev, all flows live (table hits):
+    """lbcore.FlowTable.route_many over a Maglev, all flows live (table hits):
     the connection table alone, no listeners, DNS or validity."""
     mg = lbcore.Maglev([f"T{i}" for i in range(10)])
     ft = lbcore.FlowTable(N)

@@ -1,5 +1,6 @@
 """Flow hashing benchmarks: one flow per call from Python beside a no-op extension call
-and the peer hashes mmh3 / xxhash on the same 37 bytes; batch hashing of 10^6 and 10^7
+and lbcore.hash_key on the same 37 bytes (the mmh3 / xxhash peers on those bytes are in
+lbcore.bench, run by benchmarks/bench_peers.py); batch hashing of 10^6 and 10^7
 flows (flows/s on one core, Cython and numba).
 
     python -m pytest benchmarks/bench_hash.py --benchmark-enable -q \
@@ -63,18 +64,6 @@ def test_flow_hash_fields_preparsed(benchmark):
 @pytest.mark.benchmark(group="scalar")
 def test_hash_key_int(benchmark):
     per_call(benchmark, lbcore.hash_key, 123456789)
-
-
-@pytest.mark.benchmark(group="scalar")
-def test_mmh3_hash64_37_bytes(benchmark):
-    mmh3 = pytest.importorskip("mmh3")
-    per_call(benchmark, mmh3.hash64, BYTES37)
-
-
-@pytest.mark.benchmark(group="scalar")
-def test_xxh3_64_37_bytes(benchmark):
-    xxhash = pytest.importorskip("xxhash")
-    per_call(benchmark, xxhash.xxh3_64_intdigest, BYTES37)
 
 
 @pytest.mark.benchmark(group="scalar")

@@ -1,5 +1,6 @@
-"""Throttling benchmarks: per-call admission decisions from Python, side by side with
-token-bucket, limits and pyrate-limiter, and batch decisions over many keys.
+"""Throttling benchmarks: per-call admission decisions from Python and batch decisions
+over many keys. The side-by-side timings with token-bucket, limits and pyrate-limiter
+live in lbcore.bench (benchmarks/bench_peers.py runs them).
 
     python -m pytest benchmarks/bench_throttling.py --benchmark-enable -q
 
@@ -44,30 +45,6 @@ def test_token_bucket_consume(benchmark):
     import token_bucket
     lim = token_bucket.Limiter(RATE, BURST, token_bucket.MemoryStorage())
     benchmark(_loop(lambda: lim.consume("k7")))
-
-
-@pytest.mark.benchmark(group="try_acquire per call (x1000)")
-def test_limits_moving_window_hit(benchmark):
-    from limits import RateLimitItemPerSecond, storage, strategies
-    lim = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-    item = RateLimitItemPerSecond(BURST)
-    benchmark(_loop(lambda: lim.hit(item, "k7")))
-
-
-@pytest.mark.benchmark(group="try_acquire per call (x1000)")
-def test_limits_fixed_window_hit(benchmark):
-    from limits import RateLimitItemPerSecond, storage, strategies
-    lim = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
-    item = RateLimitItemPerSecond(BURST)
-    benchmark(_loop(lambda: lim.hit(item, "k7")))
-
-
-@pytest.mark.benchmark(group="try_acquire per call (x1000)")
-def test_pyrate_limiter_token_bucket(benchmark):
-    import pyrate_limiter as pl
-    bucket = pl.StateBucket([pl.Rate(BURST, 1000, burst=BURST)], algorithm=pl.TokenBucket())
-    lim = pl.Limiter(bucket)
-    benchmark(_loop(lambda: lim.try_acquire("k7", blocking=False)))
 
 
 @pytest.mark.benchmark(group="apigateway check per call (x1000)")

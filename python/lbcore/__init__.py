@@ -17,28 +17,28 @@ from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
 from lbcore._bucket import TokenBuckets, seconds_to_ns
+from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate
+from lbcore._jump import JumpHash, jump_hash
+from lbcore._rendezvous import Rendezvous
+from lbcore._flowtable import FlowTable
+from lbcore import geneve
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # flows and hashing
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
-    # Route 53 kernels (issue 6)
+    # consistent selection (select) and connection tracking
+    "Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash",
+    "Rendezvous", "FlowTable",
+    # request-level selection (pick)
+    "RequestSelector", "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom",
+    "alias_table",
+    # DNS kernels (resolve)
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
-    "RequestSelector", "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
+    # token buckets (check)
     "TokenBuckets", "seconds_to_ns",
+    # GENEVE encapsulation (a module: lbcore.geneve)
+    "geneve",
 ]
-
-# Consistent flow selection and connection tracking (issue 3)
-from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate  # noqa: E402
-from lbcore._jump import JumpHash, jump_hash  # noqa: E402
-from lbcore._rendezvous import Rendezvous  # noqa: E402
-from lbcore._flowtable import FlowTable  # noqa: E402
-
-__all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash",
-            "Rendezvous", "FlowTable"]
-
-# GENEVE encapsulation (issue 7); lbcore.elb is a subpackage (import lbcore.elb)
-from lbcore import geneve  # noqa: E402
-
-__all__ += ["geneve"]

@@ -11,9 +11,14 @@ same computation written with numpy (vectorised over the batch) or the standard 
 and its note says so. Jump is also compared with ``jump-consistent-hash`` (import name
 ``jump``) when it is installed; it is not in lbcore's extras.
 
-A comparison is a function in ``COMPARISONS``: it takes ``quick`` and returns
-``(title, rows)`` (or a list of them); each row is ``(name, ns_per_item or None, note)``
-with lbcore's row first (``None``: not measured, e.g. a peer that is not installed).
+The peer comparisons are defined here once, as data, and timed by two drivers: this
+command and the pytest-benchmark suite (``benchmarks/bench_peers.py``, which wraps every
+:class:`Case` of :func:`cases`). A comparison is a function in ``COMPARISONS``: it takes
+``quick``, builds the shared inputs, and returns ``(title, [Case, ...])`` (or a list of
+them) with lbcore's case first. A :class:`Case` is a name, a ``make`` that does the
+case's own set-up and returns the zero-argument callable to time (both outside the timed
+region; an ImportError in ``make`` means the peer is not installed), the items one call
+handles, and a note.
 """
 from __future__ import annotations
 
@@ -21,10 +26,13 @@ import importlib
 import statistics
 import time
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["run_bench", "format_table", "COMPARISONS", "NOT_INSTALLED"]
+__all__ = ["Case", "cases", "time_case", "run_bench", "format_table", "COMPARISONS",
+           "NOT_INSTALLED"]
 
 NOT_INSTALLED = "not installed"
 _NODES = [f"10.0.{i // 250}.{i % 250}:80" for i in range(100)]
@@ -40,14 +48,42 @@ def _median_ns(fn, items: int, repeats: int) -> float:
     return statistics.median(times) / items * 1e9
 
 
-def _row(name, make, items, quick, note=""):
-    """Time ``make()`` (which returns the zero-argument callable to time, importing what it
-    needs); a peer whose import fails gives a ``not installed`` row instead."""
+@dataclass(frozen=True)
+class Case:
+    """One implementation in a comparison. ``make()`` does the set-up and returns the
+    zero-argument callable to time (one call handles ``items`` items); ``repeats``: how
+    many timed calls the median is taken over. ``measure``: for a case that times
+    itself (the simulator reports its own engine rate), returns ``(ns per item, note)``.
+    """
+
+    name: str
+    make: Callable[[], Callable[[], object]]
+    items: int
+    note: str = ""
+    repeats: int = 7
+    measure: Callable[[], tuple[float, str]] | None = None
+
+
+def _case(name, make, items, quick, note=""):
+    return Case(name, make, items, note, 3 if quick else 7)
+
+
+def time_case(case: Case) -> tuple[str, float | None, str]:
+    """``(name, median ns per item, note)``; a peer whose import fails gives ``None``
+    and a ``not installed`` note instead of a time."""
     try:
-        fn = make()
+        if case.measure is not None:
+            ns, note = case.measure()
+            return (case.name, ns, note)
+        fn = case.make()
     except ImportError as exc:
-        return (name, None, f"{NOT_INSTALLED} ({exc.name or exc})")
-    return (name, _median_ns(fn, items, 3 if quick else 7), note)
+        return (case.name, None, f"{NOT_INSTALLED} ({exc.name or exc})")
+    return (case.name, _median_ns(fn, case.items, case.repeats), case.note)
+
+
+def _row(name, make, items, quick, note=""):
+    """Time one case now: ``(name, ns per item or None, note)``."""
+    return time_case(_case(name, make, items, quick, note))
 
 
 def _peer(module):
@@ -81,11 +117,29 @@ def _hash_per_call(quick):
     keys = list(range(n))
     bkeys = [k.to_bytes(8, "little") for k in keys]
     return "hash: 64-bit key hash, one call per key (ns/call)", [
-        _row("lbcore.hash_key(int)", lambda: _loop(lbcore.hash_key, keys), n, quick,
+        _case("lbcore.hash_key(int)", lambda: _loop(lbcore.hash_key, keys), n, quick,
              "per call from Python"),
-        _row("mmh3.hash64(bytes)", lambda: _loop(_peer("mmh3").hash64, bkeys), n, quick),
-        _row("xxhash.xxh64_intdigest(bytes)",
+        _case("mmh3.hash64(bytes)", lambda: _loop(_peer("mmh3").hash64, bkeys), n, quick),
+        _case("xxhash.xxh64_intdigest(bytes)",
              lambda: _loop(_peer("xxhash").xxh64_intdigest, bkeys), n, quick),
+    ]
+
+
+def _hash_37_bytes(quick):
+    """The 37 bytes of one flow key (protocol, two v4-mapped 16-byte addresses, two
+    ports) hashed per call: the bytes a peer user would hash for a flow."""
+    import struct
+
+    import lbcore
+    n = 20_000 if quick else 200_000
+    key = (bytes([6]) + bytes(10) + b"\xff\xff" + bytes([10, 1, 2, 3]) + bytes(10)
+           + b"\xff\xff" + bytes([10, 9, 8, 7]) + struct.pack("!HH", 40000, 443))
+    keys = [key] * n
+    return "hash: 64-bit hash of a 37-byte flow key, one call per key (ns/call)", [
+        _case("lbcore.hash_key(37 bytes)", lambda: _loop(lbcore.hash_key, keys), n, quick),
+        _case("mmh3.hash64(37 bytes)", lambda: _loop(_peer("mmh3").hash64, keys), n, quick),
+        _case("xxhash.xxh3_64_intdigest(37 bytes)",
+              lambda: _loop(_peer("xxhash").xxh3_64_intdigest, keys), n, quick),
     ]
 
 
@@ -101,11 +155,11 @@ def _flow_hash_batch(quick):
                         (flows.dst_port, 2), (flows.seq, 4))) for i in range(m)]
     note = "per flow from Python, bytes pre-packed"
     return "flow: flow hash over a batch of flows (ns/flow)", [
-        _row("lbcore.flow_hash(Flows)", lambda: lambda: lbcore.flow_hash(flows), n, quick,
+        _case("lbcore.flow_hash(Flows)", lambda: lambda: lbcore.flow_hash(flows), n, quick,
              "one batch call, 5-tuple + TCP ISN, 25% IPv6"),
-        _row("xxhash.xxh64_intdigest(packed 5-tuple)",
+        _case("xxhash.xxh64_intdigest(packed 5-tuple)",
              lambda: _loop(_peer("xxhash").xxh64_intdigest, packed), m, quick, note),
-        _row("mmh3.hash64(packed 5-tuple)", lambda: _loop(_peer("mmh3").hash64, packed), m,
+        _case("mmh3.hash64(packed 5-tuple)", lambda: _loop(_peer("mmh3").hash64, packed), m,
              quick, note),
     ]
 
@@ -129,18 +183,18 @@ def _consistent_per_call(quick):
     def clandestined():
         return _loop(_peer("clandestined").RendezvousHash(_NODES).find_node, keys[:m])
     return "maglev/jump/rendezvous: select per call, str key, 100 nodes (ns/call)", [
-        _row("lbcore.Maglev.select(hash_key(k))", lambda: _loop(lambda k: mg.select(hk(k)),
+        _case("lbcore.Maglev.select(hash_key(k))", lambda: _loop(lambda k: mg.select(hk(k)),
                                                                keys), n, quick,
              "no installed package implements Maglev"),
-        _row("lbcore.JumpHash.select(hash_key(k))", lambda: _loop(lambda k: jh.select(hk(k)),
+        _case("lbcore.JumpHash.select(hash_key(k))", lambda: _loop(lambda k: jh.select(hk(k)),
                                                                  keys), n, quick),
-        _row("lbcore.Rendezvous.select(hash_key(k))",
+        _case("lbcore.Rendezvous.select(hash_key(k))",
              lambda: _loop(lambda k: rv.select(hk(k)), keys), n, quick),
-        _row("jump.hash(hash_key(k)) (jump-consistent-hash)",
+        _case("jump.hash(hash_key(k)) (jump-consistent-hash)",
              lambda: _loop(lambda k, f=_jump_peer(): f(hk(k), 100), keys), n, quick,
              "C jump hash peer, vs JumpHash"),
-        _row("uhashring.HashRing.get_node (ketama)", ring, n, quick, "consistent-hash ring"),
-        _row("clandestined.RendezvousHash.find_node", clandestined, m, quick,
+        _case("uhashring.HashRing.get_node (ketama)", ring, n, quick, "consistent-hash ring"),
+        _case("clandestined.RendezvousHash.find_node", clandestined, m, quick,
              "pure-Python rendezvous peer"),
     ]
 
@@ -152,9 +206,9 @@ def _maglev_batch(quick):
     mg = lbcore.Maglev(_NODES)
     table, m = np.asarray(mg.table), np.uint64(mg.table_size)
     return f"maglev: select_many over {n:,} precomputed hashes, 100 nodes (ns/flow)", [
-        _row("lbcore.Maglev.select_many(hashes)", lambda: lambda: mg.select_many(h), n, quick,
+        _case("lbcore.Maglev.select_many(hashes)", lambda: lambda: mg.select_many(h), n, quick,
              "no installed package implements Maglev; baseline below"),
-        _row("numpy table[h % M] (same table)", lambda: lambda: table[h % m], n, quick,
+        _case("numpy table[h % M] (same table)", lambda: lambda: table[h % m], n, quick,
              "vectorised lookup of lbcore's own table"),
     ]
 
@@ -182,12 +236,12 @@ def _jump_batch(quick):
     jh = lbcore.JumpHash(_NODES)
     keys = h.tolist()
     return f"jump: select_many over {n:,} precomputed hashes, 100 buckets (ns/flow)", [
-        _row("lbcore.JumpHash.select_many(hashes)", lambda: lambda: jh.select_many(h), n,
+        _case("lbcore.JumpHash.select_many(hashes)", lambda: lambda: jh.select_many(h), n,
              quick),
-        _row("jump.hash per key (jump-consistent-hash)",
+        _case("jump.hash per key (jump-consistent-hash)",
              lambda: _loop(lambda k, f=_jump_peer(): f(k, 100), keys), n, quick,
              "C peer, one call per key from Python"),
-        _row("numpy jump hash (same algorithm)", lambda: lambda: _jump_numpy(h, 100), n, quick,
+        _case("numpy jump hash (same algorithm)", lambda: lambda: _jump_numpy(h, 100), n, quick,
              "vectorised over the batch, one pass per jump"),
     ]
 
@@ -208,9 +262,9 @@ def _rendezvous_batch(quick):
     def numpy_hrw():
         return np.argmax(_mix64(h[:, None] ^ ids[None, :]), axis=1)
     return f"rendezvous: select_many over {n:,} hashes, 100 nodes (ns/flow)", [
-        _row("lbcore.Rendezvous.select_many(hashes)", lambda: lambda: rv.select_many(h), n,
+        _case("lbcore.Rendezvous.select_many(hashes)", lambda: lambda: rv.select_many(h), n,
              quick, "highest random weight, O(nodes) per flow"),
-        _row("numpy HRW (argmax of mixed scores)", lambda: numpy_hrw, n, quick,
+        _case("numpy HRW (argmax of mixed scores)", lambda: numpy_hrw, n, quick,
              "vectorised N x nodes matrix"),
     ]
 
@@ -228,9 +282,9 @@ def _flowtable(quick):
     pinned = dict(zip(keys, mg.select_many(flows).tolist()))
     get = pinned.get
     return f"flowtable: route {n:,} live flows again (all hits) (ns/flow)", [
-        _row("lbcore.FlowTable.route_many", lambda: lambda: ft.route_many(
+        _case("lbcore.FlowTable.route_many", lambda: lambda: ft.route_many(
             flows, float(next(clock)), mg), n, quick, "hash + lookup + idle-time refresh"),
-        _row("Python dict[5-tuple] lookup", lambda: _loop(get, keys), n, quick,
+        _case("Python dict[5-tuple] lookup", lambda: _loop(get, keys), n, quick,
              "dict of pre-built key tuples, no hashing of the flow, no timers"),
     ]
 
@@ -272,10 +326,10 @@ def _lor_p2c(quick):
                 heapq.heappush(heap, (load[i], i))
         return run
     return "lor/p2c: acquire + release per call, 100 targets (ns/pair)", [
-        _row("lbcore.LeastOutstanding acquire+release", lambda: pair(lo), n, quick,
+        _case("lbcore.LeastOutstanding acquire+release", lambda: pair(lo), n, quick,
              "exact LOR, turn-based ties"),
-        _row("lbcore.PowerOfTwoChoices acquire+release", lambda: pair(p2), n, quick),
-        _row("heapq least-outstanding (stdlib)", heap_lor, n, quick,
+        _case("lbcore.PowerOfTwoChoices acquire+release", lambda: pair(p2), n, quick),
+        _case("heapq least-outstanding (stdlib)", heap_lor, n, quick,
              "lazy-deletion heap, lowest-index ties"),
     ]
 
@@ -303,8 +357,8 @@ def _round_robin(quick):
                 cur[best] -= total
         return run
     return "roundrobin: smooth weighted round robin, 100 targets, batch (ns/pick)", [
-        _row("lbcore.RoundRobin.pick_many", lambda: lambda: rr.pick_many(n), n, quick),
-        _row("Python smooth WRR loop (nginx)", smooth_wrr, m, quick, "stdlib, per pick"),
+        _case("lbcore.RoundRobin.pick_many", lambda: lambda: rr.pick_many(n), n, quick),
+        _case("Python smooth WRR loop (nginx)", smooth_wrr, m, quick, "stdlib, per pick"),
     ]
 
 
@@ -321,11 +375,11 @@ def _weighted_random(quick):
     rnd = random.Random(1)
     m = n // 10
     return "alias: weighted random choice, batch (ns/pick)", [
-        _row("lbcore.WeightedRandom.pick_many", lambda: lambda: wr.pick_many(n), n, quick,
+        _case("lbcore.WeightedRandom.pick_many", lambda: lambda: wr.pick_many(n), n, quick,
              "Vose alias table, 100 weighted targets"),
-        _row("numpy Generator.choice(p=)", lambda: lambda: gen.choice(k, size=n, p=p), n,
+        _case("numpy Generator.choice(p=)", lambda: lambda: gen.choice(k, size=n, p=p), n,
              quick),
-        _row("random.choices(weights=)",
+        _case("random.choices(weights=)",
              lambda: lambda: rnd.choices(range(k), weights=w.tolist(), k=m), m, quick,
              "stdlib"),
     ]
@@ -369,12 +423,12 @@ def _bucket_per_call(quick):
         lim = pl.Limiter(bucket)
         return lambda: [lim.try_acquire("k7", blocking=False) for _ in range(m)]
     return "bucket: token bucket try-acquire, one call per request (ns/call)", [
-        _row("lbcore.TokenBuckets.try_acquire", ours, n, quick, "exact integer refill"),
-        _row("token_bucket.Limiter.consume", token_bucket, n, quick),
-        _row("limits MovingWindowRateLimiter.hit", limits("MovingWindowRateLimiter"), m,
+        _case("lbcore.TokenBuckets.try_acquire", ours, n, quick, "exact integer refill"),
+        _case("token_bucket.Limiter.consume", token_bucket, n, quick),
+        _case("limits MovingWindowRateLimiter.hit", limits("MovingWindowRateLimiter"), m,
              quick),
-        _row("limits FixedWindowRateLimiter.hit", limits("FixedWindowRateLimiter"), m, quick),
-        _row("pyrate_limiter TokenBucket try_acquire", pyrate, m, quick),
+        _case("limits FixedWindowRateLimiter.hit", limits("FixedWindowRateLimiter"), m, quick),
+        _case("pyrate_limiter TokenBucket try_acquire", pyrate, m, quick),
     ]
 
 
@@ -406,8 +460,8 @@ def _bucket_batch(quick):
                 tokens[k] = tok - 1 if tok >= 1 else tok
         return run, m
     return f"bucket: acquire_many, {n:,} requests over {keys:,} keys (ns/decision)", [
-        _row("lbcore.TokenBuckets.acquire_many", ours, n, quick, "includes building buckets"),
-        _row("Python dict token buckets", lambda: python_dict()[0], n // 20, quick,
+        _case("lbcore.TokenBuckets.acquire_many", ours, n, quick, "includes building buckets"),
+        _case("Python dict token buckets", lambda: python_dict()[0], n // 20, quick,
              "float refill per request, stdlib"),
     ]
 
@@ -434,9 +488,9 @@ def _geo(quick):
             out[s:s + 50_000] = np.argmin(np.arcsin(np.sqrt(np.minimum(h, 1.0))) * f, axis=1)
         return out
     return f"geo: geoproximity nearest of {n:,} clients x {e} endpoints (ns/client)", [
-        _row("lbcore.Geoproximity.nearest_many", lambda: lambda: geo.nearest_many(lats, lons),
+        _case("lbcore.Geoproximity.nearest_many", lambda: lambda: geo.nearest_many(lats, lons),
              n, quick, "biased great-circle distance"),
-        _row("numpy haversine + argmin", lambda: numpy_nearest, n, quick,
+        _case("numpy haversine + argmin", lambda: numpy_nearest, n, quick,
              "vectorised, chunks of 50k clients"),
     ]
 
@@ -468,9 +522,9 @@ def _lpm(quick):
                         break
         return run
     return f"lpm: longest-prefix match, {len(nets):,} IPv4 prefixes (ns/lookup)", [
-        _row("lbcore.PrefixTable.lookup_many_v4", lambda: lambda: table.lookup_many_v4(addrs),
+        _case("lbcore.PrefixTable.lookup_many_v4", lambda: lambda: table.lookup_many_v4(addrs),
              n, quick, "batch of uint32 addresses"),
-        _row("Python dict per prefix length", dict_lpm, m, quick, "stdlib, per address"),
+        _case("Python dict per prefix length", dict_lpm, m, quick, "stdlib, per address"),
     ]
 
 
@@ -501,10 +555,10 @@ def _l4_route_many(quick):
         return make
     mg = lbcore.Maglev([f"T{i}" for i in range(10)])
     return f"nlb/gwlb: route_many, {n:,} pinned flows, 2 AZs x 5 targets (ns/flow)", [
-        _row("lbcore.elb.NetworkLoadBalancer.route_many", pinned("nlb"), n, quick,
+        _case("lbcore.elb.NetworkLoadBalancer.route_many", pinned("nlb"), n, quick,
              "flow table hit + target state; no peer"),
-        _row("lbcore.elb.GatewayLoadBalancer.route_many", pinned("gwlb"), n, quick),
-        _row("lbcore.Maglev.select_many (kernel alone)", lambda: lambda: mg.select_many(flows),
+        _case("lbcore.elb.GatewayLoadBalancer.route_many", pinned("gwlb"), n, quick),
+        _case("lbcore.Maglev.select_many (kernel alone)", lambda: lambda: mg.select_many(flows),
              n, quick, "the floor: hash + lookup, no tracking"),
     ]
 
@@ -536,13 +590,13 @@ def _geneve(quick):
                 range(n))
     return [
         ("geneve: encode one GWLB packet (3 options, 64-byte payload) per call (ns/packet)", [
-            _row("lbcore.geneve.encode", lambda: enc, n, quick),
-            _row("struct encode (stdlib)", lambda: _loop(struct_encode, range(n)), n, quick,
+            _case("lbcore.geneve.encode", lambda: enc, n, quick),
+            _case("struct encode (stdlib)", lambda: _loop(struct_encode, range(n)), n, quick,
                  "no GENEVE package installed; struct.pack baseline"),
         ]),
         ("geneve: decode one GWLB packet (3 options) per call (ns/packet)", [
-            _row("lbcore.geneve.decode", lambda: _loop(geneve.decode, [packet] * n), n, quick),
-            _row("struct decode (stdlib)", lambda: _loop(struct_decode, [packet] * n), n,
+            _case("lbcore.geneve.decode", lambda: _loop(geneve.decode, [packet] * n), n, quick),
+            _case("struct decode (stdlib)", lambda: _loop(struct_decode, [packet] * n), n,
                  quick, "struct.unpack_from baseline"),
         ]),
     ]
@@ -551,14 +605,18 @@ def _geneve(quick):
 def _simulator(quick):
     from lbcore.sim import load_scenario, simulate
     n = 200_000 if quick else 1_000_000
-    r = simulate(load_scenario(), requests=n)
-    rps = r["engine"]["requests_per_second"]
+    scenario = load_scenario()
+
+    def measure():
+        rps = simulate(scenario, requests=n)["engine"]["requests_per_second"]
+        return 1e9 / rps, f"{rps / 1e6:.2f} M requests/s; no peer"
     return (f"sim: lbcore simulate, default scenario, {n:,} requests (ns/request)",
-            [("lbcore._sim engine", 1e9 / rps, f"{rps / 1e6:.2f} M requests/s; no peer")])
+            [Case("lbcore._sim engine", lambda: lambda: simulate(scenario, requests=n), n,
+                  "no peer", measure=measure)])
 
 
-COMPARISONS = [_hash_per_call, _flow_hash_batch, _consistent_per_call, _maglev_batch,
-               _jump_batch, _rendezvous_batch, _flowtable, _lor_p2c, _round_robin,
+COMPARISONS = [_hash_per_call, _hash_37_bytes, _flow_hash_batch, _consistent_per_call,
+               _maglev_batch, _jump_batch, _rendezvous_batch, _flowtable, _lor_p2c, _round_robin,
                _weighted_random, _bucket_per_call, _bucket_batch, _geo, _lpm,
                _l4_route_many, _geneve, _simulator]
 
@@ -577,6 +635,16 @@ def format_table(title, rows) -> str:
     return "\n".join(lines)
 
 
+def cases(quick: bool = False, comparisons=None) -> list[tuple[str, list[Case]]]:
+    """Every comparison's ``(title, cases)``, lbcore's case first (shared inputs built,
+    nothing timed)."""
+    out = []
+    for comparison in (COMPARISONS if comparisons is None else comparisons):
+        tables = comparison(quick)
+        out.extend(tables if isinstance(tables, list) else [tables])
+    return out
+
+
 def run_bench(quick: bool = False, comparisons=None) -> int:
     """Run ``comparisons`` (default: all of :data:`COMPARISONS`) and print their tables."""
     print("lbcore bench" + (" --quick" if quick else "") +
@@ -585,8 +653,7 @@ def run_bench(quick: bool = False, comparisons=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for comparison in (COMPARISONS if comparisons is None else comparisons):
-            tables = comparison(quick)
-            for title, rows in (tables if isinstance(tables, list) else [tables]):
+            for title, table in cases(quick, [comparison]):
                 print()
-                print(format_table(title, rows), flush=True)
+                print(format_table(title, [time_case(c) for c in table]), flush=True)
     return 0

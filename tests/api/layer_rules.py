@@ -37,6 +37,15 @@ def _is_private(name: str) -> bool:
     return bool(_PRIVATE.fullmatch(name)) and not _DUNDER.fullmatch(name)
 
 
+def use_root(root: Path) -> None:
+    """Check another tree laid out like this one (``python/`` and ``src/`` under
+    ``root``): the checker's own tests point it at a small fixture tree."""
+    global ROOT, PY, SRC
+    ROOT = Path(root).resolve()
+    PY = ROOT / "python"
+    SRC = ROOT / "src"
+
+
 def compiled_modules() -> set[str]:
     return {f"lbcore.{p.stem}" for p in (SRC / "lbcore").glob("*.pyx")}
 

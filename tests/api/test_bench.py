@@ -88,3 +88,35 @@ def test_numpy_jump_baseline_is_the_same_algorithm(n):
     import lbcore
     h = bench._hashes(2000, 9)
     assert bench._jump_numpy(h, n).tolist() == [lbcore.jump_hash(int(k), n) for k in h]
+
+
+def test_cases_are_data_with_lbcore_first():
+    tables = bench.cases(quick=True)
+    titles = [t for t, _ in tables]
+    assert len(titles) == len(set(titles))
+    for title, table in tables:
+        assert table and table[0].name.startswith("lbcore"), title
+        for case in table:
+            assert isinstance(case, bench.Case) and case.items > 0 and callable(case.make)
+
+
+def test_benchmarks_collect_every_bench_file_and_every_peer_case():
+    # `python -m pytest benchmarks` collects the bench_*.py files (benchmarks/conftest.py),
+    # and bench_peers.py wraps every case of lbcore.bench, once
+    import os
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, SKBUILD_EDITABLE_VERBOSE="0")
+    out = subprocess.run([sys.executable, "-m", "pytest", "benchmarks", "--collect-only", "-q",
+                          "-p", "no:cacheprovider"], cwd=root, env=env, capture_output=True,
+                         text=True, timeout=300).stdout
+    files = {line.split("::")[0] for line in out.splitlines() if "::" in line}
+    assert files == {f"benchmarks/{p.name}" for p in (root / "benchmarks").glob("bench_*.py")}
+    peers = [line for line in out.splitlines() if "bench_peers.py::test_peer_case" in line]
+    assert len(peers) == sum(len(table) for _, table in bench.cases(quick=True))
+    # a file named on the command line is collected once, not twice
+    one = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/bench_peers.py",
+                          "--collect-only", "-q", "-p", "no:cacheprovider"], cwd=root, env=env,
+                         capture_output=True, text=True, timeout=300).stdout
+    assert sorted(line for line in one.splitlines() if "::" in line) == sorted(peers)

@@ -1,4 +1,4 @@
-"""Every exported lb_* kernel of issue 7's families (geneve, l4) has a numba
+"""Every exported lb_* kernel of the ELB L4 families (geneve, l4) has a numba
 binding (each binding is exercised in test_geneve.py / test_l4.py)."""
 import lbcore._geneve
 import lbcore._l4

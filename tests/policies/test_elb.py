@@ -681,7 +681,7 @@ def test_batch_equals_scalar_through_target_changes(seed, kind, cross, steps):
 
 
 def test_new_flows_follow_lbcore_maglev_over_the_node_pool():
-    # The NLB composes issue 3's Maglev: a new flow lands where lbcore.Maglev over
+    # The NLB composes lbcore.Maglev: a new flow lands where lbcore.Maglev over
     # the node's healthy targets sends the flow's key hash.
     tg = TargetGroup(zone_targets([("A", 6)]), protocol="TCP", healthy=True)
     nlb = NetworkLoadBalancer(["A"], seed=12)

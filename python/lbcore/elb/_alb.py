@@ -6,9 +6,10 @@ Semantics and sources: docs/alb.md; rule compilation: docs/alb-rules.md.
 One request, top down: :meth:`ApplicationLoadBalancer.route` matches the
 listener's rules (``_rules``), takes the matched action (``_actions``), asks the
 target group's pools for the one that decides (``_pool``, which advances the
-target group and mirrors its health), picks or honours a stickiness cookie
-(``_cookies``) and returns a decision (``_decisions``). No module below calls
-back up.
+target group and mirrors its health) -- through ``_cookies`` when stickiness
+applies, which honours or sets the cookies and asks the pools itself -- and
+returns a decision (``_decisions``). No module below calls back up, and one
+request enters each module at most once (tests/policies/test_route_path.py).
 """
 from __future__ import annotations
 
@@ -200,37 +201,23 @@ class ApplicationLoadBalancer:
                 return Redirect(act.status, act.location(request), rule.priority)
             assert isinstance(act, FixedResponseAction)
             return FixedResponse(act.status, act.content_type, act.body, rule.priority)
-        cookies: tuple[SetCookie, ...] = ()
         if act.picker is None:
             s = act.states[0]
+        elif act.stickiness is None:
+            s = act.states[act.picker.pick_index(now)]
         else:
-            gi = -1
-            if act.stickiness is not None:
-                got = self._cookies.decode(request.cookies.get("AWSALBTG"))
-                if got is not None and got[0] == act.id and got[2] > now \
-                        and got[1] < len(act.groups) and act.groups[got[1]][1] > 0:
-                    gi = got[1]
-            if gi < 0:
-                gi = act.picker.pick_index(now)
-            if act.stickiness is not None:
-                cookies = (SetCookie("AWSALBTG", self._cookies.encode(
-                    act.id, gi, now + act.stickiness), act.stickiness),)
-            s = act.states[gi]
-        if s.sticky:
-            sticky = -1
-            if s.app_cookie is None or s.app_cookie in request.cookies:
-                got = self._cookies.decode(request.cookies.get(s.cookie_name))
-                if got is not None and got[0] == s.serial and got[2] > now:
-                    sticky = got[1]
-            pool, idx = s.pools.pick(zone, now, sticky)
-            if idx < 0:
-                return FixedResponse(503, "text/plain", "", rule.priority)
-            cookies += (SetCookie(s.cookie_name, self._cookies.encode(
-                s.serial, idx, now + s.sticky_seconds), s.sticky_seconds),)
-        else:
+            s = None                    # the AWSALBTG cookie may decide the group
+        if s is not None and not s.sticky:
             pool, idx = s.pools.pick(zone, now)
             if idx < 0:
                 return FixedResponse(503, "text/plain", "", rule.priority)
+            assert pool is not None
+            return forward(s.tg, pool.targets[idx], (), rule.priority, pool.fail_open,
+                           pool.release, idx)
+        s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
+                                                    SetCookie)
+        if idx < 0:
+            return FixedResponse(503, "text/plain", "", rule.priority)
         assert pool is not None
         return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
                        pool.release, idx)

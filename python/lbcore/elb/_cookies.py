@@ -1,15 +1,20 @@
 """Stickiness cookies: the opaque value codec the ALB and the Classic LB issue
-(AWSALB, AWSALBAPP-0, AWSALBTG, AWSELB) and the ``Set-Cookie`` header value a
-proxy sends for a :class:`~lbcore.elb.SetCookie`."""
+(AWSALB, AWSALBAPP-0, AWSALBTG, AWSELB), the ALB's stickiness step of one
+forwarded request (:meth:`CookieCodec.stick`: honour the cookies a request
+carries, else pick, and say which cookies to set) and the ``Set-Cookie`` header
+value a proxy sends for a :class:`~lbcore.elb.SetCookie`."""
 from __future__ import annotations
 
 import base64
 import math
 import struct
+from typing import Any, Callable, TypeVar
 
 from lbcore import hash_key
 
 __all__ = ["CookieCodec", "set_cookie_header"]
+
+_T = TypeVar("_T")
 
 
 class CookieCodec:
@@ -43,6 +48,47 @@ class CookieCodec:
             return None
         a, b, expiry = self._FMT.unpack(payload)
         return a, b, expiry
+
+    def stick(self, cookies: Any, act: Any, s: Any, zone: str | None, now: float,
+              cookie: Callable[[str, str, int], _T]) -> tuple[Any, Any, int, tuple[_T, ...]]:
+        """The sticky part of one ALB forward, in one step so that a request
+        enters this module once: ``(target group state, pool, target index,
+        cookies to set)``, index -1 when no target may take it; ``cookie(name,
+        value, max_age)`` makes each cookie to set (the ALB passes
+        :class:`~lbcore.elb.SetCookie`).
+
+        ``cookies``: the request's {name: value}; ``act``: the forward action
+        (``id``, ``groups``, ``picker``, ``stickiness``, ``states``); ``s``: the
+        target group state already drawn, or None to draw it here honouring
+        the action's AWSALBTG cookie (valid while unexpired and the group's
+        weight is > 0). The state's own stickiness (AWSALB or the application
+        cookie) is then honoured by the pool (``s.pools.pick(zone, now,
+        sticky)``)."""
+        out: tuple[_T, ...] = ()
+        if s is None:
+            gi = -1
+            got = self.decode(cookies.get("AWSALBTG"))
+            if got is not None and got[0] == act.id and got[2] > now \
+                    and got[1] < len(act.groups) and act.groups[got[1]][1] > 0:
+                gi = got[1]
+            if gi < 0:
+                gi = act.picker.pick_index(now)
+            out = (cookie("AWSALBTG", self.encode(act.id, gi, now + act.stickiness),
+                          act.stickiness),)
+            s = act.states[gi]
+        if not s.sticky:
+            pool, idx = s.pools.pick(zone, now)
+            return s, pool, idx, out
+        sticky = -1
+        if s.app_cookie is None or s.app_cookie in cookies:
+            got = self.decode(cookies.get(s.cookie_name))
+            if got is not None and got[0] == s.serial and got[2] > now:
+                sticky = got[1]
+        pool, idx = s.pools.pick(zone, now, sticky)
+        if idx >= 0:
+            out += (cookie(s.cookie_name, self.encode(s.serial, idx, now + s.sticky_seconds),
+                           s.sticky_seconds),)
+        return s, pool, idx, out
 
 
 def set_cookie_header(name: str, value: str, max_age: int | None) -> str:

@@ -549,7 +549,9 @@ class RuleSet:
         """Generate :meth:`match` as straight-line Python for this rule set: each
         slot inlines its cache lookup and mask AND, no per-slot call when the
         value's mask is cached (same result as :meth:`_match_loop`)."""
-        ns = {"ALL": self.all, "DEFAULT": self.default, "RULES": self.rules}
+        # the generated matcher belongs to this module (its __module__, tracebacks)
+        ns = {"__name__": __name__, "ALL": self.all, "DEFAULT": self.default,
+              "RULES": self.rules}
         lines = ["def match(request):", "    m = ALL"]
         for i, (slot, ev) in enumerate(zip(self._slots, self._evals)):
             ns[f"F{i}"] = slot.free
