@@ -27,7 +27,7 @@ def _loop(fn):
 @pytest.mark.benchmark(group="try_acquire per call (x1000)")
 def test_lbcore_try_acquire(benchmark):
     tb = TokenBuckets(1024, rate=RATE, burst=BURST)
-    f = tb.try_acquire
+    f = tb.check
     now = [1.0]
 
     def run():
@@ -99,7 +99,7 @@ def test_acquire_many(benchmark, n):
         return (), {}
 
     def run():
-        return state["tb"].acquire_many(b, t, unit="ns")
+        return state["tb"].check_many(b, t, unit="ns")
     out = benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
     benchmark.extra_info["decisions_per_s"] = n / benchmark.stats.stats.median
     assert 0 < out.sum() < n
@@ -115,7 +115,7 @@ def test_acquire_many_seconds_input(benchmark):
     def setup():
         state["tb"] = TokenBuckets(10**6, rate=0.01, burst=1)
         return (), {}
-    benchmark.pedantic(lambda: state["tb"].acquire_many(b, ts), setup=setup, rounds=3,
+    benchmark.pedantic(lambda: state["tb"].check_many(b, ts), setup=setup, rounds=3,
                        iterations=1)
 
 

@@ -6,16 +6,17 @@ policy objects live in ``lbcore.elb``, ``lbcore.route53`` and
 ``lbcore.apigateway``; ``lbcore.numba`` binds the kernels for ``@njit`` code.
 """
 from lbcore._flow import Flow, PROTOCOLS
-from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
+from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many, parse_seed
 from lbcore._rng import Random
 from lbcore.flows import Flows
 from lbcore._geo import Geoproximity, great_circle_km, biased_distance
-from lbcore._lpm import PrefixTable
+from lbcore._lpm import PrefixTable, parse_address
 from lbcore._dnspick import RecordPicker
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
-from lbcore._bucket import TokenBuckets, seconds_to_ns
+from lbcore._bucket import (TokenBuckets, Quotas, check_chain, check_chains, period_id,
+                            seconds_to_ns)
 
 __version__ = "0.1.0"
 
@@ -25,17 +26,19 @@ __all__ = [
     # Route 53 kernels (issue 6)
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
-    "TokenBuckets", "seconds_to_ns",
+    "TokenBuckets", "seconds_to_ns", "Quotas", "check_chain", "check_chains", "period_id",
+    "parse_seed", "parse_address",
 ]
 
 # Consistent flow selection and connection tracking (issue 3)
-from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate  # noqa: E402
+from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate, is_prime  # noqa: E402
 from lbcore._jump import JumpHash, jump_hash  # noqa: E402
 from lbcore._rendezvous import Rendezvous  # noqa: E402
-from lbcore._flowtable import FlowTable  # noqa: E402
+from lbcore._flowtable import FlowTable, MAX_CAPACITY as MAX_FLOW_CAPACITY, flow_columns  # noqa: E402,E501
+from lbcore._l4 import L4Path  # noqa: E402
 
 __all__ += ["Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash",
-            "Rendezvous", "FlowTable"]
+            "Rendezvous", "FlowTable", "MAX_FLOW_CAPACITY", "flow_columns", "L4Path", "is_prime"]
 
 # GENEVE encapsulation (issue 7); lbcore.elb is a subpackage (import lbcore.elb)
 from lbcore import geneve  # noqa: E402
