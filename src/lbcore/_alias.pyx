@@ -1,5 +1,6 @@
 # cython: language_level=3
 """Weighted random (Vose alias method) with ALB-style slow start (see _alias.pxd)."""
+cimport cython
 from libc.stdint cimport int32_t, uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport malloc, free
 
@@ -134,8 +135,12 @@ def alias_table(weights):
     return prob, alias
 
 
+@cython.embedsignature(False)
 cdef class WeightedRandom(_WeightedTargets):
-    """Weighted random choice, P(target) = weight / sum of available weights,
+    """WeightedRandom(targets, weights, *, seed=0, slow_start_seconds=0)
+--
+
+Weighted random choice, P(target) = weight / sum of available weights,
     by Vose's alias method: O(1) per pick, O(N) per add/remove/availability
     change (the table is rebuilt). Every draw comes from the object's
     xoshiro256** generator seeded by ``seed``.

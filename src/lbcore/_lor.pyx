@@ -5,6 +5,7 @@ Kernels are documented in _lor.pxd; the Python objects map arbitrary hashable
 target identities to dense int32 indices and keep raw pointers to their numpy
 state so the per-request path has no memoryview or numpy call in it.
 """
+cimport cython
 from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint64_t, uintptr_t
 
@@ -436,8 +437,12 @@ cdef class _OutstandingBase:
         return True
 
 
+@cython.embedsignature(False)
 cdef class LeastOutstanding(_OutstandingBase):
-    """Least outstanding requests over arbitrary hashable targets.
+    """LeastOutstanding(targets, *, weights=None, seed=0, slow_start_seconds=0)
+--
+
+Least outstanding requests over arbitrary hashable targets.
 
     ``acquire()`` returns the available target with the fewest outstanding
     requests (weighted: smallest ``outstanding / weight``, compared exactly in
@@ -471,8 +476,12 @@ cdef class LeastOutstanding(_OutstandingBase):
         return self.s.heap[0].idx if self.s.size > 0 else -1
 
 
+@cython.embedsignature(False)
 cdef class PowerOfTwoChoices(_OutstandingBase):
-    """Power of two choices: two *distinct* random available targets, the one
+    """PowerOfTwoChoices(targets, *, seed=0, slow_start_seconds=0)
+--
+
+Power of two choices: two *distinct* random available targets, the one
     with fewer outstanding requests wins (a tie goes to the first of the two
     draws, i.e. a fair coin). Sampling distinct candidates avoids comparing a
     target with itself (Envoy issue 20420). O(1) acquire and release.

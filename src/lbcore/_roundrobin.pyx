@@ -1,5 +1,6 @@
 # cython: language_level=3
 """Smooth weighted round robin with ALB-style slow start (see _roundrobin.pxd)."""
+cimport cython
 from libc.stdint cimport int32_t, uint8_t, uintptr_t
 from libc.math cimport INFINITY
 
@@ -100,8 +101,12 @@ cdef class _WeightedTargets:
         return target in self._map.index
 
 
+@cython.embedsignature(False)
 cdef class RoundRobin(_WeightedTargets):
-    """Smooth weighted round robin (nginx): picks interleave in proportion to
+    """RoundRobin(targets, *, weights=None, slow_start_seconds=0)
+--
+
+Smooth weighted round robin (nginx): picks interleave in proportion to
     the weights instead of bursting (weights {a: 5, b: 1, c: 1} give
     a a b a c a a). Deterministic (no seed); ties go to the lowest index.
 
