@@ -20,6 +20,21 @@ from lbcore._bucket import (TokenBuckets, Quotas, check_chain, check_chains, per
 
 __version__ = "0.1.0"
 
+
+def get_include() -> str:
+    """The directory to put on a Cython include path (``include_path=[lbcore.get_include()]``)
+    so that ``cimport lbcore`` / ``from lbcore cimport lb_...`` finds lbcore's public C API
+    (``lbcore/__init__.pxd`` and the family ``.pxd`` files)."""
+    from pathlib import Path
+    here = Path(__file__).resolve().parent
+    if (here / "__init__.pxd").exists():                    # an installed wheel
+        return str(here.parent)
+    src = here.parents[1] / "src"                           # a source tree / editable install
+    if (src / "lbcore" / "__init__.pxd").exists():
+        return str(src)
+    raise FileNotFoundError("lbcore's .pxd files are not installed")
+
+
 __all__ = [
     "Flow", "Flows", "PROTOCOLS", "Random",
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
@@ -27,7 +42,7 @@ __all__ = [
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
     "TokenBuckets", "seconds_to_ns", "Quotas", "check_chain", "check_chains", "period_id",
-    "parse_seed", "parse_address",
+    "parse_seed", "parse_address", "get_include",
 ]
 
 # Consistent flow selection and connection tracking (issue 3)

@@ -172,8 +172,9 @@ Weighted rendezvous (highest random weight) hashing over ``targets``.
         self._scratch = &sv[0]
         self._outbuf = &ov[0]
 
-    def _kernel_arrays(self):
-        """(ta, tb, weights or None) as the kernels take them."""
+    def kernel_arrays(self):
+        """``(ta, tb, weights or None)``: the read-only arrays the rendezvous kernels
+        take (``lbcore.numba.rendezvous_*``), C-contiguous uint64 / float64."""
         return self._ta_arr, self._tb_arr, self._w_arr
 
     def __len__(self):
