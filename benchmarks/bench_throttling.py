@@ -149,7 +149,7 @@ def test_numba_acquire_many(benchmark):
     n = 10**6
     b, t = _batch(n, 10**6)
     c = np.ones(n, np.int64)
-    lbn.bucket_acquire_many_ns(TokenBuckets(8, rate=1, burst=1)._writable_state(),
+    lbn.bucket_acquire_many_ns(TokenBuckets(8, rate=1, burst=1).ctypes.state,
                                b[:1] * 0, t[:1], c[:1])                 # compile
     state = {}
 
@@ -157,7 +157,7 @@ def test_numba_acquire_many(benchmark):
         state["tb"] = TokenBuckets(10**6, rate=0.01, burst=1)
         return (), {}
     benchmark.pedantic(
-        lambda: lbn.bucket_acquire_many_ns(state["tb"]._writable_state(), b, t, c),
+        lambda: lbn.bucket_acquire_many_ns(state["tb"].ctypes.state, b, t, c),
         setup=setup, rounds=3, iterations=1)
 
 

@@ -8,6 +8,7 @@ policy objects live in ``lbcore.elb``, ``lbcore.route53`` and
 from lbcore._flow import Flow, PROTOCOLS
 from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many, parse_seed
 from lbcore._rng import Random
+from lbcore._handle import KernelHandle
 from lbcore.flows import Flows
 from lbcore._geo import Geoproximity, great_circle_km, biased_distance
 from lbcore._lpm import PrefixTable, parse_address
@@ -42,7 +43,7 @@ __all__ = [
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
     "TokenBuckets", "seconds_to_ns", "Quotas", "check_chain", "check_chains", "period_id",
-    "parse_seed", "parse_address", "get_include",
+    "parse_seed", "parse_address", "get_include", "KernelHandle",
 ]
 
 # Consistent flow selection and connection tracking (issue 3)

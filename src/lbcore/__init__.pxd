@@ -42,8 +42,10 @@ from lbcore._geo cimport (lb_geo_distance, lb_geo_biased, lb_geo_unit_many, lb_g
 
 from lbcore._hash cimport (lb_hash_keys, lb_flow_hash, lb_flow_hash_many, lb_hash_u64,
                            lb_hash_bytes, lb_splitmix64, lb_mix64, lb_hash_keys_init,
-                           lb_flow_hash_keyed, lb_mum, LB_FLOW_IPV6, LB_FLOW_HAS_SEQ,
-                           LB_FIELDS_5, LB_FIELDS_3, LB_FIELDS_2)
+                           lb_flow_hash_keyed, lb_mum)
+
+from lbcore._types cimport (LB_FLOW_IPV6, LB_FLOW_HAS_SEQ, LB_FIELDS_5, LB_FIELDS_3,
+                           LB_FIELDS_2)
 
 from lbcore._jump cimport (lb_jump_hash, lb_jump_hash_many)
 

@@ -6,6 +6,7 @@ is p/q tokens/s counts tokens in units of 1/(10**9 * q) token, so one nanosecond
 exactly p units. Refill never rounds, so nothing drifts or is lost over any horizon.
 """
 cimport cython
+from lbcore._handle cimport make_handle
 from fractions import Fraction
 import math
 import warnings
@@ -351,6 +352,7 @@ cdef class TokenBuckets:
     cdef int64_t* _s
     cdef int64_t _n
     cdef object _rate0, _burst0  # construction scalars (None if per-bucket arrays)
+    cdef object _handle         # KernelHandle, built by ctypes
 
     def __init__(self, n, *, rate, burst):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
@@ -424,9 +426,21 @@ cdef class TokenBuckets:
         v.flags.writeable = False
         return v
 
-    def _writable_state(self):
-        """The live state rows (a view), for lbcore.numba kernels that mutate them."""
-        return self._state[:self._n]
+    @property
+    def ctypes(self):
+        """The buckets' C interface (a ``KernelHandle``): ``state`` is the live, writable
+        int64 ``(n, 8)`` table (pass ``state.ctypes`` and ``len(state)`` to the
+        ``lbcore.numba.bucket_*`` kernels), ``address`` its first element, ``kernels`` the
+        ``lb_bucket_*`` functions over it. ``resize`` swaps in a new table: fetch
+        ``ctypes`` again afterwards."""
+        if self._handle is None or self._handle.state.shape[0] != self._n \
+                or self._handle.address != <size_t>self._s:
+            self._handle = make_handle(<size_t>self._s, self._state[:self._n], "int64_t", {
+                "lb_bucket_try_acquire": <size_t>&lb_bucket_try_acquire,
+                "lb_bucket_acquire_many": <size_t>&lb_bucket_acquire_many,
+                "lb_bucket_check_chain": <size_t>&lb_bucket_check_chain,
+                "lb_bucket_check_chains": <size_t>&lb_bucket_check_chains})
+        return self._handle
 
     cdef inline int64_t _check_bucket(self, Py_ssize_t bucket) except -1:
         if bucket < 0 or bucket >= self._n:
@@ -671,8 +685,15 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
         v.flags.writeable = False
         return v
 
-    def _writable_state(self):
-        return self._state[:self._n]
+    @property
+    def ctypes(self):
+        """The quota table's C interface (a ``KernelHandle``): ``state`` is the live,
+        writable int64 ``(nq, 8)`` table the ``lbcore.numba.bucket_check_chain(s)``
+        kernels take as ``quotas``. ``add`` may swap in a new table: fetch it again."""
+        return make_handle(<size_t>self._q, self._state[:self._n], "int64_t", {
+            "lb_bucket_check_chain": <size_t>&lb_bucket_check_chain,
+            "lb_bucket_check_chains": <size_t>&lb_bucket_check_chains,
+            "lb_bucket_period_id": <size_t>&lb_bucket_period_id})
 
     def used(self, Py_ssize_t q, now):
         """Requests counted against counter ``q`` in the period containing ``now``."""

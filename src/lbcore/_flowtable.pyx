@@ -15,6 +15,7 @@ Rules:
 * ``now`` never decreases (checked at the Python boundary).
 """
 cimport cython
+from lbcore._handle cimport make_handle
 import math
 
 import numpy as np
@@ -450,6 +451,22 @@ Connection tracking: each live flow stays on the target it was first sent to.
         """Address of the table's C struct (``lb_flowtable*``) for ``lbcore.numba``;
         valid while this object lives. numba callers must keep ``now`` monotone."""
         return <uintptr_t>&self.t
+
+    @property
+    def ctypes(self):
+        """The table's C interface (a ``KernelHandle``): ``address`` is the
+        ``lb_flowtable*`` (the same as :attr:`address`), ``kernels`` the
+        ``lb_flowtable_*`` functions that take it."""
+        return make_handle(<size_t>&self.t, None, "lb_flowtable", {
+            "lb_flowtable_lookup": <size_t>&lb_flowtable_lookup,
+            "lb_flowtable_insert": <size_t>&lb_flowtable_insert,
+            "lb_flowtable_lookup_many": <size_t>&lb_flowtable_lookup_many,
+            "lb_flowtable_insert_many": <size_t>&lb_flowtable_insert_many,
+            "lb_flowtable_find": <size_t>&lb_flowtable_find,
+            "lb_flowtable_add": <size_t>&lb_flowtable_add,
+            "lb_flowtable_remove": <size_t>&lb_flowtable_remove,
+            "lb_flowtable_forget_target": <size_t>&lb_flowtable_forget_target,
+            "lb_flowtable_expire": <size_t>&lb_flowtable_expire})
 
     def _check_now_for_numba(self, now):
         """Validate ``now`` as the Python methods do (for callers driving the kernels

@@ -6,6 +6,7 @@ target identities to dense int32 indices and keep raw pointers to their numpy
 state so the per-request path has no memoryview or numpy call in it.
 """
 cimport cython
+from lbcore._handle cimport make_handle
 from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint64_t, uintptr_t
 
@@ -401,6 +402,19 @@ cdef class _OutstandingBase:
         object lives; ``add`` may reallocate the per-target arrays (the struct's
         pointers are updated in place), so don't ``add`` concurrently with a numba call."""
         return self._st
+
+    @property
+    def ctypes(self):
+        """The selector's C interface (a ``KernelHandle``): ``state`` is the uint8 array
+        holding the ``lb_lor`` struct (pass ``state.ctypes`` to the ``lbcore.numba``
+        LOR kernels), ``address`` the ``lb_lor*``. Valid while the object lives (``add``
+        updates the struct's pointers in place: not concurrently with a numba call)."""
+        return make_handle(<size_t>self._st.ctypes.data, self._st, "lb_lor", {
+            "lb_lor_acquire": <size_t>&lb_lor_acquire,
+            "lb_lor_acquire_p2c": <size_t>&lb_lor_acquire_p2c,
+            "lb_lor_acquire_at": <size_t>&lb_lor_acquire_at,
+            "lb_lor_release": <size_t>&lb_lor_release,
+            "lb_lor_set_available": <size_t>&lb_lor_set_available})
 
     def _state_arrays(self):
         """Views of the per-target arrays (length n_slots) and the heap (length size)."""

@@ -1,6 +1,7 @@
 # cython: language_level=3
 """Smooth weighted round robin with ALB-style slow start (see _roundrobin.pxd)."""
 cimport cython
+from lbcore._handle cimport make_handle
 from libc.stdint cimport int32_t, uint8_t, uintptr_t
 from libc.math cimport INFINITY
 
@@ -253,6 +254,15 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
     def _state(self):
         """uint8 array holding the ``lb_roundrobin`` struct (``._state().ctypes`` for numba)."""
         return self._st
+
+    @property
+    def ctypes(self):
+        """The selector's C interface (a ``KernelHandle``): ``state`` is the uint8 array
+        holding the ``lb_roundrobin`` struct (pass ``state.ctypes`` to
+        ``lbcore.numba.roundrobin_*``), ``address`` the ``lb_roundrobin*``."""
+        return make_handle(<size_t>self._st.ctypes.data, self._st, "lb_roundrobin", {
+            "lb_roundrobin_pick": <size_t>&lb_roundrobin_pick,
+            "lb_roundrobin_pick_many": <size_t>&lb_roundrobin_pick_many})
 
     def _state_arrays(self):
         n = self.s.n_slots

@@ -87,7 +87,7 @@ def test_invariant_and_no_lost_tokens(lim, seq):
 
 def _tokens_ns(tb, t):
     """Exact tokens at integer ns t without touching state (copy of the row)."""
-    row = tb._writable_state()[0].copy()
+    row = tb.ctypes.state[0].copy()
     rate, scale, cap, tok, last = int(row[2]), int(row[3]), int(row[4]), int(row[0]), int(row[1])
     return Fraction(min(cap, tok + rate * (t - last)), scale)
 
@@ -171,13 +171,13 @@ def test_numba_equals_cython():
     ref = TokenBuckets(50, rate=Fraction(7, 3), burst=4)
     want = ref.check_many(b, t, c, unit="ns")
     nb1 = TokenBuckets(50, rate=Fraction(7, 3), burst=4)
-    assert np.array_equal(seq(nb1._writable_state(), b, t, c), want.astype(np.intc))
+    assert np.array_equal(seq(nb1.ctypes.state, b, t, c), want.astype(np.intc))
     nb2 = TokenBuckets(50, rate=Fraction(7, 3), burst=4)
-    out, bad, reason = lbn.bucket_acquire_many_ns(nb2._writable_state(), b, t, c)
+    out, bad, reason = lbn.bucket_acquire_many_ns(nb2.ctypes.state, b, t, c)
     assert bad == -1 and reason == 0 and np.array_equal(out.view(bool), want)
     assert np.array_equal(nb1.state, ref.state) and np.array_equal(nb2.state, ref.state)
     # error codes and rollback through numba
-    st_ = nb2._writable_state()
+    st_ = nb2.ctypes.state
     before = st_.copy()
     out, bad, reason = lbn.bucket_acquire_many_ns(st_, np.array([0, 0], np.int32),
                                            np.array([t[-1] + NS, 0], np.int64),
