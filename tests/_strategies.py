@@ -34,8 +34,6 @@ class FakeFlows:
         c = list(self.real.columns())
         return [np.zeros(self.n, np.uint8)] + c[1:]
 
-    _hash_columns = __lbcore_columns__      # the older protocol name (request selectors)
-
 
 def uneven_flows(real):
     """A genuine lbcore.Flows whose first column (9 rows) disagrees with the others."""

@@ -207,7 +207,6 @@ class Flows:
     # The batch protocol of the compiled kernels: an object with a callable
     # ``__lbcore_columns__`` returning these nine columns is taken as a batch of flows.
     __lbcore_columns__ = columns
-    _hash_columns = columns      # the older name, read by lbcore._selector.pxi
 
     @property
     def is_ipv6(self):

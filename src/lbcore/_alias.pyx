@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Weighted random (Vose alias method) with ALB-style slow start (see _alias.pxd)."""
 cimport cython
-from lbcore._handle cimport make_handle
+from lbcore._handle import make_handle
 from libc.stdint cimport int32_t, uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport malloc, free
 

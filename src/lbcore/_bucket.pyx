@@ -6,7 +6,7 @@ is p/q tokens/s counts tokens in units of 1/(10**9 * q) token, so one nanosecond
 exactly p units. Refill never rounds, so nothing drifts or is lost over any horizon.
 """
 cimport cython
-from lbcore._handle cimport make_handle
+from lbcore._handle import make_handle
 from fractions import Fraction
 import math
 import warnings

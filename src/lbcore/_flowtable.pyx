@@ -15,7 +15,7 @@ Rules:
 * ``now`` never decreases (checked at the Python boundary).
 """
 cimport cython
-from lbcore._handle cimport make_handle
+from lbcore._handle import make_handle
 import math
 
 import numpy as np

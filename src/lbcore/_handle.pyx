@@ -28,7 +28,7 @@ KernelHandle.__doc__ = ("KernelHandle(address, state, struct, kernels, capsule):
 cdef dict _CAPSULE_NAMES = {}      # struct -> bytes kept alive for the capsules' names
 
 
-cpdef object make_handle(size_t address, object state, str struct, dict kernels):
+def make_handle(size_t address, object state, str struct, dict kernels):
     """A ``KernelHandle`` over the C state at ``address`` (owned by ``state``)."""
     name = _CAPSULE_NAMES.get(struct)
     if name is None:

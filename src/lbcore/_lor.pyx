@@ -6,7 +6,7 @@ target identities to dense int32 indices and keep raw pointers to their numpy
 state so the per-request path has no memoryview or numpy call in it.
 """
 cimport cython
-from lbcore._handle cimport make_handle
+from lbcore._handle import make_handle
 from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint64_t, uintptr_t
 
