@@ -120,7 +120,7 @@ def test_numba_hash_flows_batch(benchmark, name):
     pytest.importorskip("numba")
     from lbcore import numba as lbn
     flows = _batch(name)
-    cols = flows._hash_columns()
+    cols = flows.columns()
     lbn.hash_flows(*cols, 0, False, np.uint64(0))        # compile outside the timing
     benchmark(lbn.hash_flows, *cols, 0, False, np.uint64(0))
 

@@ -142,14 +142,14 @@ NETS = [ipaddress.ip_network(p) for p in PREFIXES]
 
 def test_lpm_batch_100k_lookups(benchmark):
     benchmark.group = "LPM, 10^4 IPv4 prefixes"
-    out = benchmark(TABLE.lookup_many_v4, ADDRS)
+    out = benchmark(TABLE.lookup_many, ADDRS, version=4)
     assert out.shape == ADDRS.shape
 
 
 def test_lpm_scalar_lookup_int(benchmark):
     benchmark.group = "LPM, 10^4 IPv4 prefixes"
     a = int(ADDRS[0])
-    benchmark(TABLE.lookup_v4, a)
+    benchmark(TABLE.lookup, a, version=4)
 
 
 def test_lpm_scalar_lookup_str(benchmark):

@@ -28,7 +28,7 @@ def _loop(fn):
 @pytest.mark.benchmark(group="try_acquire per call (x1000)")
 def test_lbcore_try_acquire(benchmark):
     tb = TokenBuckets(1024, rate=RATE, burst=BURST)
-    f = tb.try_acquire
+    f = tb.check
     now = [1.0]
 
     def run():
@@ -76,7 +76,7 @@ def test_acquire_many(benchmark, n):
         return (), {}
 
     def run():
-        return state["tb"].acquire_many(b, t, unit="ns")
+        return state["tb"].check_many(b, t, unit="ns")
     out = benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
     benchmark.extra_info["decisions_per_s"] = n / benchmark.stats.stats.median
     assert 0 < out.sum() < n
@@ -92,7 +92,7 @@ def test_acquire_many_seconds_input(benchmark):
     def setup():
         state["tb"] = TokenBuckets(10**6, rate=0.01, burst=1)
         return (), {}
-    benchmark.pedantic(lambda: state["tb"].acquire_many(b, ts), setup=setup, rounds=3,
+    benchmark.pedantic(lambda: state["tb"].check_many(b, ts), setup=setup, rounds=3,
                        iterations=1)
 
 
@@ -126,7 +126,7 @@ def test_numba_acquire_many(benchmark):
     n = 10**6
     b, t = _batch(n, 10**6)
     c = np.ones(n, np.int64)
-    lbn.bucket_acquire_many_ns(TokenBuckets(8, rate=1, burst=1)._writable_state(),
+    lbn.bucket_acquire_many_ns(TokenBuckets(8, rate=1, burst=1).ctypes.state,
                                b[:1] * 0, t[:1], c[:1])                 # compile
     state = {}
 
@@ -134,7 +134,7 @@ def test_numba_acquire_many(benchmark):
         state["tb"] = TokenBuckets(10**6, rate=0.01, burst=1)
         return (), {}
     benchmark.pedantic(
-        lambda: lbn.bucket_acquire_many_ns(state["tb"]._writable_state(), b, t, c),
+        lambda: lbn.bucket_acquire_many_ns(state["tb"].ctypes.state, b, t, c),
         setup=setup, rounds=3, iterations=1)
 
 

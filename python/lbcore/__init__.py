@@ -6,24 +6,42 @@ policy objects live in ``lbcore.elb``, ``lbcore.route53`` and
 ``lbcore.apigateway``; ``lbcore.numba`` binds the kernels for ``@njit`` code.
 """
 from lbcore._flow import Flow, PROTOCOLS
-from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many
+from lbcore._hash import flow_hash, flow_hash_fields, hash_key, hash_u64_many, parse_seed
 from lbcore._rng import Random
+from lbcore._handle import KernelHandle
 from lbcore.flows import Flows
 from lbcore._geo import Geoproximity, great_circle_km, biased_distance
-from lbcore._lpm import PrefixTable
+from lbcore._lpm import PrefixTable, parse_address
 from lbcore._dnspick import RecordPicker
 from lbcore._request_selector import RequestSelector
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
-from lbcore._bucket import TokenBuckets, seconds_to_ns
-from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate
+from lbcore._bucket import (TokenBuckets, Quotas, check_chain, check_chains, period_id,
+                            seconds_to_ns)
+from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate, is_prime
 from lbcore._jump import JumpHash, jump_hash
 from lbcore._rendezvous import Rendezvous
-from lbcore._flowtable import FlowTable
+from lbcore._flowtable import FlowTable, MAX_CAPACITY as MAX_FLOW_CAPACITY, flow_columns
+from lbcore._l4 import L4Path
 from lbcore import geneve
 
 __version__ = "0.1.0"
+
+
+def get_include() -> str:
+    """The directory to put on a Cython include path (``include_path=[lbcore.get_include()]``)
+    so that ``cimport lbcore`` / ``from lbcore cimport lb_...`` finds lbcore's public C API
+    (``lbcore/__init__.pxd`` and the family ``.pxd`` files)."""
+    from pathlib import Path
+    here = Path(__file__).resolve().parent
+    if (here / "__init__.pxd").exists():                    # an installed wheel
+        return str(here.parent)
+    src = here.parents[1] / "src"                           # a source tree / editable install
+    if (src / "lbcore" / "__init__.pxd").exists():
+        return str(src)
+    raise FileNotFoundError("lbcore's .pxd files are not installed")
+
 
 __all__ = [
     # flows and hashing
@@ -38,7 +56,10 @@ __all__ = [
     # DNS kernels (resolve)
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     # token buckets (check)
-    "TokenBuckets", "seconds_to_ns",
+    "TokenBuckets", "seconds_to_ns", "Quotas", "check_chain", "check_chains", "period_id",
+    # kernel facilities the policy layer shares, and the C-level handles
+    "MAX_FLOW_CAPACITY", "flow_columns", "L4Path", "is_prime", "parse_seed", "parse_address",
+    "get_include", "KernelHandle",
     # GENEVE encapsulation (a module: lbcore.geneve)
     "geneve",
 ]

@@ -395,7 +395,7 @@ def _bucket_per_call(quick):
     clock = [1.0]
 
     def ours():
-        f = tb.try_acquire
+        f = tb.check
 
         def run():
             t = clock[0]
@@ -423,7 +423,7 @@ def _bucket_per_call(quick):
         lim = pl.Limiter(bucket)
         return lambda: [lim.try_acquire("k7", blocking=False) for _ in range(m)]
     return "bucket: token bucket try-acquire, one call per request (ns/call)", [
-        _case("lbcore.TokenBuckets.try_acquire", ours, n, quick, "exact integer refill"),
+        _case("lbcore.TokenBuckets.check", ours, n, quick, "exact integer refill"),
         _case("token_bucket.Limiter.consume", token_bucket, n, quick),
         _case("limits MovingWindowRateLimiter.hit", limits("MovingWindowRateLimiter"), m,
              quick),
@@ -444,7 +444,7 @@ def _bucket_batch(quick):
     def ours():
         def run():
             state["tb"] = lbcore.TokenBuckets(keys, rate=0.5, burst=5)
-            return state["tb"].acquire_many(b, t, unit="ns")
+            return state["tb"].check_many(b, t, unit="ns")
         return run
 
     def python_dict():               # the same decisions, one dict update per request
@@ -460,7 +460,7 @@ def _bucket_batch(quick):
                 tokens[k] = tok - 1 if tok >= 1 else tok
         return run, m
     return f"bucket: acquire_many, {n:,} requests over {keys:,} keys (ns/decision)", [
-        _case("lbcore.TokenBuckets.acquire_many", ours, n, quick, "includes building buckets"),
+        _case("lbcore.TokenBuckets.check_many", ours, n, quick, "includes building buckets"),
         _case("Python dict token buckets", lambda: python_dict()[0], n // 20, quick,
              "float refill per request, stdlib"),
     ]
@@ -522,7 +522,7 @@ def _lpm(quick):
                         break
         return run
     return f"lpm: longest-prefix match, {len(nets):,} IPv4 prefixes (ns/lookup)", [
-        _case("lbcore.PrefixTable.lookup_many_v4", lambda: lambda: table.lookup_many_v4(addrs),
+        _case("lbcore.PrefixTable.lookup_many(version=4)", lambda: lambda: table.lookup_many(addrs, version=4),
              n, quick, "batch of uint32 addresses"),
         _case("Python dict per prefix length", dict_lpm, m, quick, "stdlib, per address"),
     ]

@@ -155,8 +155,8 @@ class Flows:
             if not isinstance(f, Flow):
                 raise TypeError(f"flows[{i}] must be a lbcore.Flow, got {type(f).__name__}")
         cols = [np.array([getattr(f, a) for f in flows], dtype=_DTYPES[c])
-                for c, a in zip(_COLUMNS, ("proto", "flags", "src_hi", "src_lo", "dst_hi",
-                                           "dst_lo", "sport", "dport", "seq"))]
+                for c, a in zip(_COLUMNS, ("protocol", "flags", "src_hi", "src_lo", "dst_hi",
+                                           "dst_lo", "src_port", "dst_port", "seq"))]
         return cls._from_columns(*cols)
 
     @classmethod
@@ -204,7 +204,9 @@ class Flows:
         return (self.protocol, self.flags, self.src_hi, self.src_lo, self.dst_hi,
                 self.dst_lo, self.src_port, self.dst_port, self.seq)
 
-    _hash_columns = columns      # what lbcore.flow_hash looks for
+    # The batch protocol of the compiled kernels: an object with a callable
+    # ``__lbcore_columns__`` returning these nine columns is taken as a batch of flows.
+    __lbcore_columns__ = columns
 
     @property
     def is_ipv6(self):
@@ -224,14 +226,14 @@ class Flows:
         if isinstance(index, slice) or (isinstance(index, np.ndarray) and index.ndim == 1):
             if isinstance(index, np.ndarray) and index.dtype.kind not in "uib":
                 raise TypeError(f"Flows index arrays must be integer or bool, got dtype {index.dtype}")
-            return Flows._from_columns(*(c[index] for c in self._hash_columns()))
+            return Flows._from_columns(*(c[index] for c in self.columns()))
         if isinstance(index, bool) or not hasattr(index, "__index__"):
             raise TypeError(f"Flows indices must be ints, slices or arrays, got {type(index).__name__}")
         i = operator.index(index)
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"flow index {i} out of range for {n} flows")
-        return Flow._from_fields(*(int(c[i]) for c in self._hash_columns()))
+        return Flow._from_fields(*(int(c[i]) for c in self.columns()))
 
     def __iter__(self):
         for i in range(len(self)):
@@ -246,7 +248,7 @@ class Flows:
     def __eq__(self, other):
         if not isinstance(other, Flows):
             return NotImplemented
-        return all(np.array_equal(a, b) for a, b in zip(self._hash_columns(), other._hash_columns()))
+        return all(np.array_equal(a, b) for a, b in zip(self.columns(), other.columns()))
 
     __hash__ = None
 

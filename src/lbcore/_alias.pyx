@@ -1,5 +1,7 @@
 # cython: language_level=3
 """Weighted random (Vose alias method) with ALB-style slow start (see _alias.pxd)."""
+cimport cython
+from lbcore._handle import make_handle
 from libc.stdint cimport int32_t, uint8_t, uint64_t, uintptr_t
 from libc.stdlib cimport malloc, free
 
@@ -131,8 +133,12 @@ def alias_table(weights):
     return prob, alias
 
 
+@cython.embedsignature(False)
 cdef class WeightedRandom(_WeightedTargets):
-    """Weighted random choice, P(target) = weight / sum of available weights,
+    """WeightedRandom(targets, weights, *, seed=0, slow_start_seconds=0)
+--
+
+Weighted random choice, P(target) = weight / sum of available weights,
     by Vose's alias method: O(1) per pick, O(N) per add/remove/availability
     change (the table is rebuilt; ``sync_available`` rebuilds once for many
     changes). Every draw comes from the object's xoshiro256** generator seeded
@@ -238,6 +244,15 @@ cdef class WeightedRandom(_WeightedTargets):
         Availability changes and add/remove swap in new table arrays (the struct's
         pointers are updated in place)."""
         return self._st
+
+    @property
+    def ctypes(self):
+        """The selector's C interface (a ``KernelHandle``): ``state`` is the uint8 array
+        holding the ``lb_alias`` struct (pass ``state.ctypes`` to
+        ``lbcore.numba.alias_pick*``), ``address`` the ``lb_alias*``."""
+        return make_handle(<size_t>self._st.ctypes.data, self._st, "lb_alias", {
+            "lb_alias_pick": <size_t>&lb_alias_pick,
+            "lb_alias_pick_many": <size_t>&lb_alias_pick_many})
 
     def _state_arrays(self):
         n = self.s.n_slots

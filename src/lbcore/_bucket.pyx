@@ -5,8 +5,11 @@ Exact arithmetic (docs/throttling.md): time is integer nanoseconds, a bucket who
 is p/q tokens/s counts tokens in units of 1/(10**9 * q) token, so one nanosecond adds
 exactly p units. Refill never rounds, so nothing drifts or is lost over any horizon.
 """
+cimport cython
+from lbcore._handle import make_handle
 from fractions import Fraction
 import math
+import warnings
 
 from libc.math cimport isfinite, llrint
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
@@ -315,6 +318,11 @@ cdef inline int64_t _to_ns(double now) except -1:
     return llrint(x)
 
 
+def _deprecated(old, new):
+    warnings.warn(f"TokenBuckets.{old} is deprecated; use TokenBuckets.{new}",
+                  DeprecationWarning, stacklevel=3)
+
+
 def seconds_to_ns(times):
     """The conversion every entry point applies to ``now`` given in seconds: the double
     product ``now * 1e9`` rounded to the nearest integer, ties to even (``llrint`` /
@@ -328,8 +336,12 @@ def seconds_to_ns(times):
     return np.rint(x).astype(np.int64)
 
 
+@cython.embedsignature(False)
 cdef class TokenBuckets:
-    """``n`` independent token buckets, refilled at ``rate`` tokens/s up to ``burst``.
+    """TokenBuckets(n, *, rate, burst)
+--
+
+``n`` independent token buckets, refilled at ``rate`` tokens/s up to ``burst``.
 
     ``rate`` and ``burst`` are non-negative scalars or length-``n`` arrays (ints and
     ``Fraction`` exact; floats read as the nearest rational with denominator <= 1000).
@@ -340,6 +352,7 @@ cdef class TokenBuckets:
     cdef int64_t* _s
     cdef int64_t _n
     cdef object _rate0, _burst0  # construction scalars (None if per-bucket arrays)
+    cdef object _handle         # KernelHandle, built by ctypes
 
     def __init__(self, n, *, rate, burst):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
@@ -413,9 +426,21 @@ cdef class TokenBuckets:
         v.flags.writeable = False
         return v
 
-    def _writable_state(self):
-        """The live state rows (a view), for lbcore.numba kernels that mutate them."""
-        return self._state[:self._n]
+    @property
+    def ctypes(self):
+        """The buckets' C interface (a ``KernelHandle``): ``state`` is the live, writable
+        int64 ``(n, 8)`` table (pass ``state.ctypes`` and ``len(state)`` to the
+        ``lbcore.numba.bucket_*`` kernels), ``address`` its first element, ``kernels`` the
+        ``lb_bucket_*`` functions over it. ``resize`` swaps in a new table: fetch
+        ``ctypes`` again afterwards."""
+        if self._handle is None or self._handle.state.shape[0] != self._n \
+                or self._handle.address != <size_t>self._s:
+            self._handle = make_handle(<size_t>self._s, self._state[:self._n], "int64_t", {
+                "lb_bucket_try_acquire": <size_t>&lb_bucket_try_acquire,
+                "lb_bucket_acquire_many": <size_t>&lb_bucket_acquire_many,
+                "lb_bucket_check_chain": <size_t>&lb_bucket_check_chain,
+                "lb_bucket_check_chains": <size_t>&lb_bucket_check_chains})
+        return self._handle
 
     cdef inline int64_t _check_bucket(self, Py_ssize_t bucket) except -1:
         if bucket < 0 or bucket >= self._n:
@@ -433,17 +458,27 @@ cdef class TokenBuckets:
             self._time_back(bucket, t, name)
         return r
 
-    def try_acquire(self, Py_ssize_t bucket, double now, long long cost=1):
+    def check(self, Py_ssize_t bucket, double now, long long cost=1):
         """Refill ``bucket`` to ``now`` (seconds) and take ``cost`` tokens if it holds
         them: True if admitted. A ``now`` before the bucket's last time is a ValueError
         (and changes nothing)."""
         return self._take(bucket, _to_ns(now), cost, "now") == 1
 
-    def try_acquire_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
-        """:meth:`try_acquire` with ``now`` already in integer nanoseconds."""
+    def check_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
+        """:meth:`check` with ``now`` already in integer nanoseconds."""
         if now_ns < 0:
             raise ValueError(f"now_ns must be >= 0, got {now_ns}")
         return self._take(bucket, now_ns, cost, "now_ns") == 1
+
+    def try_acquire(self, Py_ssize_t bucket, double now, long long cost=1):
+        """Deprecated: :meth:`check`."""
+        _deprecated("try_acquire", "check")
+        return self._take(bucket, _to_ns(now), cost, "now") == 1
+
+    def try_acquire_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
+        """Deprecated: :meth:`check_ns`."""
+        _deprecated("try_acquire_ns", "check_ns")
+        return self.check_ns(bucket, now_ns, cost)
 
     def _time_back(self, Py_ssize_t bucket, int64_t t, str name):
         raise ValueError(f"{name}: time went back for bucket {bucket}: {t} ns is before its "
@@ -501,8 +536,13 @@ cdef class TokenBuckets:
         self._append(new)
 
     def acquire_many(self, buckets, times, costs=None, *, unit="s"):
+        """Deprecated: :meth:`check_many`."""
+        _deprecated("acquire_many", "check_many")
+        return self.check_many(buckets, times, costs, unit=unit)
+
+    def check_many(self, buckets, times, costs=None, *, unit="s"):
         """Decide requests ``(buckets[i], times[i], costs[i])`` in order, exactly as
-        ``try_acquire`` called one by one would; returns a bool array. ``times`` are
+        ``check`` called one by one would; returns a bool array. ``times`` are
         seconds (``unit="s"``, float) or integer nanoseconds (``unit="ns"``). A time going
         back for a bucket is a ValueError naming the index and bucket; then no bucket
         changes (the kernel journals and rolls back)."""
@@ -584,8 +624,12 @@ def period_id(now, period):
     return lb_bucket_period_id(_to_ns(now), _PERIODS[period])
 
 
+@cython.embedsignature(False)
 cdef class Quotas:
-    """Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each)."""
+    """Quotas()
+--
+
+Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each)."""
     cdef object _state
     cdef int64_t* _q
     cdef int64_t _n
@@ -641,8 +685,15 @@ cdef class Quotas:
         v.flags.writeable = False
         return v
 
-    def _writable_state(self):
-        return self._state[:self._n]
+    @property
+    def ctypes(self):
+        """The quota table's C interface (a ``KernelHandle``): ``state`` is the live,
+        writable int64 ``(nq, 8)`` table the ``lbcore.numba.bucket_check_chain(s)``
+        kernels take as ``quotas``. ``add`` may swap in a new table: fetch it again."""
+        return make_handle(<size_t>self._q, self._state[:self._n], "int64_t", {
+            "lb_bucket_check_chain": <size_t>&lb_bucket_check_chain,
+            "lb_bucket_check_chains": <size_t>&lb_bucket_check_chains,
+            "lb_bucket_period_id": <size_t>&lb_bucket_period_id})
 
     def used(self, Py_ssize_t q, now):
         """Requests counted against counter ``q`` in the period containing ``now``."""

@@ -1,5 +1,6 @@
 # cython: language_level=3
 """Seeded random choices for DNS answers (weighted record, random order, random subset)."""
+cimport cython
 from libc.stdint cimport uint64_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
@@ -53,8 +54,12 @@ cdef void lb_dnspick_shuffle(uint64_t* state, int32_t n, int32_t k,
         items[j] = t
 
 
+@cython.embedsignature(False)
 cdef class RecordPicker:
-    """The seeded generator a Route 53 record set (or zone) owns for its random answers.
+    """RecordPicker(seed=0)
+--
+
+The seeded generator a Route 53 record set (or zone) owns for its random answers.
 
     ``weighted(weights)`` -> index (probability w_i / sum w; -1 when the sum is 0);
     ``sample(n, k)`` -> k distinct indices of range(n) in random order;

@@ -1,6 +1,8 @@
 # cython: language_level=3
 """``lbcore.Flow``: one flow (protocol, addresses, ports, optional TCP ISN)."""
+cimport cython
 import ipaddress
+import warnings
 
 from lbcore._hash cimport LB_FLOW_IPV6, LB_FLOW_HAS_SEQ
 
@@ -54,6 +56,11 @@ def parse_address(address, name):
     return value >= (1 << 32), value
 
 
+def _deprecated_field(old, new):
+    warnings.warn(f"Flow.{old} is deprecated; use Flow.{new}", DeprecationWarning,
+                  stacklevel=3)
+
+
 def _parse_port(port, name):
     if isinstance(port, bool) or not hasattr(port, "__index__"):
         raise TypeError(f"{name} must be an int, got {type(port).__name__}")
@@ -63,8 +70,12 @@ def _parse_port(port, name):
     return port
 
 
+@cython.embedsignature(False)
 cdef class Flow:
-    """One flow: protocol, source/destination address and port, optional TCP ISN.
+    """Flow(protocol, src, dst, src_port=0, dst_port=0, seq=None)
+--
+
+One flow: protocol, source/destination address and port, optional TCP ISN.
 
     ``protocol`` is an IP protocol number (TCP=6, UDP=17, any 0..255) or a
     name (``"tcp"``, ``"udp"``, ``"icmp"``, ...). Addresses are IPv4 or IPv6,
@@ -79,9 +90,9 @@ cdef class Flow:
         dst_v6, d = parse_address(dst, "dst")
         if src_v6 != dst_v6:
             raise ValueError(f"src and dst must be the same address family, got {src!r} and {dst!r}")
-        self.proto = p
-        self.sport = _parse_port(src_port, "src_port")
-        self.dport = _parse_port(dst_port, "dst_port")
+        self.protocol = p
+        self.src_port = _parse_port(src_port, "src_port")
+        self.dst_port = _parse_port(dst_port, "dst_port")
         self.src_hi = s >> 64
         self.src_lo = s & _U64
         self.dst_hi = d >> 64
@@ -104,20 +115,22 @@ cdef class Flow:
                      int sport, int dport, seq):
         """Build from already-validated numbers (used by ``Flows`` indexing)."""
         cdef Flow f = Flow.__new__(Flow)
-        f.proto = proto
+        f.protocol = proto
         f.flags = flags
         f.src_hi = src_hi
         f.src_lo = src_lo
         f.dst_hi = dst_hi
         f.dst_lo = dst_lo
-        f.sport = sport
-        f.dport = dport
+        f.src_port = sport
+        f.dst_port = dport
         f.seq = seq
         return f
 
     @property
-    def protocol(self):
-        return self.proto
+    def proto(self):
+        """Deprecated spelling of :attr:`protocol`."""
+        _deprecated_field("proto", "protocol")
+        return self.protocol
 
     @property
     def is_ipv6(self):
@@ -132,12 +145,16 @@ cdef class Flow:
         return self._address(self.dst_hi, self.dst_lo)
 
     @property
-    def src_port(self):
-        return self.sport
+    def sport(self):
+        """Deprecated spelling of :attr:`src_port`."""
+        _deprecated_field("sport", "src_port")
+        return self.src_port
 
     @property
-    def dst_port(self):
-        return self.dport
+    def dport(self):
+        """Deprecated spelling of :attr:`dst_port`."""
+        _deprecated_field("dport", "dst_port")
+        return self.dst_port
 
     @property
     def sequence(self):
@@ -156,12 +173,12 @@ cdef class Flow:
         The sequence number is kept: it names the connection, and lbcore's
         symmetric hash ignores it.
         """
-        return Flow._from_fields(self.proto, self.flags, self.dst_hi, self.dst_lo,
-                                 self.src_hi, self.src_lo, self.dport, self.sport, self.seq)
+        return Flow._from_fields(self.protocol, self.flags, self.dst_hi, self.dst_lo,
+                                 self.src_hi, self.src_lo, self.dst_port, self.src_port, self.seq)
 
     def _key(self):
-        return (self.proto, self.flags, self.src_hi, self.src_lo, self.dst_hi, self.dst_lo,
-                self.sport, self.dport, self.seq)
+        return (self.protocol, self.flags, self.src_hi, self.src_lo, self.dst_hi, self.dst_lo,
+                self.src_port, self.dst_port, self.seq)
 
     def __eq__(self, other):
         if type(other) is not Flow:
@@ -175,7 +192,7 @@ cdef class Flow:
         return (Flow._from_fields, self._key())
 
     def __repr__(self):
-        name = PROTOCOL_NAMES.get(self.proto, str(self.proto))
+        name = PROTOCOL_NAMES.get(self.protocol, str(self.protocol))
         seq = f", seq={self.seq}" if self.flags & LB_FLOW_HAS_SEQ else ""
         return (f"Flow({name!r}, {str(self.src)!r}, {str(self.dst)!r}, "
-                f"{self.sport}, {self.dport}{seq})")
+                f"{self.src_port}, {self.dst_port}{seq})")

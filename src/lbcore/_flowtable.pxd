@@ -246,14 +246,14 @@ cdef class FlowTable:
     cdef object _bufs
     cdef readonly object idle_timeout
     cdef readonly bint symmetric
-    cdef object _guard          # set by an owner (lbcore._l4.L4Path) that mutates the
+    cdef object owner_lock         # set by an owner (lbcore._l4.L4Path) that mutates the
                                 # table without the GIL: public mutators take it
-    cdef _alloc(self, int32_t cap)
+    cdef reallocate(self, int32_t cap)
     cdef _install(self, bufs, int32_t cap)
     cdef _entries(self, dict out, bint with_class_and_mark=*)
     cdef object _locked(self)
     cdef _refuse_owned(self)
-    cdef _grow_to(self, int32_t cap)
+    cdef grow_to(self, int32_t cap)
     cdef double _check_now(self, now) except? -1.0
     cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
                         const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,

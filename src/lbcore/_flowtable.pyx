@@ -14,6 +14,8 @@ Rules:
   idle longest), else the one idle longest (least recently used) of all;
 * ``now`` never decreases (checked at the Python boundary).
 """
+cimport cython
+from lbcore._handle import make_handle
 import math
 
 import numpy as np
@@ -258,31 +260,31 @@ _CLASSES = ("tcp", "udp", "other")
 # 2**26 entries: 6 GiB of entries (96 bytes each) + 512 MiB of index, already more
 # than a simulation needs; beyond it the allocation itself is the failure (2**30
 # would be 96 GiB up front), so a larger capacity is refused before allocating.
-_MAX_CAPACITY = 1 << 26
+MAX_CAPACITY = 1 << 26
 _ENTRY_BYTES = sizeof(lb_ft_entry)
 
 
-def _capacity_error(name, cap, low=1):
-    """The ValueError for a capacity outside [low, _MAX_CAPACITY], naming the memory
+def capacity_error(name, cap, low=1):
+    """The ValueError for a capacity outside [low, MAX_CAPACITY], naming the memory
     a capacity above the limit would take."""
     msg = f"{name} must be in [{low}, 2**26], got {cap}"
-    if cap > _MAX_CAPACITY:
+    if cap > MAX_CAPACITY:
         slots = 2
         while slots < 2 * cap:
             slots *= 2
         gib = (cap * _ENTRY_BYTES + slots * 4) / 2**30
         msg += (f" (it would need {gib:.1f} GiB: {_ENTRY_BYTES} bytes per entry plus the "
-                f"index; the limit 2**26 takes {(_MAX_CAPACITY * _ENTRY_BYTES + 2**29) / 2**30:.1f} GiB)")
+                f"index; the limit 2**26 takes {(MAX_CAPACITY * _ENTRY_BYTES + 2**29) / 2**30:.1f} GiB)")
     return ValueError(msg)
 
 
-def _flow_columns(flows, name="flows"):
+def flow_columns(flows, name="flows"):
     """The nine columns of a ``lbcore.Flows`` as contiguous arrays of the kernels'
     dtypes and one length, or TypeError/ValueError naming ``name``."""
     from lbcore.flows import Flows
     if not isinstance(flows, Flows):
         raise TypeError(f"{name} must be lbcore.Flows, got {type(flows).__name__}")
-    cols = tuple(flows._hash_columns())
+    cols = tuple(flows.columns())
     if len(cols) != 9:
         raise ValueError(f"{name}: expected 9 columns, got {len(cols)}")
     n = None
@@ -329,8 +331,12 @@ def _parse_idle_timeout(idle_timeout):
     return {k: v for k in _CLASSES}
 
 
+@cython.embedsignature(False)
 cdef class FlowTable:
-    """Connection tracking: each live flow stays on the target it was first sent to.
+    """FlowTable(capacity, *, idle_timeout=None, symmetric=False)
+--
+
+Connection tracking: each live flow stays on the target it was first sent to.
 
     ``FlowTable(capacity, *, idle_timeout=None, symmetric=False)``.
 
@@ -353,8 +359,8 @@ cdef class FlowTable:
         if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
         cap = capacity.__index__()
-        if not 1 <= cap <= _MAX_CAPACITY:
-            raise _capacity_error("capacity", cap)
+        if not 1 <= cap <= MAX_CAPACITY:
+            raise capacity_error("capacity", cap)
         if symmetric is not True and symmetric is not False:
             raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
         self.idle_timeout = _parse_idle_timeout(idle_timeout)
@@ -366,9 +372,9 @@ cdef class FlowTable:
         self.t.stamp = 0
         self.t.symmetric = symmetric
         lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
-        self._alloc(cap)
+        self.reallocate(cap)
 
-    cdef _alloc(self, int32_t cap):
+    cdef reallocate(self, int32_t cap):
         """Fresh, empty buffers for ``cap`` entries (the old ones are dropped)."""
         self._install(_new_bufs(cap), cap)
 
@@ -399,14 +405,14 @@ cdef class FlowTable:
             self.t.head[c] = -1
             self.t.tail[c] = -1
 
-    cdef _grow_to(self, int32_t cap):
+    cdef grow_to(self, int32_t cap):
         """Move every stored entry (key, hash, target, mark, class, last use, LRU
         order) into fresh buffers of ``cap >= len(self)`` entries."""
         bufs = _new_bufs(cap)           # Python code: other threads may run here
         # From here on no Python code runs (GIL held throughout), so the old state
         # taken now is the final one and no thread sees the table mid-move.
         if self.t.size > cap:           # another thread stored more meanwhile
-            raise _capacity_error("capacity", cap, self.t.size)
+            raise capacity_error("capacity", cap, self.t.size)
         old_bufs = self._bufs           # keeps the old arrays alive while copying
         cdef lb_flowtable o = self.t    # the old struct (pointers into old_bufs)
         self._install(bufs, cap)
@@ -446,6 +452,22 @@ cdef class FlowTable:
         valid while this object lives. numba callers must keep ``now`` monotone."""
         return <uintptr_t>&self.t
 
+    @property
+    def ctypes(self):
+        """The table's C interface (a ``KernelHandle``): ``address`` is the
+        ``lb_flowtable*`` (the same as :attr:`address`), ``kernels`` the
+        ``lb_flowtable_*`` functions that take it."""
+        return make_handle(<size_t>&self.t, None, "lb_flowtable", {
+            "lb_flowtable_lookup": <size_t>&lb_flowtable_lookup,
+            "lb_flowtable_insert": <size_t>&lb_flowtable_insert,
+            "lb_flowtable_lookup_many": <size_t>&lb_flowtable_lookup_many,
+            "lb_flowtable_insert_many": <size_t>&lb_flowtable_insert_many,
+            "lb_flowtable_find": <size_t>&lb_flowtable_find,
+            "lb_flowtable_add": <size_t>&lb_flowtable_add,
+            "lb_flowtable_remove": <size_t>&lb_flowtable_remove,
+            "lb_flowtable_forget_target": <size_t>&lb_flowtable_forget_target,
+            "lb_flowtable_expire": <size_t>&lb_flowtable_expire})
+
     def _check_now_for_numba(self, now):
         """Validate ``now`` as the Python methods do (for callers driving the kernels
         from numba); returns it as a float."""
@@ -482,7 +504,7 @@ cdef class FlowTable:
         """
         self._refuse_owned()
         cdef double t_now = self._check_now(now)
-        c = _flow_columns(flows)
+        c = flow_columns(flows)
         cdef Py_ssize_t n = c[0].shape[0]
         if hashes is not None:
             hashes = _as_hashes(hashes, n)
@@ -535,8 +557,8 @@ cdef class FlowTable:
         if type(flow) is not _PyFlow:
             raise TypeError(f"flow must be a lbcore.Flow, got {type(flow).__name__}")
         cdef Flow f = <Flow>flow
-        cdef int32_t r = lb_flowtable_lookup(&self.t, f.proto, f.flags, f.src_hi, f.src_lo,
-                                             f.dst_hi, f.dst_lo, f.sport, f.dport, f.seq,
+        cdef int32_t r = lb_flowtable_lookup(&self.t, f.protocol, f.flags, f.src_hi, f.src_lo,
+                                             f.dst_hi, f.dst_lo, f.src_port, f.dst_port, f.seq,
                                              t_now)
         if r >= 0:
             return r
@@ -556,8 +578,8 @@ cdef class FlowTable:
                      else Flows.from_flows([flow]))
             chosen = selector.select_many(batch)[0]
         chosen = int(_check_choice(np.array([chosen]), 1)[0])
-        return lb_flowtable_insert(&self.t, f.proto, f.flags, f.src_hi, f.src_lo, f.dst_hi,
-                                   f.dst_lo, f.sport, f.dport, f.seq, chosen, t_now)
+        return lb_flowtable_insert(&self.t, f.protocol, f.flags, f.src_hi, f.src_lo, f.dst_hi,
+                                   f.dst_lo, f.src_port, f.dst_port, f.seq, chosen, t_now)
 
     def forget_target(self, index):
         """Forget every flow on target ``index`` (a deregistered target whose flows
@@ -576,15 +598,15 @@ cdef class FlowTable:
         if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
         cap = capacity.__index__()
-        if not 1 <= cap <= _MAX_CAPACITY or cap < self.t.size:
-            raise _capacity_error("capacity", cap, max(1, self.t.size))
-        if self._guard is None:
-            self._grow_to(cap)
+        if not 1 <= cap <= MAX_CAPACITY or cap < self.t.size:
+            raise capacity_error("capacity", cap, max(1, self.t.size))
+        if self.owner_lock is None:
+            self.grow_to(cap)
             return
-        with self._guard:
+        with self.owner_lock:
             if cap < self.t.size:
-                raise _capacity_error("capacity", cap, max(1, self.t.size))
-            self._grow_to(cap)
+                raise capacity_error("capacity", cap, max(1, self.t.size))
+            self.grow_to(cap)
 
     def expire(self, now):
         """Remove every flow idle for longer than its timeout at ``now``; returns how
@@ -618,13 +640,13 @@ cdef class FlowTable:
                 out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen)
 
     cdef _refuse_owned(self):
-        if self._guard is not None:
+        if self.owner_lock is not None:
             raise ValueError("this FlowTable belongs to an NLB/GWLB connection table "
                              "(keyed by find/add): route through the load balancer")
 
     cdef object _locked(self):
         """The owner's lock (see lbcore._l4.L4Path) when one is set, else a no-op."""
-        return _NO_LOCK if self._guard is None else self._guard
+        return _NO_LOCK if self.owner_lock is None else self.owner_lock
 
 
 cdef class _NoLock:

@@ -20,6 +20,7 @@ The kernels (``lb_geneve_*``, see _geneve.pxd) only read inside ``buf[0:n]`` and
 report malformed input with negative codes; the Python functions turn those into
 ``ValueError``.
 """
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.string cimport memcpy
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
@@ -120,8 +121,12 @@ cdef dict _ERRORS = {
 }
 
 
+@cython.embedsignature(False)
 cdef class GeneveOption:
-    """One GENEVE option (TLV): class, type (high bit = critical) and data.
+    """GeneveOption(option_class, type, data=b"")
+--
+
+One GENEVE option (TLV): class, type (high bit = critical) and data.
 
     ``data`` is bytes whose length is a multiple of 4, at most 124.
     """

@@ -1,6 +1,7 @@
 # cython: language_level=3
 """Geoproximity kernels (great-circle distance, Route 53 bias, nearest endpoint)
 and their Python entry points. The model is described in _geo.pxd."""
+cimport cython
 from libc.math cimport sin, cos, sqrt, asin, isfinite, INFINITY
 from libc.stdint cimport uint8_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free
@@ -161,8 +162,12 @@ def biased_distance(distance, bias):
     return lb_geo_biased(d, _check_bias(bias, "bias"))
 
 
+@cython.embedsignature(False)
 cdef class Geoproximity:
-    """Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
+    """Geoproximity(latitudes, longitudes, biases=None)
+--
+
+Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
     smallest biased great-circle distance to a client (ties: lowest index).
 
     ``Geoproximity(latitudes, longitudes, biases=None)`` -- degrees; biases in

@@ -18,16 +18,8 @@ cdef extern from *:
     """
     uint64_t lb_mum(uint64_t a, uint64_t b) noexcept nogil
 
-# Flags of a flow (one byte per flow in a batch).
-cdef enum:
-    LB_FLOW_IPV6 = 1      # addresses are 128-bit; else IPv4 in the low 32 bits of *_lo
-    LB_FLOW_HAS_SEQ = 2   # the flow carries a TCP initial sequence number
-
-# Field sets, as the `fields` argument.
-cdef enum:
-    LB_FIELDS_5 = 0       # protocol, addresses, ports (+ sequence number when present)
-    LB_FIELDS_3 = 1       # protocol and addresses
-    LB_FIELDS_2 = 2       # addresses only
+# The flow flags and field sets (lbcore._types), re-exported for cimports of lbcore._hash.
+from lbcore._types cimport LB_FLOW_IPV6, LB_FLOW_HAS_SEQ, LB_FIELDS_5, LB_FIELDS_3, LB_FIELDS_2
 
 ctypedef struct lb_hash_keys:
     uint64_t k[8]

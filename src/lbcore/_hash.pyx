@@ -393,8 +393,8 @@ def flow_hash(flow, *, fields="5-tuple", symmetric=False, seed=0, out=None):
         if out is not None:
             raise ValueError("out: only a batch (lbcore.Flows) writes into an output array")
         fl = <Flow>flow
-        return lb_flow_hash_keyed(_keys_for(s), fl.proto, fl.flags, fl.src_hi, fl.src_lo,
-                                  fl.dst_hi, fl.dst_lo, fl.sport, fl.dport, fl.seq, f, sym)
+        return lb_flow_hash_keyed(_keys_for(s), fl.protocol, fl.flags, fl.src_hi, fl.src_lo,
+                                  fl.dst_hi, fl.dst_lo, fl.src_port, fl.dst_port, fl.seq, f, sym)
     return _flow_hash_batch(flow, f, sym, s, out)
 
 
@@ -402,7 +402,7 @@ cdef object _flow_hash_batch(object flows, int fields, int symmetric, uint64_t s
                              object out):
     # Kept out of flow_hash: the nine memoryview temporaries of the call below
     # would otherwise be zero-initialised (~2 KB) on every scalar call.
-    columns = getattr(flows, "_hash_columns", None)
+    columns = getattr(flows, "__lbcore_columns__", None)
     if columns is None:
         raise TypeError(f"flow must be a lbcore.Flow or lbcore.Flows, got {type(flows).__name__}")
     c = columns()

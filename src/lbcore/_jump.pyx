@@ -6,6 +6,7 @@ The kernel is the paper's Figure 1 line for line: a 64-bit linear congruential s
 ``j = (b + 1) * (2**31 / ((key >> 33) + 1))`` in double precision, truncated.
 Modelled in tests/reference/jump_ref.py.
 """
+cimport cython
 import numpy as np
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
@@ -77,8 +78,12 @@ def jump_hash(key, num_buckets):
     return _jump_array(flat, nb).reshape(arr.shape)
 
 
+@cython.embedsignature(False)
 cdef class JumpHash:
-    """Jump consistent hash over ``targets`` (bucket i is ``targets[i]``).
+    """JumpHash(targets, *, fields="5-tuple", symmetric=False, flow_seed=0)
+--
+
+Jump consistent hash over ``targets`` (bucket i is ``targets[i]``).
 
     ``JumpHash(targets, *, fields="5-tuple", symmetric=False, flow_seed=0)``. Flows are
     hashed with ``lbcore.flow_hash(flow, fields=..., symmetric=..., seed=flow_seed)``;

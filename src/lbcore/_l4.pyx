@@ -1,6 +1,7 @@
 # cython: language_level=3
 """L4 data path kernels (see _l4.pxd) and ``L4Path``, the object lbcore's NLB
 and GWLB drive them through. The connection table is a ``lbcore.FlowTable``."""
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock,
                                PyThread_acquire_lock, PyThread_release_lock, NOWAIT_LOCK,
@@ -19,7 +20,7 @@ from lbcore._flowtable cimport (FlowTable, lb_flowtable, lb_flow_key, lb_flowtab
                                 _ft_find, _ft_make_key, _ft_class_of,
                                 LB_FT_TCP, LB_FT_UDP, LB_FT_OTHER, LB_FT_CLASSES)
 from lbcore._hash import parse_seed
-from lbcore._flowtable import _MAX_CAPACITY, _capacity_error, _flow_columns
+from lbcore._flowtable import MAX_CAPACITY, capacity_error, flow_columns
 from libc.math cimport INFINITY
 
 
@@ -279,8 +280,12 @@ cdef class _PathLock:
         return False
 
 
+@cython.embedsignature(False)
 cdef class L4Path:
-    """Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
+    """L4Path(capacity=1024, *, seed=0)
+--
+
+Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
     engine of NLB and GWLB.
 
     ``set_selection(tables, offsets, lengths, random, valid)``: node ``j``
@@ -319,10 +324,10 @@ cdef class L4Path:
         self.rng[0] = r.s[0]; self.rng[1] = r.s[1]; self.rng[2] = r.s[2]; self.rng[3] = r.s[3]
         self._lock = _PathLock()
         cap = max(int(capacity), LB_L4_BLOCK)
-        if cap > _MAX_CAPACITY:
-            raise _capacity_error("capacity", cap)
+        if cap > MAX_CAPACITY:
+            raise capacity_error("capacity", cap)
         self._ft = FlowTable(cap, idle_timeout={"tcp": 350.0, "udp": 120.0, "other": 120.0})
-        self._ft._guard = self._lock    # its public mutators wait for our batches
+        self._ft.owner_lock = self._lock    # its public mutators wait for our batches
         self.tab = &self._ft.t
         self.set_selection(np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(1, np.int32),
                            np.zeros(1, np.uint8), np.zeros(0, np.uint8))
@@ -450,13 +455,13 @@ cdef class L4Path:
         if need <= self.tab.capacity:
             return
         cap = max(2 * self.tab.capacity, need)
-        if cap > _MAX_CAPACITY:
-            if need > _MAX_CAPACITY:
+        if cap > MAX_CAPACITY:
+            if need > MAX_CAPACITY:
                 raise ValueError(f"flow_capacity: the connection table would need {need} "
                                  f"entries (live flows + room for a block), more than the "
                                  f"limit of 2**26")
-            cap = _MAX_CAPACITY
-        self._ft._grow_to(cap)
+            cap = MAX_CAPACITY
+        self._ft.grow_to(cap)
         self.tab = &self._ft.t
 
     def route(self, uint64_t key, uint64_t h, double now, int cls, int32_t node):
@@ -502,8 +507,8 @@ cdef class L4Path:
         self._lock.acquire()        # always: a batch or a growth may be under way
         try:
             self._check_time(now, "now")
-            _flow_keys(&self.cfg, flow.proto, flow.flags, flow.src_hi, flow.src_lo,
-                       flow.dst_hi, flow.dst_lo, flow.sport, flow.dport, flow.seq, &node,
+            _flow_keys(&self.cfg, flow.protocol, flow.flags, flow.src_hi, flow.src_lo,
+                       flow.dst_hi, flow.dst_lo, flow.src_port, flow.dst_port, flow.seq, &node,
                        &k, &kh, &h, &cl)
             self._make_room(now, 1)
             rng.s[0] = self.rng[0]; rng.s[1] = self.rng[1]; rng.s[2] = self.rng[2]; rng.s[3] = self.rng[3]
@@ -520,7 +525,7 @@ cdef class L4Path:
         all) at ``times`` (float64, one per flow of the batch). ``out``: optional
         (targets int32, nodes int32, flags uint8) arrays over the whole batch to
         write into. Returns that triple."""
-        cols = _flow_columns(flows)
+        cols = flow_columns(flows)
         cdef Py_ssize_t nb = cols[0].shape[0]
         tm = np.ascontiguousarray(times, dtype=np.float64)
         if tm.ndim != 1 or tm.shape[0] != nb:
@@ -664,4 +669,4 @@ cdef class L4Path:
 
     def clear(self):
         with self._lock:
-            self._ft._alloc(self.tab.capacity)
+            self._ft.reallocate(self.tab.capacity)

@@ -5,6 +5,9 @@ Kernels are documented in _lor.pxd; the Python objects map arbitrary hashable
 target identities to dense int32 indices and keep raw pointers to their numpy
 state so the per-request path has no memoryview or numpy call in it.
 """
+cimport cython
+from lbcore._handle import make_handle
+from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint64_t, uintptr_t
 
 import warnings
@@ -335,6 +338,19 @@ cdef class _OutstandingBase(RequestSelector):
         pointers are updated in place), so don't ``add`` concurrently with a numba call."""
         return self._st
 
+    @property
+    def ctypes(self):
+        """The selector's C interface (a ``KernelHandle``): ``state`` is the uint8 array
+        holding the ``lb_lor`` struct (pass ``state.ctypes`` to the ``lbcore.numba``
+        LOR kernels), ``address`` the ``lb_lor*``. Valid while the object lives (``add``
+        updates the struct's pointers in place: not concurrently with a numba call)."""
+        return make_handle(<size_t>self._st.ctypes.data, self._st, "lb_lor", {
+            "lb_lor_acquire": <size_t>&lb_lor_acquire,
+            "lb_lor_acquire_p2c": <size_t>&lb_lor_acquire_p2c,
+            "lb_lor_acquire_at": <size_t>&lb_lor_acquire_at,
+            "lb_lor_release": <size_t>&lb_lor_release,
+            "lb_lor_set_available": <size_t>&lb_lor_set_available})
+
     def _state_arrays(self):
         """Views of the per-target arrays (length n_slots) and the heap (length size)."""
         n = self.s.n_slots
@@ -370,8 +386,12 @@ cdef class _OutstandingBase(RequestSelector):
         return True
 
 
+@cython.embedsignature(False)
 cdef class LeastOutstanding(_OutstandingBase):
-    """Least outstanding requests over arbitrary hashable targets.
+    """LeastOutstanding(targets, *, weights=None, seed=0, slow_start_seconds=0)
+--
+
+Least outstanding requests over arbitrary hashable targets.
 
     ``pick(now)`` returns the available target with the fewest outstanding
     requests (weighted: smallest ``outstanding / weight``, compared exactly in
@@ -398,8 +418,12 @@ cdef class LeastOutstanding(_OutstandingBase):
         return self.s.heap[0].idx if self.s.size > 0 else -1
 
 
+@cython.embedsignature(False)
 cdef class PowerOfTwoChoices(_OutstandingBase):
-    """Power of two choices: two *distinct* random available targets, the one
+    """PowerOfTwoChoices(targets, *, seed=0, slow_start_seconds=0)
+--
+
+Power of two choices: two *distinct* random available targets, the one
     with fewer outstanding requests wins (a tie goes to the first of the two
     draws, i.e. a fair coin). Sampling distinct candidates avoids comparing a
     target with itself (Envoy issue 20420). O(1) pick and release.

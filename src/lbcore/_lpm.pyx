@@ -6,6 +6,7 @@ cimport cython
 
 import ipaddress
 import socket
+import warnings
 
 import numpy as np
 
@@ -127,8 +128,12 @@ def parse_address(address):
     raise TypeError(f"address must be a str or ipaddress address, got {type(address).__name__}")
 
 
+@cython.embedsignature(False)
 cdef class PrefixTable:
-    """Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
+    """PrefixTable(prefixes, values=None, default=-1)
+--
+
+Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
 
     ``PrefixTable(prefixes, values=None, default=-1)``: ``prefixes`` are CIDR
     strings or ``ipaddress`` networks (host bits must be zero; duplicates are
@@ -210,28 +215,71 @@ cdef class PrefixTable:
     def __len__(self):
         return len(self.prefixes)
 
-    def lookup(self, address):
-        """Value of the longest prefix containing ``address`` (str or ipaddress), or default."""
-        version, value = parse_address(address)
+    def lookup(self, address, *, version=None):
+        """Value of the longest prefix containing one ``address``, or ``default``.
+
+        ``address`` is a str or an ``ipaddress`` address; with ``version=4`` or
+        ``version=6`` it is the address as an int (in [0, 2**32) or [0, 2**128)).
+        """
+        if version is None:
+            version, value = parse_address(address)
+        elif version == 4:
+            value = _int_address(address, 32)
+        elif version == 6:
+            value = _int_address(address, 128)
+        else:
+            raise ValueError(f"version must be None, 4 or 6, got {version!r}")
         if version == 4:
             return lb_lpm_lookup4(self.n4, self._s4, self._v4, <uint32_t>value)
         return lb_lpm_lookup6(self.n6, self._s6h, self._s6l, self._v6,
                               <uint64_t>(value >> 64), <uint64_t>(value & _M64))
 
-    def lookup_v4(self, uint32_t address):
-        """Lookup of an IPv4 address given as an int in [0, 2**32)."""
-        return lb_lpm_lookup4(self.n4, self._s4, self._v4, address)
+    def lookup_many(self, addresses, *, version=None, field="src"):
+        """``int32`` values for a batch of addresses (one nogil call over the batch):
 
-    def lookup_v6(self, address):
-        """Lookup of an IPv6 address given as an int in [0, 2**128)."""
-        if isinstance(address, bool) or not isinstance(address, int) \
-                or not 0 <= address < (1 << 128):
-            raise ValueError(f"address must be an int in [0, 2**128), got {address!r}")
-        return lb_lpm_lookup6(self.n6, self._s6h, self._s6l, self._v6,
-                              <uint64_t>(address >> 64), <uint64_t>(address & _M64))
+        * ``lbcore.Flows``: the source (``field="src"``) or destination addresses;
+        * ``version=4``: an integer array of IPv4 addresses in [0, 2**32);
+        * ``version=6``: a pair ``(hi, lo)`` of uint64 arrays, the halves of IPv6 addresses;
+        * a tuple ``(flags, hi, lo)`` of arrays, the address layout of ``lbcore.Flows``
+          (``flags & 1`` marks IPv6 = hi:lo, else IPv4 in lo's low 32 bits);
+        * otherwise a sequence of str / ``ipaddress`` addresses (parsing text is a
+          per-item Python step; the lookups are one nogil call).
+        """
+        if field not in ("src", "dst"):
+            raise ValueError(f"field must be 'src' or 'dst', got {field!r}")
+        if version == 4:
+            return self._many4(addresses)
+        if version == 6:
+            if not isinstance(addresses, tuple) or len(addresses) != 2:
+                raise TypeError("addresses must be a (hi, lo) pair of uint64 arrays with "
+                                "version=6")
+            return self._many6(addresses[0], addresses[1])
+        if version is not None:
+            raise ValueError(f"version must be None, 4 or 6, got {version!r}")
+        if getattr(addresses, "__lbcore_columns__", None) is not None:
+            return self._mixed(addresses.flags, getattr(addresses, field + "_hi"),
+                               getattr(addresses, field + "_lo"))
+        if (isinstance(addresses, tuple) and len(addresses) == 3
+                and all(isinstance(a, np.ndarray) for a in addresses)):
+            return self._mixed(addresses[0], addresses[1], addresses[2])
+        if isinstance(addresses, np.ndarray) and addresses.dtype.kind in "ui":
+            raise TypeError("addresses: an integer array needs version=4 (IPv4) or a "
+                            "(hi, lo) pair with version=6")
+        n = len(addresses)
+        flags = np.zeros(n, dtype=np.uint8)
+        hi = np.zeros(n, dtype=np.uint64)
+        lo = np.zeros(n, dtype=np.uint64)
+        for i, a in enumerate(addresses):
+            v, value = parse_address(a)
+            if v == 6:
+                flags[i] = 1
+                hi[i] = value >> 64
+                lo[i] = value & _M64
+            else:
+                lo[i] = value
+        return self._mixed(flags, hi, lo)
 
-    def lookup_many_v4(self, addresses):
-        """``int32`` values for a uint32 array of IPv4 addresses."""
+    def _many4(self, addresses):
         arr = np.asarray(addresses)
         if arr.dtype.kind not in "ui":
             raise TypeError(f"addresses must be an integer array, got {arr.dtype}")
@@ -249,8 +297,7 @@ cdef class PrefixTable:
             lb_lpm_lookup4_many(av.shape[0], &av[0], self.n4, self._s4, self._v4, &ov[0])
         return out
 
-    def lookup_many_v6(self, hi, lo):
-        """``int32`` values for IPv6 addresses given as uint64 (hi, lo) halves."""
+    def _many6(self, hi, lo):
         h = np.ascontiguousarray(hi, dtype=np.uint64)
         l = np.ascontiguousarray(lo, dtype=np.uint64)
         if h.ndim != 1 or h.shape != l.shape:
@@ -266,9 +313,7 @@ cdef class PrefixTable:
                                 self._v6, &ov[0])
         return out
 
-    def lookup_columns(self, flags, hi, lo):
-        """Mixed batch: ``flags & 1`` marks IPv6 (address = hi:lo); else IPv4 in lo's low
-        32 bits -- the address layout of ``lbcore.Flows``."""
+    def _mixed(self, flags, hi, lo):
         f = np.ascontiguousarray(flags, dtype=np.uint8)
         h = np.ascontiguousarray(hi, dtype=np.uint64)
         l = np.ascontiguousarray(lo, dtype=np.uint64)
@@ -286,28 +331,48 @@ cdef class PrefixTable:
                                      self._v4, self.n6, self._s6h, self._s6l, self._v6, &ov[0])
         return out
 
-    def lookup_flows(self, flows, field="src"):
-        """Values for the source (``field="src"``) or destination addresses of ``lbcore.Flows``."""
-        if field not in ("src", "dst"):
-            raise ValueError(f"field must be 'src' or 'dst', got {field!r}")
-        if getattr(flows, "_hash_columns", None) is None:
-            raise TypeError(f"flows must be lbcore.Flows, got {type(flows).__name__}")
-        return self.lookup_columns(flows.flags, getattr(flows, field + "_hi"),
-                                   getattr(flows, field + "_lo"))
+    # ---- deprecated spellings (kept for one release)
 
-    def lookup_many(self, addresses):
-        """Values for a sequence of address strings / ipaddress objects. Parsing text is a
-        per-item Python step; the lookups are one nogil call."""
-        n = len(addresses)
-        flags = np.zeros(n, dtype=np.uint8)
-        hi = np.zeros(n, dtype=np.uint64)
-        lo = np.zeros(n, dtype=np.uint64)
-        for i, a in enumerate(addresses):
-            version, value = parse_address(a)
-            if version == 6:
-                flags[i] = 1
-                hi[i] = value >> 64
-                lo[i] = value & _M64
-            else:
-                lo[i] = value
-        return self.lookup_columns(flags, hi, lo)
+    def lookup_v4(self, address):
+        """Deprecated: ``lookup(address, version=4)``."""
+        _deprecated("lookup_v4(address)", "lookup(address, version=4)")
+        return self.lookup(address, version=4)
+
+    def lookup_v6(self, address):
+        """Deprecated: ``lookup(address, version=6)``."""
+        _deprecated("lookup_v6(address)", "lookup(address, version=6)")
+        return self.lookup(address, version=6)
+
+    def lookup_many_v4(self, addresses):
+        """Deprecated: ``lookup_many(addresses, version=4)``."""
+        _deprecated("lookup_many_v4(addresses)", "lookup_many(addresses, version=4)")
+        return self._many4(addresses)
+
+    def lookup_many_v6(self, hi, lo):
+        """Deprecated: ``lookup_many((hi, lo), version=6)``."""
+        _deprecated("lookup_many_v6(hi, lo)", "lookup_many((hi, lo), version=6)")
+        return self._many6(hi, lo)
+
+    def lookup_columns(self, flags, hi, lo):
+        """Deprecated: ``lookup_many((flags, hi, lo))``."""
+        _deprecated("lookup_columns(flags, hi, lo)", "lookup_many((flags, hi, lo))")
+        return self._mixed(flags, hi, lo)
+
+    def lookup_flows(self, flows, field="src"):
+        """Deprecated: ``lookup_many(flows, field=field)``."""
+        _deprecated("lookup_flows(flows, field)", "lookup_many(flows, field=field)")
+        if getattr(flows, "__lbcore_columns__", None) is None:
+            raise TypeError(f"flows must be lbcore.Flows, got {type(flows).__name__}")
+        return self.lookup_many(flows, field=field)
+
+
+def _deprecated(old, new):
+    warnings.warn(f"PrefixTable.{old} is deprecated; use PrefixTable.{new}",
+                  DeprecationWarning, stacklevel=3)
+
+
+def _int_address(address, bits):
+    if isinstance(address, bool) or not isinstance(address, (int, np.integer)) \
+            or not 0 <= address < (1 << bits):
+        raise ValueError(f"address must be an int in [0, 2**{bits}), got {address!r}")
+    return int(address)

@@ -12,6 +12,7 @@ only when ``t * (w_i / w_max) >= k + 1``, so the heaviest backend takes a turn e
 round and a backend of half its weight every second round. With equal weights every
 backend takes a turn every round: the paper's algorithm exactly.
 """
+cimport cython
 import warnings
 
 import numpy as np
@@ -198,8 +199,12 @@ def maglev_populate(offsets, skips, table_size, weights=None):
     return _populate(off, sk, w, m)
 
 
+@cython.embedsignature(False)
 cdef class Maglev:
-    """Maglev lookup table over ``targets`` (see docs/consistent.md).
+    """Maglev(targets, *, weights=None, table_size=65537, seed=0, fields="5-tuple", symmetric=False, flow_seed=0)
+--
+
+Maglev lookup table over ``targets`` (see docs/consistent.md).
 
     ``Maglev(targets, *, weights=None, table_size=65537, seed=0, fields="5-tuple",
     symmetric=False, flow_seed=0)``. Each target's offset and skip come from two
@@ -287,7 +292,7 @@ cdef class Maglev:
 
     def select_many(self, flows_or_hashes):
         """int32 target indices for ``lbcore.Flows`` or an array of uint64 hashes."""
-        columns = getattr(flows_or_hashes, "_hash_columns", None)
+        columns = getattr(flows_or_hashes, "__lbcore_columns__", None)
         if columns is not None:
             c = columns()
             return self._select_cols(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8])

@@ -4,6 +4,7 @@
 See _rendezvous.pxd for the score; docs/consistent.md for the semantics; modelled in
 tests/reference/rendezvous_ref.py.
 """
+cimport cython
 import numpy as np
 
 from libc.math cimport log
@@ -97,8 +98,12 @@ cdef int32_t lb_rendezvous_top(
 
 # ---------------------------------------------------------------- Python API
 
+@cython.embedsignature(False)
 cdef class Rendezvous:
-    """Weighted rendezvous (highest random weight) hashing over ``targets``.
+    """Rendezvous(targets, *, weights=None, seed=0, fields="5-tuple", symmetric=False, flow_seed=0)
+--
+
+Weighted rendezvous (highest random weight) hashing over ``targets``.
 
     ``Rendezvous(targets, *, weights=None, seed=0, fields="5-tuple", symmetric=False,
     flow_seed=0)``. Target i's identity hashes are ``hash_key(identity, seed=seed)``
@@ -167,8 +172,9 @@ cdef class Rendezvous:
         self._scratch = &sv[0]
         self._outbuf = &ov[0]
 
-    def _kernel_arrays(self):
-        """(ta, tb, weights or None) as the kernels take them."""
+    def kernel_arrays(self):
+        """``(ta, tb, weights or None)``: the read-only arrays the rendezvous kernels
+        take (``lbcore.numba.rendezvous_*``), C-contiguous uint64 / float64."""
         return self._ta_arr, self._tb_arr, self._w_arr
 
     def __len__(self):

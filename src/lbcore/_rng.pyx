@@ -1,13 +1,18 @@
 # cython: language_level=3
 """Python shims over the inline generator in _rng.pxd, so it is tested like a kernel."""
+cimport cython
 from libc.stdint cimport uint64_t
 
 from lbcore._hash cimport lb_splitmix64
 from lbcore._hash import parse_seed
 
 
+@cython.embedsignature(False)
 cdef class Random:
-    """xoshiro256** seeded through SplitMix64; the generator every lbcore kernel uses."""
+    """Random(seed=0)
+--
+
+xoshiro256** seeded through SplitMix64; the generator every lbcore kernel uses."""
     cdef lb_rng rng
 
     def __init__(self, seed=0):

@@ -1,5 +1,7 @@
 # cython: language_level=3
 """Smooth weighted round robin with ALB-style slow start (see _roundrobin.pxd)."""
+cimport cython
+from lbcore._handle import make_handle
 from libc.stdint cimport int32_t, int64_t, uint8_t, uintptr_t
 from libc.math cimport INFINITY
 
@@ -186,8 +188,12 @@ cdef class _WeightedTargets(RequestSelector):
         return bool(self._avp[i]) and lb_roundrobin_ramp(t, self._ssp[i], self._slow_start) < 1.0
 
 
+@cython.embedsignature(False)
 cdef class RoundRobin(_WeightedTargets):
-    """Smooth weighted round robin (nginx): picks interleave in proportion to
+    """RoundRobin(targets, *, weights=None, slow_start_seconds=0)
+--
+
+Smooth weighted round robin (nginx): picks interleave in proportion to
     the weights instead of bursting (weights {a: 5, b: 1, c: 1} give
     a a b a c a a). Deterministic (no seed); ties go to the lowest index.
 
@@ -274,6 +280,15 @@ cdef class RoundRobin(_WeightedTargets):
     def _state(self):
         """uint8 array holding the ``lb_roundrobin`` struct (``._state().ctypes`` for numba)."""
         return self._st
+
+    @property
+    def ctypes(self):
+        """The selector's C interface (a ``KernelHandle``): ``state`` is the uint8 array
+        holding the ``lb_roundrobin`` struct (pass ``state.ctypes`` to
+        ``lbcore.numba.roundrobin_*``), ``address`` the ``lb_roundrobin*``."""
+        return make_handle(<size_t>self._st.ctypes.data, self._st, "lb_roundrobin", {
+            "lb_roundrobin_pick": <size_t>&lb_roundrobin_pick,
+            "lb_roundrobin_pick_many": <size_t>&lb_roundrobin_pick_many})
 
     def _state_arrays(self):
         n = self.s.n_slots

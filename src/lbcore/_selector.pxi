@@ -14,8 +14,8 @@ cdef inline uint64_t _key_of(object x, const lb_hash_keys* keys, int fields,
     cdef Flow f
     if type(x) is Flow:
         f = <Flow>x
-        return lb_flow_hash_keyed(keys, f.proto, f.flags, f.src_hi, f.src_lo, f.dst_hi,
-                                  f.dst_lo, f.sport, f.dport, f.seq, fields, symmetric)
+        return lb_flow_hash_keyed(keys, f.protocol, f.flags, f.src_hi, f.src_lo, f.dst_hi,
+                                  f.dst_lo, f.src_port, f.dst_port, f.seq, fields, symmetric)
     if type(x) is int:
         if 0 <= <object>x <= _MAXU64:
             return <uint64_t>x
@@ -28,7 +28,7 @@ cdef inline uint64_t _key_of(object x, const lb_hash_keys* keys, int fields,
 
 cdef object _batch_hashes(object x, int fields, int symmetric, uint64_t seed):
     """uint64 hashes of lbcore.Flows (hashed with the options) or of an int array."""
-    columns = getattr(x, "_hash_columns", None)
+    columns = getattr(x, "__lbcore_columns__", None)
     if columns is None:
         return as_hash_array(x)
     c = columns()

@@ -421,11 +421,11 @@ cdef class Engine:
             self.als[g] = NULL
             sel = self.selectors[g]
             if isinstance(sel, (LeastOutstanding, PowerOfTwoChoices)):
-                self.lor[g] = <lb_lor*> _bp(sel._state())
+                self.lor[g] = <lb_lor*> <size_t> sel.ctypes.address
             elif isinstance(sel, RoundRobin):
-                self.rrs[g] = <lb_roundrobin*> _bp(sel._state())
+                self.rrs[g] = <lb_roundrobin*> <size_t> sel.ctypes.address
             elif isinstance(sel, WeightedRandom):
-                self.als[g] = <lb_alias*> _bp(sel._state())
+                self.als[g] = <lb_alias*> <size_t> sel.ctypes.address
             for t in range(self.tg_start[g], self.tg_start[g + 1]):
                 self.tgt_group[t] = g
         self.apply_error = 0

@@ -36,7 +36,7 @@ def test_token_bucket_package_agrees(rate, burst, seq):
             t += dt_1024
             clock[0] = t / 1024
             want.append(lim.consume("k", cost))
-            got.append(ours.try_acquire(0, t / 1024, cost))
+            got.append(ours.check(0, t / 1024, cost))
         assert got == want
     finally:
         tbs.time = real
@@ -56,10 +56,10 @@ def test_pyrate_limiter_token_bucket_agrees(limit_interval, burst, seq):
     for dt_ms, cost in seq:
         t += dt_ms
         want.append(bool(bucket.put(pl.RateItem("k", t, cost))))
-        got.append(ours.try_acquire_ns(0, t * 10**6, cost))
+        got.append(ours.check_ns(0, t * 10**6, cost))
     assert got == want
     # and the batch path on the same timeline
     times = np.cumsum([d for d, _ in seq]).astype(np.int64) * 10**6 if seq else np.zeros(0)
-    batch = TokenBuckets(1, rate=limit * 1000 // interval_ms, burst=burst).acquire_many(
+    batch = TokenBuckets(1, rate=limit * 1000 // interval_ms, burst=burst).check_many(
         np.zeros(len(seq), np.int32), times, [c for _, c in seq] if seq else None, unit="ns")
     assert batch.tolist() == want

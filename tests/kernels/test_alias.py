@@ -213,7 +213,7 @@ def test_numba_object_level_matches_python():
         wr.add("d", 4, now=0.0)
         return wr
     a, b = make(), make()
-    got = _numba_picks(a._state(), 1000, 15.0)
+    got = _numba_picks(a.ctypes.state, 1000, 15.0)
     exp = [b.pick_index(now=15.0) for _ in range(1000)] + b.pick_many(1000, now=15.0).tolist()
     assert got.tolist() == exp
 

@@ -61,7 +61,7 @@ def test_flow_pickle_eq_hash_roundtrip(flow):
 def test_flow_is_immutable():
     f = Flow(6, "1.1.1.1", "2.2.2.2")
     with pytest.raises(AttributeError):
-        f.sport = 5
+        f.src_port = 5
 
 
 @pytest.mark.parametrize("args,exc,name", [
@@ -294,3 +294,13 @@ def test_flows_seq_minus_one_means_none():
 def test_from_flows_rejects_non_flows():
     with pytest.raises(TypeError, match=r"flows\[1\]"):
         Flows.from_flows([Flow(6, 1, 2), (6, 1, 2)])
+
+
+def test_flow_field_old_spellings_warn():
+    """proto / sport / dport are the old spellings of protocol / src_port / dst_port
+    (kept for one release, with a DeprecationWarning naming the new name)."""
+    f = Flow("tcp", "10.0.0.1", "10.0.0.2", 1234, 80)
+    assert (f.protocol, f.src_port, f.dst_port) == (6, 1234, 80)
+    for old, new in (("proto", "protocol"), ("sport", "src_port"), ("dport", "dst_port")):
+        with pytest.warns(DeprecationWarning, match=new):
+            assert getattr(f, old) == getattr(f, new)

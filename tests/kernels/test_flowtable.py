@@ -262,11 +262,11 @@ def test_numba_parity():
         batch = flows[step * 50: step * 50 + 250]
         want = a.route_many(batch, now, mg)
         b._check_now_for_numba(now)
-        got = route(b.address, *batch._hash_columns(), now, mg.table)
+        got = route(b.address, *batch.columns(), now, mg.table)
         assert got.tolist() == want.tolist()
     assert a.entries() == b.entries()
     f = Flow("udp", "9.9.9.9", "8.8.8.8", 1, 2)
-    fields = (f.proto, f.flags, f.src_hi, f.src_lo, f.dst_hi, f.dst_lo, f.sport, f.dport, f.seq)
+    fields = (f.protocol, f.flags, f.src_hi, f.src_lo, f.dst_hi, f.dst_lo, f.src_port, f.dst_port, f.seq)
     assert len(b) == 300
     assert scalar(b.address, *fields, 600.0) == 3      # evicts one entry (full table)
     assert a.route(f, 600.0, ModSelector(1000), hash=3) == 3  # same step in Python
@@ -481,8 +481,8 @@ def test_find_add_remove_resize_match_reference(capacity, symmetric, fields, ops
     keys = []
     for f in POOL:
         buf = np.zeros(48, np.uint8)
-        make_key(buf, f.proto, f.flags, f.src_hi, f.src_lo, f.dst_hi, f.dst_lo, f.sport,
-                 f.dport, f.seq, fields, symmetric)
+        make_key(buf, f.protocol, f.flags, f.src_hi, f.src_lo, f.dst_hi, f.dst_lo, f.src_port,
+                 f.dst_port, f.seq, fields, symmetric)
         k = key_of(f, symmetric, fields)
         assert _decoded(buf) == (k[0], k[1], k[2], k[3], k[4])
         keys.append((buf, k, np.uint64(hash(k) & ((1 << 64) - 1))))

@@ -403,7 +403,7 @@ def test_numba_scalar_and_batch_match_cython():
         return out
 
     batch = Flows.random(3000, seed=8, ipv6_fraction=0.4)
-    cols = batch._hash_columns()
+    cols = batch.columns()
     codes = {"5-tuple": lbn.FIELDS_5, "3-tuple": lbn.FIELDS_3, "2-tuple": lbn.FIELDS_2}
     for fields, code in codes.items():
         for symmetric in (False, True):
@@ -575,7 +575,7 @@ def test_numba_flow_hash_many_direct_matches_cython():
     mixed = Flows.random(5000, seed=4, ipv6_fraction=0.01)
     for batch in (v4, mixed):
         out = np.empty(len(batch), dtype=np.uint64)
-        many(*batch._hash_columns(), lbn.FIELDS_3, True, np.uint64(9), out)
+        many(*batch.columns(), lbn.FIELDS_3, True, np.uint64(9), out)
         assert np.array_equal(out, flow_hash(batch, fields="3-tuple", symmetric=True, seed=9))
 
 
@@ -644,7 +644,7 @@ def test_duck_typed_batch_with_short_column_is_rejected():
     good = Flows.random(10, seed=1).columns()
 
     class Bad:
-        def _hash_columns(self):
+        def __lbcore_columns__(self):
             return good[:8] + (good[8][:5],)
 
     with pytest.raises(ValueError, match="same length"):

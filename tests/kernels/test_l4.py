@@ -257,7 +257,7 @@ def test_owned_flow_table_shares_the_lock_and_refuses_routing():
 
 def test_growth_limit_is_a_value_error(monkeypatch):
     import lbcore._l4
-    monkeypatch.setattr(lbcore._l4, "_MAX_CAPACITY", 64)
+    monkeypatch.setattr(lbcore._l4, "MAX_CAPACITY", 64)
     path = _one_node(L4Path(32, seed=0))
     path.set_timeouts(100.0, 100.0, 100.0)
     keys = np.arange(200, dtype=np.uint64)

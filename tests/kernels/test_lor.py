@@ -414,12 +414,12 @@ def test_numba_matches_python(p2c):
     make = (lambda: lbcore.PowerOfTwoChoices(list("abcdef"), seed=21)) if p2c else \
         (lambda: lbcore.LeastOutstanding(list("abcdef"), weights=[1, 2, 3, 1, 2, 3], seed=21))
     a, b = make(), make()
-    got = _numba_loop(a._state(), ops, p2c)
+    got = _numba_loop(a.ctypes.state, ops, p2c)
     assert got.tolist() == _python_loop(b, ops)
     assert [a.outstanding(t) for t in "abcdef"] == [b.outstanding(t) for t in "abcdef"]
     a._check()
-    assert lbn.lor_release is not None and _numba_loop(a._state(), np.array([[1, 99, 0]], np.int32), p2c)[0] == -2
-    assert _numba_loop(a._state(), np.array([[3, 99, 0], [3, -1, 0]], np.int32), p2c).tolist() == [-2, -2]
+    assert lbn.lor_release is not None and _numba_loop(a.ctypes.state, np.array([[1, 99, 0]], np.int32), p2c)[0] == -2
+    assert _numba_loop(a.ctypes.state, np.array([[3, 99, 0], [3, -1, 0]], np.int32), p2c).tolist() == [-2, -2]
 
 
 def test_every_request_selection_kernel_is_bound_for_numba():

@@ -58,8 +58,8 @@ def test_v4_dense_prefixes_and_batch(prefixes, data):
     addrs += [int(n.network_address) for n in nets] + [int(n.broadcast_address) for n in nets]
     expect = [lpm_ref.lookup(prefixes, range(len(prefixes)), str(ipaddress.IPv4Address(a)))
               for a in addrs]
-    assert [t.lookup_v4(a) for a in addrs] == expect
-    assert t.lookup_many_v4(np.array(addrs, dtype=np.uint32)).tolist() == expect
+    assert [t.lookup(a, version=4) for a in addrs] == expect
+    assert t.lookup_many(np.array(addrs, dtype=np.uint32), version=4).tolist() == expect
 
 
 @settings(max_examples=100, deadline=None)
@@ -70,10 +70,10 @@ def test_v6_batch_halves(prefixes, data):
     addrs += [int(ipaddress.ip_network(p).network_address) for p in prefixes]
     expect = [lpm_ref.lookup(prefixes, range(len(prefixes)), str(ipaddress.IPv6Address(a)))
               for a in addrs]
-    assert [t.lookup_v6(a) for a in addrs] == expect
+    assert [t.lookup(a, version=6) for a in addrs] == expect
     hi = np.array([a >> 64 for a in addrs], dtype=np.uint64)
     lo = np.array([a & (2**64 - 1) for a in addrs], dtype=np.uint64)
-    assert t.lookup_many_v6(hi, lo).tolist() == expect
+    assert t.lookup_many((hi, lo), version=6).tolist() == expect
 
 
 def test_v4_and_v6_kept_apart_and_default():
@@ -101,14 +101,14 @@ def test_route53_guide_example():
 def test_lookup_flows():
     flows = lbcore.Flows.random(500, seed=4, ipv6_fraction=0.5)
     t = PrefixTable(["0.0.0.0/1", "128.0.0.0/2", "::/1", "8000::/3"])
-    got = t.lookup_flows(flows)
+    got = t.lookup_many(flows)
     expect = [t.lookup(str(ipaddress.ip_address(
         (int(f.src_hi) << 64 | int(f.src_lo)) if f.flags & 1 else int(f.src_lo))))
         for f in flows]
     assert got.tolist() == expect
-    assert t.lookup_flows(flows, field="dst").shape == (500,)
+    assert t.lookup_many(flows, field="dst").shape == (500,)
     with pytest.raises(ValueError, match="field"):
-        t.lookup_flows(flows, field="sport")
+        t.lookup_many(flows, field="sport")
 
 
 def test_validation():
@@ -134,13 +134,17 @@ def test_validation():
     with pytest.raises(TypeError, match="address"):
         t.lookup(167772161)
     with pytest.raises(ValueError, match="address"):
-        t.lookup_v6(2**128)
-    with pytest.raises(OverflowError):
-        t.lookup_v4(2**32)
+        t.lookup(2**128, version=6)
+    with pytest.raises(ValueError, match="address"):
+        t.lookup(2**32, version=4)
+    with pytest.raises(ValueError, match="version"):
+        t.lookup(1, version=5)
     with pytest.raises(ValueError, match="addresses"):
-        t.lookup_many_v4(np.array([-1]))
+        t.lookup_many(np.array([-1]), version=4)
     with pytest.raises(TypeError, match="addresses"):
-        t.lookup_many_v4(np.array([1.5]))
+        t.lookup_many(np.array([1.5]), version=4)
+    with pytest.raises(TypeError, match="version=4"):
+        t.lookup_many(np.array([1, 2], dtype=np.uint32))
 
 
 def test_numba_matches_cython():
@@ -184,6 +188,30 @@ def test_numba_matches_cython():
     expect4 = t.lookup_many_v4(v4)
     assert np.array_equal(a, expect4) and np.array_equal(b, expect4)
     assert (expect4 >= 0).any()
-    expect6 = t.lookup_many_v6(hi, lo)
+    expect6 = t.lookup_many((hi, lo), version=6)
     assert np.array_equal(c, expect6) and np.array_equal(d, expect6)
-    assert np.array_equal(e, t.lookup_flows(flows))
+    assert np.array_equal(e, t.lookup_many(flows))
+
+
+def test_old_lookup_names_warn_and_agree():
+    """The six old lookup spellings (kept for one release) give lookup / lookup_many's
+    answers with a DeprecationWarning naming the new call."""
+    t = PrefixTable(["10.0.0.0/8", "10.1.0.0/16", "2001:db8::/32"], [1, 2, 3])
+    flows = lbcore.Flows.random(50, seed=4, ipv6_fraction=0.5)
+    v4 = np.array([0x0A010101, 0x0A000001, 5], dtype=np.uint32)
+    hi = np.array([0x20010DB800000000, 0], dtype=np.uint64)
+    lo = np.array([1, 1], dtype=np.uint64)
+    cols = (flows.flags, flows.dst_hi, flows.dst_lo)
+    cases = [
+        ("lookup_v4", lambda: t.lookup_v4(0x0A010101), t.lookup(0x0A010101, version=4)),
+        ("lookup_v6", lambda: t.lookup_v6(0x20010DB8 << 96), t.lookup(0x20010DB8 << 96, version=6)),
+        ("lookup_many_v4", lambda: t.lookup_many_v4(v4), t.lookup_many(v4, version=4)),
+        ("lookup_many_v6", lambda: t.lookup_many_v6(hi, lo), t.lookup_many((hi, lo), version=6)),
+        ("lookup_columns", lambda: t.lookup_columns(*cols), t.lookup_many(cols)),
+        ("lookup_flows", lambda: t.lookup_flows(flows, "dst"), t.lookup_many(flows, field="dst")),
+    ]
+    for old, call, want in cases:
+        with pytest.warns(DeprecationWarning, match=r"lookup(_many)?\("):
+            got = call()
+        assert np.array_equal(got, want), old
+    assert t.lookup_many(cols).tolist() == t.lookup_many(flows, field="dst").tolist()

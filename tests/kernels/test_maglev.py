@@ -185,7 +185,7 @@ def test_numba_parity():
         return rc, table
 
     assert many(mg.table, h).tolist() == mg.select_many(h).tolist()
-    assert fused(mg.table, *flows._hash_columns()).tolist() == mg.select_many(flows).tolist()
+    assert fused(mg.table, *flows.columns()).tolist() == mg.select_many(flows).tolist()
     off = np.array([3, 0, 3], dtype=np.uint64)
     sk = np.array([4, 2, 1], dtype=np.uint64)
     w = np.array([1.0, 2.0, 1.0])

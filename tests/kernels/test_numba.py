@@ -37,6 +37,13 @@ def test_docs_example_runs(tmp_path):
     assert len(counts) == 8 and sum(counts) == 100_000
 
 
+def test_docs_state_handle_example_runs(tmp_path):
+    script = tmp_path / "handles.py"
+    script.write_text(_example("numba-state-handles"))
+    out = _run(script, tmp_path / "cache")
+    assert len(ast.literal_eval(out.strip().splitlines()[-1])) == 10
+
+
 CACHE_SCRIPT = textwrap.dedent("""
     import numba
     import numpy as np

@@ -207,6 +207,6 @@ def test_numba_matches_python():
         rr.add("e", 4, now=0.0)
         return rr
     a, b = make(), make()
-    got = _numba_rr(a._state(), 500, 20.0)
+    got = _numba_rr(a.ctypes.state, 500, 20.0)
     exp = [b.pick_index(now=20.0) for _ in range(500)] + b.pick_many(500, now=20.0).tolist()
     assert got.tolist() == exp

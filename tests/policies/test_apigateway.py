@@ -368,9 +368,9 @@ def test_numba_chain_kernels_equal_cython():
     tb, qs = fresh()
     want = check_chains(tb, qs, chains, quota, t_s)
     tb1, qs1 = fresh()
-    got1 = seq(tb1._writable_state(), qs1._writable_state(), chains, quota, t_ns)
+    got1 = seq(tb1.ctypes.state, qs1.ctypes.state, chains, quota, t_ns)
     tb2, qs2 = fresh()
-    got2, bad = batch(tb2._writable_state(), qs2._writable_state(), chains, quota, t_ns)
+    got2, bad = batch(tb2.ctypes.state, qs2.ctypes.state, chains, quota, t_ns)
     assert set(np.unique(want)) >= {0, 1}          # the mix exercises quota refusals
     assert np.array_equal(got1, want) and bad == -1 and np.array_equal(got2, want)
     assert np.array_equal(tb1.state, tb.state) and np.array_equal(qs2.state, qs.state)

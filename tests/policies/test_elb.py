@@ -575,7 +575,7 @@ def test_route_many_rejects_objects_that_are_not_flows():
         with pytest.raises(TypeError, match="flows"):
             lb.route_many(FakeFlows(real, 1_000_000), 1.0)
         odd = lbcore.Flows._from_columns(*[np.zeros(9, np.uint8) if i == 0 else c
-                                           for i, c in enumerate(real._hash_columns())])
+                                           for i, c in enumerate(real.columns())])
         with pytest.raises(ValueError, match="flows"):
             lb.route_many(odd, 1.0)
 

@@ -11,8 +11,8 @@ CLASSES = ("tcp", "udp", "other")
 def key_of(flow, symmetric=False, fields=0):
     """Canonical key (lb_flowtable_make_key): ``fields`` 0/1/2 = 5-tuple (+ ISN),
     3-tuple (protocol, addresses), 2-tuple (addresses) with the rest zeroed."""
-    proto, flags = flow.proto, flow.flags
-    sport, dport = (flow.sport, flow.dport) if fields == 0 else (0, 0)
+    proto, flags = flow.protocol, flow.flags
+    sport, dport = (flow.src_port, flow.dst_port) if fields == 0 else (0, 0)
     if fields:
         flags &= ~2
         if fields == 2:
@@ -62,7 +62,7 @@ class FlowTableRef:
             return e[0]
         self._evict_if_full(now)
         self.stamp += 1
-        self.entries[k] = [target, now, self.stamp, cls_of(flow.proto), 0]
+        self.entries[k] = [target, now, self.stamp, cls_of(flow.protocol), 0]
         return target
 
     def _evict_if_full(self, now):

@@ -1,8 +1,7 @@
-"""The kernel facilities lbcore.apigateway needs that the algorithm API does not export
-yet (they live in the private compiled module lbcore._bucket): imported here, in one
-place, until ``lbcore`` exports them."""
+"""The kernel facilities lbcore.apigateway uses (quota counters and chained bucket
+checks), imported in one place from the algorithm API."""
 from __future__ import annotations
 
-from lbcore._bucket import Quotas, check_chain, check_chains, period_id
+from lbcore import Quotas, check_chain, check_chains, period_id
 
 __all__ = ["Quotas", "check_chain", "check_chains", "period_id"]

@@ -100,7 +100,7 @@ class NetworkLoadBalancer(L4LoadBalancer):
         pair, with a DeprecationWarning.)
         """
         if type(flow) is Flow:
-            lst = self._by_port.get((flow.proto, flow.dport))
+            lst = self._by_port.get((flow.protocol, flow.dst_port))
         else:
             check_flow(flow)
         if lst is None:

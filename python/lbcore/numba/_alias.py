@@ -4,7 +4,7 @@ Index level: ``alias_build(n, weights_f64p, prob_f64p, alias_i32p)`` and
 ``alias_sample(n, prob_f64p, alias_i32p, rng_u64p)`` where ``rng`` is a
 C-contiguous uint64 array of 4 words (xoshiro256** state), e.g. from
 ``lbcore.Random(seed).state``. Object level: ``alias_pick(state, now)`` /
-``alias_pick_many(state, n, now, out)`` with ``state = WeightedRandom._state().ctypes``.
+``alias_pick_many(state, n, now, out)`` with ``state = WeightedRandom.ctypes.state.ctypes``.
 """
 from numba import types as _t
 

@@ -1,6 +1,6 @@
 """numba bindings of the token-bucket kernel family (lbcore._bucket).
 
-Pass ``buckets._writable_state().ctypes`` of a ``lbcore.TokenBuckets`` (int64, shape
+Pass ``buckets.ctypes.state.ctypes`` of a ``lbcore.TokenBuckets`` (int64, shape
 (n, 8)) as ``state``; times are integer nanoseconds (``lbcore.seconds_to_ns``).
 ``bucket_try_acquire`` returns 1 admit, 0 refuse, -1 time went back, -2 bucket out of
 range, -3 negative cost. A resize swaps the state array: fetch it again afterwards.

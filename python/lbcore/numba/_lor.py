@@ -1,6 +1,6 @@
 """numba bindings of the least-outstanding / power-of-two-choices kernels (lbcore._lor).
 
-The ``state`` argument is ``obj._state().ctypes`` of a ``LeastOutstanding`` or
+The ``state`` argument is ``obj.ctypes.state.ctypes`` of a ``LeastOutstanding`` or
 ``PowerOfTwoChoices`` (a uint8 array holding the ``lb_lor`` struct, which
 points at the object's own arrays): numba code and the Python object share one
 state, so counts acquired in ``@njit`` code are visible from Python and back.

@@ -24,7 +24,7 @@ rendezvous_top = bind("_rendezvous", "lb_rendezvous_top", _t.int32(
 def rendezvous_arrays(r):
     """(ta, tb, weights) C arrays of a ``lbcore.Rendezvous``; weights is empty when
     the selector compares unweighted scores (pass address 0)."""
-    ta, tb, w = r._kernel_arrays()
+    ta, tb, w = r.kernel_arrays()
     return ta, tb, (_np.empty(0) if w is None else w)
 
 

@@ -1,6 +1,6 @@
 """numba bindings of smooth weighted round robin (lbcore._roundrobin).
 
-``state`` is ``RoundRobin._state().ctypes`` (the ``lb_roundrobin`` struct); ``now`` is
+``state`` is ``RoundRobin.ctypes.state.ctypes`` (the ``lb_roundrobin`` struct); ``now`` is
 the time in seconds (ignored unless slow start is on).
 """
 from numba import types as _t

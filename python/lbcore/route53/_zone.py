@@ -431,7 +431,7 @@ class _IpBased(_Group):
         if clients.ip_flags is None:
             loc = np.full(len(clients), -1, dtype=np.int32)
         else:
-            loc = self.table.lookup_columns(clients.ip_flags & 1, clients.ip_hi, clients.ip_lo)
+            loc = self.table.lookup_many((clients.ip_flags & 1, clients.ip_hi, clients.ip_lo))
             loc[clients.ip_flags & 0x80 != 0] = -1
         m = np.asarray(self._map(now), dtype=np.int32)
         return m[np.where(loc < 0, len(self.locations), loc)]

@@ -4,7 +4,7 @@ algorithm API does not export yet (``is_prime`` for Maglev table sizes, ``parse_
 for the node-choice hashes the engine's rendezvous step reads)."""
 from __future__ import annotations
 
-from lbcore._maglev import is_prime
+from lbcore import is_prime
 from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, Engine
 from lbcore._targetset import parse_targets
 
