@@ -676,6 +676,16 @@ def sticky_groups(s: dict) -> list[str]:
     return out
 
 
+def _condition_checked(cond) -> bool:
+    """Whether a rule condition passed the schema (a field or value that failed it is None)."""
+    if not cond:
+        return False
+    if "aws" in cond:
+        return True
+    return cond.get("field") is not None and cond.get("values") is not None and \
+        None not in cond["values"]
+
+
 def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
     """An application load balancer's rule conditions through lbcore.elb's parser."""
     from lbcore.elb import parse_condition, parse_rule
@@ -696,13 +706,15 @@ def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
             if "aws" not in cond and cond.get("field") == "http-header" and not cond.get("name"):
                 ctx.add(f"{cp}.name", "missing; required for http-header")
                 continue
+            if not _condition_checked(cond):
+                continue            # its bad field or values are reported at their keys
             try:
                 parse_condition(alb_condition(cond), where="condition")
             except (TypeError, ValueError) as exc:
                 ctx.add(cp, str(exc))
         conds = rule.get("conditions")
         if len(ctx.problems) == before and isinstance(conds, list) and conds \
-                and isinstance(rule.get("priority"), int):
+                and all(map(_condition_checked, conds)) and isinstance(rule.get("priority"), int):
             # the whole rule: the elbv2 per-rule quotas (5 condition values, 5 wildcards)
             # and at most one condition per single-valued field
             try:
