@@ -51,6 +51,11 @@ class ScenarioError(ValueError):
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
+        # the file name as messages show it: on one line, and not 4,000 characters wide
+        if not source.isprintable():
+            source = repr(source)
+        if len(source) > 200:
+            source = source[:100] + "..." + source[-60:]
         # one line per problem, whatever a message quotes
         self.problems = [(path, " ".join(str(msg).split("\n"))) for path, msg in problems]
         super().__init__("\n".join(
@@ -840,8 +845,11 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             if c and c.get("location") is None:
                 ctx.add(f"traffic.clients[{ci}].location",
                         "missing; required when any record uses geoproximity routing")
+    # a record whose name is invalid is reported once: no "no record named" for its hosts
+    all_names = all(r and r.get("name") is not None
+                    for r in (s.get("route53") or {}).get("records") or [])
     for qi, q in enumerate(tr.get("requests") or []):
-        if q and q.get("host") is not None and q["host"] not in names:
+        if q and q.get("host") is not None and q["host"] not in names and all_names:
             ctx.add(f"traffic.requests[{qi}].host",
                     f"no route53 record named {_show(q['host'])}")
         if q and q.get("method") is not None and q.get("path") is not None and \
@@ -1036,6 +1044,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, [("", f"invalid TOML: {exc}")]) from None
+    except RecursionError:
+        # the TOML parser recurses once per level of nested arrays / inline tables
+        raise ScenarioError(source, [("", "invalid TOML: arrays or inline tables nested "
+                                      "too deeply for the parser")]) from None
     s, problems = validate(data)
     if problems:
         raise ScenarioError(source, problems)
@@ -1057,4 +1069,10 @@ def load_scenario(path=None) -> dict:
         raise ScenarioError(str(p), [("", "permission denied")]) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(str(p), [("", f"not UTF-8 text: {exc}")]) from None
+    except OSError as exc:
+        # a symlink loop, a name too long, a path through a file, an I/O error, ...
+        raise ScenarioError(str(p), [("", f"cannot read the file: "
+                                      f"{exc.strerror or exc}")]) from None
+    except ValueError as exc:                # a path with a NUL byte
+        raise ScenarioError(str(p), [("", f"not a usable file name: {exc}")]) from None
     return parse_scenario(text, source)
