@@ -1016,8 +1016,8 @@ def scenario_warnings(s: dict, requests: int | None = None) -> list[tuple[str, s
                             f"seconds: {mean:g} ms is {mean / 1000:g})"))
     n = s["simulation"]["requests"] if requests is None else requests
     end = run_horizon(s, requests)
-    why = (f"the run ends at about {end:,.6g} s ({n:,} requests at traffic.rate"
-           + (", simulation.max_time" if s["simulation"]["max_time"] is not None else "") + ")")
+    why = (f"the run ends at about {end:,.6g} s: {n:,} requests at traffic.rate"
+           + (", simulation.max_time" if s["simulation"]["max_time"] is not None else ""))
     for i, piece in enumerate(s["traffic"]["rate"]):
         if i and piece["at"] >= end:
             out.append((f"traffic.rate[{i}].at", f"{piece['at']:g} s is after the run ends: "
