@@ -95,10 +95,29 @@ def _replaced(path, value):
     return doc
 
 
+def _near_misses(v):
+    """Values of the right type that are slightly or grossly off: a typo'd name or choice,
+    a time in ms where seconds are meant, a sign flip."""
+    if isinstance(v, str):
+        return [("typo", v + "x"), ("upper case", v.upper()), ("trailing dot", v + ".")]
+    if isinstance(v, bool):
+        return [("negated", not v)]
+    if isinstance(v, (int, float)):
+        return [("x1000", v * 1000), ("negated", -v), ("plus one", v + 1)]
+    return []
+
+
+def _at(path):
+    node = BASE
+    for k in path:
+        node = node[k]
+    return node
+
+
 def mutations():
     out = []
     for path in _paths(BASE):
-        for what, value in REPLACEMENTS:
+        for what, value in REPLACEMENTS + _near_misses(_at(path)):
             out.append((path, what, value))
     # deletions of every table key, too (a required key missing)
     out += [(p, "deleted", None) for p in _paths(BASE) if isinstance(p[-1], str)]
