@@ -47,9 +47,12 @@ def test_noop_extension_call(benchmark):
 
 def _warm(obj, n):
     # put some load on: n//2 requests in flight, so the heap is not all ties
-    acq = obj.acquire
-    for _ in range(n // 2):
-        acq()
+    if isinstance(obj, lbcore.RequestSelector):
+        for _ in range(n // 2):
+            obj.pick(0.0)
+    else:
+        for _ in range(n // 2):
+            obj.acquire()
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -57,11 +60,11 @@ def test_lor_acquire_release(benchmark, n):
     benchmark.group = f"acquire+release N={n}"
     lo = lbcore.LeastOutstanding([f"10.0.{i >> 8}.{i & 255}:80" for i in range(n)], seed=1)
     _warm(lo, n)
-    acq, rel = lo.acquire, lo.release
+    acq, rel = lo.pick, lo.release
 
     def run():
         for _ in range(LOOP):
-            rel(acq())
+            rel(acq(5.0))
     benchmark(run)
     lo._check()
 
@@ -71,11 +74,11 @@ def test_lor_acquire_release_index(benchmark, n):
     benchmark.group = f"acquire+release N={n}"
     lo = lbcore.LeastOutstanding(list(range(n)), seed=1)
     _warm(lo, n)
-    acq, rel = lo.acquire_index, lo.release_index
+    acq, rel = lo.pick_index, lo.release_index
 
     def run():
         for _ in range(LOOP):
-            rel(acq())
+            rel(acq(5.0))
     benchmark(run)
 
 
@@ -84,11 +87,11 @@ def test_p2c_acquire_release(benchmark, n):
     benchmark.group = f"acquire+release N={n}"
     p = lbcore.PowerOfTwoChoices([f"10.0.{i >> 8}.{i & 255}:80" for i in range(n)], seed=1)
     _warm(p, n)
-    acq, rel = p.acquire, p.release
+    acq, rel = p.pick, p.release
 
     def run():
         for _ in range(LOOP):
-            rel(acq())
+            rel(acq(5.0))
     benchmark(run)
 
 
@@ -173,3 +176,49 @@ def test_round_robin_pick_many(benchmark, n):
             worst = max(worst, float(np.max(np.abs(counts - j * share))))
     benchmark.extra_info["max_prefix_dev"] = worst
     benchmark.extra_info["picks_per_call"] = k
+
+
+# ---------------------------------------------------------------- one pick, the protocol
+
+def _ramping(cls, slow_start, n=10):
+    """n targets; with slow start one more target joins at 0 and ramps (at now=5 it is
+    at 5/30 of its weight), so every pick takes the slow start branch of the kernel."""
+    ts = list(range(n))
+    if cls is lbcore.WeightedRandom:
+        sel = cls(ts, [1.0] * n, seed=1, slow_start_seconds=slow_start)
+    else:
+        sel = cls(ts, slow_start_seconds=slow_start)
+    if slow_start:
+        sel.add(n, now=0.0)
+    return sel
+
+
+@pytest.mark.parametrize("slow_start", [0, 30], ids=["plain", "slow_start"])
+@pytest.mark.parametrize("cls", [lbcore.RoundRobin, lbcore.WeightedRandom],
+                         ids=["round_robin", "weighted_random"])
+def test_pick_index_now(benchmark, cls, slow_start):
+    """pick_index(now) from Python, N=10: the per-request call a proxy makes (the
+    median / LOOP is ns per pick). Slow start must cost at most 1.5x plain."""
+    benchmark.group = f"{cls.__name__} pick_index(now) N=10"
+    sel = _ramping(cls, slow_start)
+    pick = sel.pick_index
+
+    def run():
+        for _ in range(LOOP):
+            pick(5.0)
+    benchmark(run)
+
+
+@pytest.mark.parametrize("n", [10, 1000])
+def test_lor_pick_release_protocol(benchmark, n):
+    """LeastOutstanding pick_index(now) + release_index(i): the protocol pair (before
+    the RequestSelector base this benchmark timed acquire_index() + release_index(i))."""
+    benchmark.group = f"acquire+release N={n}"
+    lo = lbcore.LeastOutstanding(list(range(n)), seed=1)
+    pick, rel = lo.pick_index, lo.release_index
+    _warm(lo, n)
+
+    def run():
+        for _ in range(LOOP):
+            rel(pick(5.0))
+    benchmark(run)

@@ -12,6 +12,7 @@ from lbcore.flows import Flows
 from lbcore._geo import Geoproximity, great_circle_km, biased_distance
 from lbcore._lpm import PrefixTable
 from lbcore._dnspick import RecordPicker
+from lbcore._request_selector import RequestSelector
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
@@ -24,7 +25,7 @@ __all__ = [
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
     # Route 53 kernels (issue 6)
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
-    "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
+    "RequestSelector", "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom", "alias_table",
     "TokenBuckets", "seconds_to_ns",
 ]
 

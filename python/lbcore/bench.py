@@ -246,14 +246,14 @@ def _lor_p2c(quick):
     p2 = lbcore.PowerOfTwoChoices(_NODES[:k], seed=1)
     for s in (lo, p2):
         for _ in range(k // 2):
-            s.acquire()
+            s.pick(0.0)
 
     def pair(sel):
-        acq, rel = sel.acquire, sel.release
+        acq, rel = sel.pick, sel.release
 
         def run():
             for _ in range(n):
-                rel(acq())
+                rel(acq(0.0))
         return run
 
     def heap_lor():

@@ -143,6 +143,84 @@ def _seed(text: str) -> int:
     return value
 
 
+def cmd_dns(args) -> int:
+    """``lbcore dns ZONE.json``: serve a hosted zone over UDP and TCP until SIGINT/SIGTERM.
+
+    ZONE.json: a ``list_resource_record_sets`` response (``ResourceRecordSets``), with
+    optional ``HealthChecks`` (``get_health_check`` items) and ``CidrCollections``
+    (``{CollectionId: [{"CidrBlock", "LocationName"}, ...]}``); ``--locations`` a JSON
+    ``{cidr: {"country": ..., "latitude": ...}}`` table for locating clients; ``--probe``
+    runs the health checks for real (docs/dns.md).
+    """
+    import asyncio
+    import json
+    import signal
+
+    def fail(msg: str) -> int:
+        print(f"lbcore: error: {msg}", file=sys.stderr)
+        return 2
+
+    try:
+        from lbcore.dns import CidrLocator, DNSServer, HealthProber, Probe
+    except ImportError as exc:
+        return fail(str(exc))
+    from lbcore.route53 import HostedZone
+
+    def load(path: str):
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not JSON: {exc}") from None
+
+    try:
+        doc = load(args.zone)
+        if not isinstance(doc, dict) or "ResourceRecordSets" not in doc:
+            raise ValueError(f"{args.zone}: expected a list_resource_record_sets response "
+                             f"(an object with ResourceRecordSets)")
+        zone = HostedZone.from_aws(doc["ResourceRecordSets"],
+                                   health_checks=doc.get("HealthChecks"),
+                                   cidr_collections=doc.get("CidrCollections"),
+                                   seed=args.seed)
+        locator = CidrLocator(load(args.locations)) if args.locations else None
+        server = DNSServer(zone, host=args.address, port=args.port, locator=locator)
+        probes = []
+        if args.probe:                     # HTTP / HTTP_STR_MATCH / TCP checks with an IP
+            for item in doc.get("HealthChecks") or ():
+                cfg = item.get("HealthCheckConfig", {})
+                if cfg.get("Type") in ("HTTP", "HTTP_STR_MATCH", "TCP"):
+                    probes.append(Probe.from_aws(zone.health_checks[item["Id"]], cfg))
+        prober = HealthProber(probes, clock=zone.clock)
+    except (TypeError, ValueError) as exc:
+        return fail(str(exc))
+
+    async def serve() -> None:
+        await server.start()
+        await prober.start()
+        host, port = server.address
+        probing = f", probing {len(probes)} health checks" if probes else ""
+        print(f"lbcore dns: serving {zone.name} on {host} port {port} (UDP and TCP)"
+              f"{probing}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await prober.stop()
+            await server.stop()
+        print("lbcore dns: stopped", flush=True)
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        return fail(f"cannot listen on {args.address} port {args.port}: {exc.strerror}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lbcore import __version__
 
@@ -199,6 +277,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true",
                        help="smaller batches and fewer repeats (a few seconds)")
     bench.set_defaults(func=_bench)
+
+    dns = sub.add_parser(
+        "dns", help="serve a Route 53 hosted zone as an authoritative DNS server",
+        description="Answer DNS queries over UDP and TCP from a hosted zone loaded from "
+                    "ZONE.json (a list_resource_record_sets response; docs/dns.md). "
+                    "Stops on SIGINT/SIGTERM.")
+    dns.add_argument("zone", metavar="ZONE.json")
+    dns.add_argument("--address", default="127.0.0.1", help="IP address (default 127.0.0.1)")
+    dns.add_argument("--port", type=int, default=8053,
+                     help="UDP and TCP port (default 8053; 0 = any free port)")
+    dns.add_argument("--locations", metavar="LOC.json", default=None,
+                     help="CIDR -> client location table for ECS/geolocation/latency")
+    dns.add_argument("--seed", type=_seed, default=0, help="seed of the zone's random answers")
+    dns.add_argument("--probe", action="store_true",
+                     help="run the HTTP, HTTP_STR_MATCH and TCP health checks of ZONE.json "
+                          "for real (IPAddress, Port, ResourcePath, RequestInterval)")
+    dns.set_defaults(func=cmd_dns)
     return parser
 
 

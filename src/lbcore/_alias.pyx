@@ -7,9 +7,7 @@ import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_uniform, lb_rng_bounded
 from lbcore._roundrobin cimport lb_roundrobin_ramp, _WeightedTargets
-from lbcore._request_common import (check_targets, check_weight_array, check_weight,
-                                    check_slow_start, check_now, check_count, check_bool,
-                                    check_seed, slow_start_entry, check_total)
+from lbcore._check cimport check_weight_array, check_count, check_seed
 
 
 cdef int lb_alias_build(int32_t n, const double* weight, double* prob,
@@ -121,8 +119,7 @@ cdef inline void* _addr(object arr):
 
 def alias_table(weights):
     """The Vose alias table of ``weights`` → (prob float64, alias int32)."""
-    w = check_weight_array(weights, len(weights) if hasattr(weights, "__len__") else -1,
-                           integer=False, allow_zero=True)
+    w = check_weight_array(weights, -1, False, True, "weights")
     n = w.shape[0]
     if n == 0:
         raise ValueError("weights must not be empty")
@@ -137,14 +134,16 @@ def alias_table(weights):
 cdef class WeightedRandom(_WeightedTargets):
     """Weighted random choice, P(target) = weight / sum of available weights,
     by Vose's alias method: O(1) per pick, O(N) per add/remove/availability
-    change (the table is rebuilt). Every draw comes from the object's
-    xoshiro256** generator seeded by ``seed``.
+    change (the table is rebuilt; ``sync_available`` rebuilds once for many
+    changes). Every draw comes from the object's xoshiro256** generator seeded
+    by ``seed``.
 
     ``weights``: non-negative numbers, not all zero. ``slow_start_seconds``:
-    as for RoundRobin; honoured exactly by rejection (see _alias.pxd).
+    as for RoundRobin; honoured exactly by rejection (see _alias.pxd). The
+    RequestSelector protocol: ``pick(now)`` counts the request until ``release``.
     """
     cdef lb_alias* s
-    cdef object _st, _p, _a, _ss, _eff
+    cdef object _st, _p, _a, _eff
 
     def __cinit__(self, *args, **kwargs):
         # a valid empty state before __init__ (see _lor._OutstandingBase)
@@ -152,36 +151,26 @@ cdef class WeightedRandom(_WeightedTargets):
         self.s = <lb_alias*>_addr(self._st)
 
     def __init__(self, targets, weights, *, seed=0, slow_start_seconds=0):
-        ts = check_targets(targets)
-        n = len(ts)
-        w = check_weight_array(weights, n, integer=False, allow_zero=True)
-        dur = check_slow_start(slow_start_seconds)
-        cdef uint64_t sd = check_seed(seed)
-        self.s.n_slots = 0
-        self._w = None
-        self.s.slow_start = dur
+        cdef uint64_t sd
+        self._init_common(targets, weights, True, slow_start_seconds)
+        sd = check_seed(seed, "seed")
+        self.s.slow_start = self._slow_start
         lb_rng_seed(&self.s.rng, sd)
-        self._alloc(max(n, 4))
-        self._w[:n] = w
-        self._av[:n] = 1
-        self.s.n_slots = n
-        self._set_targets(ts)
         self._rebuild()
 
     cdef _alloc(self, Py_ssize_t cap):
-        cdef Py_ssize_t old = 0 if self._w is None else self._w.shape[0]
-        w = np.zeros(cap, dtype=np.float64)
-        ss = np.full(cap, -np.inf, dtype=np.float64)
-        av = np.zeros(cap, dtype=np.uint8)
-        if old:
-            w[:old] = self._w
-            ss[:old] = self._ss
-            av[:old] = self._av
-        self._w, self._ss, self._av = w, ss, av
-        self.s.weight = <double*>_addr(w)
-        self.s.ss_start = <double*>_addr(ss)
-        self.s.avail = <uint8_t*>_addr(av)
+        self._alloc_common(cap)
+        self.s.weight = self._wp
+        self.s.ss_start = self._ssp
+        self.s.avail = self._avp
         self.s.capacity = <int32_t>cap
+
+    cdef _set_n_slots(self, int32_t n):
+        self.s.n_slots = n
+
+    cdef int _k_changed(self) except -1:
+        self._rebuild()
+        return 0
 
     cdef _rebuild(self):
         """New alias table over the available weights; swapped in after it is built."""
@@ -206,25 +195,16 @@ cdef class WeightedRandom(_WeightedTargets):
         self.s.table_n = tn
         self.s.total = tot
 
-    cdef double _now(self, now) except? -1.0:
-        if now is None and self.s.slow_start == 0.0:
-            return 0.0
-        return check_now(now, self.s.slow_start)
-
-    def pick(self, now=None):
-        """One weighted random target (LookupError if none is available)."""
-        cdef int32_t i = lb_alias_pick(self.s, self._now(now))
-        if i < 0:
-            raise LookupError("pick: no available target")
-        return self._targets[i]
-
-    def pick_index(self, now=None):
-        """``pick`` returning the dense index (-1 if none is available)."""
-        return lb_alias_pick(self.s, self._now(now))
+    cdef int32_t _k_pick(self, double now) noexcept:
+        cdef int32_t i = lb_alias_pick(self.s, now)
+        if i >= 0:
+            self._op[i] += 1
+        return i
 
     def pick_many(self, n, now=None):
-        """``n`` independent picks at time ``now`` → int32 index array (-1 = none)."""
-        cdef size_t k = check_count(n)
+        """``n`` independent picks at time ``now`` → int32 index array (-1 = none).
+        A batch for simulation: these picks are not counted as outstanding."""
+        cdef size_t k = check_count(n, "n")
         cdef double t = self._now(now)
         out = np.empty(k, dtype=np.int32)
         cdef int32_t* o = <int32_t*>_addr(out)
@@ -241,53 +221,9 @@ cdef class WeightedRandom(_WeightedTargets):
         del keep
         return out
 
-    # -- membership and health ---------------------------------------------
-    def set_available(self, target, available, *, now=None):
-        """Unhealthy targets get no picks; turning unhealthy leaves slow start,
-        turning healthy again re-enters it (``now`` required when slow start is on)."""
-        cdef int32_t i = self._map.lookup(target, "set_available")
-        check_bool(available, "available")
-        if available:
-            if self._av[i]:
-                return
-            t = self._now(now)
-            self._av[i] = 1
-            slow_start_entry(self._av, self._ss, i, t, self.s.slow_start)
-        else:
-            if not self._av[i]:
-                return
-            self._av[i] = 0
-            self._ss[i] = -np.inf
-        self._rebuild()
-
-    def add(self, target, weight=1, *, now=None):
-        """Register a healthy target; it enters slow start if another target is available."""
-        w = check_weight(weight, integer=False, allow_zero=True)
-        check_total(self._w, w)
-        t = self._now(now)
-        i, grew = self._map.add(target)
-        if grew:
-            if i >= self.s.capacity:
-                self._alloc(2 * self.s.capacity)
-            self.s.n_slots = i + 1
-        self._w[i] = w
-        self._av[i] = 1
-        slow_start_entry(self._av, self._ss, i, t, self.s.slow_start)
-        self._rebuild()
-        return i
-
-    def remove(self, target):
-        cdef int32_t i = self._map.remove(target)
-        self._w[i] = 0.0
-        self._av[i] = 0
-        self._ss[i] = -np.inf
-        self._rebuild()
-
-    # -- queries (index, target_at, targets, weight, ... : _WeightedTargets) -----
-
     def probabilities(self, now=None):
         """Exact pick probability of every index at ``now`` (float64, length n_slots)."""
-        t = self._now(now)
+        cdef double t = self._now(now)
         n = self.s.n_slots
         eff = np.array([self._w[i] * self._av[i] *
                         lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start)

@@ -5,17 +5,16 @@ Kernels are documented in _lor.pxd; the Python objects map arbitrary hashable
 target identities to dense int32 indices and keep raw pointers to their numpy
 state so the per-request path has no memoryview or numpy call in it.
 """
-from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint64_t, uintptr_t
+
+import warnings
 
 import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
-from lbcore._request_common import (check_targets, check_weight_array, check_weight,
-                                    check_seed, reject_slow_start)
-
-cdef extern from "Python.h":
-    PyObject* PyDict_GetItem(object d, object key)
+from lbcore._check cimport (check_targets, check_weight_array, check_weight, check_seed,
+                            reject_slow_start)
+from lbcore._request_selector cimport RequestSelector
 
 
 # ---------------------------------------------------------------- kernels
@@ -181,43 +180,33 @@ cdef int lb_lor_set_available(lb_lor* s, int32_t i, int available) noexcept nogi
 
 # ---------------------------------------------------------------- Python API
 
-cdef object _FREE = object()     # marks a free index slot in _targets
-
-
 cdef inline void* _addr(object arr):
     return <void*><uintptr_t>arr.ctypes.data
 
 
-cdef class _OutstandingBase:
-    """Shared bookkeeping of LeastOutstanding and PowerOfTwoChoices."""
+cdef class _OutstandingBase(RequestSelector):
+    """What LeastOutstanding and PowerOfTwoChoices share: the ``lb_lor`` state under
+    the RequestSelector protocol (the target map and the methods are the base's)."""
     cdef lb_lor* s
     cdef object _st, _o, _w, _h, _p        # numpy arrays owning the state
-    cdef dict _index                        # target -> index
-    cdef list _targets                      # index -> target (or _FREE)
-    cdef list _free                         # free index slots, reused LIFO
-    cdef str _name
 
     def __cinit__(self, *args, **kwargs):
-        self._name = type(self).__name__
         # A valid empty state before __init__ runs, so an object created with
         # __new__ alone (or whose __init__ raised) answers -1 / LookupError
         # instead of dereferencing NULL.
         self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
         self.s = <lb_lor*>_addr(self._st)
-        self._index = {}
-        self._targets = []
-        self._free = []
 
     def _init(self, targets, weights, seed, bint ordered, str name):
         self._name = name
         self._o = None
-        ts = check_targets(targets)
+        ts = check_targets(targets, "targets")
         n = len(ts)
         if weights is None:
             w = np.ones(n, dtype=np.int64)
         else:
-            w = check_weight_array(weights, n, integer=True, allow_zero=False)
-        cdef uint64_t sd = check_seed(seed)
+            w = check_weight_array(weights, n, True, False, "weights")
+        cdef uint64_t sd = check_seed(seed, "seed")
         self.s.n_slots = 0
         self.s.size = 0
         self.s.stamp = 0
@@ -225,13 +214,9 @@ cdef class _OutstandingBase:
         self.s.weighted = 0
         lb_rng_seed(&self.s.rng, sd)
         self._alloc(max(n, 4))
-        self._index = {}
-        self._targets = []
-        self._free = []
+        self._set_targets(ts)
         cdef int32_t i
         for i in range(n):
-            self._index[ts[i]] = i
-            self._targets.append(ts[i])
             self._w[i] = w[i]
         self.s.weighted = bool(np.any(w != 1))
         self.s.n_slots = n
@@ -265,113 +250,33 @@ cdef class _OutstandingBase:
         self.s.pos = <int32_t*>_addr(p)
         self.s.capacity = <int32_t>cap
 
-    cdef int32_t _lookup(self, target, str what) except -1:
-        cdef PyObject* p = PyDict_GetItem(self._index, target)
-        if p == NULL:
-            raise ValueError(f"{what}: unknown target {target!r}")
-        return <int32_t><object>p
+    # -- RequestSelector hooks (valid slots only; see _request_selector.pxd) ------
+    cdef int _k_acquire_at(self, int32_t i, double now) except -1:
+        lb_lor_acquire_at(self.s, i)
+        return 0
 
-    cdef int32_t _check_index(self, index) except -1:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        if not 0 <= index < self.s.n_slots or self._targets[index] is _FREE:
-            raise ValueError(f"index {index} is not a registered target")
-        return index
+    cdef int _k_release(self, int32_t i) except -1:
+        return 0 if lb_lor_release(self.s, i) == 0 else 1
 
-    # -- request path ---------------------------------------------------
-    def acquire_at(self, target):
-        """Count a request on ``target`` chosen elsewhere (e.g. a sticky session),
-        so later picks see its load; available or not. Release it as usual."""
-        cdef PyObject* p = PyDict_GetItem(self._index, target)
-        if p == NULL:
-            raise ValueError(f"acquire_at: unknown target {target!r}")
-        lb_lor_acquire_at(self.s, <int32_t><object>p)
+    cdef int64_t _k_outstanding(self, int32_t i) noexcept:
+        return self.s.outstanding[i]
 
-    def acquire_at_index(self, index):
-        """``acquire_at`` by dense index."""
-        lb_lor_acquire_at(self.s, self._check_index(index))
+    cdef bint _k_available(self, int32_t i) noexcept:
+        return self.s.pos[i] >= 0
 
-    def release(self, target):
-        """End one request on ``target`` (ValueError if it has none outstanding)."""
-        cdef PyObject* p = PyDict_GetItem(self._index, target)
-        if p == NULL:
-            raise ValueError(f"release: unknown target {target!r}")
-        if lb_lor_release(self.s, <int32_t><object>p) != 0:
-            raise ValueError(f"release: target {target!r} has no outstanding requests")
+    cdef int _k_set_available(self, int32_t i, bint available, double now) except -1:
+        if (self.s.pos[i] >= 0) == available:
+            return 0
+        lb_lor_set_available(self.s, i, available)
+        return 1
 
-    def release_index(self, int32_t index):
-        """``release`` by dense index."""
-        cdef int r = lb_lor_release(self.s, index)
-        if r != 0:
-            if r == -2:
-                raise ValueError(f"index {index} is not a registered target")
-            raise ValueError(f"release_index: index {index} has no outstanding requests")
-
-    # -- queries ----------------------------------------------------------
-    def outstanding(self, target):
-        """Requests acquired on ``target`` and not yet released."""
-        return self.s.outstanding[self._lookup(target, "outstanding")]
-
-    def is_available(self, target):
-        return self.s.pos[self._lookup(target, "is_available")] >= 0
-
-    def index(self, target):
-        """The dense int32 index of ``target`` (what the ``*_index`` methods take)."""
-        return self._lookup(target, "index")
-
-    def weight(self, target):
-        return int(self.s.weight[self._lookup(target, "weight")])
-
-    @property
-    def targets(self):
-        """Registered targets in index order (free slots left by ``remove`` are skipped)."""
-        return [t for t in self._targets if t is not _FREE]
-
-    def target_at(self, int32_t index):
-        """The target identity registered at dense ``index``."""
-        return self._targets[self._check_index(index)]
-
-    def __len__(self):
-        return len(self._index)
-
-    def __contains__(self, target):
-        return target in self._index
-
-    def __repr__(self):
-        return (f"{self._name}({len(self._index)} targets, {self.s.size} available, "
-                f"{int(self._o[:self.s.n_slots].sum()) if self._o is not None else 0} outstanding)")
-
-    # -- membership and health ---------------------------------------------
-    def set_available(self, target, available):
-        """Unhealthy or draining targets get no new requests (releases still count)."""
-        if available is not True and available is not False:
-            raise TypeError(f"available must be a bool, got {type(available).__name__}")
-        lb_lor_set_available(self.s, self._lookup(target, "set_available"), available)
-
-    def add(self, target, weight=1, *, available=True):
-        """Register a new target (0 outstanding). Reuses the lowest freed slot last freed."""
-        try:
-            hash(target)
-        except TypeError:
-            raise TypeError(f"target must be hashable, got {type(target).__name__}") from None
-        if target in self._index:
-            raise ValueError(f"add: target {target!r} is already registered")
-        w = check_weight(weight, integer=True, allow_zero=False)
-        if available is not True and available is not False:
-            raise TypeError(f"available must be a bool, got {type(available).__name__}")
-        cdef int32_t i
-        if self._free:
-            i = self._free.pop()
-            self._targets[i] = target
-        else:
-            i = self.s.n_slots
+    cdef int _k_add(self, int32_t i, bint grew, object weight, bint available,
+                    double now) except -1:
+        cdef int64_t w = weight
+        if grew:
             if i >= self.s.capacity:
-                if i >= 2**31 - 2:
-                    raise ValueError("add: too many targets")
                 self._alloc(2 * self.s.capacity)
-            self._targets.append(target)
             self.s.n_slots = i + 1
-        self._index[target] = i
         self.s.outstanding[i] = 0
         self.s.weight[i] = w
         self.s.pos[i] = -1
@@ -379,19 +284,48 @@ cdef class _OutstandingBase:
             self.s.weighted = 1     # sticky: weighted comparisons from now on
         if available:
             lb_lor_set_available(self.s, i, 1)
-        return i
+        return 0
 
-    def remove(self, target):
-        """Deregister ``target``; its outstanding count is forgotten (later releases
-        of it are unknown-target errors). For connection draining, use
-        ``set_available(target, False)`` and remove it once ``outstanding`` is 0."""
-        cdef int32_t i = self._lookup(target, "remove")
+    cdef int _k_remove(self, int32_t i) except -1:
         lb_lor_set_available(self.s, i, 0)
         self.s.outstanding[i] = 0
         self.s.weight[i] = 0
-        del self._index[target]
-        self._targets[i] = _FREE
-        self._free.append(i)
+        return 0
+
+    cdef object _k_check_weight(self, object weight):
+        return check_weight(weight, "weight", True, False)
+
+    cdef int _k_set_weight(self, int32_t i, object weight, double now) except -1:
+        cdef int64_t w = weight
+        cdef int32_t p = self.s.pos[i]
+        self.s.weight[i] = w
+        if w != 1:
+            self.s.weighted = 1
+        if p >= 0:
+            self.s.heap[p].weight = w
+            if self.s.ordered:
+                _sift_up(self.s, p)
+                _sift_down(self.s, self.s.pos[i])
+        return 0
+
+    cdef object _k_weight(self, int32_t i):
+        return int(self.s.weight[i])
+
+    # -- names kept for one release ---------------------------------------------
+    def acquire(self):
+        """Deprecated: ``pick(now)``."""
+        warnings.warn(f"{self._name}.acquire() is deprecated; use pick(now)",
+                      DeprecationWarning, stacklevel=1)
+        cdef int32_t i = self._k_pick(0.0)
+        if i < 0:
+            raise LookupError("acquire: no available target")
+        return self._targets[i]
+
+    def acquire_index(self):
+        """Deprecated: ``pick_index(now)``."""
+        warnings.warn(f"{self._name}.acquire_index() is deprecated; use pick_index(now)",
+                      DeprecationWarning, stacklevel=1)
+        return self._k_pick(0.0)
 
     # -- introspection for tests and numba -----------------------------------
     def _state(self):
@@ -439,9 +373,10 @@ cdef class _OutstandingBase:
 cdef class LeastOutstanding(_OutstandingBase):
     """Least outstanding requests over arbitrary hashable targets.
 
-    ``acquire()`` returns the available target with the fewest outstanding
+    ``pick(now)`` returns the available target with the fewest outstanding
     requests (weighted: smallest ``outstanding / weight``, compared exactly in
-    integers) and counts the request; ``release(target)`` ends one. Ties are
+    integers) and counts the request; ``release(target)`` ends one (the
+    RequestSelector protocol; ``now`` is validated, no decision depends on it). Ties are
     broken by turns: among equally loaded targets the one acquired (or made
     available) least recently wins, so they share requests evenly rather than
     "lowest index first"; ``seed`` shuffles the initial turn order. O(log N)
@@ -455,15 +390,7 @@ cdef class LeastOutstanding(_OutstandingBase):
         reject_slow_start(slow_start_seconds, "LeastOutstanding")
         self._init(targets, weights, seed, True, "LeastOutstanding")
 
-    def acquire(self):
-        """Pick and count a request on the least loaded available target."""
-        cdef int32_t i = lb_lor_acquire(self.s)
-        if i < 0:
-            raise LookupError("acquire: no available target")
-        return self._targets[i]
-
-    def acquire_index(self):
-        """``acquire`` returning the dense index (-1 if no target is available)."""
+    cdef int32_t _k_pick(self, double now) noexcept:
         return lb_lor_acquire(self.s)
 
     def peek_index(self):
@@ -475,20 +402,14 @@ cdef class PowerOfTwoChoices(_OutstandingBase):
     """Power of two choices: two *distinct* random available targets, the one
     with fewer outstanding requests wins (a tie goes to the first of the two
     draws, i.e. a fair coin). Sampling distinct candidates avoids comparing a
-    target with itself (Envoy issue 20420). O(1) acquire and release.
+    target with itself (Envoy issue 20420). O(1) pick and release.
     """
 
     def __init__(self, targets, *, seed=0, slow_start_seconds=0):
         reject_slow_start(slow_start_seconds, "PowerOfTwoChoices")
         self._init(targets, None, seed, False, "PowerOfTwoChoices")
 
-    def acquire(self):
-        cdef int32_t i = lb_lor_acquire_p2c(self.s)
-        if i < 0:
-            raise LookupError("acquire: no available target")
-        return self._targets[i]
-
-    def acquire_index(self):
+    cdef int32_t _k_pick(self, double now) noexcept:
         return lb_lor_acquire_p2c(self.s)
 
 

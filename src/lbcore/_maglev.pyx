@@ -19,8 +19,9 @@ import numpy as np
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 
 from lbcore._hash import parse_seed
-from lbcore._targets import (parse_targets, canonical_order, parse_weights,
-                             parse_hash_options, as_hash_array, identity_key, _tag)
+from lbcore._targetset import (parse_targets, canonical_order, parse_weights,
+                               parse_hash_options, as_hash_array, identity_key,
+                               identity_tag as _tag)
 
 include "_selector.pxi"
 

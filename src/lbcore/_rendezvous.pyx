@@ -10,8 +10,8 @@ from libc.math cimport log
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 
 from lbcore._hash import parse_seed
-from lbcore._targets import (find_identity, parse_targets, parse_weights, parse_hash_options,
-                             as_hash_array)
+from lbcore._targetset import (find_identity, parse_targets, parse_weights,
+                               parse_hash_options, as_hash_array)
 
 include "_selector.pxi"
 

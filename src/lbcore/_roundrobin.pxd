@@ -8,7 +8,8 @@ lowered by the sum of the effective weights. The struct lives in a numpy uint8
 array owned by the Python object (``obj._state()``); numba passes
 ``state.ctypes`` as ``lb_roundrobin*``.
 """
-from libc.stdint cimport int32_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from lbcore._request_selector cimport RequestSelector
 
 ctypedef struct lb_roundrobin:
     int32_t n_slots          # valid indices [0, n_slots)
@@ -40,11 +41,20 @@ cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil
 cdef void lb_roundrobin_pick_many(lb_roundrobin* s, size_t n, double now, int32_t* out) noexcept nogil
 
 
-cdef class _WeightedTargets:
-    """What RoundRobin and lbcore._alias.WeightedRandom share: the target map
-    (``_map``: lbcore._request_common.TargetMap; ``_targets``: its index -> target
-    list), per-slot weights ``_w`` (float64) and availability ``_av`` (uint8), and
-    the queries over them (defined in _roundrobin.pyx)."""
-    cdef object _w, _av, _map
-    cdef list _targets
-    cdef _set_targets(self, list targets)
+cdef class _WeightedTargets(RequestSelector):
+    """What RoundRobin and lbcore._alias.WeightedRandom share under the
+    RequestSelector protocol: per-slot weights ``_w`` (float64), availability
+    ``_av`` (uint8), slow start entry times ``_ss`` and outstanding counts ``_o``
+    (int64), with raw pointers to them, and the hooks over them (defined in
+    _roundrobin.pyx). Subclasses own the kernel struct, which points at the same
+    arrays (``_alloc`` keeps both in step)."""
+    cdef object _w, _av, _ss, _o
+    cdef double* _wp
+    cdef uint8_t* _avp
+    cdef double* _ssp
+    cdef int64_t* _op
+    cdef Py_ssize_t _cap
+    cdef _alloc_common(self, Py_ssize_t cap)
+    cdef _alloc(self, Py_ssize_t cap)
+    cdef _set_n_slots(self, int32_t n)
+    cdef _init_common(self, targets, weights, bint weights_required, slow_start_seconds)

@@ -1,13 +1,13 @@
 # cython: language_level=3
 """Smooth weighted round robin with ALB-style slow start (see _roundrobin.pxd)."""
-from libc.stdint cimport int32_t, uint8_t, uintptr_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uintptr_t
 from libc.math cimport INFINITY
 
 import numpy as np
 
-from lbcore._request_common import (check_targets, check_weight_array, check_weight,
-                                    check_slow_start, check_now, check_count, check_bool,
-                                    slow_start_entry, check_total, TargetMap, FREE)
+from lbcore._check cimport (check_now, check_targets, check_weight_array, check_weight,
+                            check_slow_start, check_count, check_total)
+from lbcore._request_selector cimport RequestSelector
 
 
 cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil:
@@ -53,51 +53,137 @@ cdef inline void* _addr(object arr):
     return <void*><uintptr_t>arr.ctypes.data
 
 
-cdef class _WeightedTargets:
-    """Base of RoundRobin and lbcore._alias.WeightedRandom: the target map and the
-    queries over it (index, target_at, targets, targets_array, weight,
-    is_available, len, in). Subclasses own the kernel state; none of this is on
-    the per-pick path (``_targets`` is a C-level attribute either way)."""
+cdef class _WeightedTargets(RequestSelector):
+    """Base of RoundRobin and lbcore._alias.WeightedRandom (see _roundrobin.pxd):
+    float weights, availability, slow start entry and outstanding counts per slot,
+    under the RequestSelector protocol."""
 
-    def __cinit__(self, *args, **kwargs):
-        self._set_targets([])
+    cdef _init_common(self, targets, weights, bint weights_required, slow_start_seconds):
+        ts = check_targets(targets, "targets")
+        n = len(ts)
+        if weights is None and not weights_required:
+            w = np.ones(n, dtype=np.float64)
+        else:
+            w = check_weight_array(weights, n, False, True, "weights")
+        self._slow_start = check_slow_start(slow_start_seconds, "slow_start_seconds")
+        self._w = None
+        self._set_n_slots(0)
+        self._alloc(max(n, 4))
+        self._w[:n] = w
+        self._av[:n] = 1
+        self._set_n_slots(n)
+        self._set_targets(ts)
 
-    cdef _set_targets(self, list targets):
-        self._map = TargetMap(targets)
-        self._targets = self._map.targets
+    cdef _alloc_common(self, Py_ssize_t cap):
+        cdef Py_ssize_t old = 0 if self._w is None else self._w.shape[0]
+        w = np.zeros(cap, dtype=np.float64)
+        ss = np.full(cap, -np.inf, dtype=np.float64)
+        av = np.zeros(cap, dtype=np.uint8)
+        o = np.zeros(cap, dtype=np.int64)
+        if old:
+            w[:old] = self._w
+            ss[:old] = self._ss
+            av[:old] = self._av
+            o[:old] = self._o
+        self._w, self._ss, self._av, self._o = w, ss, av, o
+        self._wp = <double*>_addr(w)
+        self._ssp = <double*>_addr(ss)
+        self._avp = <uint8_t*>_addr(av)
+        self._op = <int64_t*>_addr(o)
+        self._cap = cap
 
-    def index(self, target):
-        """The dense index of ``target`` (what ``pick_index`` / ``pick_many`` return)."""
-        return self._map.lookup(target, "index")
+    cdef _alloc(self, Py_ssize_t cap):
+        self._alloc_common(cap)
 
-    def target_at(self, index):
-        """The target at dense ``index``."""
-        return self._targets[self._map.check_index(index)]
+    cdef _set_n_slots(self, int32_t n):
+        pass
 
-    @property
-    def targets(self):
-        """The registered targets, in index order."""
-        return self._map.live()
+    # -- RequestSelector hooks (valid slots only) -----------------------------------
+    cdef int _k_acquire_at(self, int32_t i, double now) except -1:
+        self._op[i] += 1
+        return 0
 
-    def targets_array(self):
-        """Object array, index -> target (None for free slots): ``arr[pick_many(n)]``."""
-        out = np.empty(len(self._targets), dtype=object)
-        out[:] = [None if t is FREE else t for t in self._targets]
-        return out
+    cdef int _k_release(self, int32_t i) except -1:
+        if self._op[i] <= 0:
+            return 1
+        self._op[i] -= 1
+        return 0
 
-    def weight(self, target):
-        """``target``'s configured weight."""
-        return float(self._w[self._map.lookup(target, "weight")])
+    cdef int64_t _k_outstanding(self, int32_t i) noexcept:
+        return self._op[i]
 
-    def is_available(self, target):
-        """Whether ``target`` may be picked (registered and available)."""
-        return bool(self._av[self._map.lookup(target, "is_available")])
+    cdef bint _k_available(self, int32_t i) noexcept:
+        return self._avp[i] != 0
 
-    def __len__(self):
-        return len(self._map.index)
+    cdef int _k_set_available(self, int32_t i, bint available, double now) except -1:
+        """Becoming available enters slow start at ``now`` when slow start is on and
+        another target is available (AWS: targets registered into a group with no
+        healthy target serve their full share at once); becoming unavailable leaves it."""
+        cdef int32_t j
+        cdef bint others = False
+        if available:
+            if self._avp[i]:
+                return 0
+            self._avp[i] = 1
+            if self._slow_start > 0.0:
+                for j in range(self._n_slots):
+                    if j != i and self._avp[j]:
+                        others = True
+                        break
+            self._ssp[i] = now if others else -INFINITY
+            return 1
+        if not self._avp[i]:
+            return 0
+        self._avp[i] = 0
+        self._ssp[i] = -INFINITY
+        return 1
 
-    def __contains__(self, target):
-        return target in self._map.index
+    cdef int _k_add(self, int32_t i, bint grew, object weight, bint available,
+                    double now) except -1:
+        if grew:
+            if i >= self._cap:
+                self._alloc(2 * self._cap)
+            self._set_n_slots(i + 1)
+        self._wp[i] = weight
+        self._op[i] = 0
+        self._avp[i] = 0
+        self._ssp[i] = -INFINITY
+        if available:
+            self._k_set_available(i, True, now)
+        return 0
+
+    cdef int _k_remove(self, int32_t i) except -1:
+        self._k_set_available(i, False, 0.0)
+        self._wp[i] = 0.0
+        self._op[i] = 0
+        return 0
+
+    cdef object _k_check_weight(self, object weight):
+        w = check_weight(weight, "weight", False, True)
+        check_total(self._w, w, "weight")
+        return w
+
+    cdef int _k_set_weight(self, int32_t i, object weight, double now) except -1:
+        self._wp[i] = weight
+        return 0
+
+    cdef object _k_weight(self, int32_t i):
+        return float(self._wp[i])
+
+    # -- slow start queries ---------------------------------------------------------
+    def effective_weight(self, target, now):
+        """``weight * ramp(now)`` (0 when unavailable)."""
+        cdef int32_t i = self._lookup(target, "effective_weight")
+        cdef double t = check_now(now, "now")
+        if not self._avp[i]:
+            return 0.0
+        return self._wp[i] * lb_roundrobin_ramp(t, self._ssp[i], self._slow_start)
+
+    def in_slow_start(self, target, now):
+        """Whether ``target`` is still ramping at ``now``."""
+        cdef int32_t i = self._lookup(target, "in_slow_start")
+        cdef double t = check_now(now, "now")
+        return bool(self._avp[i]) and lb_roundrobin_ramp(t, self._ssp[i], self._slow_start) < 1.0
 
 
 cdef class RoundRobin(_WeightedTargets):
@@ -109,10 +195,11 @@ cdef class RoundRobin(_WeightedTargets):
     ``slow_start_seconds``: ALB ``slow_start.duration_seconds`` (0 = off, else
     30-900): a target that is added, or turns healthy again, while another
     target is available ramps its weight linearly from 0 to full over that many
-    seconds of the ``now`` you pass (required then).
+    seconds of the ``now`` you pass. The RequestSelector protocol: ``pick(now)``
+    counts the request until ``release``.
     """
     cdef lb_roundrobin* s
-    cdef object _st, _c, _ss
+    cdef object _st, _c
 
     def __cinit__(self, *args, **kwargs):
         # a valid empty state before __init__ (see _lor._OutstandingBase)
@@ -120,60 +207,56 @@ cdef class RoundRobin(_WeightedTargets):
         self.s = <lb_roundrobin*>_addr(self._st)
 
     def __init__(self, targets, *, weights=None, slow_start_seconds=0):
-        ts = check_targets(targets)
-        n = len(ts)
-        if weights is None:
-            w = np.ones(n, dtype=np.float64)
-        else:
-            w = check_weight_array(weights, n, integer=False, allow_zero=True)
-        dur = check_slow_start(slow_start_seconds)
-        self.s.n_slots = 0
-        self._w = None
-        self.s.slow_start = dur
-        self._alloc(max(n, 4))
-        self._w[:n] = w
-        self._av[:n] = 1
-        self.s.n_slots = n
-        self._set_targets(ts)
+        self._init_common(targets, weights, False, slow_start_seconds)
+        self.s.slow_start = self._slow_start
 
     cdef _alloc(self, Py_ssize_t cap):
-        cdef Py_ssize_t old = 0 if self._w is None else self._w.shape[0]
-        w = np.zeros(cap, dtype=np.float64)
+        cdef Py_ssize_t old = 0 if self._c is None else self._c.shape[0]
+        if self._w is None:
+            old = 0
+        self._alloc_common(cap)
         c = np.zeros(cap, dtype=np.float64)
-        ss = np.full(cap, -np.inf, dtype=np.float64)
-        av = np.zeros(cap, dtype=np.uint8)
         if old:
-            w[:old] = self._w
             c[:old] = self._c
-            ss[:old] = self._ss
-            av[:old] = self._av
-        self._w, self._c, self._ss, self._av = w, c, ss, av
-        self.s.weight = <double*>_addr(w)
+        self._c = c
+        self.s.weight = self._wp
         self.s.current = <double*>_addr(c)
-        self.s.ss_start = <double*>_addr(ss)
-        self.s.avail = <uint8_t*>_addr(av)
+        self.s.ss_start = self._ssp
+        self.s.avail = self._avp
         self.s.capacity = <int32_t>cap
 
-    cdef double _now(self, now) except? -1.0:
-        if now is None and self.s.slow_start == 0.0:
-            return 0.0
-        return check_now(now, self.s.slow_start)
+    cdef _set_n_slots(self, int32_t n):
+        self.s.n_slots = n
 
-    def pick(self, now=None):
-        """The next target (LookupError if none is available)."""
-        cdef int32_t i = lb_roundrobin_pick(self.s, self._now(now))
-        if i < 0:
-            raise LookupError("pick: no available target")
-        return self._targets[i]
+    cdef int32_t _k_pick(self, double now) noexcept:
+        cdef int32_t i = lb_roundrobin_pick(self.s, now)
+        if i >= 0:
+            self._op[i] += 1
+        return i
 
-    def pick_index(self, now=None):
-        """``pick`` returning the dense index (-1 if none is available)."""
-        return lb_roundrobin_pick(self.s, self._now(now))
+    cdef int _k_set_available(self, int32_t i, bint available, double now) except -1:
+        # a target made unavailable, or available again, restarts from current = 0
+        cdef int r = _WeightedTargets._k_set_available(self, i, available, now)
+        if r:
+            self.s.current[i] = 0.0
+        return r
+
+    cdef int _k_add(self, int32_t i, bint grew, object weight, bint available,
+                    double now) except -1:
+        _WeightedTargets._k_add(self, i, grew, weight, available, now)
+        self.s.current[i] = 0.0
+        return 0
+
+    cdef int _k_remove(self, int32_t i) except -1:
+        _WeightedTargets._k_remove(self, i)
+        self.s.current[i] = 0.0
+        return 0
 
     def pick_many(self, n, now=None):
         """``n`` picks at time ``now`` → int32 array of indices (-1 = none
-        available); map with ``target_at`` / ``targets_array``."""
-        cdef size_t k = check_count(n)
+        available); map with ``target_at`` / ``targets_array``. A batch for
+        simulation: these picks are not counted as outstanding."""
+        cdef size_t k = check_count(n, "n")
         cdef double t = self._now(now)
         out = np.empty(k, dtype=np.int32)
         cdef int32_t* o = <int32_t*>_addr(out)
@@ -187,63 +270,6 @@ cdef class RoundRobin(_WeightedTargets):
                 lb_roundrobin_pick_many(&local, k, t, o)
         del keep
         return out
-
-    # -- membership and health ---------------------------------------------
-    def set_available(self, target, available, *, now=None):
-        """Unhealthy targets are skipped. Turning unhealthy leaves slow start;
-        turning healthy again re-enters it (needs ``now`` when slow start is on)."""
-        cdef int32_t i = self._map.lookup(target, "set_available")
-        check_bool(available, "available")
-        if available:
-            if self._av[i]:
-                return
-            t = self._now(now)
-            self._c[i] = 0.0
-            self._av[i] = 1
-            slow_start_entry(self._av, self._ss, i, t, self.s.slow_start)
-        else:
-            self._av[i] = 0
-            self._ss[i] = -np.inf
-            self._c[i] = 0.0
-
-    def add(self, target, weight=1, *, now=None):
-        """Register a healthy target; it enters slow start if another target is available."""
-        w = check_weight(weight, integer=False, allow_zero=True)
-        check_total(self._w, w)
-        t = self._now(now)
-        i, grew = self._map.add(target)
-        if grew:
-            if i >= self.s.capacity:
-                self._alloc(2 * self.s.capacity)
-            self.s.n_slots = i + 1
-        self._w[i] = w
-        self._c[i] = 0.0
-        self._av[i] = 1
-        slow_start_entry(self._av, self._ss, i, t, self.s.slow_start)
-        return i
-
-    def remove(self, target):
-        cdef int32_t i = self._map.remove(target)
-        self._w[i] = 0.0
-        self._c[i] = 0.0
-        self._av[i] = 0
-        self._ss[i] = -np.inf
-
-    # -- queries (index, target_at, targets, weight, ... : _WeightedTargets) -----
-
-    def effective_weight(self, target, now):
-        """``weight * ramp(now)`` (0 when unavailable)."""
-        i = self._map.lookup(target, "effective_weight")
-        if not self._av[i]:
-            return 0.0
-        t = check_now(now, 1.0)
-        return float(self._w[i]) * lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start)
-
-    def in_slow_start(self, target, now):
-        """Whether ``target`` is still ramping at ``now``."""
-        i = self._map.lookup(target, "in_slow_start")
-        t = check_now(now, 1.0)
-        return bool(self._av[i]) and lb_roundrobin_ramp(t, self._ss[i], self.s.slow_start) < 1.0
 
     def _state(self):
         """uint8 array holding the ``lb_roundrobin`` struct (``._state().ctypes`` for numba)."""

@@ -12,11 +12,10 @@ from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_at, lb_lor_acqu
                           lb_lor_release, lb_lor_set_available)
 from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
 from lbcore._alias cimport lb_alias, lb_alias_pick
-from lbcore._hash import parse_seed
+from lbcore._hash import hash_key, parse_seed
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom
-import lbcore
 
 import numpy as np
 
@@ -74,7 +73,7 @@ def make_selectors(dict model, seed):
     for g, algo in enumerate(np.asarray(model["tg_algo"]).tolist()):
         a, b = int(tg_start[g]), int(tg_start[g + 1])
         ids = list(range(b - a))
-        gseed = lbcore.hash_key(g, seed=sd)
+        gseed = hash_key(g, seed=sd)
         ss = int(slow[g])
         if algo == LB_SIM_ROUND_ROBIN:
             out.append(RoundRobin(ids, slow_start_seconds=ss))   # ALB round robin: unweighted
@@ -104,12 +103,8 @@ def apply_epoch(list selectors, dict model, int epoch, double now):
         for i in range(int(tg_start[g + 1]) - a):
             wi = float(w[a + i])
             if isinstance(sel, WeightedRandom) and wi > 0 and sel.weight(i) != wi:
-                sel.remove(i)                    # re-register with the new weight
-                sel.add(i, wi, now=now)          # (the freed index is reused)
-            if isinstance(sel, (RoundRobin, WeightedRandom)):
-                sel.set_available(i, wi > 0, now=now)
-            else:
-                sel.set_available(i, wi > 0)
+                sel.set_weight(i, wi, now=now)   # counts, availability, slow start stay
+            sel.set_available(i, wi > 0, now=now)
 cdef class Engine:
     """One simulation run: the model's arrays, the mutable state and the statistics.
 

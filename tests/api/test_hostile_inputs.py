@@ -121,7 +121,7 @@ def test_objects_still_work_after_the_barrage():
         if hasattr(obj, "acquire"):
             assert obj.acquire() in TARGETS, cls
         if hasattr(obj, "pick"):
-            assert obj.pick() in TARGETS, cls
+            assert obj.pick(0.0) in TARGETS, cls
 
 
 CONSTRUCTORS = {

@@ -131,13 +131,13 @@ def test_slow_start_health_rules():
 
 def test_unavailable_and_empty():
     wr = lbcore.WeightedRandom(["a", "b"], [1, 1], seed=1)
-    wr.set_available("a", False)
+    wr.set_available("a", False, now=0.0)
     assert set(wr.pick_many(100).tolist()) == {1}
-    wr.set_available("b", False)
+    wr.set_available("b", False, now=0.0)
     with pytest.raises(LookupError):
         wr.pick()
     assert wr.pick_many(2).tolist() == [-1, -1]
-    wr.set_available("a", True)
+    wr.set_available("a", True, now=0.0)
     assert wr.pick() == "a"
 
 
@@ -235,8 +235,8 @@ def test_pick_many_survives_concurrent_rebuilds():
     th.start()
     try:
         for k in range(200):
-            wr.add(100 + k, 1.0)
-            rr.add(100 + k, 1.0)
+            wr.add(100 + k, 1.0, now=0.0)
+            rr.add(100 + k, 1.0, now=0.0)
     finally:
         stop.set()
         th.join()
@@ -255,8 +255,8 @@ def test_extreme_weights():
         lbcore.WeightedRandom(["a", "b"], [1e308, 1e308])
     wr = lbcore.WeightedRandom(["a"], [1e308])
     with pytest.raises(ValueError, match="weight"):
-        wr.add("b", 1e308)
+        wr.add("b", 1e308, now=0.0)
     assert wr.targets == ["a"]
     rr = lbcore.RoundRobin(["a"], weights=[1e308])
     with pytest.raises(ValueError, match="weight"):
-        rr.add("b", 1e308)
+        rr.add("b", 1e308, now=0.0)

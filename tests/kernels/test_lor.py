@@ -45,10 +45,10 @@ class _Machine(RuleBasedStateMachine):
             expected = self.ref.acquire()
             if expected is None:
                 with pytest.raises(LookupError):
-                    self.obj.acquire()
+                    self.obj.pick(0.0)
                 assert not avail
                 continue
-            got = self.obj.acquire()
+            got = self.obj.pick(0.0)
             assert got == expected
             if not self.p2c:
                 # the chosen target has the minimum outstanding/weight among available ones
@@ -65,9 +65,9 @@ class _Machine(RuleBasedStateMachine):
         t = data.draw(st.sampled_from(ts))
         self.ref.acquire_at(t)
         if by_index:
-            self.obj.acquire_at_index(self.obj.index(t))
+            self.obj.acquire_at_index(self.obj.index(t), now=0.0)
         else:
-            self.obj.acquire_at(t)
+            self.obj.acquire_at(t, now=0.0)
 
     @rule(data=st.data())
     def release(self, data):
@@ -88,7 +88,7 @@ class _Machine(RuleBasedStateMachine):
         if ts:
             t = data.draw(st.sampled_from(ts))
             self.ref.set_available(t, flag)
-            self.obj.set_available(t, flag)
+            self.obj.set_available(t, flag, now=0.0)
 
     @rule(w=st.integers(1, 7), available=st.booleans())
     def add(self, w, available):
@@ -96,11 +96,11 @@ class _Machine(RuleBasedStateMachine):
         self.next_name += 1
         if self.p2c:
             self.ref.add(t, available=available)
-            self.obj.add(t, available=available)
+            self.obj.add(t, available=available, now=0.0)
         else:
             w = w if (self.weighted or self.weighted_adds) else 1
             self.ref.add(t, w, available=available)
-            self.obj.add(t, w, available=available)
+            self.obj.add(t, w, available=available, now=0.0)
 
     @rule(data=st.data())
     def remove(self, data):
@@ -165,18 +165,18 @@ TestP2C.settings = _SETTINGS
 def test_acquire_at_counts_a_request_chosen_elsewhere():
     lo = lbcore.LeastOutstanding(["a", "b", "c"], seed=2)
     for _ in range(3):
-        lo.acquire_at("b")              # e.g. sticky sessions bound to b
-    picks = [lo.acquire() for _ in range(6)]
+        lo.acquire_at("b", now=0.0)              # e.g. sticky sessions bound to b
+    picks = [lo.pick(0.0) for _ in range(6)]
     assert "b" not in picks and lo.outstanding("b") == 3
-    lo.set_available("c", False)
-    lo.acquire_at_index(lo.index("c"))  # counted even while unavailable
+    lo.set_available("c", False, now=0.0)
+    lo.acquire_at_index(lo.index("c"), now=0.0)  # counted even while unavailable
     assert lo.outstanding("c") == 4
     with pytest.raises(ValueError, match="unknown target"):
-        lo.acquire_at("zz")
+        lo.acquire_at("zz", now=0.0)
     with pytest.raises(ValueError, match="not a registered target"):
-        lo.acquire_at_index(17)
+        lo.acquire_at_index(17, now=0.0)
     with pytest.raises(TypeError, match="index"):
-        lo.acquire_at_index("b")
+        lo.acquire_at_index("b", now=0.0)
     lo._check()
 
 
@@ -185,7 +185,7 @@ def test_weighted_counts_follow_weights():
     # proportional to weights (within one request of it).
     lo = lbcore.LeastOutstanding(["a", "b", "c"], weights=[1, 2, 5], seed=4)
     for _ in range(800):
-        lo.acquire()
+        lo.pick(0.0)
     assert [lo.outstanding(t) for t in "abc"] == [100, 200, 500]
 
 
@@ -197,7 +197,7 @@ def test_ties_spread_uniformly_not_lowest_index():
     n = 100_000
     counts = np.zeros(4)
     for _ in range(n):
-        i = lo.acquire_index()
+        i = lo.pick_index(0.0)
         counts[i] += 1
         lo.release_index(i)
     sd = math.sqrt(0.25 * 0.75 / n)
@@ -209,7 +209,7 @@ def test_ties_spread_uniformly_not_lowest_index():
         lo = lbcore.LeastOutstanding(list(range(4)), seed=seed)
         first = []
         for _ in range(8):
-            t = lo.acquire()
+            t = lo.pick(0.0)
             first.append(t)
             lo.release(t)
         assert sorted(first[:4]) == [0, 1, 2, 3] and first[4:] == first[:4]
@@ -221,14 +221,14 @@ def _set_counts(obj, counts):
     """Give target i counts[i] outstanding requests, using availability."""
     ts = obj.targets
     for t in ts:
-        obj.set_available(t, False)
+        obj.set_available(t, False, now=0.0)
     for t, c in zip(ts, counts):
-        obj.set_available(t, True)
+        obj.set_available(t, True, now=0.0)
         for _ in range(c):
-            assert obj.acquire() == t
-        obj.set_available(t, False)
+            assert obj.pick(0.0) == t
+        obj.set_available(t, False, now=0.0)
     for t in ts:
-        obj.set_available(t, True)
+        obj.set_available(t, True, now=0.0)
 
 
 def test_p2c_distinct_candidates_distribution():
@@ -242,7 +242,7 @@ def test_p2c_distinct_candidates_distribution():
     n = 120_000
     counts = np.zeros(4)
     for _ in range(n):
-        i = p2c.acquire_index()
+        i = p2c.pick_index(0.0)
         counts[i] += 1
         p2c.release_index(i)
     expected = np.array([6, 4, 2, 0]) / 12
@@ -257,7 +257,7 @@ def test_p2c_equal_load_is_uniform_and_two_targets_alternate_fairly():
     n = 100_000
     counts = np.zeros(5)
     for _ in range(n):
-        i = p2c.acquire_index()
+        i = p2c.pick_index(0.0)
         counts[i] += 1
         p2c.release_index(i)
     sd = math.sqrt(0.2 * 0.8 / n)
@@ -265,41 +265,41 @@ def test_p2c_equal_load_is_uniform_and_two_targets_alternate_fairly():
     # without releases, p2c keeps loads within a small spread
     p = lbcore.PowerOfTwoChoices(list(range(8)), seed=1)
     for _ in range(8000):
-        p.acquire()
+        p.pick(0.0)
     loads = [p.outstanding(t) for t in range(8)]
     assert max(loads) - min(loads) <= 10
 
 
 def test_p2c_single_available_target():
     p = lbcore.PowerOfTwoChoices(["a", "b"], seed=0)
-    p.set_available("a", False)
-    assert [p.acquire() for _ in range(3)] == ["b"] * 3
+    p.set_available("a", False, now=0.0)
+    assert [p.pick(0.0) for _ in range(3)] == ["b"] * 3
 
 
 def test_unavailable_targets_keep_counting_releases():
     lo = lbcore.LeastOutstanding(["a", "b"], seed=0)
-    t = lo.acquire()
-    lo.set_available(t, False)
+    t = lo.pick(0.0)
+    lo.set_available(t, False, now=0.0)
     other = "b" if t == "a" else "a"
-    assert [lo.acquire() for _ in range(3)] == [other] * 3
+    assert [lo.pick(0.0) for _ in range(3)] == [other] * 3
     lo.release(t)                       # draining target's in-flight request ends
     assert lo.outstanding(t) == 0
     with pytest.raises(ValueError, match="no outstanding"):
         lo.release(t)
-    lo.set_available(other, False)
+    lo.set_available(other, False, now=0.0)
     with pytest.raises(LookupError):
-        lo.acquire()
-    assert lo.acquire_index() == -1
+        lo.pick(0.0)
+    assert lo.pick_index(0.0) == -1
 
 
 def test_index_api_matches_identity_api_and_growth():
     a = lbcore.LeastOutstanding(list(range(3)), seed=7)
     b = lbcore.LeastOutstanding(list(range(3)), seed=7)
     for k in range(100):                # add forces the arrays to grow past capacity
-        a.add(100 + k)
-        b.add(100 + k)
-    got_a = [a.acquire() for _ in range(300)]
-    got_b = [b.target_at(b.acquire_index()) for _ in range(300)]
+        a.add(100 + k, now=0.0)
+        b.add(100 + k, now=0.0)
+    got_a = [a.pick(0.0) for _ in range(300)]
+    got_b = [b.target_at(b.pick_index(0.0)) for _ in range(300)]
     assert got_a == got_b
     a._check()
 
@@ -338,11 +338,11 @@ def test_bad_targets(cls):
     with pytest.raises(ValueError, match="unknown target"):
         o.outstanding("zz")
     with pytest.raises(ValueError, match="unknown target"):
-        o.set_available("zz", True)
+        o.set_available("zz", True, now=0.0)
     with pytest.raises(TypeError, match="available"):
-        o.set_available("a", 1)
+        o.set_available("a", 1, now=0.0)
     with pytest.raises(ValueError, match="already registered"):
-        o.add("a")
+        o.add("a", now=0.0)
     with pytest.raises(ValueError, match="index"):
         o.release_index(5)
     with pytest.raises(ValueError, match="no outstanding"):
@@ -361,11 +361,11 @@ def test_bad_weight_types():
         lbcore.LeastOutstanding(["a", "b"], weights=["x", "y"])
     lo = lbcore.LeastOutstanding(["a"])
     with pytest.raises(ValueError, match="weight"):
-        lo.add("b", 0)
+        lo.add("b", 0, now=0.0)
     with pytest.raises(ValueError, match="weight"):
-        lo.add("b", float("nan"))
+        lo.add("b", float("nan"), now=0.0)
     with pytest.raises(TypeError, match="weight"):
-        lo.add("b", "2")
+        lo.add("b", "2", now=0.0)
 
 
 # ------------------------------------------------------------ numba
@@ -390,7 +390,7 @@ def _python_loop(obj, ops):
     out = []
     for op, i, flag in ops:
         if op == 0:
-            out.append(obj.acquire_index())
+            out.append(obj.pick_index(0.0))
         elif op == 1:
             try:
                 obj.release_index(int(i))
@@ -398,10 +398,10 @@ def _python_loop(obj, ops):
             except ValueError:
                 out.append(-1 if 0 <= i < 6 else -2)
         elif op == 3:
-            obj.acquire_at_index(int(i))
+            obj.acquire_at_index(int(i), now=0.0)
             out.append(0)
         else:
-            obj.set_available(obj.target_at(int(i)), bool(flag))
+            obj.set_available(obj.target_at(int(i)), bool(flag), now=0.0)
             out.append(0)
     return out
 
@@ -442,8 +442,8 @@ def test_uninitialised_objects_do_not_crash(cls):
     obj = cls.__new__(cls)
     if hasattr(obj, "acquire"):
         with pytest.raises(LookupError):
-            obj.acquire()
-        assert obj.acquire_index() == -1
+            obj.pick(0.0)
+        assert obj.pick_index(0.0) == -1
         with pytest.raises(ValueError):
             obj.release("x")
         with pytest.raises(ValueError):
@@ -457,7 +457,7 @@ def test_uninitialised_objects_do_not_crash(cls):
 def test_reinit_resets_state():
     lo = lbcore.LeastOutstanding(list(range(50)), seed=1)
     for _ in range(10):
-        lo.acquire()
+        lo.pick(0.0)
     lo.__init__(["a", "b"], seed=1)
     lo._check()
     assert lo.targets == ["a", "b"] and lo.outstanding("a") == 0

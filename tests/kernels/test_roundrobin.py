@@ -129,7 +129,7 @@ def test_slow_start_unhealthy_leaves_and_reenters():
     assert rr.effective_weight("c", 515.0) == 0.25
     # with no other available target, a target turning healthy does not enter it
     solo = lbcore.RoundRobin(["a"], slow_start_seconds=60)
-    solo.set_available("a", False)
+    solo.set_available("a", False, now=0.0)
     solo.set_available("a", True, now=10.0)
     assert not solo.in_slow_start("a", 10.0)
     assert solo.pick(now=10.0) == "a"
@@ -138,8 +138,8 @@ def test_slow_start_unhealthy_leaves_and_reenters():
 def test_slow_start_all_ramping_still_serves():
     rr = lbcore.RoundRobin(["a", "b"], slow_start_seconds=30)
     rr.add("c", now=0.0)
-    rr.set_available("a", False)
-    rr.set_available("b", False)
+    rr.set_available("a", False, now=0.0)
+    rr.set_available("b", False, now=0.0)
     assert rr.pick(now=0.0) == "c"                # ramp 0 everywhere: ignore slow start
 
 
@@ -173,7 +173,7 @@ def test_bad_input():
         lbcore.RoundRobin(["a"], slow_start_seconds=30.5)
     rr = lbcore.RoundRobin(["a"])
     with pytest.raises(ValueError, match="unknown target"):
-        rr.set_available("b", False)
+        rr.set_available("b", False, now=0.0)
     with pytest.raises(ValueError, match="unknown target"):
         rr.remove("b")
     with pytest.raises(ValueError, match="n"):
@@ -181,10 +181,10 @@ def test_bad_input():
     with pytest.raises(TypeError, match="n"):
         rr.pick_many(1.5)
     with pytest.raises(ValueError, match="weight"):
-        rr.add("b", -2)
+        rr.add("b", -2, now=0.0)
     with pytest.raises(ValueError, match="already registered"):
-        rr.add("a")
-    rr.set_available("a", False)
+        rr.add("a", now=0.0)
+    rr.set_available("a", False, now=0.0)
     with pytest.raises(LookupError):
         rr.pick()
     assert rr.pick_many(3).tolist() == [-1, -1, -1]

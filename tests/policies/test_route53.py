@@ -54,6 +54,20 @@ def test_nxdomain_nodata_and_cname():
     assert b.rcode == "NXDOMAIN" and b.choice.tolist() == [-1, -1, -1]
     with pytest.raises(ValueError, match="CNAME"):
         z.add(RecordSet("www." + Z, "A", ["1.2.3.4"]))
+
+
+def test_empty_non_terminals_exist_and_answer_nodata():
+    # RFC 8020: a name with records below it exists; only a name with nothing at or
+    # below it is NXDOMAIN
+    z = HostedZone(Z, [rs("a.b.c." + Z, ["1.1.1.1"])])
+    for ent in ("b.c." + Z, "c." + Z, Z):
+        assert z.has_name(ent) and z.resolve(ent, "A") is NODATA
+        assert z.resolve_many(ent, "A", [Client()]).rcode == "NOERROR"
+    assert z.has_name("A.B.C.example.com.") and not z.has_name("x.c." + Z)
+    assert z.resolve("x.c." + Z, "A") is NXDOMAIN
+    assert z.resolve("z.a.b.c." + Z, "A") is NXDOMAIN
+    z.add(rs("late.x." + Z, ["2.2.2.2"]))            # added later: its parents exist too
+    assert z.has_name("x." + Z) and z.resolve("x." + Z, "A") is NODATA
     with pytest.raises(ValueError, match="rtype"):
         z.resolve(Z, "BOGUS")
 

@@ -214,7 +214,7 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
 
     def drop(t):
         sel = selectors[group_of[t]]
-        if hasattr(sel, "release"):
+        if sel is not None:                    # flow-hash groups have no request selector
             sel.release(t - m["tg_start"][group_of[t]])
 
     apply_epoch(selectors, model, 0, 0.0)
@@ -271,7 +271,7 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
         if not any(w[t] > 0 for t in range(a, bnd)):
             return -1
         # lbcore._roundrobin / _lor / _alias
-        return a + (selectors[g].pick(now) if algo in (0, 2) else selectors[g].acquire())
+        return a + selectors[g].pick(now)          # the RequestSelector protocol: counted
 
     # ALB lb_cookie stickiness: cookies[(client class, user, target group)] = (target, expiry)
     if sticky is None:
@@ -281,8 +281,8 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
 
     def sticky_select(g, c, lb, user):
         """The documented lb_cookie rule: a cookie is honoured while unexpired and naming a
-        target of group g with weight > 0 now; LOR counts a honoured request on its
-        target; every forward sets the cookie (target, now + duration)."""
+        target of group g with weight > 0 now; the selector counts a honoured request on
+        its target; every forward sets the cookie (target, now + duration)."""
         key = (c, user, sticky_group[g])
         w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
         kind = 1                               # new
@@ -290,8 +290,7 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
             t, expiry = cookies[key]
             if expiry > now:
                 if m["tg_start"][g] <= t < m["tg_start"][g + 1] and w[t] > 0:
-                    if m["tg_algo"][g] in (1, 4):
-                        selectors[g].acquire_at(t - m["tg_start"][g])
+                    selectors[g].acquire_at(t - m["tg_start"][g], now)   # counted like a pick
                     cookies[key] = (t, now + duration[g])
                     st["cnt_sticky"][3 * g] += 1
                     return t

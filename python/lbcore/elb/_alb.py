@@ -211,7 +211,7 @@ class ApplicationLoadBalancer:
                         and got[1] < len(act.groups) and act.groups[got[1]][1] > 0:
                     gi = got[1]
             if gi < 0:
-                gi = act.picker.pick_index()
+                gi = act.picker.pick_index(now)
             if act.stickiness is not None:
                 cookies = (SetCookie("AWSALBTG", self._cookies.encode(
                     act.id, gi, now + act.stickiness), act.stickiness),)

@@ -11,9 +11,9 @@ into the selector.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from typing import Callable
 
-from lbcore import LeastOutstanding, RoundRobin, WeightedRandom
+from lbcore import LeastOutstanding, RequestSelector, RoundRobin, WeightedRandom
 from lbcore.elb._decisions import uncounted
 from lbcore.elb._targets import Target, TargetGroup
 from lbcore.elb._zones import scope_pool
@@ -21,27 +21,6 @@ from lbcore.elb._zones import scope_pool
 __all__ = ["Pool", "TargetGroupPools", "ALGORITHMS"]
 
 ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
-
-Selector = Union[RoundRobin, WeightedRandom, LeastOutstanding]
-
-# The request selectors share one protocol (pick_index(now) counts a request,
-# acquire_at_index(i, now=) counts a sticky one, release_index(i) ends one,
-# add / set_available take now=) once lbcore's one selector base is in; before
-# it, least outstanding alone counts (acquire_index / acquire_at_index) and takes
-# no time, and round robin / weighted random need `now` only with slow start.
-# `_bind` is the one place that knows which: delete its second branch when the
-# base is in every supported lbcore.
-ONE_PROTOCOL = hasattr(LeastOutstanding, "pick_index")
-
-
-def _bind(k: Any, algorithm: str,
-          slow_start: float) -> tuple[Callable[..., int], bool, bool, Callable[[int], object]]:
-    """``(draw, draw_takes_now, counts, release)`` for selector ``k``."""
-    if ONE_PROTOCOL:
-        return k.pick_index, True, True, k.release_index
-    if algorithm == "least_outstanding_requests":
-        return k.acquire_index, False, True, k.release_index
-    return k.pick_index, bool(slow_start), False, uncounted
 
 
 class Pool:
@@ -52,12 +31,15 @@ class Pool:
     ``fail_open`` every registered target when too few are healthy). Draining
     and unused targets never get new requests. The selector's dense indices are
     the target group's dense indices. Every request the pool hands out is
-    counted by the selector until ``release(index)``.
+    counted by the selector until ``release(index)``. The selector is called
+    through the :class:`lbcore.RequestSelector` protocol only (``pick_index(now)``,
+    ``acquire_at_index(i, now=)``, ``release_index(i)``, ``add(i, now=)``,
+    ``sync_available(mask, now=)``), whatever the algorithm.
     """
 
     __slots__ = ("tg", "algorithm", "slow_start", "zone", "seed", "fail_open_allowed",
                  "kernel", "version", "avail", "any", "fail_open", "targets", "draw",
-                 "draw_takes_now", "counts", "release")
+                 "release")
 
     def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float, zone: str | None,
                  seed: int, fail_open: bool = True) -> None:
@@ -70,33 +52,26 @@ class Pool:
         self.zone = zone
         self.seed = seed
         self.fail_open_allowed = fail_open
-        self.kernel: Selector | None = None
+        self.kernel: RequestSelector | None = None
         self.version = -1
         self.avail: list[bool] = []
         self.any = False
         self.fail_open = False
         self.targets: list[Target] = []
-        self.draw: Callable[..., int] = _none_eligible
-        self.draw_takes_now = False
-        self.counts = False
+        self.draw: Callable[[float], int] = _none_eligible
         self.release: Callable[[int], object] = uncounted
 
-    def _make_kernel(self, n: int) -> Selector:
+    def _make_kernel(self, n: int) -> RequestSelector:
         ts = list(range(n))
-        k: Selector
+        k: RequestSelector
         if self.algorithm == "round_robin":
             k = RoundRobin(ts, slow_start_seconds=self.slow_start)
         elif self.algorithm == "weighted_random":
             k = WeightedRandom(ts, [1.0] * n, seed=self.seed, slow_start_seconds=self.slow_start)
         else:
             k = LeastOutstanding(ts, seed=self.seed)
-        self.draw, self.draw_takes_now, self.counts, self.release = _bind(
-            k, self.algorithm, self.slow_start)
+        self.draw, self.release = k.pick_index, k.release_index
         return k
-
-    def _timed(self) -> bool:
-        # whether add / set_available take now= (see _bind)
-        return ONE_PROTOCOL or not isinstance(self.kernel, LeastOutstanding)
 
     def sync(self, now: float) -> None:
         """Bring availability in line with the target group (cheap when unchanged)."""
@@ -107,31 +82,15 @@ class Pool:
                                    fail_open=self.fail_open_allowed)
         elig = mask.tolist()
         n = len(elig)
-        k: Any = self.kernel
+        k = self.kernel
         if k is None:
             if n:
                 k = self.kernel = self._make_kernel(n)
-                timed = self._timed()
-                for i in range(n):
-                    if not elig[i]:
-                        if timed:
-                            k.set_available(i, False, now=now)
-                        else:
-                            k.set_available(i, False)
+                k.sync_available(mask, now=now)
         else:
-            timed = self._timed()
             for i in range(len(self.avail), n):
-                if timed:
-                    k.add(i, now=now)
-                else:
-                    k.add(i)
-                self.avail.append(True)
-            for i in range(n):
-                if elig[i] != self.avail[i]:
-                    if timed:
-                        k.set_available(i, elig[i], now=now)
-                    else:
-                        k.set_available(i, elig[i])
+                k.add(i, now=now)
+            k.sync_available(mask, now=now)
         self.avail = elig
         self.any = any(elig)
         self.fail_open = not healthy and self.any
@@ -143,17 +102,15 @@ class Pool:
         the target's load is visible to the next pick) when ``index`` is eligible."""
         if not (0 <= index < len(self.avail) and self.avail[index]):
             return False
-        k: Any = self.kernel
-        if ONE_PROTOCOL:
-            k.acquire_at_index(index, now=now)
-        elif self.counts:
-            k.acquire_at_index(index)
+        k = self.kernel
+        assert k is not None        # an eligible index means a kernel was made
+        k.acquire_at_index(index, now=now)
         return True
 
     def outstanding(self, index: int) -> int:
         """Requests counted on ``index`` and not released."""
-        k: Any = self.kernel
-        if k is None or not self.counts or index >= len(self.avail):
+        k = self.kernel
+        if k is None or index >= len(self.avail):
             return 0
         return int(k.outstanding(index))
 
@@ -227,9 +184,7 @@ class TargetGroupPools:
                 return None, -1
         if sticky >= 0 and pool.stick(sticky, now):
             return pool, sticky
-        if pool.draw_takes_now:
-            return pool, pool.draw(now)
-        return pool, pool.draw()
+        return pool, pool.draw(now)
 
     def outstanding(self, index: int) -> int:
         """Requests counted on target ``index`` over every pool."""

@@ -10,7 +10,7 @@ Time: ``now`` in seconds from the caller, or the object's ``clock`` when omitted
 """
 from lbcore.route53._aws import parse_record_set
 from lbcore.route53._health import CalculatedHealthCheck, HealthCheck, HealthReporter
-from lbcore.route53._records import (AliasTarget, CidrRouting, Geolocation,
+from lbcore.route53._records import (RECORD_TYPES, AliasTarget, CidrRouting, Geolocation,
                                      GeoproximityLocation, RecordSet)
 from lbcore.route53._regions import (LOCAL_ZONE_METROS, REGION_COORDINATES,
                                      local_zone_location, region_location)
@@ -21,4 +21,4 @@ __all__ = ["HostedZone", "RecordSet", "AliasTarget", "CidrRouting", "Geolocation
            "GeoproximityLocation", "HealthCheck", "CalculatedHealthCheck", "HealthReporter",
            "Client", "Clients", "Answer", "BatchAnswer", "NODATA", "NXDOMAIN",
            "REGION_COORDINATES", "LOCAL_ZONE_METROS", "region_location",
-           "local_zone_location", "distance_latency", "parse_record_set"]
+           "local_zone_location", "distance_latency", "parse_record_set", "RECORD_TYPES"]

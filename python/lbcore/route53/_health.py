@@ -14,9 +14,12 @@ checks") and what lbcore models:
   children. AND = N, OR = 1, NOT = ``inverted``.
 
 Route 53 aggregates the results of checkers in many locations (healthy when more than
-18 % of them report healthy); an lbcore observation is one such aggregated result,
-supplied by the caller with its time (or read from the check's clock). ``is_healthy(now)``
-replays the observations made at or before ``now`` -- it does not depend on call order.
+18 % of them report healthy): ``HealthCheck(checkers=N)`` takes each checker's results
+(``observe(ok, now=t, checker=i)``) and applies that rule; with the default one checker an
+observation is one aggregated result. Results come from the caller with their time (or
+the check's clock). ``is_healthy(now)`` replays the observations made at or before
+``now`` -- it does not depend on call order; memory is bounded (``history`` results kept
+per checker).
 
 Time (docs/route53.md, "Time"): ``now`` in seconds from the caller, or, when omitted, from
 the object's ``clock`` (default :func:`time.monotonic`).
@@ -74,17 +77,93 @@ _LEGACY_OBSERVE = ("HealthCheck.observe(now, ok) is deprecated: call observe(ok,
                    "(the order of TargetGroup.observe(target_id, ok, now=now))")
 
 
+# Route 53 Developer Guide, "How Amazon Route 53 determines whether a health check is
+# healthy": an endpoint is healthy when more than 18% of the health checkers report it so.
+CHECKER_FRACTION = 0.18
+DEFAULT_HISTORY = 256
+
+
+class _Timeline:
+    """One checker's observations, sorted by time, with the status after each, kept to
+    the newest ``cap``; what older ones decided is folded into ``base``."""
+
+    __slots__ = ("k", "cap", "times", "oks", "states", "base_state", "base_time", "base_oks")
+
+    def __init__(self, k: int, cap: int) -> None:
+        self.k, self.cap = k, cap
+        self.times: list[float] = []
+        self.oks: list[bool] = []
+        self.states: list[bool] = []
+        self.base_state = True                # a new check is healthy
+        self.base_time = -math.inf            # time of the newest dropped observation
+        self.base_oks: list[bool] = []        # the k - 1 newest dropped results
+
+    def add(self, t: float, ok: bool) -> None:
+        if t < self.base_time:
+            raise ValueError(f"now: {t} is older than the {self.cap} observations kept "
+                             f"(history); the oldest kept is at {self.times[0]}")
+        i = bisect.bisect_right(self.times, t)
+        self.times.insert(i, t)
+        self.oks.insert(i, ok)
+        self.states.insert(i, True)
+        for j in range(i, len(self.times)):    # in order: j = the last one, O(k)
+            self.states[j] = self._step(j)
+        if len(self.times) > self.cap:
+            self.base_state, self.base_time = self.states[0], self.times[0]
+            self.base_oks = (self.base_oks + [self.oks[0]])[-(self.k - 1):] if self.k > 1 \
+                else []
+            del self.times[0], self.oks[0], self.states[0]
+
+    def _step(self, j: int) -> bool:
+        prev = self.states[j - 1] if j > 0 else self.base_state
+        k = self.k
+        lo = j + 1 - k
+        if lo >= 0:
+            window = self.oks[lo:j + 1]
+        else:
+            if len(self.base_oks) < -lo:
+                return prev                       # fewer than k results so far
+            window = self.base_oks[lo:] + self.oks[:j + 1]
+        if all(window):
+            return True
+        if not any(window):
+            return False
+        return prev
+
+    def state(self, now: float) -> bool:
+        i = bisect.bisect_right(self.times, now)
+        return self.states[i - 1] if i else self.base_state
+
+    def last_time(self, now: float) -> float | None:
+        i = bisect.bisect_right(self.times, now)
+        if i:
+            return self.times[i - 1]
+        return None if self.base_time == -math.inf else self.base_time
+
+
 class HealthCheck:
     """A Route 53 endpoint health check whose status follows timed observations.
 
-    ``observe(ok, now=t)`` records one aggregated check result at time ``t``;
-    ``is_healthy(now)`` is the status after every observation made at or before ``now``.
+    ``observe(ok, now=t)`` records one check result at time ``t``; ``is_healthy(now)`` is
+    the status after every observation made at or before ``now``, in time order whatever
+    the order of the calls. ``checkers``: how many independent health checkers report
+    (``observe(ok, now=t, checker=i)``, ``i`` in ``0..checkers-1``); each applies
+    ``failure_threshold`` to its own results, and the check is healthy when more than
+    18% of the checkers see the endpoint healthy (Route 53 Developer Guide, "How Amazon
+    Route 53 determines whether a health check is healthy"). The default, one checker,
+    is one aggregated result per observation.
+
+    ``history``: observations kept per checker (default 256; memory is bounded by it).
+    An observation older than every kept one is rejected (ValueError naming ``now``);
+    ``is_healthy`` at a time before the kept history gives the status the dropped
+    observations left.
     ``clock``: where both read ``now`` when it is omitted (default :func:`time.monotonic`).
     (An ELB target group's health check settings are :class:`lbcore.elb.HealthCheckSettings`.)
     """
 
     def __init__(self, id: str | None = None, *, failure_threshold: int = 3,
                  request_interval: int = 30, inverted: bool = False, disabled: bool = False,
+                 checkers: int = 1, history: int = DEFAULT_HISTORY,
                  clock: Clock | None = None) -> None:
         if isinstance(failure_threshold, bool) or not isinstance(failure_threshold, int):
             raise TypeError("failure_threshold must be an int")
@@ -92,24 +171,31 @@ class HealthCheck:
             raise ValueError(f"failure_threshold must be in 1..10, got {failure_threshold}")
         if request_interval not in (10, 30) or isinstance(request_interval, bool):
             raise ValueError(f"request_interval must be 10 or 30, got {request_interval!r}")
+        for name, value, lo in (("checkers", checkers, 1), ("history", history, 10)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if value < lo:
+                raise ValueError(f"{name} must be >= {lo}, got {value}")
         self.id = id
         self.failure_threshold = failure_threshold
         self.request_interval = request_interval
         self.inverted = _check_bool(inverted, "inverted")
         self.disabled = _check_bool(disabled, "disabled")
+        self.checkers = checkers
+        self.history = history
         self._clock = check_clock(clock)
-        self._times: list[float] = []
-        self._oks: list[bool] = []
-        self._states: list[bool] | None = []   # raw status after each observation
+        self._lines = [_Timeline(failure_threshold, history) for _ in range(checkers)]
 
     @property
     def clock(self) -> Clock:
         return self._clock
 
-    def observe(self, ok: bool, *legacy: Any, now: float | None = None) -> None:
+    def observe(self, ok: bool, *legacy: Any, now: float | None = None,
+                checker: int = 0) -> None:
         """Record one check result (``ok`` True = passed) made at time ``now``
-        (omitted: the health check's clock). ``observe(now, ok)``, the order
-        before, still works for one release (DeprecationWarning)."""
+        (omitted: the health check's clock) by health checker ``checker``.
+        ``observe(now, ok)``, the order before, still works for one release
+        (DeprecationWarning)."""
         if legacy:
             if len(legacy) != 1 or now is not None:
                 raise TypeError("observe takes ok and the keyword argument now")
@@ -117,34 +203,17 @@ class HealthCheck:
             now, ok = ok, legacy[0]
         t = check_now(self._clock() if now is None else now)
         _check_bool(ok, "ok")
-        i = bisect.bisect_right(self._times, t)
-        self._times.insert(i, t)
-        self._oks.insert(i, ok)
-        if i == len(self._times) - 1 and self._states is not None:
-            self._states.append(self._step(i))
-        else:
-            self._states = None                 # out-of-order insert: recompute lazily
-
-    def _step(self, i: int) -> bool:
-        assert self._states is not None
-        prev = self._states[i - 1] if i > 0 else True
-        k = self.failure_threshold
-        if i + 1 < k:
-            return prev
-        window = self._oks[i + 1 - k:i + 1]
-        if all(window):
-            return True
-        if not any(window):
-            return False
-        return prev
+        if isinstance(checker, bool) or not isinstance(checker, int) \
+                or not 0 <= checker < self.checkers:
+            raise ValueError(f"checker must be an int in 0..{self.checkers - 1}, got "
+                             f"{checker!r}")
+        self._lines[checker].add(t, ok)
 
     def _raw(self, now: float) -> bool:
-        if self._states is None:
-            self._states = []
-            for i in range(len(self._times)):
-                self._states.append(self._step(i))
-        i = bisect.bisect_right(self._times, now)
-        return True if i == 0 else self._states[i - 1]
+        if self.checkers == 1:
+            return self._lines[0].state(now)
+        healthy = sum(1 for line in self._lines if line.state(now))
+        return healthy > CHECKER_FRACTION * self.checkers
 
     def is_healthy(self, now: float | None = None) -> bool:
         """The status at ``now`` (omitted: the health check's clock)."""
@@ -154,17 +223,16 @@ class HealthCheck:
         return self._raw(t) != self.inverted
 
     def next_check_time(self, now: float | None = None) -> float:
-        """When the next check is due after ``now`` (the last observation + interval)."""
+        """When the next check is due after ``now``: the newest observation at or before
+        ``now`` (any checker) + the request interval."""
         t = check_now(self._clock() if now is None else now)
-        if not self._times:
-            return t
-        i = bisect.bisect_right(self._times, t)
-        return t if i == 0 else max(t, self._times[i - 1] + self.request_interval)
+        last = [x for x in (line.last_time(t) for line in self._lines) if x is not None]
+        return max(t, max(last) + self.request_interval) if last else t
 
     def __repr__(self) -> str:
         return (f"HealthCheck(id={self.id!r}, failure_threshold={self.failure_threshold}, "
                 f"request_interval={self.request_interval}, inverted={self.inverted}, "
-                f"disabled={self.disabled})")
+                f"disabled={self.disabled}, checkers={self.checkers})")
 
 
 class CalculatedHealthCheck:

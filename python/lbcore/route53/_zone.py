@@ -503,6 +503,7 @@ class HostedZone:
         self._groups: dict[tuple[str, str], list[RecordSet]] = {}
         self._compiled: dict[tuple[str, str], _Group] = {}
         self._names: set[str] = set()
+        self._nonterminals: set[str] = set()     # ancestors of names, inside the zone
         for rs in record_sets:
             self.add(rs)
 
@@ -551,6 +552,10 @@ class HostedZone:
         group.append(rs)
         self._groups[key] = group
         self._names.add(rs.name)
+        parent = rs.name
+        while parent != self.name:
+            parent = parent.partition(".")[2]
+            self._nonterminals.add(parent)
         self._compiled.pop(key, None)
         if rs.policy in ("geoproximity", "ip"):
             self._group(key)                 # validate locations / collection now
@@ -559,6 +564,14 @@ class HostedZone:
     def record_sets(self, name: str | None = None, rtype: str | None = None) -> list[RecordSet]:
         return [r for (n, t), g in self._groups.items() for r in g
                 if (name is None or n == normalize_name(name)) and (rtype is None or t == rtype)]
+
+    def has_name(self, name: str) -> bool:
+        """Whether ``name`` exists in the zone (RFC 8020): it owns record sets, or it is an
+        empty non-terminal (a name with no records of its own above one that has some, such
+        as ``b.example.com`` when only ``a.b.example.com`` has records). A name that does
+        not exist resolves to NXDOMAIN; one that exists, to an answer or NODATA."""
+        n = normalize_name(name, "name")
+        return n in self._names or n in self._nonterminals
 
     def _group(self, key: tuple[str, str]) -> _Group:
         g = self._compiled.get(key)
@@ -597,7 +610,7 @@ class HostedZone:
         if rtype not in RECORD_TYPES:
             raise ValueError(f"rtype must be one of {sorted(RECORD_TYPES)}, got {rtype!r}")
         if n not in self._names:
-            return n, None, "NXDOMAIN"
+            return n, None, "NODATA" if n in self._nonterminals else "NXDOMAIN"
         key = (n, rtype)
         if key not in self._groups:
             key = (n, "CNAME")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lbcore._maglev import is_prime
 from lbcore._sim import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, Engine
-from lbcore._targets import parse_targets
+from lbcore._targetset import parse_targets
 
 __all__ = ["is_prime", "parse_targets", "Engine", "LAT_BINS", "LAT_MIN_DECADE",
            "LAT_PER_DECADE", "OUT_BINS"]

@@ -1,4 +1,6 @@
-"""Shared boundary helpers of the consistent selectors (Maglev, JumpHash, Rendezvous).
+# cython: language_level=3
+"""Target sets of the consistent selectors (Maglev, JumpHash, Rendezvous): identity
+keys, their two hashes, the canonical order, weights and hash options, validated once.
 
 Target identity: a target's *identity key* is the target itself when it is an
 ``int`` (in ``[0, 2**64)``), ``str`` or ``bytes``, and ``str(target)`` for any other
@@ -9,11 +11,6 @@ Each target gets two independent 64-bit hashes of its identity key,
 the order targets are given in work in the *canonical order*: targets sorted by
 (first hash, second hash, type tag, identity key).
 """
-from __future__ import annotations
-
-import math
-import operator
-
 import numpy as np
 
 from lbcore._hash import hash_key, parse_seed
@@ -34,16 +31,17 @@ def identity_key(target):
     return str(target)
 
 
-def _tag(key):
+def identity_tag(key):
+    """0 for an int identity key, 1 for str, 2 for bytes (part of the canonical order)."""
     return 0 if isinstance(key, int) else (1 if isinstance(key, str) else 2)
 
 
 def find_identity(keys, target):
     """Index of ``target`` among identity ``keys`` (linear scan), or ValueError."""
     k = identity_key(target)
-    tag = _tag(k)
+    tag = identity_tag(k)
     for i, kk in enumerate(keys):
-        if _tag(kk) == tag and kk == k:
+        if identity_tag(kk) == tag and kk == k:
             return i
     raise ValueError(f"target {target!r} is not in this selector")
 
@@ -62,13 +60,13 @@ def parse_targets(targets, seed, *, allow_empty=False):
     s1 = parse_seed(seed)
     s2 = second_seed(s1)
     keys = [identity_key(t) for t in targets]
-    if len(set((_tag(k), k) for k in keys)) != len(keys):
+    if len(set((identity_tag(k), k) for k in keys)) != len(keys):
         seen = set()
         for t, k in zip(targets, keys):
-            if (_tag(k), k) in seen:
+            if (identity_tag(k), k) in seen:
                 raise ValueError(f"targets must be unique: {t!r} appears twice "
                                  "(by identity key)")
-            seen.add((_tag(k), k))
+            seen.add((identity_tag(k), k))
     h1 = [hash_key(k, seed=s1) for k in keys]
     h2 = [hash_key(k, seed=s2) for k in keys]
     return targets, keys, np.array(h1, dtype=np.uint64), np.array(h2, dtype=np.uint64)
@@ -84,7 +82,7 @@ def canonical_order(keys, h1, h2):
     for j in range(len(order) - 1):
         if a[order[j]] == a[order[j + 1]] and b[order[j]] == b[order[j + 1]]:
             order = sorted(range(len(keys)),
-                           key=lambda i: (a[i], b[i], _tag(keys[i]), keys[i]))
+                           key=lambda i: (a[i], b[i], identity_tag(keys[i]), keys[i]))
             break
     return np.array(order, dtype=np.int64)
 
@@ -133,17 +131,3 @@ def as_hash_array(values, name="flows_or_hashes"):
         raise ValueError(f"{name}: hashes must be non-negative")
     return np.ascontiguousarray(arr, dtype=np.uint64)
 
-
-def check_positive_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value) or math.isinf(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
-def check_index(value, name):
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    return operator.index(value)

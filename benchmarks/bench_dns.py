@@ -1,0 +1,199 @@
+"""lbcore.dns benchmarks: what a query costs at each layer.
+
+    python -m pytest benchmarks/bench_dns.py --benchmark-enable -q
+    python benchmarks/bench_dns.py        # interleaved: lbcore.dns vs the peer, queries/s
+
+- ``test_resolve``: ``HostedZone.resolve`` per query (the routing decision alone);
+- ``test_respond``: ``Responder.respond`` per query, wire bytes in and out, no sockets
+  (dnspython's parse + resolve + dnspython's render);
+- ``test_server_udp``: round trips through the real ``DNSServer`` on 127.0.0.1 (its event
+  loop in a thread of this process, the client a blocking UDP socket in the main thread),
+  ``ROUND`` queries per timed call: queries/s = ROUND / time;
+- ``test_peer_server_udp``: the same client against the smallest dnspython server that
+  answers one fixed A record (asyncio, from_wire / make_response / to_wire): the floor
+  any dnspython-based server pays, the baseline for the ratio.
+
+Set-up (zones, servers, query bytes) happens outside the timed region.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("dns.message")
+
+import dns.edns  # noqa: E402
+import dns.message  # noqa: E402
+import dns.rdata  # noqa: E402
+import dns.rrset  # noqa: E402
+
+from lbcore.dns import CidrLocator, DNSServer, Responder  # noqa: E402
+from lbcore.route53 import Client, Geolocation, HostedZone, RecordSet  # noqa: E402
+
+Z = "example.com"
+ROUND = 500
+SUBNET = "198.51.100.0"
+LOCATOR = CidrLocator({"198.51.100.0/24": {"continent": "EU", "country": "DE",
+                                           "latitude": 50.11, "longitude": 8.68}})
+
+
+def _zone() -> HostedZone:
+    recs = [RecordSet(Z, "SOA", "ns-1.awsdns-01.org. awsdns-hostmaster.amazon.com. 1 7200 "
+                                "900 1209600 86400", ttl=900),
+            RecordSet("s." + Z, "A", ["192.0.2.1"], ttl=60)]
+    for i in range(5):
+        recs.append(RecordSet("w." + Z, "A", [f"10.0.0.{i}"], set_identifier=f"w{i}",
+                              weight=10 * (i + 1)))
+    for i, g in enumerate([Geolocation(country="US", subdivision="WA"),
+                           Geolocation(country="DE"), Geolocation(continent="EU"),
+                           Geolocation(country="*")]):
+        recs.append(RecordSet("g." + Z, "A", [f"10.3.0.{i}"], set_identifier=f"g{i}",
+                              geolocation=g))
+    for i, r in enumerate(["us-east-1", "eu-west-1", "ap-northeast-1", "sa-east-1"]):
+        recs.append(RecordSet("l." + Z, "A", [f"10.1.0.{i}"], set_identifier=r, region=r))
+    return HostedZone(Z, recs, seed=1)
+
+
+ZONE = _zone()
+CLIENT = LOCATOR(SUBNET)
+NOW = 1000.0
+
+
+def _clock() -> float:
+    return NOW
+
+
+def _query(name: str, ecs: bool) -> bytes:
+    opts = [dns.edns.ECSOption(SUBNET, 24)] if ecs else None
+    return dns.message.make_query(name, "A", use_edns=0, options=opts).to_wire()
+
+
+CASES = {"simple": ("s." + Z, False), "weighted": ("w." + Z, False),
+         "geolocation_ecs": ("g." + Z, True), "latency_ecs": ("l." + Z, True),
+         "nxdomain": ("nope." + Z, False)}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_resolve(benchmark, case):
+    name, ecs = CASES[case]
+    client = CLIENT if ecs else Client(ip="127.0.0.1")
+    benchmark.group = "dns: HostedZone.resolve per query"
+    benchmark(ZONE.resolve, name, "A", client, NOW)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_respond(benchmark, case):
+    name, ecs = CASES[case]
+    responder = Responder(ZONE, clock=_clock, locator=LOCATOR)
+    wire = _query(name, ecs)
+    assert responder.respond(wire, "127.0.0.1") is not None
+    benchmark.group = "dns: Responder.respond per query (no sockets)"
+    benchmark(responder.respond, wire, "127.0.0.1")
+
+
+def _round_trips(addr, wire: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2.0)
+        s.connect(addr)
+        for _ in range(ROUND):
+            s.send(wire)
+            s.recv(4096)
+
+
+@pytest.mark.parametrize("case", ["simple", "weighted", "geolocation_ecs"])
+def test_server_udp(benchmark, case):
+    name, ecs = CASES[case]
+    server = DNSServer(ZONE, port=0, clock=_clock, locator=LOCATOR)
+    wire = _query(name, ecs)
+    benchmark.group = f"dns: {ROUND} UDP round trips"
+    with server.serve_in_thread():
+        benchmark.pedantic(_round_trips, args=(server.address, wire), rounds=10,
+                           warmup_rounds=1)
+
+
+class _FixedAnswer(asyncio.DatagramProtocol):
+    """The peer: parse, answer one fixed A record, render (dnspython throughout)."""
+
+    def __init__(self) -> None:
+        self.rd = dns.rdata.from_text("IN", "A", "192.0.2.1")
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data, addr) -> None:
+        q = dns.message.from_wire(data)
+        r = dns.message.make_response(q)
+        rrset = dns.rrset.RRset(q.question[0].name, 1, 1)
+        rrset.add(self.rd, 60)
+        r.answer.append(rrset)
+        self.transport.sendto(r.to_wire(max_size=1232), addr)
+
+
+@contextlib.contextmanager
+def peer_server():
+    """The peer on 127.0.0.1 (its loop in a thread); yields its (host, port)."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box = {}
+
+    def run():
+        asyncio.set_event_loop(loop)
+        t, _ = loop.run_until_complete(loop.create_datagram_endpoint(
+            _FixedAnswer, local_addr=("127.0.0.1", 0)))
+        box["t"] = t
+        ready.set()
+        loop.run_forever()
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    assert ready.wait(10)
+    try:
+        yield box["t"].get_extra_info("sockname")
+    finally:
+        loop.call_soon_threadsafe(box["t"].close)
+        loop.call_soon_threadsafe(loop.stop)
+        th.join(10)
+        loop.close()
+
+
+def test_peer_server_udp(benchmark):
+    benchmark.group = f"dns: {ROUND} UDP round trips"
+    with peer_server() as addr:
+        benchmark.pedantic(_round_trips, args=(addr, _query("s." + Z, False)), rounds=10,
+                           warmup_rounds=1)
+
+
+def main(rounds: int = 15) -> None:
+    """Interleaved rounds (peer, then lbcore.dns for each case), median queries/s."""
+    import statistics
+    cases = ["simple", "weighted", "geolocation_ecs"]
+    times: dict[str, list[float]] = {"peer (fixed A)": []}
+    times.update({c: [] for c in cases})
+    server = DNSServer(ZONE, port=0, clock=_clock, locator=LOCATOR)
+    with peer_server() as peer, server.serve_in_thread():
+        plain = _query("s." + Z, False)
+        wires = {c: _query(*CASES[c]) for c in cases}
+        _round_trips(peer, plain)
+        _round_trips(server.address, plain)                     # warm-up
+        for _ in range(rounds):
+            t = time.perf_counter()
+            _round_trips(peer, plain)
+            times["peer (fixed A)"].append(time.perf_counter() - t)
+            for c in cases:
+                t = time.perf_counter()
+                _round_trips(server.address, wires[c])
+                times[c].append(time.perf_counter() - t)
+    base = ROUND / statistics.median(times["peer (fixed A)"])
+    print(f"{rounds} interleaved rounds of {ROUND} UDP queries, 127.0.0.1, one process")
+    for name, ts in times.items():
+        qps = ROUND / statistics.median(ts)
+        print(f"  {name:18s} {qps:8.0f} queries/s  ({qps / base:.2f}x the peer)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+# cython: language_level=3
+"""The one base of the request-level selectors (LeastOutstanding, PowerOfTwoChoices,
+RoundRobin, WeightedRandom): one target map (identity -> dense int32 index, free
+slots reused LIFO), one method set, one ``now`` rule (see docs/request-selection.md).
+
+A subclass owns its kernel state and implements the ``_k_*`` hooks below (C-level
+virtual methods: one indirect call, no Python in between); everything a caller sees
+is implemented once in _request_selector.pyx.
+"""
+from libc.stdint cimport int32_t, int64_t
+
+cdef class RequestSelector:
+    cdef dict _index            # target -> dense index
+    cdef list _targets          # dense index -> target (_FREE for a free slot)
+    cdef list _free             # free index slots, reused LIFO
+    cdef int32_t _n_slots       # valid indices are [0, _n_slots)
+    cdef double _slow_start     # slow start seconds (0: off; then `now` is only validated)
+    cdef str _name
+
+    # -- kernel hooks (every subclass) ----------------------------------------
+    # One pick at `now`, counted as outstanding; -1 when no target is available.
+    cdef int32_t _k_pick(self, double now) noexcept
+    # Count a request on slot i chosen elsewhere (stickiness). i is a valid slot.
+    cdef int _k_acquire_at(self, int32_t i, double now) except -1
+    # End one request on slot i: 0 ok, 1 nothing outstanding. i is a valid slot.
+    cdef int _k_release(self, int32_t i) except -1
+    cdef int64_t _k_outstanding(self, int32_t i) noexcept
+    cdef bint _k_available(self, int32_t i) noexcept
+    # Make slot i available or not: 1 when it changed, 0 when it already was.
+    cdef int _k_set_available(self, int32_t i, bint available, double now) except -1
+    # Called once after one or more availability / weight / membership changes.
+    cdef int _k_changed(self) except -1
+    # Slot i (new when `grew`, else a reused free slot) gets `weight` (validated by
+    # _k_check_weight) and availability `available`.
+    cdef int _k_add(self, int32_t i, bint grew, object weight, bint available,
+                    double now) except -1
+    cdef int _k_remove(self, int32_t i) except -1
+    cdef object _k_check_weight(self, object weight)
+    cdef int _k_set_weight(self, int32_t i, object weight, double now) except -1
+    cdef object _k_weight(self, int32_t i)
+
+    # -- shared -----------------------------------------------------------------
+    cdef double _now(self, object now) except? -1.0
+    cdef _warn_no_now(self)
+    cdef int32_t _lookup(self, object target, str what) except -1
+    cdef int32_t _check_index(self, object index, str what) except -1
+    cdef _set_targets(self, list targets)

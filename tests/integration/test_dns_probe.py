@@ -1,0 +1,165 @@
+"""Health checks that probe real endpoints on 127.0.0.1 (a small asyncio HTTP server made
+here), and failover through the DNS server that follows them; bounded in time."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+pytest.importorskip("dns.message")
+
+import dns.asyncquery  # noqa: E402
+import dns.message  # noqa: E402
+
+from lbcore.dns import BODY_LIMIT, DNSServer, HealthProber, Probe  # noqa: E402
+from lbcore.route53 import HealthCheck, HostedZone, RecordSet  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Endpoint:
+    """An HTTP/1.1 endpoint answering every request with ``status`` and ``body`` after
+    ``delay`` seconds; ``up`` False closes connections at once."""
+
+    def __init__(self, status=200, body=b"ok", delay=0.0):
+        self.status, self.body, self.delay, self.up = status, body, delay, True
+        self.requests = []
+
+    async def handle(self, reader, writer):
+        try:
+            line = await reader.readline()
+            while (await reader.readline()) not in (b"\r\n", b""):
+                pass
+            self.requests.append(line)
+            if not self.up:
+                return
+            await asyncio.sleep(self.delay)
+            writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: {len(self.body)}\r\n"
+                         f"\r\n".encode() + self.body)
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def probe_once(endpoint_kw, **probe_kw) -> bool:
+    async def main():
+        async with Endpoint(**endpoint_kw) as ep:
+            p = Probe(HealthCheck(), address="127.0.0.1", port=ep.port, **probe_kw)
+            return await p.run()
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("status, ok", [(200, True), (204, True), (302, True), (399, True),
+                                        (404, False), (500, False), (199, False)])
+def test_http_passes_on_2xx_and_3xx(status, ok):
+    assert probe_once({"status": status}, type="HTTP") is ok
+
+
+def test_http_str_match_searches_the_first_5120_bytes_of_the_body():
+    kw = {"type": "HTTP_STR_MATCH", "search_string": "needle"}
+    assert probe_once({"body": b"hay needle hay"}, **kw)
+    assert probe_once({"body": b"x" * (BODY_LIMIT - 6) + b"needle"}, **kw)
+    assert not probe_once({"body": b"x" * (BODY_LIMIT - 5) + b"needle"}, **kw)
+    assert not probe_once({"body": b"needle", "status": 500}, **kw)
+    assert not probe_once({"body": b"hay"}, **kw)
+
+
+def test_http_sends_the_path_and_fails_when_slower_than_2_seconds():
+    async def main():
+        async with Endpoint() as ep:
+            p = Probe(HealthCheck(), "HTTP", "127.0.0.1", ep.port, path="/health?x=1")
+            assert await p.run()
+            assert ep.requests[-1].startswith(b"GET /health?x=1 HTTP/1.1")
+        async with Endpoint(delay=2.5) as slow:
+            t = time.monotonic()
+            assert not await Probe(HealthCheck(), "HTTP", "127.0.0.1", slow.port).run()
+            assert time.monotonic() - t < 2.4
+    asyncio.run(main())
+
+
+def test_tcp_passes_when_it_connects():
+    async def main():
+        async with Endpoint() as ep:
+            assert await Probe(HealthCheck(), "TCP", "127.0.0.1", ep.port).run()
+        assert not await Probe(HealthCheck(), "TCP", "127.0.0.1", closed_port()).run()
+        assert not await Probe(HealthCheck(), "HTTP", "127.0.0.1", closed_port()).run()
+    asyncio.run(main())
+
+
+def test_from_aws_and_bad_arguments():
+    hc = HealthCheck()
+    p = Probe.from_aws(hc, {"Type": "HTTP_STR_MATCH", "IPAddress": "192.0.2.1", "Port": 8080,
+                            "ResourcePath": "/h", "FullyQualifiedDomainName": "web.example",
+                            "SearchString": "ok"})
+    assert (p.type, p.address, p.port, p.path, p.host, p.search_string) == \
+        ("HTTP_STR_MATCH", "192.0.2.1", 8080, "/h", "web.example", "ok")
+    assert Probe.from_aws(hc, {"Type": "TCP", "IPAddress": "192.0.2.1"}).port == 80
+    with pytest.raises(ValueError, match="IPAddress"):
+        Probe.from_aws(hc, {"Type": "HTTP", "FullyQualifiedDomainName": "x.example"})
+    with pytest.raises(ValueError, match="type"):
+        Probe(hc, "HTTPS", "192.0.2.1")
+    with pytest.raises(ValueError, match="search_string"):
+        Probe(hc, "HTTP_STR_MATCH", "192.0.2.1")
+    with pytest.raises(ValueError, match="address"):
+        Probe(hc, "HTTP", "example.com")
+    with pytest.raises(ValueError, match="port"):
+        Probe(hc, "HTTP", "192.0.2.1", 0)
+    with pytest.raises(TypeError, match="check"):
+        Probe(object(), "HTTP", "192.0.2.1")
+    with pytest.raises(ValueError, match="interval"):
+        HealthProber([p], interval=0)
+
+
+def test_failover_follows_a_real_endpoint_down_and_back():
+    """A failover pair whose PRIMARY has an HTTP health check probed by 3 checkers every
+    50 ms: the endpoint stops answering -> SECONDARY; it recovers -> PRIMARY."""
+    hc = HealthCheck("web", failure_threshold=2, request_interval=10, checkers=3)
+    zone = HostedZone("example.com", [
+        RecordSet("f.example.com", "A", ["192.0.2.20"], failover="PRIMARY",
+                  set_identifier="p", health_check=hc),
+        RecordSet("f.example.com", "A", ["192.0.2.21"], failover="SECONDARY",
+                  set_identifier="s")])
+
+    async def answer(server):
+        q = dns.message.make_query("f.example.com", "A")
+        host, port = server.address
+        r = await dns.asyncquery.udp(q, host, port=port, timeout=2)
+        return r.answer[0][0].to_text()
+
+    async def wait_for(server, want, limit=5.0):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if await answer(server) == want:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def main():
+        async with Endpoint() as ep, DNSServer(zone, port=0) as server:
+            async with HealthProber([Probe(hc, "HTTP", "127.0.0.1", ep.port)], interval=0.05):
+                assert await wait_for(server, "192.0.2.20")
+                await asyncio.sleep(0.2)
+                assert await answer(server) == "192.0.2.20"
+                ep.up = False
+                assert await wait_for(server, "192.0.2.21")
+                ep.up = True
+                assert await wait_for(server, "192.0.2.20")
+            assert len(ep.requests) > 10
+    asyncio.run(main())
