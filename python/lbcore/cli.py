@@ -280,8 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dns = sub.add_parser(
         "dns", help="serve a Route 53 hosted zone as an authoritative DNS server",
-        description="Answer DNS queries over UDP and TCP from a hosted zone loaded from "
-                    "ZONE.json (a list_resource_record_sets response; docs/dns.md). "
+        formatter_class=plain,
+        description="Answer DNS queries over UDP and TCP from a hosted zone loaded from\n"
+                    "ZONE.json (a list_resource_record_sets response; docs/dns.md).\n"
                     "Stops on SIGINT/SIGTERM.")
     dns.add_argument("zone", metavar="ZONE.json")
     dns.add_argument("--address", default="127.0.0.1", help="IP address (default 127.0.0.1)")

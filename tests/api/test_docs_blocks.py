@@ -33,6 +33,11 @@ def _throttling(ns, blocks):
     assert len(blocks) >= 2
 
 
+def _dns(ns, blocks):
+    # each block starts a server on 127.0.0.1 port 0, asks it, and stops it
+    assert len(blocks) == 3
+
+
 def _testing(ns, blocks):
     # the page's example is a set of hypothesis tests: call each one
     ran = []
@@ -45,13 +50,13 @@ def _testing(ns, blocks):
 
 PAGE_CHECKS = {"docs/consistent.md": _consistent, "docs/request-selection.md": _request_selection,
                "docs/numba.md": _numba, "docs/throttling.md": _throttling,
-               "docs/testing.md": _testing}
+               "docs/testing.md": _testing, "docs/dns.md": _dns}
 
 
 def test_the_pages_with_examples_are_found():
     assert {"README.md", "docs/elb.md", "docs/alb.md", "docs/route53.md",
             "docs/throttling.md"} | set(PAGE_CHECKS) <= set(PAGES)
-    assert sum(len(doc_blocks(p)) for p in PAGES) >= 14   # README 2, docs 12
+    assert sum(len(doc_blocks(p)) for p in PAGES) >= 14   # README 2, docs 12 (+3 in dns.md)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -73,3 +78,4 @@ def test_requires_comments_are_read():
     assert readme[0][2] == [] and readme[1][2] == ["numba"]
     assert doc_blocks("docs/numba.md")[0][2] == ["numba"]      # after an example: comment
     assert doc_blocks("docs/testing.md")[0][2] == ["hypothesis"]
+    assert all(req == ["dns"] for _, _, req in doc_blocks("docs/dns.md"))   # dnspython
