@@ -1,7 +1,15 @@
-"""The ``lbcore`` command line."""
+"""The lbcore command line: run traffic scenarios, check scenario files, time the kernels.
+
+Exit status: 0 success, 2 a user error (bad arguments, an unreadable or invalid scenario:
+every problem is listed on stderr, one line each), 1 an internal error (a bug: please report
+the traceback). Warnings (values implausible as seconds, events after the run ends) go to
+stderr and do not change the exit status. A closed stdout (lbcore ... | head) ends the
+command quietly with status 141, as a process stopped by SIGPIPE.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -47,6 +55,13 @@ def _fail(lines) -> int:
     return 2
 
 
+def _warn(scenario: dict, requests: int | None = None) -> None:
+    """The scenario's unit-sanity warnings on stderr, one line each (exit status unchanged)."""
+    from lbcore.sim.scenario import scenario_warnings
+    for path, msg in scenario_warnings(scenario, requests=requests):
+        print(f"lbcore: warning: {scenario['source']}: {path}: {msg}", file=sys.stderr)
+
+
 def _simulate(args) -> int:
     from lbcore.sim import ScenarioError, load_scenario, simulate
     from lbcore.sim.report import format_report, plot_report
@@ -62,6 +77,7 @@ def _simulate(args) -> int:
     except ScenarioError as exc:
         return _fail(exc)
     total = args.requests or scenario["simulation"]["requests"]
+    _warn(scenario, total)
     show = sys.stderr.isatty() and not args.quiet
     start = time.perf_counter()
 
@@ -102,8 +118,9 @@ def _validate(args) -> int:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         return _fail(exc)
+    _warn(scenario)
     model, meta = compile_scenario(scenario, requests=1)
-    print(f"{args.scenario}: OK: {len(meta['clients'])} client classes, "
+    print(f"{scenario['source']}: OK: {len(meta['clients'])} client classes, "
           f"{len(meta['templates'])} request templates, {len(meta['records'])} DNS records, "
           f"{len(meta['load_balancers'])} load balancers, {len(meta['target_groups'])} target "
           f"groups ({len(meta['targets'])} targets), {len(meta['limits'])} limits, "
@@ -205,9 +222,16 @@ def cmd_dns(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lbcore", description=__doc__)
+    from lbcore import __version__
+
+    plain = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="lbcore", description=__doc__, formatter_class=plain)
+    parser.add_argument("--version", action="version", version=f"lbcore {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="hash random flows and show their spread")
+    demo = sub.add_parser("demo", help="hash random flows and show their spread",
+                          formatter_class=plain,
+                          description="Hash a batch of random flows and show how evenly "
+                                      "they spread over targets.")
     demo.add_argument("--flows", type=_positive_int, default=1_000_000)
     demo.add_argument("--targets", type=_positive_int, default=16)
     demo.add_argument("--seed", type=int, default=0)
@@ -215,8 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser(
         "simulate", help="run a traffic scenario (default: the one shipped with lbcore)",
-        description="Simulate a scenario: Route 53 answers, load balancer rules, throttling, "
-                    "target selection and service, events; print a report.")
+        formatter_class=plain,
+        description="Simulate a scenario: Route 53 answers, load balancer rules, throttling,\n"
+                    "target selection and service, events; print a report.\n\n"
+                    "Exit status: 0 done, 2 the scenario or an argument is invalid (every\n"
+                    "problem listed on stderr). Warnings go to stderr.")
     sim.add_argument("scenario", nargs="?", default=None,
                      help="scenario TOML file (default: lbcore's two-Region web application)")
     sim.add_argument("--requests", type=_positive_int, default=None,
@@ -230,15 +257,22 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=_simulate)
 
-    val = sub.add_parser("validate", help="check a scenario file and list every problem")
-    val.add_argument("scenario")
+    val = sub.add_parser(
+        "validate", help="check a scenario file and list every problem",
+        formatter_class=plain,
+        description="Check a scenario file without running it: every problem on stderr, one\n"
+                    "line each with its key path (exit status 2), then the warnings\n"
+                    "(exit status unchanged). With no file: the scenario shipped with lbcore.")
+    val.add_argument("scenario", nargs="?", default=None,
+                     help="scenario TOML file (default: lbcore's two-Region web application)")
     val.set_defaults(func=_validate)
 
     bench = sub.add_parser(
         "bench", help="time lbcore's kernels against installed peers",
-        description="Time every kernel family against the installed peer libraries (or the "
-                    "strongest numpy/stdlib baseline where no peer implements it) and print "
-                    "ns per item with the ratio peer / lbcore. Peers that are not installed "
+        formatter_class=plain,
+        description="Time every kernel family against the installed peer libraries (or the\n"
+                    "strongest numpy/stdlib baseline where no peer implements it) and print\n"
+                    "ns per item with the ratio peer / lbcore. Peers that are not installed\n"
                     "are listed as such.")
     bench.add_argument("--quick", action="store_true",
                        help="smaller batches and fewer repeats (a few seconds)")
@@ -246,8 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dns = sub.add_parser(
         "dns", help="serve a Route 53 hosted zone as an authoritative DNS server",
-        description="Answer DNS queries over UDP and TCP from a hosted zone loaded from "
-                    "ZONE.json (a list_resource_record_sets response; docs/dns.md). "
+        formatter_class=plain,
+        description="Answer DNS queries over UDP and TCP from a hosted zone loaded from\n"
+                    "ZONE.json (a list_resource_record_sets response; docs/dns.md).\n"
                     "Stops on SIGINT/SIGTERM.")
     dns.add_argument("zone", metavar="ZONE.json")
     dns.add_argument("--address", default="127.0.0.1", help="IP address (default 127.0.0.1)")
@@ -265,7 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (lbcore ... | head): no traceback, and no second error when
+        # the interpreter flushes stdout at exit; the status a shell shows for SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13
+    return code
 
 
 if __name__ == "__main__":

@@ -59,21 +59,6 @@ def test_throttle_settings_and_arrivals(cfg, times):
     assert times == sorted(times) and len(times) <= 50
 
 
-def test_docs_example_runs():
-    # the example in docs/testing.md, run as written
-    from _docblocks import python_blocks, run_block
-    blocks = python_blocks("docs/testing.md")
-    assert blocks
-    ran = []
-    for name, code in blocks:
-        ns = run_block(name, code)
-        for k, v in ns.items():
-            if k.startswith("test_") and callable(v):
-                v()
-                ran.append(k)
-    assert len(ran) >= 3, ran
-
-
 def test_import_without_hypothesis_is_a_clear_error():
     code = textwrap.dedent("""
         import sys

@@ -436,21 +436,6 @@ def test_every_request_selection_kernel_is_bound_for_numba():
             assert f"lbcore_{short}_{name}" in symbols, name
 
 
-def test_docs_numba_example_runs():
-    # the numba example in docs/request-selection.md is executed as written
-    import pathlib
-    import re
-    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "request-selection.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
-    assert blocks
-    ns = {}
-    exec(compile(blocks[0].replace("cache=True", "cache=False"), str(doc), "exec"), ns)
-    lo = ns["lo"]
-    lo._check()
-    total = sum(lo.outstanding(t) for t in range(100))
-    assert total == 10_000 - (10_000 + 2) // 3       # every third acquire was released
-
-
 @pytest.mark.parametrize("cls", [lbcore.LeastOutstanding, lbcore.PowerOfTwoChoices,
                                  lbcore.RoundRobin, lbcore.WeightedRandom])
 def test_uninitialised_objects_do_not_crash(cls):

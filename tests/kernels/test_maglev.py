@@ -266,19 +266,6 @@ def test_validation():
         maglev_populate([], [], 7)
 
 
-def test_docs_numba_example_runs():
-    # the numba example in docs/consistent.md, executed as written
-    import pathlib
-    import re
-    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "consistent.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
-    assert blocks
-    ns = {}
-    exec(compile(blocks[0].replace("cache=True", "cache=False"), str(doc), "exec"), ns)
-    assert ns["pick"](ns["mg"].table, ns["hashes"]).tolist() == \
-        ns["mg"].select_many(ns["hashes"]).tolist()
-
-
 def test_pinned_tables_stay_stable():
     # Regression pins (tables users may persist or compare across versions); each is
     # also re-derived by the pure-Python reference here.

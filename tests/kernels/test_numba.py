@@ -1,24 +1,13 @@
-"""The numba bridge: the docs' example runs, and @njit(cache=True) really caches."""
-import ast
+"""The numba bridge: @njit(cache=True) really caches (the docs' example runs in
+tests/api/test_docs_blocks.py)."""
 import os
-import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("numba")
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-def _example(name):
-    text = (DOCS / "numba.md").read_text()
-    m = re.search(rf"<!-- example: {re.escape(name)} -->\s*```python\n(.*?)```", text, re.S)
-    assert m, f"example {name!r} not found in docs/numba.md"
-    return m.group(1)
 
 
 def _run(script, cache_dir):
@@ -27,21 +16,6 @@ def _run(script, cache_dir):
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
-
-
-def test_docs_example_runs(tmp_path):
-    script = tmp_path / "example.py"
-    script.write_text(_example("numba-flow-buckets"))
-    out = _run(script, tmp_path / "cache")
-    counts = ast.literal_eval(out.strip().splitlines()[-1])
-    assert len(counts) == 8 and sum(counts) == 100_000
-
-
-def test_docs_state_handle_example_runs(tmp_path):
-    script = tmp_path / "handles.py"
-    script.write_text(_example("numba-state-handles"))
-    out = _run(script, tmp_path / "cache")
-    assert len(ast.literal_eval(out.strip().splitlines()[-1])) == 10
 
 
 CACHE_SCRIPT = textwrap.dedent("""

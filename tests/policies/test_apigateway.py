@@ -394,16 +394,6 @@ def test_check_chain_rejects_repeated_bucket_and_bad_index():
     assert check_chain(tb, qs, 0, -1, -1, -1, 0.0) == 2
 
 
-def test_docs_throttling_examples_run():
-    import pathlib
-    import re
-    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "throttling.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
-    assert len(blocks) == 2
-    for block in blocks:
-        exec(compile(block, str(doc), "exec"), {})
-
-
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 5), st.integers(1, 5), st.integers(0, 3), st.integers(0, 3),
        st.lists(st.tuples(st.sampled_from(["k1", "k2"]), st.floats(0, 0.5)), max_size=60))

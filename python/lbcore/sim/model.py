@@ -17,7 +17,7 @@ import numpy as np
 from lbcore import Maglev
 from lbcore.sim._kernels import is_prime, parse_targets
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
-                                 sticky_groups, template_request)
+                                 run_horizon, sticky_groups, template_request)
 
 __all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "ALGO_CODES",
            "DIST_CODES"]
@@ -503,10 +503,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
 
     rate_t = np.array([p["at"] for p in tr["rate"]])
     rate_v = np.array([p["rps"] for p in tr["rate"]])
-    horizon = _time_for(n_req, rate_t, rate_v)
+    horizon = run_horizon(s, n_req)          # the same end the warnings name
     max_time = s["simulation"]["max_time"]
-    if max_time is not None:
-        horizon = min(horizon, max_time)
 
     wk = np.concatenate([[0], np.cumsum([t["workers"] for t in targets])]).astype(np.int32)
     # target-group weights of each (epoch, load balancer, template) over model groups: a
@@ -601,14 +599,3 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             key=lambda x: (x["at"], x["target_group"], x["target"])),
     }
     return model, meta
-
-
-def _time_for(n: int, rate_t: np.ndarray, rate_v: np.ndarray) -> float:
-    """Time by which n arrivals are expected under the piecewise rate."""
-    need = float(n)
-    for k in range(len(rate_t)):
-        end = rate_t[k + 1] if k + 1 < len(rate_t) else math.inf
-        if rate_v[k] > 0 and rate_v[k] * (end - rate_t[k]) >= need:
-            return rate_t[k] + need / rate_v[k]
-        need -= rate_v[k] * (end - rate_t[k])
-    return float(rate_t[-1])

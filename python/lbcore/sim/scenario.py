@@ -7,8 +7,10 @@ at once: ``ScenarioError.problems`` is a list of ``(key_path, message)`` pairs, 
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
+import reprlib
 import sys
 from pathlib import Path
 
@@ -19,7 +21,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 __all__ = ["ScenarioError", "load_scenario", "parse_scenario", "validate", "DEFAULT_SCENARIO",
            "alb_condition", "attribute_values", "template_request", "client_cidrs",
-           "sticky_groups"]
+           "sticky_groups", "scenario_warnings", "run_horizon", "dns_name_problem"]
 
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 
@@ -49,7 +51,13 @@ class ScenarioError(ValueError):
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
-        self.problems = list(problems)
+        # the file name as messages show it: on one line, and not 4,000 characters wide
+        if not source.isprintable():
+            source = repr(source)
+        if len(source) > 200:
+            source = source[:100] + "..." + source[-60:]
+        # one line per problem, whatever a message quotes
+        self.problems = [(path, " ".join(str(msg).split("\n"))) for path, msg in problems]
         super().__init__("\n".join(
             f"{source}: {path}: {msg}" if path else f"{source}: {msg}"
             for path, msg in self.problems))
@@ -57,6 +65,17 @@ class ScenarioError(ValueError):
 
 # ---------------------------------------------------------------------------------------
 # A small declarative schema: each spec checks one value and appends problems.
+
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 60, 60, 3
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 4
+
+
+def _show(v) -> str:
+    """``repr(v)`` for a message: one line, at most ~60 characters, safe on values nested
+    arbitrarily deep (a 2,000-character name or a 900-level array stays readable)."""
+    return _REPR.repr(v)
+
 
 def _tname(v) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
@@ -95,19 +114,20 @@ class Num:
         ok_type = (isinstance(v, int) and not isinstance(v, bool)) if self.integer else \
             (isinstance(v, (int, float)) and not isinstance(v, bool))
         if not ok_type or (isinstance(v, float) and not math.isfinite(v)):
-            ctx.add(path, f"expected {self.describe()}, got {_tname(v)} {v!r}")
+            ctx.add(path, f"expected {self.describe()}, got {_tname(v)} {_show(v)}")
             return None
         if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo) or \
                 self.hi is not None and v > self.hi:
-            ctx.add(path, f"expected {self.describe()}, got {v!r}")
+            ctx.add(path, f"expected {self.describe()}, got {_show(v)}")
             return None
         return v if self.integer else float(v)
 
 
 class Str:
-    def __init__(self, choices=None, default=None, required=False, pattern=None, what=None):
+    def __init__(self, choices=None, default=None, required=False, pattern=None, what=None,
+                 max_len=None, source=None):
         self.choices, self.default, self.required = choices, default, required
-        self.pattern, self.what = pattern, what
+        self.pattern, self.what, self.max_len, self.source = pattern, what, max_len, source
 
     def describe(self):
         if self.choices:
@@ -117,7 +137,11 @@ class Str:
     def check(self, v, path, ctx):
         if not isinstance(v, str) or (self.choices and v not in self.choices) or \
                 (self.pattern and not re.fullmatch(self.pattern, v)):
-            ctx.add(path, f"expected {self.describe()}, got {_tname(v)} {v!r}")
+            ctx.add(path, f"expected {self.describe()}, got {_tname(v)} {_show(v)}")
+            return None
+        if self.max_len is not None and len(v) > self.max_len:
+            ctx.add(path, f"expected {self.describe()} of at most {self.max_len} characters"
+                    f"{f' ({self.source})' if self.source else ''}, got {len(v):,}")
             return None
         return v
 
@@ -128,7 +152,7 @@ class Bool:
 
     def check(self, v, path, ctx):
         if not isinstance(v, bool):
-            ctx.add(path, f"expected true or false, got {_tname(v)} {v!r}")
+            ctx.add(path, f"expected true or false, got {_tname(v)} {_show(v)}")
             return None
         return v
 
@@ -139,7 +163,7 @@ class Arr:
 
     def check(self, v, path, ctx):
         if not isinstance(v, list):
-            ctx.add(path, f"expected an array, got {_tname(v)} {v!r}")
+            ctx.add(path, f"expected an array, got {_tname(v)} {_show(v)}")
             return None
         if len(v) < self.min_len:
             ctx.add(path, f"expected at least {self.min_len} entr{'y' if self.min_len == 1 else 'ies'}, got {len(v)}")
@@ -154,7 +178,7 @@ class Map:
 
     def check(self, v, path, ctx):
         if not isinstance(v, dict):
-            ctx.add(path, f"expected a table, got {_tname(v)} {v!r}")
+            ctx.add(path, f"expected a table, got {_tname(v)} {_show(v)}")
             return None
         return {k: self.value.check(x, f"{path}.{_key(k)}", ctx) for k, x in v.items()}
 
@@ -165,7 +189,7 @@ class Table:
 
     def check(self, v, path, ctx):
         if not isinstance(v, dict):
-            ctx.add(path, f"expected a table, got {_tname(v)} {v!r}")
+            ctx.add(path, f"expected a table, got {_tname(v)} {_show(v)}")
             return None
         out = {}
         for k in v:
@@ -208,22 +232,22 @@ class Attrs:
                 p = f"{path}[{i}]"
                 if not isinstance(a, dict) or set(a) != {"Key", "Value"}:
                     ctx.add(p, f"expected a table {{ Key = ..., Value = ... }}, got "
-                            f"{_tname(a)} {a!r}")
+                            f"{_tname(a)} {_show(a)}")
                     continue
                 if not isinstance(a["Key"], str):
-                    ctx.add(f"{p}.Key", f"expected a string, got {_tname(a['Key'])} {a['Key']!r}")
+                    ctx.add(f"{p}.Key", f"expected a string, got {_tname(a['Key'])} {_show(a['Key'])}")
                     continue
                 items.append((a["Key"], a["Value"], f"{p}.Value"))
         else:
             ctx.add(path, "expected a table of strings or an array of { Key, Value } tables, "
-                    f"got {_tname(v)} {v!r}")
+                    f"got {_tname(v)} {_show(v)}")
             return None
         for k, x, p in items:
             if not isinstance(x, str):
                 ctx.add(p, f"expected a string (elbv2 attribute values are strings), got "
-                        f"{_tname(x)} {x!r}")
+                        f"{_tname(x)} {_show(x)}")
             elif k in out:
-                ctx.add(p, f"attribute {k!r} given twice")
+                ctx.add(p, f"attribute {_show(k)} given twice")
             else:
                 out[k] = x
                 out.paths[k] = p
@@ -320,7 +344,58 @@ def client_cidrs(ci: int, client: dict) -> list:
 
 
 def _key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else f'"{k}"'
+    """A TOML key as a key path prints it: bare, or quoted (escaped, so a key with a line
+    break stays on one line; shortened past 60 characters)."""
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", k):
+        return k
+    q = json.dumps(k if len(k) <= 60 else k[:57] + "...", ensure_ascii=False)
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in q)
+
+
+# Route 53 names (developer guide, "DNS domain name format"): labels of at most 63 bytes,
+# at most 255 bytes in all including the dots; records and hosted zones may use printable
+# ASCII (no spaces) -- others must be written as \ooo octal escapes.
+DNS_NAME_MAX, DNS_LABEL_MAX = 255, 63
+# Route 53 API reference, ResourceRecordSet: SetIdentifier is 1 to 128 characters.
+SET_IDENTIFIER_MAX = 128
+
+
+def dns_name_problem(name: str):
+    """What is wrong with a Route 53 record name (None if nothing)."""
+    n = name[:-1] if name.endswith(".") and name != "." else name
+    if not n or n == ".":
+        return "expected a DNS name such as 'www.example.com', got an empty name"
+    if not all(33 <= ord(c) <= 126 for c in n):
+        return (f"expected a DNS name of printable ASCII characters without spaces (Route 53), "
+                f"got {_show(name)}")
+    size = len(n) + 1          # wire length: a length byte per label and the root byte
+    if size > DNS_NAME_MAX:
+        return (f"expected a DNS name of at most {DNS_NAME_MAX} bytes with its dots "
+                f"(Route 53), got {size:,}")
+    for label in n.split("."):
+        if not label:
+            return f"expected a DNS name without empty labels ('..'), got {_show(name)}"
+        if len(label) > DNS_LABEL_MAX:
+            return (f"expected DNS labels of at most {DNS_LABEL_MAX} characters (Route 53), "
+                    f"got one of {len(label):,}: {_show(label)}")
+    return None
+
+
+class DnsName:
+    """A Route 53 record name (or a request's host, which must name one)."""
+
+    def __init__(self, default=None, required=False):
+        self.default, self.required = default, required
+
+    def check(self, v, path, ctx):
+        if not isinstance(v, str):
+            ctx.add(path, f"expected a DNS name, got {_tname(v)} {_show(v)}")
+            return None
+        msg = dns_name_problem(v)
+        if msg:
+            ctx.add(path, msg)
+            return None
+        return v
 
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9._:/-]*"
@@ -397,8 +472,9 @@ COORDINATES = Table({
 })
 
 RECORD = Table({
-    "name": Str(required=True, what="a DNS name"),
-    "set_identifier": Str(required=True, pattern=NAME, what="a record set identifier"),
+    "name": DnsName(required=True),
+    "set_identifier": Str(required=True, pattern=NAME, what="a record set identifier",
+                          max_len=SET_IDENTIFIER_MAX, source="Route 53 SetIdentifier"),
     "routing": Str(ROUTING, default="simple"),
     "alias_target": Str(required=True, pattern=NAME, what="a load balancer name"),
     "evaluate_target_health": Bool(default=True),
@@ -431,6 +507,10 @@ def _aws_record(d: dict, path: str, ctx: _Ctx):
         rs = parse_record_set(d)
     except (TypeError, ValueError) as exc:
         ctx.add(path, str(exc))
+        return None
+    msg = dns_name_problem(rs.name)
+    if msg:
+        ctx.add(f"{path}.Name", msg)
         return None
     if rs.alias is None:
         ctx.add(f"{path}.ResourceRecords", "lbcore simulate sends clients to load balancers: "
@@ -477,7 +557,7 @@ REQUEST = Table({
     "name": Str(required=True, pattern=NAME, what="a request template name"),
     "weight": Num(0, lo_open=True, default=1.0),
     "method": Str(default="GET"),
-    "host": Str(required=True),
+    "host": DnsName(required=True),
     "path": Str(default="/", pattern=r"/.*", what="a path starting with '/'"),
     "headers": Map(Str(), default=dict),
     "cost": Num(0, lo_open=True, default=1.0),
@@ -536,7 +616,7 @@ def _unique(items, key, path, ctx, what):
         if it is None or it.get(key) is None:
             continue
         if it[key] in seen:
-            ctx.add(f"{path}[{i}].{key}", f"duplicate {what} {it[key]!r} (first at {path}[{seen[it[key]]}])")
+            ctx.add(f"{path}[{i}].{key}", f"duplicate {what} {_show(it[key])} (first at {path}[{seen[it[key]]}])")
         else:
             seen[it[key]] = i
     return seen
@@ -567,8 +647,8 @@ def _check_attributes(tg: dict, path: str, ctx: _Ctx) -> None:
         spec_default = TARGET_GROUP_ATTRIBUTES[k][2]
         default = spec_default(tg["protocol"]) if callable(spec_default) else spec_default
         if k not in MODELLED_ATTRIBUTES and v != default:
-            ctx.add(where, f"elbv2 attribute {k!r} is not modelled by lbcore simulate; "
-                    f"expected its default {default!r} or one of "
+            ctx.add(where, f"elbv2 attribute {_show(k)} is not modelled by lbcore simulate; "
+                    f"expected its default {_show(default)} or one of "
                     + ", ".join(map(repr, MODELLED_ATTRIBUTES)))
             continue
         good[k] = v
@@ -601,6 +681,16 @@ def sticky_groups(s: dict) -> list[str]:
     return out
 
 
+def _condition_checked(cond) -> bool:
+    """Whether a rule condition passed the schema (a field or value that failed it is None)."""
+    if not cond:
+        return False
+    if "aws" in cond:
+        return True
+    return cond.get("field") is not None and cond.get("values") is not None and \
+        None not in cond["values"]
+
+
 def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
     """An application load balancer's rule conditions through lbcore.elb's parser."""
     from lbcore.elb import parse_condition, parse_rule
@@ -621,13 +711,15 @@ def _check_rules(lb: dict, p: str, ctx: _Ctx) -> None:
             if "aws" not in cond and cond.get("field") == "http-header" and not cond.get("name"):
                 ctx.add(f"{cp}.name", "missing; required for http-header")
                 continue
+            if not _condition_checked(cond):
+                continue            # its bad field or values are reported at their keys
             try:
                 parse_condition(alb_condition(cond), where="condition")
             except (TypeError, ValueError) as exc:
                 ctx.add(cp, str(exc))
         conds = rule.get("conditions")
         if len(ctx.problems) == before and isinstance(conds, list) and conds \
-                and isinstance(rule.get("priority"), int):
+                and all(map(_condition_checked, conds)) and isinstance(rule.get("priority"), int):
             # the whole rule: the elbv2 per-rule quotas (5 condition values, 5 wildcards)
             # and at most one condition per single-valued field
             try:
@@ -692,11 +784,11 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         for region in (c or {}).get("rtt") or {}:
             if region not in regions:
                 ctx.add(f"traffic.clients[{ci}].rtt.{_key(region)}",
-                        f"no load balancer in Region {region!r}; expected one of "
+                        f"no load balancer in Region {_show(region)}; expected one of "
                         + ", ".join(sorted(map(repr, regions))))
         if c and c.get("rtt") is not None:
             for region in sorted(regions - set(c["rtt"])):
-                ctx.add(f"traffic.clients[{ci}].rtt", f"missing round-trip time to Region {region!r}")
+                ctx.add(f"traffic.clients[{ci}].rtt", f"missing round-trip time to Region {_show(region)}")
 
     names = set()
     by_name: dict[str, list[tuple[int, dict]]] = {}
@@ -708,20 +800,22 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         if not rec:
             continue
         p = f"route53.records[{ri}]"
-        names.add(rec["name"])
-        by_name.setdefault(rec["name"], []).append((ri, rec))
+        if rec["name"] is not None:
+            names.add(rec["name"])
+            if rec["routing"] is not None:     # a bad routing is reported at its own key
+                by_name.setdefault(rec["name"], []).append((ri, rec))
         if rec.get("alias_key") and rec.get("alias_target") is not None:
             found = lb_fold.get(rec["alias_target"].lower().rstrip("."), [])
             if len(found) == 1:
                 rec["alias_target"] = found[0]
             elif found:
-                ctx.add(f"{p}.{rec['alias_key']}", f"{rec['alias_target']!r} matches load "
+                ctx.add(f"{p}.{rec['alias_key']}", f"{_show(rec['alias_target'])} matches load "
                         f"balancers {' and '.join(map(repr, found))} (DNS names are "
                         "case-insensitive); rename one")
                 rec["alias_target"] = found[0]
         if rec.get("alias_target") is not None and rec["alias_target"] not in lbs:
             ctx.add(f"{p}.{rec.get('alias_key', 'alias_target')}",
-                    f"unknown load balancer {rec['alias_target']!r}")
+                    f"unknown load balancer {_show(rec['alias_target'])}")
         need = {"weighted": "weight", "latency": "region", "failover": "failover",
                 "geoproximity": "coordinates", "geolocation": "geolocation"}.get(rec["routing"])
         if rec.get("geolocation") is not None:
@@ -730,31 +824,34 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             except ValueError as exc:
                 ctx.add(f"{p}.geolocation", str(exc))
         if need and rec.get(need) is None and not ctx.has(f"{p}.{need}"):
-            ctx.add(f"{p}.{need}", f"missing; required for routing = {rec['routing']!r}")
+            ctx.add(f"{p}.{need}", f"missing; required for routing = {_show(rec['routing'])}")
         if rec["routing"] == "latency" and rec.get("region") is not None and \
                 rec["region"] not in regions:
-            ctx.add(f"{p}.region", f"no load balancer in Region {rec['region']!r}, so no "
+            ctx.add(f"{p}.region", f"no load balancer in Region {_show(rec['region'])}, so no "
                     "client round-trip time to it")
     for name, lst in by_name.items():
         kinds = {r["routing"] for _, r in lst}
         if len(kinds) > 1:
             ctx.add(f"route53.records[{lst[-1][0]}].routing",
-                    f"records for {name!r} mix routing policies {sorted(kinds)}; expected one")
+                    f"records for {_show(name)} mix routing policies {sorted(kinds)}; expected one")
         if kinds == {"failover"}:
             roles = [r.get("failover") for _, r in lst]
             if sorted(roles) != ["PRIMARY", "SECONDARY"]:
                 ctx.add(f"route53.records[{lst[-1][0]}].failover",
-                        f"failover records for {name!r} must be one PRIMARY and one SECONDARY")
+                        f"failover records for {_show(name)} must be one PRIMARY and one SECONDARY")
     if any(r and r.get("routing") == "geoproximity"
            for r in (s.get("route53") or {}).get("records") or []):
         for ci, c in enumerate(tr.get("clients") or []):
             if c and c.get("location") is None:
                 ctx.add(f"traffic.clients[{ci}].location",
                         "missing; required when any record uses geoproximity routing")
+    # a record whose name is invalid is reported once: no "no record named" for its hosts
+    all_names = all(r and r.get("name") is not None
+                    for r in (s.get("route53") or {}).get("records") or [])
     for qi, q in enumerate(tr.get("requests") or []):
-        if q and q.get("host") is not None and q["host"] not in names:
+        if q and q.get("host") is not None and q["host"] not in names and all_names:
             ctx.add(f"traffic.requests[{qi}].host",
-                    f"no route53 record named {q['host']!r}")
+                    f"no route53 record named {_show(q['host'])}")
         if q and q.get("method") is not None and q.get("path") is not None and \
                 q.get("headers") is not None and q.get("host") is not None:
             try:
@@ -769,7 +866,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 ctx.add(f"traffic.clients[{ci}].cidrs[{i}]",
-                        f"expected an IPv4 or IPv6 CIDR such as '198.51.100.0/24', got {cidr!r}")
+                        f"expected an IPv4 or IPv6 CIDR such as '198.51.100.0/24', got {_show(cidr)}")
 
     nlb_of: dict[str, str] = {}      # target group -> the network load balancer it serves
     for li, lb in enumerate(s.get("load_balancers") or []):
@@ -799,34 +896,34 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         insp = lb.get("inspection")
         if insp is not None:
             if insp not in tgs:
-                ctx.add(f"{p}.inspection", f"unknown target group {insp!r}")
+                ctx.add(f"{p}.inspection", f"unknown target group {_show(insp)}")
             elif (s["target_groups"][tgs[insp]] or {}).get("protocol") != "GENEVE":
-                ctx.add(f"{p}.inspection", f"target group {insp!r} must have protocol "
+                ctx.add(f"{p}.inspection", f"target group {_show(insp)} must have protocol "
                         "GENEVE (a Gateway Load Balancer's appliances)")
         for fp, fwd in fwd_lists:
             for fi, f in enumerate(fwd or []):
                 if f and f.get("target_group") is not None:
                     if f["target_group"] not in tgs:
                         ctx.add(f"{fp}[{fi}].target_group",
-                                f"unknown target group {f['target_group']!r}")
+                                f"unknown target group {_show(f['target_group'])}")
                     else:
                         tg = s["target_groups"][tgs[f["target_group"]]]
                         tcp = tg and tg.get("protocol") in ("TCP", "UDP", "TLS", "TCP_UDP")
                         if tg and tg.get("protocol") == "GENEVE":
                             ctx.add(f"{fp}[{fi}].target_group",
-                                    f"target group {f['target_group']!r} has protocol GENEVE: "
+                                    f"target group {_show(f['target_group'])} has protocol GENEVE: "
                                     "use it as a load balancer's inspection tier")
                         elif tg and tcp != (lb["type"] == "network"):
                             ctx.add(f"{fp}[{fi}].target_group",
-                                    f"target group {f['target_group']!r} has protocol "
+                                    f"target group {_show(f['target_group'])} has protocol "
                                     f"{tg['protocol']} which a {lb['type']} load balancer "
                                     "cannot forward to")
                         elif tcp and lb.get("name") is not None:
                             other = nlb_of.setdefault(f["target_group"], lb["name"])
                             if other != lb["name"]:
                                 ctx.add(f"{fp}[{fi}].target_group",
-                                        f"target group {f['target_group']!r} already serves "
-                                        f"network load balancer {other!r}; expected a target "
+                                        f"target group {_show(f['target_group'])} already serves "
+                                        f"network load balancer {_show(other)}; expected a target "
                                         "group of its own (AWS attaches an NLB target group "
                                         "to one load balancer)")
 
@@ -836,7 +933,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         for k, known in (("clients", clients), ("requests", reqs)):
             for i, name in enumerate(th.get(k) or []):
                 if name is not None and name not in known:
-                    ctx.add(f"throttling[{ti}].{k}[{i}]", f"unknown {k[:-1]} {name!r}")
+                    ctx.add(f"throttling[{ti}].{k}[{i}]", f"unknown {k[:-1]} {_show(name)}")
 
     for ei, ev in enumerate(s.get("events") or []):
         if not ev or not ev.get("action"):
@@ -845,34 +942,91 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         a = ev["action"]
         if a in TARGET_ACTIONS:
             if ev.get("target_group") is None:
-                ctx.add(f"{p}.target_group", f"missing; required for action {a!r}")
+                ctx.add(f"{p}.target_group", f"missing; required for action {_show(a)}")
             elif ev["target_group"] not in targets:
-                ctx.add(f"{p}.target_group", f"unknown target group {ev['target_group']!r}")
+                ctx.add(f"{p}.target_group", f"unknown target group {_show(ev['target_group'])}")
             ids = ([ev["target"]] if ev.get("target") is not None else []) + (ev.get("targets") or [])
             if not ids:
-                ctx.add(f"{p}.target", f"missing; action {a!r} needs target or targets")
+                ctx.add(f"{p}.target", f"missing; action {_show(a)} needs target or targets")
             elif ev.get("target_group") in targets:
                 for t in ids:
                     if t is not None and t not in targets[ev["target_group"]]:
-                        ctx.add(f"{p}.target", f"unknown target {t!r} in target group "
-                                f"{ev['target_group']!r}")
+                        ctx.add(f"{p}.target", f"unknown target {_show(t)} in target group "
+                                f"{_show(ev['target_group'])}")
             if a == "set_weight" and ev.get("weight") is None and not ctx.has(f"{p}.weight"):
                 ctx.add(f"{p}.weight", "missing; required for action 'set_weight'")
         elif a in ("region_fail", "region_recover"):
             if ev.get("region") is None:
-                ctx.add(f"{p}.region", f"missing; required for action {a!r}")
+                ctx.add(f"{p}.region", f"missing; required for action {_show(a)}")
             elif ev["region"] not in regions:
-                ctx.add(f"{p}.region", f"no load balancer in Region {ev['region']!r}")
+                ctx.add(f"{p}.region", f"no load balancer in Region {_show(ev['region'])}")
         elif a == "set_record_weight":
             if ev.get("record") is None:
                 ctx.add(f"{p}.record", "missing; required for action 'set_record_weight'")
             elif ev["record"] not in recs:
-                ctx.add(f"{p}.record", f"unknown route53 set_identifier {ev['record']!r}")
+                ctx.add(f"{p}.record", f"unknown route53 set_identifier {_show(ev['record'])}")
             if ev.get("weight") is None:
                 if not ctx.has(f"{p}.weight"):
                     ctx.add(f"{p}.weight", "missing; required for action 'set_record_weight'")
             elif ev["weight"] > 255 or ev["weight"] != int(ev["weight"]):
-                ctx.add(f"{p}.weight", f"expected an integer 0..255, got {ev['weight']!r}")
+                ctx.add(f"{p}.weight", f"expected an integer 0..255, got {_show(ev['weight'])}")
+
+
+# Unit sanity: above these, a value is more likely milliseconds written where seconds are
+# meant than a real time (the longest round trip on Earth's surface is ~0.3 s, a
+# geostationary satellite hop ~0.6 s; a request served in 10 s is a batch job).
+RTT_PLAUSIBLE_S = 1.0
+SERVICE_PLAUSIBLE_S = 10.0
+
+
+def run_horizon(s: dict, requests: int | None = None) -> float:
+    """The simulated time by which ``requests`` arrivals (default ``simulation.requests``)
+    are expected under the piecewise ``traffic.rate``, capped by ``simulation.max_time``:
+    when the run ends."""
+    need = float(s["simulation"]["requests"] if requests is None else requests)
+    rates = s["traffic"]["rate"]
+    end_time = float(rates[-1]["at"])
+    for k, piece in enumerate(rates):
+        end = rates[k + 1]["at"] if k + 1 < len(rates) else math.inf
+        if piece["rps"] > 0 and piece["rps"] * (end - piece["at"]) >= need:
+            end_time = piece["at"] + need / piece["rps"]
+            break
+        need -= piece["rps"] * (end - piece["at"])
+    max_time = s["simulation"]["max_time"]
+    return end_time if max_time is None else min(end_time, max_time)
+
+
+def scenario_warnings(s: dict, requests: int | None = None) -> list[tuple[str, str]]:
+    """``(key_path, message)`` for what is valid but likely a mistake in a loaded scenario:
+    times implausible as seconds, and rate pieces or events after the run ends (``requests``:
+    the run's request count, default ``simulation.requests``)."""
+    out = []
+    for ci, c in enumerate(s["traffic"]["clients"]):
+        for region, rtt in c["rtt"].items():
+            if rtt > RTT_PLAUSIBLE_S:
+                out.append((f"traffic.clients[{ci}].rtt.{_key(region)}",
+                            f"a round trip of {rtt:g} s is implausible (times are in seconds: "
+                            f"{rtt:g} ms is {rtt / 1000:g})"))
+    for gi, tg in enumerate(s["target_groups"]):
+        for ti, t in enumerate(tg["targets"]):
+            mean = t["service"]["mean"]
+            if mean > SERVICE_PLAUSIBLE_S:
+                out.append((f"target_groups[{gi}].targets[{ti}].service.mean",
+                            f"a mean service time of {mean:g} s is implausible (times are in "
+                            f"seconds: {mean:g} ms is {mean / 1000:g})"))
+    n = s["simulation"]["requests"] if requests is None else requests
+    end = run_horizon(s, requests)
+    why = (f"the run ends at about {end:,.6g} s: {n:,} requests at traffic.rate"
+           + (", simulation.max_time" if s["simulation"]["max_time"] is not None else ""))
+    for i, piece in enumerate(s["traffic"]["rate"]):
+        if i and piece["at"] >= end:
+            out.append((f"traffic.rate[{i}].at", f"{piece['at']:g} s is after the run ends: "
+                        f"this rate never applies ({why})"))
+    for ei, ev in enumerate(s["events"]):
+        if ev["at"] >= end:
+            out.append((f"events[{ei}].at", f"{ev['at']:g} s is after the run ends: this "
+                        f"{ev['action']} never happens ({why})"))
+    return out
 
 
 def validate(data: dict) -> tuple[dict, list[tuple[str, str]]]:
@@ -890,6 +1044,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, [("", f"invalid TOML: {exc}")]) from None
+    except RecursionError:
+        # the TOML parser recurses once per level of nested arrays / inline tables
+        raise ScenarioError(source, [("", "invalid TOML: arrays or inline tables nested "
+                                      "too deeply for the parser")]) from None
     s, problems = validate(data)
     if problems:
         raise ScenarioError(source, problems)
@@ -911,4 +1069,10 @@ def load_scenario(path=None) -> dict:
         raise ScenarioError(str(p), [("", "permission denied")]) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(str(p), [("", f"not UTF-8 text: {exc}")]) from None
+    except OSError as exc:
+        # a symlink loop, a name too long, a path through a file, an I/O error, ...
+        raise ScenarioError(str(p), [("", f"cannot read the file: "
+                                      f"{exc.strerror or exc}")]) from None
+    except ValueError as exc:                # a path with a NUL byte
+        raise ScenarioError(str(p), [("", f"not a usable file name: {exc}")]) from None
     return parse_scenario(text, source)
