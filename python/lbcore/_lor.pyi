@@ -6,10 +6,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lbcore._flow import Flow
+from lbcore._request_selector import RequestSelector
 from lbcore.flows import Flows
 from lbcore._handle import KernelHandle
 
-class LeastOutstanding:
+class LeastOutstanding(RequestSelector):
     @property
     def ctypes(self) -> KernelHandle: ...
     def __init__(self, targets: Sequence[Any], *, weights: ArrayLike | None = None, seed: int = 0, slow_start_seconds: float = 0) -> None: ...
@@ -17,7 +18,7 @@ class LeastOutstanding:
     def acquire_index(self) -> Any: ...
     def peek_index(self) -> Any: ...
 
-class PowerOfTwoChoices:
+class PowerOfTwoChoices(RequestSelector):
     @property
     def ctypes(self) -> KernelHandle: ...
     def __init__(self, targets: Sequence[Any], *, seed: int = 0, slow_start_seconds: float = 0) -> None: ...

@@ -233,7 +233,7 @@ class Flows:
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"flow index {i} out of range for {n} flows")
-        return Flow._from_fields(*(int(c[i]) for c in self.columns()))
+        return Flow.from_fields(*(int(c[i]) for c in self.columns()))
 
     def __iter__(self):
         for i in range(len(self)):

@@ -8,7 +8,7 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_uniform, lb_rng_bounded
-from lbcore._roundrobin cimport lb_roundrobin_ramp, _WeightedTargets
+from lbcore._roundrobin cimport lb_roundrobin_ramp, WeightedTargets
 from lbcore._check cimport check_weight_array, check_count, check_seed
 
 
@@ -134,7 +134,7 @@ def alias_table(weights):
 
 
 @cython.embedsignature(False)
-cdef class WeightedRandom(_WeightedTargets):
+cdef class WeightedRandom(WeightedTargets):
     """WeightedRandom(targets, weights, *, seed=0, slow_start_seconds=0)
 --
 

@@ -111,9 +111,32 @@ One flow: protocol, source/destination address and port, optional TCP ISN.
             self.flags |= LB_FLOW_HAS_SEQ
 
     @staticmethod
+    def from_fields(protocol, flags, src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, seq):
+        """The flow whose kernel fields are these numbers, as ``lbcore.Flows`` columns
+        and ``FlowTable`` entries hold them: ``flags`` is a mask of ``LB_FLOW_IPV6`` (1)
+        and ``LB_FLOW_HAS_SEQ`` (2); an IPv4 address is ``hi = 0`` and ``lo`` < 2**32.
+        Each value is range-checked (TypeError/ValueError naming it)."""
+        vals = []
+        for name, v, top in (("protocol", protocol, 0xFF), ("flags", flags, 3),
+                             ("src_hi", src_hi, _U64), ("src_lo", src_lo, _U64),
+                             ("dst_hi", dst_hi, _U64), ("dst_lo", dst_lo, _U64),
+                             ("src_port", src_port, 0xFFFF), ("dst_port", dst_port, 0xFFFF),
+                             ("seq", seq, 0xFFFFFFFF)):
+            if isinstance(v, bool) or not hasattr(v, "__index__"):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+            v = v.__index__()
+            if not 0 <= v <= top:
+                raise ValueError(f"{name} must be in 0..{top}, got {v}")
+            vals.append(v)
+        if not vals[1] & LB_FLOW_IPV6 and (vals[2] or vals[4] or vals[3] >> 32 or vals[5] >> 32):
+            raise ValueError("an IPv4 flow (flags without LB_FLOW_IPV6) has src_hi = dst_hi = 0 "
+                             "and src_lo, dst_lo < 2**32")
+        return Flow._from_fields(*vals)
+
+    @staticmethod
     def _from_fields(int proto, int flags, src_hi, src_lo, dst_hi, dst_lo,
                      int sport, int dport, seq):
-        """Build from already-validated numbers (used by ``Flows`` indexing)."""
+        """Build from already-validated numbers (this module's fast path; pickles)."""
         cdef Flow f = Flow.__new__(Flow)
         f.protocol = proto
         f.flags = flags

@@ -281,10 +281,10 @@ def capacity_error(name, cap, low=1):
 def flow_columns(flows, name="flows"):
     """The nine columns of a ``lbcore.Flows`` as contiguous arrays of the kernels'
     dtypes and one length, or TypeError/ValueError naming ``name``."""
-    from lbcore.flows import Flows
-    if not isinstance(flows, Flows):
+    columns = getattr(flows, "__lbcore_columns__", None)   # the Flows batch protocol
+    if columns is None:
         raise TypeError(f"{name} must be lbcore.Flows, got {type(flows).__name__}")
-    cols = tuple(flows.columns())
+    cols = tuple(columns())
     if len(cols) != 9:
         raise ValueError(f"{name}: expected 9 columns, got {len(cols)}")
     n = None
@@ -631,7 +631,7 @@ Connection tracking: each live flow stays on the target it was first sent to.
             if self.t.ent[e].cls == _FREE:
                 continue
             k = &self.t.ent[e].key
-            f = _PyFlow._from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
+            f = _PyFlow.from_fields(k.proto, k.flags, k.src_hi, k.src_lo, k.dst_hi,
                                      k.dst_lo, k.sport, k.dport, k.seq)
             if with_class_and_mark:
                 out[f] = (self.t.ent[e].target, self.t.ent[e].last_seen, self.t.ent[e].cls,

@@ -41,7 +41,7 @@ cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil
 cdef void lb_roundrobin_pick_many(lb_roundrobin* s, size_t n, double now, int32_t* out) noexcept nogil
 
 
-cdef class _WeightedTargets(RequestSelector):
+cdef class WeightedTargets(RequestSelector):
     """What RoundRobin and lbcore._alias.WeightedRandom share under the
     RequestSelector protocol: per-slot weights ``_w`` (float64), availability
     ``_av`` (uint8), slow start entry times ``_ss`` and outstanding counts ``_o``

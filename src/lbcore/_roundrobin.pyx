@@ -55,7 +55,7 @@ cdef inline void* _addr(object arr):
     return <void*><uintptr_t>arr.ctypes.data
 
 
-cdef class _WeightedTargets(RequestSelector):
+cdef class WeightedTargets(RequestSelector):
     """Base of RoundRobin and lbcore._alias.WeightedRandom (see _roundrobin.pxd):
     float weights, availability, slow start entry and outstanding counts per slot,
     under the RequestSelector protocol."""
@@ -189,7 +189,7 @@ cdef class _WeightedTargets(RequestSelector):
 
 
 @cython.embedsignature(False)
-cdef class RoundRobin(_WeightedTargets):
+cdef class RoundRobin(WeightedTargets):
     """RoundRobin(targets, *, weights=None, slow_start_seconds=0)
 --
 
@@ -242,19 +242,19 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
 
     cdef int _k_set_available(self, int32_t i, bint available, double now) except -1:
         # a target made unavailable, or available again, restarts from current = 0
-        cdef int r = _WeightedTargets._k_set_available(self, i, available, now)
+        cdef int r = WeightedTargets._k_set_available(self, i, available, now)
         if r:
             self.s.current[i] = 0.0
         return r
 
     cdef int _k_add(self, int32_t i, bint grew, object weight, bint available,
                     double now) except -1:
-        _WeightedTargets._k_add(self, i, grew, weight, available, now)
+        WeightedTargets._k_add(self, i, grew, weight, available, now)
         self.s.current[i] = 0.0
         return 0
 
     cdef int _k_remove(self, int32_t i) except -1:
-        _WeightedTargets._k_remove(self, i)
+        WeightedTargets._k_remove(self, i)
         self.s.current[i] = 0.0
         return 0
 

@@ -304,3 +304,27 @@ def test_flow_field_old_spellings_warn():
     for old, new in (("proto", "protocol"), ("sport", "src_port"), ("dport", "dst_port")):
         with pytest.warns(DeprecationWarning, match=new):
             assert getattr(f, old) == getattr(f, new)
+
+
+@given(flow=st.builds(lambda p, s, d, sp, dp: Flow(p, s, d, sp, dp),
+                      st.sampled_from([6, 17, 1]), st.ip_addresses(v=4).map(str),
+                      st.ip_addresses(v=4).map(str), st.integers(0, 65535),
+                      st.integers(0, 65535)))
+def test_from_fields_rebuilds_the_flow(flow):
+    again = Flow.from_fields(flow.protocol, flow.flags, flow.src_hi, flow.src_lo,
+                             flow.dst_hi, flow.dst_lo, flow.src_port, flow.dst_port, flow.seq)
+    assert again == flow and hash(again) == hash(flow)
+
+
+@pytest.mark.parametrize("name, fields, exc", [
+    ("protocol", (256, 0, 0, 1, 0, 2, 0, 0, 0), ValueError),
+    ("flags", (6, 4, 0, 1, 0, 2, 0, 0, 0), ValueError),
+    ("src_lo", (6, 0, 0, -1, 0, 2, 0, 0, 0), ValueError),
+    ("dst_port", (6, 0, 0, 1, 0, 2, 0, 65536, 0), ValueError),
+    ("seq", (6, 2, 0, 1, 0, 2, 0, 0, 2**32), ValueError),
+    ("src_port", (6, 0, 0, 1, 0, 2, True, 0, 0), TypeError),
+    ("IPv4", (6, 0, 1, 1, 0, 2, 0, 0, 0), ValueError),
+])
+def test_from_fields_names_the_bad_field(name, fields, exc):
+    with pytest.raises(exc, match=name):
+        Flow.from_fields(*fields)

@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 from lbcore import Maglev
-from lbcore.sim._kernels import is_prime, parse_targets
+from lbcore import Rendezvous
+from lbcore.sim._kernels import is_prime
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
                                  run_horizon, sticky_groups, template_request)
 
@@ -152,7 +153,9 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
         fields.append(_hash_fields(values))
         if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
             azs = sorted({t["az"] for t in tg["targets"]})
-            _, _, ta, tb = parse_targets([f"{tg['name']}/{az}" for az in azs], NODE_SEED)
+            # the node choice is a rendezvous over the group's nodes: its per-node hashes
+            ta, tb, _ = Rendezvous([f"{tg['name']}/{az}" for az in azs],
+                                   seed=NODE_SEED).kernel_arrays()
             nd_ta.extend(ta.tolist())
             nd_tb.extend(tb.tolist())
             placement[g] = {"azs": azs, "nodes": [f"{tg['name']}/{az}" for az in azs], "cross_zone": _cross_zone(tg, values, lbs),
