@@ -1,6 +1,7 @@
 # cython: language_level=3
 """RequestSelector: the one target map and method set of the request-level
 selectors (see _request_selector.pxd and docs/request-selection.md)."""
+cimport cython
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
 from cpython.ref cimport PyObject
@@ -19,8 +20,12 @@ cdef object _FREE = object()      # marks a free index slot in _targets
 cdef int32_t _MAX_SLOTS = 2**31 - 2
 
 
+@cython.embedsignature(False)
 cdef class RequestSelector:
-    """Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
+    """RequestSelector(*args, **kwargs)
+--
+
+Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
 
     Targets are hashable identities mapped to dense int32 indices (registration
     order; ``remove`` frees an index, the next ``add`` reuses the last freed).
