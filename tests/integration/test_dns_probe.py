@@ -267,15 +267,25 @@ def test_https_from_aws_and_arguments():
 
 def test_a_disabled_check_is_not_probed_and_stays_healthy():
     async def main():
-        async with Endpoint(status=500) as ep:
+        async with Endpoint(status=500) as e_off, Endpoint(status=500) as e_on:
             off = HealthCheck("off", failure_threshold=1, disabled=True)
             on = HealthCheck("on", failure_threshold=1)
-            async with HealthProber([Probe(off, "HTTP", "127.0.0.1", ep.port),
-                                     Probe(on, "HTTP", "127.0.0.1", ep.port)], interval=0.05):
-                await asyncio.sleep(0.3)
-            n = len(ep.requests)
-            assert 3 <= n <= 12                          # only the enabled check's probes
-            assert off.is_healthy(time.monotonic()) and not on.is_healthy(time.monotonic())
+            async with HealthProber([Probe(off, "HTTP", "127.0.0.1", e_off.port),
+                                     Probe(on, "HTTP", "127.0.0.1", e_on.port)],
+                                    interval=0.05):
+                deadline = time.monotonic() + 5
+                while len(e_on.requests) < 3 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                assert len(e_on.requests) >= 3 and not e_off.requests   # disabled: no probes
+                off.disabled = False                     # enabled again: probed again
+                while not e_off.requests and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                off_before = len(e_off.requests)
+            assert len(e_on.requests) >= 3 and off_before >= 1
+            now = time.monotonic()
+            assert not on.is_healthy(now)
+            off.disabled = True
+            assert off.is_healthy(now)                   # disabled: healthy whatever was seen
     asyncio.run(main())
 
 
