@@ -50,8 +50,8 @@ class Endpoint:
             writer.close()
 
     async def __aenter__(self):
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0, ssl=self.tls,
-                                                 ssl_handshake_timeout=5)
+        tls = {} if self.tls is None else {"ssl": self.tls, "ssl_handshake_timeout": 5}
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0, **tls)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -121,8 +121,9 @@ def test_from_aws_and_bad_arguments():
     assert Probe.from_aws(hc, {"Type": "TCP", "IPAddress": "192.0.2.1"}).port == 80
     with pytest.raises(ValueError, match="IPAddress"):
         Probe.from_aws(hc, {"Type": "HTTP", "FullyQualifiedDomainName": "x.example"})
-    with pytest.raises(ValueError, match="type"):
-        Probe(hc, "HTTPS", "192.0.2.1")
+    for unsupported in ("CLOUDWATCH_METRIC", "CALCULATED", "https"):  # HTTPS is probed now
+        with pytest.raises(ValueError, match="type"):
+            Probe(hc, unsupported, "192.0.2.1")
     with pytest.raises(ValueError, match="search_string"):
         Probe(hc, "HTTP_STR_MATCH", "192.0.2.1")
     with pytest.raises(ValueError, match="address"):

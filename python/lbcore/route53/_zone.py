@@ -270,7 +270,9 @@ class _Weighted(_Group):
     def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.weights = [r.weight for r in self.records]
-        self.static = None if self.checked else self._eligible(0.0)
+        self.static: tuple[list[int], list[int]] | None = None
+        if not self.checked:                   # no record can be unhealthy: fixed set
+            self.static = self._eligible(0.0)
 
     def _eligible(self, now: float) -> tuple[list[int], list[int]]:
         if self.static is not None:
