@@ -256,11 +256,24 @@ class _Group:
 class _Simple(_Group):
     def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
-        if len(self.records[0].values) > 1:
+        r = self.records[0]
+        self.shuffled = r.alias is None and len(r.values) > 1
+        if self.shuffled:
             self.fixed = [None]                # values in random order per query
+            self.values, self.ttl, self.sets = r.values, r.ttl, (r,)
 
     def choose(self, client: Client | None, now: float) -> list[int]:
         return [0]
+
+    def answer(self, rtype: str, client: Client | None, now: float, depth: int) -> Answer:
+        a = self.fixed[0]
+        if a is not None:
+            return a
+        if self.shuffled:                      # the same draw as _compose makes
+            v = self.values
+            order = self.zone.picker.sample(len(v), len(v))
+            return Answer("NOERROR", tuple([v[j] for j in order]), self.ttl, self.sets)
+        return self.zone._compose(self, [0], rtype, client, now, depth)
 
     def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         return np.zeros(len(clients), dtype=np.int32)
