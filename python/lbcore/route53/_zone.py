@@ -386,7 +386,7 @@ class _Latency(_Group):
         best, best_ms = idx[0], math.inf
         for i, region, site in sites:
             if lats is not None and region in lats:
-                ms: float | None = float(lats[region])
+                ms = float(lats[region])
             elif located and site is not None:
                 ms = float(great_circle_km(lat, lon, site[0], site[1])) / 100.0
             else:
@@ -754,7 +754,8 @@ class HostedZone:
             hit = self._route(name, rtype)
         if hit.__class__ is Answer:
             return hit
-        return hit.answer(rtype, client, now, 0)
+        g: _Group = hit
+        return g.answer(rtype, client, now, 0)
 
     def _route(self, name: str, rtype: str) -> Any:
         """What answers ``name``/``rtype``: NXDOMAIN, NODATA or the group, remembered per
