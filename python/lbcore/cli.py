@@ -187,10 +187,11 @@ def cmd_dns(args) -> int:
         locator = CidrLocator(load(args.locations)) if args.locations else None
         server = DNSServer(zone, host=args.address, port=args.port, locator=locator)
         probes = []
-        if args.probe:                     # HTTP / HTTP_STR_MATCH / TCP checks with an IP
+        if args.probe:                     # HTTP(S) / HTTP(S)_STR_MATCH / TCP checks with an IP
             for item in doc.get("HealthChecks") or ():
                 cfg = item.get("HealthCheckConfig", {})
-                if cfg.get("Type") in ("HTTP", "HTTP_STR_MATCH", "TCP"):
+                if cfg.get("Type") in ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH",
+                                       "TCP"):
                     probes.append(Probe.from_aws(zone.health_checks[item["Id"]], cfg))
         prober = HealthProber(probes, clock=zone.clock)
     except (TypeError, ValueError) as exc:

@@ -105,9 +105,12 @@ def test_a_bad_zone_file_is_a_user_error(tmp_path):
         assert "Traceback" not in p.stderr
 
 
-def test_probe_runs_the_zone_health_checks(tmp_path):
-    """--probe: the PRIMARY's HTTP check points at a closed port on 127.0.0.1, so its first
-    probe fails (FailureThreshold 1) and the answer moves to SECONDARY."""
+@pytest.mark.parametrize("kind", [{"Type": "HTTP"},
+                                  {"Type": "HTTPS_STR_MATCH", "SearchString": "ok"}])
+def test_probe_runs_the_zone_health_checks(tmp_path, kind):
+    """--probe: the PRIMARY's HTTP (or HTTPS_STR_MATCH) check points at a closed port on
+    127.0.0.1, so its first probe fails (FailureThreshold 1) and the answer moves to
+    SECONDARY."""
     import copy
     import socket
     import time
@@ -118,7 +121,7 @@ def test_probe_runs_the_zone_health_checks(tmp_path):
     zone = copy.deepcopy(ZONE)
     zone["HealthChecks"][0]["HealthCheckConfig"].update(
         {"IPAddress": "127.0.0.1", "Port": dead, "ResourcePath": "/health",
-         "FailureThreshold": 1, "RequestInterval": 10})
+         "FailureThreshold": 1, "RequestInterval": 10, **kind})
     path = tmp_path / "zone.json"
     path.write_text(json.dumps(zone))
     env = dict(os.environ, SKBUILD_EDITABLE_VERBOSE="0")

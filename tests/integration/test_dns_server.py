@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 import socket
 import struct
+import subprocess
 
 import pytest
 
@@ -163,6 +165,17 @@ def test_any_lists_every_type_at_the_name(server):
     r = udp(server, "www." + Z, "ANY")
     assert r.rcode() == dns.rcode.NOERROR
     assert sorted(dns.rdatatype.to_text(x.rdtype) for x in r.answer) == ["A", "AAAA", "TXT"]
+
+
+def test_any_resolves_each_type_by_its_policy_and_negatives_as_any_type(server):
+    """docs/dns.md, "ANY": no Route 53 source found, so ANY is answered in full, each
+    record set chosen by its routing policy; negatives as for any type."""
+    w = udp(server, "w." + Z, "ANY")
+    assert len(w.answer) == 1 and len(w.answer[0]) == 1             # one weighted choice
+    assert w.answer[0][0].to_text() in ("192.0.2.10", "192.0.2.11")
+    assert len(values(udp(server, "mv." + Z, "ANY"))) == 8          # multivalue: 8 of 10
+    _assert_negative(udp(server, "nope." + Z, "ANY"), dns.rcode.NXDOMAIN)
+    _assert_negative(udp(server, "deep." + Z, "ANY"), dns.rcode.NOERROR)   # empty non-terminal
 
 
 # ------------------------------------------------------------ negative answers and errors
@@ -427,3 +440,54 @@ def test_stop_releases_the_port(clock):
     again = DNSServer(make_zone(), port=port, clock=clock)     # both sockets free again
     with again.serve_in_thread():
         assert tcp(again, "www." + Z).rcode() == dns.rcode.NOERROR
+
+
+def test_multivalue_through_the_resolver_returns_at_most_8_healthy_values(clock):
+    """Route 53 multivalue answer: up to 8 healthy records at random; when none is
+    healthy, up to 8 unhealthy ones. Asked through dnspython's stub resolver (and dig
+    when it is installed); 12 records, health checks flipped by observations at the
+    server's clock."""
+    checks = [HealthCheck(f"h{i}", failure_threshold=1, request_interval=10, clock=clock)
+              for i in range(12)]
+    recs = [RecordSet(Z, "SOA", SOA, ttl=SOA_TTL)]
+    recs += [RecordSet("mv." + Z, "A", [f"192.0.2.{100 + i}"], multivalue=True,
+                       set_identifier=f"m{i}", health_check=checks[i]) for i in range(12)]
+    srv = DNSServer(HostedZone(Z, recs, seed=5, clock=clock), port=0)
+    every = {f"192.0.2.{100 + i}" for i in range(12)}
+
+    def down(ids):
+        clock.t += 10
+        for i in range(12):
+            checks[i].observe(i not in ids, now=clock.t)
+
+    with srv.serve_in_thread():
+        res = resolver_for(srv)
+        ask = lambda: [rd.to_text() for rd in res.resolve("mv." + Z, "A")]  # noqa: E731
+        seen = set()
+        for _ in range(30):                               # all 12 healthy: 8 of them
+            got = ask()
+            assert len(got) == 8 and len(set(got)) == 8 and set(got) <= every
+            seen |= set(got)
+        assert seen == every                              # random subsets, all reachable
+        down({0, 1, 2, 3, 4, 5, 6})                       # 5 healthy: exactly those 5
+        healthy = {f"192.0.2.{100 + i}" for i in range(7, 12)}
+        for _ in range(10):
+            got = ask()
+            assert len(got) == 5 and set(got) == healthy
+        down({0, 1, 2})                                   # 9 healthy: 8 of the 9
+        healthy = {f"192.0.2.{100 + i}" for i in range(3, 12)}
+        for _ in range(10):
+            got = ask()
+            assert len(got) == 8 and len(set(got)) == 8 and set(got) <= healthy
+        down(set(range(12)))                              # none healthy: up to 8 of all
+        for _ in range(10):
+            got = ask()
+            assert len(got) == 8 and len(set(got)) == 8 and set(got) <= every
+        dig = shutil.which("dig")
+        if dig is not None:                               # the same through dig
+            down({0, 1, 2, 3, 4, 5, 6})
+            host, port = srv.address
+            out = subprocess.run([dig, f"@{host}", "-p", str(port), "mv." + Z, "A", "+short",
+                                  "+tries=1", "+time=2"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout.split()
+            assert sorted(out) == sorted(f"192.0.2.{100 + i}" for i in range(7, 12))

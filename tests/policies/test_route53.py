@@ -599,3 +599,54 @@ def test_python_api_validation_names_parameters():
         HostedZone(Z, [rs(Z, ["1.1.1.1"])]).resolve(Z, "A", now="soon")
     with pytest.raises(ValueError, match="now"):
         HostedZone(Z, [rs(Z, ["1.1.1.1"])]).resolve_many(Z, "A", [Client()], now=float("nan"))
+
+
+# --- the per-(name, type) dispatch and the precomputed answers (docs/performance.md) ----
+
+def test_resolve_dispatch_follows_zone_changes_and_name_spellings():
+    z = HostedZone("example.com", [RecordSet("a.example.com", "A", ["192.0.2.1"])], seed=1)
+    assert z.resolve("b.example.com", "A", now=0.0).nxdomain
+    assert z.resolve("x.b.example.com", "A", now=0.0).nxdomain
+    z.add(RecordSet("x.b.example.com", "A", ["192.0.2.2"]))          # b. is now an ENT
+    assert z.resolve("b.example.com", "A", now=0.0).nodata
+    assert z.resolve("x.b.example.com", "A", now=0.0).values == ("192.0.2.2",)
+    for spelling in ("A.example.com", "a.EXAMPLE.com.", "a.example.com"):
+        assert z.resolve(spelling, "A", now=0.0).values == ("192.0.2.1",)
+    assert z.resolve("a.example.com", "TXT", now=0.0).nodata
+    z.add(RecordSet("a.example.com", "TXT", ['"t"']))
+    assert z.resolve("a.example.com", "TXT", now=0.0).values == ('"t"',)
+    for _ in range(2):                                   # cached or not: the same errors
+        with pytest.raises(ValueError, match="name"):
+            z.resolve(["a.example.com"], "A", now=0.0)
+        with pytest.raises(ValueError, match="rtype"):
+            z.resolve("a.example.com", "HINFO", now=0.0)
+        with pytest.raises(TypeError, match="client"):
+            z.resolve("a.example.com", "A", "198.51.100.1", now=0.0)
+
+
+def test_latency_fast_path_gives_the_answers_of_the_latency_table():
+    """The default latency (distance model) is answered by one nearest-Region kernel call;
+    the same zone with the same table passed as a callable takes the per-Region loop:
+    both must agree for every client, with and without unhealthy records."""
+    import random
+    from lbcore.route53 import distance_latency
+    regions = ["us-east-1", "eu-west-1", "ap-northeast-1", "sa-east-1", "eu-central-1",
+               "ap-southeast-2"]
+    checks = [HealthCheck(f"h{i}", failure_threshold=1) for i in range(len(regions))]
+
+    def zone(**kw):
+        return HostedZone("example.com", [
+            RecordSet("l.example.com", "A", [f"10.1.0.{i}"], set_identifier=r, region=r,
+                      health_check=checks[i]) for i, r in enumerate(regions)], **kw)
+    fast, slow = zone(), zone(latency=distance_latency)
+    rng = random.Random(4)
+    clients = [Client(latitude=round(rng.uniform(-90, 90), 2),
+                      longitude=round(rng.uniform(-180, 180), 2)) for _ in range(300)]
+    clients += [Client(), Client(latitude=10.0),
+                Client(latitude=1.0, longitude=2.0, latencies={"sa-east-1": 1.0})]
+    for t, down in ((1.0, ()), (2.0, (0, 1, 4)), (3.0, tuple(range(len(regions))))):
+        for i, hc in enumerate(checks):
+            hc.observe(i not in down, now=t)
+        for c in clients:
+            assert fast.resolve("l.example.com", "A", c, t).values == \
+                slow.resolve("l.example.com", "A", c, t).values, (c, down)

@@ -105,6 +105,28 @@ def test_checkers_healthy_when_more_than_18_percent_report_healthy():
     assert not inv.is_healthy(0.0)
 
 
+def test_disabled_is_healthy_before_inverted():
+    """HealthCheckConfig.Disabled (API reference): a disabled check's status is always
+    healthy, and Inverted is how to stop routing to its resource: Disabled + Inverted is
+    unhealthy, for endpoint and calculated checks alike."""
+    from lbcore.route53 import CalculatedHealthCheck
+    for checkers in (1, 5):
+        hc = HealthCheck(failure_threshold=1, checkers=checkers, disabled=True)
+        for i in range(checkers):
+            hc.observe(False, now=1.0, checker=i)
+        assert hc.is_healthy(2.0)
+        hc.inverted = True
+        assert not hc.is_healthy(2.0)
+        hc.disabled = False
+        assert hc.is_healthy(2.0)                      # inverted unhealthy = healthy
+    down = HealthCheck(failure_threshold=1)
+    down.observe(False, now=1.0)
+    assert not CalculatedHealthCheck([down], 1).is_healthy(2.0)
+    assert CalculatedHealthCheck([down], 1, disabled=True).is_healthy(2.0)
+    assert not CalculatedHealthCheck([down], 1, disabled=True, inverted=True).is_healthy(2.0)
+    assert CalculatedHealthCheck([down], 1, inverted=True).is_healthy(2.0)
+
+
 def test_checker_and_history_arguments_are_checked():
     with pytest.raises(ValueError, match="checkers"):
         HealthCheck(checkers=0)

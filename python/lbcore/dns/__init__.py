@@ -6,7 +6,7 @@ with ``zone.resolve``: the routing decision is the zone's, the wire format dnspy
 without sockets (wire bytes in, wire bytes out). EDNS Client Subnet (RFC 7871) gives the
 client address a *locator* turns into a ``Client``: :func:`address_only` (default),
 :class:`CidrLocator` (location by CIDR block) or :class:`MaxMindLocator` (a MaxMind DB).
-``Probe`` / ``HealthProber``: HTTP, HTTP_STR_MATCH and TCP health checks run for real,
+``Probe`` / ``HealthProber``: HTTP(S), HTTP(S)_STR_MATCH and TCP health checks run for real,
 feeding ``HealthCheck.observe``.
 """
 try:

@@ -8,7 +8,10 @@ checks") and what lbcore models:
   fail to become unhealthy, or pass to become healthy again.
 * ``RequestInterval`` 10 or 30 seconds (default 30).
 * A new health check is healthy until enough observations say otherwise.
-* ``Inverted`` flips the status; a ``Disabled`` check is always considered healthy.
+* ``Inverted`` flips the status ("Inverting health checks"). A ``Disabled`` check is not
+  checked and its status is always healthy -- before ``Inverted``: the API reference
+  (HealthCheckConfig.Disabled) says to change Inverted to stop routing traffic to a
+  disabled check's resource, so Disabled + Inverted is unhealthy.
 * Calculated checks: healthy when at least ``HealthThreshold`` children are healthy
   (0 -> always healthy; more than the number of children -> always unhealthy); up to 256
   children. AND = N, OR = 1, NOT = ``inverted``.
@@ -218,8 +221,8 @@ class HealthCheck:
     def is_healthy(self, now: float | None = None) -> bool:
         """The status at ``now`` (omitted: the health check's clock)."""
         t = check_now(self._clock() if now is None else now)
-        if self.disabled:
-            return True
+        if self.disabled:                      # healthy, then Inverted (HealthCheckConfig)
+            return not self.inverted
         return self._raw(t) != self.inverted
 
     def next_check_time(self, now: float | None = None) -> float:
@@ -261,8 +264,8 @@ class CalculatedHealthCheck:
 
     def is_healthy(self, now: float | None = None) -> bool:
         t = check_now(self._clock() if now is None else now)
-        if self.disabled:
-            return True
+        if self.disabled:                      # children not aggregated; then Inverted
+            return not self.inverted
         if self.health_threshold == 0:
             raw = True
         elif self.health_threshold > len(self.children):

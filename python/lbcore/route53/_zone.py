@@ -44,6 +44,7 @@ __all__ = ["HostedZone", "Client", "Clients", "Answer", "BatchAnswer", "NODATA",
 
 MAX_MULTIVALUE = 8
 _MAX_ALIAS_DEPTH = 8
+_DISPATCH_MAX = 4096          # remembered (name, rtype) dispatches per zone
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,23 @@ class _Group:
                         if r.health_check is not None
                         or (r.alias is not None and r.alias.evaluate_target_health)]
         self.all_ok = (True,) * len(self.records)
+        self.all_idx = list(range(len(self.records)))
+        # the answer of record i alone, built once (None: an alias, resolved per query)
+        self.fixed: list[Answer | None] = [
+            None if r.alias is not None else Answer("NOERROR", r.values, r.ttl, (r,))
+            for r in self.records]
+
+    def answer(self, rtype: str, client: Client | None, now: float, depth: int) -> Answer:
+        """The answer to a query of type ``rtype`` (the query's; the group may be the
+        name's CNAME)."""
+        chosen = self.choose(client, now)
+        if len(chosen) == 1:
+            a = self.fixed[chosen[0]]
+            if a is not None:
+                return a
+        elif not chosen:
+            return NODATA
+        return self.zone._compose(self, chosen, rtype, client, now, depth)
 
     def healthy(self, now: float) -> Sequence[bool]:
         if not self.checked:
@@ -236,8 +254,26 @@ class _Group:
 
 
 class _Simple(_Group):
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
+        super().__init__(zone, records)
+        r = self.records[0]
+        self.shuffled = r.alias is None and len(r.values) > 1
+        if self.shuffled:
+            self.fixed = [None]                # values in random order per query
+            self.values, self.ttl, self.sets = r.values, r.ttl, (r,)
+
     def choose(self, client: Client | None, now: float) -> list[int]:
         return [0]
+
+    def answer(self, rtype: str, client: Client | None, now: float, depth: int) -> Answer:
+        a = self.fixed[0]
+        if a is not None:
+            return a
+        if self.shuffled:                      # the same draw as _compose makes
+            v = self.values
+            order = self.zone.picker.sample(len(v), len(v))
+            return Answer("NOERROR", tuple([v[j] for j in order]), self.ttl, self.sets)
+        return self.zone._compose(self, [0], rtype, client, now, depth)
 
     def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         return np.zeros(len(clients), dtype=np.int32)
@@ -247,8 +283,13 @@ class _Weighted(_Group):
     def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.weights = [r.weight for r in self.records]
+        self.static: tuple[list[int], list[int]] | None = None
+        if not self.checked:                   # no record can be unhealthy: fixed set
+            self.static = self._eligible(0.0)
 
     def _eligible(self, now: float) -> tuple[list[int], list[int]]:
+        if self.static is not None:
+            return self.static
         h = self.healthy(now)
         idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
         nz = [i for i in idx if self.weights[i] > 0]
@@ -259,6 +300,12 @@ class _Weighted(_Group):
     def choose(self, client: Client | None, now: float) -> list[int]:
         idx, w = self._eligible(now)
         return [idx[self.zone.picker.weighted(w)]]
+
+    def answer(self, rtype: str, client: Client | None, now: float, depth: int) -> Answer:
+        idx, w = self.static or self._eligible(now)
+        i = idx[self.zone.picker.weighted(w)]
+        a = self.fixed[i]
+        return a if a is not None else self.zone._compose(self, [i], rtype, client, now, depth)
 
     def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         idx, w = self._eligible(now)
@@ -284,13 +331,66 @@ class _Failover(_Group):
 
 class _Latency(_Group):
     # Per query: a client's latencies are a per-client mapping, so this is a Python loop
-    # over the group's records (a handful of Regions) for each query.
+    # over the group's records (a handful of Regions) for each query. With the default
+    # latency table the Regions' coordinates are looked up once, here.
+    def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
+        super().__init__(zone, records)
+        self.regions_at_build = zone.regions
+        self.sites: list[tuple[int, str, tuple[float, float] | None]] = []
+        for i, r in enumerate(self.records):
+            try:
+                site: tuple[float, float] | None = region_location(r.region, zone.regions)
+            except ValueError:
+                site = None
+            self.sites.append((i, r.region, site))
+        # the distance model's lowest latency is the nearest Region: one kernel call
+        # (lbcore._geo, bias 0) instead of one great_circle_km per Region
+        self.known = bytes(site is not None for _, _, site in self.sites)
+        self.geo = None
+        if any(self.known):
+            self.geo = Geoproximity([0.0 if s is None else s[0] for _, _, s in self.sites],
+                                    [0.0 if s is None else s[1] for _, _, s in self.sites])
+
     def choose(self, client: Client | None, now: float) -> list[int]:
-        h = self.healthy(now)
-        idx = [i for i, ok in enumerate(h) if ok] or list(range(len(self.records)))
+        if self.checked:
+            h = self.healthy(now)
+            idx = [i for i, ok in enumerate(h) if ok] or self.all_idx
+        else:
+            idx = self.all_idx
+        if client is None:
+            return [idx[0]]
+        zone = self.zone
+        if zone.latency is not None or zone.regions is not self.regions_at_build:
+            best, best_ms = idx[0], math.inf
+            for i in idx:
+                ms = zone._latency(client, self.records[i].region)
+                if ms is not None and ms < best_ms:
+                    best, best_ms = i, ms
+            return [best]
+        lats, lat, lon = client.latencies, client.latitude, client.longitude
+        located = lat is not None and lon is not None
+        if lats is None:                     # distance model only: the nearest Region
+            if not located or self.geo is None:
+                return [idx[0]]
+            if idx is self.all_idx:
+                mask = self.known
+            else:
+                m = bytearray(len(self.records))
+                for i in idx:
+                    m[i] = self.known[i]
+                mask = bytes(m)
+            j = self.geo.nearest(lat, lon, mask)
+            return [idx[0] if j < 0 else j]
+        # distance_latency, inlined with the coordinates looked up at build time
+        sites = self.sites if idx is self.all_idx else [self.sites[i] for i in idx]
         best, best_ms = idx[0], math.inf
-        for i in idx:
-            ms = None if client is None else self.zone._latency(client, self.records[i].region)
+        for i, region, site in sites:
+            if lats is not None and region in lats:
+                ms = float(lats[region])
+            elif located and site is not None:
+                ms = float(great_circle_km(lat, lon, site[0], site[1])) / 100.0
+            else:
+                ms = None
             if ms is not None and ms < best_ms:
                 best, best_ms = i, ms
         return [best]
@@ -301,21 +401,37 @@ class _Geolocation(_Group):
     def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.by_key = {r.geolocation.key: i for i, r in enumerate(self.records)}
+        # one dict per level of the chain (no key tuples built per query)
+        self.us_states = {k[2]: i for k, i in self.by_key.items()
+                          if k[0] == "subdivision" and k[1] == "US"}
+        self.countries = {k[1]: i for k, i in self.by_key.items() if k[0] == "country"}
+        self.continents = {k[1]: i for k, i in self.by_key.items() if k[0] == "continent"}
+        self.default = self.by_key.get(("*",))
 
     def chain(self, client: Client | None) -> list[int]:
-        keys: list[tuple[str, ...]] = []
+        out: list[int] = []
         if client is not None:
-            if client.country == "US" and client.subdivision:
-                keys.append(("subdivision", "US", client.subdivision))
-            if client.country:
-                keys.append(("country", client.country))
+            country = client.country
+            if country == "US" and client.subdivision:
+                i = self.us_states.get(client.subdivision)
+                if i is not None:
+                    out.append(i)
+            if country:
+                i = self.countries.get(country)
+                if i is not None:
+                    out.append(i)
             if client.continent:
-                keys.append(("continent", client.continent))
-        keys.append(("*",))
-        return [self.by_key[k] for k in keys if k in self.by_key]
+                i = self.continents.get(client.continent)
+                if i is not None:
+                    out.append(i)
+        if self.default is not None:
+            out.append(self.default)
+        return out
 
     def choose(self, client: Client | None, now: float) -> list[int]:
         chain = self.chain(client)
+        if not self.checked:
+            return chain[:1]
         for i in chain:
             if self.zone._record_healthy(self.records[i], now):
                 return [i]
@@ -502,6 +618,8 @@ class HostedZone:
         self._clock = check_clock(clock)
         self._groups: dict[tuple[str, str], list[RecordSet]] = {}
         self._compiled: dict[tuple[str, str], _Group] = {}
+        # (name as asked, rtype) -> a fixed Answer (NXDOMAIN / NODATA) or the _Group
+        self._dispatch: dict[tuple[Any, Any], Any] = {}
         self._names: set[str] = set()
         self._nonterminals: set[str] = set()     # ancestors of names, inside the zone
         for rs in record_sets:
@@ -557,6 +675,7 @@ class HostedZone:
             parent = parent.partition(".")[2]
             self._nonterminals.add(parent)
         self._compiled.pop(key, None)
+        self._dispatch.clear()
         if rs.policy in ("geoproximity", "ip"):
             self._group(key)                 # validate locations / collection now
         return rs
@@ -626,22 +745,50 @@ class HostedZone:
             now = self._clock()
         if type(now) is not float or now - now != 0.0:     # not a finite float
             now = check_now(now)
-        return self._resolve(name, rtype, client, now, 0)
+        if client is not None and type(client) is not Client and \
+                not isinstance(client, Client):
+            raise TypeError(f"client must be a Client, got {type(client).__name__}")
+        try:
+            hit = self._dispatch[(name, rtype)]
+        except (KeyError, TypeError):                     # TypeError: unhashable input
+            hit = self._route(name, rtype)
+        if hit.__class__ is Answer:
+            return hit
+        g: _Group = hit
+        return g.answer(rtype, client, now, 0)
+
+    def _route(self, name: str, rtype: str) -> Any:
+        """What answers ``name``/``rtype``: NXDOMAIN, NODATA or the group, remembered per
+        (name as asked, rtype) until the zone changes (validation happens here, once)."""
+        _, key, miss = self._lookup(name, rtype)
+        hit: Any
+        if miss == "NXDOMAIN":
+            hit = NXDOMAIN
+        elif miss == "NODATA":
+            hit = NODATA
+        else:
+            assert key is not None
+            hit = self._group(key)
+        if len(self._dispatch) >= _DISPATCH_MAX:           # bounded: names are the caller's
+            self._dispatch.clear()
+        self._dispatch[(name, rtype)] = hit
+        return hit
 
     def _resolve(self, name: str, rtype: str, client: Client | None, now: float,
                  depth: int) -> Answer:
-        if client is not None and not isinstance(client, Client):
-            raise TypeError(f"client must be a Client, got {type(client).__name__}")
-        _, key, miss = self._lookup(name, rtype)
-        if miss == "NXDOMAIN":
-            return NXDOMAIN
-        if miss == "NODATA":
-            return NODATA
-        assert key is not None
-        g = self._group(key)
-        chosen = g.choose(client, now)
-        if not chosen:
-            return NODATA
+        try:
+            hit = self._dispatch[(name, rtype)]
+        except (KeyError, TypeError):
+            hit = self._route(name, rtype)
+        if hit.__class__ is Answer:
+            return hit
+        g: _Group = hit
+        return g.answer(rtype, client, now, depth)
+
+    def _compose(self, g: _Group, chosen: list[int], rtype: str, client: Client | None,
+                 now: float, depth: int) -> Answer:
+        """The answer of the records ``chosen`` of ``g`` when it is not one fixed record's:
+        an alias, several values of a simple record (random order), multivalue."""
         recs = [g.records[i] for i in chosen]
         first = recs[0]
         if first.alias is not None:
