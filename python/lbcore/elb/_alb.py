@@ -218,12 +218,8 @@ class ApplicationLoadBalancer:
         else:
             s = None                    # the AWSALBTG cookie may decide the group
         if s is not None and not s.sticky:
-            pool, idx = s.pools.pick(zone, now)
-            if idx < 0:
-                return FixedResponse(503, "text/plain", "", rule.priority)
-            assert pool is not None
-            return forward(s.tg, pool.targets[idx], (), rule.priority, pool.fail_open,
-                           pool.release, idx)
+            d = s.pools.forward(zone, now, rule.priority)
+            return d if d is not None else FixedResponse(503, "text/plain", "", rule.priority)
         s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
                                                     SetCookie)
         if idx < 0:
