@@ -479,3 +479,33 @@ def test_weighted_forward_shares_any_weights(weights):
         p = w / total
         sd = (p * (1 - p) / n) ** 0.5
         assert abs(cnt[f"g{i}"] / n - p) <= 5 * sd + 1e-12     # weight 0: never
+
+
+@pytest.mark.parametrize("slow_start", [0, 30])
+def test_plain_forward_makes_few_python_calls(slow_start):
+    """The per-request path a proxy pays for most (one target group, no stickiness):
+    route is route -> TargetGroupPools.forward -> TargetGroup.advance -> the Forward,
+    complete is one call; the selector calls are C. Counted, not timed."""
+    import sys
+    tg = TargetGroup([Target(f"i-{k}", "az-a") for k in range(4)], protocol="HTTP",
+                     name="web", healthy=True, now=0.0,
+                     slow_start_duration_seconds=slow_start)
+    alb = ApplicationLoadBalancer([tg], seed=1)
+    alb.add_listener(80, default_actions=[{"Type": "forward", "TargetGroupArn": "web"}])
+    req = Request("GET", "/", host="a.example")
+    alb.complete(alb.route(req, 0.5))           # builds the pool
+    calls = []
+
+    def hook(frame, event, arg):
+        if event == "call":
+            calls.append(frame.f_code.co_name)
+    out = {}
+    sys.setprofile(hook)
+    try:
+        out["d"] = alb.route(req, 1.0)
+        alb.complete(out["d"])
+    finally:
+        sys.setprofile(None)
+    assert calls == ["route", "forward", "advance", "forward", "complete"], calls
+    assert out["d"].completed and out["d"].set_cookies == ()
+    assert alb.outstanding("web", out["d"].target.id) == 0

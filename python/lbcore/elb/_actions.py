@@ -27,16 +27,18 @@ class ForwardAction:
     """``groups``: list of (target group key, weight); ``stickiness``: target
     group stickiness duration in seconds (None = off)."""
 
-    __slots__ = ("groups", "stickiness", "picker", "id", "states")
+    __slots__ = ("groups", "stickiness", "picker", "id", "states", "plain")
 
     def __init__(self, groups: list[tuple[Any, int]], stickiness: int | None) -> None:
         self.groups = groups
         self.stickiness = stickiness
         # set by the load balancer that owns the rule (its weighted target-group
-        # picker, the action's id in its cookies, its state per target group)
+        # picker, the action's id in its cookies, its state per target group, and
+        # for one target group without stickiness the call that makes the decision)
         self.picker: Any = None
         self.id = 0
         self.states: tuple[Any, ...] = ()
+        self.plain: Any = None
 
 
 class RedirectAction:

@@ -19,8 +19,8 @@ from lbcore import WeightedRandom, hash_key
 from lbcore.elb._actions import (FixedResponseAction, ForwardAction, RedirectAction,
                                  int_field, parse_actions)
 from lbcore.elb._cookies import CookieCodec
-from lbcore.elb._decisions import (FixedResponse, Forward, HTTPDecision, Redirect,
-                                   SetCookie, forward)
+from lbcore.elb._decisions import (FixedResponse, HTTPDecision, Redirect, SetCookie,
+                                   complete, forward)
 from lbcore.elb._pool import TargetGroupPools
 from lbcore.elb._request import Request
 from lbcore.elb._rules import Rule, RuleSet, parse_rule
@@ -163,6 +163,9 @@ class ApplicationLoadBalancer:
         self._nactions += 1
         act.id = self._nactions
         act.states = tuple(self._tgs[k] for k, _ in act.groups)
+        if len(act.groups) == 1 and not act.states[0].sticky:
+            # the per-request path in one call (TargetGroupPools.forward)
+            act.plain = act.states[0].pools.forward
         if len(act.groups) > 1:
             act.picker = WeightedRandom(list(range(len(act.groups))),
                                         [float(w) for _, w in act.groups],
@@ -191,11 +194,18 @@ class ApplicationLoadBalancer:
             now = self._clock()
         if type(now) is not float or now - now != 0.0:     # not a finite float
             now = check_now(now)
-        lst = self._listeners.get(request.port)
-        if lst is None:
-            raise ValueError(f"request.port: no listener on port {request.port}")
+        try:
+            lst = self._listeners[request.port]
+        except KeyError:
+            raise ValueError(f"request.port: no listener on port {request.port}") from None
         rule = lst.only_default or lst.ruleset.match(request)
         act = rule.action
+        if type(act) is ForwardAction and act.plain is not None:
+            # one target group, no stickiness: no cookies to read or set
+            d = act.plain(zone, now, rule.priority)
+            if d is None:
+                return FixedResponse(503, "text/plain", "", rule.priority)
+            return d
         if type(act) is not ForwardAction:
             if type(act) is RedirectAction:
                 return Redirect(act.status, act.location(request), rule.priority)
@@ -208,12 +218,8 @@ class ApplicationLoadBalancer:
         else:
             s = None                    # the AWSALBTG cookie may decide the group
         if s is not None and not s.sticky:
-            pool, idx = s.pools.pick(zone, now)
-            if idx < 0:
-                return FixedResponse(503, "text/plain", "", rule.priority)
-            assert pool is not None
-            return forward(s.tg, pool.targets[idx], (), rule.priority, pool.fail_open,
-                           pool.release, idx)
+            d = s.pools.forward(zone, now, rule.priority)
+            return d if d is not None else FixedResponse(503, "text/plain", "", rule.priority)
         s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
                                                     SetCookie)
         if idx < 0:
@@ -222,13 +228,9 @@ class ApplicationLoadBalancer:
         return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
                        pool.release, idx)
 
-    def complete(self, decision: HTTPDecision) -> None:
-        """End a forwarded request (the target group's pool stops counting it).
-        Redirects and fixed responses need no completion (no-op)."""
-        if type(decision) is Forward or isinstance(decision, Forward):
-            decision.release()
-        elif not isinstance(decision, (Redirect, FixedResponse)):
-            raise TypeError(f"decision must be a Forward, got {type(decision).__name__}")
+    # End a forwarded request (a no-op for redirects and fixed responses): one
+    # call into _decisions per completion, no method of this class in between.
+    complete = staticmethod(complete)
 
     def outstanding(self, target_group_key: Any, target_id: str | int) -> int:
         """Requests forwarded to a target and not completed (LOR target groups)."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from lbcore.elb._targets import Target, TargetGroup
 
 __all__ = ["Forward", "Redirect", "FixedResponse", "SetCookie", "HTTPDecision", "forward",
-           "uncounted",
+           "uncounted", "complete",
            "L4Decision",
            "L4Result", "nlb_decision", "FLOW_DROPPED", "FLOW_NEW"]
 
@@ -167,6 +167,26 @@ class FixedResponse:
 
 
 HTTPDecision = Union[Forward, Redirect, FixedResponse]
+
+
+def complete(decision: HTTPDecision) -> None:
+    """End a forwarded request (the target group's pool stops counting it).
+    Redirects and fixed responses need no completion (no-op).
+
+    The ALB's ``complete`` (one call per request: a :class:`Forward` is released
+    here, as :meth:`Forward.release` would, without a second call)."""
+    if type(decision) is Forward:
+        release = decision._release
+        if release is not None and release is not _RELEASED:
+            decision._release = _RELEASED
+            if release is not uncounted:
+                release(decision._index)
+            return
+        decision.release()              # raises: not leased, or completed already
+    elif isinstance(decision, Forward):
+        decision.release()
+    elif not isinstance(decision, (Redirect, FixedResponse)):
+        raise TypeError(f"decision must be a Forward, got {type(decision).__name__}")
 
 
 # ---------------------------------------------------------------- layer 4

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from lbcore import LeastOutstanding, RequestSelector, RoundRobin, WeightedRandom
-from lbcore.elb._decisions import uncounted
+from lbcore.elb._decisions import Forward, forward, uncounted
 from lbcore.elb._targets import Target, TargetGroup
 from lbcore.elb._zones import scope_pool
 
@@ -185,6 +185,29 @@ class TargetGroupPools:
         if sticky >= 0 and pool.stick(sticky, now):
             return pool, sticky
         return pool, pool.draw(now)
+
+    def forward(self, zone: str | None, now: float,
+                rule_priority: int | None) -> Forward | None:
+        """:meth:`pick` without stickiness, made into the load balancer's
+        :class:`~lbcore.elb.Forward` (no cookies to set, counted until released):
+        the per-request path of a forward to one target group without stickiness,
+        in one call. None when no target may take the request."""
+        tg = self.tg
+        tg.advance(now)
+        key = zone if (zone is not None and not self.cross_zone) else None
+        try:
+            pool: Pool | None = self.pools[key]     # (a subscript, not a .get call)
+        except KeyError:
+            pool = None
+        if pool is None or pool.version != tg.version or not pool.any:
+            pool = self._eligible(key, now)
+            if pool is None:
+                return None
+        idx = pool.draw(now)
+        if idx < 0:
+            return None
+        return forward(tg, pool.targets[idx], (), rule_priority, pool.fail_open,
+                       pool.release, idx)
 
     def outstanding(self, index: int) -> int:
         """Requests counted on target ``index`` over every pool."""
