@@ -347,7 +347,8 @@ def test_capacity_limit_is_checked_before_allocating():
 def test_route_many_checks_the_flows_columns():
     ft = FlowTable(8)
     real = Flows.random(4, seed=1)
-    with pytest.raises(TypeError, match="flows"):
+    # a batch by the __lbcore_columns__ protocol whose columns disagree in length
+    with pytest.raises(ValueError, match="flows"):
         ft.route_many(FakeFlows(real, 100_000), 1.0, ModSelector(3))
     with pytest.raises(ValueError, match="flows"):
         ft.route_many(uneven_flows(real), 1.0, ModSelector(3))
