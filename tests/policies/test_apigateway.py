@@ -417,3 +417,51 @@ def test_plan_limit_at_or_above_account_changes_no_decision(acc_rate, acc_burst,
     account_only.add_api_key("k2", "p")
     a = account_only.check_many([k for k, _ in reqs], "/x", "GET", times)
     assert r.allowed.tolist() == a.allowed.tolist()
+
+
+class _Key(str):
+    """A str subclass: an API key is any str, as ``check`` takes it."""
+
+
+odd_requests = st.lists(st.tuples(
+    st.one_of(st.sampled_from([None, "k1", "k3", "nope", _Key("k2")]), st.integers(0, 3),
+              st.just(b"k1")),
+    st.one_of(st.sampled_from(["/a", "/a\x00", "/a\x00\x00", "/b", "/é", "a", ""]),
+              st.integers(0, 1)),
+    st.sampled_from(["GET", "get", "POST", "BREW"])), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(odd_requests)
+def test_check_and_check_many_agree_on_every_input(reqs):
+    """Scalar and batch decide alike on odd inputs too: an int or bytes API key is a
+    TypeError in both (check_many used to stringify it and admit it), '/a' and '/a\\x00'
+    are two resources in both (numpy's string dtype used to drop the NUL), and a batch
+    holding a request check refuses raises one of the errors check raises."""
+    times = np.arange(len(reqs), dtype=np.float64) * 0.01
+    g1, g2 = build(), build()
+    singles, errors = [], set()
+    for (k, r, m), now in zip(reqs, times.tolist()):
+        try:
+            singles.append(g1.check(k, r, m, now))
+        except (TypeError, ValueError, KeyError) as exc:
+            errors.add(type(exc))
+            singles.append(None)
+    if errors:
+        with pytest.raises(tuple(errors)):
+            g2.check_many([q[0] for q in reqs], [q[1] for q in reqs], [q[2] for q in reqs],
+                          times)
+        return
+    got = g2.check_many([q[0] for q in reqs], [q[1] for q in reqs], [q[2] for q in reqs],
+                        times)
+    assert [got.decision(i) for i in range(len(reqs))] == singles
+
+
+def test_nul_suffixed_resources_are_distinct_buckets_in_both_paths():
+    """'/a' GET has its own method throttle (burst 2); '/a\x00' GET falls to the stage
+    default (burst 4): at one instant the third '/a' is refused, every '/a\x00' admitted."""
+    g1, g2 = build(), build()
+    res = ["/a", "/a\x00"] * 3
+    one = [g1.check(None, r, "GET", 0.0).allowed for r in res]
+    many = g2.check_many(None, res, "GET", np.zeros(len(res))).allowed.tolist()
+    assert one == many == [True, True, True, True, False, True]

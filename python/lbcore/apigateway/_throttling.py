@@ -34,7 +34,6 @@ USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT = (
     "USAGE_PLAN_METHOD", "USAGE_PLAN", "METHOD", "STAGE", "ACCOUNT")
 LEVELS = (USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT)
 _STAGE_WIDE = ("*/*", "/*/*")     # methodSettings key overriding all methods of a stage
-_NO_KEY = np.array(None, dtype=object)
 _HTTP = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"}
 
 
@@ -117,9 +116,13 @@ def _method_key(key: str, name: str) -> str:
 
 
 def _request_key(resource: str, method: str) -> str:
-    if not isinstance(resource, str) or not resource.startswith("/"):
+    if not isinstance(resource, str):
+        raise TypeError(f"resource must be a str path, got {type(resource).__name__}")
+    if not resource.startswith("/"):
         raise ValueError(f"resource must be a path starting with '/', got {resource!r}")
-    if not isinstance(method, str) or method.upper() not in _HTTP:
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, got {type(method).__name__}")
+    if method.upper() not in _HTTP:
         raise ValueError(f"method must be an HTTP method, got {method!r}")
     return f"{resource}/{method.upper()}"
 
@@ -316,10 +319,12 @@ class ApiGateway:
         if type(now) is not float:
             now = _utc_now(now)
         sk = self._stage_of(stage)
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
+        mkey = _request_key(resource, method)
         new: list[ThrottleSettings] = []
         try:
-            b0, b1, b2, q, names = self._resolve(api_key, sk, _request_key(resource, method),
-                                                 new)
+            b0, b1, b2, q, names = self._resolve(api_key, sk, mkey, new)
         finally:
             self._grow(new)
         code = check_chain(self._tb, self._quotas, b0, b1, b2, q, now)
@@ -336,7 +341,7 @@ class ApiGateway:
         and all decisions are one call into the chained-bucket kernel."""
         sk = self._stage_of(stage)
         n = len(times)
-        cols: list[tuple[np.ndarray, np.ndarray]] = []
+        cols: list[tuple[list[Any], np.ndarray]] = []
         for name, col in (("api_keys", api_keys), ("resources", resources),
                           ("methods", methods)):
             if isinstance(col, str) or col is None:
@@ -344,13 +349,19 @@ class ApiGateway:
             a = np.asarray(col, dtype=object)
             if a.shape != (n,):
                 raise ValueError(f"{name} must have length {n} like times, got {a.shape}")
-            if name == "api_keys":      # None (no key) -> "", a key k -> "k" + k
-                none = np.equal(a, _NO_KEY)
-                a = np.where(none, "", np.char.add("k", np.where(none, "", a).astype(str)))
-            uniq, inv = np.unique(a.astype(str), return_inverse=True)
-            cols.append((uniq, inv.reshape(-1)))
+            # the distinct values as check() sees them: Python strs, compared exactly (no
+            # numpy string dtype, which drops trailing NULs), None only for api_keys
+            index: dict[Any, int] = {}
+            values = a.tolist()
+            inv = np.fromiter((index.setdefault(v, len(index)) for v in values),
+                              dtype=np.int64, count=n)
+            for v in index:
+                if not isinstance(v, str) and not (v is None and name == "api_keys"):
+                    raise TypeError(f"{name} must hold str{' or None' if name == 'api_keys' else ''}"
+                                    f" values, got {type(v).__name__}")
+            cols.append((list(index), inv))
         (ku, ki), (ru, ri), (mu, mi) = cols
-        combo = (ki.astype(np.int64) * len(ru) + ri) * len(mu) + mi
+        combo = (ki * len(ru) + ri) * len(mu) + mi
         cu, cinv = np.unique(combo, return_inverse=True)
         table = np.empty((len(cu), 4), dtype=np.int32)
         names = np.empty((len(cu), 3), dtype=object)
@@ -359,9 +370,7 @@ class ApiGateway:
             for j, c in enumerate(cu.tolist()):          # one pass per distinct kind
                 c, m = divmod(c, len(mu))
                 k, r = divmod(c, len(ru))
-                key = None if ku[k] == "" else str(ku[k])[1:]
-                b0, b1, b2, q, nm = self._resolve(key, sk, _request_key(str(ru[r]),
-                                                                        str(mu[m])), new)
+                b0, b1, b2, q, nm = self._resolve(ku[k], sk, _request_key(ru[r], mu[m]), new)
                 table[j] = (b0, b1, b2, q)
                 names[j] = nm
         finally:
