@@ -355,6 +355,12 @@ Connection tracking: each live flow stays on the target it was first sent to.
     flow idle longest. ``now`` is seconds as a float and must never decrease.
     """
 
+    def __cinit__(self, *args, **kwargs):
+        # A valid empty one-entry table before __init__ runs: an object made with
+        # __new__ alone, or whose __init__ raised, is safe to call (it never
+        # dereferences a NULL buffer).
+        FlowTable.__init__(self, 1)
+
     def __init__(self, capacity, *, idle_timeout=None, symmetric=False):
         if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")

@@ -199,10 +199,9 @@ cdef class _OutstandingBase(RequestSelector):
         # instead of dereferencing NULL.
         self._st = np.zeros(sizeof(lb_lor), dtype=np.uint8)
         self.s = <lb_lor*>_addr(self._st)
+        lb_rng_seed(&self.s.rng, 0)          # an all-zero generator state never moves
 
     def _init(self, targets, weights, seed, bint ordered, str name):
-        self._name = name
-        self._o = None
         ts = check_targets(targets, "targets")
         n = len(ts)
         if weights is None:
@@ -210,8 +209,12 @@ cdef class _OutstandingBase(RequestSelector):
         else:
             w = check_weight_array(weights, n, True, False, "weights")
         cdef uint64_t sd = check_seed(seed, "seed")
-        self.s.n_slots = 0
+        # validated: only now is the old state dropped (a failed re-__init__ keeps it,
+        # and the struct never points at arrays no longer referenced)
+        self._name = name
         self.s.size = 0
+        self.s.n_slots = 0
+        self._o = None
         self.s.stamp = 0
         self.s.ordered = ordered
         self.s.weighted = 0
@@ -278,7 +281,7 @@ cdef class _OutstandingBase(RequestSelector):
         cdef int64_t w = weight
         if grew:
             if i >= self.s.capacity:
-                self._alloc(2 * self.s.capacity)
+                self._alloc(max(4, 2 * self.s.capacity))     # capacity 0 before __init__
             self.s.n_slots = i + 1
         self.s.outstanding[i] = 0
         self.s.weight[i] = w

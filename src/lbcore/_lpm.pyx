@@ -152,6 +152,11 @@ Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
     cdef readonly int32_t default
     cdef readonly tuple prefixes
 
+    def __cinit__(self, *args, **kwargs):
+        # An empty table (every lookup answers -1) before __init__ runs: an object made
+        # with __new__ alone, or whose __init__ raised, never reads a NULL array.
+        PrefixTable.__init__(self, ())
+
     def __init__(self, prefixes, values=None, default=-1):
         if isinstance(prefixes, (str, bytes)):
             raise TypeError("prefixes must be an iterable of CIDR blocks, not a single string")

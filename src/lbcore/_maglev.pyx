@@ -199,6 +199,11 @@ def maglev_populate(offsets, skips, table_size, weights=None):
     return _populate(off, sk, w, m)
 
 
+cdef int _not_initialised() except -1:
+    raise ValueError("this Maglev has no table: it was created without __init__ "
+                     "(use Maglev(targets, ...))")
+
+
 @cython.embedsignature(False)
 cdef class Maglev:
     """Maglev(targets, *, weights=None, table_size=65537, seed=0, fields="5-tuple", symmetric=False, flow_seed=0)
@@ -281,17 +286,23 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
 
     def select_index(self, flow_or_hash):
         """Index (into ``targets``) of the target for one flow or 64-bit hash."""
+        if self._tab == NULL:
+            _not_initialised()
         return self._tab[lb_maglev_slot(_key_of(flow_or_hash, &self._hkeys, self._fields,
                                                 self.symmetric), self.table_size)]
 
     def select(self, flow_or_hash):
         """The target for one flow or 64-bit hash."""
+        if self._tab == NULL:
+            _not_initialised()
         return self.targets[self._tab[lb_maglev_slot(
             _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric),
             self.table_size)]]
 
     def select_many(self, flows_or_hashes):
         """int32 target indices for ``lbcore.Flows`` or an array of uint64 hashes."""
+        if self._tab == NULL:
+            _not_initialised()
         columns = getattr(flows_or_hashes, "__lbcore_columns__", None)
         if columns is not None:
             c = columns()

@@ -15,6 +15,11 @@ cdef class Random:
 xoshiro256** seeded through SplitMix64; the generator every lbcore kernel uses."""
     cdef lb_rng rng
 
+    def __cinit__(self, *args, **kwargs):
+        # seeded before __init__ runs: an all-zero xoshiro state only ever gives 0
+        # (bounded() would never return)
+        lb_rng_seed(&self.rng, 0)
+
     def __init__(self, seed=0):
         lb_rng_seed(&self.rng, parse_seed(seed))
 
