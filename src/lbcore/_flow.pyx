@@ -61,6 +61,18 @@ def _deprecated_field(old, new):
                   stacklevel=3)
 
 
+cdef inline object _field(object v, str name, object top):
+    """One kernel field of ``Flow.from_fields``: an int in 0..top (an exact int takes the
+    short path; bool is refused)."""
+    if type(v) is not int:
+        if isinstance(v, bool) or not hasattr(v, "__index__"):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        v = v.__index__()
+    if not 0 <= v <= top:
+        raise ValueError(f"{name} must be in 0..{top}, got {v}")
+    return v
+
+
 def _parse_port(port, name):
     if isinstance(port, bool) or not hasattr(port, "__index__"):
         raise TypeError(f"{name} must be an int, got {type(port).__name__}")
@@ -116,22 +128,16 @@ One flow: protocol, source/destination address and port, optional TCP ISN.
         and ``FlowTable`` entries hold them: ``flags`` is a mask of ``LB_FLOW_IPV6`` (1)
         and ``LB_FLOW_HAS_SEQ`` (2); an IPv4 address is ``hi = 0`` and ``lo`` < 2**32.
         Each value is range-checked (TypeError/ValueError naming it)."""
-        vals = []
-        for name, v, top in (("protocol", protocol, 0xFF), ("flags", flags, 3),
-                             ("src_hi", src_hi, _U64), ("src_lo", src_lo, _U64),
-                             ("dst_hi", dst_hi, _U64), ("dst_lo", dst_lo, _U64),
-                             ("src_port", src_port, 0xFFFF), ("dst_port", dst_port, 0xFFFF),
-                             ("seq", seq, 0xFFFFFFFF)):
-            if isinstance(v, bool) or not hasattr(v, "__index__"):
-                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-            v = v.__index__()
-            if not 0 <= v <= top:
-                raise ValueError(f"{name} must be in 0..{top}, got {v}")
-            vals.append(v)
-        if not vals[1] & LB_FLOW_IPV6 and (vals[2] or vals[4] or vals[3] >> 32 or vals[5] >> 32):
+        cdef int p = _field(protocol, "protocol", 0xFF)
+        cdef int fl = _field(flags, "flags", 3)
+        sh, sl = _field(src_hi, "src_hi", _U64), _field(src_lo, "src_lo", _U64)
+        dh, dl = _field(dst_hi, "dst_hi", _U64), _field(dst_lo, "dst_lo", _U64)
+        if not fl & LB_FLOW_IPV6 and (sh or dh or sl >> 32 or dl >> 32):
             raise ValueError("an IPv4 flow (flags without LB_FLOW_IPV6) has src_hi = dst_hi = 0 "
                              "and src_lo, dst_lo < 2**32")
-        return Flow._from_fields(*vals)
+        return Flow._from_fields(p, fl, sh, sl, dh, dl, _field(src_port, "src_port", 0xFFFF),
+                                 _field(dst_port, "dst_port", 0xFFFF),
+                                 _field(seq, "seq", 0xFFFFFFFF))
 
     @staticmethod
     def _from_fields(int proto, int flags, src_hi, src_lo, dst_hi, dst_lo,
