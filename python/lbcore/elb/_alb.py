@@ -228,6 +228,17 @@ class ApplicationLoadBalancer:
         return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
                        pool.release, idx)
 
+    def is_healthy(self, now: float | None = None) -> bool:
+        """Route 53 alias EvaluateTargetHealth: healthy when every target group has
+        at least one healthy target at ``now`` (omitted: the ALB's clock); a target
+        group with no registered targets is unhealthy (Route 53 guide, "Evaluate
+        target health", Application and Network Load Balancers)."""
+        t = check_now(self._clock() if now is None else now)
+        for s in self._tgs.values():
+            if not s.tg.has_healthy(t):
+                return False
+        return True
+
     # End a forwarded request (a no-op for redirects and fixed responses): one
     # call into _decisions per completion, no method of this class in between.
     complete = staticmethod(complete)
