@@ -217,6 +217,19 @@ def test_disabled_inverted_child_counts_unhealthy_in_a_calculated_check():
     assert not off_inv.is_healthy(0.0) and off.is_healthy(0.0)
     assert not CalculatedHealthCheck([up, off_inv], 2).is_healthy(0.0)
     assert CalculatedHealthCheck([up, off], 2).is_healthy(0.0)      # nearby: disabled alone
+    # the same through the get_health_check shapes HostedZone.from_aws reads
+    zone = HostedZone.from_aws(
+        [{"Name": "a.example.com", "Type": "A", "TTL": 60, "HealthCheckId": "calc",
+          "ResourceRecords": [{"Value": "192.0.2.1"}], "SetIdentifier": "a",
+          "Failover": "PRIMARY"},
+         {"Name": "a.example.com", "Type": "A", "TTL": 60, "SetIdentifier": "b",
+          "Failover": "SECONDARY", "ResourceRecords": [{"Value": "192.0.2.2"}]}],
+        name="example.com", health_checks=[
+            {"Id": "child", "HealthCheckConfig": {"Type": "HTTP", "Disabled": True,
+                                                  "Inverted": True}},
+            {"Id": "calc", "HealthCheckConfig": {"Type": "CALCULATED", "HealthThreshold": 1,
+                                                 "ChildHealthChecks": ["child"]}}])
+    assert zone.resolve("a.example.com", "A", now=0.0).values == ("192.0.2.2",)
 
 
 def _failover_zone(target):
