@@ -251,7 +251,13 @@ def test_alb_and_clb_are_alias_targets_with_evaluate_target_health():
     assert _failover_zone(alb).resolve("www.example.com", "A", now=1.0).values == \
         ("lb.example.net",)
     alb2 = ApplicationLoadBalancer([web, empty], seed=1)
-    assert not alb2.is_healthy(1.0)
+    assert not alb2.is_healthy(1.0)                    # no listener
+    alb2.add_listener(80, "HTTP", default_actions=[{"Type": "forward",
+                                                    "TargetGroupArn": "web"}])
+    assert alb2.is_healthy(1.0)            # nearby: "empty" is not in any rule
+    alb2.add_listener(81, "HTTP", default_actions=[{"Type": "forward",
+                                                    "TargetGroupArn": "empty"}])
+    assert not alb2.is_healthy(1.0)        # a group in use without registered targets
     assert _failover_zone(alb2).resolve("www.example.com", "A", now=1.0).values == \
         ("192.0.2.9",)
     clb = ClassicLoadBalancer([Target("i-1", "az-a")], {"Protocol": "TCP",
