@@ -249,7 +249,9 @@ def test_lb_cookie_stickiness_and_health_changes():
     alb = alb_with(g)
     d = alb.route(Request(), 0.0)
     c = {x.name: x for x in d.set_cookies}["AWSALB"]
-    assert c.max_age == 100
+    # ALB guide, sticky sessions: the cookie's own expiry is a fixed 7 days; the
+    # stickiness duration (100 s) is in the value
+    assert c.max_age == 7 * 24 * 3600
     serial, index, expiry = alb.decode_cookie(c.value)
     assert g.targets[index] == d.target and expiry == 100.0
     req = Request(cookies={"AWSALB": c.value})

@@ -145,13 +145,17 @@ events_st = st.lists(st.one_of(
 
 @settings(max_examples=200, deadline=None)
 @given(events=events_st, healthy=st.integers(2, 10), unhealthy=st.integers(2, 10),
-       delay=st.integers(0, 10))
-def test_health_state_machine_matches_reference(events, healthy, unhealthy, delay):
+       delay=st.integers(0, 10), protocol=st.sampled_from(["TCP", "HTTP"]))
+def test_health_state_machine_matches_reference(events, healthy, unhealthy, delay, protocol):
     # one target "t": replay the events in time order through TargetGroup and compare
-    # the state after every event with the reference replay.
+    # the state after every event with the reference replay (an HTTP target group's
+    # initial target is healthy after one passed check, a TCP one's after the threshold)
     events = [("register", 0.0, False)] + sorted(events, key=lambda e: e[1])
-    hc = HealthCheckSettings("TCP", healthy_threshold_count=healthy, unhealthy_threshold_count=unhealthy)
-    tg = TargetGroup(protocol="TCP", health_check=hc, deregistration_delay_timeout_seconds=delay)
+    hc = HealthCheckSettings(protocol, healthy_threshold_count=healthy,
+                             unhealthy_threshold_count=unhealthy)
+    tg = TargetGroup(protocol=protocol, health_check=hc,
+                     deregistration_delay_timeout_seconds=delay)
+    first = 1 if protocol == "HTTP" else healthy
     for i, ev in enumerate(events):
         kind, t = ev[0], ev[1]
         try:
@@ -163,10 +167,10 @@ def test_health_state_machine_matches_reference(events, healthy, unhealthy, dela
                 tg.observe("t", ev[2], now=t)
         except ValueError:
             pass   # rejected as the API would (already registered / not registered)
-        want = state_at(events[:i + 1], t, healthy, unhealthy, delay)
+        want = state_at(events[:i + 1], t, healthy, unhealthy, delay, first)
         assert tg.state("t", t) == want
     later = events[-1][1] + 11
-    assert tg.state("t", later) == state_at(events, later, healthy, unhealthy, delay)
+    assert tg.state("t", later) == state_at(events, later, healthy, unhealthy, delay, first)
 
 
 def test_health_thresholds_and_timeout_and_due():
@@ -234,13 +238,18 @@ def test_zone_without_healthy_targets_leaves_dns_and_fail_open():
     assert set(r.target.tolist()) == {0, 1, 2, 3, 4}
 
 
-def test_is_healthy_every_nonempty_target_group():
+def test_is_healthy_every_target_group_needs_a_healthy_target():
+    # Route 53 guide, "Evaluate target health" (ELB load balancers): every target
+    # group must contain a healthy target; "a target group that has no registered
+    # targets is considered unhealthy"
     tg1 = TargetGroup(zone_targets([("A", 2)]), protocol="TCP", healthy=True)
     tg2 = TargetGroup(protocol="UDP", name="empty")
     nlb = NetworkLoadBalancer(["A"])
+    assert not nlb.is_healthy(0.0)                 # no listener: nothing to route to
     nlb.add_listener("TCP", 80, tg1)
+    assert nlb.is_healthy(0.0)                     # nearby case: one healthy group
     nlb.add_listener("UDP", 53, tg2)
-    assert nlb.is_healthy(0.0)                     # the empty group does not count
+    assert not nlb.is_healthy(0.0)                 # the empty group is unhealthy
     tg2.register([Target("u", "A")], now=1.0)      # initial: not healthy yet
     assert not nlb.is_healthy(1.0)
     tg2.set_health("u", True, now=2.0)

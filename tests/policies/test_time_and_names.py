@@ -204,7 +204,8 @@ def test_set_cookie_header_value():
     lb.add_listener(80, default_actions=[{"Type": "forward", "TargetGroupArn": "web"}])
     d = lb.route(Request(), 1.0)
     (c,) = d.set_cookies
-    assert c.header_value() == f"AWSALB={c.value}; Path=/; Max-Age=86400"
+    # the AWSALB cookie expires after a fixed 7 days (ALB guide, sticky sessions)
+    assert c.header_value() == f"AWSALB={c.value}; Path=/; Max-Age=604800"
 
 
 def test_forward_completes_once():

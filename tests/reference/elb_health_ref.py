@@ -6,10 +6,15 @@ counting the trailing run of identical health-check results since the last
 state change.
 
 Events: ("register", t, healthy0) | ("deregister", t) | ("check", t, ok).
+``initial_threshold``: passed checks that make an ``initial`` target healthy (ALB and
+CLB: 1, "must pass one health check"; default: the healthy threshold).
 """
 
 
-def state_at(events, now, healthy_threshold, unhealthy_threshold, delay):
+def state_at(events, now, healthy_threshold, unhealthy_threshold, delay,
+             initial_threshold=None):
+    if initial_threshold is None:
+        initial_threshold = healthy_threshold
     state = "unused"
     run_kind, run_len = None, 0
     drain_until = None
@@ -37,7 +42,8 @@ def state_at(events, now, healthy_threshold, unhealthy_threshold, delay):
                 run_len += 1
             else:
                 run_kind, run_len = ok, 1
-            if ok and state != "healthy" and run_len >= healthy_threshold:
+            need = initial_threshold if state == "initial" else healthy_threshold
+            if ok and state != "healthy" and run_len >= need:
                 state = "healthy"
             elif not ok and state != "unhealthy" and run_len >= unhealthy_threshold:
                 state = "unhealthy"

@@ -28,14 +28,16 @@ from lbcore.elb._gwlb import GatewayLoadBalancer
 from lbcore.elb._nlb import NetworkLoadBalancer
 from lbcore.elb._request import Headers, Request
 from lbcore.elb._rules import Condition, Rule, RuleSet, parse_condition, parse_rule
-from lbcore.elb._targets import (DRAINING, HEALTHY, INITIAL, STATE_NAMES, UNHEALTHY, UNUSED,
-                                 HealthCheckSettings, Target, TargetGroup)
+from lbcore.elb._targets import (DRAINING, HEALTHY, INITIAL, STATE_NAMES, UNAVAILABLE,
+                                 UNHEALTHY, UNHEALTHY_DRAINING, UNUSED, HealthCheckSettings,
+                                 Target, TargetGroup)
 from lbcore.elb._zones import NodePools, minimum_healthy, node_pools
 
 __all__ = [
     # targets, health, attributes, zones
     "Target", "TargetGroup", "HealthCheckSettings", "INITIAL", "HEALTHY", "UNHEALTHY",
-    "DRAINING", "UNUSED", "STATE_NAMES", "TARGET_GROUP_ATTRIBUTES",
+    "DRAINING", "UNUSED", "UNHEALTHY_DRAINING", "UNAVAILABLE", "STATE_NAMES",
+    "TARGET_GROUP_ATTRIBUTES",
     "LOAD_BALANCER_ATTRIBUTES", "LISTENER_ATTRIBUTES", "parse_attributes",
     "family_of_protocol", "NodePools", "node_pools", "minimum_healthy",
     # layer 4

@@ -228,6 +228,19 @@ class ApplicationLoadBalancer:
         return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
                        pool.release, idx)
 
+    def is_healthy(self, now: float | None = None) -> bool:
+        """Route 53 alias EvaluateTargetHealth: healthy when every target group its
+        listeners' rules forward to has at least one healthy target at ``now``
+        (omitted: the ALB's clock); a target group with no registered targets is
+        unhealthy (Route 53 guide, "Evaluate target health", Application and Network
+        Load Balancers); an ALB without listeners is unhealthy (nothing answers)."""
+        t = check_now(self._clock() if now is None else now)
+        if not self._listeners:
+            return False
+        used = {id(s): s for lst in self._listeners.values() for rule in lst.rules
+                if isinstance(rule.action, ForwardAction) for s in rule.action.states}
+        return all(s.tg.has_healthy(t) for s in used.values())
+
     # End a forwarded request (a no-op for redirects and fixed responses): one
     # call into _decisions per completion, no method of this class in between.
     complete = staticmethod(complete)

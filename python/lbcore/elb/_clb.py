@@ -36,11 +36,19 @@ class ClassicLoadBalancer:
     "cookie_name": name}`` (``AppCookieStickinessPolicy``); HTTP/HTTPS
     listeners only. Health: :attr:`instances` is a
     :class:`~lbcore.elb.TargetGroup` (defaults interval 30, timeout 5,
-    healthy 10, unhealthy 2); ``healthy=True`` registers them healthy (at
+    healthy 10, unhealthy 2; a newly registered instance is healthy after its
+    first passed check, an unhealthy one after the healthy threshold -- CLB guide,
+    ``HealthyHostCount``); ``healthy=True`` registers them healthy (at
     ``now``, or before any time when omitted). ``clock``: where :meth:`route` and
     the instances' target group read ``now`` when it is not given (default
     :func:`time.monotonic`).
     Unlike the ALB, no fail open: with no healthy instance the answer is 503.
+    Duration-based stickiness (CLB guide, "Duration-based session stickiness"):
+    the ``AWSELB`` cookie is set when an instance is chosen, with the policy's
+    expiration; the load balancer "does not refresh the expiry time of the cookie
+    and does not check whether the cookie is expired before using it" -- a request
+    carrying it goes to its instance while that instance is healthy, and no new
+    cookie is set (the client drops it when it expires).
     """
 
     def __init__(self, instances: Iterable[Target], listeners: Sequence[Mapping[str, Any]]
@@ -58,7 +66,7 @@ class ClassicLoadBalancer:
         self._clock = check_clock(clock)
         self.instances = TargetGroup(instances, protocol="TCP", name="clb",
                                      health_check=health_check, healthy=healthy, now=now,
-                                     clock=self._clock,
+                                     clock=self._clock, initial_healthy_threshold=1,
                                      deregistration_delay_timeout_seconds=connection_draining_timeout)
         self.cross_zone = cross_zone
         self.seed = seed
@@ -145,18 +153,26 @@ class ClassicLoadBalancer:
             assert request is not None
             if pol[0] == "lb" or pol[1] in request.cookies:
                 got = self._cookies.decode(request.cookies.get("AWSELB"))
-                if got is not None and got[2] > now:
-                    sticky = got[1]
+                if got is not None and (pol[0] == "lb" or got[2] > now):
+                    sticky = got[1]     # lb_cookie: the expiry is not checked
         pool, idx = self._pools[l7].pick(zone, now, sticky)
         if pool is None or idx < 0:
             return FixedResponse(503, "text/plain", "")
         cookies = []
-        if pol is not None:
+        if pol is not None and not (pol[0] == "lb" and idx == sticky):
+            # lb_cookie: set once, when the instance is chosen (never refreshed)
             exp = pol[1] if pol[0] == "lb" else None
             cookies.append(SetCookie("AWSELB", self._cookies.encode(
                 0, idx, None if exp is None else now + exp), exp))
         return forward(self.instances, pool.targets[idx], tuple(cookies), None, False,
                        pool.release, idx)
+
+    def is_healthy(self, now: float | None = None) -> bool:
+        """Route 53 alias EvaluateTargetHealth: healthy when at least one instance
+        is healthy at ``now`` (omitted: the CLB's clock) -- "if ... no EC2
+        instances are healthy ..., Route 53 routes queries to other resources"
+        (Route 53 guide, "Evaluate target health", Classic Load Balancers)."""
+        return self.instances.has_healthy(check_now(self._clock() if now is None else now))
 
     def complete(self, decision: HTTPDecision) -> None:
         """End a request/connection (least outstanding requests stops counting it)."""

@@ -12,9 +12,14 @@ from typing import Any, Callable, TypeVar
 
 from lbcore import hash_key
 
-__all__ = ["CookieCodec", "set_cookie_header"]
+__all__ = ["CookieCodec", "set_cookie_header", "ALB_COOKIE_MAX_AGE"]
 
 _T = TypeVar("_T")
+
+# ALB guide, "Sticky sessions": the AWSALB and AWSALBAPP cookies have "their own
+# expiry of 7 days which is non-configurable"; the stickiness duration is checked
+# from the (encrypted) cookie value instead.
+ALB_COOKIE_MAX_AGE = 7 * 24 * 3600
 
 
 class CookieCodec:
@@ -86,8 +91,9 @@ class CookieCodec:
                 sticky = got[1]
         pool, idx = s.pools.pick(zone, now, sticky)
         if idx >= 0:
+            # the value carries the stickiness duration; the cookie itself 7 days
             out += (cookie(s.cookie_name, self.encode(s.serial, idx, now + s.sticky_seconds),
-                           s.sticky_seconds),)
+                           ALB_COOKIE_MAX_AGE),)
         return s, pool, idx, out
 
 

@@ -21,10 +21,17 @@ from lbcore.elb._kernels import MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prim
 from lbcore.elb._targets import HEALTHY, Clock, Target, TargetGroup, check_clock
 from lbcore.elb._zones import node_pools
 
-__all__ = ["L4LoadBalancer", "L4Listener", "UDP_IDLE_SECONDS", "check_flow", "check_flows",
-           "check_times", "Attributes"]
+__all__ = ["L4LoadBalancer", "L4Listener", "UDP_IDLE_SECONDS", "TLS_IDLE_SECONDS",
+           "ZONE_AFFINITY", "check_flow", "check_flows", "check_times", "Attributes"]
 
 UDP_IDLE_SECONDS = 120.0     # NLB UDP flows and GWLB non-TCP flows
+TLS_IDLE_SECONDS = 350       # NLB TLS listeners: fixed (NLB guide, "Update the TCP idle timeout")
+# dns_record.client_routing_policy -> share of a client's queries answered with its
+# own zone's node (NLB guide, "Availability Zone DNS affinity")
+ZONE_AFFINITY = {"availability_zone_affinity": 1.0,
+                 "partial_availability_zone_affinity": 0.85,
+                 "any_availability_zone": 0.0}
+_AFFINITY_SALT = 0x415A41
 _NODE_SALT, _KEY_SALT, _STICKY_SALT, _TARGET_SALT = 0x4E4F4445, 0x4B4559, 0x535449, 0x544754
 
 Attributes = Sequence[Mapping[str, str]] | Mapping[str, str] | None
@@ -134,6 +141,7 @@ class L4LoadBalancer:
         self._key_seed = _derive(self._seed, _KEY_SALT)
         self._sticky_seed = _derive(self._seed, _STICKY_SALT)
         self._target_seed = _derive(self._seed, _TARGET_SALT)
+        self._affinity_seed = _derive(self._seed, _AFFINITY_SALT)
         self._config = 0
 
     # ------------------------------------------------------------ configuration
@@ -173,6 +181,17 @@ class L4LoadBalancer:
                              f"target group, got protocol {target_group.protocol}")
         values, strings = parse_attributes(LISTENER_ATTRIBUTES, self._family, None, attributes,
                                            kwargs, what="listener attributes")
+        if protocol == "TLS":
+            # NLB guide: "The connection idle timeout for TLS listeners is 350 seconds
+            # and can't be modified"; sticky sessions are not supported for TLS
+            # listeners that use TLS target groups
+            if values["tcp.idle_timeout.seconds"] != TLS_IDLE_SECONDS:
+                raise ValueError(f"tcp.idle_timeout.seconds: a TLS listener's idle timeout is "
+                                 f"fixed at {TLS_IDLE_SECONDS}, got "
+                                 f"{strings['tcp.idle_timeout.seconds']!r}")
+            if target_group.protocol == "TLS" and target_group.stickiness_enabled:
+                raise ValueError("target_group: stickiness.enabled is not supported for a TLS "
+                                 "listener with a TLS target group")
         index = len(self._listeners)
         lst = L4Listener(protocol, port, target_group, float(values["tcp.idle_timeout.seconds"]),
                          strings, index,
@@ -187,16 +206,79 @@ class L4LoadBalancer:
 
     # ------------------------------------------------------------ health and nodes
     def is_healthy(self, now: float | None = None) -> bool:
-        """Route 53 alias EvaluateTargetHealth: healthy when every target group
-        with registered targets has at least one healthy target at ``now``
-        (omitted: the load balancer's clock)."""
+        """Route 53 alias EvaluateTargetHealth: healthy when every target group of
+        its listeners has at least one healthy target at ``now`` (omitted: the load
+        balancer's clock). A target group with no registered targets is unhealthy
+        (Route 53 guide, "Evaluate target health"); so is a load balancer without
+        listeners (nothing to route to)."""
         if now is None:
             now = self._clock()
+        if not self._listeners:
+            return False
         for tg in {id(lst.target_group): lst.target_group for lst in self._listeners}.values():
             tg.advance(now)
-            if not tg.is_empty() and not tg.has_healthy():
+            if not tg.has_healthy():
                 return False
         return True
+
+    def target_health(self, now: float | None = None, listener: int = 0) -> dict[Any, str]:
+        """``{target id: state}`` as DescribeTargetHealth reports it for this load
+        balancer at ``now``: the target group's states, except that a registered
+        target in an Availability Zone the load balancer has not enabled is
+        ``unused`` (reason ``Target.NotInUse``; ELB guides, target health status)
+        -- such targets get no traffic (:func:`~lbcore.elb.node_pools`)."""
+        lst = self._listener(listener)
+        tg = lst.target_group
+        states = tg.states(self._clock() if now is None else now)
+        zones = set(self.availability_zones)
+        registered = tg.registered_mask()
+        for j, t in enumerate(tg.targets):
+            if registered[j] and t.availability_zone not in zones:
+                states[t.id] = "unused"
+        return states
+
+    @property
+    def client_routing_policy(self) -> str:
+        """``dns_record.client_routing_policy`` (NLB; a GWLB has no such attribute)."""
+        return str(self.attribute_values.get("dns_record.client_routing_policy",
+                                             "any_availability_zone"))
+
+    def dns_answer(self, client_zone: str | None = None, now: float | None = None, *,
+                   listener: int = 0, client: object = None) -> list[str]:
+        """The nodes (AZ names, standing for their IP addresses) a DNS query for the
+        load balancer's name is answered with at ``now``, for a client in
+        ``client_zone`` (None: outside AWS, or unknown). Without affinity, or with
+        no such client zone, or when that zone's node is out of DNS: every node in
+        DNS (:meth:`nodes_in_dns`). ``dns_record.client_routing_policy``
+        ``availability_zone_affinity``: only the client's zone's node;
+        ``partial_availability_zone_affinity``: that node for 85 % of clients
+        (drawn by a seeded hash of ``client``, e.g. its address, so one client
+        keeps its answer), every node in DNS for the others (NLB guide,
+        "Availability Zone DNS affinity")."""
+        dns = self.nodes_in_dns(now, listener)
+        z = self._affinity_node(self._listener(listener), client_zone, client)
+        return [self.availability_zones[z]] if z >= 0 else dns
+
+    def _affinity_node(self, lst: L4Listener, client_zone: str | None, client: object) -> int:
+        # the node a client in client_zone is sent to by zonal DNS affinity, -1 for
+        # "any node in DNS" (then the flow's hash chooses, as without affinity)
+        if client_zone is None:
+            return -1
+        if not isinstance(client_zone, str):
+            raise TypeError(f"client_zone must be an AZ name (str) or None, got "
+                            f"{type(client_zone).__name__}")
+        share = ZONE_AFFINITY[self.client_routing_policy]
+        if share == 0.0 or client_zone not in self.availability_zones:
+            return -1
+        z = self.availability_zones.index(client_zone)
+        if z not in lst.dns.tolist():
+            return -1         # no healthy node in the client's zone: any zone in DNS
+        if share < 1.0:
+            key = client if isinstance(client, (str, bytes, int)) else repr(client)
+            u = int(hash_key(key, seed=self._affinity_seed)) / 2.0 ** 64
+            if u >= share:
+                return -1
+        return z
 
     def _valid_mask(self, tg: TargetGroup, codes: np.ndarray, any_healthy: bool) -> np.ndarray:
         raise NotImplementedError

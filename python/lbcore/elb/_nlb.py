@@ -11,8 +11,8 @@ from lbcore import Flow, Flows
 from lbcore.elb._decisions import L4Decision, L4Result, nlb_decision
 from lbcore.elb._l4base import (UDP_IDLE_SECONDS, Attributes, L4Listener, L4LoadBalancer,
                                 check_flow, check_flows, check_times)
-from lbcore.elb._targets import (DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNUSED, Clock,
-                                 TargetGroup)
+from lbcore.elb._targets import (DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNHEALTHY_DRAINING,
+                                 UNUSED, Clock, TargetGroup)
 
 __all__ = ["NetworkLoadBalancer", "l4_protocols"]
 
@@ -27,8 +27,9 @@ class NetworkLoadBalancer(L4LoadBalancer):
 
     ``availability_zones``: the enabled AZs (one node each). Load balancer
     attributes as the elbv2 API gives them (``load_balancing.cross_zone.enabled``,
-    default ``false``; ``dns_record.client_routing_policy`` is accepted but not
-    modelled). Add listeners with :meth:`add_listener`. ``seed`` makes every
+    default ``false``; ``dns_record.client_routing_policy``: zonal DNS affinity,
+    :meth:`dns_answer` and ``route(..., client_zone=)``). Add listeners with
+    :meth:`add_listener`. ``seed`` makes every
     hash and random choice reproducible; ``table_size`` (prime) is the Maglev
     table size; ``flow_capacity`` the initial size of each listener's
     connection table (it grows as needed). ``clock``: where :meth:`route` reads
@@ -48,7 +49,9 @@ class NetworkLoadBalancer(L4LoadBalancer):
                      attributes: Attributes = None, **kwargs: str | int | bool) -> int:
         """A listener (``TCP``, ``UDP``, ``TCP_UDP`` or ``TLS`` on ``port``)
         forwarding to ``target_group``; listener attribute
-        ``tcp.idle_timeout.seconds`` 60–6000 (default 350). Returns its index."""
+        ``tcp.idle_timeout.seconds`` 60–6000 (default 350; fixed at 350 on a TLS
+        listener, and a TLS listener can't use a TLS target group with stickiness:
+        ValueError). Returns its index."""
         if protocol not in ("TCP", "UDP", "TCP_UDP", "TLS"):
             raise ValueError(f"protocol must be TCP, UDP, TCP_UDP or TLS, got {protocol!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -77,25 +80,42 @@ class NetworkLoadBalancer(L4LoadBalancer):
         # Deregistered targets: connections are closed at the end of the delay only
         # with deregistration_delay.connection_termination.enabled (UDP default);
         # otherwise existing flows continue on the now unused target until idle.
-        terminate = tg.attribute_values.get(
-            "target_health_state.unhealthy.connection_termination.enabled", False)
-        dereg_terminate = tg.attribute_values.get(
-            "deregistration_delay.connection_termination.enabled", False)
-        valid: np.ndarray = (codes == HEALTHY) | (codes == DRAINING) | (codes == INITIAL)
+        # unhealthy.draining (target_health_state.unhealthy.draining_interval_seconds
+        # > 0) keeps its connections for the interval; then the target is unhealthy
+        # and its connections are terminated (NLB guide, target health).
+        v = tg.attribute_values
+        terminate = v.get("target_health_state.unhealthy.connection_termination.enabled",
+                          False) or v.get(
+            "target_health_state.unhealthy.draining_interval_seconds", 0) > 0
+        dereg_terminate = v.get("deregistration_delay.connection_termination.enabled", False)
+        valid: np.ndarray = (codes == HEALTHY) | (codes == DRAINING) | (codes == INITIAL) | \
+            (codes == UNHEALTHY_DRAINING)
         if not terminate or not any_healthy:
             valid |= codes == UNHEALTHY
         if not dereg_terminate:
             valid |= codes == UNUSED
         return valid
 
+    def alias_answer(self, rtype: str, client: Any = None,
+                     now: float | None = None) -> list[str]:
+        """What a Route 53 alias record to this load balancer answers a query with:
+        :meth:`dns_answer` for the query's client (``client.availability_zone``
+        and, as the key of the partial-affinity draw, ``client.ip``; the
+        ``lbcore.route53.Client``), node AZ names standing for their addresses."""
+        zone = getattr(client, "availability_zone", None)
+        return self.dns_answer(zone, now, client=getattr(client, "ip", None))
+
     def route(self, flow: Flow, now: float | None = None, *,
-              node: str | int | None = None) -> L4Decision:
+              node: str | int | None = None, client_zone: str | None = None) -> L4Decision:
         """Route one flow at time ``now`` (omitted: the load balancer's clock) →
         :class:`~lbcore.elb.L4Decision` (``target`` None when no target can take it).
 
         ``node``: the AZ (name or index) whose node the client reached; default:
         chosen as DNS would, uniformly over the nodes in DNS (by the client's
-        address). No listener for the flow's protocol/port → target and node None.
+        address). ``client_zone``: the AZ of a client inside AWS; with
+        ``dns_record.client_routing_policy`` zonal affinity it reaches the node
+        :meth:`dns_answer` gives it (keyed by the flow's source address) when
+        ``node`` is None. No listener for the flow's protocol/port → target and node None.
         (For one release the decision also unpacks as the old ``(target, node)``
         pair, with a DeprecationWarning.)
         """
@@ -111,7 +131,13 @@ class NetworkLoadBalancer(L4LoadBalancer):
         tg.advance(now)
         if lst.built_version != (tg.version, self._config):
             self._rebuild(lst)
-        t = lst.path.route_flow(flow, now, -1 if node is None else self._node_index(node))
+        if node is not None:
+            zi = self._node_index(node)
+        elif client_zone is not None:
+            zi = self._affinity_node(lst, client_zone, (flow.src_hi, flow.src_lo))
+        else:
+            zi = -1
+        t = lst.path.route_flow(flow, now, zi)
         z = lst.path.last_node
         i = ((t + 1) * self._n_nodes + z) * 2          # see L4Listener.decisions
         d = lst.decisions[i]

@@ -83,19 +83,36 @@ class Pool:
         elig = mask.tolist()
         n = len(elig)
         k = self.kernel
+        # Slow start entry (ALB guide, "Slow start mode"): newly eligible targets
+        # enter slow start "only when there is at least one healthy target that is
+        # not in slow start mode" -- so targets registered together into an empty
+        # group, or into one whose every target is still ramping, get their full
+        # share at once. The kernel starts a ramp whenever another target is
+        # available; entering them a full duration back in time ends that ramp.
+        entry = now
+        if self.slow_start > 0 and not self._settled(now):
+            entry = now - self.slow_start
         if k is None:
             if n:
                 k = self.kernel = self._make_kernel(n)
-                k.sync_available(mask, now=now)
+                k.sync_available(mask, now=entry)
         else:
             for i in range(len(self.avail), n):
-                k.add(i, now=now)
-            k.sync_available(mask, now=now)
+                k.add(i, available=False, now=now)
+            k.sync_available(mask, now=entry)
         self.avail = elig
         self.any = any(elig)
         self.fail_open = not healthy and self.any
         self.targets = tg.targets
         self.version = tg.version
+
+    def _settled(self, now: float) -> bool:
+        # some target is eligible now and past its slow start ramp
+        k = self.kernel
+        if k is None:
+            return False
+        in_slow_start = getattr(k, "in_slow_start")
+        return any(a and not in_slow_start(i, now) for i, a in enumerate(self.avail))
 
     def stick(self, index: int, now: float) -> bool:
         """A sticky request bound to ``index``: True (and counted like a pick, so

@@ -6,13 +6,18 @@ balancers read :attr:`TargetGroup.state_codes` (one ``int8`` per target, dense
 index = registration order, never reused) and :attr:`TargetGroup.version`
 (bumped whenever any state changes) and build their own selectors.
 
-Health follows the elbv2 target health states: ``initial`` (registered, not yet
-passed its checks), ``healthy``, ``unhealthy``, ``draining`` (deregistered,
-finishing its flows during ``deregistration_delay.timeout_seconds``) and
-``unused`` (not registered). Health check results are fed in with
-:meth:`TargetGroup.observe`; ``healthy_threshold_count`` consecutive successes
-make a target healthy, ``unhealthy_threshold_count`` consecutive failures make
-it unhealthy.
+Health follows the elbv2 target health states (``TargetHealthStateEnum``):
+``initial`` (registered, not yet passed its checks), ``healthy``, ``unhealthy``,
+``unhealthy.draining`` (NLB: failed its checks, keeps its connections for
+``target_health_state.unhealthy.draining_interval_seconds``), ``draining``
+(deregistered, finishing its flows during ``deregistration_delay.timeout_seconds``),
+``unavailable`` (health checks disabled) and ``unused`` (not registered). Health
+check results are fed in with :meth:`TargetGroup.observe`: an ``initial`` target
+is healthy after ``initial_healthy_threshold`` passed checks (1 for ALB target
+groups and the Classic LB, the guides' "must pass one health check"; the healthy
+threshold for NLB/GWLB), an unhealthy one after ``healthy_threshold_count``
+consecutive successes; ``unhealthy_threshold_count`` consecutive failures make a
+target unhealthy.
 
 Time (docs/elb.md, "Time"): every method that changes state takes ``now``
 (seconds) or, when it is omitted, reads the group's clock (``clock=``, default
@@ -31,12 +36,15 @@ from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
                                     parse_attributes)
 
 __all__ = ["Target", "TargetGroup", "HealthCheckSettings", "INITIAL", "HEALTHY",
-           "UNHEALTHY", "DRAINING", "UNUSED", "STATE_NAMES", "REGISTERED", "Clock",
-           "check_now", "check_clock"]
+           "UNHEALTHY", "DRAINING", "UNUSED", "UNHEALTHY_DRAINING", "UNAVAILABLE",
+           "STATE_NAMES", "REGISTERED", "Clock", "check_now", "check_clock"]
 
 INITIAL, HEALTHY, UNHEALTHY, DRAINING, UNUSED = 0, 1, 2, 3, 4
-STATE_NAMES = ("initial", "healthy", "unhealthy", "draining", "unused")
-REGISTERED = (INITIAL, HEALTHY, UNHEALTHY)      # states that can take new requests
+UNHEALTHY_DRAINING, UNAVAILABLE = 5, 6
+STATE_NAMES = ("initial", "healthy", "unhealthy", "draining", "unused",
+               "unhealthy.draining", "unavailable")
+# registered states (the others, draining and unused, are deregistered)
+REGISTERED = (INITIAL, HEALTHY, UNHEALTHY, UNHEALTHY_DRAINING, UNAVAILABLE)
 
 Clock = Callable[[], float]
 TargetId = Union[str, int]
@@ -127,20 +135,25 @@ class HealthCheckSettings:
     """A target group's health check settings: ``interval_seconds`` 5–300,
     ``timeout_seconds`` 2–120 (< interval), ``healthy_threshold_count`` and
     ``unhealthy_threshold_count`` 2–10; defaults by protocol as botocore's
-    CreateTargetGroup documents them. (Route 53's endpoint health check is
-    :class:`lbcore.route53.HealthCheck`.)"""
+    CreateTargetGroup documents them (the API's, not the console's: HTTP 6 s and
+    HTTPS 10 s timeouts where the ALB guide's table says 5 s; docs/elb.md,
+    "Health"). ``enabled`` is ``HealthCheckEnabled``: False only for ALB target
+    groups (Lambda targets); their targets are ``unavailable``. (Route 53's
+    endpoint health check is :class:`lbcore.route53.HealthCheck`.)"""
 
     __slots__ = ("interval_seconds", "timeout_seconds", "healthy_threshold_count",
-                 "unhealthy_threshold_count")
+                 "unhealthy_threshold_count", "enabled")
     interval_seconds: int
     timeout_seconds: int
     healthy_threshold_count: int
     unhealthy_threshold_count: int
+    enabled: bool
 
     def __init__(self, protocol: str = "TCP", *, interval_seconds: int | None = None,
                  timeout_seconds: int | None = None,
                  healthy_threshold_count: int | None = None,
-                 unhealthy_threshold_count: int | None = None) -> None:
+                 unhealthy_threshold_count: int | None = None,
+                 enabled: bool = True) -> None:
         if protocol not in _HC_DEFAULTS:
             raise ValueError(f"protocol must be one of {', '.join(_HC_DEFAULTS)}, "
                              f"got {protocol!r}")
@@ -160,6 +173,9 @@ class HealthCheckSettings:
         if self.timeout_seconds >= self.interval_seconds and timeout_seconds is not None:
             raise ValueError(f"timeout_seconds ({self.timeout_seconds}) must be less than "
                              f"interval_seconds ({self.interval_seconds})")
+        if enabled is not True and enabled is not False:
+            raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+        object.__setattr__(self, "enabled", enabled)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -178,10 +194,14 @@ class TargetGroup:
     dict) with string values; the same keys are accepted as keyword arguments
     with dots written as underscores (``deregistration_delay_timeout_seconds=30``).
     ``health_check``: a :class:`HealthCheckSettings` (default: the protocol's
-    defaults). ``targets`` are registered in state ``initial``, or ``healthy``
-    with ``healthy=True`` (a shortcut for simulations that skip the initial
-    checks), at ``now`` — or, when ``now`` is omitted, before any time (the
-    group's clock starts at the first time it is given or reads).
+    defaults). ``initial_healthy_threshold``: passed checks that make an
+    ``initial`` target healthy (default 1 for HTTP/HTTPS -- "after your target is
+    registered, it must pass one health check to be considered healthy", ALB
+    guide -- else ``healthy_threshold_count``; the Classic LB passes 1). ``targets``
+    are registered in state ``initial``, or ``healthy`` with ``healthy=True`` (a
+    shortcut for simulations that skip the initial checks; ``unavailable`` when
+    health checks are disabled), at ``now`` — or, when ``now`` is omitted, before
+    any time (the group's clock starts at the first time it is given or reads).
     ``clock``: where the methods read ``now`` when it is omitted (default
     :func:`time.monotonic`).
     """
@@ -191,6 +211,7 @@ class TargetGroup:
                  attributes: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
                  health_check: HealthCheckSettings | None = None, healthy: bool = False,
                  now: float | None = None, clock: Clock | None = None,
+                 initial_healthy_threshold: int | None = None,
                  **kwargs: str | int | bool) -> None:
         protocol = protocol.upper() if isinstance(protocol, str) else protocol
         self.family: str = family_of_protocol(protocol)
@@ -213,14 +234,32 @@ class TargetGroup:
         elif not isinstance(health_check, HealthCheckSettings):
             raise TypeError(f"health_check must be a HealthCheckSettings, got "
                             f"{type(health_check).__name__}")
+        if not health_check.enabled and self.family != "alb":
+            raise ValueError("health_check: health checks can be disabled only for ALB "
+                             "(Lambda) target groups, not for a "
+                             f"{self.family.upper()} target group")
         self.health_check = health_check
+        if initial_healthy_threshold is None:
+            initial_healthy_threshold = 1 if self.family == "alb" else \
+                health_check.healthy_threshold_count
+        elif isinstance(initial_healthy_threshold, bool) or \
+                not hasattr(initial_healthy_threshold, "__index__"):
+            raise TypeError(f"initial_healthy_threshold must be an int, got "
+                            f"{type(initial_healthy_threshold).__name__}")
+        initial_healthy_threshold = operator.index(initial_healthy_threshold)
+        if not 1 <= initial_healthy_threshold <= 10:
+            raise ValueError(f"initial_healthy_threshold must be in 1..10, got "
+                             f"{initial_healthy_threshold}")
+        self.initial_healthy_threshold: int = initial_healthy_threshold
+        self._unhealthy_drain = float(self.attribute_values.get(
+            "target_health_state.unhealthy.draining_interval_seconds", 0))
         self._clock = check_clock(clock)
         self._targets: list[Target] = []      # dense index -> Target
         self._index: dict[TargetId, int] = {}  # id -> dense index
         self._codes = np.zeros(0, dtype=np.int8)
         self._ok: list[int] = []               # consecutive successes per target
         self._fail: list[int] = []             # consecutive failures per target
-        self._deadline: list[float] = []       # draining -> unused time per target
+        self._deadline: list[float] = []       # end of draining / unhealthy.draining
         self._last_check: list[float] = []
         self._now = -math.inf
         self._next_deadline = math.inf
@@ -311,11 +350,15 @@ class TargetGroup:
             raise ValueError(f"now must not go backwards (got {t} after {self._now})")
         self._now = t
         if t >= self._next_deadline:
-            draining = np.flatnonzero(self._codes == DRAINING)
+            codes = self._codes
+            timed = np.flatnonzero((codes == DRAINING) | (codes == UNHEALTHY_DRAINING))
             nxt = math.inf
-            for i in draining.tolist():
+            for i in timed.tolist():
                 if t >= self._deadline[i]:
-                    self._codes[i] = UNUSED
+                    # draining -> unused; unhealthy.draining -> unhealthy (its
+                    # connections are terminated then: NLB guide)
+                    codes[i] = UNUSED if codes[i] == DRAINING else UNHEALTHY
+                    self._deadline[i] = math.inf
                     self.version += 1
                 else:
                     nxt = min(nxt, self._deadline[i])
@@ -342,7 +385,8 @@ class TargetGroup:
             j = self._index.get(t.id)
             if j is not None and self._codes[j] in REGISTERED:
                 raise ValueError(f"targets: {t.id!r} is already registered")
-        state = HEALTHY if healthy else INITIAL
+        state = UNAVAILABLE if not self.health_check.enabled else \
+            HEALTHY if healthy else INITIAL
         for t in items:
             j = self._index.get(t.id)
             if j is None:
@@ -368,7 +412,7 @@ class TargetGroup:
         ids = [target_ids] if isinstance(target_ids, (str, int)) else list(target_ids)
         idx = [self.index_of(i) for i in ids]
         for j in idx:
-            if self._codes[j] in (DRAINING, UNUSED):
+            if self._codes[j] not in REGISTERED:
                 raise ValueError(f"target_ids: {self._targets[j].id!r} is not registered")
         for j in idx:
             self._deadline[j] = t + self.deregistration_delay
@@ -382,8 +426,11 @@ class TargetGroup:
         """Feed one health check result for ``target_id`` at time ``now``.
 
         ``ok``: the check passed. A ``latency`` above the timeout counts as a
-        failure. Draining and unused targets are not checked (ignored).
-        Returns the target's state name after the observation.
+        failure. Draining, unused and unavailable (health checks disabled)
+        targets are not checked (ignored). An ``initial`` target is healthy after
+        ``initial_healthy_threshold`` passes, an unhealthy one after
+        ``healthy_threshold_count``. Returns the target's state name after the
+        observation.
         """
         t = self._move_to(now)
         j = self.index_of(target_id)
@@ -393,36 +440,53 @@ class TargetGroup:
             if check_now(latency, "latency") > self.health_check.timeout_seconds:
                 ok = False
         code = self._codes[j]
-        if code in (DRAINING, UNUSED):
+        if code in (DRAINING, UNUSED, UNAVAILABLE):
             return STATE_NAMES[code]
         self._last_check[j] = t
         hc = self.health_check
         if ok:
             self._ok[j] += 1
             self._fail[j] = 0
-            if code != HEALTHY and self._ok[j] >= hc.healthy_threshold_count:
+            need = self.initial_healthy_threshold if code == INITIAL else \
+                hc.healthy_threshold_count
+            if code != HEALTHY and self._ok[j] >= need:
                 self._codes[j] = HEALTHY
+                self._deadline[j] = math.inf
                 self.version += 1
         else:
             self._fail[j] += 1
             self._ok[j] = 0
-            if code != UNHEALTHY and self._fail[j] >= hc.unhealthy_threshold_count:
-                self._codes[j] = UNHEALTHY
-                self.version += 1
+            if code in (INITIAL, HEALTHY) and self._fail[j] >= hc.unhealthy_threshold_count:
+                self._to_unhealthy(j, t)
         return STATE_NAMES[self._codes[j]]
+
+    def _to_unhealthy(self, j: int, t: float) -> None:
+        # NLB with target_health_state.unhealthy.draining_interval_seconds > 0:
+        # unhealthy.draining (no new flows, existing ones kept) for the interval
+        if self._unhealthy_drain > 0:
+            self._codes[j] = UNHEALTHY_DRAINING
+            self._deadline[j] = t + self._unhealthy_drain
+            self._next_deadline = min(self._next_deadline, self._deadline[j])
+        else:
+            self._codes[j] = UNHEALTHY
+        self.version += 1
 
     def set_health(self, target_ids: Iterable[TargetId] | TargetId, healthy: bool, *,
                    now: float | None = None) -> TargetGroup:
         """Force targets healthy or unhealthy (a shortcut for simulations: as
         if the threshold count of checks had just passed or failed)."""
-        self._move_to(now)
+        t = self._move_to(now)
         ids = [target_ids] if isinstance(target_ids, (str, int)) else list(target_ids)
         for i in ids:
             j = self.index_of(i)
-            if self._codes[j] in (DRAINING, UNUSED):
+            if self._codes[j] not in REGISTERED:
                 raise ValueError(f"target_ids: {i!r} is not registered")
-            self._codes[j] = HEALTHY if healthy else UNHEALTHY
             self._ok[j] = self._fail[j] = 0
+            if healthy:
+                self._codes[j] = HEALTHY
+                self._deadline[j] = math.inf
+            elif self._codes[j] not in (UNHEALTHY, UNHEALTHY_DRAINING):
+                self._to_unhealthy(j, t)
         self.version += 1
         return self
 
@@ -431,7 +495,8 @@ class TargetGroup:
         t = self._move_to(now)
         iv = self.health_check.interval_seconds
         return [x.id for j, x in enumerate(self._targets)
-                if self._codes[j] in REGISTERED and t - self._last_check[j] >= iv]
+                if self._codes[j] in REGISTERED and self._codes[j] != UNAVAILABLE
+                and t - self._last_check[j] >= iv]
 
     # Queries: given ``now``, they first advance to it; without it they report the
     # state as of the latest time the group has seen (a query does not read the clock).
@@ -460,9 +525,9 @@ class TargetGroup:
         return np.array([t.availability_zone == zone for t in self._targets], dtype=bool)
 
     def registered_mask(self) -> np.ndarray:
-        """bool array: which targets are registered (initial, healthy or unhealthy)."""
-        c = self._codes
-        mask: np.ndarray = (c == INITIAL) | (c == HEALTHY) | (c == UNHEALTHY)
+        """bool array: which targets are registered (initial, healthy, unhealthy,
+        unhealthy.draining or unavailable)."""
+        mask: np.ndarray = np.isin(self._codes, REGISTERED)
         return mask
 
     def has_healthy(self, now: float | None = None) -> bool:

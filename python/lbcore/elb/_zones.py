@@ -17,10 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
-from lbcore.elb._targets import HEALTHY, TargetGroup
+from lbcore.elb._targets import (HEALTHY, UNAVAILABLE, UNHEALTHY, UNHEALTHY_DRAINING,
+                                 TargetGroup)
 
-__all__ = ["NodePools", "node_pools", "minimum_healthy", "scope_pool", "ROUTING_MINIMUM",
-           "DNS_MINIMUM"]
+__all__ = ["NodePools", "node_pools", "minimum_healthy", "scope_pool", "routable_mask",
+           "ROUTING_MINIMUM", "DNS_MINIMUM"]
 
 ROUTING_MINIMUM = "target_group_health.unhealthy_state_routing.minimum_healthy_targets"
 DNS_MINIMUM = "target_group_health.dns_failover.minimum_healthy_targets"
@@ -60,15 +61,28 @@ def minimum_healthy(tg: TargetGroup, prefix: str, n_registered: int) -> int:
     return int(need)
 
 
+def routable_mask(tg: TargetGroup) -> np.ndarray:
+    """bool array: the targets that take new requests or flows when the group is
+    not failing open -- ``healthy``, and ``unavailable`` (health checks disabled,
+    ALB Lambda targets). ``initial`` targets take none: "before a target can
+    receive requests from the load balancer, it must pass the initial health
+    checks" (ALB guide, target health status)."""
+    codes = tg.state_codes
+    mask: np.ndarray = (codes == HEALTHY) | (codes == UNAVAILABLE)
+    return mask
+
+
 def scope_pool(tg: TargetGroup, scope: np.ndarray, *,
                fail_open: bool = True) -> tuple[np.ndarray, bool]:
     """``(mask, healthy)``: the targets of ``scope`` (a bool mask) that may take
-    new requests. The scope's healthy targets when at least
-    ``target_group_health.unhealthy_state_routing.minimum_healthy_targets`` of
-    them are healthy (default 1); else, with ``fail_open``, every registered
-    target of the scope (``healthy`` False), without it the healthy ones."""
+    new requests. The scope's healthy targets (:func:`routable_mask`) when at
+    least ``target_group_health.unhealthy_state_routing.minimum_healthy_targets``
+    of them are healthy (default 1); else, with ``fail_open``, the scope's healthy
+    and unhealthy (incl. ``unhealthy.draining``) targets (``healthy`` False) --
+    fail open is for targets that failed their checks, not for ``initial`` ones
+    still in their first checks; without ``fail_open`` the healthy ones."""
     codes = tg.state_codes
-    ok = (codes == HEALTHY) & scope
+    ok = routable_mask(tg) & scope
     n_ok = int(np.count_nonzero(ok))
     if not fail_open:
         return ok, True
@@ -76,7 +90,8 @@ def scope_pool(tg: TargetGroup, scope: np.ndarray, *,
     if n_ok and n_ok >= minimum_healthy(tg, ROUTING_MINIMUM,
                                         int(np.count_nonzero(registered))):
         return ok, True
-    return registered, False
+    failed: np.ndarray = ok | (((codes == UNHEALTHY) | (codes == UNHEALTHY_DRAINING)) & scope)
+    return failed, False
 
 
 def node_pools(tg: TargetGroup, zones: Sequence[str], *, cross_zone: bool) -> NodePools:
@@ -85,7 +100,8 @@ def node_pools(tg: TargetGroup, zones: Sequence[str], *, cross_zone: bool) -> No
     A node routes to the healthy targets of its scope (its AZ; every enabled AZ
     with ``cross_zone``) when at least
     ``target_group_health.unhealthy_state_routing.minimum_healthy_targets`` are
-    healthy (default 1), else to every registered target of its scope. A node is
+    healthy (default 1), else to the healthy and unhealthy targets of its scope
+    (fail open; ``initial`` targets get no new flows). A node is
     in DNS when its scope has at least
     ``target_group_health.dns_failover.minimum_healthy_targets`` healthy targets
     (default 1); when no node is, DNS hands out every node with registered
@@ -95,7 +111,7 @@ def node_pools(tg: TargetGroup, zones: Sequence[str], *, cross_zone: bool) -> No
     az = tg.zone_index(zones)
     in_lb = az >= 0
     registered = tg.registered_mask() & in_lb
-    ok = (tg.state_codes == HEALTHY) & in_lb
+    ok = routable_mask(tg) & in_lb
     pools, healthy, dns, fallback = [], [], [], []
     for z in range(len(zones)):
         scope = in_lb if cross_zone else (az == z)

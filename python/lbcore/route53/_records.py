@@ -148,7 +148,8 @@ class AliasTarget:
     """An alias: ``dns_name`` (a name in the same zone, or an external resource such as a
     load balancer), ``evaluate_target_health``, and optionally ``target``: an object with
     ``is_healthy(now)`` (and, optionally, ``alias_values(rtype)`` giving the answer
-    values)."""
+    values, or ``alias_answer(rtype, client, now)`` giving them per query: lbcore.elb's
+    Network Load Balancer, whose zonal DNS affinity answers by the client's AZ)."""
     dns_name: str
     evaluate_target_health: bool = False
     hosted_zone_id: str | None = None

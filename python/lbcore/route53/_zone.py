@@ -77,7 +77,9 @@ NXDOMAIN = Answer("NXDOMAIN")
 class Client:
     """What the resolver knows of a query's source (EDNS client subnet is the caller's
     business): ``ip``; location (``continent``, ``country``, ``subdivision``,
-    ``latitude``/``longitude``); ``latencies``: Region -> milliseconds."""
+    ``latitude``/``longitude``); ``latencies``: Region -> milliseconds;
+    ``availability_zone``: the AZ of a client inside AWS (Route 53 Resolver), which an
+    alias to a Network Load Balancer with zonal DNS affinity answers by."""
     ip: str | None = None
     continent: str | None = None
     country: str | None = None
@@ -85,6 +87,7 @@ class Client:
     latitude: float | None = None
     longitude: float | None = None
     latencies: Mapping[str, float] | None = None
+    availability_zone: str | None = None
 
 
 class Clients:
@@ -794,8 +797,12 @@ class HostedZone:
         if first.alias is not None:
             a = first.alias
             if a.target is not None:
-                fn = getattr(a.target, "alias_values", None)
-                vals = tuple(fn(rtype)) if fn is not None else (a.dns_name,)
+                per_client = getattr(a.target, "alias_answer", None)
+                if per_client is not None:        # answers per client (NLB zonal affinity)
+                    vals = tuple(per_client(rtype, client, now))
+                else:
+                    fn = getattr(a.target, "alias_values", None)
+                    vals = tuple(fn(rtype)) if fn is not None else (a.dns_name,)
                 return Answer("NOERROR", vals, 60, (first,))
             if a.dns_name in self._names:          # a target inside the zone
                 if depth >= _MAX_ALIAS_DEPTH:
