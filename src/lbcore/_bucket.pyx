@@ -353,15 +353,21 @@ cdef class TokenBuckets:
     cdef int64_t _n
     cdef object _rate0, _burst0  # construction scalars (None if per-bucket arrays)
     cdef object _handle         # KernelHandle, built by ctypes
+    # Serialises every read-modify-write of the table (scalar and batch calls, resize):
+    # batches release the GIL, so without it two threads' check_many over-admit.
+    # Uncontended it is one atomic operation; a waiter releases the GIL while it waits.
+    cdef cython.pymutex _lock
 
     def __init__(self, n, *, rate, burst):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise TypeError(f"n must be an int, got {type(n).__name__}")
         if n < 1 or n > 2**31 - 1:
             raise ValueError(f"n must be in [1, 2**31 - 1], got {n}")
-        self._rate0 = rate if np.ndim(rate) == 0 else None
-        self._burst0 = burst if np.ndim(burst) == 0 else None
-        self._set_state(self._rows(int(n), rate, burst))
+        rows = self._rows(int(n), rate, burst)
+        with self._lock:
+            self._rate0 = rate if np.ndim(rate) == 0 else None
+            self._burst0 = burst if np.ndim(burst) == 0 else None
+            self._set_state(rows)
 
     cdef _rows(self, Py_ssize_t n, rate, burst):
         if np.ndim(rate) == 0 and np.ndim(burst) == 0:     # one encoding, broadcast
@@ -453,9 +459,11 @@ cdef class TokenBuckets:
         self._check_bucket(bucket)
         if cost < 0:
             raise ValueError(f"cost must be >= 0, got {cost}")
-        cdef int r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, t, cost)
-        if r < 0:
-            self._time_back(bucket, t, name)
+        cdef int r
+        with self._lock:        # (buckets only grow: the check above still holds)
+            r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, t, cost)
+            if r < 0:
+                self._time_back(bucket, t, name)
         return r
 
     def check(self, Py_ssize_t bucket, double now, long long cost=1):
@@ -490,11 +498,12 @@ cdef class TokenBuckets:
         cdef int64_t t = _to_ns(now)
         cdef int64_t row[LB_BUCKET_STRIDE]
         cdef int k
-        self._check_bucket(bucket)
-        for k in range(LB_BUCKET_STRIDE):
-            row[k] = self._s[bucket * LB_BUCKET_STRIDE + k]
-        if lb_bucket_acquire1(row, t, 0) < 0:
-            self._time_back(bucket, t, "now")
+        with self._lock:
+            self._check_bucket(bucket)
+            for k in range(LB_BUCKET_STRIDE):
+                row[k] = self._s[bucket * LB_BUCKET_STRIDE + k]
+            if lb_bucket_acquire1(row, t, 0) < 0:
+                self._time_back(bucket, t, "now")
         if exact:
             return Fraction(row[LB_TOK], row[LB_SCALE])
         return row[LB_TOK] / <double>row[LB_SCALE]
@@ -502,16 +511,21 @@ cdef class TokenBuckets:
     def limits(self, Py_ssize_t bucket):
         """(rate tokens/s, burst tokens) of ``bucket`` as exact Fractions, as stored."""
         self._check_bucket(bucket)
-        cdef int64_t* s = self._s + bucket * LB_BUCKET_STRIDE
-        return (Fraction(int(s[LB_RATE]) * 10**9, int(s[LB_SCALE])),
-                Fraction(int(s[LB_CAP]), int(s[LB_SCALE])))
+        cdef int64_t rate, scale, cap
+        with self._lock:        # copied first: Fraction runs Python code (a resize may)
+            rate = self._s[bucket * LB_BUCKET_STRIDE + LB_RATE]
+            scale = self._s[bucket * LB_BUCKET_STRIDE + LB_SCALE]
+            cap = self._s[bucket * LB_BUCKET_STRIDE + LB_CAP]
+        return (Fraction(int(rate) * 10**9, int(scale)), Fraction(int(cap), int(scale)))
 
     def reset(self, Py_ssize_t bucket):
         """Make ``bucket`` new again: full, and its clock back to 0."""
-        self._check_bucket(bucket)
-        cdef int64_t* s = self._s + bucket * LB_BUCKET_STRIDE
-        s[LB_TOK] = s[LB_CAP]
-        s[LB_LAST] = 0
+        cdef int64_t* s
+        with self._lock:
+            self._check_bucket(bucket)
+            s = self._s + bucket * LB_BUCKET_STRIDE
+            s[LB_TOK] = s[LB_CAP]
+            s[LB_LAST] = 0
 
     def resize(self, n, *, rate=None, burst=None):
         """Grow to ``n`` buckets; existing buckets keep their state, new ones start full
@@ -533,7 +547,11 @@ cdef class TokenBuckets:
             raise ValueError("rate and burst are required to resize buckets built from "
                              "per-bucket arrays")
         new = self._rows(int(n) - self._n, rate, burst)
-        self._append(new)
+        with self._lock:
+            if self._n + new.shape[0] != n:     # another thread resized meanwhile
+                raise ValueError(f"n: the buckets changed size during resize (now "
+                                 f"{self._n}); retry")
+            self._append(new)
 
     def acquire_many(self, buckets, times, costs=None, *, unit="s"):
         """Deprecated: :meth:`check_many`."""
@@ -565,7 +583,7 @@ cdef class TokenBuckets:
             raise ValueError(f"unit must be 's' or 'ns', got {unit!r}")
         if t.ndim != 1 or t.shape[0] != n:
             raise ValueError(f"times must have shape ({n},) like buckets, got {t.shape}")
-        if n and (b.min() < 0 or b.max() >= self._n):
+        if n and (b.min() < 0 or b.max() >= self._n):      # buckets only grow
             raise IndexError(f"buckets must be in [0, {self._n})")
         b32 = np.ascontiguousarray(b, dtype=np.int32)
         cdef const int32_t[::1] bv = b32
@@ -589,21 +607,28 @@ cdef class TokenBuckets:
         journal = np.empty(2 * n, dtype=np.int64)
         cdef uint8_t[::1] ov = out
         cdef int64_t[::1] jv = journal
-        keep = self._state      # keep the buffer alive across nogil
-        cdef int64_t* sp = self._s
-        cdef int64_t nb = self._n
+        cdef int64_t* sp
+        cdef int64_t nb
         cdef int64_t nn = n
         cdef int reason = 0
         cdef int64_t bad
-        with nogil:
-            bad = lb_bucket_acquire_many(sp, nb, nn, &bv[0], &tv[0], cp, &jv[0], &ov[0],
-                                         &reason)
+        cdef int64_t last_s = 0
+        with self._lock:        # the whole batch is one step for other threads
+            keep = self._state      # keep the buffer alive across nogil
+            sp = self._s
+            nb = self._n
+            with nogil:
+                bad = lb_bucket_acquire_many(sp, nb, nn, &bv[0], &tv[0], cp, &jv[0], &ov[0],
+                                             &reason)
+            if bad >= 0:
+                last_s = self._s[<int64_t>bv[bad] * LB_BUCKET_STRIDE + LB_LAST]
+            del keep
         if bad >= 0:
             bk = int(b32[bad])
             if reason == LB_BUCKET_ERR_TIME:
                 earlier = np.flatnonzero(b32[:bad] == bk)
                 last = (int(t[earlier[earlier.size - 1]]) if earlier.size
-                        else int(self._s[bk * LB_BUCKET_STRIDE + LB_LAST]))
+                        else int(last_s))
                 raise ValueError(
                     f"times[{bad}]: time went back for bucket {bk} ({int(t[bad])} ns is "
                     f"before its last time {last} ns); no bucket was changed")
@@ -633,9 +658,12 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
     cdef object _state
     cdef int64_t* _q
     cdef int64_t _n
+    cdef cython.pymutex _lock   # as TokenBuckets._lock: add / reads / chained decisions
 
     def __init__(self):
-        self._set(np.zeros((0, LB_QUOTA_STRIDE), dtype=np.int64))
+        rows = np.zeros((0, LB_QUOTA_STRIDE), dtype=np.int64)
+        with self._lock:
+            self._set(rows)
 
     cdef _set(self, rows):
         a = np.ascontiguousarray(rows, dtype=np.int64)
@@ -673,8 +701,9 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
         row[0, LB_Q_KIND] = _PERIODS[period]
         row[0, LB_Q_INITIAL] = (-1 if initial is None else
                                 lb_bucket_period_id(_to_ns(initial), _PERIODS[period]))
-        self._append(row[0])
-        return self._n - 1
+        with self._lock:
+            self._append(row[0])
+            return self._n - 1
 
     def __len__(self):
         return self._n
@@ -695,22 +724,32 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
             "lb_bucket_check_chains": <size_t>&lb_bucket_check_chains,
             "lb_bucket_period_id": <size_t>&lb_bucket_period_id})
 
+    cdef int64_t _counts(self, Py_ssize_t q, object now, int64_t* left) except? -1:
+        """Counter ``q``'s requests used in the period containing ``now`` (returned) and
+        those it still admits (``left``), read under the lock."""
+        cdef int64_t t = _to_ns(now)
+        cdef int64_t* r
+        cdef int64_t p, used, initial
+        with self._lock:
+            if q < 0 or q >= self._n:
+                raise IndexError(f"quota {q} out of range [0, {self._n})")
+            r = self._q + q * LB_QUOTA_STRIDE
+            p = lb_bucket_period_id(t, <int>r[LB_Q_KIND])
+            used = r[LB_Q_USED] if p == r[LB_Q_PERIOD] else 0
+            initial = r[LB_Q_INITIAL] if r[LB_Q_INITIAL] >= 0 else p
+            left[0] = r[LB_Q_LIMIT] - (r[LB_Q_OFFSET] if p == initial else 0) - used
+        return used
+
     def used(self, Py_ssize_t q, now):
         """Requests counted against counter ``q`` in the period containing ``now``."""
-        if q < 0 or q >= self._n:
-            raise IndexError(f"quota {q} out of range [0, {self._n})")
-        cdef int64_t* r = self._q + q * LB_QUOTA_STRIDE
-        p = lb_bucket_period_id(_to_ns(now), <int>r[LB_Q_KIND])
-        return int(r[LB_Q_USED]) if p == r[LB_Q_PERIOD] else 0
+        cdef int64_t left
+        return int(self._counts(q, now, &left))
 
     def remaining(self, Py_ssize_t q, now):
         """Requests counter ``q`` still admits in the period containing ``now``."""
-        used = self.used(q, now)
-        cdef int64_t* r = self._q + q * LB_QUOTA_STRIDE
-        cdef int64_t t = _to_ns(now)
-        p = lb_bucket_period_id(t, <int>r[LB_Q_KIND])
-        initial = r[LB_Q_INITIAL] if r[LB_Q_INITIAL] >= 0 else p
-        return int(r[LB_Q_LIMIT] - (r[LB_Q_OFFSET] if p == initial else 0) - used)
+        cdef int64_t left
+        self._counts(q, now, &left)
+        return int(left)
 
 
 def check_chain(TokenBuckets buckets, Quotas quotas, int b0, int b1, int b2, int quota,
@@ -723,8 +762,11 @@ def check_chain(TokenBuckets buckets, Quotas quotas, int b0, int b1, int b2, int
     chain[0] = b0
     chain[1] = b1
     chain[2] = b2
-    cdef int r = lb_bucket_check_chain(buckets._s, buckets._n, quotas._q, quotas._n,
-                                       chain, 3, quota, t, cost)
+    cdef int r
+    with buckets._lock:         # always buckets, then quotas: one lock order
+        with quotas._lock:
+            r = lb_bucket_check_chain(buckets._s, buckets._n, quotas._q, quotas._n,
+                                      chain, 3, quota, t, cost)
     if r == LB_CHECK_ERR_INDEX:
         raise IndexError(f"bucket/quota index out of range, repeated bucket or negative cost: "
                          f"{(b0, b1, b2)}, quota {quota}, cost {cost}")
@@ -767,15 +809,22 @@ def check_chains(TokenBuckets buckets, Quotas quotas, chains, quota, times, cost
     cdef const int64_t[::1] tv = t
     cdef int64_t[::1] jv = journal
     cdef int8_t[::1] ov = out
-    keep = (buckets._state, quotas._state)
-    cdef int64_t* sp = buckets._s
-    cdef int64_t* qp = quotas._q
-    cdef int64_t nb = buckets._n, nq = quotas._n, nn = n, w = width
+    cdef int64_t* sp
+    cdef int64_t* qp
+    cdef int64_t nb, nq, nn = n, w = width
     cdef int reason = 0
     cdef int64_t bad
-    with nogil:
-        bad = lb_bucket_check_chains(sp, nb, qp, nq, nn, &chv[0, 0], w, &qv[0], &tv[0], cp,
-                                     &jv[0], &ov[0], &reason)
+    with buckets._lock:         # always buckets, then quotas: one lock order
+        with quotas._lock:
+            keep = (buckets._state, quotas._state)
+            sp = buckets._s
+            qp = quotas._q
+            nb = buckets._n
+            nq = quotas._n
+            with nogil:
+                bad = lb_bucket_check_chains(sp, nb, qp, nq, nn, &chv[0, 0], w, &qv[0],
+                                             &tv[0], cp, &jv[0], &ov[0], &reason)
+            del keep
     if bad >= 0:
         if reason == LB_BUCKET_ERR_TIME:
             raise ValueError(f"times[{bad}]: time went back for a bucket of request {bad} "

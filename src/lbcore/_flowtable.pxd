@@ -9,6 +9,7 @@ flows never share an entry; the 64-bit flow hash only picks the probe start.
 Each entry is on one of three least-recently-used lists by timeout class (TCP,
 UDP, other); ``now`` never decreases, so each list is ordered by last use.
 """
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from lbcore._hash cimport lb_hash_keys, LB_FLOW_HAS_SEQ, LB_FIELDS_5, LB_FIELDS_2
 
@@ -248,12 +249,17 @@ cdef class FlowTable:
     cdef readonly bint symmetric
     cdef object owner_lock         # set by an owner (lbcore._l4.L4Path) that mutates the
                                 # table without the GIL: public mutators take it
+    cdef cython.pymutex _lock      # a table without owner: every public call holds it
+                                # (route* span the selector call, Python code)
     cdef reallocate(self, int32_t cap)
     cdef _install(self, bufs, int32_t cap)
     cdef _entries(self, dict out, bint with_class_and_mark=*)
-    cdef object _locked(self)
+    cdef dict _entries_locked(self, bint with_class_and_mark)
     cdef _refuse_owned(self)
     cdef grow_to(self, int32_t cap)
+    cdef _grow_into(self, bufs, int32_t cap)
+    cdef object _route_many(self, c, flows, now, selector, hashes, Py_ssize_t n)
+    cdef object _route(self, flow, now, selector, hash)
     cdef double _check_now(self, now) except? -1.0
     cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
                         const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,

@@ -369,16 +369,19 @@ Connection tracking: each live flow stays on the target it was first sent to.
             raise capacity_error("capacity", cap)
         if symmetric is not True and symmetric is not False:
             raise TypeError(f"symmetric must be a bool, got {type(symmetric).__name__}")
-        self.idle_timeout = _parse_idle_timeout(idle_timeout)
-        self.symmetric = symmetric
+        timeouts = _parse_idle_timeout(idle_timeout)
+        bufs = _new_bufs(cap)       # Python code first; then the swap, under the lock
         cdef int c
-        for c in range(LB_FT_CLASSES):
-            self.t.timeout[c] = self.idle_timeout[_CLASSES[c]]
-        self.t.now = -INFINITY
-        self.t.stamp = 0
-        self.t.symmetric = symmetric
-        lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
-        self.reallocate(cap)
+        with self._lock:
+            self.idle_timeout = timeouts
+            self.symmetric = symmetric
+            for c in range(LB_FT_CLASSES):
+                self.t.timeout[c] = self.idle_timeout[_CLASSES[c]]
+            self.t.now = -INFINITY
+            self.t.stamp = 0
+            self.t.symmetric = symmetric
+            lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
+            self._install(bufs, cap)
 
     cdef reallocate(self, int32_t cap):
         """Fresh, empty buffers for ``cap`` entries (the old ones are dropped)."""
@@ -419,6 +422,9 @@ Connection tracking: each live flow stays on the target it was first sent to.
         # taken now is the final one and no thread sees the table mid-move.
         if self.t.size > cap:           # another thread stored more meanwhile
             raise capacity_error("capacity", cap, self.t.size)
+        self._grow_into(bufs, cap)
+
+    cdef _grow_into(self, bufs, int32_t cap):
         old_bufs = self._bufs           # keeps the old arrays alive while copying
         cdef lb_flowtable o = self.t    # the old struct (pointers into old_bufs)
         self._install(bufs, cap)
@@ -509,11 +515,19 @@ Connection tracking: each live flow stays on the target it was first sent to.
         a batch gets the target of its first insertion.
         """
         self._refuse_owned()
-        cdef double t_now = self._check_now(now)
         c = flow_columns(flows)
         cdef Py_ssize_t n = c[0].shape[0]
         if hashes is not None:
             hashes = _as_hashes(hashes, n)
+        # One step for other threads: the lock spans the check of ``now``, the lookups,
+        # the selector call (Python code) and the inserts, so no other call can move
+        # the clock past ``now`` in between (inserting at a stale ``now`` would move the
+        # table's clock back and break the LRU order expiry and eviction rely on).
+        with self._lock:
+            return self._route_many(c, flows, now, selector, hashes, n)
+
+    cdef object _route_many(self, c, flows, now, selector, hashes, Py_ssize_t n):
+        cdef double t_now = self._check_now(now)
         out = np.empty(n, dtype=np.int32)
         misses = self._lookup(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], t_now,
                               out)
@@ -559,6 +573,10 @@ Connection tracking: each live flow stays on the target it was first sent to.
         ``selector.select_index(hash if given else flow)``, or ``select_many`` with a
         one-element batch when the selector has no ``select_index``."""
         self._refuse_owned()
+        with self._lock:    # as in route_many: check, lookup, selector, insert as one step
+            return self._route(flow, now, selector, hash)
+
+    cdef object _route(self, flow, now, selector, hash):
         cdef double t_now = self._check_now(now)
         if type(flow) is not _PyFlow:
             raise TypeError(f"flow must be a lbcore.Flow, got {type(flow).__name__}")
@@ -595,7 +613,10 @@ Connection tracking: each live flow stays on the target it was first sent to.
         i = index.__index__()
         if not 0 <= i <= 0x7FFFFFFF:
             raise ValueError(f"index must be in [0, 2**31), got {i}")
-        with self._locked():
+        if self.owner_lock is not None:
+            with self.owner_lock:
+                return lb_flowtable_forget_target(&self.t, i)
+        with self._lock:
             return lb_flowtable_forget_target(&self.t, i)
 
     def resize(self, capacity):
@@ -607,7 +628,11 @@ Connection tracking: each live flow stays on the target it was first sent to.
         if not 1 <= cap <= MAX_CAPACITY or cap < self.t.size:
             raise capacity_error("capacity", cap, max(1, self.t.size))
         if self.owner_lock is None:
-            self.grow_to(cap)
+            bufs = _new_bufs(cap)       # allocated outside the lock (Python code)
+            with self._lock:
+                if cap < self.t.size:
+                    raise capacity_error("capacity", cap, max(1, self.t.size))
+                self._grow_into(bufs, cap)
             return
         with self.owner_lock:
             if cap < self.t.size:
@@ -618,16 +643,27 @@ Connection tracking: each live flow stays on the target it was first sent to.
         """Remove every flow idle for longer than its timeout at ``now``; returns how
         many."""
         cdef double t_now
-        with self._locked():
+        if self.owner_lock is not None:
+            with self.owner_lock:
+                t_now = self._check_now(now)
+                return lb_flowtable_expire(&self.t, t_now)
+        with self._lock:
             t_now = self._check_now(now)
             return lb_flowtable_expire(&self.t, t_now)
 
     def entries(self):
         """Stored entries as ``{flow: (target, last_seen)}`` (flows in the table's
         canonical form), for inspection and tests; O(capacity)."""
+        return self._entries_locked(False)
+
+    cdef dict _entries_locked(self, bint with_class_and_mark):
         out = {}
-        with self._locked():
-            self._entries(out)
+        if self.owner_lock is not None:
+            with self.owner_lock:
+                self._entries(out, with_class_and_mark)
+            return out
+        with self._lock:
+            self._entries(out, with_class_and_mark)
         return out
 
     cdef _entries(self, dict out, bint with_class_and_mark=False):
@@ -650,20 +686,6 @@ Connection tracking: each live flow stays on the target it was first sent to.
             raise ValueError("this FlowTable belongs to an NLB/GWLB connection table "
                              "(keyed by find/add): route through the load balancer")
 
-    cdef object _locked(self):
-        """The owner's lock (see lbcore._l4.L4Path) when one is set, else a no-op."""
-        return _NO_LOCK if self.owner_lock is None else self.owner_lock
-
-
-cdef class _NoLock:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-cdef _NoLock _NO_LOCK = _NoLock()
 
 
 def _new_bufs(int32_t cap):
@@ -715,10 +737,7 @@ def _check_invariants(FlowTable ft):
 
 def _entry_fields(FlowTable ft):
     """``{flow: (target, last_seen, class, mark)}`` of every stored entry (tests)."""
-    out = {}
-    with ft._locked():
-        ft._entries(out, True)
-    return out
+    return ft._entries_locked(True)
 
 
 def _set_mark(FlowTable ft, int32_t entry, uint8_t mark):

@@ -105,10 +105,14 @@ Jump consistent hash over ``targets`` (bucket i is ``targets[i]``).
         targets, keys, _, _ = parse_targets(targets, 0)
         if len(targets) > 0x7FFFFFFF:
             raise ValueError("targets: too many targets")
-        self._fields, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
+        fcode, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
+        cdef int32_t n = len(targets)
+        # swapped in with no Python code in between (GIL held): a concurrent select*
+        # sees the old selector or the new one, never a mix
+        self._fields = fcode
         self.targets = targets
         self._keys = keys
-        self._n = len(targets)
+        self._n = n
         self.fields = fields
         self.symmetric = sym
         self.flow_seed = fs
@@ -122,18 +126,24 @@ Jump consistent hash over ``targets`` (bucket i is ``targets[i]``).
 
     def select_index(self, flow_or_hash):
         """Index (bucket) of the target for one flow or 64-bit hash."""
-        return lb_jump_hash(_key_of(flow_or_hash, &self._hkeys, self._fields,
-                                    self.symmetric), self._n)
+        cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
+                                    self.symmetric)
+        return lb_jump_hash(key, self._n)
 
     def select(self, flow_or_hash):
         """The target for one flow or 64-bit hash."""
-        return self.targets[lb_jump_hash(_key_of(flow_or_hash, &self._hkeys, self._fields,
-                                                 self.symmetric), self._n)]
+        cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
+                                    self.symmetric)
+        return self.targets[lb_jump_hash(key, self._n)]
 
     def select_many(self, flows_or_hashes):
         """int32 target indices for ``lbcore.Flows`` or an array of uint64 hashes."""
-        h = _batch_hashes(flows_or_hashes, self._fields, self.symmetric, self.flow_seed)
-        return _jump_array(h, self._n)
+        inp = _batch_input(flows_or_hashes)      # Python code first
+        # then one snapshot of the options and the size (hashing releases the GIL, and a
+        # rebuild may run meanwhile: the batch is answered wholly by the old selector)
+        cdef int32_t nb = self._n
+        h = _batch_hashes(inp, self._fields, self.symmetric, self.flow_seed)
+        return _jump_array(h, nb)
 
     def index_of(self, target):
         return find_identity(self._keys, target)

@@ -209,6 +209,11 @@ cdef class _OutstandingBase(RequestSelector):
         else:
             w = check_weight_array(weights, n, True, False, "weights")
         cdef uint64_t sd = check_seed(seed, "seed")
+        with self._lock:    # a re-__init__ is a rebuild: no pick or release sees it half done
+            self._init_locked(ts, w, sd, ordered, name)
+
+    cdef _init_locked(self, ts, w, uint64_t sd, bint ordered, str name):
+        cdef Py_ssize_t n = len(ts)
         # validated: only now is the old state dropped (a failed re-__init__ keeps it,
         # and the struct never points at arrays no longer referenced)
         self._name = name
@@ -322,16 +327,19 @@ cdef class _OutstandingBase(RequestSelector):
         """Deprecated: ``pick(now)``."""
         warnings.warn(f"{self._name}.acquire() is deprecated; use pick(now)",
                       DeprecationWarning, stacklevel=1)
-        cdef int32_t i = self._k_pick(0.0)
-        if i < 0:
-            raise LookupError("acquire: no available target")
-        return self._targets[i]
+        cdef int32_t i
+        with self._lock:
+            i = self._k_pick(0.0)
+            if i < 0:
+                raise LookupError("acquire: no available target")
+            return self._targets[i]
 
     def acquire_index(self):
         """Deprecated: ``pick_index(now)``."""
         warnings.warn(f"{self._name}.acquire_index() is deprecated; use pick_index(now)",
                       DeprecationWarning, stacklevel=1)
-        return self._k_pick(0.0)
+        with self._lock:
+            return self._k_pick(0.0)
 
     # -- introspection for tests and numba -----------------------------------
     def _state(self):
@@ -418,7 +426,8 @@ Least outstanding requests over arbitrary hashable targets.
 
     def peek_index(self):
         """The index ``acquire`` would pick next, without counting (-1 if none)."""
-        return self.s.heap[0].idx if self.s.size > 0 else -1
+        with self._lock:
+            return self.s.heap[0].idx if self.s.size > 0 else -1
 
 
 @cython.embedsignature(False)

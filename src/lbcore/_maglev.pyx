@@ -240,7 +240,7 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
         targets, keys, h1, h2 = parse_targets(targets, seed)
         n = len(targets)
         w = parse_weights(weights, n)
-        self._fields, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
+        fcode, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
         if m < 100 * n:
             warnings.warn(f"Maglev table_size {m} is below 100x the number of targets "
                           f"({n}): expect uneven slot shares and extra churn",
@@ -253,18 +253,22 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
         canon = _populate(offsets, skips, cw, m)
         table = order.astype(np.int32)[canon]
         table.flags.writeable = False
-        self._set(table, targets, keys, w, m, parse_seed(seed), fields, sym, fs)
+        if w is not None:
+            w.flags.writeable = False
+        self._set(table, targets, keys, w, m, parse_seed(seed), fields, fcode, sym, fs)
 
-    cdef _set(self, table, targets, keys, w, uint64_t m, uint64_t seed, fields, bint sym,
-              uint64_t fs):
+    cdef _set(self, table, targets, keys, w, uint64_t m, uint64_t seed, fields, int fcode,
+              bint sym, uint64_t fs):
+        # Everything is computed before: from here no Python code runs (GIL held), so a
+        # thread calling select* meanwhile sees the old table or the new one, never a mix
+        # (a re-run __init__ is a rebuild under concurrent readers).
         cdef const int32_t[::1] tv = table
+        self._fields = fcode
         self._table = table
         self._tab = &tv[0]
         self.targets = targets
         self._keys = keys
         self._index = None
-        if w is not None:
-            w.flags.writeable = False
         self.weights = w
         self.table_size = m
         self.seed = seed
@@ -288,16 +292,19 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
         """Index (into ``targets``) of the target for one flow or 64-bit hash."""
         if self._tab == NULL:
             _not_initialised()
-        return self._tab[lb_maglev_slot(_key_of(flow_or_hash, &self._hkeys, self._fields,
-                                                self.symmetric), self.table_size)]
+        # the key first (it may run Python code: __index__), then the table read with
+        # no Python code in between, so a concurrent rebuild is seen whole or not at all
+        cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
+                                    self.symmetric)
+        return self._tab[lb_maglev_slot(key, self.table_size)]
 
     def select(self, flow_or_hash):
         """The target for one flow or 64-bit hash."""
         if self._tab == NULL:
             _not_initialised()
-        return self.targets[self._tab[lb_maglev_slot(
-            _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric),
-            self.table_size)]]
+        cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
+                                    self.symmetric)
+        return self.targets[self._tab[lb_maglev_slot(key, self.table_size)]]
 
     def select_many(self, flows_or_hashes):
         """int32 target indices for ``lbcore.Flows`` or an array of uint64 hashes."""
@@ -314,10 +321,16 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
         cdef Py_ssize_t n = h.shape[0]
         out = np.empty(n, dtype=np.int32)
         cdef int32_t[::1] o = out
-        tab = self._table          # keeps the buffer alive while the GIL is released
+        # Local copies taken together (no Python code between them): the nogil loop
+        # reads only these, and ``tab`` keeps their buffer alive, whatever a concurrent
+        # __init__ does to self meanwhile.
+        tab = self._table
+        cdef const int32_t* tp = self._tab
+        cdef uint64_t m = self.table_size
         if n:
             with nogil:
-                lb_maglev_lookup_many(self._tab, self.table_size, n, &h[0], &o[0])
+                lb_maglev_lookup_many(tp, m, n, &h[0], &o[0])
+        del tab
         return out
 
     cdef object _select_cols(
@@ -326,15 +339,21 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
             const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
             const uint16_t[::1] sport, const uint16_t[::1] dport, const uint32_t[::1] seq):
         cdef Py_ssize_t n = proto.shape[0]
+        _check_columns(n, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq)
         out = np.empty(n, dtype=np.int32)
         cdef int32_t[::1] o = out
-        tab = self._table
+        tab = self._table           # as in _select_hashes: one consistent snapshot
+        cdef const int32_t* tp = self._tab
+        cdef uint64_t m = self.table_size
+        cdef int fcode = self._fields
+        cdef bint sym = self.symmetric
+        cdef uint64_t fs = self.flow_seed
         if n:
             with nogil:
-                lb_maglev_select_flows(self._tab, self.table_size, n, &proto[0], &flags[0],
+                lb_maglev_select_flows(tp, m, n, &proto[0], &flags[0],
                                        &src_hi[0], &src_lo[0], &dst_hi[0], &dst_lo[0],
-                                       &sport[0], &dport[0], &seq[0], self._fields,
-                                       self.symmetric, self.flow_seed, &o[0])
+                                       &sport[0], &dport[0], &seq[0], fcode, sym, fs, &o[0])
+        del tab
         return out
 
     def _rebuild(self, targets, weights):

@@ -138,37 +138,49 @@ Weighted rendezvous (highest random weight) hashing over ``targets``.
         if len(targets) > 0x7FFFFFFF:
             raise ValueError("targets: too many targets")
         w = parse_weights(weights, len(targets))
-        self._fields, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
+        fcode, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
+        cdef uint64_t sd = parse_seed(seed)
+        cdef int32_t n = len(targets)
+        if w is not None:
+            w.flags.writeable = False
+        # equal weights are the unweighted case (same order, integer comparison)
+        cdef const double[::1] wv
+        cdef const double* wp = NULL
+        cdef int32_t eligible = n
+        w_arr = None
+        if w is not None and not np.all(w == w[0]):
+            w_arr = w
+            wv = w
+            wp = &wv[0]
+            eligible = int(np.count_nonzero(w > 0))
+        scratch = np.empty(n, dtype=np.float64)
+        outbuf = np.empty(n, dtype=np.int32)
+        cdef const uint64_t[::1] a = h1
+        cdef const uint64_t[::1] b = h2
+        cdef double[::1] sv = scratch
+        cdef int32_t[::1] ov = outbuf
+        # Everything is computed above; the swap below runs no Python code (GIL held),
+        # so a thread calling select*/top* meanwhile sees the old arrays or the new
+        # ones, never new lengths over old arrays.
         self.targets = targets
         self._keys = keys
-        self.seed = parse_seed(seed)
+        self.seed = sd
         self.fields = fields
         self.symmetric = sym
         self.flow_seed = fs
+        self._fields = fcode
         lb_hash_keys_init(&self._hkeys, fs)
-        self._n = len(targets)
+        self._n = n
         self._ta_arr = h1
         self._tb_arr = h2
-        cdef const uint64_t[::1] a = h1
-        cdef const uint64_t[::1] b = h2
         self._ta = &a[0]
         self._tb = &b[0]
-        if w is not None:
-            w.flags.writeable = False
         self.weights = w
-        # equal weights are the unweighted case (same order, integer comparison)
-        cdef const double[::1] wv
-        self._w = NULL
-        self._eligible = self._n
-        if w is not None and not np.all(w == w[0]):
-            self._w_arr = w
-            wv = w
-            self._w = &wv[0]
-            self._eligible = int(np.count_nonzero(w > 0))
-        self._scratch_arr = np.empty(self._n, dtype=np.float64)
-        self._out_arr = np.empty(self._n, dtype=np.int32)
-        cdef double[::1] sv = self._scratch_arr
-        cdef int32_t[::1] ov = self._out_arr
+        self._w_arr = w_arr
+        self._w = wp
+        self._eligible = eligible
+        self._scratch_arr = scratch
+        self._out_arr = outbuf
         self._scratch = &sv[0]
         self._outbuf = &ov[0]
 
@@ -185,28 +197,38 @@ Weighted rendezvous (highest random weight) hashing over ``targets``.
 
     def select_index(self, flow_or_hash):
         """Index (into ``targets``) of the target for one flow or 64-bit hash."""
-        return lb_rendezvous_select(_key_of(flow_or_hash, &self._hkeys, self._fields,
-                                            self.symmetric), self._n, self._ta, self._tb,
-                                    self._w)
+        # the key first (it may run Python code), then the arrays with none in between
+        cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
+                                    self.symmetric)
+        return lb_rendezvous_select(key, self._n, self._ta, self._tb, self._w)
 
     def select(self, flow_or_hash):
         """The target for one flow or 64-bit hash."""
-        return self.targets[lb_rendezvous_select(
-            _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric), self._n,
-            self._ta, self._tb, self._w)]
+        cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
+                                    self.symmetric)
+        return self.targets[lb_rendezvous_select(key, self._n, self._ta, self._tb, self._w)]
 
     def select_many(self, flows_or_hashes):
         """int32 target indices for ``lbcore.Flows`` or an array of uint64 hashes."""
-        cdef const uint64_t[::1] h = _batch_hashes(flows_or_hashes, self._fields,
-                                                   self.symmetric, self.flow_seed)
+        inp = _batch_input(flows_or_hashes)      # Python code first
+        # Then one snapshot (no Python code between these reads) of the options and the
+        # arrays: hashing and the loop release the GIL and read only the locals, and
+        # ``keep`` holds their arrays, so a concurrent __init__ can neither free them nor
+        # pair a new length or hash option with old arrays.
+        keep = (self._ta_arr, self._tb_arr, self._w_arr)
+        cdef int32_t nt = self._n
+        cdef const uint64_t* ta = self._ta
+        cdef const uint64_t* tb = self._tb
+        cdef const double* wp = self._w
+        cdef const uint64_t[::1] h = _batch_hashes(inp, self._fields, self.symmetric,
+                                                   self.flow_seed)
         cdef Py_ssize_t n = h.shape[0]
         out = np.empty(n, dtype=np.int32)
         cdef int32_t[::1] o = out
-        keep = (self._ta_arr, self._tb_arr, self._w_arr)
         if n:
             with nogil:
-                lb_rendezvous_select_many(n, &h[0], self._n, self._ta, self._tb, self._w,
-                                          &o[0])
+                lb_rendezvous_select_many(n, &h[0], nt, ta, tb, wp, &o[0])
+        del keep
         return out
 
     def top_index(self, flow_or_hash, k):
@@ -217,8 +239,10 @@ Weighted rendezvous (highest random weight) hashing over ``targets``.
         kk = k.__index__()
         if kk < 1:
             raise ValueError(f"k must be >= 1, got {kk}")
-        cdef int32_t kc = min(kk, self._eligible)
         cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric)
+        # after the key (Python code may run there and a rebuild with it): k is bounded
+        # by the arrays the call below uses
+        cdef int32_t kc = min(kk, self._eligible)
         cdef int32_t got = lb_rendezvous_top(key, self._n, self._ta, self._tb, self._w, kc,
                                              self._outbuf, self._scratch)
         return [self._outbuf[i] for i in range(got)]

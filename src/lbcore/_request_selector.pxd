@@ -7,6 +7,7 @@ A subclass owns its kernel state and implements the ``_k_*`` hooks below (C-leve
 virtual methods: one indirect call, no Python in between); everything a caller sees
 is implemented once in _request_selector.pyx.
 """
+cimport cython
 from libc.stdint cimport int32_t, int64_t
 
 cdef class RequestSelector:
@@ -16,6 +17,9 @@ cdef class RequestSelector:
     cdef int32_t _n_slots       # valid indices are [0, _n_slots)
     cdef double _slow_start     # slow start seconds (0: off; then `now` is only validated)
     cdef str _name
+    # The thread rule: every public call holds it (picks, releases, membership and
+    # re-__init__), so the target map and the kernel state change as one step.
+    cdef cython.pymutex _lock
 
     # -- kernel hooks (every subclass) ----------------------------------------
     # One pick at `now`, counted as outstanding; -1 when no target is available.

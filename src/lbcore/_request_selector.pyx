@@ -140,50 +140,61 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
     def pick_index(self, now=None):
         """Choose a target at ``now`` and count the request on it: its dense index,
         or -1 when no target is available."""
-        return self._k_pick(self._now(now))
+        cdef double t = self._now(now)
+        with self._lock:
+            return self._k_pick(t)
 
     def pick(self, now=None):
         """``pick_index`` returning the target (LookupError when none is available)."""
-        cdef int32_t i = self._k_pick(self._now(now))
-        if i < 0:
-            raise LookupError("pick: no available target")
-        return self._targets[i]
+        cdef double t = self._now(now)
+        cdef int32_t i
+        with self._lock:
+            i = self._k_pick(t)
+            if i < 0:
+                raise LookupError("pick: no available target")
+            return self._targets[i]
 
     def acquire_at(self, target, now=None):
         """Count a request on ``target`` chosen elsewhere (e.g. a sticky session),
         available or not, so later picks see its load. Release it as usual."""
-        cdef int32_t i = self._lookup(target, "acquire_at")
-        self._k_acquire_at(i, self._now(now))
+        cdef double t = self._now(now)
+        with self._lock:
+            self._k_acquire_at(self._lookup(target, "acquire_at"), t)
 
     def acquire_at_index(self, index, now=None):
         """``acquire_at`` by dense index."""
-        cdef int32_t i = self._check_index(index, "acquire_at_index")
-        self._k_acquire_at(i, self._now(now))
+        cdef double t = self._now(now)
+        with self._lock:
+            self._k_acquire_at(self._check_index(index, "acquire_at_index"), t)
 
     def release(self, target):
         """End one request on ``target`` (ValueError if it has none outstanding)."""
-        if self._k_release(self._lookup(target, "release")) != 0:
-            raise ValueError(f"release: target {target!r} has no outstanding requests")
+        with self._lock:
+            if self._k_release(self._lookup(target, "release")) != 0:
+                raise ValueError(f"release: target {target!r} has no outstanding requests")
 
     def release_index(self, index):
         """``release`` by dense index."""
-        if self._k_release(self._check_index(index, "release_index")) != 0:
-            raise ValueError(f"release_index: index {index} has no outstanding requests")
+        with self._lock:
+            if self._k_release(self._check_index(index, "release_index")) != 0:
+                raise ValueError(f"release_index: index {index} has no outstanding requests")
 
     # -- membership, health and weights -------------------------------------
     def set_available(self, target, available, *, now=None):
         """Unavailable (unhealthy, draining) targets get no new picks; releases of
         their requests still count. With slow start, becoming available again
         re-enters slow start at ``now``."""
-        cdef int32_t i = self._lookup(target, "set_available")
+        cdef int32_t i
         cdef bint a = check_bool(available, "available")
         cdef double t = 0.0
         if a or now is not None:
             t = self._now(now)
         else:                                       # leaving service needs no time
             self._warn_no_now()
-        if self._k_set_available(i, a, t):
-            self._k_changed()
+        with self._lock:
+            i = self._lookup(target, "set_available")
+            if self._k_set_available(i, a, t):
+                self._k_changed()
 
     def sync_available(self, available, *, now=None):
         """Set the availability of indices ``0 .. len(available)-1`` at once, as
@@ -201,15 +212,19 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
         cdef const uint8_t[::1] av = np.ascontiguousarray(arr, dtype=np.uint8)
         cdef int32_t i, m = <int32_t>arr.shape[0]
         cdef Py_ssize_t changed = 0
-        for i in range(m):
-            if av[i] and self._targets[i] is _FREE:
-                raise ValueError(f"available[{i}] is True but index {i} is not a "
-                                 "registered target")
-        for i in range(m):
-            if (av[i] != 0) != self._k_available(i):
-                changed += self._k_set_available(i, av[i] != 0, t)
-        if changed:
-            self._k_changed()
+        with self._lock:
+            if m > self._n_slots:
+                raise ValueError(f"available must have at most one entry per index "
+                                 f"({self._n_slots}), got {m}")
+            for i in range(m):
+                if av[i] and self._targets[i] is _FREE:
+                    raise ValueError(f"available[{i}] is True but index {i} is not a "
+                                     "registered target")
+            for i in range(m):
+                if (av[i] != 0) != self._k_available(i):
+                    changed += self._k_set_available(i, av[i] != 0, t)
+            if changed:
+                self._k_changed()
         return changed
 
     def add(self, target, weight=1, *, available=True, now=None):
@@ -217,53 +232,58 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
         index is reused (the last freed first). With slow start, a target that
         becomes available while another one is enters slow start at ``now``."""
         check_hashable(target, "target")
-        if target in self._index:
-            raise ValueError(f"add: target {target!r} is already registered")
         w = self._k_check_weight(weight)
         cdef bint a = check_bool(available, "available")
         cdef double t = self._now(now)
         cdef int32_t i
-        cdef bint grew = not self._free
-        if grew:
-            if self._n_slots >= _MAX_SLOTS:
-                raise ValueError("add: too many targets")
-            i = self._n_slots
-        else:
-            i = self._free[len(self._free) - 1]
-        self._k_add(i, grew, w, a, t)
-        if grew:
-            self._targets.append(target)
-            self._n_slots = i + 1
-        else:
-            self._free.pop()
-            self._targets[i] = target
-        self._index[target] = i
-        self._k_changed()
-        return i
+        cdef bint grew
+        with self._lock:    # the slot is chosen and filled as one step (_k_add may allocate)
+            if target in self._index:
+                raise ValueError(f"add: target {target!r} is already registered")
+            grew = not self._free
+            if grew:
+                if self._n_slots >= _MAX_SLOTS:
+                    raise ValueError("add: too many targets")
+                i = self._n_slots
+            else:
+                i = self._free[len(self._free) - 1]
+            self._k_add(i, grew, w, a, t)
+            if grew:
+                self._targets.append(target)
+                self._n_slots = i + 1
+            else:
+                self._free.pop()
+                self._targets[i] = target
+            self._index[target] = i
+            self._k_changed()
+            return i
 
     def remove(self, target):
         """Deregister ``target``; its outstanding count is forgotten (later releases
         of it are unknown-target errors). To drain, ``set_available(target, False,
         now=...)`` and remove it once ``outstanding(target)`` is 0."""
-        cdef int32_t i = self._lookup(target, "remove")
-        self._k_remove(i)
-        del self._index[target]
-        self._targets[i] = _FREE
-        self._free.append(i)
-        self._k_changed()
+        cdef int32_t i
+        with self._lock:
+            i = self._lookup(target, "remove")
+            self._k_remove(i)
+            del self._index[target]
+            self._targets[i] = _FREE
+            self._free.append(i)
+            self._k_changed()
 
     def set_weight(self, target, weight, *, now=None):
         """Change ``target``'s weight (outstanding counts and availability stay)."""
-        cdef int32_t i = self._lookup(target, "set_weight")
         w = self._k_check_weight(weight)
         cdef double t = self._now(now)
-        self._k_set_weight(i, w, t)
-        self._k_changed()
+        with self._lock:
+            self._k_set_weight(self._lookup(target, "set_weight"), w, t)
+            self._k_changed()
 
     # -- queries ----------------------------------------------------------------
     def outstanding(self, target):
         """Requests counted on ``target`` (picks and acquire_at) and not yet released."""
-        return self._k_outstanding(self._lookup(target, "outstanding"))
+        with self._lock:
+            return self._k_outstanding(self._lookup(target, "outstanding"))
 
     def is_available(self, target):
         """Whether ``target`` may be picked (registered and available)."""

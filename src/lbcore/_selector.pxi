@@ -26,12 +26,36 @@ cdef inline uint64_t _key_of(object x, const lb_hash_keys* keys, int fields,
     return _key_of(x.__index__(), keys, fields, symmetric)
 
 
-cdef object _batch_hashes(object x, int fields, int symmetric, uint64_t seed):
-    """uint64 hashes of lbcore.Flows (hashed with the options) or of an int array."""
+cdef int _check_columns(Py_ssize_t n, const uint8_t[::1] flags,
+                        const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
+                        const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
+                        const uint16_t[::1] sport, const uint16_t[::1] dport,
+                        const uint32_t[::1] seq) except -1:
+    # lbcore.Flows guarantees one length; a duck-typed batch (any object with
+    # __lbcore_columns__) must not make a kernel read past a shorter column
+    if (flags.shape[0] != n or src_hi.shape[0] != n or src_lo.shape[0] != n
+            or dst_hi.shape[0] != n or dst_lo.shape[0] != n or sport.shape[0] != n
+            or dport.shape[0] != n or seq.shape[0] != n):
+        raise ValueError("flows_or_hashes: the batch's columns must all have the same "
+                         f"length (protocol has {n})")
+    return 0
+
+
+cdef object _batch_input(object x):
+    """The Python part of a batch (it may run Python code, and a concurrent rebuild with
+    it): the columns of lbcore.Flows (a tuple) or the hashes of an int array."""
     columns = getattr(x, "__lbcore_columns__", None)
     if columns is None:
         return as_hash_array(x)
-    c = columns()
+    return tuple(columns())
+
+
+cdef object _batch_hashes(object inp, int fields, int symmetric, uint64_t seed):
+    """uint64 hashes of _batch_input's result, hashed with the options: runs no Python
+    code, so the caller reads the options and its tables in one consistent snapshot."""
+    if type(inp) is not tuple:
+        return inp
+    c = <tuple>inp
     return _hash_cols(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
                       fields, symmetric, seed)
 
@@ -43,6 +67,7 @@ cdef object _hash_cols(
         const uint16_t[::1] sport, const uint16_t[::1] dport, const uint32_t[::1] seq,
         int fields, int symmetric, uint64_t seed):
     cdef Py_ssize_t n = proto.shape[0]
+    _check_columns(n, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq)
     out = np.empty(n, dtype=np.uint64)
     cdef uint64_t[::1] o = out
     if n:

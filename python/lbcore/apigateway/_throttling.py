@@ -14,6 +14,7 @@ token buckets. It comes from the caller, or, when omitted, from ``utc_clock`` (d
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -169,6 +170,8 @@ class ApiGateway:
     Times are UTC seconds since the epoch (finite, >= 0: quotas reset at UTC
     boundaries) and must not go back (the account bucket is shared by every request);
     ``utc_clock`` gives ``now`` when a call omits it (default :func:`time.time`).
+    One gateway may be shared by threads: configuration and decisions are serialised
+    by the gateway's lock (``_lock``), so concurrent calls decide as some serial order.
     """
 
     def __init__(self, account_throttle: ThrottleLike = ACCOUNT_DEFAULT_THROTTLE, *,
@@ -190,6 +193,9 @@ class ApiGateway:
         self._bucket_of: dict[tuple[Any, ...], int] = {}   # identity tuple -> bucket index
         self._chains: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         # (key, stage, method key) -> (b0, b1, b2, quota row, level names)
+        # Guards every structure above: bucket indices are handed out from len(self._tb),
+        # so two threads resolving new resources at once must not both see one length.
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------ configuration
     def add_stage(self, api_id: str, stage: str, *, throttle: ThrottleLike | None = None,
@@ -197,11 +203,12 @@ class ApiGateway:
         """A deployed stage: ``throttle`` is the stage-wide default (methodSettings
         ``*/*``), applied to each method separately; ``method_settings`` maps
         ``"/resource/METHOD"`` (or ``"*/*"``) to ThrottleSettings or botocore dicts."""
-        if (api_id, stage) in self._stages:
-            raise ValueError(f"stage {api_id}/{stage} already exists")
-        self._stages[(api_id, stage)] = _Stage(_throttle(throttle, "throttle"),
-                                               method_settings)
-        self._chains.clear()
+        st = _Stage(_throttle(throttle, "throttle"), method_settings)
+        with self._lock:
+            if (api_id, stage) in self._stages:
+                raise ValueError(f"stage {api_id}/{stage} already exists")
+            self._stages[(api_id, stage)] = st
+            self._chains.clear()
 
     def add_usage_plan(self, name: str, *, api_stages: Sequence[Any],
                        throttle: ThrottleLike | None = None,
@@ -213,10 +220,13 @@ class ApiGateway:
             raise ValueError(f"usage plan {name!r} already exists")
         q = None if quota is None else QuotaSettings.from_dict(quota)
         plan = _Plan(name, _throttle(throttle, "throttle"), q, api_stages)
-        for k in plan.stages:
-            if k not in self._stages:
-                raise KeyError(f"api_stages: unknown stage {k[0]}/{k[1]}")
-        self._plans[name] = plan
+        with self._lock:
+            if name in self._plans:
+                raise ValueError(f"usage plan {name!r} already exists")
+            for k in plan.stages:
+                if k not in self._stages:
+                    raise KeyError(f"api_stages: unknown stage {k[0]}/{k[1]}")
+            self._plans[name] = plan
 
     def add_api_key(self, api_key: str, plan: str, *, created: float | None = None) -> None:
         """Associate ``api_key`` with usage plan ``plan``. The quota's initial period
@@ -224,15 +234,16 @@ class ApiGateway:
         the first period the key is used in."""
         if not isinstance(api_key, str):
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
-        if plan not in self._plans:
-            raise KeyError(f"unknown usage plan {plan!r}")
-        if api_key in self._keys:
-            raise ValueError(f"api_key {api_key!r} is already in a usage plan")
-        self._keys[api_key] = plan
-        q = self._plans[plan].quota
-        if q is not None:
-            self._key_quota[api_key] = self._quotas.add(q.limit, q.period, q.offset,
-                                                        initial=created)
+        with self._lock:
+            if plan not in self._plans:
+                raise KeyError(f"unknown usage plan {plan!r}")
+            if api_key in self._keys:
+                raise ValueError(f"api_key {api_key!r} is already in a usage plan")
+            q = self._plans[plan].quota
+            if q is not None:
+                self._key_quota[api_key] = self._quotas.add(q.limit, q.period, q.offset,
+                                                            initial=created)
+            self._keys[api_key] = plan
 
     def quota_remaining(self, api_key: str, now: float | None = None) -> int | None:
         """Requests ``api_key`` may still make in the quota period containing ``now``
@@ -323,11 +334,12 @@ class ApiGateway:
             raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
         mkey = _request_key(resource, method)
         new: list[ThrottleSettings] = []
-        try:
-            b0, b1, b2, q, names = self._resolve(api_key, sk, mkey, new)
-        finally:
-            self._grow(new)
-        code = check_chain(self._tb, self._quotas, b0, b1, b2, q, now)
+        with self._lock:
+            try:
+                b0, b1, b2, q, names = self._resolve(api_key, sk, mkey, new)
+            finally:
+                self._grow(new)
+            code = check_chain(self._tb, self._quotas, b0, b1, b2, q, now)
         if code == 0:
             return ALLOWED
         if code == 1:
@@ -366,18 +378,20 @@ class ApiGateway:
         table = np.empty((len(cu), 4), dtype=np.int32)
         names = np.empty((len(cu), 3), dtype=object)
         new: list[ThrottleSettings] = []
-        try:
-            for j, c in enumerate(cu.tolist()):          # one pass per distinct kind
-                c, m = divmod(c, len(mu))
-                k, r = divmod(c, len(ru))
-                b0, b1, b2, q, nm = self._resolve(ku[k], sk, _request_key(ru[r], mu[m]), new)
-                table[j] = (b0, b1, b2, q)
-                names[j] = nm
-        finally:
-            self._grow(new)
-        cinv = cinv.reshape(-1)
-        rows = table[cinv]
-        codes = check_chains(self._tb, self._quotas, rows[:, :3], rows[:, 3], times)
+        with self._lock:
+            try:
+                for j, c in enumerate(cu.tolist()):          # one pass per distinct kind
+                    c, m = divmod(c, len(mu))
+                    k, r = divmod(c, len(ru))
+                    b0, b1, b2, q, nm = self._resolve(ku[k], sk, _request_key(ru[r], mu[m]),
+                                                      new)
+                    table[j] = (b0, b1, b2, q)
+                    names[j] = nm
+            finally:
+                self._grow(new)
+            cinv = cinv.reshape(-1)
+            rows = table[cinv]
+            codes = check_chains(self._tb, self._quotas, rows[:, :3], rows[:, 3], times)
         allowed = codes == 0
         reason = np.full(n, None, dtype=object)
         reason[codes == 1] = QUOTA_EXCEEDED

@@ -13,6 +13,7 @@ request enters each module at most once (tests/policies/test_route_path.py).
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable, Mapping, Sequence
 
 from lbcore import WeightedRandom, hash_key
@@ -114,6 +115,10 @@ class ApplicationLoadBalancer:
                                       self._derive_seed(f"tg:{key}"))
         self._listeners: dict[int, Listener] = {}
         self._nactions = 0
+        # The thread rule: one ALB may be shared by threads. route and add_listener hold
+        # this lock (target-group clocks, weighted picks, cookies and LOR leases change
+        # together); complete() releases a lease with one compiled call (atomic).
+        self._lock = threading.Lock()
 
     def _derive_seed(self, label: str) -> int:
         return int(hash_key(f"{self.seed}:{label}"))
@@ -129,35 +134,36 @@ class ApplicationLoadBalancer:
         port = int_field(port, 1, 65535, "port")
         if protocol not in ("HTTP", "HTTPS"):
             raise ValueError(f"protocol must be HTTP or HTTPS, got {protocol!r}")
-        if port in self._listeners:
-            raise ValueError(f"port: a listener on {port} exists")
-        if isinstance(rules, Mapping):
-            rules = [rules]
+        with self._lock:
+            if port in self._listeners:
+                raise ValueError(f"port: a listener on {port} exists")
+            if isinstance(rules, Mapping):
+                rules = [rules]
 
-        def ap(actions: Any, where: str) -> Any:
-            act = parse_actions(actions, where, self._tgs, protocol)
-            if isinstance(act, ForwardAction):
-                self._prepare_forward(act)
-            return act
-        parsed: list[Rule] = []
-        default: Rule | None = None
-        for i, r in enumerate(rules):
-            rule = parse_rule(r, f"Rules[{i}]", ap)
-            if rule.priority is None:
-                if default is not None:
-                    raise ValueError(f"Rules[{i}]: a second default rule")
-                default = rule
-            else:
-                parsed.append(rule)
-        if default is None:
-            if default_actions is None:
-                raise ValueError("default_actions is required (no IsDefault rule in rules)")
-            default = Rule(None, [], ap(default_actions, "DefaultActions"))
-        elif default_actions is not None:
-            raise ValueError("default_actions given and rules contain the default rule")
-        lst = Listener(port, protocol, RuleSet(parsed, default))
-        self._listeners[port] = lst
-        return lst
+            def ap(actions: Any, where: str) -> Any:
+                act = parse_actions(actions, where, self._tgs, protocol)
+                if isinstance(act, ForwardAction):
+                    self._prepare_forward(act)
+                return act
+            parsed: list[Rule] = []
+            default: Rule | None = None
+            for i, r in enumerate(rules):
+                rule = parse_rule(r, f"Rules[{i}]", ap)
+                if rule.priority is None:
+                    if default is not None:
+                        raise ValueError(f"Rules[{i}]: a second default rule")
+                    default = rule
+                else:
+                    parsed.append(rule)
+            if default is None:
+                if default_actions is None:
+                    raise ValueError("default_actions is required (no IsDefault rule in rules)")
+                default = Rule(None, [], ap(default_actions, "DefaultActions"))
+            elif default_actions is not None:
+                raise ValueError("default_actions given and rules contain the default rule")
+            lst = Listener(port, protocol, RuleSet(parsed, default))
+            self._listeners[port] = lst
+            return lst
 
     def _prepare_forward(self, act: ForwardAction) -> None:
         self._nactions += 1
@@ -190,43 +196,44 @@ class ApplicationLoadBalancer:
         ``load_balancing.cross_zone.enabled = false``."""
         if type(request) is not Request and not isinstance(request, Request):
             raise TypeError(f"request must be a Request, got {type(request).__name__}")
-        if now is None:
-            now = self._clock()
-        if type(now) is not float or now - now != 0.0:     # not a finite float
-            now = check_now(now)
-        try:
-            lst = self._listeners[request.port]
-        except KeyError:
-            raise ValueError(f"request.port: no listener on port {request.port}") from None
-        rule = lst.only_default or lst.ruleset.match(request)
-        act = rule.action
-        if type(act) is ForwardAction and act.plain is not None:
-            # one target group, no stickiness: no cookies to read or set
-            d = act.plain(zone, now, rule.priority)
-            if d is None:
+        with self._lock:     # the thread rule (see __init__)
+            if now is None:
+                now = self._clock()
+            if type(now) is not float or now - now != 0.0:     # not a finite float
+                now = check_now(now)
+            try:
+                lst = self._listeners[request.port]
+            except KeyError:
+                raise ValueError(f"request.port: no listener on port {request.port}") from None
+            rule = lst.only_default or lst.ruleset.match(request)
+            act = rule.action
+            if type(act) is ForwardAction and act.plain is not None:
+                # one target group, no stickiness: no cookies to read or set
+                d = act.plain(zone, now, rule.priority)
+                if d is None:
+                    return FixedResponse(503, "text/plain", "", rule.priority)
+                return d
+            if type(act) is not ForwardAction:
+                if type(act) is RedirectAction:
+                    return Redirect(act.status, act.location(request), rule.priority)
+                assert isinstance(act, FixedResponseAction)
+                return FixedResponse(act.status, act.content_type, act.body, rule.priority)
+            if act.picker is None:
+                s = act.states[0]
+            elif act.stickiness is None:
+                s = act.states[act.picker.pick_index(now)]
+            else:
+                s = None                    # the AWSALBTG cookie may decide the group
+            if s is not None and not s.sticky:
+                d = s.pools.forward(zone, now, rule.priority)
+                return d if d is not None else FixedResponse(503, "text/plain", "", rule.priority)
+            s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
+                                                        SetCookie)
+            if idx < 0:
                 return FixedResponse(503, "text/plain", "", rule.priority)
-            return d
-        if type(act) is not ForwardAction:
-            if type(act) is RedirectAction:
-                return Redirect(act.status, act.location(request), rule.priority)
-            assert isinstance(act, FixedResponseAction)
-            return FixedResponse(act.status, act.content_type, act.body, rule.priority)
-        if act.picker is None:
-            s = act.states[0]
-        elif act.stickiness is None:
-            s = act.states[act.picker.pick_index(now)]
-        else:
-            s = None                    # the AWSALBTG cookie may decide the group
-        if s is not None and not s.sticky:
-            d = s.pools.forward(zone, now, rule.priority)
-            return d if d is not None else FixedResponse(503, "text/plain", "", rule.priority)
-        s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
-                                                    SetCookie)
-        if idx < 0:
-            return FixedResponse(503, "text/plain", "", rule.priority)
-        assert pool is not None
-        return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
-                       pool.release, idx)
+            assert pool is not None
+            return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
+                           pool.release, idx)
 
     def is_healthy(self, now: float | None = None) -> bool:
         """Route 53 alias EvaluateTargetHealth: healthy when every target group its

@@ -5,6 +5,7 @@ on HTTP/HTTPS listeners only, cross-zone load balancing off unless enabled
 (the API default). Semantics and sources: docs/alb.md ("Classic LB")."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lbcore import hash_key
@@ -122,6 +123,9 @@ class ClassicLoadBalancer:
                 self.instances, "least_outstanding_requests" if l7 else "round_robin", 0,
                 seed_for(l7), cross_zone=cross_zone, fail_open=False, zone_fallback=False)
             for l7 in (True, False)}
+        # The thread rule: one CLB may be shared by threads; route holds this lock (the
+        # instances' clock, the pools' picks and leases change together).
+        self._lock = threading.Lock()
 
     @property
     def clock(self) -> Clock:
@@ -136,36 +140,37 @@ class ClassicLoadBalancer:
         when cross-zone is off)."""
         if request is not None and not isinstance(request, Request):
             raise TypeError(f"request must be a Request or None, got {type(request).__name__}")
-        now = check_now(self._clock() if now is None else now)
-        if port is None:
-            port = request.port if request is not None else None
-            if port not in self._listeners and len(self._listeners) == 1:
-                port = next(iter(self._listeners))
-        proto = self._listeners.get(port) if port is not None else None
-        if proto is None:
-            raise ValueError(f"port: no listener on port {port}")
-        l7 = proto in _L7
-        if l7 and request is None:
-            raise ValueError("request is required for an HTTP/HTTPS listener")
-        pol = self._sticky.get(port) if port is not None else None
-        sticky = -1
-        if pol is not None:
-            assert request is not None
-            if pol[0] == "lb" or pol[1] in request.cookies:
-                got = self._cookies.decode(request.cookies.get("AWSELB"))
-                if got is not None and (pol[0] == "lb" or got[2] > now):
-                    sticky = got[1]     # lb_cookie: the expiry is not checked
-        pool, idx = self._pools[l7].pick(zone, now, sticky)
-        if pool is None or idx < 0:
-            return FixedResponse(503, "text/plain", "")
-        cookies = []
-        if pol is not None and not (pol[0] == "lb" and idx == sticky):
-            # lb_cookie: set once, when the instance is chosen (never refreshed)
-            exp = pol[1] if pol[0] == "lb" else None
-            cookies.append(SetCookie("AWSELB", self._cookies.encode(
-                0, idx, None if exp is None else now + exp), exp))
-        return forward(self.instances, pool.targets[idx], tuple(cookies), None, False,
-                       pool.release, idx)
+        with self._lock:     # the thread rule (see __init__)
+            now = check_now(self._clock() if now is None else now)
+            if port is None:
+                port = request.port if request is not None else None
+                if port not in self._listeners and len(self._listeners) == 1:
+                    port = next(iter(self._listeners))
+            proto = self._listeners.get(port) if port is not None else None
+            if proto is None:
+                raise ValueError(f"port: no listener on port {port}")
+            l7 = proto in _L7
+            if l7 and request is None:
+                raise ValueError("request is required for an HTTP/HTTPS listener")
+            pol = self._sticky.get(port) if port is not None else None
+            sticky = -1
+            if pol is not None:
+                assert request is not None
+                if pol[0] == "lb" or pol[1] in request.cookies:
+                    got = self._cookies.decode(request.cookies.get("AWSELB"))
+                    if got is not None and (pol[0] == "lb" or got[2] > now):
+                        sticky = got[1]     # lb_cookie: the expiry is not checked
+            pool, idx = self._pools[l7].pick(zone, now, sticky)
+            if pool is None or idx < 0:
+                return FixedResponse(503, "text/plain", "")
+            cookies = []
+            if pol is not None and not (pol[0] == "lb" and idx == sticky):
+                # lb_cookie: set once, when the instance is chosen (never refreshed)
+                exp = pol[1] if pol[0] == "lb" else None
+                cookies.append(SetCookie("AWSELB", self._cookies.encode(
+                    0, idx, None if exp is None else now + exp), exp))
+            return forward(self.instances, pool.targets[idx], tuple(cookies), None, False,
+                           pool.release, idx)
 
     def is_healthy(self, now: float | None = None) -> bool:
         """Route 53 alias EvaluateTargetHealth: healthy when at least one instance

@@ -51,9 +51,11 @@ class GatewayLoadBalancer(L4LoadBalancer):
     def set_target_group(self, target_group: TargetGroup, *, attributes: Attributes = None,
                          **kwargs: str | int | bool) -> GatewayLoadBalancer:
         """The listener's target group (a GWLB has a single listener)."""
-        if self._listeners:
-            raise ValueError("target_group: this Gateway Load Balancer already has its listener")
-        self._add_listener("GENEVE", 6081, target_group, attributes, kwargs)
+        with self._lock:
+            if self._listeners:
+                raise ValueError("target_group: this Gateway Load Balancer already has its "
+                                 "listener")
+            self._add_listener("GENEVE", 6081, target_group, attributes, kwargs)
         return self
 
     def _valid_mask(self, tg: TargetGroup, codes: np.ndarray, any_healthy: bool) -> np.ndarray:
@@ -95,22 +97,23 @@ class GatewayLoadBalancer(L4LoadBalancer):
         if type(flow) is not Flow:
             check_flow(flow)
         lst = self._listeners[0] if self._listeners else self._only_listener()
-        if now is None:
-            now = self._clock()
-        tg = lst.target_group
-        tg.advance(now)
-        if lst.built_version != (tg.version, self._config):
-            self._rebuild(lst)
-        path = lst.path
-        t = path.route_flow(flow, now, -1 if node is None else self._node_index(node))
-        z = path.last_node
-        dropped = 1 if path.last_flags & FLOW_DROPPED else 0
-        i = ((t + 1) * self._n_nodes + z) * 2 + dropped    # see L4Listener.decisions
-        d = lst.decisions[i]
-        if d is None:
-            d = lst.decisions[i] = _new_tuple(L4Decision, (
-                lst.targets[t] if t >= 0 else None, self.availability_zones[z], bool(dropped)))
-        return d                 # type: ignore[no-any-return]
+        with self._lock:     # one route at a time (see L4LoadBalancer)
+            if now is None:
+                now = self._clock()
+            tg = lst.target_group
+            tg.advance(now)
+            if lst.built_version != (tg.version, self._config):
+                self._rebuild(lst)
+            path = lst.path
+            t = path.route_flow(flow, now, -1 if node is None else self._node_index(node))
+            z = path.last_node
+            dropped = 1 if path.last_flags & FLOW_DROPPED else 0
+            i = ((t + 1) * self._n_nodes + z) * 2 + dropped    # see L4Listener.decisions
+            d = lst.decisions[i]
+            if d is None:
+                d = lst.decisions[i] = _new_tuple(L4Decision, (
+                    lst.targets[t] if t >= 0 else None, self.availability_zones[z], bool(dropped)))
+            return d                 # type: ignore[no-any-return]
 
     def route_many(self, flows: Flows, times: Any, *,
                    node: str | int | None = None) -> L4Result:
@@ -120,9 +123,10 @@ class GatewayLoadBalancer(L4LoadBalancer):
         n = len(flows)
         t = check_times(times, n)
         z = self._node_index(node)
-        if n:
-            self._prepare(lst, float(t[0]))
-        target, nd, fl = lst.path.route_flows(flows, t, z)
-        if n:       # the clock moves on to the batch's last time
-            lst.target_group.advance(float(t[-1]))
-        return L4Result(self.target_groups, target, nd, np.zeros(n, dtype=np.int32), fl)
+        with self._lock:
+            if n:
+                self._prepare(lst, float(t[0]))
+            target, nd, fl = lst.path.route_flows(flows, t, z)
+            if n:       # the clock moves on to the batch's last time
+                lst.target_group.advance(float(t[-1]))
+            return L4Result(self.target_groups, target, nd, np.zeros(n, dtype=np.int32), fl)

@@ -10,6 +10,7 @@ GWLB: their ``valid_mask``; see docs/elb.md).
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -143,6 +144,11 @@ class L4LoadBalancer:
         self._target_seed = _derive(self._seed, _TARGET_SALT)
         self._affinity_seed = _derive(self._seed, _AFFINITY_SALT)
         self._config = 0
+        # The thread rule: one load balancer may be shared by threads. Every public
+        # call that reads or changes listeners, rebuilt tables, the per-listener
+        # decision cache or a path's last node holds this lock (a route reads the path's
+        # ``last_node`` after routing, and a rebuild swaps ``targets`` and ``decisions``).
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------ configuration
     @property
@@ -164,11 +170,12 @@ class L4LoadBalancer:
             changed |= set(attributes) if isinstance(attributes, Mapping) else \
                 {a["Key"] for a in attributes}
         changed |= {k for k in LOAD_BALANCER_ATTRIBUTES if k.replace(".", "_") in kwargs}
-        merged = dict(self.attributes)
-        merged.update({k: strings[k] for k in changed})
-        self.attribute_values, self.attributes = parse_attributes(
-            LOAD_BALANCER_ATTRIBUTES, self._family, None, merged)
-        self._config += 1
+        with self._lock:
+            merged = dict(self.attributes)
+            merged.update({k: strings[k] for k in changed})
+            self.attribute_values, self.attributes = parse_attributes(
+                LOAD_BALANCER_ATTRIBUTES, self._family, None, merged)
+            self._config += 1
         return self
 
     def _add_listener(self, protocol: str, port: int, target_group: TargetGroup,
@@ -211,15 +218,16 @@ class L4LoadBalancer:
         balancer's clock). A target group with no registered targets is unhealthy
         (Route 53 guide, "Evaluate target health"); so is a load balancer without
         listeners (nothing to route to)."""
-        if now is None:
-            now = self._clock()
-        if not self._listeners:
-            return False
-        for tg in {id(lst.target_group): lst.target_group for lst in self._listeners}.values():
-            tg.advance(now)
-            if not tg.has_healthy():
+        with self._lock:
+            if now is None:
+                now = self._clock()
+            if not self._listeners:
                 return False
-        return True
+            for tg in {id(lst.target_group): lst.target_group for lst in self._listeners}.values():
+                tg.advance(now)
+                if not tg.has_healthy():
+                    return False
+            return True
 
     def target_health(self, now: float | None = None, listener: int = 0) -> dict[Any, str]:
         """``{target id: state}`` as DescribeTargetHealth reports it for this load
@@ -339,10 +347,11 @@ class L4LoadBalancer:
     def nodes_in_dns(self, now: float | None = None, listener: int = 0) -> list[str]:
         """AZ names whose node DNS hands out for this listener at ``now``
         (omitted: the load balancer's clock)."""
-        lst = self._listener(listener)
-        lst.target_group.advance(self._clock() if now is None else now)
-        self._ensure(lst)
-        return [self.availability_zones[z] for z in lst.dns.tolist()]
+        with self._lock:
+            lst = self._listener(listener)
+            lst.target_group.advance(self._clock() if now is None else now)
+            self._ensure(lst)
+            return [self.availability_zones[z] for z in lst.dns.tolist()]
 
     def _listener(self, listener: int) -> L4Listener:
         if isinstance(listener, bool) or not isinstance(listener, int) or \

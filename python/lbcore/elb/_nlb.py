@@ -56,15 +56,16 @@ class NetworkLoadBalancer(L4LoadBalancer):
             raise ValueError(f"protocol must be TCP, UDP, TCP_UDP or TLS, got {protocol!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise ValueError(f"port must be in 1..65535, got {port!r}")
-        mine = l4_protocols(protocol)
-        for other in self._listeners:
-            if other.port == port and mine & l4_protocols(other.protocol):
-                raise ValueError(f"port: a listener on {port} already takes "
-                                 f"{other.protocol} traffic")
-        lst = self._add_listener(protocol, port, target_group, attributes, kwargs)
-        for p in mine:
-            self._by_port[(p, port)] = lst
-        return lst.index
+        with self._lock:
+            mine = l4_protocols(protocol)
+            for other in self._listeners:
+                if other.port == port and mine & l4_protocols(other.protocol):
+                    raise ValueError(f"port: a listener on {port} already takes "
+                                     f"{other.protocol} traffic")
+            lst = self._add_listener(protocol, port, target_group, attributes, kwargs)
+            for p in mine:
+                self._by_port[(p, port)] = lst
+            return lst.index
 
     def _configure(self, lst: L4Listener) -> None:
         tg = lst.target_group
@@ -125,26 +126,27 @@ class NetworkLoadBalancer(L4LoadBalancer):
             check_flow(flow)
         if lst is None:
             return nlb_decision(None, None)
-        if now is None:
-            now = self._clock()
-        tg = lst.target_group
-        tg.advance(now)
-        if lst.built_version != (tg.version, self._config):
-            self._rebuild(lst)
-        if node is not None:
-            zi = self._node_index(node)
-        elif client_zone is not None:
-            zi = self._affinity_node(lst, client_zone, (flow.src_hi, flow.src_lo))
-        else:
-            zi = -1
-        t = lst.path.route_flow(flow, now, zi)
-        z = lst.path.last_node
-        i = ((t + 1) * self._n_nodes + z) * 2          # see L4Listener.decisions
-        d = lst.decisions[i]
-        if d is None:
-            d = lst.decisions[i] = nlb_decision(lst.targets[t] if t >= 0 else None,
-                                                self.availability_zones[z])
-        return d                 # type: ignore[no-any-return]
+        with self._lock:     # one route at a time: path.last_node, rebuilds (see L4LoadBalancer)
+            if now is None:
+                now = self._clock()
+            tg = lst.target_group
+            tg.advance(now)
+            if lst.built_version != (tg.version, self._config):
+                self._rebuild(lst)
+            if node is not None:
+                zi = self._node_index(node)
+            elif client_zone is not None:
+                zi = self._affinity_node(lst, client_zone, (flow.src_hi, flow.src_lo))
+            else:
+                zi = -1
+            t = lst.path.route_flow(flow, now, zi)
+            z = lst.path.last_node
+            i = ((t + 1) * self._n_nodes + z) * 2          # see L4Listener.decisions
+            d = lst.decisions[i]
+            if d is None:
+                d = lst.decisions[i] = nlb_decision(lst.targets[t] if t >= 0 else None,
+                                                    self.availability_zones[z])
+            return d                 # type: ignore[no-any-return]
 
     def route_many(self, flows: Flows, times: Any, *,
                    node: str | int | None = None) -> L4Result:
@@ -161,25 +163,26 @@ class NetworkLoadBalancer(L4LoadBalancer):
         listener = np.full(n, -1, dtype=np.int32)
         if n == 0:
             return L4Result(self.target_groups, out[0], out[1], listener, out[2])
-        proto = flows.protocol
-        port = flows.dst_port
-        routed = []
-        for lst in self._listeners:
-            ps = l4_protocols(lst.protocol)
-            hit = port == lst.port
-            hit &= (proto == 6) | (proto == 17) if len(ps) == 2 else proto == next(iter(ps))
-            if hit.all():
-                index = None
-                t0 = t[0]
-            else:
-                index = np.flatnonzero(hit)
-                if index.size == 0:
-                    continue
-                t0 = t[index[0]]
-            self._prepare(lst, float(t0))
-            lst.path.route_flows(flows, t, z, index, out)
-            listener[hit] = lst.index
-            routed.append(lst)
-        for lst in routed:      # the clock moves on to the batch's last time
-            lst.target_group.advance(float(t[-1]))
-        return L4Result(self.target_groups, out[0], out[1], listener, out[2])
+        with self._lock:
+            proto = flows.protocol
+            port = flows.dst_port
+            routed = []
+            for lst in self._listeners:
+                ps = l4_protocols(lst.protocol)
+                hit = port == lst.port
+                hit &= (proto == 6) | (proto == 17) if len(ps) == 2 else proto == next(iter(ps))
+                if hit.all():
+                    index = None
+                    t0 = t[0]
+                else:
+                    index = np.flatnonzero(hit)
+                    if index.size == 0:
+                        continue
+                    t0 = t[index[0]]
+                self._prepare(lst, float(t0))
+                lst.path.route_flows(flows, t, z, index, out)
+                listener[hit] = lst.index
+                routed.append(lst)
+            for lst in routed:      # the clock moves on to the batch's last time
+                lst.target_group.advance(float(t[-1]))
+            return L4Result(self.target_groups, out[0], out[1], listener, out[2])

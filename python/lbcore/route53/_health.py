@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 import time
 import warnings
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
@@ -188,6 +189,9 @@ class HealthCheck:
         self.history = history
         self._clock = check_clock(clock)
         self._lines = [_Timeline(failure_threshold, history) for _ in range(checkers)]
+        # The thread rule: observe rewrites a timeline's lists (insert, then the states
+        # after it) while is_healthy may read them from another thread: both hold this.
+        self._lock = threading.Lock()
 
     @property
     def clock(self) -> Clock:
@@ -210,7 +214,8 @@ class HealthCheck:
                 or not 0 <= checker < self.checkers:
             raise ValueError(f"checker must be an int in 0..{self.checkers - 1}, got "
                              f"{checker!r}")
-        self._lines[checker].add(t, ok)
+        with self._lock:
+            self._lines[checker].add(t, ok)
 
     def _raw(self, now: float) -> bool:
         if self.checkers == 1:
@@ -223,13 +228,15 @@ class HealthCheck:
         t = check_now(self._clock() if now is None else now)
         if self.disabled:                      # healthy, then Inverted (HealthCheckConfig)
             return not self.inverted
-        return self._raw(t) != self.inverted
+        with self._lock:
+            return self._raw(t) != self.inverted
 
     def next_check_time(self, now: float | None = None) -> float:
         """When the next check is due after ``now``: the newest observation at or before
         ``now`` (any checker) + the request interval."""
         t = check_now(self._clock() if now is None else now)
-        last = [x for x in (line.last_time(t) for line in self._lines) if x is not None]
+        with self._lock:
+            last = [x for x in (line.last_time(t) for line in self._lines) if x is not None]
         return max(t, max(last) + self.request_interval) if last else t
 
     def __repr__(self) -> str:

@@ -28,6 +28,7 @@ evaluated at ``now`` (seconds) from the caller, or, when omitted, from the zone'
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -625,6 +626,11 @@ class HostedZone:
         self._dispatch: dict[tuple[Any, Any], Any] = {}
         self._names: set[str] = set()
         self._nonterminals: set[str] = set()     # ancestors of names, inside the zone
+        # The thread rule: add (record sets, compiled groups, the dispatch memo) and the
+        # memo's fills hold this lock, so a resolve racing an add never stores a group
+        # compiled from the old record sets after add cleared the memo. Answers read the
+        # memo without it (one dict lookup); health checks lock themselves.
+        self._lock = threading.Lock()
         for rs in record_sets:
             self.add(rs)
 
@@ -636,6 +642,10 @@ class HostedZone:
     def add(self, rs: RecordSet) -> RecordSet:
         """Add a record set; rejected (ValueError naming the field) when it conflicts with
         the record sets already under its name and type."""
+        with self._lock:
+            return self._add(rs)
+
+    def _add(self, rs: RecordSet) -> RecordSet:
         if not isinstance(rs, RecordSet):
             raise TypeError(f"record set must be a RecordSet, got {type(rs).__name__}")
         if rs.name != self.name and not rs.name.endswith("." + self.name):
@@ -763,19 +773,20 @@ class HostedZone:
     def _route(self, name: str, rtype: str) -> Any:
         """What answers ``name``/``rtype``: NXDOMAIN, NODATA or the group, remembered per
         (name as asked, rtype) until the zone changes (validation happens here, once)."""
-        _, key, miss = self._lookup(name, rtype)
-        hit: Any
-        if miss == "NXDOMAIN":
-            hit = NXDOMAIN
-        elif miss == "NODATA":
-            hit = NODATA
-        else:
-            assert key is not None
-            hit = self._group(key)
-        if len(self._dispatch) >= _DISPATCH_MAX:           # bounded: names are the caller's
-            self._dispatch.clear()
-        self._dispatch[(name, rtype)] = hit
-        return hit
+        with self._lock:
+            _, key, miss = self._lookup(name, rtype)
+            hit: Any
+            if miss == "NXDOMAIN":
+                hit = NXDOMAIN
+            elif miss == "NODATA":
+                hit = NODATA
+            else:
+                assert key is not None
+                hit = self._group(key)
+            if len(self._dispatch) >= _DISPATCH_MAX:       # bounded: names are the caller's
+                self._dispatch.clear()
+            self._dispatch[(name, rtype)] = hit
+            return hit
 
     def _resolve(self, name: str, rtype: str, client: Client | None, now: float,
                  depth: int) -> Answer:
@@ -834,12 +845,14 @@ class HostedZone:
         now = check_now(self._clock() if now is None else now)
         if not isinstance(clients, Clients):
             clients = Clients(clients)
-        _, key, miss = self._lookup(name, rtype)
+        with self._lock:
+            _, key, miss = self._lookup(name, rtype)
+            if miss is None:
+                assert key is not None
+                g = self._group(key)
         if miss is not None:
             rcode = "NXDOMAIN" if miss == "NXDOMAIN" else "NOERROR"
             return BatchAnswer(rcode, (), np.full(len(clients), -1, dtype=np.int32))
-        assert key is not None
-        g = self._group(key)
         return BatchAnswer("NOERROR", g.records, g.choose_many(clients, now))
 
     # -- loading from the AWS API
