@@ -415,6 +415,12 @@ cdef class TokenBuckets:
     def __len__(self):
         return self._n
 
+    def __reduce__(self):
+        # every bucket's row (tokens, last refill, rate, scale, capacity) exactly;
+        # never a lock: the restored object gets its own
+        return (_restore_buckets, (type(self), np.array(self._state[:self._n], copy=True),
+                                   self._rate0, self._burst0))
+
     @property
     def n(self):
         return self._n
@@ -622,6 +628,27 @@ def period_id(now, period):
     if period not in _PERIODS:
         raise ValueError(f"period must be one of DAY, WEEK, MONTH, got {period!r}")
     return lb_bucket_period_id(_to_ns(now), _PERIODS[period])
+
+
+def _restore_buckets(cls, rows, rate0, burst0):
+    """Unpickle TokenBuckets (see TokenBuckets.__reduce__): the rows are checked
+    against the kernel's invariants before they are used."""
+    if not (isinstance(cls, type) and issubclass(cls, TokenBuckets)):
+        raise TypeError("_restore_buckets: not a TokenBuckets class")
+    r = np.array(rows, copy=True)
+    if r.dtype != np.int64 or r.ndim != 2 or r.shape[1] != LB_BUCKET_STRIDE \
+            or not 1 <= r.shape[0] <= 2**31 - 1:
+        raise ValueError("TokenBuckets state: rows must be int64 of shape (n, 8)")
+    tok, last, rate, scale, cap, maxc = (r[:, k] for k in
+                                         (LB_TOK, LB_LAST, LB_RATE, LB_SCALE, LB_CAP, LB_MAXC))
+    if ((scale < 1).any() or (rate < 0).any() or (cap < 0).any() or (last < 0).any()
+            or (tok < 0).any() or (tok > cap).any() or (maxc != cap // scale).any()):
+        raise ValueError("TokenBuckets state: a row breaks the bucket invariants")
+    cdef TokenBuckets obj = cls.__new__(cls)
+    obj._rate0 = rate0
+    obj._burst0 = burst0
+    obj._set_state(r)
+    return obj
 
 
 @cython.embedsignature(False)

@@ -254,6 +254,7 @@ cdef class FlowTable:
     cdef object _locked(self)
     cdef _refuse_owned(self)
     cdef grow_to(self, int32_t cap)
+    cdef snapshot(self)             # __reduce__'s value; the caller holds owner_lock
     cdef double _check_now(self, now) except? -1.0
     cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
                         const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,

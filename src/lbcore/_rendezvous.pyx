@@ -5,6 +5,8 @@ See _rendezvous.pxd for the score; docs/consistent.md for the semantics; modelle
 tests/reference/rendezvous_ref.py.
 """
 cimport cython
+import functools
+
 import numpy as np
 
 from libc.math cimport log
@@ -176,6 +178,14 @@ Weighted rendezvous (highest random weight) hashing over ``targets``.
         """``(ta, tb, weights or None)``: the read-only arrays the rendezvous kernels
         take (``lbcore.numba.rendezvous_*``), C-contiguous uint64 / float64."""
         return self._ta_arr, self._tb_arr, self._w_arr
+
+    def __reduce__(self):
+        # rebuilt from the constructor arguments (selection is a pure function of them)
+        if self.targets is None:
+            raise TypeError("cannot pickle a Rendezvous that was never initialised")
+        return (functools.partial(type(self), weights=self.weights, seed=self.seed,
+                                  fields=self.fields, symmetric=self.symmetric,
+                                  flow_seed=self.flow_seed), (self.targets,))
 
     def __len__(self):
         return self._n

@@ -5,6 +5,7 @@ on HTTP/HTTPS listeners only, cross-zone load balancing off unless enabled
 (the API default). Semantics and sources: docs/alb.md ("Classic LB")."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lbcore import hash_key
@@ -13,8 +14,8 @@ from lbcore.elb._decisions import (FixedResponse, Forward, HTTPDecision, Redirec
                                    SetCookie, forward)
 from lbcore.elb._pool import TargetGroupPools
 from lbcore.elb._request import Request
-from lbcore.elb._targets import (Clock, HealthCheckSettings, Target, TargetGroup,
-                                 check_clock, check_now)
+from lbcore.elb._targets import (Clock, HealthCheckSettings, PickleWithoutLock, Target,
+                                 TargetGroup, check_clock, check_now)
 
 __all__ = ["ClassicLoadBalancer"]
 
@@ -22,7 +23,12 @@ _L7 = ("HTTP", "HTTPS")
 _L4 = ("TCP", "SSL")
 
 
-class ClassicLoadBalancer:
+def _zone_seed(seed: int, l7: bool, zone: str | None) -> int:
+    """The seed of a listener kind's pool in a zone."""
+    return int(hash_key(f"{seed}:clb:{(l7, zone)}"))
+
+
+class ClassicLoadBalancer(PickleWithoutLock):
     """A Classic Load Balancer.
 
     ``instances``: :class:`~lbcore.elb.Target` objects (their
@@ -108,7 +114,7 @@ class ClassicLoadBalancer:
         # one set of pools per listener kind: least outstanding requests for
         # HTTP/HTTPS listeners, round robin for TCP/SSL listeners
         def seed_for(l7: bool) -> Callable[[str | None], int]:
-            return lambda zone: int(hash_key(f"{seed}:clb:{(l7, zone)}"))
+            return functools.partial(_zone_seed, seed, l7)      # picklable, unlike a lambda
         self._pools = {
             l7: TargetGroupPools(
                 self.instances, "least_outstanding_requests" if l7 else "round_robin", 0,

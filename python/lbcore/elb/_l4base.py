@@ -18,7 +18,8 @@ from lbcore import Flow, Flows, Maglev, hash_key
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
 from lbcore.elb._kernels import MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prime, parse_seed
-from lbcore.elb._targets import HEALTHY, Clock, Target, TargetGroup, check_clock
+from lbcore.elb._targets import (HEALTHY, Clock, PickleWithoutLock, Target, TargetGroup,
+                                 check_clock)
 from lbcore.elb._zones import node_pools
 
 __all__ = ["L4LoadBalancer", "L4Listener", "UDP_IDLE_SECONDS", "check_flow", "check_flows",
@@ -95,7 +96,7 @@ class L4Listener:
         self.decisions: list[Any] = []
 
 
-class L4LoadBalancer:
+class L4LoadBalancer(PickleWithoutLock):
     """The shared part of :class:`~lbcore.elb.NetworkLoadBalancer` and
     :class:`~lbcore.elb.GatewayLoadBalancer` (not used directly)."""
 

@@ -593,5 +593,9 @@ class RuleSet:
         fn.__doc__ = "The highest-priority rule whose conditions all hold (else the default rule)."
         return fn
 
+    def __reduce__(self) -> tuple:
+        # recompiled from its rules: the generated matcher is not picklable
+        return (type(self), (self.rules, self.default))
+
     def __len__(self) -> int:
         return len(self.rules) + 1
