@@ -12,6 +12,7 @@ import math
 import warnings
 
 from libc.math cimport isfinite, llrint
+from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
 
 import numpy as np
@@ -318,6 +319,16 @@ cdef inline int64_t _to_ns(double now) except -1:
     return llrint(x)
 
 
+cdef inline int64_t _now_ns(object now) except -1:
+    """``now`` (seconds: a real number, not a bool) as integer nanoseconds."""
+    if PyFloat_CheckExact(now):
+        return _to_ns(PyFloat_AS_DOUBLE(now))
+    if isinstance(now, (bool, np.bool_)) or not isinstance(now, (int, float, np.integer,
+                                                                 np.floating)):
+        raise TypeError(f"now must be a number of seconds, got {type(now).__name__}")
+    return _to_ns(float(now))
+
+
 def _deprecated(old, new):
     warnings.warn(f"TokenBuckets.{old} is deprecated; use TokenBuckets.{new}",
                   DeprecationWarning, stacklevel=3)
@@ -464,11 +475,11 @@ cdef class TokenBuckets:
             self._time_back(bucket, t, name)
         return r
 
-    def check(self, Py_ssize_t bucket, double now, long long cost=1):
+    def check(self, Py_ssize_t bucket, now, long long cost=1):
         """Refill ``bucket`` to ``now`` (seconds) and take ``cost`` tokens if it holds
         them: True if admitted. A ``now`` before the bucket's last time is a ValueError
         (and changes nothing)."""
-        return self._take(bucket, _to_ns(now), cost, "now") == 1
+        return self._take(bucket, _now_ns(now), cost, "now") == 1
 
     def check_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
         """:meth:`check` with ``now`` already in integer nanoseconds."""
@@ -476,10 +487,10 @@ cdef class TokenBuckets:
             raise ValueError(f"now_ns must be >= 0, got {now_ns}")
         return self._take(bucket, now_ns, cost, "now_ns") == 1
 
-    def try_acquire(self, Py_ssize_t bucket, double now, long long cost=1):
+    def try_acquire(self, Py_ssize_t bucket, now, long long cost=1):
         """Deprecated: :meth:`check`."""
         _deprecated("try_acquire", "check")
-        return self._take(bucket, _to_ns(now), cost, "now") == 1
+        return self._take(bucket, _now_ns(now), cost, "now") == 1
 
     def try_acquire_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
         """Deprecated: :meth:`check_ns`."""
@@ -490,10 +501,10 @@ cdef class TokenBuckets:
         raise ValueError(f"{name}: time went back for bucket {bucket}: {t} ns is before its "
                          f"last time {self._s[bucket * LB_BUCKET_STRIDE + LB_LAST]} ns")
 
-    def tokens(self, Py_ssize_t bucket, double now, *, exact=False):
+    def tokens(self, Py_ssize_t bucket, now, *, exact=False):
         """Tokens ``bucket`` would hold at ``now`` (no state change): float, or the exact
         ``Fraction`` with ``exact=True``."""
-        cdef int64_t t = _to_ns(now)
+        cdef int64_t t = _now_ns(now)
         cdef int64_t row[LB_BUCKET_STRIDE]
         cdef int k
         self._check_bucket(bucket)

@@ -35,6 +35,12 @@ class Listener:
     :class:`~lbcore.elb.RuleSet`."""
 
     def __init__(self, port: int, protocol: str, ruleset: RuleSet) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"port must be an int in 1..65535, got {port!r}")
+        if protocol not in ("HTTP", "HTTPS"):
+            raise ValueError(f"protocol must be 'HTTP' or 'HTTPS', got {protocol!r}")
+        if not isinstance(ruleset, RuleSet):
+            raise TypeError(f"ruleset must be a RuleSet, got {type(ruleset).__name__}")
         self.port, self.protocol, self.ruleset = port, protocol, ruleset
         # a listener with only its default rule needs no matching
         self.only_default: Rule | None = None if len(ruleset) > 1 else ruleset.default

@@ -92,6 +92,9 @@ class ClassicLoadBalancer(PickleWithoutLock):
         if not self._listeners:
             raise ValueError("listeners must not be empty")
         self._sticky: dict[int, tuple[str, Any]] = {}
+        if stickiness is not None and not isinstance(stickiness, Mapping):
+            raise TypeError(f"stickiness must be a mapping {{port: policy}}, got "
+                            f"{type(stickiness).__name__}")
         for port, pol in (stickiness or {}).items():
             w = f"stickiness[{port}]"
             if port not in self._listeners:

@@ -56,8 +56,16 @@ def check_flows(flows: object) -> None:
 def check_times(times: object, n: int) -> np.ndarray:
     """``times`` (a number or one time per flow) as a float64 array of ``n``:
     finite and non-decreasing, or ValueError naming ``times``."""
-    t = np.asarray(times, dtype=np.float64) if not np.isscalar(times) else \
-        np.full(n, float(times))        # type: ignore[arg-type]
+    if isinstance(times, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"times must be seconds (a number or an array), got "
+                        f"{type(times).__name__}")
+    try:
+        t = np.asarray(times, dtype=np.float64) if not np.isscalar(times) else \
+            np.full(n, float(times))        # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"times must be seconds (a number or an array): {e}") from None
+    if isinstance(times, np.ndarray) and times.dtype == np.bool_:
+        raise TypeError("times must be seconds, got a bool array")
     if t.ndim != 1 or t.shape[0] != n:
         raise ValueError(f"times must be a number or one time per flow ({n}), "
                          f"got shape {t.shape}")

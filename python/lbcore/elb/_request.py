@@ -84,11 +84,15 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (any case), or ``default``."""
+        if type(name) is not str and not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
         v = self._map.get(name.lower())
         return v[0] if v else default
 
     def getall(self, name: str) -> list[str]:
         """Every value of ``name`` in order (a list; empty if absent)."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
         return list(self._map.get(name.lower(), ()))
 
     def match_values(self, name: str) -> Sequence[str]:
