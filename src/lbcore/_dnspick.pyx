@@ -7,7 +7,7 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 
 import numpy as np
 
-from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
+from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded, rng_load_state
 from lbcore._hash import parse_seed
 
 
@@ -81,16 +81,7 @@ The seeded generator a Route 53 record set (or zone) owns for its random answers
     def __setstate__(self, state):
         """Restore the generator from ``state`` (four words, not all zero), as
         pickle does: the next draws are the ones the pickled object would make."""
-        if not isinstance(state, tuple) or len(state) != 4:
-            raise TypeError("state must be a tuple of four 64-bit words")
-        for w in state:
-            if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < 2**64:
-                raise ValueError("state words must be ints in [0, 2**64)")
-        if not any(state):
-            raise ValueError("state must not be all zero (the generator would never move)")
-        cdef int i
-        for i in range(4):
-            self.rng.s[i] = state[i]
+        rng_load_state(&self.rng, state)
 
     def weighted(self, list weights):
         """One index drawn with probability weights[i] / sum(weights) (ints >= 0, < 2**32)."""

@@ -48,13 +48,4 @@ xoshiro256** seeded through SplitMix64; the generator every lbcore kernel uses."
     def __setstate__(self, state):
         """Restore the generator from ``state`` (four words, not all zero), as
         pickle does: the next draws are the ones the pickled object would make."""
-        if not isinstance(state, tuple) or len(state) != 4:
-            raise TypeError("state must be a tuple of four 64-bit words")
-        for w in state:
-            if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < 2**64:
-                raise ValueError("state words must be ints in [0, 2**64)")
-        if not any(state):
-            raise ValueError("state must not be all zero (the generator would never move)")
-        cdef int i
-        for i in range(4):
-            self.rng.s[i] = state[i]
+        rng_load_state(&self.rng, state)

@@ -379,17 +379,11 @@ def _paths(obj, path=()):
 
 
 def _mutate(obj, path, value):
+    """A copy of ``obj`` with the value at ``path`` replaced (or deleted: _DELETE)."""
     if not path:
         return value
     head, rest = path[0], path[1:]
-    if isinstance(obj, dict):
-        out = dict(obj)
-        if value is _DELETE and not rest:
-            del out[head]
-        else:
-            out[head] = _mutate(obj[head], rest, value)
-        return out
-    out = list(obj)
+    out = dict(obj) if isinstance(obj, dict) else list(obj)
     if value is _DELETE and not rest:
         del out[head]
     else:
