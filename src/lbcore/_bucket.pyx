@@ -662,6 +662,23 @@ def _restore_buckets(cls, rows, rate0, burst0):
     return obj
 
 
+def _restore_quotas(cls, rows):
+    """Unpickle Quotas (see Quotas.__reduce__); the rows are checked first."""
+    if not (isinstance(cls, type) and issubclass(cls, Quotas)):
+        raise TypeError("_restore_quotas: not a Quotas class")
+    r = np.array(rows, copy=True)
+    if r.dtype != np.int64 or r.ndim != 2 or r.shape[1] != LB_QUOTA_STRIDE:
+        raise ValueError("Quotas state: rows must be int64 of shape (n, 8)")
+    kind = r[:, LB_Q_KIND]
+    if ((kind < LB_PERIOD_DAY).any() or (kind > LB_PERIOD_MONTH).any()
+            or (r[:, LB_Q_LIMIT] < 0).any() or (r[:, LB_Q_USED] < 0).any()
+            or (r[:, LB_Q_OFFSET] < 0).any()):
+        raise ValueError("Quotas state: a row breaks the counter invariants")
+    cdef Quotas obj = cls.__new__(cls)
+    obj._set(r)
+    return obj
+
+
 @cython.embedsignature(False)
 cdef class Quotas:
     """Quotas()
@@ -681,6 +698,10 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
         self._state = a
         self._n = a.shape[0]
         self._q = &mv[0, 0] if self._n else NULL
+
+    def __reduce__(self):
+        # every counter's row (period, count, limit, offset, initial period, kind)
+        return (_restore_quotas, (type(self), np.array(self._state[:self._n], copy=True)))
 
     cdef _append(self, row):
         cdef int64_t[:, ::1] mv

@@ -304,3 +304,53 @@ def test_lock_is_never_pickled_and_is_fresh():
     for c in _copies(lb):
         assert c._lock is not lb._lock and c._lock.acquire(blocking=False)
     lb._lock.release()
+
+
+# ------------------------------------------------- API Gateway and Route 53
+def test_api_gateway_keeps_buckets_and_quotas():
+    from lbcore.apigateway import ApiGateway
+
+    def make():
+        g = ApiGateway()
+        g.add_stage("api", "prod")
+        g.add_usage_plan("gold", api_stages=[("api", "prod")],
+                         throttle={"rateLimit": 2, "burstLimit": 3},
+                         quota={"limit": 5, "period": "DAY"})
+        g.add_api_key("k", "gold", created=0.0)
+        return g
+
+    def use(g, k):
+        return [g.check("k", "/r", "GET", 10.0 + k + i / 10).allowed for i in range(4)] \
+            + [g.quota_remaining("k", 10.0 + k)]
+    _same_next(make, use)
+
+
+def test_quotas_state_is_checked():
+    q = lbcore.Quotas()
+    q.add(10, "DAY")
+    make, args = q.__reduce__()
+    rows = args[1].copy()
+    rows[0, 5] = 9                                   # no such period kind
+    with pytest.raises(ValueError, match="invariants"):
+        make(args[0], rows)
+
+
+def test_hosted_zone_and_health_checks():
+    from lbcore.route53 import HealthCheck, HostedZone, RecordSet
+    hc = HealthCheck("h", failure_threshold=1)
+
+    def make():
+        return HostedZone("example.com", [
+            RecordSet("w.example.com", "A", ["192.0.2.1"], ttl=60, set_identifier="a",
+                      weight=1, health_check="h"),
+            RecordSet("w.example.com", "A", ["192.0.2.2"], ttl=60, set_identifier="b",
+                      weight=3)], health_checks={"h": HealthCheck("h", failure_threshold=1)},
+            seed=5)
+
+    def use(z, k):
+        if k == 2:
+            z.health_checks["h"].observe(False, now=5.0)
+        return [z.resolve("w.example.com", "A", now=10.0 + k).values for _ in range(6)]
+    _same_next(make, use)
+    hc.observe(False, now=1.0)
+    assert all(not c.is_healthy(now=2.0) for c in _copies(hc))
