@@ -163,7 +163,13 @@ VALID = {
     apigateway.ThrottleSettings(10, 5), "rate_limit": 10.0, "burst_limit": 5,
 }
 
-_GENEVE = importlib.import_module("lbcore.geneve").encode(b"payload", vni=7)
+PACKAGES = {"elb": elb, "route53": route53, "apigateway": apigateway,
+            "geneve": importlib.import_module("lbcore.geneve"),
+            "dns": importlib.import_module("lbcore.dns"),
+            "flows": importlib.import_module("lbcore.flows"),
+            "sim": importlib.import_module("lbcore.sim"),
+            "testing": importlib.import_module("lbcore.testing.strategies")}
+_GENEVE = PACKAGES["geneve"].encode(b"payload", vni=7)
 _RECORD = {"Name": "x.example.com.", "Type": "A", "TTL": 60,
            "ResourceRecords": [{"Value": "192.0.2.1"}]}
 _HEALTH = {"Id": "hc1", "HealthCheckConfig": {"Type": "HTTP", "IPAddress": "192.0.2.1",
@@ -201,6 +207,14 @@ VALID_CALLS = {
         {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]}),
     "elb.NetworkLoadBalancer.add_listener": (("TCP", 81, _tg()), {}),
     "elb.Request.from_bytes": ((b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",), {}),
+    "sim.parse_scenario": ((PACKAGES["sim"].DEFAULT_SCENARIO.read_text(),), {}),
+}
+
+# Known offenders in code this sweep's author may not change (lbcore/sim is the
+# simulator helpers' ground): strict xfails, so a fix shows up as XPASS -> failure.
+KNOWN = {
+    "sim.parse_scenario": "parse_scenario(text) with a non-str text raises AttributeError "
+                          "(text.replace); belongs to lbcore/sim",
 }
 
 # Public classes built from a valid call, for their methods.
@@ -225,13 +239,9 @@ INSTANCES = {
 SKIP = {
     "dns.DNSServer", "dns.HealthProber", "dns.Probe", "dns.MaxMindLocator", "dns.Locator",
     "route53.HealthReporter", "elb.Forward",     # Forward holds a release callback
+    "sim.simulate",            # runs a whole simulation; its input is fuzzed by
+                               # tests/sim/test_scenario_fuzz.py through the CLI
 }
-PACKAGES = {"elb": elb, "route53": route53, "apigateway": apigateway,
-            "geneve": importlib.import_module("lbcore.geneve"),
-            "dns": importlib.import_module("lbcore.dns"),
-            "flows": importlib.import_module("lbcore.flows"),
-            "testing": importlib.import_module("lbcore.testing.strategies")}
-
 
 def _public_callables():
     for pkg, mod in PACKAGES.items():
@@ -346,7 +356,9 @@ CALLABLES = sorted(_public_callables(), key=lambda kv: kv[0])
 METHODS = sorted(_methods())
 
 
-@pytest.mark.parametrize("key,fn", CALLABLES, ids=[k for k, _ in CALLABLES])
+@pytest.mark.parametrize("key,fn", [
+    pytest.param(k, f, marks=pytest.mark.xfail(strict=True, reason=KNOWN[k])) if k in KNOWN
+    else (k, f) for k, f in CALLABLES], ids=[k for k, _ in CALLABLES])
 def test_public_callables(key, fn):
     start = len(BAD)
     for pname, args, kwargs in _mutations(fn, key):
@@ -562,5 +574,10 @@ def test_sweep_totals(capsys):
               f"{len(SHAPES)} AWS shapes; {STATS['calls']} calls "
               f"({STATS['shape_calls']} on mutated shapes): {STATS['accepted']} accepted, "
               f"{STATS['rejected']} rejected, {STATS['unexpected']} unexpected")
-    assert BAD == [] and STATS["unexpected"] == 0
+    known = [b for b in BAD if b.split("(")[0] in KNOWN]
+    unknown = [b for b in BAD if b not in known]
+    with capsys.disabled():
+        print(f"known offenders outside this change's files: {len(known)} calls "
+              f"({', '.join(sorted(KNOWN))})")
+    assert unknown == [] and STATS["unexpected"] == len(known)
     assert STATS["calls"] > 10000
