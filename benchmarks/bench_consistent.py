@@ -117,6 +117,14 @@ def test_batch_rendezvous(benchmark, ipv4_flows):
     benchmark(r.select_many, small)
 
 
+@pytest.mark.parametrize("n", [16_384, 65_536])
+def test_rendezvous_top_all(benchmark, n):
+    # top_index(k=N): the full ranking (quickselect + heapsort, no GIL) beyond k = 16
+    r = Rendezvous(list(range(n)))
+    benchmark.group = f"Rendezvous.top_index(k=N), N={n}"
+    benchmark(r.top_index, 12345, n)
+
+
 def test_batch_flow_hash_only(benchmark, ipv4_flows):
     benchmark.group = f"batch hash+select {BATCH} IPv4 flows"
     benchmark(lbcore.flow_hash, ipv4_flows)

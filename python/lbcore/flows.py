@@ -215,6 +215,9 @@ class Flows:
     def __setattr__(self, name, value):
         raise AttributeError("Flows is immutable")
 
+    def __reduce__(self):
+        return (_unpickle_flows, self.columns())
+
     def __len__(self):
         return self.protocol.shape[0]
 
@@ -283,3 +286,11 @@ def _check_scalar_port(port, name):
 
 
 del ipaddress
+
+
+def _unpickle_flows(*columns):
+    """Flows from the nine columns ``Flows.__reduce__`` saved (lengths checked)."""
+    if len(columns) != len(_COLUMNS) or len({np.shape(c) for c in columns}) != 1 \
+            or np.ndim(columns[0]) != 1:
+        raise ValueError("Flows state: nine one-dimensional columns of one length expected")
+    return Flows._from_columns(*columns)

@@ -178,6 +178,25 @@ Weighted random choice, P(target) = weight / sum of available weights,
         self._rebuild()
         return 0
 
+    cdef object _k_getstate(self):
+        st = self._common_getstate()
+        st["rng"] = tuple(int(self.s.rng.s[j]) for j in range(4))
+        return st
+
+    cdef int _k_setstate(self, object st) except -1:
+        if not isinstance(st, dict):
+            raise TypeError("WeightedRandom state must be a dict")
+        self._common_setstate(st)
+        self.s.slow_start = self._slow_start
+        rng = st["rng"]
+        if len(rng) != 4:
+            raise ValueError("WeightedRandom state: invalid generator state")
+        cdef int j
+        for j in range(4):
+            self.s.rng.s[j] = rng[j]
+        self._rebuild()             # the alias table is a function of weights and availability
+        return 0
+
     cdef _rebuild(self):
         """New alias table over the available weights; swapped in after it is built."""
         n = self.s.n_slots

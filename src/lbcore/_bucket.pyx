@@ -12,6 +12,7 @@ import math
 import warnings
 
 from libc.math cimport isfinite, llrint
+from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
 
 import numpy as np
@@ -318,6 +319,16 @@ cdef inline int64_t _to_ns(double now) except -1:
     return llrint(x)
 
 
+cdef inline int64_t _now_ns(object now) except -1:
+    """``now`` (seconds: a real number, not a bool) as integer nanoseconds."""
+    if PyFloat_CheckExact(now):
+        return _to_ns(PyFloat_AS_DOUBLE(now))
+    if isinstance(now, (bool, np.bool_)) or not isinstance(now, (int, float, np.integer,
+                                                                 np.floating)):
+        raise TypeError(f"now must be a number of seconds, got {type(now).__name__}")
+    return _to_ns(float(now))
+
+
 def _deprecated(old, new):
     warnings.warn(f"TokenBuckets.{old} is deprecated; use TokenBuckets.{new}",
                   DeprecationWarning, stacklevel=3)
@@ -421,6 +432,12 @@ cdef class TokenBuckets:
     def __len__(self):
         return self._n
 
+    def __reduce__(self):
+        # every bucket's row (tokens, last refill, rate, scale, capacity) exactly;
+        # never a lock: the restored object gets its own
+        return (_restore_buckets, (type(self), np.array(self._state[:self._n], copy=True),
+                                   self._rate0, self._burst0))
+
     @property
     def n(self):
         return self._n
@@ -466,11 +483,11 @@ cdef class TokenBuckets:
                 self._time_back(bucket, t, name)
         return r
 
-    def check(self, Py_ssize_t bucket, double now, long long cost=1):
+    def check(self, Py_ssize_t bucket, now, long long cost=1):
         """Refill ``bucket`` to ``now`` (seconds) and take ``cost`` tokens if it holds
         them: True if admitted. A ``now`` before the bucket's last time is a ValueError
         (and changes nothing)."""
-        return self._take(bucket, _to_ns(now), cost, "now") == 1
+        return self._take(bucket, _now_ns(now), cost, "now") == 1
 
     def check_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
         """:meth:`check` with ``now`` already in integer nanoseconds."""
@@ -478,10 +495,10 @@ cdef class TokenBuckets:
             raise ValueError(f"now_ns must be >= 0, got {now_ns}")
         return self._take(bucket, now_ns, cost, "now_ns") == 1
 
-    def try_acquire(self, Py_ssize_t bucket, double now, long long cost=1):
+    def try_acquire(self, Py_ssize_t bucket, now, long long cost=1):
         """Deprecated: :meth:`check`."""
         _deprecated("try_acquire", "check")
-        return self._take(bucket, _to_ns(now), cost, "now") == 1
+        return self._take(bucket, _now_ns(now), cost, "now") == 1
 
     def try_acquire_ns(self, Py_ssize_t bucket, int64_t now_ns, long long cost=1):
         """Deprecated: :meth:`check_ns`."""
@@ -492,10 +509,10 @@ cdef class TokenBuckets:
         raise ValueError(f"{name}: time went back for bucket {bucket}: {t} ns is before its "
                          f"last time {self._s[bucket * LB_BUCKET_STRIDE + LB_LAST]} ns")
 
-    def tokens(self, Py_ssize_t bucket, double now, *, exact=False):
+    def tokens(self, Py_ssize_t bucket, now, *, exact=False):
         """Tokens ``bucket`` would hold at ``now`` (no state change): float, or the exact
         ``Fraction`` with ``exact=True``."""
-        cdef int64_t t = _to_ns(now)
+        cdef int64_t t = _now_ns(now)
         cdef int64_t row[LB_BUCKET_STRIDE]
         cdef int k
         with self._lock:
@@ -649,6 +666,44 @@ def period_id(now, period):
     return lb_bucket_period_id(_to_ns(now), _PERIODS[period])
 
 
+def _restore_buckets(cls, rows, rate0, burst0):
+    """Unpickle TokenBuckets (see TokenBuckets.__reduce__): the rows are checked
+    against the kernel's invariants before they are used."""
+    if not (isinstance(cls, type) and issubclass(cls, TokenBuckets)):
+        raise TypeError("_restore_buckets: not a TokenBuckets class")
+    r = np.array(rows, copy=True)
+    if r.dtype != np.int64 or r.ndim != 2 or r.shape[1] != LB_BUCKET_STRIDE \
+            or not 1 <= r.shape[0] <= 2**31 - 1:
+        raise ValueError("TokenBuckets state: rows must be int64 of shape (n, 8)")
+    tok, last, rate, scale, cap, maxc = (r[:, k] for k in
+                                         (LB_TOK, LB_LAST, LB_RATE, LB_SCALE, LB_CAP, LB_MAXC))
+    if ((scale < 1).any() or (rate < 0).any() or (cap < 0).any() or (last < 0).any()
+            or (tok < 0).any() or (tok > cap).any() or (maxc != cap // scale).any()):
+        raise ValueError("TokenBuckets state: a row breaks the bucket invariants")
+    cdef TokenBuckets obj = cls.__new__(cls)
+    obj._rate0 = rate0
+    obj._burst0 = burst0
+    obj._set_state(r)
+    return obj
+
+
+def _restore_quotas(cls, rows):
+    """Unpickle Quotas (see Quotas.__reduce__); the rows are checked first."""
+    if not (isinstance(cls, type) and issubclass(cls, Quotas)):
+        raise TypeError("_restore_quotas: not a Quotas class")
+    r = np.array(rows, copy=True)
+    if r.dtype != np.int64 or r.ndim != 2 or r.shape[1] != LB_QUOTA_STRIDE:
+        raise ValueError("Quotas state: rows must be int64 of shape (n, 8)")
+    kind = r[:, LB_Q_KIND]
+    if ((kind < LB_PERIOD_DAY).any() or (kind > LB_PERIOD_MONTH).any()
+            or (r[:, LB_Q_LIMIT] < 0).any() or (r[:, LB_Q_USED] < 0).any()
+            or (r[:, LB_Q_OFFSET] < 0).any()):
+        raise ValueError("Quotas state: a row breaks the counter invariants")
+    cdef Quotas obj = cls.__new__(cls)
+    obj._set(r)
+    return obj
+
+
 @cython.embedsignature(False)
 cdef class Quotas:
     """Quotas()
@@ -671,6 +726,10 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
         self._state = a
         self._n = a.shape[0]
         self._q = &mv[0, 0] if self._n else NULL
+
+    def __reduce__(self):
+        # every counter's row (period, count, limit, offset, initial period, kind)
+        return (_restore_quotas, (type(self), np.array(self._state[:self._n], copy=True)))
 
     cdef _append(self, row):
         cdef int64_t[:, ::1] mv

@@ -7,7 +7,7 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 
 import numpy as np
 
-from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
+from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded, rng_load_state
 from lbcore._hash import parse_seed
 
 
@@ -75,6 +75,14 @@ The seeded generator a Route 53 record set (or zone) owns for its random answers
     def state(self):
         return tuple(self.rng.s[i] for i in range(4))
 
+    def __reduce__(self):
+        return (type(self), (), self.state)
+
+    def __setstate__(self, state):
+        """Restore the generator from ``state`` (four words, not all zero), as
+        pickle does: the next draws are the ones the pickled object would make."""
+        rng_load_state(&self.rng, state)
+
     def weighted(self, list weights):
         """One index drawn with probability weights[i] / sum(weights) (ints >= 0, < 2**32)."""
         cdef Py_ssize_t n = PyList_GET_SIZE(weights), i
@@ -120,24 +128,38 @@ The seeded generator a Route 53 record set (or zone) owns for its random answers
                                      &ov[0])
         return out
 
-    def sample(self, int n, int k):
-        """``k`` distinct indices of ``range(n)`` in uniformly random order (k <= n)."""
+    def sample(self, n, k):
+        """``k`` distinct indices of ``range(n)`` in uniformly random order (k <= n;
+        n < 2**31). Memory is O(min(n, 8k)): a small sample of a huge range keeps only
+        the positions it moved (the same draws as the dense shuffle)."""
+        for name, v in (("n", n), ("k", k)):
+            if isinstance(v, bool) or not hasattr(v, "__index__"):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        if not 0 <= n <= 2**31 - 1 or k < 0:
+            raise ValueError(f"n and k must be ints with 0 <= n < 2**31 and k >= 0, got "
+                             f"n={n}, k={k}")
+        cdef int32_t nn = n
+        cdef int32_t kk = min(k, n)
         cdef int32_t buf[64]
         cdef int32_t* items = buf
-        cdef int i
-        if n < 0 or k < 0:
-            raise ValueError(f"n and k must be >= 0, got n={n}, k={k}")
-        if k > n:
-            k = n
-        if n > 64:
-            items = <int32_t*>malloc(n * sizeof(int32_t))
+        cdef int32_t i, j
+        if nn > 64 and 8 * <int64_t>kk < nn:      # sparse partial Fisher-Yates
+            moved = {}
+            out = []
+            for i in range(kk):
+                j = i + <int32_t>lb_rng_bounded(&self.rng, <uint64_t>(nn - i))
+                out.append(moved.get(j, j))
+                moved[j] = moved.get(i, i)
+            return out
+        if nn > 64:
+            items = <int32_t*>malloc(nn * sizeof(int32_t))
             if items == NULL:
                 raise MemoryError()
         try:
-            for i in range(n):
+            for i in range(nn):
                 items[i] = i
-            lb_dnspick_shuffle(<uint64_t*>&self.rng, n, k, items)
-            return [items[i] for i in range(k)]
+            lb_dnspick_shuffle(<uint64_t*>&self.rng, nn, kk, items)
+            return [items[i] for i in range(kk)]
         finally:
             if items != buf:
                 free(items)

@@ -260,6 +260,7 @@ cdef class FlowTable:
     cdef _grow_into(self, bufs, int32_t cap)
     cdef object _route_many(self, c, flows, now, selector, hashes, Py_ssize_t n)
     cdef object _route(self, flow, now, selector, hash)
+    cdef snapshot(self)             # __reduce__'s value; the caller holds owner_lock
     cdef double _check_now(self, now) except? -1.0
     cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
                         const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,

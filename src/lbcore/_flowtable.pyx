@@ -17,10 +17,12 @@ Rules:
 cimport cython
 from lbcore._handle import make_handle
 import math
+import sys
 
 import numpy as np
 
 from libc.math cimport INFINITY
+from libc.string cimport memcpy
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
 
 from lbcore._flow cimport Flow
@@ -651,6 +653,30 @@ Connection tracking: each live flow stays on the target it was first sent to.
             t_now = self._check_now(now)
             return lb_flowtable_expire(&self.t, t_now)
 
+    def __reduce__(self):
+        # The exact table, copied under the owner's lock when there is one. The copy
+        # has no owner and no lock of its own in its state.
+        if self.owner_lock is not None:
+            with self.owner_lock:
+                return self.snapshot()
+        with self._lock:
+            return self.snapshot()
+
+    cdef snapshot(self):
+        """``__reduce__``'s value without taking a lock (the caller holds it): the
+        index, the entry pool (keys, targets, marks, last use, LRU links), the
+        clock and the use counter."""
+        cdef int32_t cap = self.t.capacity, c
+        index = np.array(self._bufs[0], copy=True)
+        ents = (<char*>self.t.ent)[:cap * sizeof(lb_ft_entry)]
+        scal = (int(self.t.size), int(self.t.free_head),
+                tuple(int(self.t.head[c]) for c in range(LB_FT_CLASSES)),
+                tuple(int(self.t.tail[c]) for c in range(LB_FT_CLASSES)),
+                float(self.t.now), int(self.t.stamp))
+        return (_restore_flowtable, (type(self), int(cap), dict(self.idle_timeout),
+                                     bool(self.symmetric), index, ents, scal,
+                                     (int(sizeof(lb_ft_entry)), sys.byteorder)))
+
     def entries(self):
         """Stored entries as ``{flow: (target, last_seen)}`` (flows in the table's
         canonical form), for inspection and tests; O(capacity)."""
@@ -695,6 +721,52 @@ def _new_bufs(int32_t cap):
         slots *= 2
     return (np.full(slots, -1, dtype=np.int32),
             np.zeros(cap * sizeof(lb_ft_entry) + 64, dtype=np.uint8))
+
+
+def _restore_flowtable(cls, cap, idle_timeout, symmetric, index, ents, scal, fmt):
+    """Unpickle a FlowTable (see FlowTable.__reduce__). The entry pool is raw memory of
+    this build's layout: another layout or byte order is refused, and every link is
+    bounds-checked before the structural invariants are verified."""
+    if not (isinstance(cls, type) and issubclass(cls, FlowTable)):
+        raise TypeError("_restore_flowtable: not a FlowTable class")
+    if tuple(fmt) != (int(sizeof(lb_ft_entry)), sys.byteorder):
+        raise ValueError("FlowTable state was pickled by a build with another entry "
+                         "layout or byte order")
+    cdef FlowTable ft = cls(cap, idle_timeout=idle_timeout, symmetric=symmetric)
+    idx = np.asarray(index)
+    if idx.dtype != np.int32 or idx.shape != ft._bufs[0].shape \
+            or not isinstance(ents, bytes) or len(ents) != cap * sizeof(lb_ft_entry):
+        raise ValueError("FlowTable state: buffers do not match the capacity")
+    if idx.size and ((idx < -1).any() or (idx >= cap).any()):
+        raise ValueError("FlowTable state: index slot out of range")
+    size, free_head, head, tail, now, stamp = scal
+    cdef int32_t c, e, steps
+    links = [free_head] + list(head) + list(tail)
+    if not 0 <= size <= cap or len(head) != LB_FT_CLASSES or len(tail) != LB_FT_CLASSES \
+            or any(not -1 <= v < cap for v in links) or now != now:
+        raise ValueError("FlowTable state: inconsistent header")
+    ft._bufs[0][:] = idx
+    memcpy(<void*>ft.t.ent, <const char*>ents, cap * sizeof(lb_ft_entry))
+    cdef lb_flowtable* t = &ft.t
+    t.size, t.free_head, t.now, t.stamp = size, free_head, now, stamp
+    for c in range(LB_FT_CLASSES):
+        t.head[c], t.tail[c] = head[c], tail[c]
+    try:
+        for e in range(cap):
+            assert -1 <= t.ent[e].prev < cap and -1 <= t.ent[e].next < cap
+            assert t.ent[e].cls == _FREE or (t.ent[e].cls < LB_FT_CLASSES and
+                                             0 <= t.ent[e].slot <= <int64_t>t.mask)
+        for e in [t.free_head] + [t.head[c] for c in range(LB_FT_CLASSES)]:
+            steps = 0
+            while e >= 0:                   # every list ends within cap steps
+                steps += 1
+                assert steps <= cap, "a cycle in a list"
+                e = t.ent[e].next
+        _check_invariants(ft)
+    except AssertionError as exc:
+        ft.reallocate(cap)                  # an empty, valid table again
+        raise ValueError(f"FlowTable state: {exc or 'entry link out of range'}") from None
+    return ft
 
 
 def _check_invariants(FlowTable ft):

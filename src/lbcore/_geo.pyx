@@ -211,6 +211,11 @@ Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
     def __len__(self):
         return self.n
 
+    def __reduce__(self):
+        if self.latitudes is None:
+            raise TypeError("cannot pickle a Geoproximity that was never initialised")
+        return (type(self), (self.latitudes, self.longitudes, self.biases))
+
     cdef object _eligible(self, object eligible):
         if eligible is None:
             return None

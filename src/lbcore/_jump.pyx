@@ -7,6 +7,8 @@ The kernel is the paper's Figure 1 line for line: a 64-bit linear congruential s
 Modelled in tests/reference/jump_ref.py.
 """
 cimport cython
+import functools
+
 import numpy as np
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
@@ -120,6 +122,13 @@ Jump consistent hash over ``targets`` (bucket i is ``targets[i]``).
 
     def __len__(self):
         return self._n
+
+    def __reduce__(self):
+        # rebuilt from the constructor arguments (selection is a pure function of them)
+        if self.targets is None:
+            raise TypeError("cannot pickle a JumpHash that was never initialised")
+        return (functools.partial(type(self), fields=self.fields, symmetric=self.symmetric,
+                                  flow_seed=self.flow_seed), (self.targets,))
 
     def __repr__(self):
         return f"<JumpHash: {self._n} targets>"

@@ -333,6 +333,25 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
                            np.zeros(1, np.uint8), np.zeros(0, np.uint8))
         self.cfg.ndns = 0
 
+    def __reduce__(self):
+        # Everything a decision reads, taken under the path's lock: the connection
+        # table (exact), the selection arrays, the hashing configuration, the DNS
+        # node list and the generator. The lock itself is not state: a restored
+        # path makes its own (and shares it with its table, as __init__ does).
+        cdef int j
+        with self._lock:
+            table = self._ft.snapshot()
+            cfg = (tuple(int(self.cfg.kkeys.k[j]) for j in range(8)),
+                   tuple(int(self.cfg.nkeys.k[j]) for j in range(8)),
+                   int(self.cfg.fields), bool(self.cfg.symmetric), bool(self.cfg.fallback3),
+                   bool(self.cfg.sticky), int(self.cfg.sticky_seed))
+            sel = tuple(np.array(a, copy=True) for a in
+                        (self._tables, self._off, self._len, self._rand, self._valid))
+            dns = None if self._dns is None else np.array(self._dns, copy=True)
+            rng = tuple(int(self.rng[j]) for j in range(4))
+            return (_restore_l4path, (type(self), table, sel, cfg, dns, rng,
+                                      int(self.last_flags), int(self.last_node)))
+
     @property
     def flow_table(self):
         """The connection table (a ``lbcore.FlowTable`` driven by the L4 kernels
@@ -670,3 +689,37 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
     def clear(self):
         with self._lock:
             self._ft.reallocate(self.tab.capacity)
+
+
+def _restore_l4path(cls, table, sel, cfg, dns, rng, last_flags, last_node):
+    """Unpickle an L4Path (see L4Path.__reduce__); the arrays are validated as
+    set_selection and set_dns validate them."""
+    if not (isinstance(cls, type) and issubclass(cls, L4Path)):
+        raise TypeError("_restore_l4path: not an L4Path class")
+    make, args = table
+    ft = make(*args)
+    if not isinstance(ft, FlowTable):
+        raise TypeError("L4Path state: the connection table is not a FlowTable")
+    cdef L4Path p = cls(1, seed=0)
+    cdef FlowTable t = ft
+    cdef int j
+    p.set_selection(*sel)
+    kk, nk, fields, sym, fb3, sticky, sseed = cfg
+    if len(kk) != 8 or len(nk) != 8 or fields not in (0, 1, 2) or len(rng) != 4:
+        raise ValueError("L4Path state: invalid hashing configuration")
+    with p._lock:
+        for j in range(8):
+            p.cfg.kkeys.k[j] = kk[j]
+            p.cfg.nkeys.k[j] = nk[j]
+        p.cfg.fields, p.cfg.symmetric, p.cfg.fallback3 = fields, sym, fb3
+        p.cfg.sticky, p.cfg.sticky_seed = sticky, sseed
+        for j in range(4):
+            p.rng[j] = rng[j]
+        t.owner_lock = p._lock
+        p._ft = t
+        p.tab = &t.t
+        p.last_flags = last_flags
+        p.last_node = last_node
+    if dns is not None:
+        p.set_dns(dns)
+    return p

@@ -306,6 +306,54 @@ cdef class _OutstandingBase(RequestSelector):
     cdef object _k_check_weight(self, object weight):
         return check_weight(weight, "weight", True, False)
 
+    cdef object _k_getstate(self):
+        cdef int32_t cap = self.s.capacity
+        if self._o is None:
+            cap = 0
+        return {"capacity": int(cap), "size": int(self.s.size),
+                "ordered": int(self.s.ordered), "weighted": int(self.s.weighted),
+                "stamp": int(self.s.stamp), "rng": tuple(int(self.s.rng.s[j]) for j in range(4)),
+                "outstanding": None if cap == 0 else self._o.copy(),
+                "weight": None if cap == 0 else self._w.copy(),
+                "heap": b"" if cap == 0 else self._h.tobytes(),
+                "pos": None if cap == 0 else self._p.copy()}
+
+    cdef int _k_setstate(self, object st) except -1:
+        if not isinstance(st, dict):
+            raise TypeError(f"{self._name} state must be a dict")
+        cap = int(st["capacity"])
+        if not 0 <= cap <= 2**31 - 1 or self._n_slots > cap or not 0 <= st["size"] <= self._n_slots:
+            raise ValueError(f"{self._name} state: inconsistent sizes")
+        if cap:
+            o = np.asarray(st["outstanding"], dtype=np.int64)
+            w = np.asarray(st["weight"], dtype=np.int64)
+            p = np.asarray(st["pos"], dtype=np.int32)
+            h = np.frombuffer(st["heap"], dtype=np.uint8)
+            if o.shape != (cap,) or w.shape != (cap,) or p.shape != (cap,) \
+                    or h.shape != (cap * sizeof(lb_lor_node),):
+                raise ValueError(f"{self._name} state: arrays do not match the capacity")
+            self._o = None
+            self._alloc(cap)
+            self._o[:] = o
+            self._w[:] = w
+            self._p[:] = p
+            self._h[:] = h
+        self.s.n_slots = self._n_slots
+        self.s.size = st["size"]
+        self.s.ordered = 1 if st["ordered"] else 0
+        self.s.weighted = 1 if st["weighted"] else 0
+        self.s.stamp = st["stamp"]
+        cdef int j
+        for j in range(4):
+            self.s.rng.s[j] = st["rng"][j]
+        try:
+            self._check()
+        except AssertionError as e:
+            self.s.size = 0
+            self.s.n_slots = 0
+            raise ValueError(f"{self._name} state: {e}") from None
+        return 0
+
     cdef int _k_set_weight(self, int32_t i, object weight, double now) except -1:
         cdef int64_t w = weight
         cdef int32_t p = self.s.pos[i]

@@ -151,6 +151,7 @@ Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
     cdef readonly int64_t n4, n6
     cdef readonly int32_t default
     cdef readonly tuple prefixes
+    cdef tuple _vals                # the values as given (for pickling)
 
     def __cinit__(self, *args, **kwargs):
         # An empty table (every lookup answers -1) before __init__ runs: an object made
@@ -198,6 +199,7 @@ Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
             end = start + net.num_addresses - 1
             (blocks4 if net.version == 4 else blocks6).append((start, end, int(v)))
         self.prefixes = tuple(nets)
+        self._vals = tuple(int(v) for v in vals)
         self.default = default
         s4, v4 = _intervals(blocks4, 32, default)
         s6, v6 = _intervals(blocks6, 128, default)
@@ -219,6 +221,10 @@ Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
 
     def __len__(self):
         return len(self.prefixes)
+
+    def __reduce__(self):
+        # rebuilt from the prefixes and values as given (the build is deterministic)
+        return (type(self), (self.prefixes, self._vals, self.default))
 
     def lookup(self, address, *, version=None):
         """Value of the longest prefix containing one ``address``, or ``default``.

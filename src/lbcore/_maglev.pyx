@@ -13,6 +13,7 @@ round and a backend of half its weight every second round. With equal weights ev
 backend takes a turn every round: the paper's algorithm exactly.
 """
 cimport cython
+import functools
 import warnings
 
 import numpy as np
@@ -285,6 +286,15 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
     def __len__(self):
         return len(self.targets)
 
+    def __reduce__(self):
+        # rebuilt from the constructor arguments: population is deterministic, so
+        # the table (and every decision) is the same; no lock is part of the state
+        if self._tab == NULL:
+            raise TypeError("cannot pickle a Maglev that was never initialised")
+        return (_restore_maglev, (type(self), self.targets, dict(
+            weights=self.weights, table_size=self.table_size, seed=self.seed,
+            fields=self.fields, symmetric=self.symmetric, flow_seed=self.flow_seed)))
+
     def __repr__(self):
         return f"<Maglev: {len(self.targets)} targets, table_size={self.table_size}>"
 
@@ -395,3 +405,11 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
         theirs = np.array([ids.setdefault((_tag(k), k), len(ids)) for k in other._keys],
                           dtype=np.int64)
         return np.flatnonzero(mine[self._table] != theirs[other._table])
+
+
+def _restore_maglev(cls, targets, kwargs):
+    """Unpickle a Maglev (see Maglev.__reduce__): the table-size warning was given
+    when the original was built."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MaglevTableSizeWarning)
+        return cls(targets, **kwargs)

@@ -5,6 +5,8 @@ See _rendezvous.pxd for the score; docs/consistent.md for the semantics; modelle
 tests/reference/rendezvous_ref.py.
 """
 cimport cython
+import functools
+
 import numpy as np
 
 from libc.math cimport log
@@ -94,6 +96,90 @@ cdef int32_t lb_rendezvous_top(
         out[j] = i
         scratch[j] = s
     return have
+
+
+cdef inline bint _ahead(const double* sc, const uint64_t* ta, const uint64_t* tb,
+                        int32_t x, int32_t y) noexcept nogil:
+    return _better(sc[x], ta[x], tb[x], x, sc[y], ta[y], tb[y], y)
+
+
+cdef int32_t _top_select(uint64_t key, int32_t n, const uint64_t* ta, const uint64_t* tb,
+                         const double* weights, int32_t k, int32_t* idx,
+                         double* sc) noexcept nogil:
+    """lb_rendezvous_top's answer in O(n + k log k): every eligible target scored
+    into ``sc`` (n doubles), a quickselect (Hoare partition, median-of-three pivot)
+    leaves the k best in idx[0:k] (``idx`` holds n ints), a heapsort orders them.
+    ``_better`` is a strict total order (indices break every tie), so the result
+    is exactly the insertion kernel's."""
+    cdef int32_t i, j, m = 0, lo, hi, mid, p, a, b, c, t, root, child, end
+    for i in range(n):
+        if weights != NULL and not weights[i] > 0.0:
+            continue
+        sc[i] = _score(key, ta[i], tb[i], weights, i)
+        idx[m] = i
+        m += 1
+    if k > m:
+        k = m
+    if k <= 0:
+        return 0
+    lo = 0
+    hi = m - 1
+    while hi > lo and k < m:
+        mid = lo + (hi - lo) // 2
+        a, b, c = idx[lo], idx[mid], idx[hi]
+        if _ahead(sc, ta, tb, b, a):
+            a, b = b, a
+        if _ahead(sc, ta, tb, c, b):
+            b = c
+            if _ahead(sc, ta, tb, b, a):
+                b = a
+        p = b                               # the median of the three
+        i = lo
+        j = hi
+        while i <= j:
+            while _ahead(sc, ta, tb, idx[i], p):
+                i += 1
+            while _ahead(sc, ta, tb, p, idx[j]):
+                j -= 1
+            if i <= j:
+                t = idx[i]
+                idx[i] = idx[j]
+                idx[j] = t
+                i += 1
+                j -= 1
+        if k - 1 <= j:
+            hi = j
+        elif k - 1 >= i:
+            lo = i
+        else:
+            break
+    # heapsort idx[0:k], best first: a heap whose root is the worst, popped to the end
+    for root in range(k // 2 - 1, -1, -1):
+        _sift(sc, ta, tb, idx, root, k)
+    for end in range(k - 1, 0, -1):
+        t = idx[0]
+        idx[0] = idx[end]
+        idx[end] = t
+        _sift(sc, ta, tb, idx, 0, end)
+    return k
+
+
+cdef inline void _sift(const double* sc, const uint64_t* ta, const uint64_t* tb,
+                       int32_t* idx, int32_t root, int32_t size) noexcept nogil:
+    """Sift down in a heap of idx[0:size] ordered worst-first."""
+    cdef int32_t child, t
+    while True:
+        child = 2 * root + 1
+        if child >= size:
+            return
+        if child + 1 < size and _ahead(sc, ta, tb, idx[child], idx[child + 1]):
+            child += 1                      # the worse of the two children
+        if not _ahead(sc, ta, tb, idx[root], idx[child]):
+            return
+        t = idx[root]
+        idx[root] = idx[child]
+        idx[child] = t
+        root = child
 
 
 # ---------------------------------------------------------------- Python API
@@ -189,6 +275,14 @@ Weighted rendezvous (highest random weight) hashing over ``targets``.
         take (``lbcore.numba.rendezvous_*``), C-contiguous uint64 / float64."""
         return self._ta_arr, self._tb_arr, self._w_arr
 
+    def __reduce__(self):
+        # rebuilt from the constructor arguments (selection is a pure function of them)
+        if self.targets is None:
+            raise TypeError("cannot pickle a Rendezvous that was never initialised")
+        return (functools.partial(type(self), weights=self.weights, seed=self.seed,
+                                  fields=self.fields, symmetric=self.symmetric,
+                                  flow_seed=self.flow_seed), (self.targets,))
+
     def __len__(self):
         return self._n
 
@@ -241,11 +335,27 @@ Weighted rendezvous (highest random weight) hashing over ``targets``.
             raise ValueError(f"k must be >= 1, got {kk}")
         cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields, self.symmetric)
         # after the key (Python code may run there and a rebuild with it): k is bounded
-        # by the arrays the call below uses
+        # by the arrays the calls below use
         cdef int32_t kc = min(kk, self._eligible)
-        cdef int32_t got = lb_rendezvous_top(key, self._n, self._ta, self._tb, self._w, kc,
-                                             self._outbuf, self._scratch)
-        return [self._outbuf[i] for i in range(got)]
+        cdef int32_t got, n = self._n
+        if kc <= 16:        # insertion into k slots: O(n k), fastest for small k
+            got = lb_rendezvous_top(key, n, self._ta, self._tb, self._w, kc,
+                                    self._outbuf, self._scratch)
+            return [self._outbuf[i] for i in range(got)]
+        # O(n + k log k) selection on buffers of this call, without the GIL; the
+        # arrays it reads are held here, so a concurrent __init__ can't free them
+        keep = (self._ta_arr, self._tb_arr, self._w_arr)
+        cdef const uint64_t* ta = self._ta
+        cdef const uint64_t* tb = self._tb
+        cdef const double* w = self._w
+        idx = np.empty(n, dtype=np.int32)
+        sc = np.empty(n, dtype=np.float64)
+        cdef int32_t[::1] iv = idx
+        cdef double[::1] sv = sc
+        with nogil:
+            got = _top_select(key, n, ta, tb, w, kc, &iv[0], &sv[0])
+        del keep
+        return idx[:got].tolist()
 
     def top(self, flow_or_hash, k):
         """The ``k`` best targets for one flow or hash, best first: the first is

@@ -42,6 +42,11 @@ cdef class RequestSelector:
     cdef object _k_check_weight(self, object weight)
     cdef int _k_set_weight(self, int32_t i, object weight, double now) except -1
     cdef object _k_weight(self, int32_t i)
+    # Pickling: the kernel state as plain Python values (numpy arrays, ints, bytes),
+    # and its restore into an object fresh from __cinit__ whose target map is already
+    # restored. The base refuses (TypeError) for a subclass that does not implement them.
+    cdef object _k_getstate(self)
+    cdef int _k_setstate(self, object state) except -1
 
     # -- shared -----------------------------------------------------------------
     cdef double _now(self, object now) except? -1.0

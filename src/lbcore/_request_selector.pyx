@@ -87,6 +87,12 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
     cdef int _k_set_weight(self, int32_t i, object weight, double now) except -1:
         raise NotImplementedError
 
+    cdef object _k_getstate(self):
+        raise TypeError(f"cannot pickle {self._name} objects")
+
+    cdef int _k_setstate(self, object state) except -1:
+        raise TypeError(f"cannot unpickle {self._name} objects")
+
     cdef object _k_weight(self, int32_t i):
         raise NotImplementedError
 
@@ -317,6 +323,13 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
         """The slow start duration (0.0: off)."""
         return self._slow_start
 
+    def __reduce__(self):
+        # The target map (free slots as None, listed in ``free``) and the subclass's
+        # kernel state; never a lock (a restored object gets its own from __cinit__).
+        targets = [None if t is _FREE else t for t in self._targets]
+        return (_restore_selector, (type(self), targets, list(self._free), self._n_slots,
+                                    self._slow_start, self._name, self._k_getstate()))
+
     def __len__(self):
         return len(self._index)
 
@@ -333,3 +346,26 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
                 out += self._k_outstanding(i)
         return (f"{self._name}({len(self._index)} targets, {avail} available, "
                 f"{out} outstanding)")
+
+
+def _restore_selector(cls, targets, free, n_slots, slow_start, name, kstate):
+    """Unpickle a RequestSelector subclass (see RequestSelector.__reduce__)."""
+    if not (isinstance(cls, type) and issubclass(cls, RequestSelector)):
+        raise TypeError("_restore_selector: not a RequestSelector subclass")
+    if not isinstance(targets, list) or not isinstance(free, list):
+        raise TypeError("_restore_selector: targets and free must be lists")
+    if n_slots != len(targets) or not set(free) <= set(range(len(targets))) \
+            or len(set(free)) != len(free) or any(targets[i] is not None for i in free):
+        raise ValueError("_restore_selector: inconsistent target map")
+    cdef RequestSelector obj = cls.__new__(cls)
+    fs = set(free)
+    obj._targets = [_FREE if i in fs else t for i, t in enumerate(targets)]
+    obj._index = {t: i for i, t in enumerate(targets) if i not in fs}
+    if len(obj._index) != len(targets) - len(free):
+        raise ValueError("_restore_selector: a target is registered twice")
+    obj._free = list(free)
+    obj._n_slots = n_slots
+    obj._slow_start = float(slow_start)
+    obj._name = str(name)
+    obj._k_setstate(kstate)
+    return obj

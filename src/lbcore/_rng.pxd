@@ -63,3 +63,19 @@ cdef inline uint64_t lb_rng_bounded(lb_rng* r, uint64_t n) noexcept nogil:
             x = lb_rng_next(r)
             lo = lb_mul_lo64(x, n)
     return lb_mul_hi64(x, n)
+
+
+cdef inline int rng_load_state(lb_rng* r, object state) except -1:
+    """Set ``r`` from ``state``, four ints in [0, 2**64) not all zero (what a
+    generator's ``state`` property gives; pickling restores through it)."""
+    if not isinstance(state, tuple) or len(state) != 4:
+        raise TypeError("state must be a tuple of four 64-bit words")
+    for w in state:
+        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < 2**64:
+            raise ValueError("state words must be ints in [0, 2**64)")
+    if not any(state):
+        raise ValueError("state must not be all zero (the generator would never move)")
+    cdef int i
+    for i in range(4):
+        r.s[i] = state[i]
+    return 0

@@ -41,3 +41,11 @@ xoshiro256** seeded through SplitMix64; the generator every lbcore kernel uses."
     @property
     def state(self):
         return tuple(self.rng.s[i] for i in range(4))
+
+    def __reduce__(self):
+        return (type(self), (), self.state)
+
+    def __setstate__(self, state):
+        """Restore the generator from ``state`` (four words, not all zero), as
+        pickle does: the next draws are the ones the pickled object would make."""
+        rng_load_state(&self.rng, state)

@@ -55,6 +55,8 @@ cdef class WeightedTargets(RequestSelector):
     cdef int64_t* _op
     cdef Py_ssize_t _cap
     cdef _alloc_common(self, Py_ssize_t cap)
+    cdef dict _common_getstate(self)           # pickling: the per-slot arrays
+    cdef _common_setstate(self, dict st)       # ... restored (subclass struct via _alloc)
     cdef _alloc(self, Py_ssize_t cap)
     cdef _set_n_slots(self, int32_t n)
     cdef _init_common(self, targets, weights, bint weights_required, slow_start_seconds)

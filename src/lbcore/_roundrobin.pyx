@@ -97,6 +97,34 @@ cdef class WeightedTargets(RequestSelector):
     cdef _alloc(self, Py_ssize_t cap):
         self._alloc_common(cap)
 
+    cdef dict _common_getstate(self):
+        if self._w is None:
+            return {"capacity": 0}
+        return {"capacity": int(self._cap), "weight": self._w.copy(), "ss_start": self._ss.copy(),
+                "avail": self._av.copy(), "outstanding": self._o.copy()}
+
+    cdef _common_setstate(self, dict st):
+        cap = int(st["capacity"])
+        if not 0 <= cap <= 2**31 - 1 or self._n_slots > cap or (cap == 0 and self._n_slots):
+            raise ValueError(f"{self._name} state: inconsistent sizes")
+        if cap == 0:
+            return
+        arrays = {k: np.asarray(st[k], dtype=d) for k, d in
+                  (("weight", np.float64), ("ss_start", np.float64), ("avail", np.uint8),
+                   ("outstanding", np.int64))}
+        if any(a.shape != (cap,) for a in arrays.values()):
+            raise ValueError(f"{self._name} state: arrays do not match the capacity")
+        w = arrays["weight"]
+        if not (np.isfinite(w).all() and (w >= 0).all() and (arrays["outstanding"] >= 0).all()):
+            raise ValueError(f"{self._name} state: invalid weights or counts")
+        self._w = None
+        self._alloc(cap)
+        self._w[:] = w
+        self._ss[:] = arrays["ss_start"]
+        self._av[:] = arrays["avail"] != 0
+        self._o[:] = arrays["outstanding"]
+        self._set_n_slots(self._n_slots)
+
     cdef _set_n_slots(self, int32_t n):
         pass
 
@@ -233,6 +261,24 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
 
     cdef _set_n_slots(self, int32_t n):
         self.s.n_slots = n
+
+    cdef object _k_getstate(self):
+        st = self._common_getstate()
+        if st["capacity"]:
+            st["current"] = self._c.copy()
+        return st
+
+    cdef int _k_setstate(self, object st) except -1:
+        if not isinstance(st, dict):
+            raise TypeError("RoundRobin state must be a dict")
+        self._common_setstate(st)
+        self.s.slow_start = self._slow_start
+        if st["capacity"]:
+            c = np.asarray(st["current"], dtype=np.float64)
+            if c.shape != self._c.shape or not np.isfinite(c).all():
+                raise ValueError("RoundRobin state: invalid current weights")
+            self._c[:] = c
+        return 0
 
     cdef int32_t _k_pick(self, double now) noexcept:
         cdef int32_t i = lb_roundrobin_pick(self.s, now)

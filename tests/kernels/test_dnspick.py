@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import lbcore
 from lbcore import RecordPicker
 from reference import dnspick_ref
 
@@ -89,3 +90,31 @@ def test_numba_matches_cython():
     assert many.tolist() == p.weighted_many(w, 100).tolist()
     assert sample.tolist() == p.sample(20, 8)
     assert tuple(int(x) for x in state) == p.state
+
+
+def _reference_sample(seed, n, k):
+    """Partial Fisher-Yates over list(range(n)) with the same generator."""
+    rng = lbcore.Random(seed)
+    items = list(range(n))
+    for i in range(min(k, n - 1) if k >= n else k):
+        j = i + rng.bounded(n - i)
+        items[i], items[j] = items[j], items[i]
+    return items[:min(k, n)]
+
+
+@pytest.mark.parametrize("n,k", [(10, 3), (64, 64), (100, 99), (1000, 10), (1000, 124),
+                                 (1000, 126), (5000, 1)])
+def test_sample_dense_and_sparse_paths_draw_alike(n, k):
+    # k < n/8 (n > 64) keeps only the moved positions; the draws are the dense ones
+    assert RecordPicker(7).sample(n, k) == _reference_sample(7, n, k)
+
+
+def test_sample_of_a_huge_range_is_small_and_bounded():
+    got = RecordPicker(3).sample(2**31 - 1, 4)      # no 8 GiB buffer
+    assert len(set(got)) == 4 and all(0 <= x < 2**31 - 1 for x in got)
+    with pytest.raises(ValueError, match="2\\*\\*31"):
+        RecordPicker(3).sample(2**31, 1)             # was OverflowError
+    with pytest.raises(TypeError, match="n must be an int"):
+        RecordPicker(3).sample(True, 1)
+    with pytest.raises(TypeError, match="k must be an int"):
+        RecordPicker(3).sample(4, 1.0)

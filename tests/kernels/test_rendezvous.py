@@ -29,6 +29,23 @@ def test_matches_reference(targets, key, seed, data):
     assert r.top(key, k) == [targets[i] for i in rank[:k]]
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(17, 120), st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1),
+       st.booleans(), st.data())
+def test_top_beyond_16_matches_reference(n, key, seed, weighted, data):
+    # k > 16 takes the O(n + k log k) selection path (quickselect + heapsort); it
+    # must give the reference ranking, ties included (equal weights compare u)
+    targets = list(range(n))
+    weights = None
+    if weighted:
+        weights = data.draw(st.lists(st.sampled_from([0, 1, 2, 5]), min_size=n, max_size=n))
+        weights[0] = 1
+    r = Rendezvous(targets, weights=weights, seed=seed)
+    rank = ranking(targets, key, weights, seed)
+    k = data.draw(st.integers(17, n + 3))
+    assert r.top_index(key, k) == rank[:k]
+
+
 def test_weighted_shares():
     # 200k keys; each share within 0.006 of w/sum(w) (binomial sd <= 0.0011).
     w = np.array([1, 2, 3, 4, 0, 10], dtype=float)

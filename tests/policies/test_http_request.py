@@ -144,3 +144,126 @@ def test_headers_object():
     assert "a" in h and len(h) == 1 and list(h) == [("A", "1")]
     with pytest.raises(TypeError, match="headers"):
         Headers([("a",)])
+
+
+# --- authority parsing: RFC 9110 §4.1, §4.2.1, §4.2.4, §7.2; RFC 9112 §3.2, §3.2.2 ---
+
+def _head(target: bytes, host: bytes | None = b"h.example") -> bytes:
+    hdr = b"" if host is None else b"Host: " + host + b"\r\n"
+    return b"GET " + target + b" HTTP/1.1\r\n" + hdr + b"\r\n"
+
+
+@pytest.mark.parametrize("target", [
+    b"http://allowed.example.com:@evil.com/",       # the reported bypass
+    b"http://user@allowed.example.com/",
+    b"http://user:pass@allowed.example.com/x",
+    b"https://allowed.example.com@evil.com/",
+    b"HTTP://u@h.example/",                          # the scheme is case-insensitive
+    b"http://@h.example/",                           # empty userinfo is still userinfo
+])
+def test_absolute_form_userinfo_rejected(target):
+    # RFC 9110 §4.2.4: a recipient of an http(s) URI from an untrusted source
+    # SHOULD treat the presence of userinfo as an error.
+    with pytest.raises(ValueError, match="userinfo"):
+        Request.from_bytes(_head(target))
+
+
+@pytest.mark.parametrize("target, host, host_name, path, query", [
+    # RFC 9112 §3.2.2: the target's authority replaces the Host header
+    (b"http://a.example/x", b"other.example", "a.example", "/x", ()),
+    (b"http://A.Example:8080/x", b"other", "a.example", "/x", ()),
+    # RFC 3986 §3.2.3 / RFC 9110 §4.1: the port may be empty (default port)
+    (b"http://a.example:/x", b"h", "a.example", "/x", ()),
+    # RFC 3986 §3.2: the authority ends at the first '/', '?' or '#'
+    (b"http://a.example?q=1", b"h", "a.example", "/", (("q", "1"),)),
+    (b"http://a.example", b"h", "a.example", "/", ()),
+    # IPv6 literals (RFC 3986 §3.2.2): the brackets stay, the port goes
+    (b"http://[::1]:8080/p", b"h", "[::1]", "/p", ()),
+    (b"http://[2001:DB8::1]/p", b"h", "[2001:db8::1]", "/p", ()),
+    (b"http://192.0.2.1:81/", b"h", "192.0.2.1", "/", ()),
+])
+def test_absolute_form_authority(target, host, host_name, path, query):
+    r = Request.from_bytes(_head(target, host))
+    assert (r.host_name, r.path, r.query) == (host_name, path, query)
+    assert r.headers.get("host") == host.decode()    # the header itself is kept as sent
+
+
+@pytest.mark.parametrize("target, match", [
+    (b"http://:80/", "without a host"),               # RFC 9110 §4.2.1: empty host
+    (b"http://a.example:8x/", "port"),
+    (b"http://a.example:99999/", "port"),
+    (b"http://a.example:80:81/", "port"),
+    (b"http://[::1/", "IPv6"),
+    (b"http://[nothex]/", "IPv6"),
+    (b"http://[::1]x/", "after the IPv6"),
+    (b"http://::1/", "port"),                         # IPv6 without brackets
+    (b"http://a\"b/", "invalid host"),
+])
+def test_absolute_form_bad_authority(target, match):
+    with pytest.raises(ValueError, match=match) as e:
+        Request.from_bytes(_head(target))
+    assert str(e.value).startswith("data")
+
+
+@pytest.mark.parametrize("host, host_name", [
+    (b"h.example", "h.example"),
+    (b"H.Example:8443", "h.example"),
+    (b"h.example:", "h.example"),                     # empty port
+    (b"[::1]:8080", "[::1]"),
+    (b"[::1]", "[::1]"),
+    (b"192.0.2.1:80", "192.0.2.1"),
+    (b"xn--bcher-kva.example", "xn--bcher-kva.example"),
+    (b"a%41.example", "a%41.example"),                # pct-encoded is reg-name
+])
+def test_host_header_valid(host, host_name):
+    assert Request.from_bytes(_head(b"/", host)).host_name == host_name
+
+
+def test_host_header_empty_allowed():
+    # RFC 9112 §3.2: a client sends an empty Host when the URI has no authority
+    assert Request.from_bytes(_head(b"/", b"")).host_name == ""
+
+
+@pytest.mark.parametrize("host", [
+    b"allowed.example.com:@evil.com",                 # the bypass, via the header
+    b"user@h.example",
+    b"h.example:80:80",
+    b"h.example:http",
+    b"[::1",
+    b"[::1]junk",
+    b"[fe80::1%25eth0]",                              # zone ids are not in uri-host
+    b"h example",
+    b"h.example/path",
+])
+def test_host_header_invalid(host):
+    # RFC 9112 §3.2: 400 for a Host header field with an invalid field value
+    with pytest.raises(ValueError, match="Host header") as e:
+        Request.from_bytes(_head(b"/", host))
+    assert str(e.value).startswith("data")
+
+
+@pytest.mark.parametrize("host, host_name", [
+    ("Api.Example.com:8443", "api.example.com"),
+    ("[::1]:8080", "[::1]"),
+    ("h.example:", "h.example"),
+    # not uri-host [":" port]: compared whole, never cut down to a valid-looking prefix
+    ("allowed.example.com:@evil.com", "allowed.example.com:@evil.com"),
+    ("a:b:c", "a:b:c"),
+])
+def test_plain_host_name(host, host_name):
+    assert Request(host=host).host_name == host_name
+
+
+def test_userinfo_bypass_does_not_match_a_host_rule():
+    from lbcore.elb import RuleSet, parse_rule
+    rule = parse_rule({"Priority": "1", "Conditions": [
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["allowed.example.com"]}}]}, "r")
+    rs = RuleSet([rule], parse_rule({"Priority": "default", "IsDefault": True,
+                                     "Conditions": []}, "default"))
+    assert rs.match(Request(host="allowed.example.com:8080")).priority == 1
+    # the old rsplit(':') made this 'allowed.example.com' and the rule matched
+    assert rs.match(Request(host="allowed.example.com:@evil.com")).priority != 1
+    for raw in (b"GET http://allowed.example.com:@evil.com/ HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: allowed.example.com:@evil.com\r\n\r\n"):
+        with pytest.raises(ValueError):
+            Request.from_bytes(raw)

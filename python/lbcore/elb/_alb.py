@@ -14,6 +14,7 @@ request enters each module at most once (tests/policies/test_route_path.py).
 from __future__ import annotations
 
 import threading
+import functools
 from typing import Any, Iterable, Mapping, Sequence
 
 from lbcore import WeightedRandom, hash_key
@@ -25,7 +26,7 @@ from lbcore.elb._decisions import (FixedResponse, HTTPDecision, Redirect, SetCoo
 from lbcore.elb._pool import TargetGroupPools
 from lbcore.elb._request import Request
 from lbcore.elb._rules import Rule, RuleSet, parse_rule
-from lbcore.elb._targets import Clock, TargetGroup, check_clock, check_now
+from lbcore.elb._targets import Clock, PickleWithoutLock, TargetGroup, check_clock, check_now
 
 __all__ = ["ApplicationLoadBalancer", "Listener"]
 
@@ -35,6 +36,12 @@ class Listener:
     :class:`~lbcore.elb.RuleSet`."""
 
     def __init__(self, port: int, protocol: str, ruleset: RuleSet) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"port must be an int in 1..65535, got {port!r}")
+        if protocol not in ("HTTP", "HTTPS"):
+            raise ValueError(f"protocol must be 'HTTP' or 'HTTPS', got {protocol!r}")
+        if not isinstance(ruleset, RuleSet):
+            raise TypeError(f"ruleset must be a RuleSet, got {type(ruleset).__name__}")
         self.port, self.protocol, self.ruleset = port, protocol, ruleset
         # a listener with only its default rule needs no matching
         self.only_default: Rule | None = None if len(ruleset) > 1 else ruleset.default
@@ -73,12 +80,17 @@ class _TGState:
             self.sticky_seconds = v["stickiness.lb_cookie.duration_seconds"]
             self.cookie_name = "AWSALB"
         self.pools = TargetGroupPools(
-            tg, algorithm, slow_start, lambda zone: seed ^ hash_key(str(zone)),
+            tg, algorithm, slow_start, functools.partial(_zone_seed, seed),
             cross_zone=tg.cross_zone is not False,      # ALB level: always on
             fail_open=True, zone_fallback=True)
 
 
-class ApplicationLoadBalancer:
+def _zone_seed(seed: int, zone: object) -> int:
+    """The seed of a zone's pool (a module-level function so the ALB pickles)."""
+    return seed ^ hash_key(str(zone))
+
+
+class ApplicationLoadBalancer(PickleWithoutLock):
     """An ALB over :class:`~lbcore.elb.TargetGroup` objects (protocol HTTP or HTTPS).
 
     ``target_groups``: {ARN or name: TargetGroup} (rules refer to these keys

@@ -169,8 +169,19 @@ def parse_attributes(specs: AttributeSpecs, family: str, protocol: str | None = 
     """Validate ``attributes`` (API list or dict) and ``kwargs``; return
     ``(values, strings)``: typed values and API strings for every key of
     ``family`` (defaults filled in)."""
+    if not isinstance(specs, Mapping):
+        raise TypeError(f"specs must be a mapping of attribute specs (e.g. "
+                        f"TARGET_GROUP_ATTRIBUTES), got {type(specs).__name__}")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise TypeError(f"kwargs must be a mapping, got {type(kwargs).__name__}")
+    if not isinstance(what, str):
+        raise TypeError(f"what must be a str, got {type(what).__name__}")
     given: dict[str, Any] = {}
     if attributes is not None:
+        if isinstance(attributes, (str, bytes)) or not (
+                isinstance(attributes, Mapping) or hasattr(attributes, "__iter__")):
+            raise TypeError(f"{what} must be a list of {{'Key', 'Value'}} dicts or a dict, "
+                            f"got {type(attributes).__name__}")
         if isinstance(attributes, dict):
             items = list(attributes.items())
         else:

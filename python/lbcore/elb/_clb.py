@@ -6,6 +6,7 @@ on HTTP/HTTPS listeners only, cross-zone load balancing off unless enabled
 from __future__ import annotations
 
 import threading
+import functools
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lbcore import hash_key
@@ -14,8 +15,8 @@ from lbcore.elb._decisions import (FixedResponse, Forward, HTTPDecision, Redirec
                                    SetCookie, forward)
 from lbcore.elb._pool import TargetGroupPools
 from lbcore.elb._request import Request
-from lbcore.elb._targets import (Clock, HealthCheckSettings, Target, TargetGroup,
-                                 check_clock, check_now)
+from lbcore.elb._targets import (Clock, HealthCheckSettings, PickleWithoutLock, Target,
+                                 TargetGroup, check_clock, check_now)
 
 __all__ = ["ClassicLoadBalancer"]
 
@@ -23,7 +24,12 @@ _L7 = ("HTTP", "HTTPS")
 _L4 = ("TCP", "SSL")
 
 
-class ClassicLoadBalancer:
+def _zone_seed(seed: int, l7: bool, zone: str | None) -> int:
+    """The seed of a listener kind's pool in a zone."""
+    return int(hash_key(f"{seed}:clb:{(l7, zone)}"))
+
+
+class ClassicLoadBalancer(PickleWithoutLock):
     """A Classic Load Balancer.
 
     ``instances``: :class:`~lbcore.elb.Target` objects (their
@@ -95,6 +101,9 @@ class ClassicLoadBalancer:
         if not self._listeners:
             raise ValueError("listeners must not be empty")
         self._sticky: dict[int, tuple[str, Any]] = {}
+        if stickiness is not None and not isinstance(stickiness, Mapping):
+            raise TypeError(f"stickiness must be a mapping {{port: policy}}, got "
+                            f"{type(stickiness).__name__}")
         for port, pol in (stickiness or {}).items():
             w = f"stickiness[{port}]"
             if port not in self._listeners:
@@ -117,7 +126,7 @@ class ClassicLoadBalancer:
         # one set of pools per listener kind: least outstanding requests for
         # HTTP/HTTPS listeners, round robin for TCP/SSL listeners
         def seed_for(l7: bool) -> Callable[[str | None], int]:
-            return lambda zone: int(hash_key(f"{seed}:clb:{(l7, zone)}"))
+            return functools.partial(_zone_seed, seed, l7)      # picklable, unlike a lambda
         self._pools = {
             l7: TargetGroupPools(
                 self.instances, "least_outstanding_requests" if l7 else "round_robin", 0,

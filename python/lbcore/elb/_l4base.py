@@ -19,7 +19,8 @@ from lbcore import Flow, Flows, Maglev, hash_key
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
 from lbcore.elb._kernels import MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prime, parse_seed
-from lbcore.elb._targets import HEALTHY, Clock, Target, TargetGroup, check_clock
+from lbcore.elb._targets import (HEALTHY, Clock, PickleWithoutLock, Target, TargetGroup,
+                                 check_clock)
 from lbcore.elb._zones import node_pools
 
 __all__ = ["L4LoadBalancer", "L4Listener", "UDP_IDLE_SECONDS", "TLS_IDLE_SECONDS",
@@ -63,8 +64,16 @@ def check_flows(flows: object) -> None:
 def check_times(times: object, n: int) -> np.ndarray:
     """``times`` (a number or one time per flow) as a float64 array of ``n``:
     finite and non-decreasing, or ValueError naming ``times``."""
-    t = np.asarray(times, dtype=np.float64) if not np.isscalar(times) else \
-        np.full(n, float(times))        # type: ignore[arg-type]
+    if isinstance(times, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"times must be seconds (a number or an array), got "
+                        f"{type(times).__name__}")
+    try:
+        t = np.asarray(times, dtype=np.float64) if not np.isscalar(times) else \
+            np.full(n, float(times))        # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"times must be seconds (a number or an array): {e}") from None
+    if isinstance(times, np.ndarray) and times.dtype == np.bool_:
+        raise TypeError("times must be seconds, got a bool array")
     if t.ndim != 1 or t.shape[0] != n:
         raise ValueError(f"times must be a number or one time per flow ({n}), "
                          f"got shape {t.shape}")
@@ -103,7 +112,7 @@ class L4Listener:
         self.decisions: list[Any] = []
 
 
-class L4LoadBalancer:
+class L4LoadBalancer(PickleWithoutLock):
     """The shared part of :class:`~lbcore.elb.NetworkLoadBalancer` and
     :class:`~lbcore.elb.GatewayLoadBalancer` (not used directly)."""
 

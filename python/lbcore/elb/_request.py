@@ -33,6 +33,9 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # line to report what is wrong.
 _GOOD_BLOCK = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\Z")
 _ip_address = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
+# RFC 3986 3.2.2 reg-name (an IPv4 address matches it too) and 3.2.3 port
+_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z")
+_PORT = re.compile(r"[0-9]{0,5}\Z")
 _NONE: tuple[str, ...] = ()
 
 HeaderItems = Union["Headers", Mapping[str, str], Iterable[Tuple[str, str]]]
@@ -81,11 +84,15 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (any case), or ``default``."""
+        if type(name) is not str and not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
         v = self._map.get(name.lower())
         return v[0] if v else default
 
     def getall(self, name: str) -> list[str]:
         """Every value of ``name`` in order (a list; empty if absent)."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
         return list(self._map.get(name.lower(), ()))
 
     def match_values(self, name: str) -> Sequence[str]:
@@ -128,6 +135,49 @@ def _parse_cookies(values: Iterable[str]) -> dict[str, str]:
             if sep and name and name not in out:
                 out[name] = value.strip()
     return out
+
+
+def _split_authority(authority: str) -> tuple[str, str | None]:
+    """``uri-host [":" port]`` (RFC 9110 §4.1, §7.2; RFC 3986 §3.2.2-3.2.3)
+    -> (host, port or None). The host is an IPv6 literal in brackets or a
+    reg-name (IPv4 addresses included); the port is digits, possibly empty.
+    Anything else (userinfo, a second ':', stray bytes) raises ValueError."""
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0:
+            raise ValueError(f"IPv6 literal without ']' in {authority[:60]!r}")
+        host, rest = authority[:end + 1], authority[end + 1:]
+        literal = host[1:-1]
+        try:
+            if "%" in literal:            # zone ids are not part of RFC 9110's uri-host
+                raise ValueError
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            raise ValueError(f"invalid IPv6 literal {host[:60]!r}") from None
+        if rest and rest[0] != ":":
+            raise ValueError(f"unexpected {rest[:20]!r} after the IPv6 literal")
+        port = rest[1:] if rest else None
+    else:
+        host, sep, port_s = authority.partition(":")
+        port = port_s if sep else None
+        if not _REG_NAME.match(host):
+            raise ValueError(f"invalid host {host[:60]!r}")
+    if port is not None and not (_PORT.match(port) and (not port or int(port) <= 65535)):
+        raise ValueError(f"invalid port {port[:20]!r}")
+    return host, port
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_name(host: str) -> str:
+    """What host-header conditions compare: the host without ``:port``,
+    lower-cased. A value that is not ``uri-host [":" port]`` is compared whole
+    (lower-cased): nothing is cut off it, so ``a.example:@b.example`` can never
+    pass for ``a.example``."""
+    try:
+        name = _split_authority(host)[0]
+    except ValueError:
+        name = host
+    return name.lower()
 
 
 class Request:
@@ -223,15 +273,7 @@ class Request:
                     raise TypeError("cookies must map str to str")
         self.method = method
         self.host = host
-        if host is None:
-            self.host_name = None
-        else:
-            name = host
-            if name.startswith("["):          # IPv6 literal
-                name = name[:name.find("]") + 1] if "]" in name else name
-            else:
-                name = name.rsplit(":", 1)[0] if ":" in name else name
-            self.host_name = name.lower()
+        self.host_name = None if host is None else _host_name(host)
         self.path = path
         self.query_string = qs
         self._query = pairs
@@ -284,8 +326,12 @@ class Request:
         line; bytes after it are ignored). Strict: origin-form or
         absolute-form target, HTTP/1.0 or 1.1, token header names, no
         obsolete line folding, no control characters, exactly one Host header
-        for HTTP/1.1, at most ``max_headers`` headers and ``max_head_bytes``
-        bytes. Anything else raises ``ValueError`` naming the problem."""
+        for HTTP/1.1 whose value is ``uri-host [":" port]`` (RFC 9110 §7.2),
+        at most ``max_headers`` headers and ``max_head_bytes`` bytes. An
+        absolute-form ``http(s)://`` target must not carry userinfo (RFC 9110
+        §4.2.4) nor an empty host (§4.2.1); its authority replaces the Host
+        header (RFC 9112 §3.2.2). Anything else raises ``ValueError`` naming
+        the problem."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes-like, got {type(data).__name__}")
         data = bytes(data)
@@ -330,14 +376,31 @@ class Request:
         if version == b"HTTP/1.1" and not host_values:
             raise ValueError("data: HTTP/1.1 request without a Host header")
         host = host_values[0] if host_values else None
+        if host:                      # RFC 9110 7.2: Host = uri-host [":" port]
+            try:
+                _split_authority(host)
+            except ValueError as e:
+                raise ValueError(f"data: Host header: {e}") from None
         low = target[:8].lower()
         if low.startswith("http://") or low.startswith("https://"):
             rest = target.split("://", 1)[1]
-            authority, slash, tail = rest.partition("/")
-            if not authority:
+            cut = len(rest)
+            for c in "/?#":           # RFC 3986 3.2: the authority ends at / ? or #
+                i = rest.find(c)
+                if 0 <= i < cut:
+                    cut = i
+            authority, tail = rest[:cut], rest[cut:]
+            if "@" in authority:      # RFC 9110 4.2.4: userinfo in http(s) is an error
+                raise ValueError("data: userinfo ('user@') in an absolute-form target "
+                                 "is not allowed in http(s) URIs")
+            try:
+                name, _ = _split_authority(authority)
+            except ValueError as e:
+                raise ValueError(f"data: absolute-form target: {e}") from None
+            if not name:              # RFC 9110 4.2.1: an empty host is invalid
                 raise ValueError("data: absolute-form target without a host")
             host = authority          # RFC 9112 3.2.2: the target's authority wins
-            target = "/" + tail
+            target = tail if tail.startswith("/") else "/" + tail
         elif target == "*":
             if method != "OPTIONS":
                 raise ValueError("data: asterisk-form target is only allowed with OPTIONS")

@@ -403,6 +403,10 @@ class _Slot:
         self.cache: dict[Any, int] = {}
 
 
+def _not_a_request(request: object) -> None:
+    raise TypeError(f"request must be a Request, got {type(request).__name__}")
+
+
 class RuleSet:
     """The rules of one listener, compiled. ``rules``: :class:`Rule` objects
     (non-default, distinct priorities) and ``default`` (the default rule).
@@ -411,8 +415,16 @@ class RuleSet:
     match: Callable[[Request], Rule]
 
     def __init__(self, rules: Iterable[Rule], default: Rule) -> None:
+        if isinstance(rules, (str, bytes)) or not hasattr(rules, "__iter__"):
+            raise TypeError(f"rules must be an iterable of Rule, got {type(rules).__name__}")
         rules = list(rules)
         seen: dict[int, Rule] = {}
+        for i, r in enumerate(rules):
+            if not isinstance(r, Rule):
+                raise TypeError(f"rules[{i}] must be a Rule (see parse_rule), got "
+                                f"{type(r).__name__}")
+        if default is not None and not isinstance(default, Rule):
+            raise TypeError(f"default must be a Rule, got {type(default).__name__}")
         for r in rules:
             if r.priority is None:
                 raise ValueError("rules: only one default rule per listener")
@@ -526,6 +538,8 @@ class RuleSet:
 
     def match_mask(self, request: Request) -> int:
         """Bitmask of every matching non-default rule (bit i = ``rules[i]``)."""
+        if not isinstance(request, Request):
+            raise TypeError(f"request must be a Request, got {type(request).__name__}")
         m = self.all
         for ev in self._evals:
             m &= ev(request)
@@ -551,8 +565,11 @@ class RuleSet:
         value's mask is cached (same result as :meth:`_match_loop`)."""
         # the generated matcher belongs to this module (its __module__, tracebacks)
         ns = {"__name__": __name__, "ALL": self.all, "DEFAULT": self.default,
-              "RULES": self.rules}
-        lines = ["def match(request):", "    m = ALL"]
+              "RULES": self.rules, "Request": Request, "reject": _not_a_request}
+        lines = ["def match(request):",
+                 "    if request.__class__ is not Request and not isinstance(request, Request):",
+                 "        reject(request)",
+                 "    m = ALL"]
         for i, (slot, ev) in enumerate(zip(self._slots, self._evals)):
             ns[f"F{i}"] = slot.free
             ns[f"E{i}"] = ev
@@ -592,6 +609,10 @@ class RuleSet:
         fn: Callable[[Request], Rule] = ns["match"]     # type: ignore[assignment]
         fn.__doc__ = "The highest-priority rule whose conditions all hold (else the default rule)."
         return fn
+
+    def __reduce__(self) -> tuple:
+        # recompiled from its rules: the generated matcher is not picklable
+        return (type(self), (self.rules, self.default))
 
     def __len__(self) -> int:
         return len(self.rules) + 1

@@ -25,8 +25,10 @@ Time (docs/elb.md, "Time"): every method that changes state takes ``now``
 """
 from __future__ import annotations
 
+import functools
 import math
 import operator
+import threading
 import time
 from typing import Callable, Iterable, Mapping, Sequence, Union
 
@@ -71,6 +73,24 @@ def check_clock(clock: Clock | None) -> Clock:
     return clock
 
 
+class PickleWithoutLock:
+    """Pickling for the stateful ELB objects: their whole ``__dict__``, except a
+    ``_lock`` attribute (a lock can't be pickled and must not be shared), which
+    the restored object gets fresh, unlocked (the house convention: a
+    Python-level lock is named ``_lock``)."""
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        if "_lock" in state:
+            state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if "_lock" in state:
+            self._lock = threading.Lock()
+
+
 class Target:
     """A registered endpoint: ``id`` (str or int), ``availability_zone``,
     ``port`` (None = the target group's port) and ``weight`` (>= 0; used by
@@ -104,6 +124,9 @@ class Target:
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Target is immutable")
+
+    def __reduce__(self) -> tuple:
+        return (Target, (self.id, self.availability_zone, self.port, self.weight))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Target):
@@ -180,12 +203,17 @@ class HealthCheckSettings:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __reduce__(self) -> tuple:
+        # every value is explicit, so the protocol's defaults don't matter
+        return (functools.partial(type(self), **{n: getattr(self, n) for n in self.__slots__}),
+                ())
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}("
                 + ", ".join(f"{n}={getattr(self, n)}" for n in self.__slots__) + ")")
 
 
-class TargetGroup:
+class TargetGroup(PickleWithoutLock):
     """A target group: targets, their health, and the elbv2 attributes.
 
     ``protocol``: HTTP, HTTPS (ALB), TCP, UDP, TCP_UDP, TLS (NLB) or GENEVE

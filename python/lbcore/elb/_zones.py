@@ -25,6 +25,7 @@ __all__ = ["NodePools", "node_pools", "minimum_healthy", "scope_pool", "routable
 
 ROUTING_MINIMUM = "target_group_health.unhealthy_state_routing.minimum_healthy_targets"
 DNS_MINIMUM = "target_group_health.dns_failover.minimum_healthy_targets"
+_MINIMUM_PREFIXES = frozenset((ROUTING_MINIMUM, DNS_MINIMUM))
 
 
 class NodePools:
@@ -52,6 +53,13 @@ class NodePools:
 def minimum_healthy(tg: TargetGroup, prefix: str, n_registered: int) -> int:
     """The healthy-target minimum of a ``target_group_health.*.minimum_healthy_targets``
     pair (count and percentage; the larger applies; ``off`` ignores one)."""
+    if not isinstance(tg, TargetGroup):
+        raise TypeError(f"tg must be a TargetGroup, got {type(tg).__name__}")
+    if prefix not in _MINIMUM_PREFIXES:
+        raise ValueError(f"prefix must be one of {', '.join(sorted(_MINIMUM_PREFIXES))}, "
+                         f"got {prefix!r}")
+    if isinstance(n_registered, bool) or not isinstance(n_registered, int) or n_registered < 0:
+        raise ValueError(f"n_registered must be an int >= 0, got {n_registered!r}")
     v = tg.attribute_values
     count = v.get(prefix + ".count", 1)
     pct = v.get(prefix + ".percentage")
@@ -108,6 +116,8 @@ def node_pools(tg: TargetGroup, zones: Sequence[str], *, cross_zone: bool) -> No
     targets (all nodes if none has any). Targets in AZs the load balancer has not
     enabled are not used.
     """
+    if not isinstance(tg, TargetGroup):
+        raise TypeError(f"tg must be a TargetGroup, got {type(tg).__name__}")
     az = tg.zone_index(zones)
     in_lb = az >= 0
     registered = tg.registered_mask() & in_lb

@@ -118,10 +118,16 @@ def parse_health_checks(health_checks: Any) -> dict[str, Any]:
             if not callable(getattr(v, "is_healthy", None)):
                 raise TypeError(f"health_checks[{k!r}] must provide is_healthy(now)")
         return dict(health_checks)
+    if isinstance(health_checks, (str, bytes)) or not hasattr(health_checks, "__iter__"):
+        raise TypeError(f"health_checks must be a mapping or a list of HealthCheck dicts, "
+                        f"got {type(health_checks).__name__}")
     raw = {}
-    for hc in health_checks:
+    for i, hc in enumerate(health_checks):
         if not isinstance(hc, Mapping) or "Id" not in hc or "HealthCheckConfig" not in hc:
-            raise ValueError("health_checks items need Id and HealthCheckConfig")
+            raise ValueError(f"health_checks[{i}] needs Id and HealthCheckConfig")
+        if not isinstance(hc["HealthCheckConfig"], Mapping):
+            raise TypeError(f"health_checks[{i}].HealthCheckConfig must be a dict, got "
+                            f"{type(hc['HealthCheckConfig']).__name__}")
         raw[hc["Id"]] = hc["HealthCheckConfig"]
     out: dict[str, Any] = {}
 
@@ -161,6 +167,9 @@ def parse_cidr_collections(collections: Any) -> dict[str, dict[str, list[str]]]:
     ..., 'LocationName': ...}]}`` -> the first form."""
     if collections is None:
         return {}
+    if not isinstance(collections, Mapping):
+        raise TypeError(f"cidr_collections must be a mapping {{CollectionId: ...}}, got "
+                        f"{type(collections).__name__}")
     out: dict[str, dict[str, list[str]]] = {}
     for cid, locs in collections.items():
         if isinstance(locs, Mapping):

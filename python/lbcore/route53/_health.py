@@ -82,6 +82,8 @@ _LEGACY_OBSERVE = ("HealthCheck.observe(now, ok) is deprecated: call observe(ok,
 
 
 # Route 53 Developer Guide, "How Amazon Route 53 determines whether a health check is
+MAX_CHECKERS = 1024
+MAX_HISTORY = 1 << 20
 # healthy": an endpoint is healthy when more than 18% of the health checkers report it so.
 CHECKER_FRACTION = 0.18
 DEFAULT_HISTORY = 256
@@ -175,11 +177,14 @@ class HealthCheck:
             raise ValueError(f"failure_threshold must be in 1..10, got {failure_threshold}")
         if request_interval not in (10, 30) or isinstance(request_interval, bool):
             raise ValueError(f"request_interval must be 10 or 30, got {request_interval!r}")
-        for name, value, lo in (("checkers", checkers, 1), ("history", history, 10)):
+        # upper bounds keep a typo from allocating a timeline per checker for ever
+        # (Route 53 itself uses a few dozen checkers)
+        for name, value, lo, hi in (("checkers", checkers, 1, MAX_CHECKERS),
+                                    ("history", history, 10, MAX_HISTORY)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if value < lo:
-                raise ValueError(f"{name} must be >= {lo}, got {value}")
+            if not lo <= value <= hi:
+                raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
         self.id = id
         self.failure_threshold = failure_threshold
         self.request_interval = request_interval

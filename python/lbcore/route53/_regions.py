@@ -80,20 +80,38 @@ LOCAL_ZONE_METROS: dict[str, tuple[float, float, str]] = {
 _GROUP = re.compile(r"^([a-z]{2}(?:-gov)?-[a-z]+-\d+)-([a-z]{3})-\d+$")
 
 
+def _lat_lon(entry: object, where: str) -> tuple[float, float]:
+    try:
+        lat, lon = float(entry[0]), float(entry[1])        # type: ignore[index]
+    except (TypeError, IndexError, KeyError, ValueError):
+        raise ValueError(f"{where} must be (latitude, longitude), got {entry!r}") from None
+    return lat, lon
+
+
 def region_location(region: str, table: Mapping[str, Sequence[float]] | None = None
                     ) -> tuple[float, float]:
     """(lat, lon) of an AWS Region from ``table`` (default ``REGION_COORDINATES``)."""
+    if table is not None and not isinstance(table, Mapping):
+        raise TypeError(f"table must be a mapping {{region: (lat, lon)}}, got "
+                        f"{type(table).__name__}")
+    if not isinstance(region, str):
+        raise TypeError(f"region must be a str, got {type(region).__name__}")
     entry = (REGION_COORDINATES if table is None else table).get(region)
     if entry is None:
         raise ValueError(f"AWSRegion {region!r} is not in the Region coordinate table")
-    return float(entry[0]), float(entry[1])
+    return _lat_lon(entry, f"table[{region!r}]")
 
 
 def local_zone_location(group: str, table: Mapping[str, Sequence[float]] | None = None
                         ) -> tuple[float, float]:
     """(lat, lon) of a Local Zone group such as ``us-west-2-lax-1``."""
+    if table is not None and not isinstance(table, Mapping):
+        raise TypeError(f"table must be a mapping {{group: (lat, lon)}}, got "
+                        f"{type(table).__name__}")
+    if not isinstance(group, str):
+        raise TypeError(f"group must be a str, got {type(group).__name__}")
     if table is not None and group in table:
-        return float(table[group][0]), float(table[group][1])
+        return _lat_lon(table[group], f"table[{group!r}]")
     m = _GROUP.match(group) if isinstance(group, str) else None
     if m is None or m.group(2) not in LOCAL_ZONE_METROS:
         raise ValueError(f"LocalZoneGroup {group!r} is not a known Local Zone group")

@@ -109,7 +109,18 @@ class Clients:
                  ips: Sequence[str | None] | None = None, flows: Flows | None = None) -> None:
         """``flows``: an ``lbcore.Flows`` batch whose source addresses are the client IPs
         (no per-item parsing)."""
-        self.items = list(clients) if clients is not None else None
+        if clients is not None:
+            if isinstance(clients, (str, bytes)) or not hasattr(clients, "__iter__"):
+                raise TypeError(f"clients must be an iterable of Client, got "
+                                f"{type(clients).__name__}")
+            clients = list(clients)
+            for i, c in enumerate(clients):
+                if not isinstance(c, Client):
+                    raise TypeError(f"clients[{i}] must be a route53.Client, got "
+                                    f"{type(c).__name__}")
+        self.items = clients
+        if flows is not None and not isinstance(flows, Flows):
+            raise TypeError(f"flows must be an lbcore.Flows batch, got {type(flows).__name__}")
         if flows is not None:
             if ips is not None or self.items is not None:
                 raise ValueError("flows: give either flows or ips/clients for the addresses")
@@ -197,6 +208,11 @@ def distance_latency(client: Client, region: str,
     """The default latency table: the client's own measurement when it has one, else a
     distance model (great-circle km / 100 -> ms, i.e. a round trip at ~2/3 c in fibre)
     when the client has coordinates, else unknown (None)."""
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a route53.Client, got {type(client).__name__}")
+    if regions is not None and not isinstance(regions, Mapping):
+        raise TypeError(f"regions must be a mapping {{region: (lat, lon)}}, got "
+                        f"{type(regions).__name__}")
     if client.latencies is not None and region in client.latencies:
         return float(client.latencies[region])
     if client.latitude is not None and client.longitude is not None:
@@ -616,6 +632,12 @@ class HostedZone:
         if latency is not None and not callable(latency):
             raise TypeError("latency must be a callable (client, region) -> ms or None")
         self.latency = latency
+        if cidr_collections is not None and not isinstance(cidr_collections, Mapping):
+            raise TypeError(f"cidr_collections must be a mapping {{collection id: "
+                            f"{{location: [CIDR, ...]}}}}, got {type(cidr_collections).__name__}")
+        if health_checks is not None and not isinstance(health_checks, Mapping):
+            raise TypeError(f"health_checks must be a mapping {{id: health check}}, got "
+                            f"{type(health_checks).__name__}")
         self.cidr_collections = {cid: _check_prefix_lengths(cid, locs)
                                  for cid, locs in (cidr_collections or {}).items()}
         self.health_checks = dict(health_checks or {})
@@ -880,7 +902,10 @@ class HostedZone:
             items = list(resource_record_sets)
         hcs = parse_health_checks(health_checks)
         colls = parse_cidr_collections(cidr_collections)
-        targets = {normalize_name(k): v for k, v in (alias_targets or {}).items()}
+        if alias_targets is not None and not isinstance(alias_targets, Mapping):
+            raise TypeError(f"alias_targets must be a mapping {{DNSName: health}}, got "
+                            f"{type(alias_targets).__name__}")
+        targets = {normalize_name(k, "alias_targets"): v for k, v in (alias_targets or {}).items()}
         rsets = [parse_record_set(d, targets) for d in items]
         if name is None:
             soa = [r.name for r in rsets if r.type == "SOA"]

@@ -30,6 +30,8 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
         "lbcore.testing.strategies needs hypothesis, which is not installed; "
         "install it with: pip install 'lbcore[test]' (or pip install hypothesis)") from exc
 
+from collections.abc import Mapping
+
 import lbcore
 
 __all__ = [
@@ -463,9 +465,16 @@ def to_aws_condition(condition) -> dict:
     return {"Field": field, key: {"Values": values}}
 
 
+def _check_mapping(value, name: str) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict (as the strategies draw it), got "
+                        f"{type(value).__name__}")
+
+
 def to_aws_actions(rule) -> list:
     """The ``forward`` list or ``fixed_response`` status of a rule (or of a load balancer's
     default, ``default_forward``/``default_fixed_response``) → elbv2 ``Actions``."""
+    _check_mapping(rule, "rule")
     fwd = rule.get("forward", rule.get("default_forward"))
     if fwd:
         return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
@@ -536,8 +545,10 @@ def to_record_sets(records, addresses=None):
 
 def to_client(client):
     """A ``route53_clients`` dict → a :class:`lbcore.route53.Client`."""
+    _check_mapping(client, "client")
     r53 = _lazy("lbcore.route53")
     loc = client.get("location") or {}
+    _check_mapping(loc, "client['location']")
     return r53.Client(ip=client.get("ip"), continent=client.get("continent"),
                       country=client.get("country"), latitude=loc.get("latitude"),
                       longitude=loc.get("longitude"), latencies=client.get("latencies"))
@@ -551,6 +562,7 @@ def to_throttle(settings):
 def to_api_gateway(config):
     """A ``throttling_configurations`` dict → an :class:`lbcore.apigateway.ApiGateway` with
     stage ``api/prod`` and, when the config has one, usage plan ``plan`` holding its keys."""
+    _check_mapping(config, "config")
     apigw = _lazy("lbcore.apigateway")
     opt = {k: None if config.get(k) is None else to_throttle(config[k])
            for k in ("stage", "plan")}
@@ -610,6 +622,8 @@ def target_groups(*, name: str = "tg", protocol: str = "HTTP", healthy: bool = T
     """An :class:`lbcore.elb.TargetGroup` over drawn ``target_sets(**target_set_options)``
     (weights and AZs), registered ``healthy`` at time 0; for HTTP/HTTPS, the
     ``load_balancing.algorithm.type`` is drawn from ``algorithms``."""
+    if not isinstance(protocol, str):
+        raise TypeError(f"protocol must be a str, got {type(protocol).__name__}")
     sets = target_sets(**target_set_options)
     if protocol.upper() not in ("HTTP", "HTTPS") or not algorithms:
         return sets.map(lambda ts: to_target_group(ts, name=name, protocol=protocol,
