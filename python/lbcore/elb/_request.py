@@ -34,6 +34,7 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _GOOD_BLOCK = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\Z")
 _ip_address = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
 _NONE: tuple[str, ...] = ()
+_new_object = object.__new__
 
 HeaderItems = Union["Headers", Mapping[str, str], Iterable[Tuple[str, str]]]
 
@@ -41,9 +42,37 @@ HeaderItems = Union["Headers", Mapping[str, str], Iterable[Tuple[str, str]]]
 class Headers:
     """Request headers: case-insensitive names, repeated headers kept in order."""
 
-    __slots__ = ("_items", "_map")
+    __slots__ = ("_items", "_map", "_raw")
     _items: tuple[tuple[str, str], ...]
     _map: dict[str, list[str]]
+    _raw: Sequence[tuple[str | bytes, str | bytes]]
+
+    @classmethod
+    def trusted(cls, items: Sequence[tuple[str | bytes, str | bytes]]) -> Headers:
+        """Headers from (name, value) pairs an HTTP server already parsed and
+        checked, as ``str`` or as latin-1 ``bytes`` (an ASGI scope's
+        ``headers``, aiohttp's ``raw_headers``): nothing is re-validated, and
+        the pairs are decoded and indexed only when a header is first read."""
+        self = cls.__new__(cls)
+        self._raw = items
+        return self
+
+    def __getattr__(self, name: str) -> object:
+        # only for trusted(): the first read of _items or _map builds both
+        if name != "_items" and name != "_map":
+            raise AttributeError(name)
+        try:
+            raw = object.__getattribute__(self, "_raw")
+        except AttributeError:
+            raise AttributeError(name) from None
+        items = [(k.decode("latin-1") if type(k) is bytes else k,
+                  v.decode("latin-1") if type(v) is bytes else v) for k, v in raw]
+        m: dict[str, list[str]] = {}
+        for k, v in items:
+            m.setdefault(k.lower(), []).append(v)
+        self._items = tuple(items)    # type: ignore[assignment]
+        self._map = m
+        return self._items if name == "_items" else m
 
     @classmethod
     def _trusted(cls, items: list[tuple[str, str]]) -> Headers:
@@ -243,6 +272,44 @@ class Request:
         self.protocol = protocol
         self.port = port
         self._qkeys = None
+
+    @classmethod
+    def trusted(cls, method: str, path: str, query_string: str = "",
+                headers: Headers | Sequence[tuple[str | bytes, str | bytes]] = (), *,
+                host: str | None = None, source_ip: str | None = None,
+                protocol: str = "HTTP", port: int = 80) -> Request:
+        """A request from what an HTTP server already parsed (the fast path of
+        :mod:`lbcore.http`'s adapters): nothing is re-validated, so the caller
+        vouches for every value. ``path`` as sent (not percent-decoded),
+        ``query_string`` raw, ``headers`` a :class:`Headers` or (name, value)
+        pairs of str or latin-1 bytes (decoded when first read, see
+        :meth:`Headers.trusted`), ``host`` the Host header (None: none),
+        ``source_ip`` the peer address (None, e.g. a Unix socket: ``0.0.0.0``),
+        ``protocol`` and ``port`` the listener's. Use the constructor or
+        :meth:`from_bytes` for input nobody has checked."""
+        self = _new_object(cls)
+        self.method = method
+        self.host = host
+        if host is None:
+            self.host_name = None
+        elif host.startswith("["):              # IPv6 literal
+            self.host_name = (host[:host.find("]") + 1] if "]" in host else host).lower()
+        else:
+            self.host_name = (host.rsplit(":", 1)[0] if ":" in host else host).lower()
+        self.path = path
+        self.query_string = query_string
+        self._query = None
+        self.headers = headers if type(headers) is Headers else Headers.trusted(headers)
+        if source_ip is None:
+            source_ip = "0.0.0.0"
+        self.source_ip = source_ip
+        self.source_address = _ip_address(source_ip)
+        self._cookies = None
+        self._extra_cookies = None
+        self.protocol = protocol
+        self.port = port
+        self._qkeys = None
+        return self
 
     @property
     def query(self) -> tuple[tuple[str, str], ...]:
