@@ -45,7 +45,7 @@ class Headers:
     __slots__ = ("_items", "_map", "_raw")
     _items: tuple[tuple[str, str], ...]
     _map: dict[str, list[str]]
-    _raw: Sequence[tuple[str | bytes, str | bytes]]
+    _raw: Sequence[tuple[str | bytes, str | bytes]] | None    # None once indexed
 
     @classmethod
     def trusted(cls, items: Sequence[tuple[str | bytes, str | bytes]]) -> Headers:
@@ -56,6 +56,17 @@ class Headers:
         self = cls.__new__(cls)
         self._raw = items
         return self
+
+    def _values(self, name: str) -> list[str] | None:
+        # the values of ``name`` (lower case): from the index, or, for trusted headers
+        # not indexed yet, by a scan of the raw pairs that decodes only what matches
+        raw = self._raw
+        if raw is None:
+            return self._map.get(name)
+        bname = name.encode("latin-1")
+        out = [v.decode("latin-1") if type(v) is bytes else v for k, v in raw
+               if k.lower() == (bname if type(k) is bytes else name)]
+        return out or None
 
     def __getattr__(self, name: str) -> object:
         # only for trusted(): the first read of _items or _map builds both
@@ -72,6 +83,7 @@ class Headers:
             m.setdefault(k.lower(), []).append(v)
         self._items = tuple(items)    # type: ignore[assignment]
         self._map = m
+        self._raw = None
         return self._items if name == "_items" else m
 
     @classmethod
@@ -83,6 +95,7 @@ class Headers:
             m.setdefault(name.lower(), []).append(value)
         self._items = tuple(items)
         self._map = m
+        self._raw = None
         return self
 
     def __init__(self, items: HeaderItems = ()) -> None:
@@ -107,6 +120,7 @@ class Headers:
             m.setdefault(name.lower(), []).append(value)
         self._items = tuple(out)
         self._map = m
+        self._raw = None
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (any case), or ``default``."""
@@ -325,7 +339,7 @@ class Request:
         wins), updated with the ``cookies`` argument."""
         c = self._cookies
         if c is None:
-            v = self.headers._map.get("cookie")
+            v = self.headers._values("cookie")
             c = _parse_cookies(v) if v else {}
             if self._extra_cookies:
                 c.update(self._extra_cookies)
