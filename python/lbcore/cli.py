@@ -222,6 +222,74 @@ def cmd_dns(args) -> int:
     return 0
 
 
+def cmd_proxy(args) -> int:
+    """``lbcore proxy CONFIG.json``: a local Application Load Balancer until SIGINT/SIGTERM.
+
+    CONFIG.json: AWS describe outputs (LoadBalancers, Listeners, Rules, TargetGroups,
+    TargetHealthDescriptions; docs/http.md) with ip targets on local addresses. Every
+    request is routed by lbcore.elb.ApplicationLoadBalancer and proxied with aiohttp, the
+    health checks run for real, one ALB access-log line per request goes to stdout.
+    """
+    import asyncio
+    import signal
+
+    def fail(msg: str) -> int:
+        print(f"lbcore: error: {msg}", file=sys.stderr)
+        return 2
+
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return fail("lbcore proxy needs aiohttp, which is not installed; install it with: "
+                    "pip install 'lbcore[http]'")
+    from lbcore.http import EXAMPLE_CONFIG, Proxy, load_config, load_config_file
+    from lbcore.http.backend import start_backends
+
+    path = args.config
+    if path is None:
+        if not args.example_backends:
+            return fail("give CONFIG.json, or --example-backends for the shipped example")
+        path = EXAMPLE_CONFIG
+    try:
+        config = load_config(load_config_file(path), seed=args.seed)
+        proxy = Proxy(config, host=args.address, port_offset=args.port_offset,
+                      health_interval=args.health_interval, router=args.router,
+                      log=None if args.no_access_log else sys.stdout)
+    except (TypeError, ValueError) as exc:
+        return fail(str(exc))
+    for w in config.warnings:
+        print(f"lbcore: warning: {w}", file=sys.stderr)
+
+    async def serve() -> None:
+        backends = []
+        if args.example_backends:
+            backends = await start_backends(p for _, p in config.target_addresses())
+            print(f"lbcore proxy: example backends on "
+                  f"{', '.join(f'{h}:{p}' for h, p in config.target_addresses())}",
+                  file=sys.stderr, flush=True)
+        try:
+            await proxy.start()
+            for lst, (host, port) in zip(config.listeners, proxy.addresses):
+                print(f"lbcore proxy: listener {lst.protocol}:{lst.port} on http://{host}:{port}",
+                      file=sys.stderr, flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await proxy.stop()
+            for b in backends:
+                await b.cleanup()
+        print("lbcore proxy: stopped", file=sys.stderr, flush=True)
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        return fail(f"cannot listen: {exc.strerror or exc}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lbcore import __version__
 
@@ -296,6 +364,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the HTTP, HTTP_STR_MATCH and TCP health checks of ZONE.json "
                           "for real (IPAddress, Port, ResourcePath, RequestInterval)")
     dns.set_defaults(func=cmd_dns)
+
+    proxy = sub.add_parser(
+        "proxy", help="run a local Application Load Balancer from AWS describe outputs",
+        formatter_class=plain,
+        description="Serve the listeners of CONFIG.json (LoadBalancers, Listeners, Rules,\n"
+                    "TargetGroups, TargetHealthDescriptions as the AWS describe calls return\n"
+                    "them; docs/http.md): route with lbcore's ALB, proxy to the ip targets, run\n"
+                    "the health checks, log one ALB access-log line per request to stdout.\n"
+                    "Stops on SIGINT/SIGTERM.")
+    proxy.add_argument("config", metavar="CONFIG.json", nargs="?", default=None,
+                       help="the describe outputs (default with --example-backends: the "
+                            "shipped example)")
+    proxy.add_argument("--port-offset", type=int, default=0,
+                       help="listen on each listener's port + N (rules still see the "
+                            "listener's port)")
+    proxy.add_argument("--address", default="127.0.0.1", help="IP address (default 127.0.0.1)")
+    proxy.add_argument("--example-backends", action="store_true",
+                       help="also serve every target of CONFIG with a small example backend")
+    proxy.add_argument("--health-interval", type=float, default=None, metavar="SECONDS",
+                       help="seconds between health checks instead of each target group's "
+                            "HealthCheckIntervalSeconds")
+    proxy.add_argument("--seed", type=_seed, default=0, help="seed of the ALB's random choices")
+    proxy.add_argument("--no-access-log", action="store_true", help="write no access log")
+    proxy.add_argument("--router", choices=("alb", "cycle"), default="alb",
+                       help="cycle: every request to the next target of the first target "
+                            "group (itertools.cycle; a benchmark baseline)")
+    proxy.set_defaults(func=cmd_proxy)
     return parser
 
 

@@ -52,7 +52,8 @@ def target_group() -> TargetGroup:
     state = tg.observe("i-1", True, now=1.0)
     assert_type(state, str)
     assert_type(tg.register([Target("i-2", "us-east-1b")]), TargetGroup)
-    assert_type(tg.states(), dict[str | int, str])
+    # keys: the id, or (id, port) for an id registered on several ports
+    assert_type(tg.states(), dict[str | int | tuple[str | int, int | None], str])
     return tg
 
 

@@ -37,6 +37,7 @@ _ip_address = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
 _REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z")
 _PORT = re.compile(r"[0-9]{0,5}\Z")
 _NONE: tuple[str, ...] = ()
+_new_object = object.__new__
 
 HeaderItems = Union["Headers", Mapping[str, str], Iterable[Tuple[str, str]]]
 
@@ -44,9 +45,49 @@ HeaderItems = Union["Headers", Mapping[str, str], Iterable[Tuple[str, str]]]
 class Headers:
     """Request headers: case-insensitive names, repeated headers kept in order."""
 
-    __slots__ = ("_items", "_map")
+    __slots__ = ("_items", "_map", "_raw")
     _items: tuple[tuple[str, str], ...]
     _map: dict[str, list[str]]
+    _raw: Sequence[tuple[str | bytes, str | bytes]] | None    # None once indexed
+
+    @classmethod
+    def trusted(cls, items: Sequence[tuple[str | bytes, str | bytes]]) -> Headers:
+        """Headers from (name, value) pairs an HTTP server already parsed and
+        checked, as ``str`` or as latin-1 ``bytes`` (an ASGI scope's
+        ``headers``, aiohttp's ``raw_headers``): nothing is re-validated, and
+        the pairs are decoded and indexed only when a header is first read."""
+        self = cls.__new__(cls)
+        self._raw = items
+        return self
+
+    def _values(self, name: str) -> list[str] | None:
+        # the values of ``name`` (lower case): from the index, or, for trusted headers
+        # not indexed yet, by a scan of the raw pairs that decodes only what matches
+        raw = self._raw
+        if raw is None:
+            return self._map.get(name)
+        bname = name.encode("latin-1")
+        out = [v.decode("latin-1") if type(v) is bytes else v for k, v in raw
+               if k.lower() == (bname if type(k) is bytes else name)]
+        return out or None
+
+    def __getattr__(self, name: str) -> object:
+        # only for trusted(): the first read of _items or _map builds both
+        if name != "_items" and name != "_map":
+            raise AttributeError(name)
+        try:
+            raw = object.__getattribute__(self, "_raw")
+        except AttributeError:
+            raise AttributeError(name) from None
+        items = [(k.decode("latin-1") if type(k) is bytes else k,
+                  v.decode("latin-1") if type(v) is bytes else v) for k, v in raw]
+        m: dict[str, list[str]] = {}
+        for k, v in items:
+            m.setdefault(k.lower(), []).append(v)
+        self._items = tuple(items)    # type: ignore[assignment]
+        self._map = m
+        self._raw = None
+        return self._items if name == "_items" else m
 
     @classmethod
     def _trusted(cls, items: list[tuple[str, str]]) -> Headers:
@@ -57,6 +98,7 @@ class Headers:
             m.setdefault(name.lower(), []).append(value)
         self._items = tuple(items)
         self._map = m
+        self._raw = None
         return self
 
     def __init__(self, items: HeaderItems = ()) -> None:
@@ -81,6 +123,7 @@ class Headers:
             m.setdefault(name.lower(), []).append(value)
         self._items = tuple(out)
         self._map = m
+        self._raw = None
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (any case), or ``default``."""
@@ -286,6 +329,44 @@ class Request:
         self.port = port
         self._qkeys = None
 
+    @classmethod
+    def trusted(cls, method: str, path: str, query_string: str = "",
+                headers: Headers | Sequence[tuple[str | bytes, str | bytes]] = (), *,
+                host: str | None = None, source_ip: str | None = None,
+                protocol: str = "HTTP", port: int = 80) -> Request:
+        """A request from what an HTTP server already parsed (the fast path of
+        :mod:`lbcore.http`'s adapters): nothing is re-validated, so the caller
+        vouches for every value. ``path`` as sent (not percent-decoded),
+        ``query_string`` raw, ``headers`` a :class:`Headers` or (name, value)
+        pairs of str or latin-1 bytes (decoded when first read, see
+        :meth:`Headers.trusted`), ``host`` the Host header (None: none),
+        ``source_ip`` the peer address (None, e.g. a Unix socket: ``0.0.0.0``),
+        ``protocol`` and ``port`` the listener's. Use the constructor or
+        :meth:`from_bytes` for input nobody has checked."""
+        self = _new_object(cls)
+        self.method = method
+        self.host = host
+        if host is None:
+            self.host_name = None
+        elif host.startswith("["):              # IPv6 literal
+            self.host_name = (host[:host.find("]") + 1] if "]" in host else host).lower()
+        else:
+            self.host_name = (host.rsplit(":", 1)[0] if ":" in host else host).lower()
+        self.path = path
+        self.query_string = query_string
+        self._query = None
+        self.headers = headers if type(headers) is Headers else Headers.trusted(headers)
+        if source_ip is None:
+            source_ip = "0.0.0.0"
+        self.source_ip = source_ip
+        self.source_address = _ip_address(source_ip)
+        self._cookies = None
+        self._extra_cookies = None
+        self.protocol = protocol
+        self.port = port
+        self._qkeys = None
+        return self
+
     @property
     def query(self) -> tuple[tuple[str, str], ...]:
         """The query string's (key, value) pairs in order, percent-decoded."""
@@ -300,7 +381,7 @@ class Request:
         wins), updated with the ``cookies`` argument."""
         c = self._cookies
         if c is None:
-            v = self.headers._map.get("cookie")
+            v = self.headers._values("cookie")
             c = _parse_cookies(v) if v else {}
             if self._extra_cookies:
                 c.update(self._extra_cookies)

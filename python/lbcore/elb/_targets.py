@@ -30,7 +30,7 @@ import math
 import operator
 import threading
 import time
-from typing import Callable, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -50,6 +50,9 @@ REGISTERED = (INITIAL, HEALTHY, UNHEALTHY, UNHEALTHY_DRAINING, UNAVAILABLE)
 
 Clock = Callable[[], float]
 TargetId = Union[str, int]
+# a target's identity in its group, as in RegisterTargets: (Id, Port), the port
+# being the group's port when the target gives none
+TargetKey = Tuple[TargetId, Union[int, None]]
 
 
 def check_now(now: object, name: str = "now") -> float:
@@ -283,7 +286,8 @@ class TargetGroup(PickleWithoutLock):
             "target_health_state.unhealthy.draining_interval_seconds", 0))
         self._clock = check_clock(clock)
         self._targets: list[Target] = []      # dense index -> Target
-        self._index: dict[TargetId, int] = {}  # id -> dense index
+        self._index: dict[TargetKey, int] = {}  # (id, port) -> dense index
+        self._by_id: dict[TargetId, list[int]] = {}  # id -> dense indices (any port)
         self._codes = np.zeros(0, dtype=np.int8)
         self._ok: list[int] = []               # consecutive successes per target
         self._fail: list[int] = []             # consecutive failures per target
@@ -340,11 +344,42 @@ class TargetGroup(PickleWithoutLock):
     def __len__(self) -> int:
         return len(self._targets)
 
-    def index_of(self, target_id: TargetId) -> int:
+    def key_of(self, target: Target) -> TargetKey:
+        """``target``'s identity in this group: ``(id, port)``, the port being the
+        group's when the target gives none (elbv2 RegisterTargets: a target is
+        an Id and a Port; the same Id on two ports is two targets)."""
+        return (target.id, self.port if target.port is None else target.port)
+
+    def index_of(self, target_id: TargetId | TargetKey | Target) -> int:
+        """The dense index of a target given as its ``id`` (when one target has
+        it), an ``(id, port)`` pair or a :class:`Target`."""
+        if isinstance(target_id, Target):
+            target_id = self.key_of(target_id)
+        if type(target_id) is tuple:
+            try:
+                return self._index[target_id]
+            except (KeyError, TypeError):
+                raise KeyError(f"target_id {target_id!r} is not in target group "
+                               f"{self.name!r}") from None
         try:
-            return self._index[target_id]
+            found = self._by_id[target_id]
         except (KeyError, TypeError):
             raise KeyError(f"target_id {target_id!r} is not in target group {self.name!r}") from None
+        if len(found) > 1:
+            # prefer the one registered target among old ones on other ports
+            live = [j for j in found if self._codes[j] in REGISTERED]
+            if len(live) != 1:
+                ports = sorted(str(self.key_of(self._targets[j])[1]) for j in found)
+                raise KeyError(f"target_id {target_id!r} is registered on several ports "
+                               f"({', '.join(ports)}) in target group {self.name!r}: "
+                               f"give (id, port)")
+            return live[0]
+        return found[0]
+
+    def _id_of(self, j: int) -> TargetId | TargetKey:
+        # how queries name target j: its id, or (id, port) when the id is on several ports
+        t = self._targets[j]
+        return t.id if len(self._by_id[t.id]) == 1 else self.key_of(t)
 
     @property
     def state_codes(self) -> np.ndarray:
@@ -407,19 +442,22 @@ class TargetGroup(PickleWithoutLock):
         for i, t in enumerate(items):
             if not isinstance(t, Target):
                 raise TypeError(f"targets[{i}] must be a Target, got {type(t).__name__}")
-            if t.id in seen:
-                raise ValueError(f"targets: id {t.id!r} given twice")
-            seen.add(t.id)
-            j = self._index.get(t.id)
+            key = self.key_of(t)
+            if key in seen:
+                raise ValueError(f"targets: id {t.id!r} port {key[1]} given twice")
+            seen.add(key)
+            j = self._index.get(key)
             if j is not None and self._codes[j] in REGISTERED:
-                raise ValueError(f"targets: {t.id!r} is already registered")
+                raise ValueError(f"targets: {t.id!r} port {key[1]} is already registered")
         state = UNAVAILABLE if not self.health_check.enabled else \
             HEALTHY if healthy else INITIAL
         for t in items:
-            j = self._index.get(t.id)
+            key = self.key_of(t)
+            j = self._index.get(key)
             if j is None:
                 j = len(self._targets)
-                self._index[t.id] = j
+                self._index[key] = j
+                self._by_id.setdefault(t.id, []).append(j)
                 self._targets.append(t)
                 self._codes = np.append(self._codes, np.int8(state))
                 self._ok.append(0)
@@ -433,11 +471,12 @@ class TargetGroup(PickleWithoutLock):
                 self._deadline[j] = math.inf
         self.version += 1
 
-    def deregister(self, target_ids: Iterable[TargetId] | TargetId, *,
+    def deregister(self, target_ids: Iterable[TargetId | TargetKey] | TargetId | TargetKey, *,
                    now: float | None = None) -> TargetGroup:
         """Start deregistering: ``draining`` for the deregistration delay, then ``unused``."""
         t = self._move_to(now)
-        ids = [target_ids] if isinstance(target_ids, (str, int)) else list(target_ids)
+        ids = [target_ids] if isinstance(target_ids, (str, int, tuple, Target)) \
+            else list(target_ids)
         idx = [self.index_of(i) for i in ids]
         for j in idx:
             if self._codes[j] not in REGISTERED:
@@ -449,7 +488,7 @@ class TargetGroup(PickleWithoutLock):
         self.version += 1
         return self
 
-    def observe(self, target_id: TargetId, ok: bool, *, now: float | None = None,
+    def observe(self, target_id: TargetId | TargetKey, ok: bool, *, now: float | None = None,
                 latency: float | None = None) -> str:
         """Feed one health check result for ``target_id`` at time ``now``.
 
@@ -499,12 +538,14 @@ class TargetGroup(PickleWithoutLock):
             self._codes[j] = UNHEALTHY
         self.version += 1
 
-    def set_health(self, target_ids: Iterable[TargetId] | TargetId, healthy: bool, *,
+    def set_health(self, target_ids: Iterable[TargetId | TargetKey] | TargetId | TargetKey,
+                   healthy: bool, *,
                    now: float | None = None) -> TargetGroup:
         """Force targets healthy or unhealthy (a shortcut for simulations: as
         if the threshold count of checks had just passed or failed)."""
         t = self._move_to(now)
-        ids = [target_ids] if isinstance(target_ids, (str, int)) else list(target_ids)
+        ids = [target_ids] if isinstance(target_ids, (str, int, tuple, Target)) \
+            else list(target_ids)
         for i in ids:
             j = self.index_of(i)
             if self._codes[j] not in REGISTERED:
@@ -518,27 +559,28 @@ class TargetGroup(PickleWithoutLock):
         self.version += 1
         return self
 
-    def due(self, now: float | None = None) -> list[TargetId]:
+    def due(self, now: float | None = None) -> list[TargetId | TargetKey]:
         """Ids of registered targets whose next health check is due at ``now``."""
         t = self._move_to(now)
         iv = self.health_check.interval_seconds
-        return [x.id for j, x in enumerate(self._targets)
+        return [self._id_of(j) for j in range(len(self._targets))
                 if self._codes[j] in REGISTERED and self._codes[j] != UNAVAILABLE
                 and t - self._last_check[j] >= iv]
 
     # Queries: given ``now``, they first advance to it; without it they report the
     # state as of the latest time the group has seen (a query does not read the clock).
-    def state(self, target_id: TargetId, now: float | None = None) -> str:
+    # A target is named by its id, or by (id, port) when its id is on several ports.
+    def state(self, target_id: TargetId | TargetKey, now: float | None = None) -> str:
         """The state name of one target (after advancing to ``now`` if given)."""
         if now is not None:
             self._move_to(now)
         return STATE_NAMES[self._codes[self.index_of(target_id)]]
 
-    def states(self, now: float | None = None) -> dict[TargetId, str]:
+    def states(self, now: float | None = None) -> dict[TargetId | TargetKey, str]:
         """{target id: state name} for every target ever registered."""
         if now is not None:
             self._move_to(now)
-        return {t.id: STATE_NAMES[c] for t, c in zip(self._targets, self._codes.tolist())}
+        return {self._id_of(j): STATE_NAMES[c] for j, c in enumerate(self._codes.tolist())}
 
     def zone_index(self, zones: Sequence[str]) -> np.ndarray:
         """int32 array: each target's index in ``zones`` (-1 if its AZ is not there)."""
@@ -568,6 +610,89 @@ class TargetGroup(PickleWithoutLock):
         if now is not None:
             self._move_to(now)
         return not bool(np.any(self.registered_mask()))
+
+    # ---------------------------------------------------------------- loaders
+    @classmethod
+    def from_aws(cls, target_group: Mapping[str, Any],
+                 target_health: Iterable[Mapping[str, Any]] | Mapping[str, Any] = (), *,
+                 attributes: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
+                 availability_zone: str = "all", now: float | None = None,
+                 clock: Clock | None = None) -> TargetGroup:
+        """A target group from elbv2 describe outputs: ``target_group``, one item of
+        ``describe_target_groups()['TargetGroups']`` (TargetGroupName, Protocol, Port,
+        HealthCheckIntervalSeconds, HealthCheckTimeoutSeconds, HealthyThresholdCount,
+        UnhealthyThresholdCount; ``Attributes`` or ``attributes``: the
+        ``describe_target_group_attributes`` list), and ``target_health``, the
+        ``TargetHealthDescriptions`` of ``describe_target_health`` (or that response).
+
+        Each description's ``Target`` (Id, Port, AvailabilityZone; a target without
+        an AvailabilityZone is in ``availability_zone``, default ``"all"`` as elbv2
+        reports IP targets outside the VPC) is registered at ``now`` (omitted: the
+        group's clock, read once) in its ``TargetHealth.State``: ``healthy``,
+        ``unhealthy``, ``initial``, or ``draining`` (deregistered at ``now``);
+        ``unused`` and ``unavailable`` targets are not registered."""
+        if not isinstance(target_group, Mapping):
+            raise TypeError(f"target_group must be a describe_target_groups item (a dict), "
+                            f"got {type(target_group).__name__}")
+        protocol = target_group.get("Protocol")
+        if not isinstance(protocol, str):
+            raise ValueError("target_group.Protocol must be a str (HTTP, HTTPS, TCP, ...)")
+        hc = {}
+        for key, arg in (("HealthCheckIntervalSeconds", "interval_seconds"),
+                         ("HealthCheckTimeoutSeconds", "timeout_seconds"),
+                         ("HealthyThresholdCount", "healthy_threshold_count"),
+                         ("UnhealthyThresholdCount", "unhealthy_threshold_count")):
+            if key in target_group:
+                hc[arg] = target_group[key]
+        try:
+            settings = HealthCheckSettings(protocol.upper(), **hc)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"target_group: {exc}") from None
+        if attributes is None:
+            attributes = target_group.get("Attributes")
+        name = target_group.get("TargetGroupName", "tg")
+        port = target_group.get("Port")
+        tg = cls(protocol=protocol, name=name, port=port, attributes=attributes,
+                 health_check=settings, clock=clock)
+        if isinstance(target_health, Mapping):
+            target_health = target_health.get("TargetHealthDescriptions", ())
+        by_state: dict[str, list[Target]] = {}
+        for i, desc in enumerate(target_health):
+            where = f"target_health[{i}]"
+            if not isinstance(desc, Mapping) or not isinstance(desc.get("Target"), Mapping):
+                raise ValueError(f"{where} must be a TargetHealthDescription with a Target")
+            t = desc["Target"]
+            if "Id" not in t:
+                raise ValueError(f"{where}.Target.Id is required")
+            state = (desc.get("TargetHealth") or {}).get("State", "initial")
+            if state not in ("healthy", "unhealthy", "initial", "draining", "unused",
+                             "unavailable", "unhealthy.draining"):
+                raise ValueError(f"{where}.TargetHealth.State: unknown state {state!r}")
+            if state in ("unused", "unavailable"):
+                continue
+            try:
+                target = Target(t["Id"], t.get("AvailabilityZone") or availability_zone,
+                                t.get("Port"))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{where}.Target: {exc}") from None
+            by_state.setdefault("draining" if state.endswith("draining") else state,
+                                []).append(target)
+        everyone = [t for ts in by_state.values() for t in ts]
+        if everyone:
+            t0 = tg._move_to(now)
+            tg._register(everyone, False)         # checks every key once, as one call
+            for state, ts in by_state.items():
+                idx = [tg.index_of(tg.key_of(x)) for x in ts]
+                if state == "healthy":
+                    for j in idx:
+                        tg._codes[j] = HEALTHY
+                elif state == "unhealthy":
+                    for j in idx:
+                        tg._codes[j] = UNHEALTHY
+                elif state == "draining":
+                    tg.deregister([tg.key_of(x) for x in ts], now=t0)
+            tg.version += 1
+        return tg
 
     def __repr__(self) -> str:
         counts = {n: int(np.count_nonzero(self._codes == c)) for c, n in enumerate(STATE_NAMES)}
