@@ -1,0 +1,366 @@
+"""API Gateway throttling with its state in Redis, so a fleet of processes shares one limit.
+
+``RedisApiGateway`` is configured exactly like :class:`ApiGateway` (it is one) and decides
+with the same precedence (usage plan / method / stage / account chain, then the usage-plan
+quota) and the same exact integer arithmetic, but the buckets and quota counters live in
+Redis and every request is decided by one atomic server-side Lua script. docs/redis.md.
+
+Units in Redis: Lua numbers are doubles (integers exact below 2**53), so lbcore's int64
+state is split: time as (seconds, nanoseconds < 1e9) and a bucket's tokens as (whole
+tokens, fraction in units of 1/(1e9 * q) token, < 1e9 * q) for a rate p/q tokens/s. Every
+intermediate stays below 2**53 for the limits ``_limits`` accepts, so nothing rounds.
+"""
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from lbcore import seconds_to_ns
+from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
+                                         ThrottleSettings)
+from lbcore.apigateway._throttling import (ALLOWED, LEVELS, QUOTA_EXCEEDED, THROTTLED,
+                                           ApiGateway, CheckResults, Decision)
+
+__all__ = ["RedisApiGateway", "UNAVAILABLE", "ON_ERROR"]
+
+UNAVAILABLE = "UNAVAILABLE"          # Decision.reason when Redis could not be asked
+ON_ERROR = ("closed", "open", "raise")
+_USAGE_PLAN = LEVELS[1]
+_EXACT = 2 ** 53
+_KIND = {"DAY": 0, "WEEK": 1, "MONTH": 2}
+_QUOTA_TTL_MS = {"DAY": 2 * 86400_000, "WEEK": 8 * 86400_000, "MONTH": 32 * 86400_000}
+
+# One request: t_sec t_ns cost m, then per bucket (key index, level, p, q, burst, ttl ms),
+# then has_quota [key index, limit, offset, kind, initial period or -1, ttl ms]. A batch
+# is requests back to back after the count; t_sec '' means the server's TIME.
+_LUA = r"""
+local function divmod(a, b)
+  local d = math.floor(a / b)
+  local r = a - d * b
+  if r < 0 then d = d - 1; r = r + b elseif r >= b then d = d + 1; r = r - b end
+  return d, r
+end
+local function fmt(x) return string.format('%.0f', x) end
+local function period(sec, kind)
+  local days = divmod(sec, 86400)
+  if kind == 0 then return days end
+  if kind == 1 then return (divmod(days + 3, 7)) end
+  local z = days + 719468
+  local era = divmod(z, 146097)
+  local doe = z - era * 146097
+  local yoe = divmod(doe - divmod(doe, 1460) + divmod(doe, 36524) - divmod(doe, 146096), 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + divmod(yoe, 4) - divmod(yoe, 100))
+  local mp = divmod(5 * doy + 2, 153)
+  local mo
+  if mp < 10 then mo = mp + 3 else mo = mp - 9 end
+  if mo <= 2 then y = y + 1 end
+  return y * 12 + (mo - 1)
+end
+local server_sec, server_ns
+local function now_of(s, n)
+  if s ~= '' then return tonumber(s), tonumber(n) end
+  if not server_sec then
+    local t = redis.call('TIME')
+    server_sec = tonumber(t[1]); server_ns = tonumber(t[2]) * 1000
+  end
+  return server_sec, server_ns
+end
+local A = ARGV
+local pos = 2
+local out = {}
+local function arg() pos = pos + 1; return A[pos - 1] end
+local function num() pos = pos + 1; return tonumber(A[pos - 1]) end
+for r = 1, tonumber(A[1]) do
+  local sec, ns = now_of(arg(), arg())
+  local cost = num()
+  local m = num()
+  local b = {}
+  for i = 1, m do
+    local e = {key = KEYS[num()], lvl = num(), p = num(), q = num(), burst = num(), ttl = num()}
+    local h = redis.call('HMGET', e.key, 'w', 'f', 's', 'n')
+    local w, f, ls, lns
+    if h[1] then
+      w = tonumber(h[1]); f = tonumber(h[2]); ls = tonumber(h[3]); lns = tonumber(h[4])
+    else
+      w = e.burst; f = 0; ls = sec; lns = ns
+    end
+    local dsec, dns = sec - ls, ns - lns
+    if dns < 0 then dns = dns + 1e9; dsec = dsec - 1 end
+    if dsec >= 0 then
+      ls = sec; lns = ns
+      if (dsec > 0 or dns > 0) and e.p > 0 and w < e.burst then
+        if dsec * e.p > (e.burst + 1) * e.q then
+          w = e.burst; f = 0
+        else
+          local whole, r1 = divmod(e.p * dsec, e.q)
+          local w2, f2 = divmod(f + r1 * 1e9 + e.p * dns, 1e9 * e.q)
+          w = w + whole + w2; f = f2
+          if w >= e.burst then w = e.burst; f = 0 end
+        end
+      end
+    end  -- a time before the bucket's last refills nothing and keeps its last time
+    e.w = w; e.f = f; e.ls = ls; e.lns = lns
+    b[i] = e
+  end
+  local code = 0
+  local qe
+  if num() == 1 then
+    qe = {key = KEYS[num()], limit = num(), offset = num(), kind = num(), init = num(),
+          ttl = num()}
+    local h = redis.call('HMGET', qe.key, 'p', 'u', 'i')
+    local pid = period(sec, qe.kind)
+    local init = qe.init
+    if init < 0 and h[3] then init = tonumber(h[3]) end
+    if init < 0 then
+      init = pid
+      redis.call('HSET', qe.key, 'i', fmt(pid))
+      if qe.ttl <= 0 then redis.call('PERSIST', qe.key) end
+    end
+    local used = 0
+    if h[1] and tonumber(h[1]) == pid then used = tonumber(h[2]) end
+    local limit = qe.limit
+    if pid == init then limit = limit - qe.offset end
+    qe.pid = pid; qe.used = used
+    if cost > limit - used then code = 1 end
+  end
+  if code == 0 then
+    for i = 1, m do
+      if cost > b[i].burst or b[i].w < cost then code = 2 + b[i].lvl; break end
+    end
+  end
+  if code == 0 then
+    for i = 1, m do
+      local e = b[i]
+      redis.call('HSET', e.key, 'w', fmt(e.w - cost), 'f', fmt(e.f), 's', fmt(e.ls),
+                 'n', fmt(e.lns))
+      if e.ttl > 0 then redis.call('PEXPIRE', e.key, e.ttl) else redis.call('PERSIST', e.key) end
+    end
+    if qe then
+      redis.call('HSET', qe.key, 'p', fmt(qe.pid), 'u', fmt(qe.used + cost))
+      if qe.ttl > 0 then redis.call('PEXPIRE', qe.key, qe.ttl) end
+    end
+  end
+  out[r] = code
+end
+return out
+"""
+
+
+def _limits(ts: ThrottleSettings, name: str) -> tuple[int, int, int, int]:
+    """(p, q, burst, ttl ms) of a level: rate p/q tokens/s exactly as TokenBuckets reads
+    it, checked to fit Redis's doubles exactly."""
+    f = Fraction(ts.rate_limit).limit_denominator(1000)
+    p, q, burst = f.numerator, f.denominator, ts.burst_limit
+    if p * 10**9 + 2 * 10**9 * q >= _EXACT or (burst + 1) * q >= _EXACT // 2:
+        raise ValueError(f"{name}: rate_limit {ts.rate_limit!r} / burst_limit {burst} do not "
+                         "fit RedisApiGateway's exact units (rate numerator * 1e9 and "
+                         "(burst + 1) * rate denominator must stay below 2**53)")
+    ttl = 0 if p == 0 else -(-burst * q * 1000 // p) + 1   # ms a full refill takes
+    return p, q, burst, ttl
+
+
+class RedisApiGateway(ApiGateway):
+    """:class:`ApiGateway` whose buckets and quotas live in Redis (shared by every process
+    using the same ``redis`` server and ``prefix``).
+
+    ``redis`` is a ``redis.Redis`` client or a URL (``"redis://127.0.0.1:6379/0"``).
+    Keys are ``{prefix}:...`` (one hash slot) and expire once idle for the time a full
+    refill takes. Time: a call's ``now`` (UTC seconds) when given, else ``utc_clock`` if
+    one was given, else the Redis server's clock (``TIME`` inside the script, so a fleet
+    agrees). A time before a bucket's last time refills nothing (ApiGateway raises:
+    one process's clock must not go back, a fleet's clocks differ by milliseconds).
+    ``on_error``: what a request gets when Redis cannot be reached — ``"closed"``
+    (refused, 429, reason UNAVAILABLE), ``"open"`` (admitted, reason UNAVAILABLE, not
+    counted) or ``"raise"`` (the ``redis.exceptions.ConnectionError`` propagates).
+    """
+
+    def __init__(self, redis: Any, account_throttle: ThrottleSettings | Mapping[str, Any]
+                 = ACCOUNT_DEFAULT_THROTTLE, *, prefix: str = "lbcore",
+                 on_error: str = "closed", utc_clock: Callable[[], float] | None = None,
+                 batch: int = 512) -> None:
+        super().__init__(account_throttle, utc_clock=utc_clock)
+        import redis as redis_py                  # the optional extra lbcore[redis]
+        if isinstance(redis, str):
+            redis = redis_py.Redis.from_url(redis)
+        if not isinstance(redis, redis_py.Redis):
+            raise TypeError(f"redis must be a redis.Redis client or a URL, got "
+                            f"{type(redis).__name__}")
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix must be a non-empty str without braces, got {prefix!r}")
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        _limits(self.account_throttle, "account_throttle")
+        self.redis = redis
+        self.prefix = prefix
+        self.on_error = on_error
+        self.batch = batch
+        self._own_clock = utc_clock is not None
+        self._errors = (redis_py.exceptions.ConnectionError, redis_py.exceptions.TimeoutError)
+        self._script = redis.register_script(_LUA)
+        self._kinds: dict[tuple[Any, ...], tuple[list[str], list[str], tuple[Any, ...]]] = {}
+
+    def _key(self, kind: str, ident: Any) -> str:
+        return f"{{{self.prefix}}}:{kind}:" + json.dumps(ident, separators=(",", ":"))
+
+    def _kind(self, api_key: str | None, resource: str, method: str,
+              stage: tuple[str, str] | None) -> tuple[list[str], list[str], tuple[Any, ...]]:
+        """(keys, args after the time, level names) of a request kind, cached."""
+        ck = (api_key, resource, method, stage)
+        hit = self._kinds.get(ck)
+        if hit is not None:
+            return hit
+        levels, quota = self.chain(api_key, resource, method, stage=stage)
+        keys: list[str] = []
+        args: list[str] = ["1", str(sum(lv is not None for lv in levels))]
+        for k, lv in enumerate(levels):
+            if lv is None:
+                continue
+            name, ident, ts = lv
+            p, q, burst, ttl = _limits(ts, f"{name} throttle")
+            keys.append(self._key("b", list(ident)))
+            args += [str(len(keys)), str(k), str(p), str(q), str(burst), str(ttl)]
+        if quota is None:
+            args.append("0")
+        else:
+            key, qs, created = quota
+            if qs.limit >= _EXACT:
+                raise ValueError(f"quota limit {qs.limit} must be < 2**53 in Redis")
+            init = -1 if created is None else _period_of(created, qs)
+            keys.append(self._key("q", key))
+            ttl = 0 if (qs.offset and init < 0) else _QUOTA_TTL_MS[qs.period]
+            args += ["1", str(len(keys)), str(qs.limit), str(qs.offset),
+                     str(_KIND[qs.period]), str(init), str(ttl)]
+        out = (keys, args, tuple(lv and lv[0] for lv in levels))
+        self._kinds[ck] = out
+        return out
+
+    def _time(self, now: Any) -> list[str]:
+        if now is None:
+            if not self._own_clock:
+                return ["", ""]
+            now = self.utc_clock()
+        ns = int(seconds_to_ns([_seconds(now)])[0])
+        return [str(ns // 10**9), str(ns % 10**9)]
+
+    def _fail(self, exc: Exception) -> Decision:
+        if self.on_error == "raise":
+            raise exc
+        return Decision(self.on_error == "open", 200 if self.on_error == "open" else 429,
+                        UNAVAILABLE, None)
+
+    def check(self, api_key: str | None, resource: str, method: str,
+              now: float | None = None, *, stage: tuple[str, str] | None = None) -> Decision:
+        """Decide one request in Redis (one round trip); see the class for ``now``."""
+        keys, args, names = self._kind(api_key, resource, method, stage)
+        t = self._time(now)
+        try:
+            code = int(self._script(keys, ["1"] + t + args)[0])
+        except self._errors as e:
+            return self._fail(e)
+        if code == 0:
+            return ALLOWED
+        if code == 1:
+            return Decision(False, 429, QUOTA_EXCEEDED, _USAGE_PLAN)
+        return Decision(False, 429, THROTTLED, names[code - 2])
+
+    def check_many(self, api_keys: Any, resources: Any, methods: Any, times: Any = None, *,
+                   stage: tuple[str, str] | None = None) -> CheckResults:
+        """Decide n requests in order, as n ``check`` calls would: ``batch`` requests per
+        script call (each call atomic), all calls in one pipeline. ``times`` None: every
+        request at the server's clock. codes -1: Redis unavailable (``on_error``)."""
+        if times is None:
+            n = next((len(c) for c in (api_keys, resources, methods)
+                      if not isinstance(c, str) and c is not None), None)
+            if n is None:
+                raise ValueError("times is required when no column is a sequence")
+            tcols = [["", ""]] * n
+        else:
+            n = len(times)
+            ns = seconds_to_ns(np.asarray([_seconds(t) for t in times], dtype=float))
+            tcols = [[str(v // 10**9), str(v % 10**9)] for v in ns.tolist()]
+        cols = []
+        for name, col in (("api_keys", api_keys), ("resources", resources),
+                          ("methods", methods)):
+            if isinstance(col, str) or col is None:
+                col = [col] * n
+            col = list(col)
+            if len(col) != n:
+                raise ValueError(f"{name} must have length {n} like times, got {len(col)}")
+            cols.append(col)
+        kinds = [self._kind(k, r, m, stage) for k, r, m in zip(*cols)]
+        codes = np.zeros(n, dtype=np.int8)
+        pipe = self.redis.pipeline(transaction=False)
+        spans = []
+        for lo in range(0, n, self.batch):
+            hi = min(n, lo + self.batch)
+            keys: list[str] = []
+            where: dict[str, int] = {}
+            args = [str(hi - lo)]
+            for i in range(lo, hi):
+                kk, ka, _ = kinds[i]
+                args += tcols[i]
+                idx = [str(where.setdefault(k, len(where) + 1)) for k in kk]
+                a = list(ka)
+                j = 2
+                for x in idx[:int(a[1])]:       # rewrite the kind's key indices
+                    a[j] = x
+                    j += 6
+                if a[j] == "1":
+                    a[j + 1] = idx[-1]
+                args += a
+            keys = list(where)
+            self._script(keys, args, client=pipe)
+            spans.append((lo, hi))
+        try:
+            replies = pipe.execute(raise_on_error=False)
+        except self._errors as e:
+            replies = [e] * len(spans)
+        failed = None
+        for (lo, hi), rep in zip(spans, replies):
+            if isinstance(rep, Exception):
+                if not isinstance(rep, self._errors):
+                    raise rep
+                failed = rep
+                codes[lo:hi] = -1
+            else:
+                codes[lo:hi] = rep
+        if failed is not None and self.on_error == "raise":
+            raise failed
+        allowed = codes == 0
+        if self.on_error == "open":
+            allowed |= codes == -1
+        reason = np.full(n, None, dtype=object)
+        reason[codes == 1] = QUOTA_EXCEEDED
+        reason[codes >= 2] = THROTTLED
+        reason[codes == -1] = UNAVAILABLE
+        level = np.full(n, None, dtype=object)
+        level[codes == 1] = _USAGE_PLAN
+        for i in np.flatnonzero(codes >= 2).tolist():
+            level[i] = kinds[i][2][codes[i] - 2]
+        status = np.where(allowed, 200, 429).astype(np.int16)
+        return CheckResults(codes, allowed, status, reason, level)
+
+    def quota_remaining(self, api_key: str, now: float | None = None) -> int | None:
+        """Not kept in process for a Redis gateway: read it from Redis yourself."""
+        raise NotImplementedError("RedisApiGateway keeps quotas in Redis")
+
+
+def _seconds(now: Any) -> float:
+    if isinstance(now, bool) or not isinstance(now, (int, float, np.integer, np.floating)):
+        raise TypeError(f"now must be a number (UTC seconds), got {type(now).__name__}")
+    t = float(now)
+    if not math.isfinite(t) or t < 0:
+        raise ValueError(f"now must be finite and >= 0, got {t}")
+    return t
+
+
+def _period_of(created: float, qs: QuotaSettings) -> int:
+    from lbcore import period_id
+    return int(period_id(created, qs.period))
