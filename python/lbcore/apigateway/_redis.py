@@ -34,9 +34,10 @@ _EXACT = 2 ** 53
 _KIND = {"DAY": 0, "WEEK": 1, "MONTH": 2}
 _QUOTA_TTL_MS = {"DAY": 2 * 86400_000, "WEEK": 8 * 86400_000, "MONTH": 32 * 86400_000}
 
-# One request: t_sec t_ns cost m, then per bucket (key index, level, p, q, burst, ttl ms),
-# then has_quota [key index, limit, offset, kind, initial period or -1, ttl ms]. A batch
-# is requests back to back after the count; t_sec '' means the server's TIME.
+# ARGV: the number of request kinds, then per kind: cost, m, m buckets (key index, level,
+# p, q, burst, ttl ms), has_quota [key index, limit, offset, kind, initial period or -1,
+# ttl ms]; then one string "kind sec ns kind sec ns ..." (kinds from 1; sec -1: the
+# server's TIME). State is read once per key, decided in order, written back at the end.
 _LUA = r"""
 local function divmod(a, b)
   local d = math.floor(a / b)
@@ -61,34 +62,55 @@ local function period(sec, kind)
   if mo <= 2 then y = y + 1 end
   return y * 12 + (mo - 1)
 end
-local server_sec, server_ns
-local function now_of(s, n)
-  if s ~= '' then return tonumber(s), tonumber(n) end
-  if not server_sec then
-    local t = redis.call('TIME')
-    server_sec = tonumber(t[1]); server_ns = tonumber(t[2]) * 1000
-  end
-  return server_sec, server_ns
-end
 local A = ARGV
-local pos = 2
-local out = {}
-local function arg() pos = pos + 1; return A[pos - 1] end
+local pos = 1
 local function num() pos = pos + 1; return tonumber(A[pos - 1]) end
-for r = 1, tonumber(A[1]) do
-  local sec, ns = now_of(arg(), arg())
-  local cost = num()
-  local m = num()
-  local b = {}
-  for i = 1, m do
-    local e = {key = KEYS[num()], lvl = num(), p = num(), q = num(), burst = num(), ttl = num()}
-    local h = redis.call('HMGET', e.key, 'w', 'f', 's', 'n')
-    local w, f, ls, lns
-    if h[1] then
-      w = tonumber(h[1]); f = tonumber(h[2]); ls = tonumber(h[3]); lns = tonumber(h[4])
-    else
-      w = e.burst; f = 0; ls = sec; lns = ns
+local kinds = {}
+for k = 1, num() do
+  local d = {cost = num(), b = {}}
+  for i = 1, num() do
+    d.b[i] = {key = num(), lvl = num(), p = num(), q = num(), burst = num(), ttl = num()}
+  end
+  if num() == 1 then
+    d.quota = {key = num(), limit = num(), offset = num(), kind = num(), init = num(),
+               ttl = num()}
+  end
+  kinds[k] = d
+end
+local S, Q = {}, {}
+local server_sec, server_ns
+local out = {}
+local nreq = 0
+local it = string.gmatch(A[pos], '%S+')
+while true do
+  local kk = it()
+  if not kk then break end
+  local d = kinds[tonumber(kk)]
+  local sec, ns = tonumber(it()), tonumber(it())
+  if sec < 0 then
+    if not server_sec then
+      local t = redis.call('TIME')
+      server_sec = tonumber(t[1]); server_ns = tonumber(t[2]) * 1000
     end
+    sec, ns = server_sec, server_ns
+  end
+  local cost = d.cost
+  local m = #d.b
+  local nw, nf, nls, nlns = {}, {}, {}, {}
+  for i = 1, m do
+    local e = d.b[i]
+    local st = S[e.key]
+    if not st then
+      local h = redis.call('HMGET', KEYS[e.key], 'w', 'f', 's', 'n')
+      if h[1] then
+        st = {w = tonumber(h[1]), f = tonumber(h[2]), ls = tonumber(h[3]), lns = tonumber(h[4])}
+      else
+        st = {w = e.burst, f = 0, ls = sec, lns = ns}
+      end
+      st.e = e
+      S[e.key] = st
+    end
+    local w, f, ls, lns = st.w, st.f, st.ls, st.lns
     local dsec, dns = sec - ls, ns - lns
     if dns < 0 then dns = dns + 1e9; dsec = dsec - 1 end
     if dsec >= 0 then
@@ -104,48 +126,57 @@ for r = 1, tonumber(A[1]) do
         end
       end
     end  -- a time before the bucket's last refills nothing and keeps its last time
-    e.w = w; e.f = f; e.ls = ls; e.lns = lns
-    b[i] = e
+    nw[i] = w; nf[i] = f; nls[i] = ls; nlns[i] = lns
   end
   local code = 0
-  local qe
-  if num() == 1 then
-    qe = {key = KEYS[num()], limit = num(), offset = num(), kind = num(), init = num(),
-          ttl = num()}
-    local h = redis.call('HMGET', qe.key, 'p', 'u', 'i')
-    local pid = period(sec, qe.kind)
-    local init = qe.init
-    if init < 0 and h[3] then init = tonumber(h[3]) end
-    if init < 0 then
-      init = pid
-      redis.call('HSET', qe.key, 'i', fmt(pid))
-      if qe.ttl <= 0 then redis.call('PERSIST', qe.key) end
+  local qe = d.quota
+  local qs, pid, used
+  if qe then
+    qs = Q[qe.key]
+    if not qs then
+      local h = redis.call('HMGET', KEYS[qe.key], 'p', 'u', 'i')
+      qs = {p = tonumber(h[1] or '-1'), u = tonumber(h[2] or '0'), i = tonumber(h[3] or '-1'),
+            e = qe}
+      Q[qe.key] = qs
     end
-    local used = 0
-    if h[1] and tonumber(h[1]) == pid then used = tonumber(h[2]) end
+    pid = period(sec, qe.kind)
+    local init = qe.init
+    if init < 0 then init = qs.i end
+    if init < 0 then init = pid; qs.i = pid; qs.dirty = true end
+    used = 0
+    if qs.p == pid then used = qs.u end
     local limit = qe.limit
     if pid == init then limit = limit - qe.offset end
-    qe.pid = pid; qe.used = used
     if cost > limit - used then code = 1 end
   end
   if code == 0 then
     for i = 1, m do
-      if cost > b[i].burst or b[i].w < cost then code = 2 + b[i].lvl; break end
+      if cost > d.b[i].burst or nw[i] < cost then code = 2 + d.b[i].lvl; break end
     end
   end
-  if code == 0 then
-    for i = 1, m do
-      local e = b[i]
-      redis.call('HSET', e.key, 'w', fmt(e.w - cost), 'f', fmt(e.f), 's', fmt(e.ls),
-                 'n', fmt(e.lns))
-      if e.ttl > 0 then redis.call('PEXPIRE', e.key, e.ttl) else redis.call('PERSIST', e.key) end
+  if code == 0 then  -- admitted: every level pays (a refusal keeps the old state: refill
+    for i = 1, m do  -- is state-neutral, so not storing it changes no later decision)
+      local st = S[d.b[i].key]
+      st.w = nw[i] - cost; st.f = nf[i]; st.ls = nls[i]; st.lns = nlns[i]; st.dirty = true
     end
-    if qe then
-      redis.call('HSET', qe.key, 'p', fmt(qe.pid), 'u', fmt(qe.used + cost))
-      if qe.ttl > 0 then redis.call('PEXPIRE', qe.key, qe.ttl) end
-    end
+    if qe then qs.p = pid; qs.u = used + cost; qs.dirty = true end
   end
-  out[r] = code
+  nreq = nreq + 1
+  out[nreq] = code
+end
+for k, st in pairs(S) do
+  if st.dirty then
+    redis.call('HSET', KEYS[k], 'w', fmt(st.w), 'f', fmt(st.f), 's', fmt(st.ls), 'n', fmt(st.lns))
+    if st.e.ttl > 0 then redis.call('PEXPIRE', KEYS[k], st.e.ttl)
+    else redis.call('PERSIST', KEYS[k]) end
+  end
+end
+for k, qs in pairs(Q) do
+  if qs.dirty then
+    redis.call('HSET', KEYS[k], 'p', fmt(qs.p), 'u', fmt(qs.u), 'i', fmt(qs.i))
+    if qs.e.ttl > 0 then redis.call('PEXPIRE', KEYS[k], qs.e.ttl)
+    else redis.call('PERSIST', KEYS[k]) end
+  end
 end
 return out
 """
@@ -241,13 +272,30 @@ class RedisApiGateway(ApiGateway):
         self._kinds[ck] = out
         return out
 
-    def _time(self, now: Any) -> list[str]:
+    def _time(self, now: Any) -> tuple[int, int]:
         if now is None:
             if not self._own_clock:
-                return ["", ""]
+                return -1, 0
             now = self.utc_clock()
         ns = int(seconds_to_ns([_seconds(now)])[0])
-        return [str(ns // 10**9), str(ns % 10**9)]
+        return ns // 10**9, ns % 10**9
+
+    def _call(self, kinds: list[Any], reqs: str, client: Any) -> Any:
+        """One script call: ``kinds`` the distinct kinds (numbered from 1 in ``reqs``)."""
+        where: dict[str, int] = {}
+        args = [str(len(kinds))]
+        for kk, ka, _ in kinds:
+            idx = [str(where.setdefault(k, len(where) + 1)) for k in kk]
+            a = list(ka)
+            j = 2
+            for x in idx[:int(a[1])]:       # the kind's key indices -> this call's
+                a[j] = x
+                j += 6
+            if a[j] == "1":
+                a[j + 1] = idx[-1]
+            args += a
+        args.append(reqs)
+        return self._script(list(where), args, client=client)
 
     def _fail(self, exc: Exception) -> Decision:
         if self.on_error == "raise":
@@ -258,33 +306,35 @@ class RedisApiGateway(ApiGateway):
     def check(self, api_key: str | None, resource: str, method: str,
               now: float | None = None, *, stage: tuple[str, str] | None = None) -> Decision:
         """Decide one request in Redis (one round trip); see the class for ``now``."""
-        keys, args, names = self._kind(api_key, resource, method, stage)
-        t = self._time(now)
+        kind = self._kind(api_key, resource, method, stage)
+        sec, ns = self._time(now)
         try:
-            code = int(self._script(keys, ["1"] + t + args)[0])
+            code = int(self._call([kind], f"1 {sec} {ns}", None)[0])
         except self._errors as e:
             return self._fail(e)
         if code == 0:
             return ALLOWED
         if code == 1:
             return Decision(False, 429, QUOTA_EXCEEDED, _USAGE_PLAN)
-        return Decision(False, 429, THROTTLED, names[code - 2])
+        return Decision(False, 429, THROTTLED, kind[2][code - 2])
 
     def check_many(self, api_keys: Any, resources: Any, methods: Any, times: Any = None, *,
                    stage: tuple[str, str] | None = None) -> CheckResults:
         """Decide n requests in order, as n ``check`` calls would: ``batch`` requests per
-        script call (each call atomic), all calls in one pipeline. ``times`` None: every
-        request at the server's clock. codes -1: Redis unavailable (``on_error``)."""
+        script call (each call atomic), all calls in one pipeline (one round trip).
+        ``times`` None: every request at the server's clock. ``codes`` -1: Redis could
+        not be reached (the outcome ``on_error`` says)."""
         if times is None:
             n = next((len(c) for c in (api_keys, resources, methods)
                       if not isinstance(c, str) and c is not None), None)
             if n is None:
                 raise ValueError("times is required when no column is a sequence")
-            tcols = [["", ""]] * n
+            sec = np.full(n, -1, dtype=np.int64)
+            nsec = np.zeros(n, dtype=np.int64)
         else:
             n = len(times)
             ns = seconds_to_ns(np.asarray([_seconds(t) for t in times], dtype=float))
-            tcols = [[str(v // 10**9), str(v % 10**9)] for v in ns.tolist()]
+            sec, nsec = np.divmod(ns, 10**9)
         cols = []
         for name, col in (("api_keys", api_keys), ("resources", resources),
                           ("methods", methods)):
@@ -294,29 +344,19 @@ class RedisApiGateway(ApiGateway):
             if len(col) != n:
                 raise ValueError(f"{name} must have length {n} like times, got {len(col)}")
             cols.append(col)
-        kinds = [self._kind(k, r, m, stage) for k, r, m in zip(*cols)]
+        ids: dict[tuple[Any, ...], int] = {}
+        kid = np.fromiter((ids.setdefault(c, len(ids)) for c in zip(*cols)),
+                          dtype=np.int64, count=n)
+        kinds = [self._kind(k, r, m, stage) for k, r, m in ids]
         codes = np.zeros(n, dtype=np.int8)
         pipe = self.redis.pipeline(transaction=False)
         spans = []
         for lo in range(0, n, self.batch):
             hi = min(n, lo + self.batch)
-            keys: list[str] = []
-            where: dict[str, int] = {}
-            args = [str(hi - lo)]
-            for i in range(lo, hi):
-                kk, ka, _ = kinds[i]
-                args += tcols[i]
-                idx = [str(where.setdefault(k, len(where) + 1)) for k in kk]
-                a = list(ka)
-                j = 2
-                for x in idx[:int(a[1])]:       # rewrite the kind's key indices
-                    a[j] = x
-                    j += 6
-                if a[j] == "1":
-                    a[j + 1] = idx[-1]
-                args += a
-            keys = list(where)
-            self._script(keys, args, client=pipe)
+            used, local = np.unique(kid[lo:hi], return_inverse=True)
+            flat = np.column_stack((local.reshape(-1) + 1, sec[lo:hi], nsec[lo:hi]))
+            self._call([kinds[u] for u in used.tolist()],
+                       " ".join(map(str, flat.ravel().tolist())), pipe)
             spans.append((lo, hi))
         try:
             replies = pipe.execute(raise_on_error=False)
@@ -343,7 +383,7 @@ class RedisApiGateway(ApiGateway):
         level = np.full(n, None, dtype=object)
         level[codes == 1] = _USAGE_PLAN
         for i in np.flatnonzero(codes >= 2).tolist():
-            level[i] = kinds[i][2][codes[i] - 2]
+            level[i] = kinds[kid[i]][2][codes[i] - 2]
         status = np.where(allowed, 200, 429).astype(np.int16)
         return CheckResults(codes, allowed, status, reason, level)
 
