@@ -118,6 +118,38 @@ def test_edges_exact_units(server):
         RedisApiGateway(redis.Redis(port=port), {"rateLimit": 9007.001, "burstLimit": 1})
 
 
+@settings(max_examples=30, deadline=None)
+@given(gaps=st.lists(st.sampled_from([0, 1, 999_999_999, 10**9, 86_399 * 10**9,
+                                      40 * 86_400 * 10**9, 10**18 // 4]), max_size=25),
+       burst=st.sampled_from([1, 2, 10**6, 3 * 10**9 - 1]))
+def test_edges_long_gaps_and_large_bursts(server, gaps, burst):
+    """Gaps from 1 ns to years, bursts up to the in-process limit (3e9 tokens at q = 3), times up to ~1e18 ns."""
+    port, _ = server
+    redis.Redis(port=port).flushall()
+    thr = {"rateLimit": 1 / 3, "burstLimit": burst}
+    ref, gw = ApiGateway(thr), RedisApiGateway(redis.Redis(port=port), thr)
+    for g in (ref, gw):
+        g.add_stage("api", "prod", throttle={"rateLimit": 997.001, "burstLimit": 3})
+    t = 1
+    for gap in gaps:
+        t += gap
+        for _ in range(2):
+            assert gw.check(None, "/x", "GET", t / 1e9) == ref.check(None, "/x", "GET", t / 1e9)
+
+
+def test_time_before_last_refills_nothing(server):
+    """Documented difference: a fleet's clocks disagree, so an earlier time is not an error
+    (ApiGateway raises ValueError); it refills nothing."""
+    port, _ = server
+    redis.Redis(port=port).flushall()
+    gw = RedisApiGateway(redis.Redis(port=port), {"rateLimit": 1, "burstLimit": 1})
+    gw.add_stage("api", "prod")
+    assert gw.check(None, "/x", "GET", T0 + 10).allowed
+    assert not gw.check(None, "/x", "GET", T0).allowed          # no refill, no error
+    assert not gw.check(None, "/x", "GET", T0 + 10.5).allowed
+    assert gw.check(None, "/x", "GET", T0 + 11).allowed
+
+
 def test_keys_prefixed_and_expire(server):
     port, _ = server
     r = redis.Redis(port=port)
