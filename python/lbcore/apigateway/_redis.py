@@ -39,6 +39,7 @@ _QUOTA_TTL_MS = {"DAY": 2 * 86400_000, "WEEK": 8 * 86400_000, "MONTH": 32 * 8640
 # ttl ms]; then one string "kind sec ns kind sec ns ..." (kinds from 1; sec -1: the
 # server's TIME). State is read once per key, decided in order, written back at the end.
 _LUA = r"""
+if redis.replicate_commands then redis.replicate_commands() end  -- Redis 3.2-4: TIME, then writes
 local function divmod(a, b)
   local d = math.floor(a / b)
   local r = a - d * b
@@ -46,8 +47,7 @@ local function divmod(a, b)
   return d, r
 end
 local function fmt(x) return string.format('%.0f', x) end
-local function period(sec, kind)
-  local days = divmod(sec, 86400)
+local function period_of_day(days, kind)
   if kind == 0 then return days end
   if kind == 1 then return (divmod(days + 3, 7)) end
   local z = days + 719468
@@ -61,6 +61,12 @@ local function period(sec, kind)
   if mp < 10 then mo = mp + 3 else mo = mp - 9 end
   if mo <= 2 then y = y + 1 end
   return y * 12 + (mo - 1)
+end
+local pday, ppid = {}, {}
+local function period(sec, kind)  -- memoised per day: requests of a call share days
+  local days = math.floor(sec / 86400)
+  if pday[kind] ~= days then pday[kind] = days; ppid[kind] = period_of_day(days, kind) end
+  return ppid[kind]
 end
 local A = ARGV
 local pos = 1
@@ -81,6 +87,7 @@ local S, Q = {}, {}
 local server_sec, server_ns
 local out = {}
 local nreq = 0
+local nw, nf, nls, nlns = {}, {}, {}, {}
 local it = string.gmatch(A[pos], '%S+')
 while true do
   local kk = it()
@@ -96,7 +103,6 @@ while true do
   end
   local cost = d.cost
   local m = #d.b
-  local nw, nf, nls, nlns = {}, {}, {}, {}
   for i = 1, m do
     local e = d.b[i]
     local st = S[e.key]
