@@ -16,7 +16,10 @@ import pytest
 redis = pytest.importorskip("redis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from lbcore.apigateway import ApiGateway, RedisApiGateway  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+from lbcore import TokenBuckets  # noqa: E402
+from lbcore.apigateway import ApiGateway, RedisApiGateway, RedisTokenBuckets  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -99,6 +102,32 @@ def test_decisions_equal_in_process(server, reqs, acct, quota, batch):
         got = [got.decision(i) for i in range(len(got))]
     else:
         got = [gw.check(k, x, "GET", now) for k, x, now in zip(keys, res, times)]
+    assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(reqs=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3 * 10**9),
+                               st.integers(0, 4)), min_size=1, max_size=60),
+       rate=st.sampled_from([Fraction(1, 3), 2.5, 0, 7, Fraction(999, 1000)]),
+       burst=st.integers(0, 5), batch=st.booleans())
+def test_token_buckets_equal_in_process(server, reqs, rate, burst, batch):
+    port, _ = server
+    r = redis.Redis(port=port)
+    r.flushall()
+    ref = TokenBuckets(3, rate=rate, burst=burst)
+    rb = RedisTokenBuckets(r, 3, rate=rate, burst=burst, prefix="tb", batch=5)
+    t, rows = 1000 * 10**9, []
+    for b, dt, cost in reqs:
+        t += dt
+        rows.append((b, t, cost))
+    bs = [b for b, _, _ in rows]
+    ts = [x / 1e9 for _, x, _ in rows]
+    cs = [c for _, _, c in rows]
+    want = [ref.check(b, x, c) for b, x, c in zip(bs, ts, cs)]
+    if batch:
+        got = rb.check_many(bs, ts, cs).tolist()
+    else:
+        got = [rb.check(b, x, c) for b, x, c in zip(bs, ts, cs)]
     assert got == want
 
 

@@ -25,7 +25,7 @@ from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings
 from lbcore.apigateway._throttling import (ALLOWED, LEVELS, QUOTA_EXCEEDED, THROTTLED,
                                            ApiGateway, CheckResults, Decision)
 
-__all__ = ["RedisApiGateway", "UNAVAILABLE", "ON_ERROR"]
+__all__ = ["RedisApiGateway", "RedisTokenBuckets", "UNAVAILABLE", "ON_ERROR"]
 
 UNAVAILABLE = "UNAVAILABLE"          # Decision.reason when Redis could not be asked
 ON_ERROR = ("closed", "open", "raise")
@@ -188,10 +188,11 @@ return out
 """
 
 
-def _limits(ts: ThrottleSettings, name: str) -> tuple[int, int, int, int]:
+def _limits(ts: ThrottleSettings, name: str,
+            exact: Fraction | None = None) -> tuple[int, int, int, int]:
     """(p, q, burst, ttl ms) of a level: rate p/q tokens/s exactly as TokenBuckets reads
-    it, checked to fit Redis's doubles exactly."""
-    f = Fraction(ts.rate_limit).limit_denominator(1000)
+    it (``exact``: the rate already as a Fraction), checked to fit Redis's doubles."""
+    f = Fraction(ts.rate_limit).limit_denominator(1000) if exact is None else exact
     p, q, burst = f.numerator, f.denominator, ts.burst_limit
     if p * 10**9 + 2 * 10**9 * q >= _EXACT or (burst + 1) * q >= _EXACT // 2:
         raise ValueError(f"{name}: rate_limit {ts.rate_limit!r} / burst_limit {burst} do not "
@@ -287,21 +288,7 @@ class RedisApiGateway(ApiGateway):
         return ns // 10**9, ns % 10**9
 
     def _call(self, kinds: list[Any], reqs: str, client: Any) -> Any:
-        """One script call: ``kinds`` the distinct kinds (numbered from 1 in ``reqs``)."""
-        where: dict[str, int] = {}
-        args = [str(len(kinds))]
-        for kk, ka, _ in kinds:
-            idx = [str(where.setdefault(k, len(where) + 1)) for k in kk]
-            a = list(ka)
-            j = 2
-            for x in idx[:int(a[1])]:       # the kind's key indices -> this call's
-                a[j] = x
-                j += 6
-            if a[j] == "1":
-                a[j + 1] = idx[-1]
-            args += a
-        args.append(reqs)
-        return self._script(list(where), args, client=client)
+        return _script_call(self._script, kinds, reqs, client)
 
     def _fail(self, exc: Exception) -> Decision:
         if self.on_error == "raise":
@@ -398,6 +385,25 @@ class RedisApiGateway(ApiGateway):
         raise NotImplementedError("RedisApiGateway keeps quotas in Redis")
 
 
+def _script_call(script: Any, kinds: list[Any], reqs: str, client: Any) -> Any:
+    """One script call: ``kinds`` the distinct (keys, args, names) request kinds, numbered
+    from 1 in ``reqs`` ("kind sec ns ..."); each kind's key indices become this call's."""
+    where: dict[str, int] = {}
+    args = [str(len(kinds))]
+    for kk, ka, _ in kinds:
+        idx = [str(where.setdefault(k, len(where) + 1)) for k in kk]
+        a = list(ka)
+        j = 2
+        for x in idx[:int(a[1])]:
+            a[j] = x
+            j += 6
+        if a[j] == "1":
+            a[j + 1] = idx[-1]
+        args += a
+    args.append(reqs)
+    return script(list(where), args, client=client)
+
+
 def _seconds(now: Any) -> float:
     if isinstance(now, bool) or not isinstance(now, (int, float, np.integer, np.floating)):
         raise TypeError(f"now must be a number (UTC seconds), got {type(now).__name__}")
@@ -410,3 +416,140 @@ def _seconds(now: Any) -> float:
 def _period_of(created: float, qs: QuotaSettings) -> int:
     from lbcore import period_id
     return int(period_id(created, qs.period))
+
+
+class RedisTokenBuckets:
+    """:class:`lbcore.TokenBuckets` with its state in Redis: ``n`` buckets (indices
+    ``0..n-1``) of ``rate`` tokens/s (scalar or length-n array; floats read as for
+    TokenBuckets) and integer ``burst``, every bucket full until first used. ``check`` and
+    ``check_many`` decide as TokenBuckets' do, with RedisApiGateway's time rules (``now``
+    omitted: the Redis server's clock), keys (``{prefix}:t:<bucket>``), expiry and
+    ``on_error`` ("closed": refused, "open": admitted uncounted, "raise")."""
+
+    def __init__(self, redis: Any, n: int, *, rate: Any, burst: Any, prefix: str = "lbcore",
+                 on_error: str = "closed", batch: int = 512) -> None:
+        import redis as redis_py
+        if isinstance(redis, str):
+            redis = redis_py.Redis.from_url(redis)
+        if not isinstance(redis, redis_py.Redis):
+            raise TypeError(f"redis must be a redis.Redis client or a URL, got "
+                            f"{type(redis).__name__}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix must be a non-empty str without braces, got {prefix!r}")
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        self.n = int(n)
+        rates = np.broadcast_to(np.asarray(rate, dtype=object), (self.n,))
+        bursts = np.broadcast_to(np.asarray(burst, dtype=object), (self.n,))
+        self._lim: dict[tuple[Any, Any], tuple[int, int, int, int]] = {}
+        self._bl = []
+        for r, b in zip(rates.tolist(), bursts.tolist()):
+            if (r, b) not in self._lim:
+                if isinstance(b, bool) or not isinstance(b, (int, np.integer)):
+                    if not (isinstance(b, float) and b.is_integer()):
+                        raise TypeError(f"burst must be whole tokens (int) in Redis, got {b!r}")
+                if isinstance(r, bool) or not isinstance(r, (int, float, Fraction, np.integer,
+                                                             np.floating)):
+                    raise TypeError(f"rate must be a number, got {type(r).__name__}")
+                f = Fraction(r) if isinstance(r, Fraction) else \
+                    Fraction(float(r)).limit_denominator(1000)
+                if f < 0 or b < 0:
+                    raise ValueError(f"rate and burst must be >= 0, got {r!r}, {b!r}")
+                self._lim[(r, b)] = _limits(ThrottleSettings(float(f), int(b)), "bucket",
+                                            exact=f)
+            self._bl.append(self._lim[(r, b)])
+        self.redis = redis
+        self.prefix = prefix
+        self.on_error = on_error
+        self.batch = batch
+        self._errors = (redis_py.exceptions.ConnectionError, redis_py.exceptions.TimeoutError)
+        self._script = redis.register_script(_LUA)
+        self._kinds: dict[tuple[int, int], tuple[list[str], list[str], tuple[Any, ...]]] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _kind(self, bucket: Any, cost: Any) -> tuple[list[str], list[str], tuple[Any, ...]]:
+        hit = self._kinds.get((bucket, cost))
+        if hit is not None:
+            return hit
+        if isinstance(bucket, bool) or not isinstance(bucket, (int, np.integer)):
+            raise TypeError(f"bucket must be an int, got {type(bucket).__name__}")
+        if not 0 <= bucket < self.n:
+            raise IndexError(f"bucket {bucket} out of range [0, {self.n})")
+        if isinstance(cost, bool) or not isinstance(cost, (int, np.integer)):
+            raise TypeError(f"cost must be an int, got {type(cost).__name__}")
+        if cost < 0:
+            raise ValueError(f"cost must be >= 0, got {cost}")
+        p, q, burst, ttl = self._bl[bucket]
+        key = f"{{{self.prefix}}}:t:{int(bucket)}"
+        out = ([key], [str(int(cost)), "1", "1", "0", str(p), str(q), str(burst), str(ttl),
+                       "0"], ("BUCKET",))
+        self._kinds[(int(bucket), int(cost))] = out
+        return out
+
+    def check(self, bucket: int, now: float | None = None, cost: int = 1) -> bool:
+        """Refill ``bucket`` to ``now`` (seconds; omitted: the server's clock) and take
+        ``cost`` tokens if it holds them: True if admitted (or Redis is unreachable and
+        ``on_error`` is "open")."""
+        kind = self._kind(bucket, cost)
+        if now is None:
+            sec, ns = -1, 0
+        else:
+            t = int(seconds_to_ns([_seconds(now)])[0])
+            sec, ns = t // 10**9, t % 10**9
+        try:
+            return int(_script_call(self._script, [kind], f"1 {sec} {ns}", None)[0]) == 0
+        except self._errors:
+            if self.on_error == "raise":
+                raise
+            return self.on_error == "open"
+
+    def check_many(self, buckets: Any, times: Any = None, costs: Any = None) -> np.ndarray:
+        """Decide requests ``(buckets[i], times[i], costs[i])`` in order, as ``check``
+        one by one would (``times`` None: the server's clock); a bool array. ``batch``
+        requests per script call, all calls in one pipeline."""
+        b = np.asarray(buckets)
+        if b.ndim != 1 or (b.size and b.dtype.kind not in "iu"):
+            raise TypeError("buckets must be a 1-D array of ints")
+        n = b.shape[0]
+        if times is None:
+            sec, nsec = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        else:
+            t = seconds_to_ns(times)
+            if t.shape != (n,):
+                raise ValueError(f"times must have shape ({n},) like buckets, got {t.shape}")
+            sec, nsec = np.divmod(t, 10**9)
+        c = np.ones(n, dtype=np.int64) if costs is None else np.asarray(costs)
+        if c.shape != (n,):
+            raise ValueError(f"costs must have shape ({n},) like buckets, got {c.shape}")
+        ids: dict[tuple[int, int], int] = {}
+        kid = np.fromiter((ids.setdefault(k, len(ids)) for k in zip(b.tolist(), c.tolist())),
+                          dtype=np.int64, count=n)
+        kinds = [self._kind(bk, ck) for bk, ck in ids]
+        pipe = self.redis.pipeline(transaction=False)
+        spans = []
+        for lo in range(0, n, self.batch):
+            hi = min(n, lo + self.batch)
+            used, local = np.unique(kid[lo:hi], return_inverse=True)
+            flat = np.column_stack((local.reshape(-1) + 1, sec[lo:hi], nsec[lo:hi]))
+            _script_call(self._script, [kinds[u] for u in used.tolist()],
+                         " ".join(map(str, flat.ravel().tolist())), pipe)
+            spans.append((lo, hi))
+        out = np.zeros(n, dtype=bool)
+        try:
+            replies = pipe.execute(raise_on_error=False) if spans else []
+        except self._errors as e:
+            replies = [e] * len(spans)
+        for (lo, hi), rep in zip(spans, replies):
+            if isinstance(rep, Exception):
+                if not isinstance(rep, self._errors) or self.on_error == "raise":
+                    raise rep
+                out[lo:hi] = self.on_error == "open"
+            else:
+                out[lo:hi] = np.asarray(rep) == 0
+        return out
