@@ -152,7 +152,10 @@ def test_edges_exact_units(server):
                                       40 * 86_400 * 10**9, 10**18 // 4]), max_size=25),
        burst=st.sampled_from([1, 2, 10**6, 3 * 10**9 - 1]))
 def test_edges_long_gaps_and_large_bursts(server, gaps, burst):
-    """Gaps from 1 ns to years, bursts up to the in-process limit (3e9 tokens at q = 3), times up to ~1e18 ns."""
+    """Gaps from 1 ns to years, bursts up to the in-process limit (3e9 tokens at q = 3),
+    times up to ~1e18 ns. Caller times here run far faster than real time, so keys must
+    not expire on the wall clock in between (the 60 s min_expire; the stage bucket's 4 ms
+    full refill alone would expire them mid-example)."""
     port, _ = server
     redis.Redis(port=port).flushall()
     thr = {"rateLimit": 1 / 3, "burstLimit": burst}
@@ -179,6 +182,20 @@ def test_time_before_last_refills_nothing(server):
     assert gw.check(None, "/x", "GET", T0 + 11).allowed
 
 
+def test_docs_page_runs(server):
+    """docs/redis.md's py blocks, as written, against this server."""
+    import pathlib
+    import re
+    port, _ = server
+    redis.Redis(port=port).flushall()
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "redis.md").read_text()
+    blocks = re.findall(r"^```py\n(.*?)^```", text, re.S | re.M)
+    assert len(blocks) == 2
+    ns: dict = {}
+    for code in blocks:
+        exec(code.replace("redis://127.0.0.1:6379/0", f"redis://127.0.0.1:{port}/0"), ns)
+
+
 def test_keys_prefixed_and_expire(server):
     port, _ = server
     r = redis.Redis(port=port)
@@ -188,7 +205,19 @@ def test_keys_prefixed_and_expire(server):
     assert gw.check(None, "/x", "GET").allowed           # server clock
     keys = r.keys("*")
     assert keys and all(k.startswith(b"{app1}:") for k in keys)
-    assert 0 < r.pttl(keys[0]) <= 50 * 1000 // 100 + 1   # a full refill: 0.5 s
+    assert 59_000 < r.pttl(keys[0]) <= 60_000            # min_expire: 60 s
+    r.flushall()
+    gw = RedisApiGateway(r, {"rateLimit": 100, "burstLimit": 50}, min_expire=0)
+    gw.add_stage("api", "prod")
+    assert gw.check(None, "/x", "GET").allowed
+    assert 0 < r.pttl(r.keys("*")[0]) <= 50 * 1000 // 100 + 1   # a full refill: 0.5 s
+    r.flushall()
+    gw = RedisApiGateway(r, {"rateLimit": 100, "burstLimit": 50}, min_expire=None)
+    gw.add_stage("api", "prod")
+    assert gw.check(None, "/x", "GET").allowed
+    assert r.pttl(r.keys("*")[0]) == -1                         # never
+    with pytest.raises(ValueError, match="min_expire"):
+        RedisApiGateway(r, min_expire=-1)
 
 
 def _hammer(port, n, out):

@@ -207,8 +207,9 @@ class RedisApiGateway(ApiGateway):
     using the same ``redis`` server and ``prefix``).
 
     ``redis`` is a ``redis.Redis`` client or a URL (``"redis://127.0.0.1:6379/0"``).
-    Keys are ``{prefix}:...`` (one hash slot) and expire once idle for the time a full
-    refill takes. Time: a call's ``now`` (UTC seconds) when given, else ``utc_clock`` if
+    Keys are ``{prefix}:...`` (one hash slot) and expire once idle (real time) for the
+    time a full refill takes, at least ``min_expire`` seconds (None: never expire; raise
+    it when callers' times run faster than real time, e.g. replays). Time: a call's ``now`` (UTC seconds) when given, else ``utc_clock`` if
     one was given, else the Redis server's clock (``TIME`` inside the script, so a fleet
     agrees). A time before a bucket's last time refills nothing (ApiGateway raises:
     one process's clock must not go back, a fleet's clocks differ by milliseconds).
@@ -220,8 +221,9 @@ class RedisApiGateway(ApiGateway):
     def __init__(self, redis: Any, account_throttle: ThrottleSettings | Mapping[str, Any]
                  = ACCOUNT_DEFAULT_THROTTLE, *, prefix: str = "lbcore",
                  on_error: str = "closed", utc_clock: Callable[[], float] | None = None,
-                 batch: int = 512) -> None:
+                 batch: int = 512, min_expire: float | None = 60.0) -> None:
         super().__init__(account_throttle, utc_clock=utc_clock)
+        self._min_ttl = _min_ttl(min_expire)
         import redis as redis_py                  # the optional extra lbcore[redis]
         if isinstance(redis, str):
             redis = redis_py.Redis.from_url(redis)
@@ -262,6 +264,7 @@ class RedisApiGateway(ApiGateway):
                 continue
             name, ident, ts = lv
             p, q, burst, ttl = _limits(ts, f"{name} throttle")
+            ttl = _ttl(ttl, self._min_ttl)
             keys.append(self._key("b", list(ident)))
             args += [str(len(keys)), str(k), str(p), str(q), str(burst), str(ttl)]
         if quota is None:
@@ -272,7 +275,8 @@ class RedisApiGateway(ApiGateway):
                 raise ValueError(f"quota limit {qs.limit} must be < 2**53 in Redis")
             init = -1 if created is None else _period_of(created, qs)
             keys.append(self._key("q", key))
-            ttl = 0 if (qs.offset and init < 0) else _QUOTA_TTL_MS[qs.period]
+            ttl = 0 if (qs.offset and init < 0) or self._min_ttl < 0 \
+                else _QUOTA_TTL_MS[qs.period]
             args += ["1", str(len(keys)), str(qs.limit), str(qs.offset),
                      str(_KIND[qs.period]), str(init), str(ttl)]
         out = (keys, args, tuple(lv and lv[0] for lv in levels))
@@ -404,6 +408,23 @@ def _script_call(script: Any, kinds: list[Any], reqs: str, client: Any) -> Any:
     return script(list(where), args, client=client)
 
 
+def _min_ttl(min_expire: Any) -> int:
+    """min_expire seconds -> ms (-1: keys never expire)."""
+    if min_expire is None:
+        return -1
+    if isinstance(min_expire, bool) or not isinstance(min_expire, (int, float)) \
+            or not math.isfinite(min_expire) or min_expire < 0:
+        raise ValueError(f"min_expire must be None or finite seconds >= 0, got {min_expire!r}")
+    return int(math.ceil(min_expire * 1000))
+
+
+def _ttl(refill_ms: int, min_ms: int) -> int:
+    """A bucket key's PEXPIRE: the full-refill time, at least min_ms; 0 = never expire."""
+    if min_ms < 0 or refill_ms == 0:
+        return 0
+    return max(refill_ms, min_ms)
+
+
 def _seconds(now: Any) -> float:
     if isinstance(now, bool) or not isinstance(now, (int, float, np.integer, np.floating)):
         raise TypeError(f"now must be a number (UTC seconds), got {type(now).__name__}")
@@ -427,8 +448,10 @@ class RedisTokenBuckets:
     ``on_error`` ("closed": refused, "open": admitted uncounted, "raise")."""
 
     def __init__(self, redis: Any, n: int, *, rate: Any, burst: Any, prefix: str = "lbcore",
-                 on_error: str = "closed", batch: int = 512) -> None:
+                 on_error: str = "closed", batch: int = 512,
+                 min_expire: float | None = 60.0) -> None:
         import redis as redis_py
+        self._min_ttl = _min_ttl(min_expire)
         if isinstance(redis, str):
             redis = redis_py.Redis.from_url(redis)
         if not isinstance(redis, redis_py.Redis):
@@ -486,6 +509,7 @@ class RedisTokenBuckets:
         if cost < 0:
             raise ValueError(f"cost must be >= 0, got {cost}")
         p, q, burst, ttl = self._bl[bucket]
+        ttl = _ttl(ttl, self._min_ttl)
         key = f"{{{self.prefix}}}:t:{int(bucket)}"
         out = ([key], [str(int(cost)), "1", "1", "0", str(p), str(q), str(burst), str(ttl),
                        "0"], ("BUCKET",))
