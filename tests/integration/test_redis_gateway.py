@@ -269,6 +269,8 @@ def test_restart_fails_as_documented_then_recovers(mode):
         p = _start(port)                       # empty again: state was not saved
         assert [gw.check(None, "/x", "GET", T0).allowed for _ in range(3)] == \
             [True, True, False]
+        # the pipelined path reloads the script the restarted server lost
+        assert gw.check_many(None, ["/x"] * 2, "GET", [T0 + 1] * 2).codes.tolist() == [0, 4]
         _stop(p)
         strict = RedisApiGateway(redis.Redis(port=port), on_error="raise")
         strict.add_stage("api", "prod")
