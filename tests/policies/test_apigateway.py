@@ -101,6 +101,26 @@ def test_precedence_levels_reported():
     assert g.check("k1", "/birds", "PUT", 0.0).level == "USAGE_PLAN"
 
 
+def test_chain_names_what_decides_without_deciding():
+    g = gateway()
+    levels, quota = g.chain("k1", "/pets", "post")
+    assert [lv and lv[0] for lv in levels] == ["USAGE_PLAN_METHOD", "STAGE", "ACCOUNT"]
+    assert levels[0][2] == ThrottleSettings(rate_limit=1, burst_limit=1)
+    assert levels[1][2] == ThrottleSettings(rate_limit=100, burst_limit=4)
+    assert levels[2] == ("ACCOUNT", ("account",), ACCOUNT_DEFAULT_THROTTLE)
+    assert quota is None
+    # two keys of one plan: their own plan buckets, the same method bucket
+    other, _ = g.chain("k2", "/pets", "POST")
+    assert other[0][1] != levels[0][1] and other[1][1] == levels[1][1]
+    levels, quota = g.chain("q1", "/pets", "GET")
+    assert levels[0] is None and levels[1][0] == "METHOD"
+    assert quota == ("q1", QuotaSettings(2, "DAY", 1), None)
+    # nothing was charged: the stage's per-method burst of 2 is all there
+    assert [g.check(None, "/pets", "GET", 0.0).allowed for _ in range(3)] == [1, 1, 0]
+    with pytest.raises(KeyError):
+        g.chain("nope", "/pets", "GET")
+
+
 def test_refusal_takes_no_tokens_all_or_nothing():
     g = ApiGateway(ThrottleSettings(0, 2))       # account: 2 tokens, never refilled
     g.add_stage("api", "prod", method_settings={"/a/GET": ThrottleSettings(0, 1)})

@@ -7,6 +7,8 @@ See docs/throttling.md for what AWS documents, what lbcore does, and where it di
 from lbcore.apigateway._kernels import period_id
 from lbcore.apigateway._lambda import (CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED,
                                        LambdaConcurrency, LambdaDecision)
+from lbcore.apigateway._redis import (ON_ERROR, UNAVAILABLE, RedisApiGateway,
+                                     RedisTokenBuckets)
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, DAY, MONTH, PERIODS,
                                          WEEK, QuotaSettings, ThrottleSettings)
 from lbcore.apigateway._throttling import (ALLOWED, LEVELS, QUOTA_EXCEEDED, THROTTLED,
@@ -17,4 +19,5 @@ __all__ = [
     "ACCOUNT_DEFAULT_THROTTLE", "ApiGateway", "Decision", "CheckResults", "ALLOWED",
     "THROTTLED", "QUOTA_EXCEEDED", "LEVELS", "LambdaConcurrency", "LambdaDecision",
     "RESERVED_LIMIT_EXCEEDED", "CONCURRENT_LIMIT_EXCEEDED", "period_id",
+    "RedisApiGateway", "RedisTokenBuckets", "UNAVAILABLE", "ON_ERROR",
 ]

@@ -190,7 +190,9 @@ class ApiGateway:
         self._plans: dict[str, _Plan] = {}
         self._keys: dict[str, str] = {}         # api key -> plan name
         self._key_quota: dict[str, int] = {}    # api key -> quota row
+        self._key_created: dict[str, float | None] = {}   # api key -> add_api_key created
         self._bucket_of: dict[tuple[Any, ...], int] = {}   # identity tuple -> bucket index
+        self._bucket_info: dict[int, tuple[Any, ...]] = {}  # index -> (identity, settings)
         self._chains: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         # (key, stage, method key) -> (b0, b1, b2, quota row, level names)
         # Guards every structure above: bucket indices are handed out from len(self._tb),
@@ -243,6 +245,7 @@ class ApiGateway:
             if q is not None:
                 self._key_quota[api_key] = self._quotas.add(q.limit, q.period, q.offset,
                                                             initial=created)
+            self._key_created[api_key] = created
             self._keys[api_key] = plan
 
     def quota_remaining(self, api_key: str, now: float | None = None) -> int | None:
@@ -281,6 +284,7 @@ class ApiGateway:
             if b is None:
                 b = len(self._tb) + len(new)
                 self._bucket_of[ident] = b
+                self._bucket_info[b] = (ident, ts)
                 new.append(ts)
             return b
 
@@ -319,6 +323,34 @@ class ApiGateway:
             self._tb.resize(len(self._tb) + len(new),
                             rate=np.array([t.rate_limit for t in new]),
                             burst=np.array([t.burst_limit for t in new]))
+
+    def chain(self, api_key: str | None, resource: str, method: str, *,
+              stage: tuple[str, str] | None = None) -> tuple[Any, ...]:
+        """What decides a request, without deciding it: ``(levels, quota)`` where
+        ``levels`` is three entries in precedence order (usage plan, method/stage,
+        account), each None or ``(level name, bucket identity tuple, ThrottleSettings)``,
+        and ``quota`` is None or ``(api_key, QuotaSettings, created)``. Requests with equal
+        identities share a bucket. Other backends (lbcore.apigateway.RedisApiGateway)
+        decide with it."""
+        sk = self._stage_of(stage)
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
+        mkey = _request_key(resource, method)
+        new: list[ThrottleSettings] = []
+        with self._lock:
+            try:
+                b0, b1, _, q, names = self._resolve(api_key, sk, mkey, new)
+            finally:
+                self._grow(new)
+            levels: list[Any] = []
+            for b, name in ((b0, names[0]), (b1, names[1])):
+                levels.append(None if b < 0 else (name,) + self._bucket_info[b])
+            levels.append((ACCOUNT, ("account",), self.account_throttle))
+            quota = None
+            if q >= 0:
+                quota = (api_key, self._plans[self._keys[api_key]].quota,
+                         self._key_created.get(api_key))
+        return tuple(levels), quota
 
     # ----------------------------------------------------------------- decisions
     def check(self, api_key: str | None, resource: str, method: str,
