@@ -1213,3 +1213,21 @@ def test_sticky_zonal_group_matches_reference(algo):
     assert len(web) == 3
     k = eng.stats["cnt_sticky"].reshape(-1, 3)[web].sum(axis=0)
     assert k[0] > 0 and k[2] > k[1]             # zone changes re-stick more than new users
+
+
+def test_algorithm_and_distribution_codes_are_the_engines_own():
+    # one enum (src/lbcore/_sim.pxd) named once (lbcore._sim): the model compiler uses it
+    import lbcore._sim as csim
+    from lbcore.sim import model, scenario
+    assert model.ALGO_CODES is csim.ALGO_CODES and model.DIST_CODES is csim.DIST_CODES
+    assert set(csim.ALGO_CODES) == set(scenario.ALGORITHMS) | {"flow_hash"}
+    assert set(csim.DIST_CODES) == set(scenario.DISTRIBUTIONS)
+    for codes in (csim.ALGO_CODES, csim.DIST_CODES):
+        assert sorted(codes.values()) == list(range(len(codes)))
+    with pytest.raises(TypeError):
+        csim.ALGO_CODES["round_robin"] = 9          # read-only: no second copy by mutation
+    s = parse_scenario(small_scenario(), "v.toml")
+    m, _ = compile_scenario(s, requests=10)
+    Engine(dict(m, tg_algo=np.full_like(m["tg_algo"], max(csim.ALGO_CODES.values()))), 0)
+    with pytest.raises(ValueError, match="tg_algo"):
+        Engine(dict(m, tg_algo=np.full_like(m["tg_algo"], len(csim.ALGO_CODES))), 0)

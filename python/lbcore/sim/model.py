@@ -16,16 +16,13 @@ import numpy as np
 
 from lbcore import Maglev
 from lbcore import Rendezvous
-from lbcore.sim._kernels import is_prime
+from lbcore.sim._kernels import ALGO_CODES, DIST_CODES, maglev_table_size
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
                                  run_horizon, sticky_groups, template_request)
 
 __all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "ALGO_CODES",
            "DIST_CODES"]
 
-ALGO_CODES = {"round_robin": 0, "least_outstanding_requests": 1, "weighted_random": 2,
-              "flow_hash": 3, "power_of_two_choices": 4}
-DIST_CODES = {"constant": 0, "exponential": 1, "lognormal": 2}
 TIME_BINS = 100
 
 
@@ -66,18 +63,8 @@ def match_rule(lb: dict, req: dict):
 
 FLOW_GROUP_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE")
 HASH_FIELDS = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
-MAGLEV_TABLE_SIZE = 65537          # lbcore.Maglev's default; grown to a prime >= 100 N
 NODE_SEED = 0x5EED_0DE5            # identity seed of load balancer nodes and targets
 M64 = (1 << 64) - 1
-
-
-def _table_size(n: int) -> int:
-    m = MAGLEV_TABLE_SIZE
-    if m < 100 * n:
-        m = 100 * n + 1
-        while not is_prime(m):
-            m += 1
-    return m
 
 
 def _hash_fields(values: dict) -> int:
@@ -182,7 +169,7 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
                 if sig not in cache:
                     mg = Maglev([f"{targets[t]['group']}/{targets[t]['id']}" for t in pool],
                                 weights=None if len(set(w)) == 1 else list(w),
-                                table_size=_table_size(len(pool)), seed=NODE_SEED)
+                                table_size=maglev_table_size(len(pool)), seed=NODE_SEED)
                     pool_arr = np.asarray(pool, np.int32)
                     tab = pool_arr[mg.table]
                     cache[sig] = (pos, tab, mg, pool_arr)
