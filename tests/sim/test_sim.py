@@ -1231,3 +1231,31 @@ def test_algorithm_and_distribution_codes_are_the_engines_own():
     Engine(dict(m, tg_algo=np.full_like(m["tg_algo"], max(csim.ALGO_CODES.values()))), 0)
     with pytest.raises(ValueError, match="tg_algo"):
         Engine(dict(m, tg_algo=np.full_like(m["tg_algo"], len(csim.ALGO_CODES))), 0)
+
+
+def test_report_columns_end_under_their_headers():
+    import re
+    from lbcore.sim.report import format_report
+    text = format_report(simulate(load_scenario(None), requests=20_000))
+    lines = text.splitlines()
+    for title, first_col in (("Target groups and targets", "requests"),
+                             ("DNS answers by record set", "answers"),
+                             ("Throttled (429) by limit", "requests")):
+        i = lines.index(title)
+        head = next(ln for ln in lines[i + 1:i + 3] if first_col in ln)
+        h = lines.index(head)
+        ends = [m.end() for m in re.finditer(r"\S+", head[head.index(first_col):])]
+        ends = [head.index(first_col) + e for e in ends]
+        rows = []
+        for ln in lines[h + 1:]:
+            if not ln.strip():
+                break
+            if ":" not in ln:          # not a free-text line (stickiness, flows)
+                rows.append(ln)
+        assert len(rows) >= 3, title
+        start = head.index(first_col)
+        for ln in rows:
+            cells = [m.end() for m in re.finditer(r"\S+", ln) if m.end() > start]
+            # every cell of a row ends exactly where a header ends (blank cells allowed)
+            assert cells and set(cells) <= set(ends), (title, ln, head)
+            assert set(cells) <= set(ends), (title, ln, head)
