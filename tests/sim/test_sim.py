@@ -1259,3 +1259,58 @@ def test_report_columns_end_under_their_headers():
             # every cell of a row ends exactly where a header ends (blank cells allowed)
             assert cells and set(cells) <= set(ends), (title, ln, head)
             assert set(cells) <= set(ends), (title, ln, head)
+
+
+def test_fail_open_is_lbcore_elbs_and_leaves_out_initial_targets():
+    # ALB guide, target group health: with no healthy target the load balancer fails
+    # open to its unhealthy targets; "before a target can receive requests from the load
+    # balancer, it must pass the initial health checks" (target health status), so a
+    # target still in its first checks takes nothing, even failing open.
+    from lbcore.sim.model import routing_targets
+    ts = [{"az": z} for z in ("us-east-1a", "us-east-1b", "us-east-1c")]
+
+    def st(registered=True, healthy=False, initial=False):
+        return {"registered": registered, "healthy": healthy, "initial": initial}
+
+    def takes(*states, protocol="HTTP"):
+        return routing_targets(protocol, ts, list(states)).tolist()
+
+    assert takes(st(healthy=True), st(), st(initial=True)) == [True, False, False]
+    assert takes(st(), st(), st(initial=True)) == [True, True, False]        # fail open
+    assert takes(st(), st(registered=False), st()) == [True, False, True]
+    assert takes(st(initial=True), st(initial=True), st(registered=False)) == [False] * 3
+    assert takes(st(), st(healthy=True), st(), protocol="TCP") == [False, True, False]
+    assert takes(st(), st(), st(), protocol="GENEVE") == [True] * 3
+
+
+def test_target_registered_into_a_failed_group_waits_for_its_checks():
+    # web: w1..w3 fail at 1.0 and are seen unhealthy (threshold 2 x interval 5) at 11.0;
+    # w4 registered at 1.5 is initial until 11.5: at [11.0, 11.5) the group fails open to
+    # w1..w3 only (the simulator used to include the initial w4).
+    toml = small_scenario(algo="round_robin").replace('''[[events]]
+at = 1.0
+action = "fail"
+target_group = "web"
+target = "w2"
+[[events]]
+at = 2.0
+action = "recover"
+target_group = "web"
+target = "w2"''', '''[[events]]
+at = 1.0
+action = "fail"
+target_group = "web"
+targets = ["w1", "w2", "w3"]''')
+    s = parse_scenario(toml, "f.toml")
+    model, meta = compile_scenario(s, requests=3000)
+    ids = {t[1]: meta["targets"].index(t) for t in meta["targets"] if t[0] == "web"}
+    t = model["epoch_t"]
+    seen = [e for e in range(model["E"]) if 11.0 <= t[e] < 11.5]
+    assert seen
+    for e in seen:
+        w = model["tgt_weight"][e]
+        assert all(w[ids[k]] > 0 for k in ("w1", "w2", "w3")) and w[ids["w4"]] == 0
+    after = [e for e in range(model["E"]) if t[e] >= 11.5]
+    for e in after:   # w4 healthy: the group routes to it alone
+        w = model["tgt_weight"][e]
+        assert w[ids["w4"]] > 0 and all(w[ids[k]] == 0 for k in ("w1", "w2", "w3"))
