@@ -19,7 +19,8 @@ from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
 from lbcore._bucket import (TokenBuckets, Quotas, check_chain, check_chains, period_id,
                             seconds_to_ns)
-from lbcore._maglev import Maglev, MaglevTableSizeWarning, maglev_populate, is_prime
+from lbcore._maglev import (Maglev, MaglevTableSizeWarning, maglev_populate, is_prime,
+                            maglev_table_size)
 from lbcore._jump import JumpHash, jump_hash
 from lbcore._rendezvous import Rendezvous
 from lbcore._flowtable import FlowTable, MAX_CAPACITY as MAX_FLOW_CAPACITY, flow_columns
@@ -59,6 +60,7 @@ __all__ = [
     "TokenBuckets", "seconds_to_ns", "Quotas", "check_chain", "check_chains", "period_id",
     # kernel facilities the policy layer shares, and the C-level handles
     "MAX_FLOW_CAPACITY", "flow_columns", "L4Path", "is_prime", "parse_seed", "parse_address",
+    "maglev_table_size",
     "get_include", "KernelHandle",
     # GENEVE encapsulation (a module: lbcore.geneve)
     "geneve",

@@ -1,6 +1,6 @@
 """Type stubs of lbcore._sim (compiled)."""
 from fractions import Fraction
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,6 +27,8 @@ class Engine:
     @property
     def stats(self) -> Any: ...
 
+ALGO_CODES: Mapping[str, int]
+DIST_CODES: Mapping[str, int]
 LAT_BINS: int
 LAT_MIN_DECADE: int
 LAT_PER_DECADE: int

@@ -78,17 +78,12 @@ def _simulate(args) -> int:
         return _fail(exc)
     total = args.requests or scenario["simulation"]["requests"]
     _warn(scenario, total)
-    show = sys.stderr.isatty() and not args.quiet
-    start = time.perf_counter()
-
-    def progress(done, total):
-        if show and time.perf_counter() - start > 0.5:
-            print(f"\r  simulated {done:,}/{total:,} requests ({done / total:.0%})",
-                  end="", file=sys.stderr, flush=True)
-
-    report = simulate(scenario, requests=total, seed=args.seed, progress=progress)
-    if show and time.perf_counter() - start > 0.5:
-        print(file=sys.stderr)
+    from lbcore.sim.progress import progress_bar
+    progress, close_progress = progress_bar(sys.stderr, enabled=not args.quiet)
+    try:
+        report = simulate(scenario, requests=total, seed=args.seed, progress=progress)
+    finally:
+        close_progress()
     if args.json is not None:
         import json
         text = json.dumps(report, indent=1)

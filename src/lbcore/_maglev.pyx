@@ -114,6 +114,11 @@ class MaglevTableSizeWarning(UserWarning):
 
 _MAX_TABLE = (1 << 31) - 1
 
+# Slots per target below which a table is "small" (Maglev paper, section 3.4: M >> N,
+# "M > 100 N"): the warning below and maglev_table_size's growth rule use this one number.
+MIN_SLOTS_PER_TARGET = 100
+DEFAULT_TABLE_SIZE = 65537
+
 
 def is_prime(n):
     """Deterministic Miller-Rabin for n < 3.3e24 (bases 2..41)."""
@@ -138,6 +143,27 @@ def is_prime(n):
         else:
             return False
     return True
+
+
+def maglev_table_size(n_targets, table_size=DEFAULT_TABLE_SIZE):
+    """The Maglev table size for ``n_targets`` targets: ``table_size`` when it is at
+    least ``MIN_SLOTS_PER_TARGET`` (100) slots per target, else the smallest prime
+    >= 100 x ``n_targets`` (the paper's M > 100 N). ``lbcore.elb``'s NLB/GWLB and the
+    simulator both size their tables with this one rule."""
+    if isinstance(n_targets, bool) or not hasattr(n_targets, "__index__"):
+        raise TypeError(f"n_targets must be an int, got {type(n_targets).__name__}")
+    n = n_targets.__index__()
+    if n < 0:
+        raise ValueError(f"n_targets must be >= 0, got {n}")
+    m = _check_table_size(table_size)
+    if m >= MIN_SLOTS_PER_TARGET * n:
+        return m
+    m = MIN_SLOTS_PER_TARGET * n
+    if m > _MAX_TABLE:
+        raise ValueError(f"n_targets {n} needs a table above 2**31 slots")
+    while not is_prime(m):
+        m += 1
+    return m
 
 
 def _check_table_size(table_size):
@@ -242,8 +268,9 @@ Maglev lookup table over ``targets`` (see docs/consistent.md).
         n = len(targets)
         w = parse_weights(weights, n)
         fcode, sym, fs = parse_hash_options(fields, symmetric, flow_seed)
-        if m < 100 * n:
-            warnings.warn(f"Maglev table_size {m} is below 100x the number of targets "
+        if m < MIN_SLOTS_PER_TARGET * n:
+            warnings.warn(f"Maglev table_size {m} is below {MIN_SLOTS_PER_TARGET}x the number "
+                          f"of targets "
                           f"({n}): expect uneven slot shares and extra churn",
                           MaglevTableSizeWarning, stacklevel=2)
         order = canonical_order(keys, h1, h2)

@@ -17,12 +17,29 @@ from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom
 
+from types import MappingProxyType
+
 import numpy as np
 
 LAT_BINS = LB_SIM_LAT_BINS
 LAT_PER_DECADE = LB_SIM_LAT_PER_DECADE
 LAT_MIN_DECADE = LB_SIM_LAT_MIN_DECADE
 OUT_BINS = LB_SIM_OUT_BINS
+
+# Scenario name -> code of lb_sim_model.tg_algo / .tgt_dist: the only place these names
+# meet the _sim.pxd enums, so the Python model compiler and this loop cannot disagree.
+ALGO_CODES = MappingProxyType({
+    "round_robin": LB_SIM_ROUND_ROBIN,
+    "least_outstanding_requests": LB_SIM_LEAST_OUTSTANDING,
+    "weighted_random": LB_SIM_WEIGHTED_RANDOM,
+    "flow_hash": LB_SIM_FLOW_HASH,
+    "power_of_two_choices": LB_SIM_POWER_OF_TWO,
+})
+DIST_CODES = MappingProxyType({
+    "constant": LB_SIM_CONSTANT,
+    "exponential": LB_SIM_EXPONENTIAL,
+    "lognormal": LB_SIM_LOGNORMAL,
+})
 
 # Field name -> dtype of every array the model dict must hold (validated once here).
 MODEL_ARRAYS = {

@@ -276,3 +276,42 @@ def test_pinned_tables_stay_stable():
     assert a == [1, 2, 2, 1, 0, 2, 1, 1, 0, 0, 0, 1, 2] == maglev_ref.build(["a", "b", "c"], 13)
     assert b == [3, 3, 3, 1, 0, 2, 1, 3, 3, 1, 2, 2, 0, 3, 2, 2, 3] == \
         maglev_ref.build([1, 2, 3, 4], 17, weights=[1, 2, 3, 4], seed=9)
+
+
+# ---------------------------------------------------------------- table sizing rule
+
+def test_maglev_table_size_keeps_a_table_of_100_slots_per_target():
+    # Maglev paper, section 3.4: M > 100 N keeps slot shares within about 1% of even
+    from lbcore import maglev_table_size
+    assert maglev_table_size(3) == 65537
+    assert maglev_table_size(655) == 65537           # 65,500 <= 65,537
+    assert maglev_table_size(656) == 65609           # first prime >= 65,600
+    assert maglev_table_size(1000) == 100003         # first prime >= 100,000
+    assert maglev_table_size(3, 307) == 307
+    assert maglev_table_size(4, 307) == 401           # first prime >= 400
+    assert maglev_table_size(0, 7) == 7
+
+
+def test_maglev_table_size_result_builds_a_table_without_warning():
+    import warnings
+    from lbcore import Maglev, MaglevTableSizeWarning, is_prime, maglev_table_size
+    for n in (1, 7, 40, 701):
+        m = maglev_table_size(n, 307)
+        assert is_prime(m) and m >= 100 * n
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", MaglevTableSizeWarning)
+            Maglev(range(n), table_size=m)
+
+
+def test_maglev_table_size_bad_input_names_the_parameter():
+    from lbcore import maglev_table_size
+    with pytest.raises(TypeError, match="n_targets"):
+        maglev_table_size(2.0)
+    with pytest.raises(TypeError, match="n_targets"):
+        maglev_table_size(True)
+    with pytest.raises(ValueError, match="n_targets"):
+        maglev_table_size(-1)
+    with pytest.raises(ValueError, match="table_size"):
+        maglev_table_size(3, 308)
+    with pytest.raises(TypeError, match="table_size"):
+        maglev_table_size(3, "65537")

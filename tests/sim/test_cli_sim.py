@@ -39,7 +39,7 @@ def test_simulate_default_reduced(capsys, tmp_path):
     assert code == 0
     assert "20,000 requests" in out
     for needle in ("DNS answers by record set", "Throttled (429) by limit", "web-use1",
-                   "least_outstanding_requests", "latency ms p50/p90/p99", "M requests/s"):
+                   "least_outstanding_requests", "latency ms", "outstanding", "M requests/s"):
         assert needle in out
     data = json.loads(out_json.read_text())
     assert data["requests"] == 20_000
@@ -242,3 +242,28 @@ def test_plot_with_matplotlib(capsys, tmp_path):
     png = tmp_path / "p.png"
     code, _, _ = run(capsys, "simulate", "--requests", "2000", "--plot", str(png))
     assert code == 0 and png.stat().st_size > 1000
+
+
+def test_plot_labels_events_and_keeps_legends_off_the_data():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from lbcore.sim import load_scenario, simulate
+    from lbcore.sim.report import plot_figure
+    r = simulate(load_scenario(None), requests=20_000)
+    fig = plot_figure(r)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        panels = [ax for ax in fig.axes if ax.get_legend() is not None]
+        assert len(panels) == len(r["target_groups"])
+        for ax, g in zip(panels, r["target_groups"]):
+            leg = ax.get_legend()
+            assert [t.get_text() for t in leg.get_texts()] == [t["id"] for t in g["targets"]]
+            # the legend is right of the plotting area, so it covers no data
+            assert leg.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+        axes = fig.axes + [c for ax in fig.axes for c in ax.child_axes]   # + the top axis
+        shown = {t.get_text() for ax in axes for t in ax.get_xticklabels()}
+        for ev in r["events"]:
+            assert any(f"{ev['action']} {ev['what']}" in s for s in shown), ev
+    finally:
+        plt.close(fig)

@@ -1213,3 +1213,104 @@ def test_sticky_zonal_group_matches_reference(algo):
     assert len(web) == 3
     k = eng.stats["cnt_sticky"].reshape(-1, 3)[web].sum(axis=0)
     assert k[0] > 0 and k[2] > k[1]             # zone changes re-stick more than new users
+
+
+def test_algorithm_and_distribution_codes_are_the_engines_own():
+    # one enum (src/lbcore/_sim.pxd) named once (lbcore._sim): the model compiler uses it
+    import lbcore._sim as csim
+    from lbcore.sim import model, scenario
+    assert model.ALGO_CODES is csim.ALGO_CODES and model.DIST_CODES is csim.DIST_CODES
+    assert set(csim.ALGO_CODES) == set(scenario.ALGORITHMS) | {"flow_hash"}
+    assert set(csim.DIST_CODES) == set(scenario.DISTRIBUTIONS)
+    for codes in (csim.ALGO_CODES, csim.DIST_CODES):
+        assert sorted(codes.values()) == list(range(len(codes)))
+    with pytest.raises(TypeError):
+        csim.ALGO_CODES["round_robin"] = 9          # read-only: no second copy by mutation
+    s = parse_scenario(small_scenario(), "v.toml")
+    m, _ = compile_scenario(s, requests=10)
+    Engine(dict(m, tg_algo=np.full_like(m["tg_algo"], max(csim.ALGO_CODES.values()))), 0)
+    with pytest.raises(ValueError, match="tg_algo"):
+        Engine(dict(m, tg_algo=np.full_like(m["tg_algo"], len(csim.ALGO_CODES))), 0)
+
+
+def test_report_columns_end_under_their_headers():
+    import re
+    from lbcore.sim.report import format_report
+    text = format_report(simulate(load_scenario(None), requests=20_000))
+    lines = text.splitlines()
+    for title, first_col in (("Target groups and targets", "requests"),
+                             ("DNS answers by record set", "answers"),
+                             ("Throttled (429) by limit", "requests")):
+        i = lines.index(title)
+        head = next(ln for ln in lines[i + 1:i + 3] if first_col in ln)
+        h = lines.index(head)
+        ends = [m.end() for m in re.finditer(r"\S+", head[head.index(first_col):])]
+        ends = [head.index(first_col) + e for e in ends]
+        rows = []
+        for ln in lines[h + 1:]:
+            if not ln.strip():
+                break
+            if ":" not in ln:          # not a free-text line (stickiness, flows)
+                rows.append(ln)
+        assert len(rows) >= 3, title
+        start = head.index(first_col)
+        for ln in rows:
+            cells = [m.end() for m in re.finditer(r"\S+", ln) if m.end() > start]
+            # every cell of a row ends exactly where a header ends (blank cells allowed)
+            assert cells and set(cells) <= set(ends), (title, ln, head)
+            assert set(cells) <= set(ends), (title, ln, head)
+
+
+def test_fail_open_is_lbcore_elbs_and_leaves_out_initial_targets():
+    # ALB guide, target group health: with no healthy target the load balancer fails
+    # open to its unhealthy targets; "before a target can receive requests from the load
+    # balancer, it must pass the initial health checks" (target health status), so a
+    # target still in its first checks takes nothing, even failing open.
+    from lbcore.sim.model import routing_targets
+    ts = [{"az": z} for z in ("us-east-1a", "us-east-1b", "us-east-1c")]
+
+    def st(registered=True, healthy=False, initial=False):
+        return {"registered": registered, "healthy": healthy, "initial": initial}
+
+    def takes(*states, protocol="HTTP"):
+        return routing_targets(protocol, ts, list(states)).tolist()
+
+    assert takes(st(healthy=True), st(), st(initial=True)) == [True, False, False]
+    assert takes(st(), st(), st(initial=True)) == [True, True, False]        # fail open
+    assert takes(st(), st(registered=False), st()) == [True, False, True]
+    assert takes(st(initial=True), st(initial=True), st(registered=False)) == [False] * 3
+    assert takes(st(), st(healthy=True), st(), protocol="TCP") == [False, True, False]
+    assert takes(st(), st(), st(), protocol="GENEVE") == [True] * 3
+
+
+def test_target_registered_into_a_failed_group_waits_for_its_checks():
+    # web: w1..w3 fail at 1.0 and are seen unhealthy (threshold 2 x interval 5) at 11.0;
+    # w4 registered at 1.5 is initial until 11.5: at [11.0, 11.5) the group fails open to
+    # w1..w3 only (the simulator used to include the initial w4).
+    toml = small_scenario(algo="round_robin").replace('''[[events]]
+at = 1.0
+action = "fail"
+target_group = "web"
+target = "w2"
+[[events]]
+at = 2.0
+action = "recover"
+target_group = "web"
+target = "w2"''', '''[[events]]
+at = 1.0
+action = "fail"
+target_group = "web"
+targets = ["w1", "w2", "w3"]''')
+    s = parse_scenario(toml, "f.toml")
+    model, meta = compile_scenario(s, requests=3000)
+    ids = {t[1]: meta["targets"].index(t) for t in meta["targets"] if t[0] == "web"}
+    t = model["epoch_t"]
+    seen = [e for e in range(model["E"]) if 11.0 <= t[e] < 11.5]
+    assert seen
+    for e in seen:
+        w = model["tgt_weight"][e]
+        assert all(w[ids[k]] > 0 for k in ("w1", "w2", "w3")) and w[ids["w4"]] == 0
+    after = [e for e in range(model["E"]) if t[e] >= 11.5]
+    for e in after:   # w4 healthy: the group routes to it alone
+        w = model["tgt_weight"][e]
+        assert w[ids["w4"]] > 0 and all(w[ids[k]] == 0 for k in ("w1", "w2", "w3"))

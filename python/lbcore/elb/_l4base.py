@@ -18,7 +18,8 @@ import numpy as np
 from lbcore import Flow, Flows, Maglev, hash_key
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     parse_attributes)
-from lbcore.elb._kernels import MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prime, parse_seed
+from lbcore.elb._kernels import (MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prime,
+                                 maglev_table_size, parse_seed)
 from lbcore.elb._targets import (HEALTHY, Clock, PickleWithoutLock, Target, TargetGroup,
                                  check_clock)
 from lbcore.elb._zones import node_pools
@@ -37,12 +38,6 @@ _AFFINITY_SALT = 0x415A41
 _NODE_SALT, _KEY_SALT, _STICKY_SALT, _TARGET_SALT = 0x4E4F4445, 0x4B4559, 0x535449, 0x544754
 
 Attributes = Sequence[Mapping[str, str]] | Mapping[str, str] | None
-
-
-def _next_prime(m: int) -> int:
-    while not is_prime(m):
-        m += 1
-    return m
 
 
 def _derive(seed: int, salt: int) -> int:
@@ -323,9 +318,7 @@ class L4LoadBalancer(PickleWithoutLock):
                 if pool.size == 0 or rand:
                     table = pool
                 else:
-                    m = self.table_size
-                    if m < 100 * pool.size:      # Maglev paper: M well above 100 N
-                        m = _next_prime(100 * pool.size)
+                    m = maglev_table_size(pool.size, self.table_size)
                     mg = Maglev([ids[i] for i in pool.tolist()], table_size=m,
                                 seed=self._target_seed)
                     table = pool[mg.table]

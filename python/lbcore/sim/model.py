@@ -16,16 +16,13 @@ import numpy as np
 
 from lbcore import Maglev
 from lbcore import Rendezvous
-from lbcore.sim._kernels import is_prime
+from lbcore.sim._kernels import ALGO_CODES, DIST_CODES, maglev_table_size
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
                                  run_horizon, sticky_groups, template_request)
 
 __all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "ALGO_CODES",
            "DIST_CODES"]
 
-ALGO_CODES = {"round_robin": 0, "least_outstanding_requests": 1, "weighted_random": 2,
-              "flow_hash": 3, "power_of_two_choices": 4}
-DIST_CODES = {"constant": 0, "exponential": 1, "lognormal": 2}
 TIME_BINS = 100
 
 
@@ -66,18 +63,8 @@ def match_rule(lb: dict, req: dict):
 
 FLOW_GROUP_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE")
 HASH_FIELDS = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
-MAGLEV_TABLE_SIZE = 65537          # lbcore.Maglev's default; grown to a prime >= 100 N
 NODE_SEED = 0x5EED_0DE5            # identity seed of load balancer nodes and targets
 M64 = (1 << 64) - 1
-
-
-def _table_size(n: int) -> int:
-    m = MAGLEV_TABLE_SIZE
-    if m < 100 * n:
-        m = 100 * n + 1
-        while not is_prime(m):
-            m += 1
-    return m
 
 
 def _hash_fields(values: dict) -> int:
@@ -182,7 +169,7 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
                 if sig not in cache:
                     mg = Maglev([f"{targets[t]['group']}/{targets[t]['id']}" for t in pool],
                                 weights=None if len(set(w)) == 1 else list(w),
-                                table_size=_table_size(len(pool)), seed=NODE_SEED)
+                                table_size=maglev_table_size(len(pool)), seed=NODE_SEED)
                     pool_arr = np.asarray(pool, np.int32)
                     tab = pool_arr[mg.table]
                     cache[sig] = (pos, tab, mg, pool_arr)
@@ -281,12 +268,12 @@ def _target_timelines(s: dict, targets: list[dict]):
         healthy = t["registered"]
         for k, (at, up, reset) in enumerate(pending):
             if reset:
-                hc_points.append((at, False))
+                hc_points.append((at, False, True))      # initial: in its first checks
                 healthy = False
             nxt = pending[k + 1][0] if k + 1 < len(pending) else math.inf
             need = (hc["healthy_threshold"] if up else hc["unhealthy_threshold"]) * hc["interval"]
             if healthy != up and at + need < nxt:
-                hc_points.append((at + need, up))
+                hc_points.append((at + need, up, False))
                 healthy = up
         out.append((changes, hc_points, t["registered"]))
     return out
@@ -299,12 +286,41 @@ def _state_at(timeline, time: float) -> dict:
     for at, c in changes:
         if at <= time:
             st = dict(c)
-    for at, h in hc_points:
+    initial = False
+    for at, h, first in hc_points:
         if at <= time:
-            healthy = h
+            healthy, initial = h, first
     st["healthy"] = healthy and st["registered"]
+    st["initial"] = initial and st["registered"]
     st["up"] = st["ok"] and st["region_ok"] and st["registered"]
     return st
+
+
+def routing_targets(protocol: str, targets: list[dict], states: list[dict]) -> np.ndarray:
+    """bool per target of one target group: whether it takes new requests or flows,
+    decided by ``lbcore.elb`` itself -- a :class:`lbcore.elb.TargetGroup` in the health
+    states the checks see (``healthy``, ``unhealthy``, ``initial`` right after a
+    registration) and :func:`lbcore.elb.node_pools` over every zone of the group (fail
+    open is per group in the simulator: one pool). So fail open (too few healthy
+    targets: the healthy and unhealthy ones, not ``initial`` ones) and
+    ``minimum_healthy_targets`` follow the load balancers' code."""
+    from lbcore.elb import Target, TargetGroup, node_pools
+    tg = TargetGroup(protocol=protocol)
+    reg = [k for k, st in enumerate(states) if st["registered"]]
+    takes = np.zeros(len(targets), dtype=bool)
+    if not reg:
+        return takes
+    tg.register([Target(k, targets[k]["az"]) for k in reg if states[k]["healthy"]],
+                healthy=True, now=0.0)
+    tg.register([Target(k, targets[k]["az"]) for k in reg if not states[k]["healthy"]],
+                now=0.0)
+    failed = [k for k in reg if not states[k]["healthy"] and not states[k]["initial"]]
+    if failed:
+        tg.set_health(failed, False, now=0.0)
+    zones = sorted({targets[k]["az"] for k in reg})
+    pool = node_pools(tg, zones, cross_zone=True).pools[0]
+    takes[[tg.target(int(j)).id for j in pool.tolist()]] = True
+    return takes
 
 
 # ---------------------------------------------------------------------- Route 53
@@ -443,7 +459,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     bounds = {0.0}
     for changes, hc_points, _ in timelines:
         bounds.update(at for at, _ in changes)
-        bounds.update(at for at, _ in hc_points)
+        bounds.update(at for at, _, _ in hc_points)
     rec_weight_events = sorted((ev["at"], i, ev) for i, ev in enumerate(s["events"])
                                if ev["action"] == "set_record_weight")
     bounds.update(at for at, _, _ in rec_weight_events)
@@ -453,16 +469,21 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     tgt_weight = np.zeros((E, T))
     tgt_up = np.zeros((E, T), dtype=np.uint8)
     tgt_healthy = np.zeros((E, T), dtype=bool)
+    pools_seen: dict = {}
     for e, t0 in enumerate(epoch_t):
         states = [_state_at(tl, t0) for tl in timelines]
-        for a, b in scen_range:       # fail open is per target group, zones or not
-            any_healthy = any(states[i]["healthy"] for i in range(a, b))
+        for g, (a, b) in enumerate(scen_range):   # fail open is per target group, zones or not
+            key = (g, tuple((st["registered"], st["healthy"], st["initial"])
+                            for st in states[a:b]))
+            takes = pools_seen.get(key)
+            if takes is None:    # most epochs change one group: the rest repeat
+                takes = pools_seen[key] = routing_targets(tgs[g]["protocol"], targets[a:b],
+                                                          states[a:b])
             for i in range(a, b):
                 st = states[i]
                 tgt_up[e, i] = st["up"]
                 tgt_healthy[e, i] = st["healthy"]
-                # all unhealthy -> fail open over the registered targets
-                if st["registered"] and (st["healthy"] or not any_healthy):
+                if takes[i - a]:
                     tgt_weight[e, i] = st["weight"]
 
     # Route 53 answers per epoch
@@ -595,10 +616,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "health_changes": sorted(
             ({"at": at, "target_group": targets[i]["group"], "target": targets[i]["id"],
               "seen": "healthy" if h else "unhealthy"}
-             for i, (_, hc_points, _) in enumerate(timelines) for at, h in hc_points
-             if not (h is False and any(c[0] == at and c[1]["registered"] and not
-                                        _state_at(timelines[i], at - 1e-9)["registered"]
-                                        for c in timelines[i][0][1:]))),
+             for i, (_, hc_points, _) in enumerate(timelines)
+             for at, h, first in hc_points if not first),   # a registration is no check
             key=lambda x: (x["at"], x["target_group"], x["target"])),
     }
     return model, meta
