@@ -210,12 +210,8 @@ VALID_CALLS = {
     "sim.parse_scenario": ((PACKAGES["sim"].DEFAULT_SCENARIO.read_text(),), {}),
 }
 
-# Known offenders in code this sweep's author may not change (lbcore/sim is the
-# simulator helpers' ground): strict xfails, so a fix shows up as XPASS -> failure.
-KNOWN = {
-    "sim.parse_scenario": "parse_scenario(text) with a non-str text raises AttributeError "
-                          "(text.replace); belongs to lbcore/sim",
-}
+# Known offenders left unfixed: strict xfails, so a fix shows up as XPASS -> failure.
+KNOWN: dict[str, str] = {}
 
 # Public classes built from a valid call, for their methods.
 INSTANCES = {

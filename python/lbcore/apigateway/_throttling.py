@@ -133,6 +133,9 @@ class _Stage:
                  method_settings: Mapping[str, Any] | None) -> None:
         self.default = throttle
         self.methods: dict[str, ThrottleSettings | None] = {}
+        if method_settings is not None and not isinstance(method_settings, Mapping):
+            raise TypeError(f"method_settings must be a mapping of '/resource/METHOD' to "
+                            f"throttle settings, got {type(method_settings).__name__}")
         for k, v in (method_settings or {}).items():
             k = _method_key(k, "method_settings")
             ts = _throttle(v, f"method_settings[{k!r}]")

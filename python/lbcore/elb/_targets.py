@@ -348,6 +348,8 @@ class TargetGroup(PickleWithoutLock):
         """``target``'s identity in this group: ``(id, port)``, the port being the
         group's when the target gives none (elbv2 RegisterTargets: a target is
         an Id and a Port; the same Id on two ports is two targets)."""
+        if not isinstance(target, Target):
+            raise TypeError(f"target must be a Target, got {type(target).__name__}")
         return (target.id, self.port if target.port is None else target.port)
 
     def index_of(self, target_id: TargetId | TargetKey | Target) -> int:

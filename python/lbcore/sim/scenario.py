@@ -1040,6 +1040,10 @@ def validate(data: dict) -> tuple[dict, list[tuple[str, str]]]:
 
 def parse_scenario(text: str, source: str = "<scenario>") -> dict:
     """Parse and validate TOML text; raise ScenarioError listing every problem."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be the scenario's TOML as a str, got {type(text).__name__}")
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a str, got {type(source).__name__}")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
