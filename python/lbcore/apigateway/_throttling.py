@@ -25,6 +25,7 @@ from lbcore import TokenBuckets
 from lbcore.apigateway._kernels import Quotas, check_chain, check_chains
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
                                          ThrottleSettings)
+from lbcore.locking import PickleWithoutLock
 
 __all__ = ["ApiGateway", "Decision", "CheckResults", "ALLOWED", "THROTTLED",
            "QUOTA_EXCEEDED", "LEVELS"]
@@ -164,7 +165,7 @@ class _Plan:
                 for k, v in thr.items()}
 
 
-class ApiGateway:
+class ApiGateway(PickleWithoutLock):
     """Throttling for one AWS account in one Region.
 
     ``account_throttle`` defaults to 10,000 requests/s steady and 5,000 burst. Add stages

@@ -28,12 +28,12 @@ from __future__ import annotations
 import functools
 import math
 import operator
-import threading
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
+from lbcore.locking import PickleWithoutLock
 from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
                                     parse_attributes)
 
@@ -74,24 +74,6 @@ def check_clock(clock: Clock | None) -> Clock:
         raise TypeError(f"clock must be a callable returning seconds, got "
                         f"{type(clock).__name__}")
     return clock
-
-
-class PickleWithoutLock:
-    """Pickling for the stateful ELB objects: their whole ``__dict__``, except a
-    ``_lock`` attribute (a lock can't be pickled and must not be shared), which
-    the restored object gets fresh, unlocked (the house convention: a
-    Python-level lock is named ``_lock``)."""
-
-    def __getstate__(self) -> dict[str, object]:
-        state = dict(self.__dict__)
-        if "_lock" in state:
-            state["_lock"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        if "_lock" in state:
-            self._lock = threading.Lock()
 
 
 class Target:

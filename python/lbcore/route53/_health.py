@@ -39,6 +39,8 @@ import time
 import warnings
 from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
+from lbcore.locking import PickleWithoutLock
+
 __all__ = ["HealthCheck", "CalculatedHealthCheck", "HealthReporter", "Clock", "check_now",
            "check_clock"]
 
@@ -147,7 +149,7 @@ class _Timeline:
         return None if self.base_time == -math.inf else self.base_time
 
 
-class HealthCheck:
+class HealthCheck(PickleWithoutLock):
     """A Route 53 endpoint health check whose status follows timed observations.
 
     ``observe(ok, now=t)`` records one check result at time ``t``; ``is_healthy(now)`` is

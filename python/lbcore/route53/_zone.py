@@ -39,6 +39,7 @@ from lbcore.route53._health import Clock, HealthReporter, check_clock, check_now
 from lbcore.route53._kernels import parse_address
 from lbcore.route53._records import CidrRouting, RecordSet, RECORD_TYPES, normalize_name
 from lbcore.route53._regions import local_zone_location, region_location
+from lbcore.locking import PickleWithoutLock
 
 __all__ = ["HostedZone", "Client", "Clients", "Answer", "BatchAnswer", "NODATA", "NXDOMAIN",
            "distance_latency"]
@@ -607,7 +608,7 @@ def _check_prefix_lengths(coll_id: str, locations: Any) -> dict[str, list[Any]]:
 
 # ------------------------------------------------------------------ the zone
 
-class HostedZone:
+class HostedZone(PickleWithoutLock):
     """A hosted zone: record sets, CIDR collections, and the seeded generator that makes
     every random answer. ``resolve(name, rtype, client, now)`` -> :class:`Answer`;
     ``resolve_many(name, rtype, clients, now)`` -> :class:`BatchAnswer`.
