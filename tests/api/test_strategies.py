@@ -107,8 +107,16 @@ def test_removing_a_required_key_is_reported_at_its_path(data, d):
 
 def _expected_match(c, req):
     """An independent oracle: fnmatch (no brackets occur in drawn values) per ALB rules."""
+    import re
     from fnmatch import fnmatchcase
     f = c["field"]
+    if c.get("regex"):          # RegexValues: each regex searched on its own
+        if f == "path-pattern":
+            return any(re.search(v, req["path"]) for v in c["values"])
+        if f == "host-header":
+            return any(re.search(v, req["host"], re.I) for v in c["values"])
+        vals = [v for k, v in req["headers"].items() if k.lower() == c["name"].lower()]
+        return any(re.search(r, h) for h in vals for r in c["values"])
     if f == "path-pattern":
         return any(fnmatchcase(req["path"], v) for v in c["values"])
     if f == "host-header":
@@ -167,11 +175,43 @@ def test_rule_sets_build_elb_rule_sets_that_match_like_the_oracle(rs, reqs):
     assert isinstance(rs, elb.RuleSet)
     lb = {"rules": [dict(r, forward=r.get("forward"), fixed_response=r.get("fixed_response"))
                     for r in rs.data], "default_forward": None, "default_fixed_response": 404}
+    regex = any(c.get("regex") for r in rs.data for c in r["conditions"])
     for req in reqs:
         want = _first_match(rs.data, req)
         assert rs.match(lbst.to_request(req)).priority == want
+        if regex:
+            continue            # the simulator does not model RegexValues
         k, _ = match_rule(lb, req)
         assert (None if k < 0 else rs.data[k]["priority"]) == want
+
+
+def test_drawn_rule_sets_include_regex_conditions_and_transforms():
+    from hypothesis import find
+    rs = find(lbst.rule_sets(), lambda rs: any(
+        c.get("regex") for r in rs.data for c in r["conditions"]))
+    assert any(c.regex for r in rs.rules for c in r.conditions)
+    rs = find(lbst.rule_sets(), lambda rs: any(r.get("transforms") for r in rs.data))
+    assert any(r.transforms is not None for r in rs.rules)
+
+
+def _expected_rewrite(rule, req):
+    """(host, target) the target should receive, or None when no rewrite matched."""
+    import re
+    tf = rule.get("transforms") or {}
+    host, url, hit = req["host"], req["path"], False
+    for rx, rep in tf.get("host", ()):
+        m = re.search(rx, host, re.I)
+        if m:
+            host = host[:m.start()] + re.sub(r"\$(\d+)", lambda g: m.group(int(g.group(1))) or "",
+                                             rep) + host[m.end():]
+            hit = True
+    for rx, rep in tf.get("url", ()):
+        m = re.search(rx, url)
+        if m:
+            url = url[:m.start()] + re.sub(r"\$(\d+)", lambda g: m.group(int(g.group(1))) or "",
+                                           rep) + url[m.end():]
+            hit = True
+    return (host, url) if hit else None
 
 
 @settings(max_examples=60, deadline=None)
@@ -188,6 +228,13 @@ def test_application_load_balancers_route_by_their_drawn_rules(alb, reqs):
             assert isinstance(d, elb.FixedResponse) and d.status_code == rule["fixed_response"]
             continue
         assert isinstance(d, elb.Forward)
+        rewrite = _expected_rewrite(rule, req)
+        if rewrite is None:
+            assert d.rewritten is None
+        else:
+            new = d.rewritten
+            assert (new.host, new.path + (f"?{new.query_string}" if new.query_string
+                                          else "")) == rewrite
         groups = {f["target_group"] for f in rule["forward"] if f["weight"] > 0}
         name = d.target_group.name
         assert name in groups

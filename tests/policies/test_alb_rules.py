@@ -206,8 +206,18 @@ def test_duplicate_priority_rejected():
 
 # ------------------------------------------------------------------ compiled == naive
 ALPHA = "ab.-"
-hosts = st.text(alphabet="aAb.", min_size=0, max_size=6)
-host_pats = st.text(alphabet="ab.*?", min_size=1, max_size=6)
+hosts = st.one_of(st.text(alphabet="aAb.", min_size=0, max_size=6),
+                  st.text(alphabet="aAb.", min_size=1, max_size=6).map(lambda h: h + ":8080"))
+# a host value needs a "." and only letters (or wildcards) after the last one
+host_pats = st.tuples(st.text(alphabet="ab.*?", max_size=4),
+                      st.text(alphabet="ab*?", min_size=1, max_size=2)).map(".".join)
+# regexes (RegexValues) from the supported subset; "(?i)..." and the repeated group
+# name can't sit in one combined pattern: they exercise the one-by-one fallback
+host_rx = st.sampled_from(["^a", "b$", r"\.a", "A", r":\d+$", "^[ab]+$", "a|b", "^$",
+                           r"^(a|b)\.", "a.b", "(?i)^B", "(?P<n>a)"])
+path_rx = st.sampled_from(["^/a", "b$", "/a*b", "^/(a|b)+$", "[ab]{2}", "^/$", "A",
+                           r"\*", "(?i)^/B", "(?P<n>/)", "a?", "^/[^/]+/"])
+hdr_rx = st.sampled_from(["^a", "B$", "aB", "^[aB]+$", "(?i)b", "a|B", "^$"])
 path_pats = st.text(alphabet="ab/*?", min_size=0, max_size=6).map(lambda s: "/" + s)
 hdr_pats = st.text(alphabet="aB*?", min_size=1, max_size=4)
 q_pats = st.text(alphabet="aB*?\\", min_size=1, max_size=4)
@@ -222,6 +232,15 @@ def conditions(draw):
     kind = draw(st.sampled_from(["host-header", "path-pattern", "http-header",
                                  "http-request-method", "query-string", "source-ip"]))
     n = draw(st.integers(1, 2))
+    if kind in ("host-header", "path-pattern", "http-header") and draw(st.integers(0, 2)) == 0:
+        rx = {"host-header": host_rx, "path-pattern": path_rx, "http-header": hdr_rx}[kind]
+        values = draw(st.lists(rx, min_size=n, max_size=n))
+        if kind == "http-header":
+            return cond(kind, None, RegexValues=values,
+                        HttpHeaderName=draw(st.sampled_from(HNAMES)))
+        if draw(st.booleans()):          # RegexValues beside Field, as botocore allows
+            return {"Field": kind, "RegexValues": values}
+        return cond(kind, None, RegexValues=values)
     if kind == "host-header":
         return cond(kind, draw(st.lists(host_pats, min_size=n, max_size=n)))
     if kind == "path-pattern":

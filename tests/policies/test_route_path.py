@@ -47,6 +47,10 @@ def _alb(**attrs):
     alb = ApplicationLoadBalancer([web, api], seed=0)
     forward_both = {"Type": "forward", "ForwardConfig": {"TargetGroups": [
         {"TargetGroupArn": "web", "Weight": 1}, {"TargetGroupArn": "api", "Weight": 2}]}}
+    if attrs.get("stickiness_enabled"):
+        # AWS requires target-group stickiness on a weighted forward to sticky groups
+        forward_both["ForwardConfig"]["TargetGroupStickinessConfig"] = {
+            "Enabled": True, "DurationSeconds": 30}
     sticky_both = {"Type": "forward", "ForwardConfig": {
         **forward_both["ForwardConfig"],
         "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 60}}}

@@ -1,7 +1,11 @@
 """Naive reference for ALB rule matching: scan the rules in priority order and
 evaluate every condition directly from the guide's wording, with a
-dynamic-programming wildcard matcher (no regex, no indexing, no caches)."""
+dynamic-programming wildcard matcher (no regex for wildcards, no indexing, no
+caches). ``RegexValues`` conditions: each regular expression searched on its own
+(``re.search``) in the Host header as sent (case-insensitive), the path, or each
+value of the header."""
 import ipaddress
+import re
 
 
 def wild_match(pattern, text, escapes=False):
@@ -42,9 +46,32 @@ def _host(request):
     return h.rsplit(":", 1)[0].lower() if ":" in h else h.lower()
 
 
+_CONFIG = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig",
+           "http-header": "HttpHeaderConfig"}
+
+
+def regex_holds(raw, request):
+    """A RegexValues condition, or None when ``raw`` has no regexes."""
+    f = raw["Field"]
+    cfg = raw.get(_CONFIG.get(f)) or {}
+    rxs = cfg.get("RegexValues") or raw.get("RegexValues")
+    if not rxs:
+        return None
+    if f == "host-header":
+        return request.host is not None and any(re.search(r, request.host, re.I) for r in rxs)
+    if f == "path-pattern":
+        return any(re.search(r, request.path) for r in rxs)
+    name = cfg["HttpHeaderName"].lower()
+    values = [v for n, v in request.headers if n.lower() == name]
+    return any(re.search(r, v) for r in rxs for v in values)
+
+
 def condition_holds(cond, request):
     raw = cond  # a describe_rules condition dict
     f = raw["Field"]
+    rx = regex_holds(raw, request)
+    if rx is not None:
+        return rx
     if f == "host-header":
         vals = (raw.get("HostHeaderConfig") or {}).get("Values") or raw.get("Values")
         h = _host(request)

@@ -68,6 +68,10 @@ class _TGState:
         self.tg = tg
         self.serial = serial
         self.sticky: bool = v["stickiness.enabled"]
+        if self.sticky and tg.cross_zone is False:
+            # ALB guide, cross-zone load balancing for target groups
+            raise ValueError(f"target_groups[{key!r}]: stickiness.enabled needs cross-zone "
+                             f"load balancing (load_balancing.cross_zone.enabled is false)")
         self.app_cookie: str | None = None
         if v["stickiness.type"] == "app_cookie":
             self.app_cookie = v["stickiness.app_cookie.cookie_name"]
@@ -155,12 +159,20 @@ class ApplicationLoadBalancer(PickleWithoutLock):
             def ap(actions: Any, where: str) -> Any:
                 act = parse_actions(actions, where, self._tgs, protocol)
                 if isinstance(act, ForwardAction):
+                    sticky = [k for k, _ in act.groups if self._tgs[k].sticky]
+                    if len(act.groups) > 1 and sticky and act.stickiness is None:
+                        # ALB guide, sticky sessions: weighted target groups
+                        raise ValueError(f"{where}.ForwardConfig.TargetGroupStickinessConfig: "
+                                         f"target group stickiness must be enabled to forward to "
+                                         f"several target groups with stickiness on ({sticky[0]!r})")
                     self._prepare_forward(act)
                 return act
             parsed: list[Rule] = []
             default: Rule | None = None
             for i, r in enumerate(rules):
                 rule = parse_rule(r, f"Rules[{i}]", ap)
+                if rule.transforms is not None and isinstance(rule.action, ForwardAction):
+                    rule.action.plain = None        # the transforms run in _act
                 if rule.priority is None:
                     if default is not None:
                         raise ValueError(f"Rules[{i}]: a second default rule")
@@ -220,32 +232,54 @@ class ApplicationLoadBalancer(PickleWithoutLock):
             rule = lst.only_default or lst.ruleset.match(request)
             act = rule.action
             if type(act) is ForwardAction and act.plain is not None:
-                # one target group, no stickiness: no cookies to read or set
+                # one target group, no stickiness, no transforms: no cookies to read or set
                 d = act.plain(zone, now, rule.priority)
                 if d is None:
                     return FixedResponse(503, "text/plain", "", rule.priority)
                 return d
-            if type(act) is not ForwardAction:
-                if type(act) is RedirectAction:
-                    return Redirect(act.status, act.location(request), rule.priority)
-                assert isinstance(act, FixedResponseAction)
-                return FixedResponse(act.status, act.content_type, act.body, rule.priority)
-            if act.picker is None:
-                s = act.states[0]
-            elif act.stickiness is None:
-                s = act.states[act.picker.pick_index(now)]
-            else:
-                s = None                    # the AWSALBTG cookie may decide the group
-            if s is not None and not s.sticky:
-                d = s.pools.forward(zone, now, rule.priority)
-                return d if d is not None else FixedResponse(503, "text/plain", "", rule.priority)
-            s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
-                                                        SetCookie)
-            if idx < 0:
+            return self._act(rule, request, now, zone)
+
+    def _act(self, rule: Rule, request: Request, now: float,
+             zone: str | None) -> HTTPDecision:
+        """The decision of ``rule``'s action (route's path for every action but
+        the plain forward): rule transforms, redirects, fixed responses,
+        weighted and sticky forwards."""
+        act = rule.action
+        rewritten = None
+        if rule.transforms is not None and type(act) is ForwardAction:
+            rewritten = rule.transforms.apply(request)
+            if rewritten is None:           # a pattern matched, the rewrite failed
+                return FixedResponse(500, "text/plain", "", rule.priority)
+            if rewritten is request:        # no pattern matched: the original is sent
+                rewritten = None
+        if type(act) is not ForwardAction:
+            if type(act) is RedirectAction:
+                return Redirect(act.status, act.location(request), rule.priority)
+            assert isinstance(act, FixedResponseAction)
+            return FixedResponse(act.status, act.content_type, act.body, rule.priority)
+        if act.picker is None:
+            s = act.states[0]
+        elif act.stickiness is None:
+            s = act.states[act.picker.pick_index(now)]
+        else:
+            s = None                    # the AWSALBTG cookie may decide the group
+        if s is not None and not s.sticky:
+            d = s.pools.forward(zone, now, rule.priority)
+            if d is None:
                 return FixedResponse(503, "text/plain", "", rule.priority)
-            assert pool is not None
-            return forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
-                           pool.release, idx)
+            if rewritten is not None:
+                d.rewritten = rewritten
+            return d
+        s, pool, idx, cookies = self._cookies.stick(request.cookies, act, s, zone, now,
+                                                    SetCookie)
+        if idx < 0:
+            return FixedResponse(503, "text/plain", "", rule.priority)
+        assert pool is not None
+        d = forward(s.tg, pool.targets[idx], cookies, rule.priority, pool.fail_open,
+                    pool.release, idx)
+        if rewritten is not None:
+            d.rewritten = rewritten
+        return d
 
     def is_healthy(self, now: float | None = None) -> bool:
         """Route 53 alias EvaluateTargetHealth: healthy when every target group its

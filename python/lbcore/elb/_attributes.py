@@ -7,7 +7,14 @@ Each spec is ``key -> (families, parser, default)``: ``families`` is the set of
 load balancer families the key applies to (``"alb"``, ``"nlb"``, ``"gwlb"``),
 ``parser(key, text) -> value`` raises ``ValueError`` naming the key, and
 ``default`` is the API default as a string (or a callable of the target-group
-protocol when the default depends on it).
+protocol when the default depends on it), or None for a key without a fixed
+default (bucket names, prefixes, header names): such a key is kept and shown
+only when given.
+
+Keys that do not affect routing (access logs, WAF, header names, ...) are
+validated where the model states their values and kept, so a full
+``describe_*_attributes`` dump loads unchanged; an unknown key is a ValueError
+naming it.
 """
 from __future__ import annotations
 
@@ -82,6 +89,32 @@ _STICKINESS_TYPES = {ALB: ("lb_cookie", "app_cookie"), NLB: ("source_ip",),
 _STICKY_DEFAULT = {ALB: "lb_cookie", NLB: "source_ip", GWLB: "source_ip_dest_ip_proto"}
 
 
+def _text(key: str, text: str) -> str:
+    """A value the model leaves free-form (bucket names, prefixes, header names)."""
+    return text
+
+
+def _alb_cross_zone(key: str, text: str, family: str = "") -> bool:
+    # ALB: cross-zone is always on at the load balancer level (botocore elbv2
+    # LoadBalancerAttribute: "The default for Application Load Balancers is true,
+    # and can't be changed")
+    value = _bool(key, text)
+    if family == ALB and not value:
+        raise ValueError(f"{key}: cross-zone load balancing is always on for an "
+                         f"Application Load Balancer, got {text!r}")
+    return value
+
+
+_alb_cross_zone.needs_family = True     # type: ignore[attr-defined]
+
+
+def _by_family(defaults: Mapping[str, str]) -> Callable[[str], str]:
+    def default(family: str) -> str:
+        return defaults[family]
+    default.needs_family = True          # type: ignore[attr-defined]
+    return default
+
+
 def _app_cookie_name(key: str, text: str) -> str:
     if text.startswith(("AWSALB", "AWSALBAPP", "AWSALBTG")):
         raise ValueError(f"{key}: names starting with AWSALB, AWSALBAPP or AWSALBTG are "
@@ -134,6 +167,11 @@ TARGET_GROUP_ATTRIBUTES: AttributeSpecs = {
                                           "no_rebalance"),
     "target_failover.on_unhealthy": ({GWLB}, _choice("rebalance", "no_rebalance"),
                                      "no_rebalance"),
+    # GWLB guide, target group attributes: TCP resets on target failure / deregistration
+    "send_tcp_reset.on_unhealthy.enabled": ({GWLB}, _bool, "false"),
+    "send_tcp_reset.on_deregistration.enabled": ({GWLB}, _bool, "false"),
+    # named by issue 18's audit; not in the botocore model: kept as given
+    "waf.http2.traffic_inspection_behavior": ({ALB}, _text, None),
 }
 
 
@@ -145,15 +183,62 @@ def _slow_start(key: str, text: str) -> int:
 
 
 LOAD_BALANCER_ATTRIBUTES: AttributeSpecs = {
-    "load_balancing.cross_zone.enabled": ({NLB, GWLB}, _bool, "false"),
+    "load_balancing.cross_zone.enabled": (
+        {ALB, NLB, GWLB}, _alb_cross_zone,
+        _by_family({ALB: "true", NLB: "false", GWLB: "false"})),
     "dns_record.client_routing_policy": (
         {NLB}, _choice("availability_zone_affinity", "partial_availability_zone_affinity",
                        "any_availability_zone"), "any_availability_zone"),
     "deletion_protection.enabled": ({ALB, NLB, GWLB}, _bool, "false"),
+    # kept, not modelled (botocore elbv2 LoadBalancerAttribute): ALB and NLB
+    "access_logs.s3.enabled": ({ALB, NLB}, _bool, "false"),
+    "access_logs.s3.bucket": ({ALB, NLB}, _text, None),
+    "access_logs.s3.prefix": ({ALB, NLB}, _text, None),
+    "ipv6.deny_all_igw_traffic": ({ALB, NLB}, _bool, None),    # default depends on scheme
+    "zonal_shift.config.enabled": ({ALB, NLB}, _bool, "false"),
+    # ALB only
+    "idle_timeout.timeout_seconds": ({ALB}, _int_range(1, 4000), "60"),
+    "client_keep_alive.seconds": ({ALB}, _int_range(60, 604800), "3600"),
+    "connection_logs.s3.enabled": ({ALB}, _bool, "false"),
+    "connection_logs.s3.bucket": ({ALB}, _text, None),
+    "connection_logs.s3.prefix": ({ALB}, _text, None),
+    "health_check_logs.s3.enabled": ({ALB}, _bool, "false"),
+    "health_check_logs.s3.bucket": ({ALB}, _text, None),
+    "health_check_logs.s3.prefix": ({ALB}, _text, None),
+    "routing.http.desync_mitigation_mode": (
+        {ALB}, _choice("monitor", "defensive", "strictest"), "defensive"),
+    "routing.http.drop_invalid_header_fields.enabled": ({ALB}, _bool, "false"),
+    "routing.http.preserve_host_header.enabled": ({ALB}, _bool, "false"),
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": ({ALB}, _bool, "false"),
+    "routing.http.xff_client_port.enabled": ({ALB}, _bool, "false"),
+    "routing.http.xff_header_processing.mode": (
+        {ALB}, _choice("append", "preserve", "remove"), "append"),
+    "routing.http2.enabled": ({ALB}, _bool, "true"),
+    "waf.fail_open.enabled": ({ALB}, _bool, "false"),
+    # named by issue 18's audit; not in the botocore model: kept as given
+    "routing.http2.rst_stream_error_forwarding.enabled": ({ALB}, _bool, None),
+    "waf.http2.traffic_inspection_behavior": ({ALB}, _text, None),
+    # NLB only
+    "secondary_ips.auto_assigned.per_subnet": ({NLB}, _int_range(0, 7), "0"),
 }
 
 LISTENER_ATTRIBUTES: AttributeSpecs = {
     "tcp.idle_timeout.seconds": ({NLB, GWLB}, _int_range(60, 6000), "350"),
+    # GWLB guide, listener attributes
+    "send_tcp_reset.on_idle_timeout.enabled": ({GWLB}, _bool, "false"),
+    # ALB (botocore elbv2 ListenerAttribute): header names and response headers, kept
+    **{f"routing.http.request.x_amzn_{h}.header_name": ({ALB}, _text, None)
+       for h in ("mtls_clientcert_serial_number", "mtls_clientcert_issuer",
+                 "mtls_clientcert_subject", "mtls_clientcert_validity",
+                 "mtls_clientcert_leaf", "mtls_clientcert", "tls_version",
+                 "tls_cipher_suite")},
+    "routing.http.response.server.enabled": ({ALB}, _bool, "true"),
+    **{f"routing.http.response.{h}.header_value": ({ALB}, _text, None)
+       for h in ("strict_transport_security", "access_control_allow_origin",
+                 "access_control_allow_methods", "access_control_allow_headers",
+                 "access_control_allow_credentials", "access_control_expose_headers",
+                 "access_control_max_age", "content_security_policy",
+                 "x_content_type_options", "x_frame_options")},
 }
 
 
@@ -214,7 +299,8 @@ def parse_attributes(specs: AttributeSpecs, family: str, protocol: str | None = 
     for key, value in given.items():
         spec = specs.get(key)
         if spec is None:
-            raise ValueError(f"{what}: unknown key {key!r}")
+            raise ValueError(f"{what}: unknown key {key!r} (not an elbv2 attribute lbcore "
+                             f"knows)")
         families, parser, _ = spec
         if family not in families:
             raise ValueError(f"{what}: {key} is not supported by a {family.upper()} "
@@ -227,10 +313,24 @@ def parse_attributes(specs: AttributeSpecs, family: str, protocol: str | None = 
             continue
         text = given.get(key)
         if text is None:
-            text = default(protocol) if callable(default) else default
+            if callable(default):
+                text = default(family) if getattr(default, "needs_family", False) \
+                    else default(protocol)
+            else:
+                text = default
+            if text is None:
+                continue            # no fixed default: kept and shown only when given
         if getattr(parser, "needs_family", False):
             values[key] = parser(key, text, family)
         else:
             values[key] = parser(key, text)
         strings[key] = text
+    if specs is TARGET_GROUP_ATTRIBUTES and family == ALB and \
+            values["load_balancing.algorithm.anomaly_mitigation"] == "on" and \
+            values["load_balancing.algorithm.type"] != "weighted_random":
+        # botocore elbv2 TargetGroupAttribute: "Only available when
+        # load_balancing.algorithm.type is weighted_random"
+        raise ValueError(f"{what}: load_balancing.algorithm.anomaly_mitigation 'on' needs "
+                         f"load_balancing.algorithm.type weighted_random, got "
+                         f"{values['load_balancing.algorithm.type']!r}")
     return values, strings

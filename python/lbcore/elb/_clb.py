@@ -70,6 +70,10 @@ class ClassicLoadBalancer(PickleWithoutLock):
             health_check = HealthCheckSettings("TCP", interval_seconds=30, timeout_seconds=5,
                                                healthy_threshold_count=10,
                                                unhealthy_threshold_count=2)
+        elif isinstance(health_check, HealthCheckSettings) and health_check.timeout_seconds > 60:
+            # botocore elb HealthCheckTimeout: 2..60
+            raise ValueError(f"health_check.timeout_seconds must be at most 60 for a Classic "
+                             f"Load Balancer, got {health_check.timeout_seconds}")
         self._clock = check_clock(clock)
         self.instances = TargetGroup(instances, protocol="TCP", name="clb",
                                      health_check=health_check, healthy=healthy, now=now,

@@ -52,20 +52,24 @@ class Forward:
     :class:`SetCookie`). ``rule_priority``: the matched rule (None = default).
     ``fail_open``: chosen among unhealthy targets because none was healthy.
     Pass the decision to the load balancer's ``complete`` when the request ends
-    (``release(index)``: how the load balancer stops counting it)."""
+    (``release(index)``: how the load balancer stops counting it).
+    :attr:`rewritten`: the request as the matched rule's transforms rewrote it
+    (a :class:`~lbcore.elb.Request`: what the target receives; routing was
+    decided on the original), None when the target receives it as sent."""
 
     __slots__ = ("target_group", "target", "set_cookies", "rule_priority", "fail_open",
-                 "_release", "_index")
+                 "_release", "_index", "rewritten")
     target_group: TargetGroup
     target: Target
     set_cookies: tuple[SetCookie, ...]
     rule_priority: int | None
     fail_open: bool
+    rewritten: Any
 
     def __init__(self, target_group: TargetGroup, target: Target,
                  set_cookies: Sequence[SetCookie] = (), rule_priority: int | None = None,
                  fail_open: bool = False, release: Callable[[int], object] | None = None,
-                 index: int = -1) -> None:
+                 index: int = -1, rewritten: Any = None) -> None:
         self.target_group = target_group
         self.target = target
         self.set_cookies = set_cookies if type(set_cookies) is tuple else tuple(set_cookies)
@@ -73,6 +77,7 @@ class Forward:
         self.fail_open = fail_open
         self._release = release
         self._index = index
+        self.rewritten = rewritten
 
     @property
     def completed(self) -> bool:
@@ -117,6 +122,7 @@ def forward(target_group: TargetGroup, target: Target, set_cookies: tuple[SetCoo
     f.fail_open = fail_open
     f._release = release
     f._index = index
+    f.rewritten = None
     return f
 
 

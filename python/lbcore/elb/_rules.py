@@ -23,9 +23,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 from lbcore.elb._request import QUERY_SEP, Request
 
 __all__ = ["Condition", "Rule", "RuleSet", "parse_rule", "parse_condition",
-           "wildcard_tokens", "MAX_VALUES_PER_RULE", "MAX_WILDCARDS_PER_RULE"]
+           "wildcard_tokens", "check_regex", "MAX_VALUES_PER_RULE",
+           "MAX_VALUES_PER_CONDITION", "MAX_WILDCARDS_PER_RULE"]
 
 MAX_VALUES_PER_RULE = 5
+MAX_VALUES_PER_CONDITION = 3
 MAX_WILDCARDS_PER_RULE = 5
 MAX_STRING = 128
 PRIORITY_MIN, PRIORITY_MAX = 1, 50000
@@ -37,7 +39,10 @@ _CONFIG_KEY = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternCo
                "http-header": "HttpHeaderConfig", "http-request-method": "HttpRequestMethodConfig",
                "query-string": "QueryStringConfig", "source-ip": "SourceIpConfig"}
 _HOST_CHARS = re.compile(r"[A-Za-z0-9\-.*?]+\Z")
-_METHOD_CHARS = re.compile(r"[A-Za-z_\-]+\Z")
+_HOST_TLD = re.compile(r"[A-Za-z*?]+\Z")      # after the last "." (wildcards may stand for letters)
+_METHOD_CHARS = re.compile(r"[A-Z_\-]+\Z")
+_REGEX_FIELDS = ("host-header", "path-pattern", "http-header")
+_BROADCAST = ipaddress.ip_network("255.255.255.255/32")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _CACHE_MAX = 4096
 
@@ -175,21 +180,136 @@ class _PatternIndex:
         return m
 
 
+# ------------------------------------------------------------------ regexes
+_QUANT_START = "*+?{"
+
+
+def _quantifier_end(p: str, i: int) -> int:
+    """If a quantifier starts at ``p[i]``, the index just after it (else -1)."""
+    if i >= len(p):
+        return -1
+    c = p[i]
+    if c in "*+?":
+        return i + 1
+    if c == "{":
+        m = re.match(r"\{\d*(?:,\d*)?\}", p[i:])
+        if m and m.group() not in ("{}", "{,}"):
+            return i + len(m.group())
+    return -1
+
+
+def check_regex(pattern: object, where: str, max_len: int = MAX_STRING) -> str:
+    """Validate one ``RegexValues`` / ``Regex`` string: a non-empty str of at
+    most ``max_len`` characters, without the features the ALB guide says rule
+    regexes do not support (lookaheads, lookbehinds, backreferences, atomic
+    groups, possessive quantifiers, subroutines, recursion, Unicode character
+    classes), that compiles. ValueError naming ``where`` otherwise."""
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError(f"{where} must be a non-empty string, got {pattern!r}")
+    if len(pattern) > max_len:
+        raise ValueError(f"{where}: {pattern[:20]!r}... is longer than {max_len} characters")
+
+    def bad(feature: str) -> ValueError:
+        return ValueError(f"{where}: {pattern!r} uses {feature}, which ALB rule regular "
+                          f"expressions do not support")
+    p, i, n = pattern, 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = p[i]
+        atom_end = -1
+        if c == "\\":
+            nx = p[i + 1] if i + 1 < n else ""
+            if nx in ("p", "P", "X"):
+                raise bad("a Unicode character class (\\p{...}, \\P{...}, \\X)")
+            if not in_class:
+                if nx in "123456789" and nx:
+                    raise bad("a backreference")
+                if nx == "k":
+                    raise bad("a backreference")
+                if nx == "g":
+                    raise bad("a backreference or subroutine call (\\g)")
+            i += 2
+            atom_end = i
+        elif in_class:
+            if c == "]":
+                in_class = False
+                atom_end = i + 1
+            i += 1
+            if atom_end < 0:
+                continue
+        elif c == "[":
+            in_class = True
+            i += 1
+            if i < n and p[i] == "^":
+                i += 1
+            if i < n and p[i] == "]":       # a leading "]" is a literal
+                i += 1
+            continue
+        elif c == "(":
+            head = p[i:i + 4]
+            if head.startswith(("(?=", "(?!")):
+                raise bad("a lookahead")
+            if head.startswith(("(?<=", "(?<!")):
+                raise bad("a lookbehind")
+            if head.startswith("(?>"):
+                raise bad("an atomic group")
+            if head.startswith("(?P="):
+                raise bad("a backreference")
+            if re.match(r"\(\?(?:R|[+-]?\d|&|P>)", p[i:]):
+                raise bad("recursion or a subroutine call")
+            i += 1
+            continue
+        elif c in _QUANT_START:
+            q = _quantifier_end(p, i)
+            if q >= 0:
+                if q < n and p[q] == "+":
+                    raise bad("a possessive quantifier")
+                i = q + 1 if q < n and p[q] == "?" else q
+                continue
+            i += 1
+            continue
+        else:
+            i += 1
+            atom_end = i
+        if in_class:
+            continue
+        # an atom ended at atom_end: a quantifier may follow
+        q = _quantifier_end(p, atom_end)
+        if q >= 0:
+            if q < n and p[q] == "+":
+                raise bad("a possessive quantifier")
+            i = q + 1 if q < n and p[q] == "?" else q
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise ValueError(f"{where}: {pattern!r} is not a valid regular expression ({e})") from None
+    return pattern
+
+
 # ------------------------------------------------------------------ conditions
 class Condition:
     """One rule condition. ``field`` is the elbv2 ``Field``; ``values`` the
     normalized comparison values: strings (host-header lower-cased),
     ``(key or None, value)`` pairs for query-string, ip networks for
-    source-ip; ``header_name`` (lower-case) for http-header."""
+    source-ip; ``header_name`` (lower-case) for http-header. ``regex``: the
+    condition's ``RegexValues`` (host-header, path-pattern, http-header; then
+    ``values`` is empty): regular expressions searched in the host header
+    (case-insensitive), the path, or each value of the header."""
 
-    __slots__ = ("field", "values", "header_name", "raw")
+    __slots__ = ("field", "values", "header_name", "raw", "regex")
 
     def __init__(self, field: str, values: Iterable[Any], header_name: str | None = None,
-                 raw: Mapping[str, Any] | None = None) -> None:
+                 raw: Mapping[str, Any] | None = None, regex: Iterable[str] = ()) -> None:
         self.field = field
         self.values = tuple(values)
         self.header_name = header_name
         self.raw = raw
+        self.regex = tuple(regex)
+
+    def evaluations(self) -> int:
+        """Match evaluations in the condition (values and regexes: the elbv2
+        limits count them, 3 per condition and 5 per rule)."""
+        return len(self.values) + len(self.regex)
 
     def wildcards(self) -> int:
         """Wildcards in the condition's values (the elbv2 limit counts them)."""
@@ -202,6 +322,8 @@ class Condition:
 
     def __repr__(self) -> str:
         h = f" {self.header_name}" if self.header_name else ""
+        if self.regex:
+            return f"Condition({self.field}{h} ~ {list(self.regex)!r})"
         return f"Condition({self.field}{h}: {list(self.values)!r})"
 
 
@@ -215,7 +337,21 @@ def _str_list(values: Any, where: str) -> list[str]:
             raise ValueError(f"{where} must hold non-empty strings, got {v!r}")
         if len(v) > MAX_STRING:
             raise ValueError(f"{where}: {v[:20]!r}... is longer than {MAX_STRING} characters")
+    if len(values) > MAX_VALUES_PER_CONDITION:
+        raise ValueError(f"{where}: {len(values)} match evaluations, at most "
+                         f"{MAX_VALUES_PER_CONDITION} per condition")
     return list(values)
+
+
+def _check_host_value(v: str, where: str) -> None:
+    if not _HOST_CHARS.match(v):
+        raise ValueError(f"{where}: invalid host name pattern {v!r} "
+                         f"(A-Z a-z 0-9 - . * ? only)")
+    if "." not in v:
+        raise ValueError(f"{where}: host name pattern {v!r} must include at least one '.'")
+    if not _HOST_TLD.match(v.rsplit(".", 1)[1]):
+        raise ValueError(f"{where}: host name pattern {v!r} may have only letters after "
+                         f"the last '.'")
 
 
 def parse_condition(cond: Mapping[str, Any], where: str = "Conditions[0]") -> Condition:
@@ -229,17 +365,29 @@ def parse_condition(cond: Mapping[str, Any], where: str = "Conditions[0]") -> Co
     for k in cond:
         if k not in ("Field", "Values", key, "RegexValues"):
             raise ValueError(f"{where}: unexpected key {k!r} for Field {field!r}")
-    if cond.get("RegexValues"):
-        raise ValueError(f"{where}.RegexValues: regex conditions are not supported by lbcore")
     config = cond.get(key)
     legacy = cond.get("Values")
-    if config is None:
-        if legacy is None:
-            raise ValueError(f"{where}: {key} is required for Field {field!r}")
+    legacy_rx = cond.get("RegexValues")
+    if legacy_rx is not None and field not in _REGEX_FIELDS:
+        raise ValueError(f"{where}.RegexValues is only allowed for host-header, path-pattern "
+                         f"and http-header")
+    if legacy is not None:
         if field not in ("host-header", "path-pattern"):
             raise ValueError(f"{where}.Values is only allowed for host-header and path-pattern; "
                              f"use {key}")
-        config = {"Values": legacy}
+        if not isinstance(legacy, (list, tuple)) or len(legacy) != 1:
+            raise ValueError(f"{where}.Values takes a single value (for several, use "
+                             f"{key}.Values), got {legacy!r}")
+    if config is None:
+        if legacy is None and legacy_rx is None:
+            raise ValueError(f"{where}: {key} is required for Field {field!r}")
+        if field == "http-header":
+            raise ValueError(f"{where}: {key} is required for Field {field!r}")
+        config = {}
+        if legacy is not None:
+            config["Values"] = legacy
+        if legacy_rx is not None:
+            config["RegexValues"] = legacy_rx
         cwhere = f"{where}.Values"
     else:
         if not isinstance(config, dict):
@@ -247,14 +395,27 @@ def parse_condition(cond: Mapping[str, Any], where: str = "Conditions[0]") -> Co
         cwhere = f"{where}.{key}.Values"
         if legacy and legacy != config.get("Values"):
             raise ValueError(f"{where}: Values and {key}.Values differ")
+        if legacy_rx is not None:
+            if config.get("RegexValues") not in (None, legacy_rx):
+                raise ValueError(f"{where}: RegexValues and {key}.RegexValues differ")
+            config = {**config, "RegexValues": legacy_rx}
+    regex: list[str] = []
+    if field in _REGEX_FIELDS and config.get("RegexValues") is not None:
+        rwhere = f"{where}.{key}.RegexValues" if key in cond else f"{where}.RegexValues"
+        if config.get("Values") is not None:
+            raise ValueError(f"{rwhere}: a condition takes Values or RegexValues, not both")
+        rx = _str_list(config["RegexValues"], rwhere)
+        regex = [check_regex(r, f"{rwhere}[{j}]") for j, r in enumerate(rx)]
     if field == "host-header":
+        if regex:
+            return Condition(field, (), raw=cond, regex=regex)
         vals = _str_list(config.get("Values"), cwhere)
         for v in vals:
-            if not _HOST_CHARS.match(v):
-                raise ValueError(f"{cwhere}: invalid host name pattern {v!r} "
-                                 f"(A-Z a-z 0-9 - . * ? only)")
+            _check_host_value(v, cwhere)
         return Condition(field, [v.lower() for v in vals], raw=cond)
     if field == "path-pattern":
+        if regex:
+            return Condition(field, (), raw=cond, regex=regex)
         vals = _str_list(config.get("Values"), cwhere)
         for v in vals:
             if any(ord(c) <= 32 or ord(c) == 127 for c in v):
@@ -269,15 +430,27 @@ def parse_condition(cond: Mapping[str, Any], where: str = "Conditions[0]") -> Co
         return Condition(field, vals, raw=cond)
     if field == "http-header":
         name = config.get("HttpHeaderName")
+        nwhere = f"{where}.{key}.HttpHeaderName"
+        if isinstance(name, str) and ("*" in name or "?" in name):
+            raise ValueError(f"{nwhere}: wildcards are not supported in a header name, "
+                             f"got {name!r}")
         if not isinstance(name, str) or not _TOKEN.match(name) or len(name) > 40:
-            raise ValueError(f"{where}.{key}.HttpHeaderName must be a header name "
+            raise ValueError(f"{nwhere} must be a header name "
                              f"(token, at most 40 characters), got {name!r}")
+        if name.lower() == "host":
+            raise ValueError(f"{nwhere}: an http-header condition can't match the Host "
+                             f"header; use a host-header condition")
+        if regex:
+            return Condition(field, (), header_name=name.lower(), raw=cond, regex=regex)
         vals = _str_list(config.get("Values"), cwhere)
         return Condition(field, [v.lower() for v in vals], header_name=name.lower(), raw=cond)
     if field == "query-string":
         items = config.get("Values")
         if not isinstance(items, (list, tuple)) or not items:
             raise ValueError(f"{cwhere} must be a non-empty list of {{Key, Value}}")
+        if len(items) > MAX_VALUES_PER_CONDITION:
+            raise ValueError(f"{cwhere}: {len(items)} match evaluations, at most "
+                             f"{MAX_VALUES_PER_CONDITION} per condition")
         pairs = []
         for j, kv in enumerate(items):
             if not isinstance(kv, dict) or "Value" not in kv or set(kv) - {"Key", "Value"}:
@@ -298,9 +471,13 @@ def parse_condition(cond: Mapping[str, Any], where: str = "Conditions[0]") -> Co
         if "/" not in v:
             raise ValueError(f"{cwhere}: {v!r} must be in CIDR format (address/prefix)")
         try:
-            nets.append(ipaddress.ip_network(v, strict=False))
+            net = ipaddress.ip_network(v, strict=False)
         except ValueError:
             raise ValueError(f"{cwhere}: {v!r} is not a valid IPv4/IPv6 CIDR") from None
+        if net == _BROADCAST:
+            raise ValueError(f"{cwhere}: 255.255.255.255/32 is not supported in a source-ip "
+                             f"condition")
+        nets.append(net)
     return Condition(field, nets, raw=cond)
 
 
@@ -308,17 +485,20 @@ def parse_condition(cond: Mapping[str, Any], where: str = "Conditions[0]") -> Co
 class Rule:
     """A listener rule: ``priority`` (int 1–50000, None for the default rule),
     ``conditions`` (list of :class:`Condition`), ``action`` (the parsed
-    terminal action: the ALB's parsed action), ``arn``."""
+    terminal action: the ALB's parsed action), ``arn``, ``transforms`` (the
+    rule's :class:`Transforms`, None without any)."""
 
-    __slots__ = ("priority", "conditions", "action", "arn", "raw")
+    __slots__ = ("priority", "conditions", "action", "arn", "raw", "transforms")
 
     def __init__(self, priority: int | None, conditions: list[Condition], action: Any = None,
-                 arn: str | None = None, raw: Mapping[str, Any] | None = None) -> None:
+                 arn: str | None = None, raw: Mapping[str, Any] | None = None,
+                 transforms: Transforms | None = None) -> None:
         self.priority = priority
         self.conditions = conditions
         self.action = action
         self.arn = arn
         self.raw = raw
+        self.transforms = transforms
 
     @property
     def is_default(self) -> bool:
@@ -362,17 +542,159 @@ def parse_rule(rule: Mapping[str, Any], where: str = "Rules[0]",
     for f in _SINGLE:
         if sum(1 for c in conds if c.field == f) > 1:
             raise ValueError(f"{where}.Conditions: at most one {f} condition per rule")
-    nvals = sum(len(c.values) for c in conds)
+    nvals = sum(c.evaluations() for c in conds)
     if nvals > MAX_VALUES_PER_RULE:
         raise ValueError(f"{where}.Conditions: {nvals} condition values, at most "
-                         f"{MAX_VALUES_PER_RULE} per rule")
+                         f"{MAX_VALUES_PER_RULE} per rule (values and regexes are match "
+                         f"evaluations)")
     nwild = sum(c.wildcards() for c in conds)
     if nwild > MAX_WILDCARDS_PER_RULE:
         raise ValueError(f"{where}.Conditions: {nwild} wildcards, at most "
                          f"{MAX_WILDCARDS_PER_RULE} per rule")
+    transforms = parse_transforms(rule.get("Transforms"), f"{where}.Transforms",
+                                  is_default=prio is None)
     actions = rule.get("Actions")
     action = action_parser(actions, where) if action_parser else actions
-    return Rule(prio, conds, action, rule.get("RuleArn"), rule)
+    return Rule(prio, conds, action, rule.get("RuleArn"), rule, transforms)
+
+
+# ------------------------------------------------------------------ transforms
+MAX_REWRITE_STRING = 1024
+_GROUP_REF = re.compile(r"\$(\d+)")
+
+
+class Rewrite:
+    """One ``RewriteConfig``: ``regex`` searched in the input (the first match
+    is replaced) and ``replace`` with ``$1``, ``$2``... capture-group references."""
+
+    __slots__ = ("regex", "replace", "_search", "_parts")
+
+    def __init__(self, regex: str, replace: str, ignore_case: bool = False) -> None:
+        self.regex, self.replace = regex, replace
+        compiled = re.compile(regex, re.IGNORECASE if ignore_case else 0)
+        self._search = compiled.search
+        parts: list[str | int] = []
+        pos = 0
+        for m in _GROUP_REF.finditer(replace):
+            parts.append(replace[pos:m.start()])
+            parts.append(int(m.group(1)))
+            pos = m.end()
+        parts.append(replace[pos:])
+        self._parts = parts
+        worst = max((p for p in parts if isinstance(p, int)), default=0)
+        if worst > compiled.groups:
+            raise ValueError(f"${worst} but the regex has {compiled.groups} capture group(s)")
+
+    def apply(self, text: str) -> str | None:
+        """``text`` rewritten, or None when the regex does not match it."""
+        m = self._search(text)
+        if m is None:
+            return None
+        out = [p if isinstance(p, str) else (m.group(p) or "") for p in self._parts]
+        return text[:m.start()] + "".join(out) + text[m.end():]
+
+
+class Transforms:
+    """A rule's ``Transforms``: at most one ``host-header-rewrite`` (``host``)
+    and one ``url-rewrite`` (``url``), each a list of :class:`Rewrite` applied in
+    order. :meth:`apply` gives the request the target receives."""
+
+    __slots__ = ("host", "url")
+
+    def __init__(self, host: Sequence[Rewrite] = (), url: Sequence[Rewrite] = ()) -> None:
+        self.host, self.url = tuple(host), tuple(url)
+
+    @staticmethod
+    def _run(rewrites: Sequence[Rewrite], text: str) -> tuple[str, bool]:
+        hit = False
+        for rw in rewrites:
+            out = rw.apply(text)
+            if out is not None:
+                text, hit = out, True
+        return text, hit
+
+    def apply(self, request: Request) -> Request | None:
+        """The rewritten request; ``request`` itself when no rewrite's pattern
+        matched; None when a pattern matched but the result is not a valid
+        host or request target (the load balancer answers 500)."""
+        host, url = request.host, request.path
+        if request.query_string:
+            url = f"{url}?{request.query_string}"
+        new_host, host_hit = self._run(self.host, host) if host is not None else (host, False)
+        new_url, url_hit = self._run(self.url, url)
+        if not host_hit and not url_hit:
+            return request
+        if host_hit and (not new_host or any(c.isspace() or ord(c) < 32 or ord(c) == 127
+                                             for c in new_host)):
+            return None
+        if url_hit and (not new_url.startswith("/") or "#" in new_url
+                        or any(ord(c) <= 32 or ord(c) == 127 for c in new_url)):
+            return None
+        headers = [(n, v) for n, v in request.headers]
+        if host_hit:
+            headers = [(n, new_host if n.lower() == "host" else v) for n, v in headers]
+        cookies = {k: v for k, v in request.cookies.items()}
+        try:
+            return Request(request.method, new_url, host=new_host, headers=headers,
+                           source_ip=request.source_ip, protocol=request.protocol,
+                           port=request.port, cookies=cookies or None)
+        except ValueError:
+            return None
+
+    def __repr__(self) -> str:
+        return f"Transforms(host={len(self.host)}, url={len(self.url)})"
+
+
+_TRANSFORM_CONFIG = {"host-header-rewrite": "HostHeaderRewriteConfig",
+                     "url-rewrite": "UrlRewriteConfig"}
+
+
+def parse_transforms(items: Any, where: str = "Transforms",
+                     is_default: bool = False) -> Transforms | None:
+    """Validate a rule's ``Transforms`` (a list of ``RuleTransform`` dicts, or
+    None) → :class:`Transforms` (None when there are none)."""
+    if items is None or (isinstance(items, (list, tuple)) and not items):
+        return None
+    if not isinstance(items, (list, tuple)):
+        raise ValueError(f"{where} must be a list")
+    if is_default:
+        raise ValueError(f"{where}: the default rule can't have transforms")
+    found: dict[str, list[Rewrite]] = {}
+    for i, t in enumerate(items):
+        tw = f"{where}[{i}]"
+        if not isinstance(t, dict):
+            raise ValueError(f"{tw} must be a dict")
+        typ = t.get("Type")
+        if typ not in _TRANSFORM_CONFIG:
+            raise ValueError(f"{tw}.Type must be host-header-rewrite or url-rewrite, got {typ!r}")
+        key = _TRANSFORM_CONFIG[typ]
+        for k in t:
+            if k not in ("Type", key):
+                raise ValueError(f"{tw}: unexpected key {k!r} for Type {typ!r}")
+        if typ in found:
+            raise ValueError(f"{tw}: a second {typ} transform (one of each type per rule)")
+        cfg = t.get(key)
+        if not isinstance(cfg, dict) or set(cfg) - {"Rewrites"}:
+            raise ValueError(f"{tw}.{key} must be a dict with Rewrites")
+        rws = cfg.get("Rewrites")
+        if not isinstance(rws, (list, tuple)) or not rws:
+            raise ValueError(f"{tw}.{key}.Rewrites must be a non-empty list")
+        out = []
+        for j, rw in enumerate(rws):
+            rwhere = f"{tw}.{key}.Rewrites[{j}]"
+            if not isinstance(rw, dict) or set(rw) != {"Regex", "Replace"}:
+                raise ValueError(f"{rwhere} must be a dict with Regex and Replace")
+            rx = check_regex(rw["Regex"], f"{rwhere}.Regex", MAX_REWRITE_STRING)
+            rep = rw["Replace"]
+            if not isinstance(rep, str) or len(rep) > MAX_REWRITE_STRING:
+                raise ValueError(f"{rwhere}.Replace must be a string of at most "
+                                 f"{MAX_REWRITE_STRING} characters")
+            try:
+                out.append(Rewrite(rx, rep, ignore_case=typ == "host-header-rewrite"))
+            except ValueError as e:
+                raise ValueError(f"{rwhere}.Replace: {e}") from None
+        found[typ] = out
+    return Transforms(found.get("host-header-rewrite", ()), found.get("url-rewrite", ()))
 
 
 # ------------------------------------------------------------------ compilation
@@ -390,13 +712,86 @@ def _condition_patterns(cond: Condition) -> list[_Pattern]:
     return [_Pattern(wildcard_tokens(v)) for v in cond.values]
 
 
+class _RegexIndex:
+    """value -> OR of the masks of the regexes found in it, in one pass: every
+    regex of the slot sits in an optional lookahead of one combined pattern
+    (``(?:(?=[\\s\\S]*?(?P<rK>regex)))?`` per regex), so one C-level match
+    tells which of them a value contains; a bounded cache of value -> mask."""
+
+    __slots__ = ("ignore_case", "patterns", "singles", "combined", "groups", "cache")
+
+    def __init__(self, ignore_case: bool = False) -> None:
+        self.ignore_case = ignore_case
+        self.patterns: dict[str, int] = {}
+        self.singles: list[tuple[Callable[[str], Any], int]] = []
+        self.combined: Callable[[str], Any] | None = None
+        self.groups: list[tuple[int, int]] = []
+        self.cache: dict[str, int] = {}
+
+    def add(self, pattern: str, bit: int) -> None:
+        self.patterns[pattern] = self.patterns.get(pattern, 0) | bit
+
+    def freeze(self) -> None:
+        flags = re.IGNORECASE if self.ignore_case else 0
+        items = list(self.patterns.items())
+        self.singles = [(re.compile(p, flags).search, bit) for p, bit in items]
+        scope = "(?i:" if self.ignore_case else "(?:"
+        body = "".join(f"(?:(?=[\\s\\S]*?(?P<r{k}>{scope}{p}))))?" for k, (p, _) in enumerate(items))
+        try:
+            rx = re.compile(body)
+        except re.error:        # e.g. two regexes with one group name: test them one by one
+            self.combined = None
+            return
+        self.combined = rx.match
+        self.groups = [(rx.groupindex[f"r{k}"], bit) for k, (_, bit) in enumerate(items)]
+
+    def match(self, value: str) -> int:
+        m = self.cache.get(value)
+        if m is not None:
+            return m
+        m = 0
+        if self.combined is not None:
+            found = self.combined(value)
+            if found.lastindex is not None:
+                regs = found.regs
+                for g, bit in self.groups:
+                    if regs[g][0] >= 0:
+                        m |= bit
+        else:
+            for search, bit in self.singles:
+                if search(value) is not None:
+                    m |= bit
+        if len(self.cache) >= _CACHE_MAX:
+            self.cache.clear()
+        self.cache[value] = m
+        return m
+
+
+_REGEX_KIND = {"host-header": "host~", "path-pattern": "path~", "http-header": "header~"}
+
+
+def _slot_base(c: Condition) -> tuple[str, str | None]:
+    """The slot family of a condition: (kind, header name or None)."""
+    if c.regex:
+        return (_REGEX_KIND[c.field], c.header_name)
+    if c.field == "http-header":
+        return ("header", c.header_name)
+    if c.field == "query-string":
+        return ("query", None)
+    return (c.field, None)
+
+
 class _Slot:
     __slots__ = ("kind", "name", "index", "free", "nets", "net_lens", "cache")
 
     def __init__(self, kind: str, name: str | None) -> None:
         self.kind = kind
         self.name = name
-        self.index: Any = _PatternIndex() if kind != "source-ip" else None
+        self.index: Any
+        if kind.endswith("~"):
+            self.index = _RegexIndex(ignore_case=kind == "host~")
+        else:
+            self.index = _PatternIndex() if kind != "source-ip" else None
         self.free = 0
         self.nets: dict[tuple[int, int], dict[int, int]] = {}  # (version, plen) -> {net: mask}
         self.net_lens: tuple[tuple[tuple[int, int], dict[int, int]], ...] = ()
@@ -441,12 +836,7 @@ class RuleSet:
             bit = 1 << i
             counts: dict[tuple[str, str | None], int] = {}
             for c in r.conditions:
-                if c.field == "http-header":
-                    base = ("header", c.header_name)
-                elif c.field == "query-string":
-                    base = ("query", None)
-                else:
-                    base = (c.field, None)
+                base = _slot_base(c)
                 k = counts.get(base, 0)
                 counts[base] = k + 1
                 key = (base[0], base[1], k)
@@ -458,6 +848,9 @@ class RuleSet:
                         d = slot.nets.setdefault((net.version, net.prefixlen), {})
                         key_int = int(net.network_address) >> (net.max_prefixlen - net.prefixlen)
                         d[key_int] = d.get(key_int, 0) | bit
+                elif c.regex:
+                    for rx in c.regex:
+                        slot.index.add(rx, bit)
                 else:
                     for pat in _condition_patterns(c):
                         slot.index.add(pat, bit)
@@ -471,8 +864,8 @@ class RuleSet:
             if slot.index is not None:
                 slot.index.freeze()
             slot.net_lens = tuple(sorted(slot.nets.items(), key=lambda kv: -kv[0][1]))
-        order = {"http-request-method": 0, "host-header": 1, "path-pattern": 2,
-                 "source-ip": 3, "header": 4, "query": 5}
+        order = {"http-request-method": 0, "host-header": 1, "host~": 1, "path-pattern": 2,
+                 "path~": 2, "source-ip": 3, "header": 4, "header~": 4, "query": 5}
         self._slots = sorted(slots.values(), key=lambda s: order[s.kind])
         self._evals = [self._evaluator(s) for s in self._slots]
         self.match = self._generate()
@@ -480,15 +873,7 @@ class RuleSet:
     @staticmethod
     def _rule_uses(rule: Rule, key: tuple[str, str | None, int]) -> bool:
         kind, name, k = key
-        n = 0
-        for c in rule.conditions:
-            if kind == "header":
-                hit = c.field == "http-header" and c.header_name == name
-            elif kind == "query":
-                hit = c.field == "query-string"
-            else:
-                hit = c.field == kind
-            n += hit
+        n = sum(1 for c in rule.conditions if _slot_base(c) == (kind, name))
         return n > k
 
     def _evaluator(self, slot: _Slot) -> Evaluator:
@@ -510,6 +895,21 @@ class RuleSet:
             def ev(req: Request) -> int:
                 m = free
                 for v in req.headers.match_values(name):
+                    m |= index.match(v)
+                return m
+        elif slot.kind == "host~":
+            def ev(req: Request) -> int:
+                h = req.host
+                return free | index.match(h) if h is not None else free
+        elif slot.kind == "path~":
+            def ev(req: Request) -> int:
+                return free | index.match(req.path)
+        elif slot.kind == "header~":
+            rname = slot.name or ""
+
+            def ev(req: Request) -> int:
+                m = free
+                for v in req.headers.getall(rname):
                     m |= index.match(v)
                 return m
         elif slot.kind == "query":

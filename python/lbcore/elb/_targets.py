@@ -178,7 +178,10 @@ class HealthCheckSettings:
             if not lo <= value <= hi:
                 raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
             object.__setattr__(self, name, value)
-        if self.timeout_seconds >= self.interval_seconds and timeout_seconds is not None:
+        # GWLB guide (health checks): interval >= timeout; elsewhere timeout < interval
+        equal_ok = protocol == "GENEVE" and self.timeout_seconds == self.interval_seconds
+        if self.timeout_seconds >= self.interval_seconds and timeout_seconds is not None \
+                and not equal_ok:
             raise ValueError(f"timeout_seconds ({self.timeout_seconds}) must be less than "
                              f"interval_seconds ({self.interval_seconds})")
         if enabled is not True and enabled is not False:

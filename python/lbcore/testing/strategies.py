@@ -37,7 +37,8 @@ import lbcore
 __all__ = [
     "ip_addresses", "flow_tuples", "to_flow", "flows", "flow_batches", "availability_zones",
     "target_sets", "health_event_sequences", "throttle_settings", "arrival_times",
-    "http_requests", "alb_conditions", "alb_rule_conditions", "alb_rule_sets", "coordinates",
+    "http_requests", "alb_conditions", "alb_rule_conditions", "alb_rule_sets",
+    "alb_transforms", "coordinates",
     "route53_record_sets", "scenarios",
 ]
 
@@ -205,25 +206,79 @@ def http_requests(*, hosts=("www.example.com", "api.example.com")):
 
 
 @st.composite
-def _wildcard_pattern(draw, base):
-    """A pattern matching-or-not ``base``: some characters replaced by ``?`` or ``*``."""
+def _wildcard_pattern(draw, base, keep=""):
+    """A pattern matching-or-not ``base``: some characters (not those in ``keep``)
+    replaced by ``?`` or ``*``."""
     chars = list(draw(base))
     for i in range(len(chars)):
-        if draw(st.integers(0, 9)) == 0:
+        if chars[i] not in keep and draw(st.integers(0, 9)) == 0:
             chars[i] = draw(st.sampled_from("*?"))
     return "".join(chars)
 
 
-def alb_conditions(*, hosts=("www.example.com", "api.example.com")):
-    """One listener rule condition ``{"field", "values"[, "name"]}`` (path-pattern,
-    host-header, http-request-method or http-header), values with ``*``/``?`` wildcards."""
+@st.composite
+def _regex(draw, base, anchor_start=""):
+    """A regular expression (``RegexValues``) from the subset ALB supports that
+    matches-or-not ``base``: a slice of it, escaped, some characters made ``.`` or a
+    class, optionally anchored, a ``+`` on one atom, or an alternation of two."""
+    import re
+    text = draw(base)
+    i = draw(st.integers(0, max(0, len(text) - 1)))
+    j = draw(st.integers(i + 1, max(i + 1, len(text))))
+    atoms = [re.escape(c) for c in text[i:j]] or ["x"]
+    for k in range(len(atoms)):
+        roll = draw(st.integers(0, 9))
+        if roll == 0:
+            atoms[k] = "."
+        elif roll == 1:
+            atoms[k] = "[a-z0-9]"
+    if draw(st.integers(0, 4)) == 0:
+        k = draw(st.integers(0, len(atoms) - 1))
+        atoms[k] += "+"
+    rx = "".join(atoms)
+    if i == 0 and draw(st.booleans()):
+        rx = "^" + anchor_start + rx
+    if j == len(text) and draw(st.booleans()):
+        rx += "$"
+    if draw(st.integers(0, 5)) == 0:
+        rx = f"(?:{rx})|{re.escape(draw(base)[:3]) or 'y'}"
+    return rx[:128]
+
+
+def alb_conditions(*, hosts=("www.example.com", "api.example.com"), regex: bool = False):
+    """One listener rule condition ``{"field", "values"[, "name"][, "regex"]}``
+    (path-pattern, host-header, http-request-method or http-header), values with
+    ``*``/``?`` wildcards. With ``regex``, host-header, path-pattern and http-header
+    conditions may instead carry ``RegexValues`` (``"regex": True``; the values are
+    regular expressions searched in the Host header, the path, or the header's values)."""
     path = _wildcard_pattern(st.lists(_segment(), min_size=1, max_size=3)
                              .map(lambda p: "/" + "/".join(p)))
+    plain = _alb_plain_conditions(hosts, path)
+    if not regex:
+        return plain
+    paths = st.lists(_segment(), min_size=1, max_size=3).map(lambda p: "/" + "/".join(p))
+    regexes = st.one_of(
+        st.fixed_dictionaries({"field": st.just("path-pattern"), "regex": st.just(True),
+                               "values": st.lists(_regex(paths), min_size=1, max_size=2)}),
+        st.fixed_dictionaries({"field": st.just("host-header"), "regex": st.just(True),
+                               "values": st.lists(_regex(st.sampled_from(tuple(hosts))),
+                                                  min_size=1, max_size=2)}),
+        st.fixed_dictionaries({"field": st.just("http-header"), "regex": st.just(True),
+                               "name": st.sampled_from(["x-tenant", "User-Agent"]),
+                               "values": st.lists(_regex(st.text(_PATH_CHARS, min_size=1,
+                                                                 max_size=6)),
+                                                  min_size=1, max_size=2)}),
+    )
+    return st.one_of(plain, regexes)
+
+
+def _alb_plain_conditions(hosts, path):
     return st.one_of(
         st.fixed_dictionaries({"field": st.just("path-pattern"),
                                "values": st.lists(path, min_size=1, max_size=3)}),
         st.fixed_dictionaries({"field": st.just("host-header"),
-                               "values": st.lists(_wildcard_pattern(st.sampled_from(hosts)),
+                               "values": st.lists(_wildcard_pattern(st.sampled_from(hosts),
+                                                                    keep="."),
                                                   min_size=1, max_size=2)}),
         st.fixed_dictionaries({"field": st.just("http-request-method"),
                                "values": st.lists(st.sampled_from(_METHODS), min_size=1,
@@ -236,38 +291,69 @@ def alb_conditions(*, hosts=("www.example.com", "api.example.com")):
     )
 
 
-def alb_rule_conditions(*, hosts=("www.example.com", "api.example.com")):
+def alb_rule_conditions(*, hosts=("www.example.com", "api.example.com"),
+                        regex: bool = False):
     """The conditions of one listener rule: 1-3 :func:`alb_conditions`, one per field,
     within AWS's per-rule limits of 5 condition values and 5 wildcards."""
-    return st.lists(alb_conditions(hosts=hosts), min_size=1, max_size=3,
+    return st.lists(alb_conditions(hosts=hosts, regex=regex), min_size=1, max_size=3,
                     unique_by=lambda c: c["field"]).filter(_within_rule_limits)
 
 
 @st.composite
+def alb_transforms(draw, *, hosts=("www.example.com", "api.example.com")):
+    """A rule's transforms ``{"host": [(regex, replace)], "url": [(regex, replace)]}``
+    (one ``host-header-rewrite`` and/or one ``url-rewrite``, each one rewrite whose
+    regex may or may not match; replacements use ``$1``)."""
+    import re
+    out = {}
+    if draw(st.booleans()):
+        h = draw(st.sampled_from(tuple(hosts)))
+        label = h.split(".")[0]
+        rx = draw(st.sampled_from([f"^({re.escape(label)})\\.", "^(nomatch)\\.",
+                                   r"^([a-z]+)\.(.*)$"]))
+        out["host"] = [(rx, "internal-$1.")] if rx.endswith("\\.") else \
+            [(rx, "$1.internal.$2")]
+    if draw(st.booleans()) or not out:
+        seg = draw(_segment())
+        out["url"] = [(draw(st.sampled_from([f"^/{re.escape(seg)}(/.*)?$", r"^/(.*)$",
+                                             "^/never/(x)"])), "/v2/$1")]
+    return out
+
+
+@st.composite
 def alb_rule_sets(draw, target_groups, *, max_rules: int = 6, hosts=("www.example.com",
-                                                                     "api.example.com")):
+                                                                     "api.example.com"),
+                  regex: bool = False, transforms: bool = False):
     """A list of listener rules with distinct priorities 1..50000; each has 1-3 conditions
     (one per field, within AWS's limits of 5 values and 5 wildcards per rule) and either
     ``forward`` (weighted target groups drawn from ``target_groups``) or
-    ``fixed_response``."""
+    ``fixed_response``. ``regex``: conditions may be ``RegexValues`` ones
+    (:func:`alb_conditions`); ``transforms``: rules may carry ``"transforms"``
+    (:func:`alb_transforms`). Both are off by default: ``lbcore simulate`` scenarios
+    (which draw these rules) do not model them."""
     target_groups = tuple(target_groups)
     prios = draw(st.lists(st.integers(1, 50000), max_size=max_rules, unique=True))
     rules = []
     for p in prios:
         rule = {"priority": p,
-                "conditions": draw(alb_rule_conditions(hosts=hosts))}
+                "conditions": draw(alb_rule_conditions(hosts=hosts, regex=regex))}
         if target_groups and draw(st.booleans()):
             rule["forward"] = draw(_forward(target_groups))
         else:
             rule["fixed_response"] = draw(st.sampled_from([200, 404, 503]))
+        if transforms and draw(st.booleans()):
+            rule["transforms"] = draw(alb_transforms(hosts=hosts))
         rules.append(rule)
     return rules
 
 
 def _within_rule_limits(conditions):
-    """AWS's per-rule limits: at most 5 condition values and 5 wildcards in all."""
+    """AWS's limits: at most 3 match evaluations per condition, 5 condition values and
+    5 wildcards per rule (regexes count as values, not wildcards)."""
     values = [v for c in conditions for v in c["values"]]
-    return len(values) <= 5 and sum(v.count("*") + v.count("?") for v in values) <= 5
+    wild = [v for c in conditions if not c.get("regex") for v in c["values"]]
+    return (len(values) <= 5 and all(len(c["values"]) <= 3 for c in conditions)
+            and sum(v.count("*") + v.count("?") for v in wild) <= 5)
 
 
 def _forward(target_groups):
@@ -457,12 +543,13 @@ def to_aws_condition(condition) -> dict:
     """An ``alb_conditions`` dict → the ``describe_rules`` condition shape
     (``{"Field", "<Field>Config": {...}}``) that :mod:`lbcore.elb` parses."""
     field, values = condition["field"], list(condition["values"])
+    vkey = "RegexValues" if condition.get("regex") else "Values"
     if field == "http-header":
         return {"Field": field, "HttpHeaderConfig": {"HttpHeaderName": condition["name"],
-                                                     "Values": values}}
+                                                     vkey: values}}
     key = {"path-pattern": "PathPatternConfig", "host-header": "HostHeaderConfig",
            "http-request-method": "HttpRequestMethodConfig"}[field]
-    return {"Field": field, key: {"Values": values}}
+    return {"Field": field, key: {vkey: values}}
 
 
 def _check_mapping(value, name: str) -> None:
@@ -484,10 +571,20 @@ def to_aws_actions(rule) -> list:
 
 
 def to_aws_rule(rule) -> dict:
-    """An ``alb_rule_sets`` rule → a ``describe_rules`` rule dict."""
-    return {"Priority": str(rule["priority"]),
-            "Conditions": [to_aws_condition(c) for c in rule["conditions"]],
-            "Actions": to_aws_actions(rule)}
+    """An ``alb_rule_sets`` rule → a ``describe_rules`` rule dict (``Transforms`` when
+    the rule has ``"transforms"``)."""
+    out = {"Priority": str(rule["priority"]),
+           "Conditions": [to_aws_condition(c) for c in rule["conditions"]],
+           "Actions": to_aws_actions(rule)}
+    tf = rule.get("transforms")
+    if tf:
+        out["Transforms"] = []
+        for kind, typ, key in (("host", "host-header-rewrite", "HostHeaderRewriteConfig"),
+                               ("url", "url-rewrite", "UrlRewriteConfig")):
+            if tf.get(kind):
+                out["Transforms"].append({"Type": typ, key: {"Rewrites": [
+                    {"Regex": rx, "Replace": rep} for rx, rep in tf[kind]]}})
+    return out
 
 
 def to_rule_set(rules, default=None):
@@ -640,27 +737,33 @@ def alb_requests(*, hosts=("www.example.com", "api.example.com"), port: int = 80
 
 
 def rule_sets(target_groups=("g0", "g1"), *, max_rules: int = 6,
-              hosts=("www.example.com", "api.example.com")):
+              hosts=("www.example.com", "api.example.com"), regex: bool = True,
+              transforms: bool = True):
     """A compiled :class:`lbcore.elb.RuleSet` built from ``alb_rule_sets`` (actions kept as
-    elbv2 dicts); the drawn rule dicts are on its ``.data`` attribute."""
+    elbv2 dicts), with regex conditions and rule transforms unless ``regex``/``transforms``
+    are False; the drawn rule dicts are on its ``.data`` attribute."""
     def build(rules):
         rs = to_rule_set(rules)
         rs.data = rules
         return rs
-    return alb_rule_sets(target_groups, max_rules=max_rules, hosts=hosts).map(build)
+    return alb_rule_sets(target_groups, max_rules=max_rules, hosts=hosts, regex=regex,
+                         transforms=transforms).map(build)
 
 
 @st.composite
 def application_load_balancers(draw, *, max_groups: int = 3, max_targets: int = 6,
                                max_rules: int = 6, port: int = 80,
-                               hosts=("www.example.com", "api.example.com")):
+                               hosts=("www.example.com", "api.example.com"),
+                               regex: bool = True, transforms: bool = True):
     """An :class:`lbcore.elb.ApplicationLoadBalancer` with target groups ``g0``.. (drawn
     ``target_sets``, healthy, a drawn algorithm each) and one HTTP listener on ``port``
-    whose rules come from ``alb_rule_sets`` and whose default forwards to weighted groups.
+    whose rules come from ``alb_rule_sets`` (regex conditions and transforms unless
+    turned off) and whose default forwards to weighted groups.
     The drawn data is on ``.data``: ``{"target_groups", "rules", "default_forward"}``."""
     names = [f"g{i}" for i in range(draw(st.integers(1, max_groups)))]
     groups = {n: draw(target_sets(max_size=max_targets)) for n in names}
-    rules = draw(alb_rule_sets(names, max_rules=max_rules, hosts=hosts))
+    rules = draw(alb_rule_sets(names, max_rules=max_rules, hosts=hosts, regex=regex,
+                               transforms=transforms))
     default = draw(_forward(names))
     algos = {n: draw(st.sampled_from(["round_robin", "least_outstanding_requests",
                                       "weighted_random"])) for n in names}
