@@ -493,7 +493,7 @@ def sweep(scenario: str | None, vary: list[str] | list[tuple[str, list[Any]]], *
     ``scenario``: a TOML file (None: lbcore's default scenario). ``vary``: ``KEY=V1,V2``
     strings (see :func:`parse_vary`, :func:`set_key`). ``scheduler``: a
     ``distributed`` scheduler address (``tcp://host:port``); None runs the tasks on
-    dask's local process pool. A bad key or value raises ValueError (a
+    dask's local threaded scheduler (the simulation loop releases the GIL). A bad key or value raises ValueError (a
     :class:`lbcore.sim.ScenarioError` for a value the schema refuses) before anything
     runs. Each row equals what ``lbcore.sim.simulate`` gives that variant locally.
     """
@@ -525,7 +525,7 @@ def sweep(scenario: str | None, vary: list[str] | list[tuple[str, list[Any]]], *
             tasks.append(delayed(_run_variant)(label, values, s, requests,
                                                (base + k) % (1 << 64)))
     if scheduler is None:
-        results = dask.compute(*tasks, scheduler="processes")
+        results = dask.compute(*tasks, scheduler="threads")
     else:
         from distributed import Client
         with Client(scheduler, timeout="10s", set_as_default=False) as client:
