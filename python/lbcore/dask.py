@@ -528,6 +528,6 @@ def sweep(scenario: str | None, vary: list[str] | list[tuple[str, list[Any]]], *
         results = dask.compute(*tasks, scheduler="threads")
     else:
         from distributed import Client
-        with Client(scheduler, timeout="10s", set_as_default=False) as client:
+        with Client(scheduler, timeout="5s", set_as_default=False) as client:
             results = client.gather(client.compute(list(tasks)))
     return [row for rows in results for row in rows]
