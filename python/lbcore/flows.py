@@ -148,6 +148,42 @@ class Flows:
         return self
 
     @classmethod
+    def from_columns(cls, protocol, flags, src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port,
+                     seq):
+        """A batch from the nine columns :meth:`columns` returns (e.g. a partition of a
+        table stored column by column): integer arrays of one length, checked — each
+        value in its column's range, ``flags`` only the bits 1 (IPv6) and 2 (has a
+        sequence number), IPv4 addresses below 2**32 in the ``*_lo`` word with the
+        ``*_hi`` word 0, a sequence number only on TCP flows (ValueError naming the
+        column otherwise)."""
+        given = (protocol, flags, src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, seq)
+        n = None
+        cols = []
+        for name, values in zip(_COLUMNS, given):
+            hi = int(np.iinfo(_DTYPES[name]).max)
+            arr = _int_array(values, name, 0, hi, n)
+            n = arr.shape[0]
+            cols.append(arr.astype(_DTYPES[name], copy=False))
+        proto, fl, shi, slo, dhi, dlo = cols[:6]
+        if np.any(fl & ~np.uint8(FLOW_IPV6 | FLOW_HAS_SEQ)):
+            i = int(np.flatnonzero(fl & ~np.uint8(FLOW_IPV6 | FLOW_HAS_SEQ))[0])
+            raise ValueError(f"flags: only bits 1 (IPv6) and 2 (has seq) exist, flow {i} "
+                             f"has {int(fl[i])}")
+        v4 = (fl & FLOW_IPV6) == 0
+        big = np.uint64(0xFFFFFFFF)
+        for name, h, lo in (("src", shi, slo), ("dst", dhi, dlo)):
+            bad = v4 & ((h != 0) | (lo > big))
+            if np.any(bad):
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"{name}_hi/{name}_lo: flow {i} is IPv4 (flags bit 1 "
+                                 f"clear) but its address does not fit in 32 bits")
+        bad = ((fl & FLOW_HAS_SEQ) != 0) & (proto != 6)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"flags: only TCP flows carry a sequence number (flow {i})")
+        return cls._from_columns(*cols)
+
+    @classmethod
     def from_flows(cls, flows):
         """A batch from a sequence of :class:`lbcore.Flow`."""
         flows = list(flows)
