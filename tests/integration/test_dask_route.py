@@ -74,6 +74,8 @@ def make_gwlb(seed=0, stickiness=None, healthy=True, failover="no_rebalance"):
     tg = TargetGroup(targets, protocol="GENEVE", healthy=healthy, now=0.0,
                      target_failover_on_unhealthy=failover,
                      target_failover_on_deregistration=failover, **kw)
+    if not healthy:     # failed their checks (targets still in initial checks get no flows)
+        tg.set_health([t.id for t in targets], False, now=0.0)
     return GatewayLoadBalancer(ZONES, tg, seed=seed)
 
 
