@@ -360,3 +360,83 @@ def test_batch_entry_points_check_duck_typed_column_lengths():
                 lbcore.JumpHash(["a", "b"])):
         with pytest.raises(ValueError, match="same length"):
             sel.select_many(Short())
+
+
+# ------------------------------------------------------------------ ALB and Classic LB
+class _TickClock:
+    """A clock that moves forward by 1 ms at every read. Reads come from inside the load
+    balancer's lock; without that lock two threads could read t and t+1 ms and then enter
+    the target group in the opposite order ("now must not go backwards")."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        self.t += 0.001
+        return self.t
+
+
+def test_alb_least_outstanding_and_stickiness_from_threads():
+    """4 threads route and complete through one ALB (a least-outstanding group and an
+    lb_cookie sticky group, clock read by the ALB): no exception, every lease comes back
+    (all counts 0 at the end), the least-outstanding spread stays within the number of
+    requests in flight, and a cookie set in one thread keeps its target in every other."""
+    from lbcore.elb import ApplicationLoadBalancer, Request
+
+    def group(name, **attrs):
+        return TargetGroup([Target(f"{name}-{i}", ("az-a", "az-b")[i % 2]) for i in range(4)],
+                           protocol="HTTP", name=name, healthy=True, now=0.0, **attrs)
+
+    lor = group("lor", load_balancing_algorithm_type="least_outstanding_requests")
+    sticky = group("sticky", stickiness_enabled=True, stickiness_type="lb_cookie")
+    alb = ApplicationLoadBalancer([lor, sticky], seed=3, clock=_TickClock())
+    alb.add_listener(80, "HTTP", default_actions=[{"Type": "forward", "TargetGroupArn": "lor"}],
+                     rules=[{"Priority": "1", "Actions": [
+                         {"Type": "forward", "TargetGroupArn": "sticky"}], "Conditions": [
+                         {"Field": "path-pattern", "Values": ["/s*"]}]}])
+    first = alb.route(Request("GET", "/s", port=80))
+    cookies = {c.name: c.value for c in first.set_cookies}
+    alb.complete(first)
+    sticky_req = Request("GET", "/s", port=80, cookies=cookies)
+    plain = Request("GET", "/", port=80)
+    seen: list[set] = [set() for _ in range(THREADS)]
+
+    def body(k):
+        for _ in range(300):
+            held = [alb.route(plain) for _ in range(3)]
+            d = alb.route(sticky_req)
+            seen[k].add(d.target.id)
+            for h in held:
+                assert h.target.id.startswith("lor-")
+                alb.complete(h)
+            alb.complete(d)
+
+    run_threads(*([body] * THREADS))
+    assert set().union(*seen) == {first.target.id}
+    for i in range(4):
+        assert alb.outstanding("lor", f"lor-{i}") == 0
+        assert alb.outstanding("sticky", f"sticky-{i}") == 0
+
+
+def test_classic_load_balancer_from_threads_returns_every_lease():
+    """4 threads route TCP and HTTP connections through one Classic LB with its own
+    clock: no exception, only registered instances, every count back to 0."""
+    from lbcore.elb import ClassicLoadBalancer
+
+    inst = [Target(f"i-{k}", "az-a" if k < 2 else "az-b") for k in range(4)]
+    lb = ClassicLoadBalancer(inst, [
+        {"Protocol": "TCP", "LoadBalancerPort": 22, "InstanceProtocol": "TCP",
+         "InstancePort": 22}], healthy=True, now=0.0, cross_zone=True, clock=_TickClock())
+    counts = [0] * THREADS
+
+    def body(k):
+        for _ in range(400):
+            d = lb.route(None, port=22, zone="az-a")
+            assert d.target.id in {"i-0", "i-1", "i-2", "i-3"}
+            counts[k] += 1
+            lb.complete(d)
+
+    run_threads(*([body] * THREADS))
+    assert sum(counts) == THREADS * 400
+    for k in range(4):
+        assert lb.outstanding(f"i-{k}") == 0
