@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import warnings
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from lbcore.elb._request import QUERY_SEP, Request
@@ -738,9 +739,14 @@ class _RegexIndex:
         scope = "(?i:" if self.ignore_case else "(?:"
         body = "".join(f"(?:(?=[\\s\\S]*?(?P<r{k}>{scope}{p}))))?" for k, (p, _) in enumerate(items))
         try:
-            rx = re.compile(body)
-        except re.error:        # e.g. two regexes with one group name: test them one by one
-            self.combined = None
+            with warnings.catch_warnings():
+                # Python 3.10 only warns about a global inline flag ("(?i)") past the start
+                # and then applies it to the WHOLE combined pattern (3.11+ raises): treat
+                # that like any uncombinable pattern
+                warnings.simplefilter("error", DeprecationWarning)
+                rx = re.compile(body)
+        except (re.error, DeprecationWarning):   # e.g. two regexes with one group name:
+            self.combined = None                 # test them one by one
             return
         self.combined = rx.match
         self.groups = [(rx.groupindex[f"r{k}"], bit) for k, (_, bit) in enumerate(items)]
