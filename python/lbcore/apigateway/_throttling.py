@@ -328,6 +328,23 @@ class ApiGateway(PickleWithoutLock):
                             rate=np.array([t.rate_limit for t in new]),
                             burst=np.array([t.burst_limit for t in new]))
 
+    def _request_kind(self, api_key: Any, resource: str, method: str,
+                      stage: tuple[str, str] | None) -> tuple[tuple[str, str], str]:
+        # the checks chain() and check() share: (stage key, "/resource/METHOD")
+        sk = self._stage_of(stage)
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
+        return sk, _request_key(resource, method)
+
+    def _resolve_new(self, api_key: str | None, sk: tuple[str, str],
+                     mkey: str) -> tuple[Any, ...]:
+        # _resolve, creating the buckets it queued (even when it raises); caller holds _lock
+        new: list[ThrottleSettings] = []
+        try:
+            return self._resolve(api_key, sk, mkey, new)
+        finally:
+            self._grow(new)
+
     def chain(self, api_key: str | None, resource: str, method: str, *,
               stage: tuple[str, str] | None = None) -> tuple[Any, ...]:
         """What decides a request, without deciding it: ``(levels, quota)`` where
@@ -336,16 +353,9 @@ class ApiGateway(PickleWithoutLock):
         and ``quota`` is None or ``(api_key, QuotaSettings, created)``. Requests with equal
         identities share a bucket. Other backends (lbcore.apigateway.RedisApiGateway)
         decide with it."""
-        sk = self._stage_of(stage)
-        if api_key is not None and not isinstance(api_key, str):
-            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
-        mkey = _request_key(resource, method)
-        new: list[ThrottleSettings] = []
+        sk, mkey = self._request_kind(api_key, resource, method, stage)
         with self._lock:
-            try:
-                b0, b1, _, q, names = self._resolve(api_key, sk, mkey, new)
-            finally:
-                self._grow(new)
+            b0, b1, _, q, names = self._resolve_new(api_key, sk, mkey)
             levels: list[Any] = []
             for b, name in ((b0, names[0]), (b1, names[1])):
                 levels.append(None if b < 0 else (name,) + self._bucket_info[b])
@@ -365,16 +375,9 @@ class ApiGateway(PickleWithoutLock):
             now = self.utc_clock()
         if type(now) is not float:
             now = _utc_now(now)
-        sk = self._stage_of(stage)
-        if api_key is not None and not isinstance(api_key, str):
-            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
-        mkey = _request_key(resource, method)
-        new: list[ThrottleSettings] = []
+        sk, mkey = self._request_kind(api_key, resource, method, stage)
         with self._lock:
-            try:
-                b0, b1, b2, q, names = self._resolve(api_key, sk, mkey, new)
-            finally:
-                self._grow(new)
+            b0, b1, b2, q, names = self._resolve_new(api_key, sk, mkey)
             code = check_chain(self._tb, self._quotas, b0, b1, b2, q, now)
         if code == 0:
             return ALLOWED
