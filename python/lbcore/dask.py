@@ -190,7 +190,9 @@ def _split(chunk, cid: int, parts: int):
     if parts == 1:
         return summary, [(cid, np.arange(n, dtype=np.int64), flows.columns(), t)]
     h = flow_hash(flows, fields="2-tuple", symmetric=True, seed=PARTITION_SEED)
-    p = (h % np.uint64(parts)).astype(np.int64)
+    # the narrowest unsigned type: numpy's stable sort of 8/16-bit keys is a radix sort
+    p = (h % np.uint64(parts)).astype(np.uint8 if parts <= 256 else np.uint16
+                                      if parts <= 65536 else np.int64)
     order = np.argsort(p, kind="stable")
     edges = np.searchsorted(p[order], np.arange(parts + 1))
     cols = flows.columns()
@@ -209,7 +211,17 @@ def _summary(split):
     return split[0]
 
 
-def _plan(factory, summaries) -> bool:
+def _health_probe(lb: Any) -> tuple:
+    """What :func:`_plan` needs of a load balancer: its target groups (each once), and for
+    a GWLB its zones and cross-zone setting. Small and picklable, so the plan task does
+    not build a balancer (whose connection tables may be hundreds of MB)."""
+    groups = list({id(tg): tg for tg in lb.target_groups}.values())
+    if isinstance(lb, GatewayLoadBalancer):
+        return groups, tuple(lb.availability_zones), lb.cross_zone
+    return groups, None, None
+
+
+def _plan(probe, summaries) -> bool:
     """Check the whole batch's times and decide whether its partitions can be routed
     apart: True unless a target state changes within the batch's time span (a
     draining target's delay ends: one route_many samples the states once) or a GWLB
@@ -226,12 +238,14 @@ def _plan(factory, summaries) -> bool:
         last = t1
     if first is None:
         return True
-    lb = factory()
-    for tg in {id(tg): tg for tg in lb.target_groups}.values():
+    # a copy: advancing must not touch the caller's balancer (local schedulers pass
+    # the objects themselves, not pickled copies)
+    groups, zones, lb_cross = copy.deepcopy(probe)
+    for tg in groups:
         tg.advance(first)
-        if isinstance(lb, GatewayLoadBalancer):
-            cross = tg.cross_zone if tg.cross_zone is not None else lb.cross_zone
-            if not all(node_pools(tg, lb.availability_zones, cross_zone=cross).healthy):
+        if zones is not None:
+            cross = tg.cross_zone if tg.cross_zone is not None else lb_cross
+            if not all(node_pools(tg, zones, cross_zone=cross).healthy):
                 return False
         version = tg.version
         tg.advance(last)
@@ -318,7 +332,7 @@ def route_flows(flows: Any, balancer: Any, times: Any = None, *, node: str | int
     parts = partitions or max(1, len(chunks))
     splits = [delayed(_split)(c, i, parts) for i, c in enumerate(chunks)]
     summaries = [delayed(_summary)(s) for s in splits]
-    apart = delayed(_plan)(factory, summaries)
+    apart = delayed(_plan)(_health_probe(probe), summaries)
     routed = [delayed(_route_part)(factory, node, apart,
                                    *[delayed(_piece)(s, k) for s in splits])
               for k in range(parts)]
