@@ -195,5 +195,195 @@ def main(rounds: int = 15) -> None:
         print(f"  {name:18s} {qps:8.0f} queries/s  ({qps / base:.2f}x the peer)")
 
 
+# ------------------------------------------------------------- one server per process
+# ``--processes`` and ``--instructions`` put each server in a process of its own (the
+# process model of ``lbcore dns``: one asyncio loop, UDP), the client in this one.
+# ``--processes``: queries/s with a window of queries in flight (the server saturated),
+# and the server's CPU time per query from /proc (less disturbed by a loaded machine
+# than wall time). ``--instructions``: each server under valgrind's callgrind, which
+# counts the instructions it executes; N and N + K queries in two runs, so start-up
+# cancels: (I(N + K) - I(N)) / K per query. Counts, not seconds: the same on a busy
+# machine as on a quiet one, so the ratio to the peer is repeatable.
+SERVERS = {"peer (fixed A)": ("peer", "simple"), "simple": ("lbcore", "simple"),
+           "weighted": ("lbcore", "weighted"), "geolocation_ecs": ("lbcore", "geolocation_ecs")}
+
+
+def _serve(kind: str, port_file: str) -> None:
+    """Serve until SIGTERM; write the UDP port to ``port_file`` once listening."""
+    import signal
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        if kind == "peer":
+            t, _ = await loop.create_datagram_endpoint(_FixedAnswer,
+                                                       local_addr=("127.0.0.1", 0))
+            port = t.get_extra_info("sockname")[1]
+        else:
+            server = DNSServer(ZONE, port=0, clock=_clock, locator=LOCATOR)
+            await server.start()
+            port = server.port
+        with open(port_file + ".tmp", "w") as f:
+            f.write(str(port))
+        import os
+        os.replace(port_file + ".tmp", port_file)
+        await stop.wait()
+        if kind == "peer":
+            t.close()
+        else:
+            await server.stop()
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def _server_process(kind: str, wrapper: list[str] = ()):
+    """Start ``_serve(kind)`` in a child process (under ``wrapper``, e.g. valgrind);
+    yield (Popen, (host, port)); SIGTERM and wait for it on exit."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    d = tempfile.mkdtemp(prefix="lbcore-dns-bench-")
+    port_file = os.path.join(d, "port")
+    proc = subprocess.Popen([*wrapper, sys.executable, os.path.abspath(__file__), "--serve",
+                             kind, port_file], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while not os.path.exists(port_file):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {kind} server did not start")
+            time.sleep(0.05)
+        with open(port_file) as f:
+            yield proc, ("127.0.0.1", int(f.read()))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for name in os.listdir(d):
+            os.remove(os.path.join(d, name))
+        os.rmdir(d)
+
+
+def _blast(addr, wire: bytes, n: int, window: int = 16) -> int:
+    """Send ``n`` queries keeping ``window`` in flight; return how many were lost
+    (a lost datagram is replaced after a 0.5 s silence)."""
+    lost = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.5)
+        s.connect(addr)
+        sent = 0
+        for _ in range(min(window, n)):
+            s.send(wire)
+            sent += 1
+        answered = 0
+        while answered < n:
+            try:
+                s.recv(4096)
+            except socket.timeout:
+                lost += 1
+                s.send(wire)
+                continue
+            answered += 1
+            if sent < n:
+                s.send(wire)
+                sent += 1
+    return lost
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; clock ticks)."""
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main_processes(rounds: int = 9, queries: int = 4000) -> None:
+    """Each server in its own process, interleaved rounds; median queries/s and CPU
+    per query."""
+    import statistics
+    walls: dict[str, list[float]] = {k: [] for k in SERVERS}
+    cpus: dict[str, list[float]] = {k: [] for k in SERVERS}
+    with contextlib.ExitStack() as stack:
+        procs = {k: stack.enter_context(_server_process(kind)) for k, (kind, _) in
+                 SERVERS.items()}
+        wires = {k: _query(*CASES[case]) for k, (_, case) in SERVERS.items()}
+        for k, (proc, addr) in procs.items():
+            _blast(addr, wires[k], 500)                       # warm-up
+        for _ in range(rounds):
+            for k, (proc, addr) in procs.items():
+                c0, t0 = _cpu_seconds(proc.pid), time.perf_counter()
+                _blast(addr, wires[k], queries)
+                walls[k].append(time.perf_counter() - t0)
+                cpus[k].append(_cpu_seconds(proc.pid) - c0)
+    base_q = queries / statistics.median(walls["peer (fixed A)"])
+    base_c = statistics.median(cpus["peer (fixed A)"])
+    print(f"{rounds} interleaved rounds of {queries} UDP queries (16 in flight), 127.0.0.1, "
+          f"each server its own process")
+    for k in SERVERS:
+        qps = queries / statistics.median(walls[k])
+        cpu = statistics.median(cpus[k])
+        print(f"  {k:18s} {qps:8.0f} queries/s ({qps / base_q:.2f}x the peer)   "
+              f"server CPU {cpu / queries * 1e6:6.1f} us/query (peer/this "
+              f"{base_c / cpu if cpu else float('nan'):.2f}x)")
+
+
+def _callgrind_total(path: str) -> int:
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"no instruction total in {path}")
+
+
+def main_instructions(base: int = 200, extra: int = 1000) -> None:
+    """Instructions per query of each server's process, under callgrind."""
+    import glob
+    import os
+    import shutil
+    import tempfile
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian package valgrind)")
+    d = tempfile.mkdtemp(prefix="lbcore-dns-callgrind-")
+    per_query = {}
+    for k, (kind, case) in SERVERS.items():
+        totals = []
+        for n in (base, base + extra):
+            out = os.path.join(d, f"{kind}-{case}-{n}.out")
+            with _server_process(kind, ["valgrind", "--tool=callgrind", "-q",
+                                        f"--callgrind-out-file={out}"]) as (proc, addr):
+                wire = _query(*CASES[case])
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.settimeout(60)
+                    s.connect(addr)
+                    for _ in range(n):                        # one at a time: none lost
+                        s.send(wire)
+                        s.recv(4096)
+            totals.append(_callgrind_total(out))
+        per_query[k] = (totals[1] - totals[0]) / extra
+        print(f"  {k:18s} {per_query[k]:10.0f} instructions/query", flush=True)
+    for f in glob.glob(os.path.join(d, "*")):
+        os.remove(f)
+    os.rmdir(d)
+    peer = per_query["peer (fixed A)"]
+    print(f"instructions per UDP query, each server its own process under callgrind "
+          f"({base} and {base + extra} queries; the difference / {extra}):")
+    for k, v in per_query.items():
+        print(f"  {k:18s} {v:10.0f}   capacity vs the peer {peer / v:.2f}x")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:2] == ["--serve"]:
+        _serve(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["--processes"]:
+        main_processes()
+    elif sys.argv[1:2] == ["--instructions"]:
+        main_instructions()
+    else:
+        main()

@@ -258,15 +258,16 @@ def _route_part(factory, node, apart: bool, *pieces):
     """Route one partition (its pieces in input order) through a fresh balancer."""
     if not apart:
         return None
-    cids = [np.full(p[1].shape[0], p[0], dtype=np.int64) for p in pieces]
+    # which input partition each run of rows came from: one (partition, count) per
+    # piece, not a partition number per flow (less to send back)
+    runs = [(p[0], p[1].shape[0]) for p in pieces]
     rows = [p[1] for p in pieces]
     cols = tuple(np.concatenate([p[2][j] for p in pieces]) for j in range(len(COLUMNS)))
     t = np.concatenate([p[3] for p in pieces])
     flows = Flows.from_columns(*cols)
     res = factory().route_many(flows, t, node=node)
     flags = res.dropped.astype(np.uint8) | (res.new.astype(np.uint8) << 1)
-    return (np.concatenate(cids), np.concatenate(rows), res.target, res.node,
-            res.listener, flags)
+    return runs, np.concatenate(rows), res.target, res.node, res.listener, flags
 
 
 def _route_all(factory, node, *chunks):
@@ -347,8 +348,8 @@ def route_flows(flows: Any, balancer: Any, times: Any = None, *, node: str | int
     nd = np.full(n, -1, np.int32)
     listener = np.full(n, -1, np.int32)
     flags = np.zeros(n, np.uint8)
-    for cid, rows, t, z, li, fl in routed:
-        pos = offsets[cid] + rows
+    for runs, rows, t, z, li, fl in routed:
+        pos = rows + np.repeat(offsets[[cid for cid, _ in runs]], [k for _, k in runs])
         target[pos] = t
         nd[pos] = z
         listener[pos] = li
