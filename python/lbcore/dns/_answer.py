@@ -8,8 +8,8 @@ truncation, EDNS Client Subnet, FORMERR/NOTIMP/BADVERS for what it cannot answer
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
+import socket
 from typing import Callable
 
 import dns.edns
@@ -47,6 +47,7 @@ MAX_UDP_PAYLOAD = 4096
 _DEFAULT_SOA = "{ns} hostmaster.{zone}. 1 7200 900 1209600 86400"
 _DEFAULT_SOA_TTL = 900
 _ECS = dns.edns.OptionType.ECS
+_CACHE_LIMIT = 100_000       # entries per cache of parsed rdata / ECS options (memory bound)
 
 
 class _FormError(Exception):
@@ -84,6 +85,7 @@ class Responder:
         self.max_udp_payload = max_udp_payload
         self.origin = dns.name.from_text(zone.name)
         self._rdata: dict[tuple[int, str], dns.rdata.Rdata] = {}
+        self._ecs_options: dict[tuple[str, int, int], dns.edns.ECSOption] = {}
 
     # ------------------------------------------------------------ entry point
     def respond(self, wire: bytes, source: str | None = None, *, udp: bool = True
@@ -164,8 +166,7 @@ class Responder:
         tailored = self._answer(r, q.name, q.rdtype, client, now)
         if ecs is not None:
             scope = ecs.srclen if tailored else 0
-            r.use_edns(0, payload=self.max_udp_payload,
-                       options=[dns.edns.ECSOption(ecs.address, ecs.srclen, scope)])
+            r.use_edns(0, payload=self.max_udp_payload, options=[self._ecs_answer(ecs, scope)])
         return r
 
     def _client_subnet(self, query: dns.message.Message, source: str | None
@@ -182,11 +183,24 @@ class Responder:
             raise _FormError
         if o.srclen == 0:                            # 7.1.2: no client information
             return o, None
-        addr = ipaddress.ip_address(o.address)
-        net = ipaddress.ip_network(f"{addr}/{o.srclen}", strict=False)
-        if net.network_address != addr:              # 6: bits beyond the prefix must be 0
-            raise _FormError
-        return o, str(addr)
+        # integers, not ipaddress objects (a fifth of a geolocation query's cost)
+        packed = socket.inet_pton(socket.AF_INET if bits == 32 else socket.AF_INET6,
+                                  o.address)
+        if int.from_bytes(packed, "big") & ((1 << (bits - o.srclen)) - 1):
+            raise _FormError                         # 6: bits beyond the prefix must be 0
+        return o, socket.inet_ntop(socket.AF_INET if bits == 32 else socket.AF_INET6, packed)
+
+    def _ecs_answer(self, ecs: dns.edns.ECSOption, scope: int) -> dns.edns.ECSOption:
+        """The response's ECS option (the query's address and source prefix, ``scope``);
+        options are immutable, so one object serves every answer for that subnet."""
+        key = (ecs.address, ecs.srclen, scope)
+        out = self._ecs_options.get(key)
+        if out is None:
+            out = dns.edns.ECSOption(ecs.address, ecs.srclen, scope)
+            if len(self._ecs_options) >= _CACHE_LIMIT:
+                self._ecs_options.clear()
+            self._ecs_options[key] = out
+        return out
 
     def _answer(self, r: dns.message.Message, qname: dns.name.Name, qtype: int,
                 client: Client | None, now: float) -> bool:
@@ -258,7 +272,7 @@ class Responder:
         if rd is None:
             rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.RdataType.make(rdtype), value,
                                      origin=dns.name.root, relativize=False)
-            if len(self._rdata) < 100_000:
+            if len(self._rdata) < _CACHE_LIMIT:
                 self._rdata[key] = rd
         return rd
 

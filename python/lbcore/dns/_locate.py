@@ -19,6 +19,7 @@ __all__ = ["Locator", "CidrLocator", "MaxMindLocator", "address_only"]
 
 Locator = Callable[[str], Client]
 
+_CACHE_LIMIT = 65_536          # located clients a CidrLocator remembers
 _FIELDS = tuple(f.name for f in dataclasses.fields(Client) if f.name != "ip")
 
 
@@ -45,6 +46,7 @@ class CidrLocator:
         self._locations = [self._location(v, f"table[{k!r}]") for k, v in table.items()]
         self._table = PrefixTable(list(table), list(range(len(self._locations))))
         self._default = {} if default is None else self._location(default, "default")
+        self._clients: dict[str, Client] = {}
 
     @staticmethod
     def _location(value: Client | Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -63,8 +65,16 @@ class CidrLocator:
         return loc
 
     def __call__(self, ip: str) -> Client:
-        i = self._table.lookup(ip)
-        return Client(ip=ip, **(self._locations[i] if i >= 0 else self._default))
+        # Clients are immutable and the table never changes: one per address seen, up to
+        # a bound (a server meets the same ECS subnets again and again)
+        client = self._clients.get(ip)
+        if client is None:
+            i = self._table.lookup(ip)
+            client = Client(ip=ip, **(self._locations[i] if i >= 0 else self._default))
+            if len(self._clients) >= _CACHE_LIMIT:
+                self._clients.clear()
+            self._clients[ip] = client
+        return client
 
     def __repr__(self) -> str:
         return f"CidrLocator({len(self._locations)} blocks)"
