@@ -204,8 +204,12 @@ def main(rounds: int = 15) -> None:
 # counts the instructions it executes; N and N + K queries in two runs, so start-up
 # cancels: (I(N + K) - I(N)) / K per query. Counts, not seconds: the same on a busy
 # machine as on a quiet one, so the ratio to the peer is repeatable.
+# name -> (server, query); the peer answers its fixed A record to any name, and is asked
+# with the ECS option too (parsing it is part of any ECS-aware server's cost)
 SERVERS = {"peer (fixed A)": ("peer", "simple"), "simple": ("lbcore", "simple"),
-           "weighted": ("lbcore", "weighted"), "geolocation_ecs": ("lbcore", "geolocation_ecs")}
+           "weighted": ("lbcore", "weighted"),
+           "peer (fixed A), ECS query": ("peer", "geolocation_ecs"),
+           "geolocation_ecs": ("lbcore", "geolocation_ecs")}
 
 
 def _serve(kind: str, port_file: str) -> None:
@@ -341,8 +345,9 @@ def _callgrind_total(path: str) -> int:
     raise RuntimeError(f"no instruction total in {path}")
 
 
-def main_instructions(base: int = 200, extra: int = 1000) -> None:
-    """Instructions per query of each server's process, under callgrind."""
+def main_instructions(names=None, base: int = 200, extra: int = 1000) -> None:
+    """Instructions per query of each server's process (``names``: of SERVERS, default
+    all), under callgrind."""
     import glob
     import os
     import shutil
@@ -352,6 +357,8 @@ def main_instructions(base: int = 200, extra: int = 1000) -> None:
     d = tempfile.mkdtemp(prefix="lbcore-dns-callgrind-")
     per_query = {}
     for k, (kind, case) in SERVERS.items():
+        if names and k not in names:
+            continue
         totals = []
         for n in (base, base + extra):
             out = os.path.join(d, f"{kind}-{case}-{n}.out")
@@ -366,15 +373,19 @@ def main_instructions(base: int = 200, extra: int = 1000) -> None:
                         s.recv(4096)
             totals.append(_callgrind_total(out))
         per_query[k] = (totals[1] - totals[0]) / extra
-        print(f"  {k:18s} {per_query[k]:10.0f} instructions/query", flush=True)
+        print(f"  {k:26s} {per_query[k]:10.0f} instructions/query", flush=True)
     for f in glob.glob(os.path.join(d, "*")):
         os.remove(f)
     os.rmdir(d)
-    peer = per_query["peer (fixed A)"]
     print(f"instructions per UDP query, each server its own process under callgrind "
           f"({base} and {base + extra} queries; the difference / {extra}):")
     for k, v in per_query.items():
-        print(f"  {k:18s} {v:10.0f}   capacity vs the peer {peer / v:.2f}x")
+        ratio = ""
+        peers = [p for p in ("peer (fixed A), ECS query" if "ecs" in k else "peer (fixed A)",
+                             "peer (fixed A)") if p in per_query]
+        if peers and not k.startswith("peer"):
+            ratio = f"   capacity vs {peers[0]}: {per_query[peers[0]] / v:.2f}x"
+        print(f"  {k:26s} {v:10.0f}{ratio}")
 
 
 if __name__ == "__main__":
@@ -384,6 +395,6 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["--processes"]:
         main_processes()
     elif sys.argv[1:2] == ["--instructions"]:
-        main_instructions()
+        main_instructions(sys.argv[2:])         # optionally: names of SERVERS
     else:
         main()
