@@ -230,23 +230,13 @@ def asgi_handler(app):
               "root_path": "", "headers": [(k.lower(), v) for k, v in request.raw_headers],
               "client": tr.get_extra_info("peername")[:2],
               "server": tr.get_extra_info("sockname")[:2]}
-        sent: list[dict] = []
-
-        async def receive():
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(msg):
-            sent.append(msg)
-
-        await app(sc, receive, send)
-        start = sent[0]
-        resp = web.Response(status=start["status"],
-                            body=b"".join(m.get("body", b"") for m in sent[1:]))
-        for k, v in start.get("headers", []):
-            if k.lower() not in (b"content-length", b"content-type"):
-                resp.headers.add(k.decode("latin-1"), v.decode("latin-1"))
-            elif k.lower() == b"content-type":
-                resp.content_type = v.decode("latin-1")
+        status, headers, out = await call(app, sc, body)
+        resp = web.Response(status=status, body=out)
+        for k, v in headers.items():
+            if k == "content-type":
+                resp.content_type = v
+            elif k != "content-length":
+                resp.headers[k] = v
         return resp
     return handle
 
