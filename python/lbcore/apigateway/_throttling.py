@@ -186,6 +186,9 @@ class ApiGateway(PickleWithoutLock):
     ``account_throttle`` defaults to 10,000 requests/s steady and 5,000 burst. Add stages
     (``add_stage``), usage plans (``add_usage_plan``) and API keys (``add_api_key``), then
     decide requests with ``check`` (one) or ``check_many`` (arrays, one kernel call).
+    With an API's resources (``add_api``), ``check`` takes real request paths, matches
+    them to resource templates, and answers 403s (invalid key, no resource) as API
+    Gateway does; buckets stay bounded by the configured resources and keys.
     Times are UTC seconds since the epoch (finite, >= 0: quotas reset at UTC
     boundaries) and must not go back (the account bucket is shared by every request);
     ``utc_clock`` gives ``now`` when a call omits it (default :func:`time.time`).
@@ -436,7 +439,7 @@ class ApiGateway(PickleWithoutLock):
         except TypeError:           # an unhashable argument: the slow path names it
             hit = None
         if hit is None:
-            hit = self._kind(api_key, resource, method, stage)
+            hit = self._check_kind(api_key, resource, method, stage)
             if type(hit) is Decision:
                 return hit
         b0, b1, b2, q, names = hit
@@ -449,7 +452,7 @@ class ApiGateway(PickleWithoutLock):
             return Decision(False, 429, QUOTA_EXCEEDED, USAGE_PLAN, wait)
         return Decision(False, 429, THROTTLED, names[code - 2], wait)
 
-    def _kind(self, api_key: Any, resource: str, method: str,
+    def _check_kind(self, api_key: Any, resource: str, method: str,
               stage: tuple[str, str] | None) -> Any:
         # check()'s resolution of a request kind: its _chains entry (remembered in
         # _fast, bounded), or the 403 Decision (never remembered: unknown keys and
