@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lbcore.apigateway import (ACCOUNT_DEFAULT_THROTTLE, ApiGateway, LambdaConcurrency,
+from lbcore.apigateway import (ACCOUNT_DEFAULT_THROTTLE, ApiGateway, Decision, LambdaConcurrency,
                                QuotaSettings, ThrottleSettings, period_id,
                                CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED)
 from reference.bucket_ref import NS, BucketRef, GatewayRef, period_ref
@@ -259,8 +259,12 @@ def test_check_many_equals_check_equals_reference(reqs, t0):
 
 def test_errors_unknown_key_and_time_back():
     g = gateway()
-    with pytest.raises(KeyError, match="api_key"):
-        g.check("nope", "/x", "GET", 0.0)
+    # check answers an unknown key as API Gateway does (403 Forbidden, nothing
+    # created); check_many, for traffic of known keys, still raises
+    n = g.bucket_count
+    assert g.check("nope", "/x", "GET", 0.0) == Decision(False, 403, "INVALID_API_KEY")
+    assert g.check("nope", "/x", "GET", 0.0).message == "Forbidden"
+    assert g.bucket_count == n
     with pytest.raises(KeyError, match="api_key"):
         g.check_many(["k1", "nope"], "/x", "GET", [0.0, 0.0])
     with pytest.raises(ValueError, match="resource"):
@@ -457,13 +461,17 @@ def test_check_and_check_many_agree_on_every_input(reqs):
     """Scalar and batch decide alike on odd inputs too: an int or bytes API key is a
     TypeError in both (check_many used to stringify it and admit it), '/a' and '/a\\x00'
     are two resources in both (numpy's string dtype used to drop the NUL), and a batch
-    holding a request check refuses raises one of the errors check raises."""
+    holding a request check refuses raises one of the errors check raises (an unknown
+    key: check answers 403, check_many raises KeyError)."""
     times = np.arange(len(reqs), dtype=np.float64) * 0.01
     g1, g2 = build(), build()
     singles, errors = [], set()
     for (k, r, m), now in zip(reqs, times.tolist()):
         try:
-            singles.append(g1.check(k, r, m, now))
+            d = g1.check(k, r, m, now)
+            singles.append(d)
+            if d.status == 403:     # check answers an unknown key, check_many raises
+                errors.update((KeyError, ValueError))
         except (TypeError, ValueError, KeyError) as exc:
             errors.add(type(exc))
             singles.append(None)

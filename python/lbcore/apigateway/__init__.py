@@ -9,10 +9,12 @@ from lbcore.apigateway._lambda import (CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT
                                        LambdaConcurrency, LambdaDecision)
 from lbcore.apigateway._redis import (ON_ERROR, UNAVAILABLE, RedisApiGateway,
                                      RedisTokenBuckets)
+from lbcore.apigateway._resources import HTTP_METHODS, Match, Resources
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, DAY, MONTH, PERIODS,
-                                         WEEK, QuotaSettings, ThrottleSettings)
-from lbcore.apigateway._throttling import (ALLOWED, LEVELS, QUOTA_EXCEEDED, THROTTLED,
-                                           ApiGateway, CheckResults, Decision)
+                                         WEEK, QuotaSettings, ThrottleSettings, quota_reset)
+from lbcore.apigateway._throttling import (ALLOWED, INVALID_API_KEY, LEVELS,
+                                           MISSING_AUTHENTICATION_TOKEN, QUOTA_EXCEEDED,
+                                           THROTTLED, ApiGateway, CheckResults, Decision)
 
 __all__ = [
     "ThrottleSettings", "QuotaSettings", "DAY", "WEEK", "MONTH", "PERIODS",
@@ -20,4 +22,6 @@ __all__ = [
     "THROTTLED", "QUOTA_EXCEEDED", "LEVELS", "LambdaConcurrency", "LambdaDecision",
     "RESERVED_LIMIT_EXCEEDED", "CONCURRENT_LIMIT_EXCEEDED", "period_id",
     "RedisApiGateway", "RedisTokenBuckets", "UNAVAILABLE", "ON_ERROR",
+    "Resources", "Match", "HTTP_METHODS", "quota_reset", "INVALID_API_KEY",
+    "MISSING_AUTHENTICATION_TOKEN",
 ]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from lbcore.apigateway._kernels import period_id
+
 __all__ = ["ThrottleSettings", "QuotaSettings", "DAY", "WEEK", "MONTH", "PERIODS",
-           "ACCOUNT_DEFAULT_THROTTLE"]
+           "ACCOUNT_DEFAULT_THROTTLE", "quota_reset"]
 
 DAY, WEEK, MONTH = "DAY", "WEEK", "MONTH"
 PERIODS = (DAY, WEEK, MONTH)
@@ -120,3 +123,16 @@ class QuotaSettings:
 
 
 ACCOUNT_DEFAULT_THROTTLE = ThrottleSettings(rate_limit=10000, burst_limit=5000)
+
+
+def quota_reset(now: float, period: str) -> float:
+    """The UTC second at which the quota period (DAY, WEEK or MONTH) containing ``now``
+    (UTC seconds since the epoch) ends: the next 00:00 UTC, Monday 00:00 UTC or 1st of
+    the month 00:00 UTC (the boundaries :func:`lbcore.apigateway.period_id` counts)."""
+    pid = period_id(now, period)            # validates now and period
+    if period == DAY:
+        return float((pid + 1) * 86400)
+    if period == WEEK:                      # week 1 starts Monday 1970-01-05 (day 4)
+        return float((4 + 7 * pid) * 86400)
+    year, month0 = divmod(pid + 1, 12)
+    return datetime(year, month0 + 1, 1, tzinfo=timezone.utc).timestamp()

@@ -16,21 +16,28 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from lbcore import TokenBuckets
 from lbcore.apigateway._kernels import Quotas, check_chain, check_chains
+from lbcore.apigateway._resources import Resources
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
-                                         ThrottleSettings)
+                                         ThrottleSettings, quota_reset)
 from lbcore.locking import PickleWithoutLock
 
 __all__ = ["ApiGateway", "Decision", "CheckResults", "ALLOWED", "THROTTLED",
-           "QUOTA_EXCEEDED", "LEVELS"]
+           "QUOTA_EXCEEDED", "LEVELS", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN"]
 
 THROTTLED, QUOTA_EXCEEDED = "THROTTLED", "QUOTA_EXCEEDED"
+# 403s, named as API Gateway's gateway response types
+INVALID_API_KEY, MISSING_AUTHENTICATION_TOKEN = "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN"
+_MESSAGES = {THROTTLED: "Too Many Requests", QUOTA_EXCEEDED: "Limit Exceeded",
+             INVALID_API_KEY: "Forbidden",
+             MISSING_AUTHENTICATION_TOKEN: "Missing Authentication Token"}
+_FAST_MAX = 4096      # request kinds check() remembers (bounded: cleared when full)
 # level names, most specific first
 USAGE_PLAN_METHOD, USAGE_PLAN, METHOD, STAGE, ACCOUNT = (
     "USAGE_PLAN_METHOD", "USAGE_PLAN", "METHOD", "STAGE", "ACCOUNT")
@@ -43,19 +50,27 @@ _HTTP = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"}
 class Decision:
     """Outcome of one request: ``allowed`` (status 200) or refused with status 429,
     ``reason`` THROTTLED (a token bucket was empty) or QUOTA_EXCEEDED (usage-plan quota
-    used up), and the ``level`` that refused."""
+    used up), and the ``level`` that refused; or, from ``check`` only, status 403 with
+    ``reason`` INVALID_API_KEY (a missing key where the method requires one, an unknown
+    key, or a key whose plan does not include the stage) or MISSING_AUTHENTICATION_TOKEN
+    (no resource or method of the API matches the request). ``retry_after``: for a 429
+    from ``check``, the seconds until the request could be admitted if nothing else
+    arrived (every level of its chain has a token again, or the quota period resets),
+    exact; None when it never could (rate 0) or when not computed. Not compared."""
 
     allowed: bool
     status: int = 200
     reason: str | None = None
     level: str | None = None
+    retry_after: float | None = field(default=None, compare=False)
 
     @property
     def message(self) -> str | None:
-        """The body API Gateway sends: "Too Many Requests" / "Limit Exceeded"."""
+        """The body's message API Gateway sends: "Too Many Requests" / "Limit Exceeded"
+        (429), "Forbidden" / "Missing Authentication Token" (403)."""
         if self.allowed:
             return None
-        return "Limit Exceeded" if self.reason == QUOTA_EXCEEDED else "Too Many Requests"
+        return _MESSAGES.get(self.reason or "", "Too Many Requests")
 
 
 ALLOWED = Decision(True)
@@ -171,6 +186,9 @@ class ApiGateway(PickleWithoutLock):
     ``account_throttle`` defaults to 10,000 requests/s steady and 5,000 burst. Add stages
     (``add_stage``), usage plans (``add_usage_plan``) and API keys (``add_api_key``), then
     decide requests with ``check`` (one) or ``check_many`` (arrays, one kernel call).
+    With an API's resources (``add_api``), ``check`` takes real request paths, matches
+    them to resource templates, and answers 403s (invalid key, no resource) as API
+    Gateway does; buckets stay bounded by the configured resources and keys.
     Times are UTC seconds since the epoch (finite, >= 0: quotas reset at UTC
     boundaries) and must not go back (the account bucket is shared by every request);
     ``utc_clock`` gives ``now`` when a call omits it (default :func:`time.time`).
@@ -194,11 +212,15 @@ class ApiGateway(PickleWithoutLock):
         self._plans: dict[str, _Plan] = {}
         self._keys: dict[str, str] = {}         # api key -> plan name
         self._key_quota: dict[str, int] = {}    # api key -> quota row
+        self._quota_period: dict[int, str] = {}  # quota row -> its period (Retry-After)
         self._key_created: dict[str, float | None] = {}   # api key -> add_api_key created
         self._bucket_of: dict[tuple[Any, ...], int] = {}   # identity tuple -> bucket index
         self._bucket_info: dict[int, tuple[Any, ...]] = {}  # index -> (identity, settings)
         self._chains: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         # (key, stage, method key) -> (b0, b1, b2, quota row, level names)
+        self._apis: dict[str, Resources] = {}    # api id -> its resources (add_api)
+        self._fast: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # check(): (key, resource, method, stage) as given -> the _chains entry; bounded
         # Guards every structure above: bucket indices are handed out from len(self._tb),
         # so two threads resolving new resources at once must not both see one length.
         self._lock = threading.Lock()
@@ -215,6 +237,35 @@ class ApiGateway(PickleWithoutLock):
                 raise ValueError(f"stage {api_id}/{stage} already exists")
             self._stages[(api_id, stage)] = st
             self._chains.clear()
+            self._fast.clear()
+
+    def add_api(self, api_id: str, resources: Any) -> None:
+        """The resources of REST API ``api_id`` (see :class:`Resources`: a mapping of
+        templates such as ``/pets/{id}`` or ``/{proxy+}`` to methods, or
+        ``get_resources`` items). Then ``check`` on its stages takes real request paths:
+        the most specific resource and its method (or ANY) decide, buckets and
+        methodSettings keys are per template and method (never per path), a method with
+        ``apiKeyRequired`` needs a valid key and only such methods use the key's usage
+        plan; a path no resource matches is a 403 MISSING_AUTHENTICATION_TOKEN."""
+        if not isinstance(api_id, str):
+            raise TypeError(f"api_id must be a str, got {type(api_id).__name__}")
+        res = resources if isinstance(resources, Resources) else Resources(resources)
+        with self._lock:
+            if api_id in self._apis:
+                raise ValueError(f"api {api_id!r} already has resources")
+            self._apis[api_id] = res
+            self._chains.clear()
+            self._fast.clear()
+
+    @property
+    def bucket_count(self) -> int:
+        """Token buckets in use (the account's included): one per configured level that
+        requests have reached, so bounded by the stages' methods and the keys."""
+        return len(self._tb)
+
+    def resources(self, api_id: str) -> Resources | None:
+        """The resources given to ``add_api(api_id, ...)``, or None."""
+        return self._apis.get(api_id)
 
     def add_usage_plan(self, name: str, *, api_stages: Sequence[Any],
                        throttle: ThrottleLike | None = None,
@@ -249,6 +300,7 @@ class ApiGateway(PickleWithoutLock):
             if q is not None:
                 self._key_quota[api_key] = self._quotas.add(q.limit, q.period, q.offset,
                                                             initial=created)
+                self._quota_period[self._key_quota[api_key]] = q.period
             self._key_created[api_key] = created
             self._keys[api_key] = plan
 
@@ -292,6 +344,10 @@ class ApiGateway(PickleWithoutLock):
                 new.append(ts)
             return b
 
+        res = self._apis.get(sk[0])
+        if res is not None and not res.has_method(mkey):
+            raise ValueError(f"{mkey!r} is not a resource template and method of API "
+                             f"{sk[0]!r} (check() takes request paths)")
         b0 = b1 = -1
         n0 = n1 = None
         q = -1
@@ -370,20 +426,85 @@ class ApiGateway(PickleWithoutLock):
     def check(self, api_key: str | None, resource: str, method: str,
               now: float | None = None, *, stage: tuple[str, str] | None = None) -> Decision:
         """Decide one request (``api_key`` None: no usage plan) at ``now`` (UTC seconds;
-        omitted: ``utc_clock``)."""
+        omitted: ``utc_clock``). ``resource``: the resource template, or, for an API
+        with resources (``add_api``), the request path. A key that is unknown, or whose
+        plan does not include the stage, is a 403 INVALID_API_KEY; so is a missing key
+        where the matched method requires one."""
         if now is None:
             now = self.utc_clock()
         if type(now) is not float:
             now = _utc_now(now)
-        sk, mkey = self._request_kind(api_key, resource, method, stage)
+        try:
+            hit = self._fast.get((api_key, resource, method, stage))
+        except TypeError:           # an unhashable argument: the slow path names it
+            hit = None
+        if hit is None:
+            hit = self._check_kind(api_key, resource, method, stage)
+            if type(hit) is Decision:
+                return hit
+        b0, b1, b2, q, names = hit
         with self._lock:
-            b0, b1, b2, q, names = self._resolve_new(api_key, sk, mkey)
             code = check_chain(self._tb, self._quotas, b0, b1, b2, q, now)
-        if code == 0:
-            return ALLOWED
+            if code == 0:
+                return ALLOWED
+            wait = self._retry_after(code, hit, now)
         if code == 1:
-            return Decision(False, 429, QUOTA_EXCEEDED, USAGE_PLAN)
-        return Decision(False, 429, THROTTLED, names[code - 2])
+            return Decision(False, 429, QUOTA_EXCEEDED, USAGE_PLAN, wait)
+        return Decision(False, 429, THROTTLED, names[code - 2], wait)
+
+    def _check_kind(self, api_key: Any, resource: str, method: str,
+              stage: tuple[str, str] | None) -> Any:
+        # check()'s resolution of a request kind: its _chains entry (remembered in
+        # _fast, bounded), or the 403 Decision (never remembered: unknown keys and
+        # unmatched paths are unbounded)
+        sk = self._stage_of(stage)
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
+        res = self._apis.get(sk[0])
+        key = api_key
+        if res is None:
+            mkey = _request_key(resource, method)
+        else:
+            m = res.match(resource, method)
+            if m is None:
+                return Decision(False, 403, MISSING_AUTHENTICATION_TOKEN)
+            if not m.api_key_required:
+                key = None                  # only key-required methods use the plan
+            elif api_key is None:
+                return Decision(False, 403, INVALID_API_KEY)
+            mkey = f"{m.template}/{m.method}"
+        with self._lock:
+            if key is not None:
+                plan = self._plans.get(self._keys.get(key, ""))
+                if plan is None or sk not in plan.stages:
+                    return Decision(False, 403, INVALID_API_KEY)
+            out = self._resolve_new(key, sk, mkey)
+            fast = self._fast
+            if len(fast) >= _FAST_MAX:
+                fast.clear()
+            try:
+                fast[(api_key, resource, method, stage)] = out
+            except TypeError:
+                pass
+        return out
+
+    def _retry_after(self, code: int, chain: tuple[Any, ...], now: float) -> float | None:
+        # seconds until every bucket of the chain holds a token again (and, for a quota
+        # refusal, the period has reset); exact in the buckets' rationals; caller locks
+        wait: Any = 0
+        if code == 1:
+            wait = quota_reset(now, self._quota_period[chain[3]]) - now
+        for b in chain[:3]:
+            if b < 0:
+                continue
+            tok = self._tb.tokens(b, now, exact=True)
+            if tok >= 1:
+                continue
+            rate, burst = self._tb.limits(b)
+            if rate == 0 or burst < 1:
+                return None
+            wait = max(wait, (1 - tok) / rate)
+        return float(wait)
 
     def check_many(self, api_keys: Any, resources: Any, methods: Any, times: Any, *,
                    stage: tuple[str, str] | None = None) -> CheckResults:

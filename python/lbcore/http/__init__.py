@@ -10,11 +10,14 @@
   :func:`render` (redirects and fixed responses as a :class:`Response`).
 * :class:`HealthChecker` runs target groups' configured checks
   (:class:`HealthCheckConfig`) against real targets.
+* :class:`ApiGatewayMiddleware`: API Gateway throttling (resources, ``x-api-key``,
+  403 / 429 with ``Retry-After``) in front of an ASGI app; :func:`gateway_response`.
 * :class:`Proxy` / ``lbcore proxy CONFIG.json``: a local ALB from AWS describe outputs
   (needs aiohttp: ``pip install 'lbcore[http]'``).
 
 Guide: docs/http.md.
 """
+from lbcore.http._apigateway import ApiGatewayMiddleware, gateway_response
 from lbcore.http._adapters import request_from_aiohttp, request_from_asgi, routing
 from lbcore.http._health import USER_AGENT, HealthCheckConfig, HealthChecker
 from lbcore.http._proxy import (Proxy, ProxyConfig, access_log_line, error_page, load_config,
@@ -25,7 +28,8 @@ from lbcore.http._render import (Response, forwarded_headers, render, set_cookie
 __all__ = ["request_from_asgi", "request_from_aiohttp", "routing", "upstream_url",
            "forwarded_headers", "set_cookie_headers", "trace_id", "render", "Response",
            "HealthCheckConfig", "HealthChecker", "USER_AGENT", "Proxy", "ProxyConfig",
-           "load_config", "load_config_file", "access_log_line", "error_page", "EXAMPLE_CONFIG"]
+           "load_config", "load_config_file", "access_log_line", "error_page", "EXAMPLE_CONFIG",
+           "ApiGatewayMiddleware", "gateway_response"]
 
 import os as _os
 
