@@ -211,8 +211,8 @@ hosts = st.one_of(st.text(alphabet="aAb.", min_size=0, max_size=6),
 # a host value needs a "." and only letters (or wildcards) after the last one
 host_pats = st.tuples(st.text(alphabet="ab.*?", max_size=4),
                       st.text(alphabet="ab*?", min_size=1, max_size=2)).map(".".join)
-# regexes (RegexValues) from the supported subset; "(?i)..." and the repeated group
-# name can't sit in one combined pattern: they exercise the one-by-one fallback
+# regexes (RegexValues) from the supported subset; anchored ones ("^a", "^/a") go to the
+# slot's prefix index, "(?i)..." and unanchored ones are searched one by one
 host_rx = st.sampled_from(["^a", "b$", r"\.a", "A", r":\d+$", "^[ab]+$", "a|b", "^$",
                            r"^(a|b)\.", "a.b", "(?i)^B", "(?P<n>a)"])
 path_rx = st.sampled_from(["^/a", "b$", "/a*b", "^/(a|b)+$", "[ab]{2}", "^/$", "A",
