@@ -211,8 +211,8 @@ hosts = st.one_of(st.text(alphabet="aAb.", min_size=0, max_size=6),
 # a host value needs a "." and only letters (or wildcards) after the last one
 host_pats = st.tuples(st.text(alphabet="ab.*?", max_size=4),
                       st.text(alphabet="ab*?", min_size=1, max_size=2)).map(".".join)
-# regexes (RegexValues) from the supported subset; "(?i)..." and the repeated group
-# name can't sit in one combined pattern: they exercise the one-by-one fallback
+# regexes (RegexValues) from the supported subset; anchored ones ("^a", "^/a") go to the
+# slot's prefix index, "(?i)..." and unanchored ones are searched one by one
 host_rx = st.sampled_from(["^a", "b$", r"\.a", "A", r":\d+$", "^[ab]+$", "a|b", "^$",
                            r"^(a|b)\.", "a.b", "(?i)^B", "(?P<n>a)"])
 path_rx = st.sampled_from(["^/a", "b$", "/a*b", "^/(a|b)+$", "[ab]{2}", "^/$", "A",
@@ -330,3 +330,37 @@ def test_many_rules_same_answer_as_naive():
             for path in (f"/v{i % 7}/x", "/v99/x"):
                 r = Request(target=path, host=host)
                 assert rs.match(r).priority == match_priority(rules, r)
+
+
+# regexes anchored with literal text are indexed by that prefix (one dict lookup per
+# prefix length, then only the candidates are searched): drawn from a grammar that makes
+# prefixes, optional last literals, top-level alternations, classes, escapes, inline
+# flags and non-ASCII case folding (LATIN SMALL LETTER LONG S matches "s" under
+# IGNORECASE), compared with the reference scan
+_rx_lit = st.text(alphabet="aAbsS/.", min_size=0, max_size=4).map(
+    lambda t: "".join("\\." if ch == "." else ch for ch in t))
+_rx_tail = st.sampled_from(["", "$", "b?", "a*", "s{2}", "[ab]", "(a|b)", "|b", ".", r"\d",
+                            r"\.", "ſ", "(?i:s)"])
+_rx_anchored = st.tuples(st.sampled_from(["^", "^", "", "(?i)^"]), _rx_lit, _rx_tail) \
+    .map("".join).filter(lambda p: p not in ("", "^", "(?i)^"))
+_rx_value = st.text(alphabet="aAbBsSſ/.1", max_size=7)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HC.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["host-header", "path-pattern", "http-header"]),
+                          st.lists(_rx_anchored, min_size=1, max_size=2)),
+                min_size=1, max_size=12),
+       st.lists(st.tuples(_rx_value, _rx_value, _rx_value), min_size=1, max_size=8))
+def test_prefix_indexed_regexes_match_the_naive_scan(rule_specs, values):
+    rules = []
+    for i, (field, rxs) in enumerate(rule_specs):
+        if field == "path-pattern":
+            rxs = [r.replace("^", "^/", 1) if "^" in r else r for r in rxs]
+        extra = {"HttpHeaderName": "X-A"} if field == "http-header" else {}
+        rules.append({"Priority": str(i + 1),
+                      "Conditions": [cond(field, None, RegexValues=rxs, **extra)]})
+    rs = ruleset(rules)
+    for host, path, header in values:
+        req = Request("GET", "/" + path, host=host.strip(".") or None,
+                      headers=[("X-A", header)])
+        assert rs.match(req).priority == match_priority(rules, req), (host, path, header)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import warnings
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from lbcore.elb._request import QUERY_SEP, Request
@@ -713,20 +712,81 @@ def _condition_patterns(cond: Condition) -> list[_Pattern]:
     return [_Pattern(wildcard_tokens(v)) for v in cond.values]
 
 
-class _RegexIndex:
-    """value -> OR of the masks of the regexes found in it, in one pass: every
-    regex of the slot sits in an optional lookahead of one combined pattern
-    (``(?:(?=[\\s\\S]*?(?P<rK>regex)))?`` per regex), so one C-level match
-    tells which of them a value contains; a bounded cache of value -> mask."""
+_RX_META = frozenset(".^$*+?{}[]()|\\")
+_RX_QUANT = frozenset("*+?{")
+_RX_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]")
 
-    __slots__ = ("ignore_case", "patterns", "singles", "combined", "groups", "cache")
+
+def _rx_top_level_alternation(pattern: str) -> bool:
+    """Whether ``pattern`` has a ``|`` outside every group and character class."""
+    depth, i, n = 0, 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":                          # skip the class: "[]a]", "[^]a]" included
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":
+                i += 1
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def _rx_anchored_prefix(pattern: str) -> str:
+    """The literal text every match of ``pattern`` starts the value with ("" when there
+    is none): the literals right after a leading ``^`` (escaped punctuation included),
+    up to the first metacharacter, without a last literal a quantifier makes
+    optional. A top-level alternation or an inline flag gives ""."""
+    if not pattern.startswith("^") or _RX_INLINE_FLAGS.search(pattern) \
+            or _rx_top_level_alternation(pattern):
+        return ""
+    out: list[str] = []
+    i, n = 1, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= n or pattern[i + 1].isalnum() or not pattern[i + 1].isascii():
+                break                          # \d, \b, \1, ...: not a literal
+            lit, step = pattern[i + 1], 2
+        elif c in _RX_META:
+            break
+        else:
+            lit, step = c, 1
+        if i + step < n and pattern[i + step] in _RX_QUANT:
+            break                              # "ab?", "ab*", "ab{0,1}": b is optional
+        out.append(lit)
+        i += step
+    return "".join(out)
+
+
+class _RegexIndex:
+    """value -> OR of the masks of the regexes found in it. A regex anchored at the
+    start with literal text (``^/api/v7/...``) is tested only when the value starts
+    with that text: one dict lookup per distinct prefix length finds the candidates
+    (as :class:`_PatternIndex` does for wildcards); other regexes are searched one by
+    one. A bounded cache of value -> mask. (One combined pattern of all the slot's
+    regexes, the earlier design, cost O(regexes^2) per value in ``re``: 35 ms per
+    uncached value at 1,000 rules; docs/performance.md, "RegexValues rules".)"""
+
+    __slots__ = ("ignore_case", "patterns", "always", "by_prefix", "cache")
 
     def __init__(self, ignore_case: bool = False) -> None:
         self.ignore_case = ignore_case
         self.patterns: dict[str, int] = {}
-        self.singles: list[tuple[Callable[[str], Any], int]] = []
-        self.combined: Callable[[str], Any] | None = None
-        self.groups: list[tuple[int, int]] = []
+        self.always: list[tuple[Callable[[str], Any], int]] = []
+        # (prefix length, {prefix (ASCII-lower-cased when ignore_case): [(search, bit)]})
+        self.by_prefix: list[tuple[int, dict[str, list[tuple[Callable[[str], Any], int]]]]] = []
         self.cache: dict[str, int] = {}
 
     def add(self, pattern: str, bit: int) -> None:
@@ -734,37 +794,42 @@ class _RegexIndex:
 
     def freeze(self) -> None:
         flags = re.IGNORECASE if self.ignore_case else 0
-        items = list(self.patterns.items())
-        self.singles = [(re.compile(p, flags).search, bit) for p, bit in items]
-        scope = "(?i:" if self.ignore_case else "(?:"
-        body = "".join(f"(?:(?=[\\s\\S]*?(?P<r{k}>{scope}{p}))))?" for k, (p, _) in enumerate(items))
-        try:
-            with warnings.catch_warnings():
-                # Python 3.10 only warns about a global inline flag ("(?i)") past the start
-                # and then applies it to the WHOLE combined pattern (3.11+ raises): treat
-                # that like any uncombinable pattern
-                warnings.simplefilter("error", DeprecationWarning)
-                rx = re.compile(body)
-        except (re.error, DeprecationWarning):   # e.g. two regexes with one group name:
-            self.combined = None                 # test them one by one
-            return
-        self.combined = rx.match
-        self.groups = [(rx.groupindex[f"r{k}"], bit) for k, (_, bit) in enumerate(items)]
+        self.always = []
+        tables: dict[int, dict[str, list[tuple[Callable[[str], Any], int]]]] = {}
+        for p, bit in self.patterns.items():
+            search = re.compile(p, flags).search
+            prefix = _rx_anchored_prefix(p)
+            if self.ignore_case:
+                # between ASCII characters re's IGNORECASE is plain ASCII case folding;
+                # a non-ASCII literal (e.g. "k" also matches KELVIN SIGN) is not indexed
+                prefix = prefix.lower() if prefix.isascii() else ""
+            if not prefix:
+                self.always.append((search, bit))
+                continue
+            tables.setdefault(len(prefix), {}).setdefault(prefix, []).append((search, bit))
+        self.by_prefix = sorted(tables.items())
 
     def match(self, value: str) -> int:
         m = self.cache.get(value)
         if m is not None:
             return m
         m = 0
-        if self.combined is not None:
-            found = self.combined(value)
-            if found.lastindex is not None:
-                regs = found.regs
-                for g, bit in self.groups:
-                    if regs[g][0] >= 0:
-                        m |= bit
-        else:
-            for search, bit in self.singles:
+        for search, bit in self.always:
+            if search(value) is not None:
+                m |= bit
+        n = len(value)
+        for length, table in self.by_prefix:
+            if length > n:
+                break
+            head = value[:length]
+            if self.ignore_case:
+                if head.isascii():
+                    cands = table.get(head.lower(), ())
+                else:                          # IGNORECASE may fold it: test them all
+                    cands = [c for cs in table.values() for c in cs]
+            else:
+                cands = table.get(head, ())
+            for search, bit in cands:
                 if search(value) is not None:
                     m |= bit
         if len(self.cache) >= _CACHE_MAX:

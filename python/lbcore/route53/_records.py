@@ -197,6 +197,11 @@ class RecordSet:
             if not isinstance(v, str) or not v:
                 raise ValueError(_err("values", "ResourceRecords.Value",
                                       f"must be non-empty strings, got {v!r}"))
+        if type == "CNAME" and len(values) > 1:   # guide, "Values that are common for
+            raise ValueError(_err(                  # all routing policies", Value
+                "values", "ResourceRecords",
+                f"{self.name} CNAME: a CNAME record set has exactly one value, got "
+                f"{len(values)}"))
         if alias is not None:
             if not isinstance(alias, AliasTarget):
                 raise TypeError(_err("alias", "AliasTarget", "must be an AliasTarget"))
@@ -245,6 +250,11 @@ class RecordSet:
             if alias is not None:
                 raise ValueError(_err("multivalue", "MultiValueAnswer",
                                       "cannot be used with an alias record"))
+            if type in ("NS", "CNAME"):      # guide, "Values specific for multivalue
+                raise ValueError(_err(        # answer records", Record type
+                    "multivalue", "MultiValueAnswer",
+                    f"{self.name} {type}: a multivalue answer record can have any type "
+                    f"except NS or CNAME"))
             policies.append("multivalue")
         if cidr is not None:
             if not isinstance(cidr, CidrRouting):

@@ -45,6 +45,9 @@ __all__ = ["HostedZone", "Client", "Clients", "Answer", "BatchAnswer", "NODATA",
            "distance_latency"]
 
 MAX_MULTIVALUE = 8
+# Route 53 Developer Guide, "Managing over 100 weighted records": up to 100 weighted
+# records for one name and type
+MAX_WEIGHTED = 100
 _MAX_ALIAS_DEPTH = 8
 _DISPATCH_MAX = 4096          # remembered (name, rtype) dispatches per zone
 
@@ -304,6 +307,14 @@ class _Weighted(_Group):
     def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.weights = [r.weight for r in self.records]
+        # Mixed TTLs (guide, "Values specific for weighted records", TTL): Route 53 sets
+        # every record's TTL to the one specified last; here, the last non-alias record
+        # added to the zone.
+        ttls = [r.ttl for r in self.records if r.alias is None]
+        self.ttl: int | None = ttls[-1] if ttls else None
+        if len(set(ttls)) > 1:
+            self.fixed = [a if a is None else Answer(a.rcode, a.values, self.ttl, a.record_sets)
+                          for a in self.fixed]
         self.static: tuple[list[int], list[int]] | None = None
         if not self.checked:                   # no record can be unhealthy: fixed set
             self.static = self._eligible(0.0)
@@ -675,10 +686,23 @@ class HostedZone(PickleWithoutLock):
             raise ValueError(f"name (Name): {rs.name!r} is not in zone {self.name!r}")
         key = (rs.name, rs.type)
         group: list[Any] = self._groups.get(key, [])
+        if rs.type == "CNAME" and rs.name == self.name:
+            raise ValueError(f"type (Type): {rs.name} CNAME: a CNAME record cannot have the "
+                             f"name of the hosted zone (the zone apex)")
         if group:
             if group[0].policy != rs.policy:
-                raise ValueError(f"routing policy: {rs.name} {rs.type} mixes {group[0].policy} "
-                                 f"and {rs.policy} record sets")
+                raise ValueError(f"routing policy: {rs.name} {rs.type} "
+                                 f"{rs.set_identifier!r} is a {rs.policy} record set, but "
+                                 f"{rs.name} {rs.type} has {group[0].policy} record sets; "
+                                 f"one name and type has one routing policy")
+            if rs.policy == "weighted" and len(group) >= MAX_WEIGHTED:
+                raise ValueError(f"weight (Weight): {rs.name} {rs.type} "
+                                 f"{rs.set_identifier!r}: at most {MAX_WEIGHTED} weighted "
+                                 f"record sets per name and type")
+            if rs.policy == "latency" and any(r.region == rs.region for r in group):
+                raise ValueError(f"region (Region): {rs.name} {rs.type} "
+                                 f"{rs.set_identifier!r}: {rs.name} {rs.type} already has a "
+                                 f"latency record set for {rs.region}; one per Region")
             if rs.policy == "simple":
                 raise ValueError(f"name (Name): {rs.name} {rs.type} already has a simple "
                                  f"record set")
