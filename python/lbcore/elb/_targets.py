@@ -286,9 +286,11 @@ class TargetGroup(PickleWithoutLock):
         self._deadline: list[float] = []       # end of draining / unhealthy.draining
         self._last_check: list[float] = []
         # Out-of-order health observations (observe): per target, the results not yet
-        # folded, sorted by (start time, ok), and the state before the first of them
-        # (code, successes, failures, deadline); the newest start time seen.
+        # folded, sorted by (start time, ok), the state after each and the state
+        # before the first of them (code, successes, failures, deadline); the newest
+        # start time seen.
         self._pending: list[list[tuple[float, bool]]] = []
+        self._after: list[list[tuple[int, int, int, float]]] = []   # state after each
         self._base: list[tuple[int, int, int, float]] = []
         self._newest: list[float] = []
         self._now = -math.inf
@@ -465,6 +467,7 @@ class TargetGroup(PickleWithoutLock):
                 self._deadline.append(math.inf)
                 self._last_check.append(-math.inf)
                 self._pending.append([])
+                self._after.append([])
                 self._base.append((state, 0, 0, math.inf))
                 self._newest.append(-math.inf)
             else:
@@ -516,70 +519,76 @@ class TargetGroup(PickleWithoutLock):
         already folded, never rejected. Registering, deregistering or
         :meth:`set_health` start a target's history afresh.
         """
-        t = check_now(self._clock() if now is None else now)
+        t = self._clock() if now is None else now
+        if type(t) is not float or t - t != 0.0:      # not a finite float
+            t = check_now(t)
         if t > self._now:
-            self._move_to(t)
+            self.advance(t)
         j = self.index_of(target_id)
         if ok is not True and ok is not False:
             raise TypeError(f"ok must be a bool, got {type(ok).__name__}")
         if latency is not None:
             if check_now(latency, "latency") > self.health_check.timeout_seconds:
                 ok = False
-        code = self._codes[j]
+        code = self._codes.item(j)
         if code in (DRAINING, UNUSED, UNAVAILABLE):
             return STATE_NAMES[code]
         if t > self._last_check[j]:
             self._last_check[j] = t
         pending = self._pending[j]
         if not pending:
-            self._base[j] = (int(code), self._ok[j], self._fail[j], self._deadline[j])
-        bisect.insort(pending, (t, ok))
+            self._base[j] = (code, self._ok[j], self._fail[j], self._deadline[j])
+            self._after[j] = []
+        i = bisect.bisect_right(pending, (t, ok))
+        pending.insert(i, (t, ok))
         if t > self._newest[j]:
             self._newest[j] = t
-        self._replay(j)
-        return STATE_NAMES[self._codes[j]]
+        return STATE_NAMES[self._replay(j, i)]
 
-    def _replay(self, j: int) -> None:
-        # the target's state: its base, then its pending results in time order; the
-        # results older than the reordering window (or beyond the cap) are folded
-        # into the base
+    def _replay(self, j: int, i: int) -> int:
+        # the target's state after each pending result, from result i on (the ones
+        # before are unchanged); then the results older than the reordering window
+        # (or beyond the cap) are folded into the base state
         hc = self.health_check
-        cut = self._newest[j] - hc.interval_seconds
-        pending = self._pending[j]
-        over = len(pending) - REORDER_CAP
-        code, n_ok, n_fail, deadline = self._base[j]
-        folded = 0
-        for i, (t, ok) in enumerate(pending):
+        healthy_n, unhealthy_n = hc.healthy_threshold_count, hc.unhealthy_threshold_count
+        pending, after = self._pending[j], self._after[j]
+        code, n_ok, n_fail, deadline = after[i - 1] if i else self._base[j]
+        del after[i:]
+        for t, ok in pending[i:]:
             if code == UNHEALTHY_DRAINING and t >= deadline:
                 code, deadline = UNHEALTHY, math.inf
             if ok:
                 n_ok += 1
                 n_fail = 0
-                need = self.initial_healthy_threshold if code == INITIAL else \
-                    hc.healthy_threshold_count
+                need = self.initial_healthy_threshold if code == INITIAL else healthy_n
                 if code != HEALTHY and n_ok >= need:
                     code, deadline = HEALTHY, math.inf
             else:
                 n_fail += 1
                 n_ok = 0
-                if code in (INITIAL, HEALTHY) and n_fail >= hc.unhealthy_threshold_count:
+                if code in (INITIAL, HEALTHY) and n_fail >= unhealthy_n:
                     if self._unhealthy_drain > 0:
                         code, deadline = UNHEALTHY_DRAINING, t + self._unhealthy_drain
                     else:
                         code = UNHEALTHY
-            if folded == i and (t < cut or i < over):
-                self._base[j] = (code, n_ok, n_fail, deadline)
-                folded = i + 1
+            after.append((code, n_ok, n_fail, deadline))
+        cut = self._newest[j] - hc.interval_seconds
+        folded = max(0, len(pending) - REORDER_CAP)
+        while folded < len(pending) and pending[folded][0] < cut:
+            folded += 1
         if folded:
-            del pending[:folded]
+            self._base[j] = after[folded - 1]
+            del pending[:folded], after[:folded]
         self._ok[j], self._fail[j], self._deadline[j] = n_ok, n_fail, deadline
-        if self._codes[j] != code:
+        if self._codes.item(j) != code:
             self._codes[j] = code
             self.version += 1
         if code == UNHEALTHY_DRAINING:
             self._next_deadline = min(self._next_deadline, deadline)
             if deadline <= self._now:
                 self._move_to(self._now)        # its drain ended already
+                return int(self._codes.item(j))
+        return code
 
     def _to_unhealthy(self, j: int, t: float) -> None:
         # NLB with target_health_state.unhealthy.draining_interval_seconds > 0:
