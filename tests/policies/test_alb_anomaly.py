@@ -209,3 +209,42 @@ def test_a_pool_made_after_mitigation_starts_with_the_weights():
         alb.complete(d)
     assert not within(counts.get("t0", 0), 4000, 0.25)
     assert counts.get("t0", 0) < 4000 * 0.25 / 4
+
+
+def test_outcomes_from_threads():
+    """4 threads route and complete with outcomes through one ALB whose clock the ALB
+    reads (the thread rule): no exception, and the failing target is found and
+    mitigated as in a serial run."""
+    import threading
+
+    class Tick:
+        def __init__(self):
+            self.t = 0.0
+
+        def __call__(self):
+            self.t += 0.0005
+            return self.t
+
+    tg = TargetGroup([Target(f"t{i}", "az-a") for i in range(4)], protocol="HTTP",
+                     name="web", healthy=True, now=0.0,
+                     load_balancing_algorithm_type="weighted_random",
+                     load_balancing_algorithm_anomaly_mitigation="on")
+    alb = ApplicationLoadBalancer([tg], seed=5, clock=Tick())
+    alb.add_listener(80, "HTTP", default_actions=[{"Type": "forward", "TargetGroupArn": "web"}])
+    errors = []
+
+    def work():
+        try:
+            for _ in range(10000):
+                d = alb.route(REQ)
+                alb.complete(d, 500 if d.target.id == "t0" else 200)
+        except Exception as exc:            # pragma: no cover - the failure being tested
+            errors.append(exc)
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert detection(alb)["t0"] == {"Result": "anomalous", "MitigationInEffect": "yes"}
+    assert all(detection(alb)[f"t{i}"]["Result"] == "normal" for i in (1, 2, 3))
