@@ -286,7 +286,7 @@ class TargetGroup(PickleWithoutLock):
         self._deadline: list[float] = []       # end of draining / unhealthy.draining
         self._last_check: list[float] = []
         # Out-of-order health observations (observe): per target, the results not yet
-        # folded, sorted by (start time, ok), the state after each and the state
+        # folded, sorted by start time (stable), the state after each and the state
         # before the first of them (code, successes, failures, deadline); the newest
         # start time seen.
         self._pending: list[list[tuple[float, bool]]] = []
@@ -510,9 +510,10 @@ class TargetGroup(PickleWithoutLock):
 
         Results may arrive out of order (checks overlap, routing moved the group's
         time past a check's start): each target's results are applied in the
-        order of their start times (a failure first when two start together),
-        whatever the order of the calls, and ``now`` older than the group's latest
-        time is accepted without moving it back. The reordering window is the
+        order of their start times,
+        whatever the order of the calls (results that started at the same time in
+        the order of the calls), and ``now`` older than the group's latest time is
+        accepted without moving it back. The reordering window is the
         health check interval: a result is ordered among the target's results
         that started at most ``interval_seconds`` before the newest one (and at
         most :data:`REORDER_CAP` of them); an older one is applied after those
@@ -539,7 +540,7 @@ class TargetGroup(PickleWithoutLock):
         if not pending:
             self._base[j] = (code, self._ok[j], self._fail[j], self._deadline[j])
             self._after[j] = []
-        i = bisect.bisect_right(pending, (t, ok))
+        i = bisect.bisect_right(pending, t, key=_start)      # equal times: call order
         pending.insert(i, (t, ok))
         if t > self._newest[j]:
             self._newest[j] = t
@@ -761,6 +762,10 @@ class TargetGroup(PickleWithoutLock):
     def __repr__(self) -> str:
         counts = {n: int(np.count_nonzero(self._codes == c)) for c, n in enumerate(STATE_NAMES)}
         return f"<TargetGroup {self.name!r} {self.protocol}: {counts}>"
+
+
+def _start(result: tuple[float, bool]) -> float:
+    return result[0]
 
 
 def _udp(protocol: str) -> bool:

@@ -1,7 +1,7 @@
 """Automatic target weights and ordered health observations: per-call cost, side by side
 in one process, interleaved rounds, min and median of the rounds. Run:
 
-    python benchmarks/bench_anomaly.py [--rounds 15] [--n 20000]
+    python benchmarks/anomaly_cost.py [--rounds 15] [--n 20000]
 
 route + complete on a one-rule listener over 4 targets:
   rr release        round robin, Forward.release() (the one-call path complete had)
