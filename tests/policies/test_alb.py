@@ -487,7 +487,8 @@ def test_weighted_forward_shares_any_weights(weights):
 def test_plain_forward_makes_few_python_calls(slow_start):
     """The per-request path a proxy pays for most (one target group, no stickiness):
     route is route -> TargetGroupPools.forward -> TargetGroup.advance -> the Forward,
-    complete is one call; the selector calls are C. Counted, not timed."""
+    complete is two calls (the ALB's, which takes an outcome, and the release); the
+    selector calls are C. Counted, not timed."""
     import sys
     tg = TargetGroup([Target(f"i-{k}", "az-a") for k in range(4)], protocol="HTTP",
                      name="web", healthy=True, now=0.0,
@@ -508,6 +509,7 @@ def test_plain_forward_makes_few_python_calls(slow_start):
         alb.complete(out["d"])
     finally:
         sys.setprofile(None)
-    assert calls == ["route", "forward", "advance", "forward", "complete"], calls
+    # complete: the ALB's (which takes the outcome) and the one in _decisions
+    assert calls == ["route", "forward", "advance", "forward", "complete", "complete"], calls
     assert out["d"].completed and out["d"].set_cookies == ()
     assert alb.outstanding("web", out["d"].target.id) == 0

@@ -128,8 +128,10 @@ def test_other_validation():
     with pytest.raises(ValueError, match="table_size"):
         NetworkLoadBalancer(["a"], table_size=1000)
     tg = TargetGroup(zone_targets([("a", 1)]), protocol="TCP", now=0.0)
+    tg.observe("a0", True, now=-1.0)    # a check that started earlier: recorded
+    assert tg.now == 0.0
     with pytest.raises(ValueError, match="now"):
-        tg.observe("a0", True, now=-1.0).advance(-5.0)
+        tg.advance(-5.0)
     with pytest.raises(ValueError, match="already registered"):
         tg.register([Target("a0", "a")], now=0.0)
     with pytest.raises(KeyError, match="nope"):

@@ -64,7 +64,7 @@ def test_memory_is_bounded_by_history():
     assert hc.next_check_time(999_990.0) == 1_000_000.0
 
 
-def test_observations_older_than_the_history_are_refused_and_late_ones_fit():
+def test_observations_older_than_the_history_are_folded_and_late_ones_fit():
     hc = HealthCheck(failure_threshold=2, history=10)
     for i in range(30):
         hc.observe(True, now=float(i))
@@ -72,8 +72,8 @@ def test_observations_older_than_the_history_are_refused_and_late_ones_fit():
     hc.observe(False, now=25.7)
     assert not hc.is_healthy(25.8) and hc.is_healthy(25.4)
     assert hc.is_healthy(27.0)                        # 26 and 27 passed: healthy again
-    with pytest.raises(ValueError, match="now"):
-        hc.observe(False, now=5.0)                    # dropped long ago
+    hc.observe(False, now=5.0)    # dropped long ago: folded into the base, not refused
+    assert hc.is_healthy(27.0) and not hc.is_healthy(25.8)
 
 
 def test_checkers_healthy_when_more_than_18_percent_report_healthy():

@@ -18,6 +18,7 @@ import warnings
 from typing import Any
 
 from lbcore.elb._alb import ApplicationLoadBalancer, Listener
+from lbcore.elb._anomaly import AnomalySettings
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
                                     TARGET_GROUP_ATTRIBUTES, family_of_protocol,
                                     parse_attributes)
@@ -45,7 +46,7 @@ __all__ = [
     # layer 7
     "Request", "Headers", "Forward", "Redirect", "FixedResponse", "SetCookie",
     "Condition", "Rule", "RuleSet", "parse_condition", "parse_rule",
-    "ApplicationLoadBalancer", "Listener", "ClassicLoadBalancer",
+    "ApplicationLoadBalancer", "Listener", "ClassicLoadBalancer", "AnomalySettings",
 ]
 
 _RENAMED = {"HealthCheck": ("HealthCheckSettings", HealthCheckSettings)}

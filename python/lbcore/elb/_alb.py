@@ -18,11 +18,13 @@ import functools
 from typing import Any, Iterable, Mapping, Sequence
 
 from lbcore import WeightedRandom, hash_key
+from lbcore.elb._anomaly import (AnomalyDetector, AnomalySettings, check_outcome,
+                                 describe_target_health)
 from lbcore.elb._actions import (FixedResponseAction, ForwardAction, RedirectAction,
                                  int_field, parse_actions)
 from lbcore.elb._cookies import CookieCodec
-from lbcore.elb._decisions import (FixedResponse, HTTPDecision, Redirect, SetCookie,
-                                   complete, forward)
+from lbcore.elb._decisions import (FixedResponse, Forward, HTTPDecision, Redirect,
+                                   SetCookie, complete, forward)
 from lbcore.elb._pool import TargetGroupPools
 from lbcore.elb._request import Request
 from lbcore.elb._rules import Rule, RuleSet, parse_rule
@@ -56,15 +58,26 @@ class _TGState:
     cookies), stickiness settings and pools."""
 
     __slots__ = ("tg", "serial", "sticky", "sticky_seconds", "cookie_name", "app_cookie",
-                 "pools")
+                 "pools", "anomaly")
 
-    def __init__(self, key: Any, tg: TargetGroup, serial: int, seed: int) -> None:
+    def __init__(self, key: Any, tg: TargetGroup, serial: int, seed: int,
+                 anomaly: AnomalySettings) -> None:
         v = tg.attribute_values
         algorithm = v["load_balancing.algorithm.type"]
         slow_start = v["slow_start.duration_seconds"]
         if algorithm == "least_outstanding_requests" and slow_start:
             raise ValueError(f"target_groups[{key!r}]: slow_start.duration_seconds can't be "
                              f"used with least_outstanding_requests")
+        mitigation = v["load_balancing.algorithm.anomaly_mitigation"] == "on"
+        if mitigation and slow_start:
+            # ALB guide, routing algorithms: weighted random with anomaly mitigation
+            # does not support slow start mode (docs/alb.md, "Automatic target weights")
+            raise ValueError(f"target_groups[{key!r}]: slow_start.duration_seconds can't be "
+                             f"used with load_balancing.algorithm.anomaly_mitigation on")
+        # automatic target weights: detection on every weighted_random group,
+        # mitigation when anomaly_mitigation is on
+        self.anomaly: AnomalyDetector | None = AnomalyDetector(tg, mitigation, anomaly) \
+            if algorithm == "weighted_random" else None
         self.tg = tg
         self.serial = serial
         self.sticky: bool = v["stickiness.enabled"]
@@ -86,7 +99,7 @@ class _TGState:
         self.pools = TargetGroupPools(
             tg, algorithm, slow_start, functools.partial(_zone_seed, seed),
             cross_zone=tg.cross_zone is not False,      # ALB level: always on
-            fail_open=True, zone_fallback=True)
+            fail_open=True, zone_fallback=True, anomaly=self.anomaly)
 
 
 def _zone_seed(seed: int, zone: object) -> int:
@@ -102,13 +115,17 @@ class ApplicationLoadBalancer(PickleWithoutLock):
     ``seed``: every random choice (weighted target groups, weighted_random,
     LOR tie order) and the cookie tag key derive from it. ``clock``: where
     :meth:`route` reads ``now`` when it is not given (default
-    :func:`time.monotonic`).
+    :func:`time.monotonic`). ``anomaly``: lbcore's parameters of automatic target
+    weights for weighted_random target groups (an :class:`AnomalySettings`;
+    docs/alb.md, "Automatic target weights").
     Add listeners with :meth:`add_listener`; route with :meth:`route`, end a
-    forwarded request with :meth:`complete`.
+    forwarded request with :meth:`complete` (with its ``outcome`` to feed anomaly
+    detection).
     """
 
     def __init__(self, target_groups: Mapping[Any, TargetGroup] | Iterable[TargetGroup], *,
-                 seed: int = 0, clock: Clock | None = None) -> None:
+                 seed: int = 0, clock: Clock | None = None,
+                 anomaly: AnomalySettings | None = None) -> None:
         if isinstance(target_groups, Mapping):
             items = list(target_groups.items())
         else:
@@ -118,7 +135,13 @@ class ApplicationLoadBalancer(PickleWithoutLock):
         self.seed = seed
         self._clock = check_clock(clock)
         self._cookies = CookieCodec(seed)
+        if anomaly is None:
+            anomaly = AnomalySettings()
+        elif not isinstance(anomaly, AnomalySettings):
+            raise TypeError(f"anomaly must be an AnomalySettings, got {type(anomaly).__name__}")
+        self.anomaly_settings = anomaly
         self._tgs: dict[Any, _TGState] = {}
+        self._detectors: dict[int, AnomalyDetector] = {}    # id(target group) -> ATW
         for key, tg in items:
             if not isinstance(tg, TargetGroup):
                 raise TypeError(f"target_groups[{key!r}] must be a TargetGroup")
@@ -127,8 +150,10 @@ class ApplicationLoadBalancer(PickleWithoutLock):
                                  f"for an ALB, got {tg.protocol}")
             if key in self._tgs:
                 raise ValueError(f"target_groups: {key!r} given twice")
-            self._tgs[key] = _TGState(key, tg, len(self._tgs),
-                                      self._derive_seed(f"tg:{key}"))
+            s = self._tgs[key] = _TGState(key, tg, len(self._tgs),
+                                          self._derive_seed(f"tg:{key}"), anomaly)
+            if s.anomaly is not None:
+                self._detectors[id(tg)] = s.anomaly
         self._listeners: dict[int, Listener] = {}
         self._nactions = 0
         # The thread rule: one ALB may be shared by threads. route and add_listener hold
@@ -294,9 +319,49 @@ class ApplicationLoadBalancer(PickleWithoutLock):
                 if isinstance(rule.action, ForwardAction) for s in rule.action.states}
         return all(s.tg.has_healthy(t) for s in used.values())
 
-    # End a forwarded request (a no-op for redirects and fixed responses): one
-    # call into _decisions per completion, no method of this class in between.
-    complete = staticmethod(complete)
+    def complete(self, decision: HTTPDecision, outcome: int | str | None = None, *,
+                 now: float | None = None) -> None:
+        """End a forwarded request (a no-op for redirects and fixed responses).
+
+        ``outcome``: how it ended, for the automatic target weights of a
+        weighted_random target group: the HTTP status code the target sent (5xx
+        counts as an error), ``"connection_error"`` or ``"timeout"``; at ``now``
+        (omitted: the load balancer's clock). None: not reported (the request only
+        stops being counted)."""
+        if outcome is None:
+            complete(decision)
+            return
+        if type(outcome) is int and 100 <= outcome <= 599:
+            error = outcome >= 500
+        else:
+            error = check_outcome(outcome)          # or TypeError/ValueError
+        if type(decision) is not Forward and not isinstance(decision, Forward):
+            complete(decision)          # redirects, fixed responses: nothing to report
+            return
+        with self._lock:
+            if now is None:
+                now = self._clock()
+            if type(now) is not float or now - now != 0.0:     # not a finite float
+                now = check_now(now)
+            complete(decision)
+            detector = self._detectors.get(id(decision.target_group))
+            if detector is not None:
+                detector.record(decision.index, error, now)
+
+    def describe_target_health(self, target_group_key: Any,
+                               now: float | None = None) -> list[dict[str, Any]]:
+        """``describe_target_health(TargetGroupArn=...)['TargetHealthDescriptions']``
+        of one target group: each registered or draining target's ``Target`` and
+        ``TargetHealth.State`` and, on a weighted_random group, its
+        ``AnomalyDetection`` (``Result`` normal | anomalous, ``MitigationInEffect``
+        yes | no) as this load balancer's automatic target weights see it."""
+        try:
+            s = self._tgs[target_group_key]
+        except (KeyError, TypeError):
+            raise KeyError(f"target_group_key: {target_group_key!r} is not a target group "
+                           f"of this load balancer") from None
+        with self._lock:
+            return describe_target_health(s.tg, s.anomaly, now)
 
     def outstanding(self, target_group_key: Any, target_id: str | int) -> int:
         """Requests forwarded to a target and not completed (LOR target groups)."""

@@ -80,6 +80,12 @@ class Forward:
         self.rewritten = rewritten
 
     @property
+    def index(self) -> int:
+        """The target's dense index in its target group (-1: not made by a load
+        balancer)."""
+        return self._index
+
+    @property
     def completed(self) -> bool:
         """Whether the request was completed (``complete`` was called)."""
         return self._release is _RELEASED

@@ -11,12 +11,15 @@ into the selector.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from lbcore import LeastOutstanding, RequestSelector, RoundRobin, WeightedRandom
 from lbcore.elb._decisions import Forward, forward, uncounted
 from lbcore.elb._targets import Target, TargetGroup
 from lbcore.elb._zones import scope_pool
+
+if TYPE_CHECKING:
+    from lbcore.elb._anomaly import AnomalyDetector
 
 __all__ = ["Pool", "TargetGroupPools", "ALGORITHMS"]
 
@@ -34,15 +37,18 @@ class Pool:
     counted by the selector until ``release(index)``. The selector is called
     through the :class:`lbcore.RequestSelector` protocol only (``pick_index(now)``,
     ``acquire_at_index(i, now=)``, ``release_index(i)``, ``add(i, now=)``,
-    ``sync_available(mask, now=)``), whatever the algorithm.
+    ``sync_available(mask, now=)``), whatever the algorithm. ``anomaly``: the
+    target group's automatic target weights (weighted_random only), whose weights
+    a new selector starts with.
     """
 
     __slots__ = ("tg", "algorithm", "slow_start", "zone", "seed", "fail_open_allowed",
                  "kernel", "version", "avail", "any", "fail_open", "targets", "draw",
-                 "release")
+                 "release", "anomaly")
 
     def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float, zone: str | None,
-                 seed: int, fail_open: bool = True) -> None:
+                 seed: int, fail_open: bool = True,
+                 anomaly: AnomalyDetector | None = None) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"load_balancing.algorithm.type must be one of "
                              f"{', '.join(ALGORITHMS)}, got {algorithm!r}")
@@ -60,6 +66,7 @@ class Pool:
         self.targets: list[Target] = []
         self.draw: Callable[[float], int] = _none_eligible
         self.release: Callable[[int], object] = uncounted
+        self.anomaly = anomaly
 
     def _make_kernel(self, n: int) -> RequestSelector:
         ts = list(range(n))
@@ -67,7 +74,8 @@ class Pool:
         if self.algorithm == "round_robin":
             k = RoundRobin(ts, slow_start_seconds=self.slow_start)
         elif self.algorithm == "weighted_random":
-            k = WeightedRandom(ts, [1.0] * n, seed=self.seed, slow_start_seconds=self.slow_start)
+            weights = [1.0] * n if self.anomaly is None else self.anomaly.weights(n)
+            k = WeightedRandom(ts, weights, seed=self.seed, slow_start_seconds=self.slow_start)
         else:
             k = LeastOutstanding(ts, seed=self.seed)
         self.draw, self.release = k.pick_index, k.release_index
@@ -141,15 +149,18 @@ class TargetGroupPools:
 
     ``seed_for(zone or None)`` gives each pool's selector seed. ``zone_fallback``:
     a request whose zone has no eligible target is served from every zone (the
-    ALB; AWS would have taken that zone's node out of DNS).
+    ALB; AWS would have taken that zone's node out of DNS). ``anomaly``: the
+    automatic target weights of a weighted_random group (every pool's selector
+    follows its weights).
     """
 
     __slots__ = ("tg", "algorithm", "slow_start", "seed_for", "cross_zone", "fail_open",
-                 "zone_fallback", "pools")
+                 "zone_fallback", "pools", "anomaly")
 
     def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float,
                  seed_for: Callable[[str | None], int], *, cross_zone: bool,
-                 fail_open: bool, zone_fallback: bool) -> None:
+                 fail_open: bool, zone_fallback: bool,
+                 anomaly: AnomalyDetector | None = None) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"load_balancing.algorithm.type must be one of "
                              f"{', '.join(ALGORITHMS)}, got {algorithm!r}")
@@ -161,12 +172,15 @@ class TargetGroupPools:
         self.fail_open = fail_open
         self.zone_fallback = zone_fallback
         self.pools: dict[str | None, Pool] = {}
+        self.anomaly = anomaly
+        if anomaly is not None:
+            anomaly.pools = self
 
     def _pool(self, key: str | None, now: float) -> Pool:
         pool = self.pools.get(key)
         if pool is None:
             pool = self.pools[key] = Pool(self.tg, self.algorithm, self.slow_start, key,
-                                          self.seed_for(key), self.fail_open)
+                                          self.seed_for(key), self.fail_open, self.anomaly)
         if pool.version != self.tg.version:
             pool.sync(now)
         return pool

@@ -21,10 +21,14 @@ target unhealthy.
 
 Time (docs/elb.md, "Time"): every method that changes state takes ``now``
 (seconds) or, when it is omitted, reads the group's clock (``clock=``, default
-:func:`time.monotonic`). Time never goes back.
+:func:`time.monotonic`). Time never goes back -- except for health observations:
+:meth:`TargetGroup.observe` takes the time the check *started*, which may be older
+than the group's latest time or than another result of the same target; results
+are ordered by that time, never rejected (see :meth:`TargetGroup.observe`).
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import operator
@@ -39,7 +43,7 @@ from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
 
 __all__ = ["Target", "TargetGroup", "HealthCheckSettings", "INITIAL", "HEALTHY",
            "UNHEALTHY", "DRAINING", "UNUSED", "UNHEALTHY_DRAINING", "UNAVAILABLE",
-           "STATE_NAMES", "REGISTERED", "Clock", "check_now", "check_clock"]
+           "STATE_NAMES", "REGISTERED", "REORDER_CAP", "Clock", "check_now", "check_clock"]
 
 INITIAL, HEALTHY, UNHEALTHY, DRAINING, UNUSED = 0, 1, 2, 3, 4
 UNHEALTHY_DRAINING, UNAVAILABLE = 5, 6
@@ -53,6 +57,9 @@ TargetId = Union[str, int]
 # a target's identity in its group, as in RegisterTargets: (Id, Port), the port
 # being the group's port when the target gives none
 TargetKey = Tuple[TargetId, Union[int, None]]
+# health observations kept per target for reordering (bounded memory); older ones
+# are folded into the target's checkpoint state
+REORDER_CAP = 64
 
 
 def check_now(now: object, name: str = "now") -> float:
@@ -278,6 +285,14 @@ class TargetGroup(PickleWithoutLock):
         self._fail: list[int] = []             # consecutive failures per target
         self._deadline: list[float] = []       # end of draining / unhealthy.draining
         self._last_check: list[float] = []
+        # Out-of-order health observations (observe): per target, the results not yet
+        # folded, sorted by start time (stable), the state after each and the state
+        # before the first of them (code, successes, failures, deadline); the newest
+        # start time seen.
+        self._pending: list[list[tuple[float, bool]]] = []
+        self._after: list[list[tuple[int, int, int, float]]] = []   # state after each
+        self._base: list[tuple[int, int, int, float]] = []
+        self._newest: list[float] = []
         self._now = -math.inf
         self._next_deadline = math.inf
         self.version = 0
@@ -451,11 +466,16 @@ class TargetGroup(PickleWithoutLock):
                 self._fail.append(0)
                 self._deadline.append(math.inf)
                 self._last_check.append(-math.inf)
+                self._pending.append([])
+                self._after.append([])
+                self._base.append((state, 0, 0, math.inf))
+                self._newest.append(-math.inf)
             else:
                 self._targets[j] = t
                 self._codes[j] = state
                 self._ok[j] = self._fail[j] = 0
                 self._deadline[j] = math.inf
+                self._pending[j] = []           # results before this are history
         self.version += 1
 
     def deregister(self, target_ids: Iterable[TargetId | TargetKey] | TargetId | TargetKey, *,
@@ -469,6 +489,7 @@ class TargetGroup(PickleWithoutLock):
             if self._codes[j] not in REGISTERED:
                 raise ValueError(f"target_ids: {self._targets[j].id!r} is not registered")
         for j in idx:
+            self._pending[j] = []
             self._deadline[j] = t + self.deregistration_delay
             self._codes[j] = UNUSED if self.deregistration_delay == 0 else DRAINING
             self._next_deadline = min(self._next_deadline, self._deadline[j])
@@ -477,7 +498,8 @@ class TargetGroup(PickleWithoutLock):
 
     def observe(self, target_id: TargetId | TargetKey, ok: bool, *, now: float | None = None,
                 latency: float | None = None) -> str:
-        """Feed one health check result for ``target_id`` at time ``now``.
+        """Feed one health check result for ``target_id``, ``now`` being the time
+        the check started (omitted: the group's clock).
 
         ``ok``: the check passed. A ``latency`` above the timeout counts as a
         failure. Draining, unused and unavailable (health checks disabled)
@@ -485,34 +507,89 @@ class TargetGroup(PickleWithoutLock):
         ``initial_healthy_threshold`` passes, an unhealthy one after
         ``healthy_threshold_count``. Returns the target's state name after the
         observation.
+
+        Results may arrive out of order (checks overlap, routing moved the group's
+        time past a check's start): each target's results are applied in the
+        order of their start times,
+        whatever the order of the calls (results that started at the same time in
+        the order of the calls), and ``now`` older than the group's latest time is
+        accepted without moving it back. The reordering window is the
+        health check interval: a result is ordered among the target's results
+        that started at most ``interval_seconds`` before the newest one (and at
+        most :data:`REORDER_CAP` of them); an older one is applied after those
+        already folded, never rejected. Registering, deregistering or
+        :meth:`set_health` start a target's history afresh.
         """
-        t = self._move_to(now)
+        t = self._clock() if now is None else now
+        if type(t) is not float or t - t != 0.0:      # not a finite float
+            t = check_now(t)
+        if t > self._now:
+            self.advance(t)
         j = self.index_of(target_id)
         if ok is not True and ok is not False:
             raise TypeError(f"ok must be a bool, got {type(ok).__name__}")
         if latency is not None:
             if check_now(latency, "latency") > self.health_check.timeout_seconds:
                 ok = False
-        code = self._codes[j]
+        code = self._codes.item(j)
         if code in (DRAINING, UNUSED, UNAVAILABLE):
             return STATE_NAMES[code]
-        self._last_check[j] = t
+        if t > self._last_check[j]:
+            self._last_check[j] = t
+        pending = self._pending[j]
+        if not pending:
+            self._base[j] = (code, self._ok[j], self._fail[j], self._deadline[j])
+            self._after[j] = []
+        i = bisect.bisect_right(pending, t, key=_start)      # equal times: call order
+        pending.insert(i, (t, ok))
+        if t > self._newest[j]:
+            self._newest[j] = t
+        return STATE_NAMES[self._replay(j, i)]
+
+    def _replay(self, j: int, i: int) -> int:
+        # the target's state after each pending result, from result i on (the ones
+        # before are unchanged); then the results older than the reordering window
+        # (or beyond the cap) are folded into the base state
         hc = self.health_check
-        if ok:
-            self._ok[j] += 1
-            self._fail[j] = 0
-            need = self.initial_healthy_threshold if code == INITIAL else \
-                hc.healthy_threshold_count
-            if code != HEALTHY and self._ok[j] >= need:
-                self._codes[j] = HEALTHY
-                self._deadline[j] = math.inf
-                self.version += 1
-        else:
-            self._fail[j] += 1
-            self._ok[j] = 0
-            if code in (INITIAL, HEALTHY) and self._fail[j] >= hc.unhealthy_threshold_count:
-                self._to_unhealthy(j, t)
-        return STATE_NAMES[self._codes[j]]
+        healthy_n, unhealthy_n = hc.healthy_threshold_count, hc.unhealthy_threshold_count
+        pending, after = self._pending[j], self._after[j]
+        code, n_ok, n_fail, deadline = after[i - 1] if i else self._base[j]
+        del after[i:]
+        for t, ok in pending[i:]:
+            if code == UNHEALTHY_DRAINING and t >= deadline:
+                code, deadline = UNHEALTHY, math.inf
+            if ok:
+                n_ok += 1
+                n_fail = 0
+                need = self.initial_healthy_threshold if code == INITIAL else healthy_n
+                if code != HEALTHY and n_ok >= need:
+                    code, deadline = HEALTHY, math.inf
+            else:
+                n_fail += 1
+                n_ok = 0
+                if code in (INITIAL, HEALTHY) and n_fail >= unhealthy_n:
+                    if self._unhealthy_drain > 0:
+                        code, deadline = UNHEALTHY_DRAINING, t + self._unhealthy_drain
+                    else:
+                        code = UNHEALTHY
+            after.append((code, n_ok, n_fail, deadline))
+        cut = self._newest[j] - hc.interval_seconds
+        folded = max(0, len(pending) - REORDER_CAP)
+        while folded < len(pending) and pending[folded][0] < cut:
+            folded += 1
+        if folded:
+            self._base[j] = after[folded - 1]
+            del pending[:folded], after[:folded]
+        self._ok[j], self._fail[j], self._deadline[j] = n_ok, n_fail, deadline
+        if self._codes.item(j) != code:
+            self._codes[j] = code
+            self.version += 1
+        if code == UNHEALTHY_DRAINING:
+            self._next_deadline = min(self._next_deadline, deadline)
+            if deadline <= self._now:
+                self._move_to(self._now)        # its drain ended already
+                return int(self._codes.item(j))
+        return code
 
     def _to_unhealthy(self, j: int, t: float) -> None:
         # NLB with target_health_state.unhealthy.draining_interval_seconds > 0:
@@ -538,6 +615,7 @@ class TargetGroup(PickleWithoutLock):
             if self._codes[j] not in REGISTERED:
                 raise ValueError(f"target_ids: {i!r} is not registered")
             self._ok[j] = self._fail[j] = 0
+            self._pending[j] = []
             if healthy:
                 self._codes[j] = HEALTHY
                 self._deadline[j] = math.inf
@@ -684,6 +762,10 @@ class TargetGroup(PickleWithoutLock):
     def __repr__(self) -> str:
         counts = {n: int(np.count_nonzero(self._codes == c)) for c, n in enumerate(STATE_NAMES)}
         return f"<TargetGroup {self.name!r} {self.protocol}: {counts}>"
+
+
+def _start(result: tuple[float, bool]) -> float:
+    return result[0]
 
 
 def _udp(protocol: str) -> bool:

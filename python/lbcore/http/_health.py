@@ -16,10 +16,9 @@ Load Balancer target groups"; the CreateTargetGroup API reference):
   group's state machine counts them).
 
 Time: a result is recorded at the time its check started (``clock()`` before the
-connection). The target group refuses a time older than the latest it has seen
-(routing advances it too), so a check that started before the group's latest time is
-recorded at that latest time instead; checks of one target never overlap, so each
-target's results keep their order.
+connection), even when routing has moved the target group's time past it since: the
+target group orders each target's results by their start times and never rejects one
+(:meth:`lbcore.elb.TargetGroup.observe`).
 """
 from __future__ import annotations
 
@@ -202,8 +201,7 @@ class HealthChecker:
             ok = await check_once(cfg, host, port, timeout)
             if tg.state(key) in ("draining", "unused"):
                 return                              # no longer checked
-            t = started if started >= tg.now else tg.now
-            state = tg.observe(key, ok, now=t)
+            state = tg.observe(key, ok, now=started)
             if self.on_result is not None:
                 self.on_result(tg, key, ok, state)
             await asyncio.sleep(max(0.0, every - (clock() - started)))

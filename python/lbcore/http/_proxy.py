@@ -22,8 +22,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, TextIO
 
-from lbcore.elb import (ApplicationLoadBalancer, FixedResponse, Forward, Redirect,
-                        TargetGroup)
+from lbcore.elb import (AnomalySettings, ApplicationLoadBalancer, FixedResponse, Forward,
+                        Redirect, TargetGroup)
 from lbcore.http._adapters import request_from_aiohttp, routing
 from lbcore.http._health import HealthCheckConfig, HealthChecker
 from lbcore.http._render import (forwarded_headers, render, set_cookie_headers,
@@ -87,9 +87,12 @@ def _list(doc: Mapping[str, Any], key: str) -> list[Any]:
 
 
 def load_config(doc: Mapping[str, Any], *, seed: int = 0,
-                clock: Callable[[], float] | None = None) -> ProxyConfig:
+                clock: Callable[[], float] | None = None,
+                anomaly: AnomalySettings | None = None) -> ProxyConfig:
     """Build the load balancers, listeners and target groups of a CONFIG document
-    (see the module docstring). Errors are ValueError naming the key."""
+    (see the module docstring). ``anomaly``: the automatic target weights
+    parameters of the load balancers (default :class:`~lbcore.elb.AnomalySettings`).
+    Errors are ValueError naming the key."""
     if not isinstance(doc, Mapping):
         raise ValueError("CONFIG must be a JSON object")
     warnings: list[str] = []
@@ -129,7 +132,7 @@ def load_config(doc: Mapping[str, Any], *, seed: int = 0,
                             f"serves application load balancers)")
             continue
         arn = lb["LoadBalancerArn"]
-        by_lb[arn] = ApplicationLoadBalancer(tgs, seed=seed, clock=clock)
+        by_lb[arn] = ApplicationLoadBalancer(tgs, seed=seed, clock=clock, anomaly=anomaly)
         names[arn] = arn.split(":loadbalancer/", 1)[-1]
     if not by_lb:
         raise ValueError("LoadBalancers: at least one application load balancer is needed")
@@ -291,12 +294,14 @@ class Proxy:
                     headers += extra
                     if not trace:
                         trace = extra[-1][1] if extra[-1][0] == "X-Amzn-Trace-Id" else ""
+                    outcome: int | str
                     try:
                         async with session_of().request(
                                 request.method, url, headers=headers, data=body or None,
                                 allow_redirects=False,
                                 skip_auto_headers=("User-Agent", "Accept-Encoding",
                                                    "Accept", "Content-Type")) as up:
+                            outcome = up.status
                             payload = await up.read()
                             t_status = up.status
                             t_time = time.perf_counter() - t1
@@ -309,9 +314,14 @@ class Proxy:
                     except asyncio.TimeoutError:
                         resp = _error(504)
                         error = "TargetTimeout"
+                        outcome = "timeout"
                     except (ClientError, OSError):
                         resp = _error(502)
                         error = "TargetConnectionError"
+                        outcome = "connection_error"
+                    if cycle is None:
+                        # the outcome feeds automatic target weights (weighted_random)
+                        alb.complete(d, outcome)
                     action = "forward"
                 else:
                     r = render(d)

@@ -108,8 +108,15 @@ class _Timeline:
 
     def add(self, t: float, ok: bool) -> None:
         if t < self.base_time:
-            raise ValueError(f"now: {t} is older than the {self.cap} observations kept "
-                             f"(history); the oldest kept is at {self.times[0]}")
+            # older than every kept observation: ordered as far as memory allows, it
+            # counts as the newest of the dropped ones (never rejected)
+            window = (self.base_oks + [ok])[-self.k:]
+            if len(window) == self.k and (all(window) or not any(window)):
+                self.base_state = window[0]
+            self.base_oks = window[-(self.k - 1):] if self.k > 1 else []
+            for j in range(len(self.times)):
+                self.states[j] = self._step(j)
+            return
         i = bisect.bisect_right(self.times, t)
         self.times.insert(i, t)
         self.oks.insert(i, ok)
@@ -162,9 +169,10 @@ class HealthCheck(PickleWithoutLock):
     is one aggregated result per observation.
 
     ``history``: observations kept per checker (default 256; memory is bounded by it).
-    An observation older than every kept one is rejected (ValueError naming ``now``);
-    ``is_healthy`` at a time before the kept history gives the status the dropped
-    observations left.
+    An observation older than every kept one is not rejected: it counts as the newest
+    of the dropped ones (the status they left, and so every kept one after it, is
+    recomputed); ``is_healthy`` at a time before the kept history gives the status the
+    dropped observations left.
     ``clock``: where both read ``now`` when it is omitted (default :func:`time.monotonic`).
     (An ELB target group's health check settings are :class:`lbcore.elb.HealthCheckSettings`.)
     """
