@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import threading
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence, Tuple, Union
 
@@ -35,11 +36,12 @@ import numpy as np
 
 from lbcore.locking import PickleWithoutLock
 from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
-                                    parse_attributes)
+                                    modify_attributes, parse_attributes)
 
 __all__ = ["Target", "TargetGroup", "HealthCheckSettings", "INITIAL", "HEALTHY",
            "UNHEALTHY", "DRAINING", "UNUSED", "UNHEALTHY_DRAINING", "UNAVAILABLE",
-           "STATE_NAMES", "REGISTERED", "Clock", "check_now", "check_clock"]
+           "STATE_NAMES", "REGISTERED", "Clock", "check_now", "check_clock",
+           "check_alb_attributes"]
 
 INITIAL, HEALTHY, UNHEALTHY, DRAINING, UNUSED = 0, 1, 2, 3, 4
 UNHEALTHY_DRAINING, UNAVAILABLE = 5, 6
@@ -74,6 +76,15 @@ def check_clock(clock: Clock | None) -> Clock:
         raise TypeError(f"clock must be a callable returning seconds, got "
                         f"{type(clock).__name__}")
     return clock
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    # a TargetGroup method that holds the group's lock (the thread rule)
+    @functools.wraps(method)
+    def call(self: TargetGroup, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return call
 
 
 class Target:
@@ -236,15 +247,7 @@ class TargetGroup(PickleWithoutLock):
         self.port = port
         self.attribute_values, self.attributes = parse_attributes(
             TARGET_GROUP_ATTRIBUTES, self.family, protocol, attributes, kwargs)
-        v = self.attribute_values
-        if self.family == "gwlb" and (v["target_failover.on_deregistration"]
-                                      != v["target_failover.on_unhealthy"]):
-            raise ValueError("target_failover.on_deregistration and target_failover.on_unhealthy "
-                             "must be set to the same value")
-        if self.family == "nlb" and _udp(protocol) and \
-                v["target_health_state.unhealthy.connection_termination.enabled"]:
-            raise ValueError("target_health_state.unhealthy.connection_termination.enabled "
-                             "can't be enabled for UDP and TCP_UDP target groups")
+        _check_combination(self.family, protocol, self.attribute_values)
         if health_check is None:
             health_check = HealthCheckSettings(protocol)
         elif not isinstance(health_check, HealthCheckSettings):
@@ -281,6 +284,12 @@ class TargetGroup(PickleWithoutLock):
         self._now = -math.inf
         self._next_deadline = math.inf
         self.version = 0
+        # bumped by set_attributes: load balancers re-read what they derive from the
+        # attributes (algorithm, stickiness) when it moves
+        self.attributes_version = 0
+        # The thread rule: every method that changes the group (registration, health,
+        # attributes, time) holds this lock; advance's fast path only moves ``now`` on.
+        self._lock = threading.Lock()
         if targets:
             if now is None:
                 self._register(targets, healthy)
@@ -315,6 +324,34 @@ class TargetGroup(PickleWithoutLock):
     def attribute_list(self) -> list[dict[str, str]]:
         """The attributes as DescribeTargetGroupAttributes returns them."""
         return [{"Key": k, "Value": v} for k, v in self.attributes.items()]
+
+    def set_attributes(self, attributes: Sequence[Mapping[str, str]] | Mapping[str, str]
+                       | None = None, *, now: float | None = None,
+                       **kwargs: str | int | bool) -> TargetGroup:
+        """ModifyTargetGroupAttributes at ``now`` (omitted: the group's clock): change
+        the attributes given (same forms as the constructor); the others keep their
+        values. The result is checked as a whole, as at creation (and, for an ALB
+        target group, against :func:`check_alb_attributes`); nothing changes when it
+        is rejected. Targets, health and the load balancers' state (outstanding
+        requests, cookies, connection tables) are kept: the load balancers using the
+        group apply the new values from their next decision (docs/elb.md, "Changing a
+        running balancer"). A new ``deregistration_delay.timeout_seconds`` applies to
+        targets deregistered from then on; targets already draining keep the deadline
+        they got (AWS does not say; lbcore's choice)."""
+        with self._lock:
+            values, merged_strings = modify_attributes(
+                TARGET_GROUP_ATTRIBUTES, self.family, self.protocol, self.attributes,
+                attributes, kwargs)
+            _check_combination(self.family, self.protocol, values)
+            if self.family == "alb":
+                check_alb_attributes(values, "attributes")
+            self._move_to(now)
+            self.attribute_values, self.attributes = values, merged_strings
+            self._unhealthy_drain = float(values.get(
+                "target_health_state.unhealthy.draining_interval_seconds", 0))
+            self.attributes_version += 1
+            self.version += 1
+        return self
 
     # ---------------------------------------------------------------- targets
     @property
@@ -389,7 +426,8 @@ class TargetGroup(PickleWithoutLock):
         if type(now) is float and self._now <= now < self._next_deadline:
             self._now = now          # fast path: nothing to do
             return self
-        self._move_to(now)
+        with self._lock:
+            self._move_to(now)
         return self
 
     def _move_to(self, now: object) -> float:
@@ -415,6 +453,7 @@ class TargetGroup(PickleWithoutLock):
             self._next_deadline = nxt
         return t
 
+    @_locked
     def register(self, targets: Iterable[Target] | Target, *, now: float | None = None,
                  healthy: bool = False) -> TargetGroup:
         """Register targets (``Target`` objects); a draining or unused target
@@ -458,6 +497,7 @@ class TargetGroup(PickleWithoutLock):
                 self._deadline[j] = math.inf
         self.version += 1
 
+    @_locked
     def deregister(self, target_ids: Iterable[TargetId | TargetKey] | TargetId | TargetKey, *,
                    now: float | None = None) -> TargetGroup:
         """Start deregistering: ``draining`` for the deregistration delay, then ``unused``."""
@@ -475,6 +515,7 @@ class TargetGroup(PickleWithoutLock):
         self.version += 1
         return self
 
+    @_locked
     def observe(self, target_id: TargetId | TargetKey, ok: bool, *, now: float | None = None,
                 latency: float | None = None) -> str:
         """Feed one health check result for ``target_id`` at time ``now``.
@@ -525,6 +566,7 @@ class TargetGroup(PickleWithoutLock):
             self._codes[j] = UNHEALTHY
         self.version += 1
 
+    @_locked
     def set_health(self, target_ids: Iterable[TargetId | TargetKey] | TargetId | TargetKey,
                    healthy: bool, *,
                    now: float | None = None) -> TargetGroup:
@@ -546,6 +588,7 @@ class TargetGroup(PickleWithoutLock):
         self.version += 1
         return self
 
+    @_locked
     def due(self, now: float | None = None) -> list[TargetId | TargetKey]:
         """Ids of registered targets whose next health check is due at ``now``."""
         t = self._move_to(now)
@@ -557,12 +600,14 @@ class TargetGroup(PickleWithoutLock):
     # Queries: given ``now``, they first advance to it; without it they report the
     # state as of the latest time the group has seen (a query does not read the clock).
     # A target is named by its id, or by (id, port) when its id is on several ports.
+    @_locked
     def state(self, target_id: TargetId | TargetKey, now: float | None = None) -> str:
         """The state name of one target (after advancing to ``now`` if given)."""
         if now is not None:
             self._move_to(now)
         return STATE_NAMES[self._codes[self.index_of(target_id)]]
 
+    @_locked
     def states(self, now: float | None = None) -> dict[TargetId | TargetKey, str]:
         """{target id: state name} for every target ever registered."""
         if now is not None:
@@ -587,11 +632,13 @@ class TargetGroup(PickleWithoutLock):
         mask: np.ndarray = np.isin(self._codes, REGISTERED)
         return mask
 
+    @_locked
     def has_healthy(self, now: float | None = None) -> bool:
         if now is not None:
             self._move_to(now)
         return bool(np.any(self._codes == HEALTHY))
 
+    @_locked
     def is_empty(self, now: float | None = None) -> bool:
         """True when no target is registered (draining targets don't count)."""
         if now is not None:
@@ -688,3 +735,35 @@ class TargetGroup(PickleWithoutLock):
 
 def _udp(protocol: str) -> bool:
     return protocol in ("UDP", "TCP_UDP")
+
+
+def _check_combination(family: str, protocol: str, v: Mapping[str, Any]) -> None:
+    # attribute values that are valid alone but not together (CreateTargetGroup and
+    # ModifyTargetGroupAttributes reject them alike)
+    if family == "gwlb" and (v["target_failover.on_deregistration"]
+                             != v["target_failover.on_unhealthy"]):
+        raise ValueError("target_failover.on_deregistration and target_failover.on_unhealthy "
+                         "must be set to the same value")
+    if family == "nlb" and _udp(protocol) and \
+            v["target_health_state.unhealthy.connection_termination.enabled"]:
+        raise ValueError("target_health_state.unhealthy.connection_termination.enabled "
+                         "can't be enabled for UDP and TCP_UDP target groups")
+
+
+def check_alb_attributes(v: Mapping[str, Any], where: str) -> None:
+    """The ALB's rules on a target group's attribute values, ValueError prefixed
+    ``where``: slow start can't be used with least_outstanding_requests; stickiness
+    needs cross-zone load balancing (ALB guide, cross-zone load balancing for
+    target groups); app_cookie stickiness needs its cookie name."""
+    if v["load_balancing.algorithm.type"] == "least_outstanding_requests" and \
+            v["slow_start.duration_seconds"]:
+        raise ValueError(f"{where}: slow_start.duration_seconds can't be used with "
+                         f"least_outstanding_requests")
+    sticky = v["stickiness.enabled"]
+    if sticky and v.get("load_balancing.cross_zone.enabled") == "false":
+        raise ValueError(f"{where}: stickiness.enabled needs cross-zone load balancing "
+                         f"(load_balancing.cross_zone.enabled is false)")
+    if sticky and v["stickiness.type"] == "app_cookie" and \
+            not v["stickiness.app_cookie.cookie_name"]:
+        raise ValueError(f"{where}: stickiness.app_cookie.cookie_name is required for "
+                         f"app_cookie stickiness")
