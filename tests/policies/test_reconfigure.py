@@ -82,7 +82,7 @@ def test_algorithm_change_keeps_outstanding_counts(a, b):
     alb = alb_of(tg)
     held = [alb.route(Request(), 1.0) for _ in range(7)]
     before = {t: alb.outstanding("web", t) for t in ("t0", "t1", "t2")}
-    tg.set_attributes(load_balancing_algorithm_type=b, now=2.0)
+    tg.set_attributes(load_balancing_algorithm_type=b)
     assert tg.attribute_values["load_balancing.algorithm.type"] == b
     d = alb.route(Request(), 3.0)
     after = {t: alb.outstanding("web", t) for t in ("t0", "t1", "t2")}
@@ -98,8 +98,7 @@ def test_switch_to_lor_steers_by_requests_from_before_the_switch():
     alb = alb_of(tg)
     held = [alb.route(Request(), 1.0) for _ in range(2)]     # one each
     alb.complete(next(d for d in held if d.target.id == "t1"))
-    tg.set_attributes({"load_balancing.algorithm.type": "least_outstanding_requests"},
-                      now=2.0)
+    tg.set_attributes({"load_balancing.algorithm.type": "least_outstanding_requests"})
     # t0 still has its request from before the switch: LOR sends the next two to t1
     # t0 still has its request from before the switch: LOR sends the next one to t1
     assert alb.route(Request(), 3.0).target.id == "t1"
@@ -128,7 +127,7 @@ def test_set_attributes_rejects_unknown_and_bad_values():
 def test_new_deregistration_delay_applies_to_later_deregistrations():
     tg = web(3, deregistration_delay_timeout_seconds=100)
     tg.deregister("t0", now=1.0)
-    tg.set_attributes(deregistration_delay_timeout_seconds=10, now=2.0)
+    tg.set_attributes(deregistration_delay_timeout_seconds=10)
     tg.deregister("t1", now=3.0)
     assert tg.state("t1", 13.0) == "unused"
     assert tg.state("t0") == "draining" and tg.state("t0", 101.0) == "unused"
@@ -149,7 +148,7 @@ def test_lb_cookie_survives_registrations_deregistrations_and_algorithm_change()
     others = [x for x in ("t0", "t1", "t2", "t3") if x != t]
     tg.deregister(others[0], now=2.0)
     tg.register(Target("t7", AZ), now=3.0, healthy=True)
-    tg.set_attributes(load_balancing_algorithm_type="least_outstanding_requests", now=4.0)
+    tg.set_attributes(load_balancing_algorithm_type="least_outstanding_requests")
     for k in range(5):
         d = alb.route(Request(cookies={"AWSALB": cookie}), 5.0 + k)
         assert d.target.id == t
@@ -165,12 +164,12 @@ def test_stickiness_turned_on_and_off_at_run_time():
     alb = alb_of(tg)
     d = alb.route(Request(), 1.0)
     assert d.set_cookies == ()
-    tg.set_attributes(stickiness_enabled=True, now=2.0)
+    tg.set_attributes(stickiness_enabled=True)
     d = alb.route(Request(), 3.0)
     cookie = cookie_of(d)
     assert all(alb.route(Request(cookies={"AWSALB": cookie}), 4.0).target == d.target
                for _ in range(6))
-    tg.set_attributes(stickiness_enabled=False, now=5.0)
+    tg.set_attributes(stickiness_enabled=False)
     got = [alb.route(Request(cookies={"AWSALB": cookie}), 6.0) for _ in range(8)]
     assert all(x.set_cookies == () for x in got)
     assert len({x.target.id for x in got}) > 1       # round robin again
@@ -182,7 +181,7 @@ def test_app_cookie_stickiness_set_at_run_time():
     with pytest.raises(ValueError, match="cookie_name is required"):
         tg.set_attributes(stickiness_enabled=True, stickiness_type="app_cookie")
     tg.set_attributes(stickiness_enabled=True, stickiness_type="app_cookie",
-                      stickiness_app_cookie_cookie_name="SESSION", now=1.0)
+                      stickiness_app_cookie_cookie_name="SESSION")
     d = alb.route(Request(cookies={"SESSION": "s1"}), 2.0)
     c = cookie_of(d, "AWSALBAPP-0")
     for _ in range(4):
@@ -319,7 +318,7 @@ def test_interleavings_keep_every_lease_and_sticky_target(ops):
             alb.complete(open_.pop(arg % len(open_)))
         elif op == "algo":
             slow = {"slow_start_duration_seconds": 0}
-            tg.set_attributes(load_balancing_algorithm_type=arg, now=now, **slow)
+            tg.set_attributes(load_balancing_algorithm_type=arg, **slow)
         elif op == "dereg":
             tid = f"t{arg}"
             if tid in tg.states() and tg.state(tid) in ("healthy", "initial"):
@@ -330,7 +329,7 @@ def test_interleavings_keep_every_lease_and_sticky_target(ops):
             if tid not in tg.states() or tg.state(tid) in ("draining", "unused"):
                 tg.register(Target(tid, AZ), now=now, healthy=True)
         elif op == "sticky":
-            tg.set_attributes(stickiness_enabled=arg, now=now)
+            tg.set_attributes(stickiness_enabled=arg)
         elif op == "rule":
             alb.set_rule_priorities(80, {alb.listeners[80].rules[0].priority: arg + 1})
         held = Counter(d.target.id for d in open_)
@@ -358,7 +357,7 @@ def test_clb_instances_and_connection_draining_at_run_time():
     for d in held:
         clb.complete(d)
     assert clb.outstanding("i-0") == 0
-    clb.set_connection_draining(0, now=5.0)
+    clb.set_connection_draining(0)
     clb.deregister_instances("i-1", now=6.0)
     assert clb.instances.state("i-1") == "unused"
     with pytest.raises(ValueError):
@@ -381,8 +380,8 @@ def test_nlb_flows_to_registered_targets_survive_changes():
     first = {f: nlb.route(f, 1.0).target.id for f in fs}
     tg.register([Target("n8", AZ), Target("n9", AZ)], now=2.0, healthy=True)
     tg.deregister("n0", now=3.0)
-    tg.set_attributes(stickiness_enabled=True, now=4.0)
-    tg.set_attributes(deregistration_delay_timeout_seconds=10, now=5.0)
+    tg.set_attributes(stickiness_enabled=True)
+    tg.set_attributes(deregistration_delay_timeout_seconds=10)
     again = {f: nlb.route(f, 6.0).target.id for f in fs}
     assert again == first           # existing flows: n0 is draining, the rest registered
     new = flows(600)[200:]
@@ -396,7 +395,167 @@ def test_gwlb_flows_survive_registration_and_attribute_changes():
     fs = flows(150)
     first = {f: gw.route(f, 1.0).target.id for f in fs}
     tg.register(Target("g5", AZ), now=2.0, healthy=True)
-    tg.set_attributes(deregistration_delay_timeout_seconds=5, now=3.0)
+    tg.set_attributes(deregistration_delay_timeout_seconds=5)
     tg.deregister("g1", now=4.0)       # no_rebalance: its flows stay too
     assert {f: gw.route(f, 5.0).target.id for f in fs} == first
     assert "g1" not in {gw.route(f, 6.0).target.id for f in flows(400)[150:]}
+
+
+# ------------------------------------------------------------ API Gateway
+
+from lbcore.apigateway import ApiGateway  # noqa: E402
+
+
+def gateway():
+    g = ApiGateway()
+    g.add_stage("api", "prod", throttle={"rateLimit": 1, "burstLimit": 10},
+                method_settings={"/pets/GET": {"rateLimit": 2, "burstLimit": 4}})
+    g.add_usage_plan("gold", api_stages=[("api", "prod")],
+                     throttle={"rateLimit": 1, "burstLimit": 6})
+    g.add_api_key("k1", "gold", created=0.0)
+    return g
+
+
+def drain(g, key, resource, method, now, n):
+    return [g.check(key, resource, method, now).allowed for _ in range(n)]
+
+
+def test_unchanged_buckets_keep_their_tokens_exactly():
+    g = gateway()
+    drain(g, None, "/pets", "GET", 100.0, 3)         # method bucket: 4 -> 1
+    drain(g, None, "/owners", "GET", 100.0, 7)       # stage default: 10 -> 3
+    # the stage's /pets/GET setting changes; the stage default does not
+    g.update_stage("api", "prod", throttle={"rateLimit": 1, "burstLimit": 10},
+                   method_settings={"/pets/GET": {"rateLimit": 2, "burstLimit": 8}},
+                   now=100.0)
+    assert drain(g, None, "/owners", "GET", 100.0, 4) == [True] * 3 + [False]
+    # changed bucket: min(1 token, new burst 8) = 1 kept, then the new rate
+    assert drain(g, None, "/pets", "GET", 100.0, 2) == [True, False]
+    assert drain(g, None, "/pets", "GET", 101.0, 3) == [True, True, False]   # 2/s
+
+
+def test_changed_bucket_is_clamped_to_the_new_burst():
+    g = gateway()
+    drain(g, None, "/pets", "GET", 100.0, 1)         # 4 -> 3 tokens
+    g.update_stage("api", "prod", throttle={"rateLimit": 1, "burstLimit": 10},
+                   method_settings={"/pets/GET": {"rateLimit": 100, "burstLimit": 2}},
+                   now=100.0)
+    assert drain(g, None, "/pets", "GET", 100.0, 3) == [True, True, False]
+
+
+def test_fractional_tokens_round_down_when_moved():
+    g = gateway()
+    drain(g, None, "/pets", "GET", 100.0, 4)         # empty, refills 2/s
+    g.update_stage("api", "prod", throttle={"rateLimit": 1, "burstLimit": 10},
+                   method_settings={"/pets/GET": {"rateLimit": 1, "burstLimit": 4}},
+                   now=100.75)                       # held 1.5 tokens -> 1 kept
+    assert drain(g, None, "/pets", "GET", 100.75, 2) == [True, False]
+
+
+def test_usage_plan_update_and_key_removal():
+    g = gateway()
+    drain(g, "k1", "/owners", "GET", 100.0, 5)       # plan bucket 6 -> 1
+    g.update_usage_plan("gold", throttle={"rateLimit": 1, "burstLimit": 6}, now=100.0)
+    assert drain(g, "k1", "/owners", "GET", 100.0, 2) == [True, False]   # unchanged: kept
+    g.update_usage_plan("gold", throttle={"rateLimit": 1, "burstLimit": 20}, now=100.0)
+    assert drain(g, "k1", "/owners", "GET", 100.0, 1) == [False]        # 0 kept, not refilled
+    g.update_usage_plan("gold", api_stages=[{"apiId": "api", "stage": "prod", "throttle": {
+        "/owners/GET": {"rateLimit": 5, "burstLimit": 3}}}], now=101.0)
+    # a per-method plan limit newly applies: it starts full
+    assert drain(g, "k1", "/owners", "GET", 101.0, 3) == [True] * 3
+    g.remove_api_key("k1")
+    with pytest.raises(KeyError):
+        g.check("k1", "/owners", "GET", 102.0)
+    g.add_api_key("k1", "gold")
+    assert g.check("k1", "/owners", "GET", 102.0).allowed
+
+
+def test_gateway_updates_reject_bad_input_and_time_going_back():
+    g = gateway()
+    drain(g, None, "/pets", "GET", 100.0, 1)
+    with pytest.raises(KeyError):
+        g.update_stage("api", "nope")
+    with pytest.raises(KeyError):
+        g.update_usage_plan("silver")
+    with pytest.raises(KeyError):
+        g.update_usage_plan("gold", api_stages=[("api", "other")])
+    with pytest.raises(ValueError, match="time must not go back"):
+        g.update_stage("api", "prod", method_settings={
+            "/pets/GET": {"rateLimit": 2, "burstLimit": 9}}, now=50.0)
+    # nothing changed: the old limits still apply
+    assert drain(g, None, "/pets", "GET", 100.0, 4) == [True] * 3 + [False]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 6), st.integers(1, 6)),
+                max_size=12))
+def test_token_rule_against_a_reference(changes):
+    """Each step: some requests, then maybe new /pets/GET limits; tokens follow the
+    documented rule (floor(min(tokens, new burst)), new rate from the change)."""
+    from fractions import Fraction
+    g = ApiGateway()
+    rate, burst = 1, 4
+    g.add_stage("api", "prod", method_settings={"/pets/GET": {"rateLimit": rate,
+                                                              "burstLimit": burst}})
+    tokens, t = Fraction(burst), 0.0
+    for n, new_rate, new_burst in changes:
+        for _ in range(n):
+            ok = g.check(None, "/pets", "GET", t).allowed
+            assert ok == (tokens >= 1)
+            if ok:
+                tokens -= 1
+        g.update_stage("api", "prod", method_settings={
+            "/pets/GET": {"rateLimit": new_rate, "burstLimit": new_burst}}, now=t)
+        if (new_rate, new_burst) != (rate, burst):
+            tokens = Fraction(int(min(tokens, new_burst)))
+        rate, burst = new_rate, new_burst
+        t += 0.5
+        tokens = min(Fraction(burst), tokens + Fraction(rate) / 2)
+
+
+# ------------------------------------------------------------ threads
+
+def test_reconfiguring_while_four_threads_route_and_complete():
+    """The thread rule across reconfiguration: 4 threads route and complete through one
+    ALB (its clock read under its lock) while the main thread registers, deregisters,
+    changes the algorithm and stickiness and re-prioritises rules; every lease comes
+    back and the counts end at zero."""
+    import sys
+    import threading
+    tg = web(4, load_balancing_algorithm_type="least_outstanding_requests")
+    tg2 = web(2, "other")
+    alb = ApplicationLoadBalancer([tg, tg2], seed=5)
+    alb.add_listener(80, default_actions=[{"Type": "forward", "TargetGroupArn": "web"}],
+                     rules=[path_rule(1, "/o*", "other"), path_rule(2, "/w*", "web")])
+    errors, stop = [], threading.Event()
+
+    def worker(k):
+        try:
+            while not stop.is_set():
+                held = [alb.route(Request("GET", "/o" if (k + j) % 3 == 0 else "/w"))
+                        for j in range(5)]
+                for d in held:
+                    if hasattr(d, "target"):
+                        alb.complete(d)
+        except Exception as e:      # noqa: BLE001 - reported below
+            errors.append(e)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for i in range(40):
+            tg.set_attributes(load_balancing_algorithm_type=ALGOS[i % 3])
+            tg.set_attributes(stickiness_enabled=bool(i % 2))
+            alb.set_rule_priorities(80, {1: 3} if i % 2 == 0 else {3: 1})
+            alb.register_targets("web", Target(f"n{i}", AZ), healthy=True)
+            alb.deregister_targets("web", f"n{i}")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert all(alb.outstanding("web", t) == 0 for t in tg.states())
+    assert all(alb.outstanding("other", t) == 0 for t in tg2.states())

@@ -26,8 +26,8 @@ from lbcore.elb._decisions import (FixedResponse, HTTPDecision, Redirect, SetCoo
 from lbcore.elb._pool import TargetGroupPools
 from lbcore.elb._request import Request
 from lbcore.elb._rules import Rule, RuleSet, parse_rule
-from lbcore.elb._targets import (Clock, PickleWithoutLock, TargetGroup, check_alb_attributes,
-                                 check_clock, check_now)
+from lbcore.elb._targets import (Clock, PickleWithoutLock, Target, TargetGroup,
+                                 check_alb_attributes, check_clock, check_now)
 
 __all__ = ["ApplicationLoadBalancer", "Listener"]
 
@@ -296,6 +296,34 @@ class ApplicationLoadBalancer(PickleWithoutLock):
             self._tgs[key] = _TGState(key, target_group, len(self._tgs),
                                       self._derive_seed(f"tg:{key}"))
 
+    def _state_of(self, key: object) -> _TGState:
+        try:
+            return self._tgs[key]
+        except (KeyError, TypeError):
+            raise KeyError(f"target_group_key: no target group {key!r}") from None
+
+    def register_targets(self, target_group_key: Any, targets: Iterable[Target] | Target, *,
+                         now: float | None = None, healthy: bool = False) -> None:
+        """RegisterTargets on the target group ``target_group_key`` at ``now``
+        (omitted: the ALB's clock, read under its lock as :meth:`route` reads it, so
+        a registration from another thread never puts the group's clock past a
+        route's). New targets start ``initial`` (``healthy=True``: healthy)."""
+        with self._lock:
+            s = self._state_of(target_group_key)
+            s.tg.register(targets, now=self._clock() if now is None else now,
+                          healthy=healthy)
+
+    def deregister_targets(self, target_group_key: Any,
+                           target_ids: Iterable[Any] | Any, *,
+                           now: float | None = None) -> None:
+        """DeregisterTargets at ``now`` (omitted: the ALB's clock, as for
+        :meth:`register_targets`): the targets are ``draining`` for the group's
+        ``deregistration_delay.timeout_seconds`` (no new requests; requests in flight
+        complete and are released on their target), then ``unused``."""
+        with self._lock:
+            s = self._state_of(target_group_key)
+            s.tg.deregister(target_ids, now=self._clock() if now is None else now)
+
     def add_rule(self, port: int, rule: Mapping[str, Any]) -> Rule:
         """CreateRule: add ``rule`` (a ``describe_rules``-shaped dict with
         ``Priority``, ``Conditions``, ``Actions``, optional ``Transforms``) to the
@@ -363,11 +391,11 @@ class ApplicationLoadBalancer(PickleWithoutLock):
             lst = self._listener_at(port)
             rules = list(lst.ruleset.rules)
             moved: dict[int, int] = {}
-            for r, p in priorities.items():
-                i = self._rule_index(lst, r, "priorities")
+            for name, p in priorities.items():
+                i = self._rule_index(lst, name, "priorities")
                 if i in moved:
-                    raise ValueError(f"priorities: rule {r!r} given twice")
-                moved[i] = int_field(p, 1, 50000, f"priorities[{r!r}]")
+                    raise ValueError(f"priorities: rule {name!r} given twice")
+                moved[i] = int_field(p, 1, 50000, f"priorities[{name!r}]")
             for i, p in moved.items():
                 old = rules[i]
                 raw = dict(old.raw or {})

@@ -30,7 +30,7 @@ import math
 import operator
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Mapping, Sequence, Tuple, TypeVar, Union, cast
 
 import numpy as np
 
@@ -78,13 +78,16 @@ def check_clock(clock: Clock | None) -> Clock:
     return clock
 
 
-def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _locked(method: _Method) -> _Method:
     # a TargetGroup method that holds the group's lock (the thread rule)
     @functools.wraps(method)
     def call(self: TargetGroup, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             return method(self, *args, **kwargs)
-    return call
+    return cast(_Method, call)
 
 
 class Target:
@@ -326,16 +329,14 @@ class TargetGroup(PickleWithoutLock):
         return [{"Key": k, "Value": v} for k, v in self.attributes.items()]
 
     def set_attributes(self, attributes: Sequence[Mapping[str, str]] | Mapping[str, str]
-                       | None = None, *, now: float | None = None,
-                       **kwargs: str | int | bool) -> TargetGroup:
-        """ModifyTargetGroupAttributes at ``now`` (omitted: the group's clock): change
-        the attributes given (same forms as the constructor); the others keep their
+                       | None = None, **kwargs: str | int | bool) -> TargetGroup:
+        """ModifyTargetGroupAttributes: change the attributes given (same forms as the constructor); the others keep their
         values. The result is checked as a whole, as at creation (and, for an ALB
         target group, against :func:`check_alb_attributes`); nothing changes when it
         is rejected. Targets, health and the load balancers' state (outstanding
         requests, cookies, connection tables) are kept: the load balancers using the
-        group apply the new values from their next decision (docs/elb.md, "Changing a
-        running balancer"). A new ``deregistration_delay.timeout_seconds`` applies to
+        group apply the new values from their next decision, at its time (docs/elb.md,
+        "Changing a running balancer"); the change itself reads no clock. A new ``deregistration_delay.timeout_seconds`` applies to
         targets deregistered from then on; targets already draining keep the deadline
         they got (AWS does not say; lbcore's choice)."""
         with self._lock:
@@ -345,7 +346,6 @@ class TargetGroup(PickleWithoutLock):
             _check_combination(self.family, self.protocol, values)
             if self.family == "alb":
                 check_alb_attributes(values, "attributes")
-            self._move_to(now)
             self.attribute_values, self.attributes = values, merged_strings
             self._unhealthy_drain = float(values.get(
                 "target_health_state.unhealthy.draining_interval_seconds", 0))
