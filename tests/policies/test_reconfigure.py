@@ -559,3 +559,33 @@ def test_reconfiguring_while_four_threads_route_and_complete():
     assert errors == []
     assert all(alb.outstanding("web", t) == 0 for t in tg.states())
     assert all(alb.outstanding("other", t) == 0 for t in tg2.states())
+
+
+def test_gwlb_stickiness_type_change_rekeys_the_connection_table():
+    # documented in docs/elb.md: the table key follows stickiness.type, so flows
+    # pinned under the 5-tuple are placed again under the 2-tuple
+    from lbcore import Flows
+    tg = TargetGroup([Target(f"g{k}", AZ) for k in range(3)], protocol="GENEVE",
+                     name="gw", port=6081, healthy=True, now=0.0)
+    gw = GatewayLoadBalancer([AZ], tg, seed=4, table_size=1009)
+    fs = Flows.random(64, seed=3, protocols=(6,))
+    assert gw.route_many(fs, 1.0).new.all()
+    assert not gw.route_many(fs, 2.0).new.any()          # pinned
+    tg.set_attributes(stickiness_enabled=True, stickiness_type="source_ip_dest_ip")
+    assert gw.route_many(fs, 3.0).new.any()              # re-keyed: placed again
+    assert not gw.route_many(fs, 4.0).new.any()
+
+
+def test_pickled_balancer_keeps_counts_carried_over_an_algorithm_change():
+    import pickle
+    tg = web(3, load_balancing_algorithm_type="least_outstanding_requests")
+    alb = alb_of(tg)
+    held = [alb.route(Request(), 1.0) for _ in range(5)]
+    tg.set_attributes(load_balancing_algorithm_type="round_robin")
+    alb.complete(alb.route(Request(), 2.0))
+    copy = pickle.loads(pickle.dumps(alb))
+    counts = {t: alb.outstanding("web", t) for t in ("t0", "t1", "t2")}
+    assert {t: copy.outstanding("web", t) for t in counts} == counts
+    for d in held:
+        alb.complete(d)
+    assert all(alb.outstanding("web", t) == 0 for t in counts)
