@@ -83,8 +83,9 @@ class Pool:
         outstanding requests on the same targets. Leases made before still release
         on the old selector (their ``release`` is bound to it: complete stays one
         compiled call); each sync carries those releases over to the new one, and
-        until the last is back every pick syncs first. Slow start ramps restart
-        from ``now`` where they apply."""
+        until the last is back every pick syncs first. The new selector starts with
+        every eligible target at full weight: a slow start ramp in progress ends at
+        the change (as when targets are registered into a group with none settled)."""
         if algorithm not in ALGORITHMS:
             raise ValueError(f"load_balancing.algorithm.type must be one of "
                              f"{', '.join(ALGORITHMS)}, got {algorithm!r}")
