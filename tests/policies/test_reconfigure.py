@@ -491,22 +491,26 @@ def test_gateway_updates_reject_bad_input_and_time_going_back():
                 max_size=12))
 def test_token_rule_against_a_reference(changes):
     """Each step: some requests, then maybe new /pets/GET limits; tokens follow the
-    documented rule (floor(min(tokens, new burst)), new rate from the change)."""
+    documented rule (floor(min(tokens, new burst)), new rate from the change; a bucket
+    no request has used yet is created full at its first request)."""
     from fractions import Fraction
     g = ApiGateway()
     rate, burst = 1, 4
     g.add_stage("api", "prod", method_settings={"/pets/GET": {"rateLimit": rate,
                                                               "burstLimit": burst}})
     tokens, t = Fraction(burst), 0.0
+    used = False            # a bucket exists from its first request, full then
     for n, new_rate, new_burst in changes:
         for _ in range(n):
+            if not used:
+                tokens, used = Fraction(burst), True
             ok = g.check(None, "/pets", "GET", t).allowed
             assert ok == (tokens >= 1)
             if ok:
                 tokens -= 1
         g.update_stage("api", "prod", method_settings={
             "/pets/GET": {"rateLimit": new_rate, "burstLimit": new_burst}}, now=t)
-        if (new_rate, new_burst) != (rate, burst):
+        if used and (new_rate, new_burst) != (rate, burst):
             tokens = Fraction(int(min(tokens, new_burst)))
         rate, burst = new_rate, new_burst
         t += 0.5
