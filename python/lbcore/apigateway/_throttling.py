@@ -225,6 +225,11 @@ class ApiGateway(PickleWithoutLock):
         # so two threads resolving new resources at once must not both see one length.
         self._lock = threading.Lock()
 
+    def _forget_resolutions(self) -> None:
+        # a configuration change: every remembered request resolution may be stale
+        self._chains.clear()
+        self._fast.clear()
+
     # ------------------------------------------------------------ configuration
     def add_stage(self, api_id: str, stage: str, *, throttle: ThrottleLike | None = None,
                   method_settings: Mapping[str, ThrottleLike] | None = None) -> None:
@@ -236,8 +241,7 @@ class ApiGateway(PickleWithoutLock):
             if (api_id, stage) in self._stages:
                 raise ValueError(f"stage {api_id}/{stage} already exists")
             self._stages[(api_id, stage)] = st
-            self._chains.clear()
-            self._fast.clear()
+            self._forget_resolutions()
 
     def add_api(self, api_id: str, resources: Any) -> None:
         """The resources of REST API ``api_id`` (see :class:`Resources`: a mapping of
@@ -254,8 +258,7 @@ class ApiGateway(PickleWithoutLock):
             if api_id in self._apis:
                 raise ValueError(f"api {api_id!r} already has resources")
             self._apis[api_id] = res
-            self._chains.clear()
-            self._fast.clear()
+            self._forget_resolutions()
 
     @property
     def bucket_count(self) -> int:
@@ -303,6 +306,116 @@ class ApiGateway(PickleWithoutLock):
                 self._quota_period[self._key_quota[api_key]] = q.period
             self._key_created[api_key] = created
             self._keys[api_key] = plan
+
+    # ------------------------------------------------------------ reconfiguration
+    # docs/throttling.md, "Changing settings at run time": a change swaps in the new
+    # settings under the lock. A bucket whose identity and limits are unchanged keeps
+    # its tokens and clock exactly; one whose limits changed is moved to a new bucket
+    # that holds min(its tokens at ``now``, the new burst) rounded down to a whole token
+    # and refills at the new rate from ``now``; a level that newly applies starts full.
+    def update_stage(self, api_id: str, stage: str, *, throttle: ThrottleLike | None = None,
+                     method_settings: Mapping[str, ThrottleLike] | None = None,
+                     now: float | None = None) -> None:
+        """UpdateStage: the stage's throttling becomes ``throttle`` and
+        ``method_settings`` (as :meth:`add_stage` takes them: the whole set) at
+        ``now`` (UTC seconds; omitted: ``utc_clock``)."""
+        st = _Stage(_throttle(throttle, "throttle"), method_settings)
+        with self._lock:
+            if (api_id, stage) not in self._stages:
+                raise KeyError(f"unknown stage {(api_id, stage)!r}")
+            self._reconfigure(now, stages={(api_id, stage): st})
+
+    def update_usage_plan(self, name: str, *, throttle: ThrottleLike | None = None,
+                          api_stages: Sequence[Any] | None = None,
+                          now: float | None = None) -> None:
+        """UpdateUsagePlan: the plan's per-key ``throttle`` becomes the one given (None:
+        none) and, when ``api_stages`` is given, its stages and per-method throttles
+        become those (as :meth:`add_usage_plan` takes them); at ``now`` (UTC seconds;
+        omitted: ``utc_clock``). The quota and the keys are kept."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        thr = _throttle(throttle, "throttle")
+        with self._lock:
+            old = self._plans.get(name)
+            if old is None:
+                raise KeyError(f"unknown usage plan {name!r}")
+            plan = _Plan(name, thr, old.quota, () if api_stages is None else api_stages)
+            if api_stages is None:
+                plan.stages = old.stages
+            for k in plan.stages:
+                if k not in self._stages:
+                    raise KeyError(f"api_stages: unknown stage {k[0]}/{k[1]}")
+            self._reconfigure(now, plans={name: plan})
+
+    def remove_api_key(self, api_key: str) -> None:
+        """DeleteUsagePlanKey: ``api_key`` leaves its usage plan (requests with it are
+        then refused with KeyError, as unknown keys are); its buckets and quota are
+        dropped, so adding it again starts afresh."""
+        if not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+        with self._lock:
+            if api_key not in self._keys:
+                raise KeyError(f"unknown api_key {api_key!r}")
+            del self._keys[api_key]
+            self._key_quota.pop(api_key, None)
+            self._key_created.pop(api_key, None)
+            for ident in [i for i in self._bucket_of if i[0] != "method" and i[1] == api_key]:
+                del self._bucket_of[ident]
+            self._forget_resolutions()
+
+    def _settings_of(self, ident: tuple[Any, ...]) -> ThrottleSettings | None:
+        # the limits the current configuration gives a bucket identity (None: none
+        # applies to it now); the same choice as _resolve makes
+        if ident[0] == "method":
+            st = self._stages.get(ident[1])
+            if st is None:
+                return None
+            ts = st.methods.get(ident[2])
+            return ts if ts is not None else st.default
+        plan_name = self._keys.get(str(ident[1]))
+        if plan_name is None:
+            return None
+        plan = self._plans[plan_name]
+        if ident[0] == "plan":
+            return plan.throttle
+        per = plan.stages.get(ident[2], {})
+        return per.get(ident[3]) or per.get("*/*")
+
+    def _reconfigure(self, now: float | None, stages: Mapping[Any, _Stage] = {},
+                     plans: Mapping[str, _Plan] = {}) -> None:
+        # swap in new stages/plans at now, moving changed buckets (caller holds _lock);
+        # every check comes before the first change
+        t = _utc_now(self.utc_clock() if now is None else now)
+        old_stages, old_plans = dict(self._stages), dict(self._plans)
+        self._stages.update(stages)
+        self._plans.update(plans)
+        try:
+            moves = []
+            for ident, b in self._bucket_of.items():
+                ts = self._settings_of(ident)
+                was = self._bucket_info[b][1]
+                if ts is None or (ts.rate_limit, ts.burst_limit) == \
+                        (was.rate_limit, was.burst_limit):
+                    continue
+                try:
+                    held = self._tb.tokens(b, t, exact=True)
+                except ValueError:
+                    raise ValueError(f"now ({t}) is before the last request this "
+                                     f"gateway decided: time must not go back") from None
+                moves.append((ident, ts, min(held, ts.burst_limit)))
+        except BaseException:
+            self._stages, self._plans = old_stages, old_plans
+            raise
+        first = len(self._tb)
+        self._grow([ts for _, ts, _ in moves])
+        for k, (ident, ts, keep) in enumerate(moves):
+            b = first + k
+            cost = math.ceil(ts.burst_limit - keep)
+            if cost > 0:
+                self._tb.check(b, t, cost)
+            self._bucket_of[ident] = b
+            self._bucket_info[b] = (ident, ts)
+        self._forget_resolutions()
 
     def quota_remaining(self, api_key: str, now: float | None = None) -> int | None:
         """Requests ``api_key`` may still make in the quota period containing ``now``

@@ -196,6 +196,18 @@ class AnomalyDetector:
         var = p * (1.0 - p) * (1.0 / n + 1.0 / n_o)
         return var > 0 and (r - r_o) / math.sqrt(var) >= s.z_threshold
 
+    def set_mitigation(self, mitigation: bool, now: float) -> None:
+        """``anomaly_mitigation`` changed at run time: off restores every weight to 1
+        (detection goes on); on lets the next evaluations lower them again."""
+        self.mitigation = mitigation
+        if not mitigation:
+            changed = [j for j, w in enumerate(self.weight) if w != 1.0]
+            for j in changed:
+                self.weight[j] = 1.0
+            if changed:
+                self.version += 1
+                self.push(changed, now)
+
     def weights(self, n: int) -> list[float]:
         """The weights of dense indices ``0..n-1`` (1 = a normal target's)."""
         self._grow(n)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence, Union
 
-__all__ = ["parse_attributes", "attribute_kwarg_name", "TARGET_GROUP_ATTRIBUTES",
+__all__ = ["parse_attributes", "modify_attributes", "attribute_kwarg_name",
+           "TARGET_GROUP_ATTRIBUTES",
            "LOAD_BALANCER_ATTRIBUTES", "LISTENER_ATTRIBUTES", "family_of_protocol"]
 
 ALB, NLB, GWLB = "alb", "nlb", "gwlb"
@@ -334,3 +335,21 @@ def parse_attributes(specs: AttributeSpecs, family: str, protocol: str | None = 
                          f"load_balancing.algorithm.type weighted_random, got "
                          f"{values['load_balancing.algorithm.type']!r}")
     return values, strings
+
+
+def modify_attributes(specs: AttributeSpecs, family: str, protocol: str | None,
+                      current: Mapping[str, str], attributes: AttributeInput = None,
+                      kwargs: Mapping[str, Any] | None = None,
+                      what: str = "attributes") -> tuple[dict[str, Any], dict[str, str]]:
+    """The Modify*Attributes step: ``current`` (the API strings in force) with the
+    keys that ``attributes``/``kwargs`` give replaced, validated as a whole by
+    :func:`parse_attributes` -> ``(values, strings)``."""
+    _, strings = parse_attributes(specs, family, protocol, attributes, kwargs, what)
+    changed = set()
+    if attributes is not None:
+        changed |= set(attributes) if isinstance(attributes, Mapping) else \
+            {a["Key"] for a in attributes}
+    changed |= {k for k in specs if attribute_kwarg_name(k) in (kwargs or {})}
+    merged = dict(current)
+    merged.update({k: strings[k] for k in changed})
+    return parse_attributes(specs, family, protocol, merged, None, what)

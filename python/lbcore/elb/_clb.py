@@ -185,6 +185,35 @@ class ClassicLoadBalancer(PickleWithoutLock):
             return forward(self.instances, pool.targets[idx], tuple(cookies), None, False,
                            pool.release, idx)
 
+    # ------------------------------------------------------------ reconfiguration
+    # docs/elb.md, "Changing a running balancer": the instances' target group changes in
+    # place, so outstanding requests, cookies (AWSELB names an instance by its index,
+    # never reused) and health are kept.
+    def register_instances(self, instances: Iterable[Target] | Target, *,
+                           now: float | None = None, healthy: bool = False) -> None:
+        """RegisterInstancesWithLoadBalancer at ``now`` (omitted: the CLB's clock, read
+        under its lock as :meth:`route` reads it): new instances start as ``initial``
+        (or healthy with ``healthy=True``)."""
+        with self._lock:
+            self.instances.register(instances, now=self._clock() if now is None else now,
+                                    healthy=healthy)
+
+    def deregister_instances(self, instance_ids: Iterable[str | int] | str | int, *,
+                             now: float | None = None) -> None:
+        """DeregisterInstancesFromLoadBalancer: no new requests or connections; with
+        connection draining (``connection_draining_timeout`` > 0) the instance is
+        ``draining`` for the timeout while in-flight requests complete, else ``unused``
+        at once (CLB guide, "Configure connection draining")."""
+        with self._lock:
+            self.instances.deregister(instance_ids,
+                                      now=self._clock() if now is None else now)
+
+    def set_connection_draining(self, timeout: int) -> None:
+        """The ``ConnectionDraining`` attribute's ``Timeout`` (0 = disabled; 1–3600 s):
+        applies to instances deregistered from then on."""
+        with self._lock:
+            self.instances.set_attributes(deregistration_delay_timeout_seconds=timeout)
+
     def is_healthy(self, now: float | None = None) -> bool:
         """Route 53 alias EvaluateTargetHealth: healthy when at least one instance
         is healthy at ``now`` (omitted: the CLB's clock) -- "if ... no EC2

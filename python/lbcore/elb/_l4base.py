@@ -17,7 +17,7 @@ import numpy as np
 
 from lbcore import Flow, Flows, Maglev, hash_key
 from lbcore.elb._attributes import (LISTENER_ATTRIBUTES, LOAD_BALANCER_ATTRIBUTES,
-                                    parse_attributes)
+                                    modify_attributes, parse_attributes)
 from lbcore.elb._kernels import (MAX_FLOW_CAPACITY, L4Path, flow_columns, is_prime,
                                  maglev_table_size, parse_seed)
 from lbcore.elb._targets import (HEALTHY, Clock, PickleWithoutLock, Target, TargetGroup,
@@ -167,18 +167,10 @@ class L4LoadBalancer(PickleWithoutLock):
                        **kwargs: str | int | bool) -> L4LoadBalancer:
         """ModifyLoadBalancerAttributes: change some attributes (the others keep
         their values); takes the same forms as the constructor."""
-        values, strings = parse_attributes(LOAD_BALANCER_ATTRIBUTES, self._family, None,
-                                           attributes, kwargs)
-        changed = set()
-        if attributes is not None:
-            changed |= set(attributes) if isinstance(attributes, Mapping) else \
-                {a["Key"] for a in attributes}
-        changed |= {k for k in LOAD_BALANCER_ATTRIBUTES if k.replace(".", "_") in kwargs}
         with self._lock:
-            merged = dict(self.attributes)
-            merged.update({k: strings[k] for k in changed})
-            self.attribute_values, self.attributes = parse_attributes(
-                LOAD_BALANCER_ATTRIBUTES, self._family, None, merged)
+            self.attribute_values, self.attributes = modify_attributes(
+                LOAD_BALANCER_ATTRIBUTES, self._family, None, self.attributes, attributes,
+                kwargs)
             self._config += 1
         return self
 

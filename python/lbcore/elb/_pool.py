@@ -44,7 +44,7 @@ class Pool:
 
     __slots__ = ("tg", "algorithm", "slow_start", "zone", "seed", "fail_open_allowed",
                  "kernel", "version", "avail", "any", "fail_open", "targets", "draw",
-                 "release", "anomaly")
+                 "release", "anomaly", "retired", "synced")
 
     def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float, zone: str | None,
                  seed: int, fail_open: bool = True,
@@ -67,6 +67,10 @@ class Pool:
         self.draw: Callable[[float], int] = _none_eligible
         self.release: Callable[[int], object] = uncounted
         self.anomaly = anomaly
+        # kernels replaced by set_algorithm while requests they counted were out:
+        # [kernel, its count per target when last read, those of its own leases left]
+        self.retired: list[tuple[RequestSelector, list[int], list[int]]] = []
+        self.synced = -1           # the target group version the availability mirrors
 
     def _make_kernel(self, n: int) -> RequestSelector:
         ts = list(range(n))
@@ -81,11 +85,74 @@ class Pool:
         self.draw, self.release = k.pick_index, k.release_index
         return k
 
+    def set_algorithm(self, algorithm: str, slow_start: float, now: float) -> None:
+        """Use ``algorithm`` (and ``slow_start`` seconds) from ``now`` on: a new
+        selector over the same targets and availability that counts the old one's
+        outstanding requests on the same targets. Leases made before still release
+        on the old selector (their ``release`` is bound to it: complete stays one
+        compiled call); each sync carries those releases over to the new one, and
+        until the last is back every pick syncs first. The new selector starts with
+        every eligible target at full weight: a slow start ramp in progress ends at
+        the change (as when targets are registered into a group with none settled)."""
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"load_balancing.algorithm.type must be one of "
+                             f"{', '.join(ALGORITHMS)}, got {algorithm!r}")
+        if algorithm == self.algorithm and slow_start == self.slow_start:
+            return
+        self._reconcile()
+        old = self.kernel
+        self.algorithm, self.slow_start = algorithm, slow_start
+        self.kernel, self.synced = None, -1
+        self.avail, self.draw, self.release = [], _none_eligible, uncounted
+        self._sync(now)
+        if old is not None:
+            raw = [int(old.outstanding(i)) for i in range(len(old))]
+            if any(raw):
+                k = self.kernel         # over every target: never fewer than old's
+                assert k is not None and len(k) >= len(raw)
+                for i, c in enumerate(raw):
+                    for _ in range(c):
+                        k.acquire_at_index(i, now=now)
+                # old's counts also hold requests carried over from kernels retired
+                # before it, which release on those: its own are the rest
+                own = list(raw)
+                for _, _, left in self.retired:
+                    for i, c in enumerate(left[:len(own)]):
+                        own[i] -= c
+                self.retired.append((old, raw, own))
+        self.version = -2 if self.retired else self.synced
+
+    def _reconcile(self) -> None:
+        # requests released on retired kernels since the last look: release them on
+        # the current kernel too; forget a retired kernel once its requests are back
+        k = self.kernel
+        keep = []
+        for old, seen, left in self.retired:
+            for i, c in enumerate(left):
+                if c:
+                    now_out = int(old.outstanding(i))
+                    d = seen[i] - now_out
+                    if d:
+                        assert k is not None
+                        seen[i] = now_out
+                        left[i] = c - d
+                        for _ in range(d):
+                            k.release_index(i)
+            if any(left):
+                keep.append((old, seen, left))
+        self.retired = keep
+
     def sync(self, now: float) -> None:
         """Bring availability in line with the target group (cheap when unchanged)."""
+        if self.retired:
+            self._reconcile()
+        if self.tg.version != self.synced:
+            self._sync(now)
+        # while requests counted by a retired kernel are out, every pick syncs first
+        self.version = -2 if self.retired else self.synced
+
+    def _sync(self, now: float) -> None:
         tg = self.tg
-        if tg.version == self.version:
-            return
         mask, healthy = scope_pool(tg, tg.zone_mask(self.zone),
                                    fail_open=self.fail_open_allowed)
         elig = mask.tolist()
@@ -112,7 +179,7 @@ class Pool:
         self.any = any(elig)
         self.fail_open = not healthy and self.any
         self.targets = tg.targets
-        self.version = tg.version
+        self.synced = tg.version
 
     def _settled(self, now: float) -> bool:
         # some target is eligible now and past its slow start ramp
@@ -134,6 +201,8 @@ class Pool:
 
     def outstanding(self, index: int) -> int:
         """Requests counted on ``index`` and not released."""
+        if self.retired:
+            self._reconcile()
         k = self.kernel
         if k is None or index >= len(self.avail):
             return 0
@@ -155,7 +224,7 @@ class TargetGroupPools:
     """
 
     __slots__ = ("tg", "algorithm", "slow_start", "seed_for", "cross_zone", "fail_open",
-                 "zone_fallback", "pools", "anomaly")
+                 "zone_fallback", "pools", "anomaly", "attributes_seen")
 
     def __init__(self, tg: TargetGroup, algorithm: str, slow_start: float,
                  seed_for: Callable[[str | None], int], *, cross_zone: bool,
@@ -175,6 +244,9 @@ class TargetGroupPools:
         self.anomaly = anomaly
         if anomaly is not None:
             anomaly.pools = self
+        # the target group's attributes_version the owner last applied (forward
+        # answers None past it, so the owner re-reads them before deciding)
+        self.attributes_seen = tg.attributes_version
 
     def _pool(self, key: str | None, now: float) -> Pool:
         pool = self.pools.get(key)
@@ -222,7 +294,9 @@ class TargetGroupPools:
         """:meth:`pick` without stickiness, made into the load balancer's
         :class:`~lbcore.elb.Forward` (no cookies to set, counted until released):
         the per-request path of a forward to one target group without stickiness,
-        in one call. None when no target may take the request."""
+        in one call. None when no target may take the request, or when the target
+        group's attributes changed since :attr:`attributes_seen` (the owner applies
+        them and asks again)."""
         tg = self.tg
         tg.advance(now)
         key = zone if (zone is not None and not self.cross_zone) else None
@@ -231,6 +305,8 @@ class TargetGroupPools:
         except KeyError:
             pool = None
         if pool is None or pool.version != tg.version or not pool.any:
+            if self.attributes_seen != tg.attributes_version:
+                return None
             pool = self._eligible(key, now)
             if pool is None:
                 return None
@@ -243,3 +319,22 @@ class TargetGroupPools:
     def outstanding(self, index: int) -> int:
         """Requests counted on target ``index`` over every pool."""
         return sum(p.outstanding(index) for p in self.pools.values())
+
+    def set_anomaly(self, anomaly: AnomalyDetector | None) -> None:
+        """Automatic target weights from ``anomaly`` (None: none) for the selectors
+        built from now on (:meth:`set_algorithm` builds them)."""
+        self.anomaly = anomaly
+        if anomaly is not None:
+            anomaly.pools = self
+        for pool in self.pools.values():
+            pool.anomaly = anomaly
+
+    def set_algorithm(self, algorithm: str, slow_start: float, now: float) -> None:
+        """Every pool uses ``algorithm`` and ``slow_start`` from ``now`` on, keeping
+        its outstanding requests (:meth:`Pool.set_algorithm`)."""
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"load_balancing.algorithm.type must be one of "
+                             f"{', '.join(ALGORITHMS)}, got {algorithm!r}")
+        self.algorithm, self.slow_start = algorithm, slow_start
+        for pool in self.pools.values():
+            pool.set_algorithm(algorithm, slow_start, now)

@@ -32,18 +32,20 @@ import bisect
 import functools
 import math
 import operator
+import threading
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Mapping, Sequence, Tuple, TypeVar, Union, cast
 
 import numpy as np
 
 from lbcore.locking import PickleWithoutLock
 from lbcore.elb._attributes import (TARGET_GROUP_ATTRIBUTES, family_of_protocol,
-                                    parse_attributes)
+                                    modify_attributes, parse_attributes)
 
 __all__ = ["Target", "TargetGroup", "HealthCheckSettings", "INITIAL", "HEALTHY",
            "UNHEALTHY", "DRAINING", "UNUSED", "UNHEALTHY_DRAINING", "UNAVAILABLE",
-           "STATE_NAMES", "REGISTERED", "REORDER_CAP", "Clock", "check_now", "check_clock"]
+           "STATE_NAMES", "REGISTERED", "REORDER_CAP", "Clock", "check_now", "check_clock",
+           "check_alb_attributes"]
 
 INITIAL, HEALTHY, UNHEALTHY, DRAINING, UNUSED = 0, 1, 2, 3, 4
 UNHEALTHY_DRAINING, UNAVAILABLE = 5, 6
@@ -81,6 +83,18 @@ def check_clock(clock: Clock | None) -> Clock:
         raise TypeError(f"clock must be a callable returning seconds, got "
                         f"{type(clock).__name__}")
     return clock
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _locked(method: _Method) -> _Method:
+    # a TargetGroup method that holds the group's lock (the thread rule)
+    @functools.wraps(method)
+    def call(self: TargetGroup, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return cast(_Method, call)
 
 
 class Target:
@@ -243,15 +257,7 @@ class TargetGroup(PickleWithoutLock):
         self.port = port
         self.attribute_values, self.attributes = parse_attributes(
             TARGET_GROUP_ATTRIBUTES, self.family, protocol, attributes, kwargs)
-        v = self.attribute_values
-        if self.family == "gwlb" and (v["target_failover.on_deregistration"]
-                                      != v["target_failover.on_unhealthy"]):
-            raise ValueError("target_failover.on_deregistration and target_failover.on_unhealthy "
-                             "must be set to the same value")
-        if self.family == "nlb" and _udp(protocol) and \
-                v["target_health_state.unhealthy.connection_termination.enabled"]:
-            raise ValueError("target_health_state.unhealthy.connection_termination.enabled "
-                             "can't be enabled for UDP and TCP_UDP target groups")
+        _check_combination(self.family, protocol, self.attribute_values)
         if health_check is None:
             health_check = HealthCheckSettings(protocol)
         elif not isinstance(health_check, HealthCheckSettings):
@@ -296,6 +302,12 @@ class TargetGroup(PickleWithoutLock):
         self._now = -math.inf
         self._next_deadline = math.inf
         self.version = 0
+        # bumped by set_attributes: load balancers re-read what they derive from the
+        # attributes (algorithm, stickiness) when it moves
+        self.attributes_version = 0
+        # The thread rule: every method that changes the group (registration, health,
+        # attributes, time) holds this lock; advance's fast path only moves ``now`` on.
+        self._lock = threading.Lock()
         if targets:
             if now is None:
                 self._register(targets, healthy)
@@ -330,6 +342,31 @@ class TargetGroup(PickleWithoutLock):
     def attribute_list(self) -> list[dict[str, str]]:
         """The attributes as DescribeTargetGroupAttributes returns them."""
         return [{"Key": k, "Value": v} for k, v in self.attributes.items()]
+
+    def set_attributes(self, attributes: Sequence[Mapping[str, str]] | Mapping[str, str]
+                       | None = None, **kwargs: str | int | bool) -> TargetGroup:
+        """ModifyTargetGroupAttributes: change the attributes given (same forms as the constructor); the others keep their
+        values. The result is checked as a whole, as at creation (and, for an ALB
+        target group, against :func:`check_alb_attributes`); nothing changes when it
+        is rejected. Targets, health and the load balancers' state (outstanding
+        requests, cookies, connection tables) are kept: the load balancers using the
+        group apply the new values from their next decision, at its time (docs/elb.md,
+        "Changing a running balancer"); the change itself reads no clock. A new ``deregistration_delay.timeout_seconds`` applies to
+        targets deregistered from then on; targets already draining keep the deadline
+        they got (AWS does not say; lbcore's choice)."""
+        with self._lock:
+            values, merged_strings = modify_attributes(
+                TARGET_GROUP_ATTRIBUTES, self.family, self.protocol, self.attributes,
+                attributes, kwargs)
+            _check_combination(self.family, self.protocol, values)
+            if self.family == "alb":
+                check_alb_attributes(values, "attributes")
+            self.attribute_values, self.attributes = values, merged_strings
+            self._unhealthy_drain = float(values.get(
+                "target_health_state.unhealthy.draining_interval_seconds", 0))
+            self.attributes_version += 1
+            self.version += 1
+        return self
 
     # ---------------------------------------------------------------- targets
     @property
@@ -404,7 +441,8 @@ class TargetGroup(PickleWithoutLock):
         if type(now) is float and self._now <= now < self._next_deadline:
             self._now = now          # fast path: nothing to do
             return self
-        self._move_to(now)
+        with self._lock:
+            self._move_to(now)
         return self
 
     def _move_to(self, now: object) -> float:
@@ -430,6 +468,7 @@ class TargetGroup(PickleWithoutLock):
             self._next_deadline = nxt
         return t
 
+    @_locked
     def register(self, targets: Iterable[Target] | Target, *, now: float | None = None,
                  healthy: bool = False) -> TargetGroup:
         """Register targets (``Target`` objects); a draining or unused target
@@ -478,6 +517,7 @@ class TargetGroup(PickleWithoutLock):
                 self._pending[j] = []           # results before this are history
         self.version += 1
 
+    @_locked
     def deregister(self, target_ids: Iterable[TargetId | TargetKey] | TargetId | TargetKey, *,
                    now: float | None = None) -> TargetGroup:
         """Start deregistering: ``draining`` for the deregistration delay, then ``unused``."""
@@ -496,6 +536,7 @@ class TargetGroup(PickleWithoutLock):
         self.version += 1
         return self
 
+    @_locked
     def observe(self, target_id: TargetId | TargetKey, ok: bool, *, now: float | None = None,
                 latency: float | None = None) -> str:
         """Feed one health check result for ``target_id``, ``now`` being the time
@@ -524,7 +565,7 @@ class TargetGroup(PickleWithoutLock):
         if type(t) is not float or t - t != 0.0:      # not a finite float
             t = check_now(t)
         if t > self._now:
-            self.advance(t)
+            self._move_to(t)            # the lock is held: not advance(), which takes it
         j = self.index_of(target_id)
         if ok is not True and ok is not False:
             raise TypeError(f"ok must be a bool, got {type(ok).__name__}")
@@ -602,6 +643,7 @@ class TargetGroup(PickleWithoutLock):
             self._codes[j] = UNHEALTHY
         self.version += 1
 
+    @_locked
     def set_health(self, target_ids: Iterable[TargetId | TargetKey] | TargetId | TargetKey,
                    healthy: bool, *,
                    now: float | None = None) -> TargetGroup:
@@ -624,6 +666,7 @@ class TargetGroup(PickleWithoutLock):
         self.version += 1
         return self
 
+    @_locked
     def due(self, now: float | None = None) -> list[TargetId | TargetKey]:
         """Ids of registered targets whose next health check is due at ``now``."""
         t = self._move_to(now)
@@ -635,12 +678,14 @@ class TargetGroup(PickleWithoutLock):
     # Queries: given ``now``, they first advance to it; without it they report the
     # state as of the latest time the group has seen (a query does not read the clock).
     # A target is named by its id, or by (id, port) when its id is on several ports.
+    @_locked
     def state(self, target_id: TargetId | TargetKey, now: float | None = None) -> str:
         """The state name of one target (after advancing to ``now`` if given)."""
         if now is not None:
             self._move_to(now)
         return STATE_NAMES[self._codes[self.index_of(target_id)]]
 
+    @_locked
     def states(self, now: float | None = None) -> dict[TargetId | TargetKey, str]:
         """{target id: state name} for every target ever registered."""
         if now is not None:
@@ -665,11 +710,13 @@ class TargetGroup(PickleWithoutLock):
         mask: np.ndarray = np.isin(self._codes, REGISTERED)
         return mask
 
+    @_locked
     def has_healthy(self, now: float | None = None) -> bool:
         if now is not None:
             self._move_to(now)
         return bool(np.any(self._codes == HEALTHY))
 
+    @_locked
     def is_empty(self, now: float | None = None) -> bool:
         """True when no target is registered (draining targets don't count)."""
         if now is not None:
@@ -770,3 +817,41 @@ def _start(result: tuple[float, bool]) -> float:
 
 def _udp(protocol: str) -> bool:
     return protocol in ("UDP", "TCP_UDP")
+
+
+def _check_combination(family: str, protocol: str, v: Mapping[str, Any]) -> None:
+    # attribute values that are valid alone but not together (CreateTargetGroup and
+    # ModifyTargetGroupAttributes reject them alike)
+    if family == "gwlb" and (v["target_failover.on_deregistration"]
+                             != v["target_failover.on_unhealthy"]):
+        raise ValueError("target_failover.on_deregistration and target_failover.on_unhealthy "
+                         "must be set to the same value")
+    if family == "nlb" and _udp(protocol) and \
+            v["target_health_state.unhealthy.connection_termination.enabled"]:
+        raise ValueError("target_health_state.unhealthy.connection_termination.enabled "
+                         "can't be enabled for UDP and TCP_UDP target groups")
+
+
+def check_alb_attributes(v: Mapping[str, Any], where: str) -> None:
+    """The ALB's rules on a target group's attribute values, ValueError prefixed
+    ``where``: slow start can't be used with least_outstanding_requests; stickiness
+    needs cross-zone load balancing (ALB guide, cross-zone load balancing for
+    target groups); app_cookie stickiness needs its cookie name."""
+    if v["load_balancing.algorithm.type"] == "least_outstanding_requests" and \
+            v["slow_start.duration_seconds"]:
+        raise ValueError(f"{where}: slow_start.duration_seconds can't be used with "
+                         f"least_outstanding_requests")
+    if v.get("load_balancing.algorithm.anomaly_mitigation") == "on" and \
+            v["slow_start.duration_seconds"]:
+        # ALB guide, routing algorithms: weighted random with anomaly mitigation
+        # does not support slow start mode (docs/alb.md, "Automatic target weights")
+        raise ValueError(f"{where}: slow_start.duration_seconds can't be used with "
+                         f"load_balancing.algorithm.anomaly_mitigation on")
+    sticky = v["stickiness.enabled"]
+    if sticky and v.get("load_balancing.cross_zone.enabled") == "false":
+        raise ValueError(f"{where}: stickiness.enabled needs cross-zone load balancing "
+                         f"(load_balancing.cross_zone.enabled is false)")
+    if sticky and v["stickiness.type"] == "app_cookie" and \
+            not v["stickiness.app_cookie.cookie_name"]:
+        raise ValueError(f"{where}: stickiness.app_cookie.cookie_name is required for "
+                         f"app_cookie stickiness")
