@@ -88,6 +88,10 @@ cdef void lb_maglev_lookup_many(
         out[i] = table[lb_maglev_slot(hashes[i], m)]
 
 
+cdef enum:
+    _SELECT_CHUNK = 1024      # flows hashed per step of lb_maglev_select_flows (8 KB)
+
+
 cdef void lb_maglev_select_flows(
         const int32_t* table, uint64_t m, size_t n,
         const uint8_t* proto, const uint8_t* flags,
@@ -95,13 +99,20 @@ cdef void lb_maglev_select_flows(
         const uint64_t* dst_hi, const uint64_t* dst_lo,
         const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
         int fields, int symmetric, uint64_t seed, int32_t* out) noexcept nogil:
-    cdef lb_hash_keys keys
-    cdef size_t i
-    lb_hash_keys_init(&keys, seed)
-    for i in range(n):
-        out[i] = table[lb_maglev_slot(lb_flow_hash_keyed(
-            &keys, proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i], dst_lo[i],
-            sport[i], dport[i], seq[i], fields, symmetric), m)]
+    # Hash a chunk into a stack buffer with the batch kernel (branch-free, per
+    # instruction set), then look the chunk up: the two-call path select_many(flow_hash(f))
+    # without its 8-byte-per-flow array. (Hashing flow by flow with lb_flow_hash_keyed
+    # branched on "has an ISN" and mispredicted on mixed TCP/UDP traffic.)
+    cdef uint64_t h[_SELECT_CHUNK]
+    cdef size_t start = 0, stop, i
+    while start < n:
+        stop = start + _SELECT_CHUNK if n - start > _SELECT_CHUNK else n
+        lb_flow_hash_many(stop - start, proto + start, flags + start, src_hi + start,
+                          src_lo + start, dst_hi + start, dst_lo + start, sport + start,
+                          dport + start, seq + start, fields, symmetric, seed, h)
+        for i in range(stop - start):
+            out[start + i] = table[lb_maglev_slot(h[i], m)]
+        start = stop
 
 
 # ---------------------------------------------------------------- Python API
