@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+from libc.stdlib cimport malloc, free
 
 from lbcore._hash import parse_seed
 from lbcore._targetset import (parse_targets, canonical_order, parse_weights,
@@ -89,7 +90,8 @@ cdef void lb_maglev_lookup_many(
 
 
 cdef enum:
-    _SELECT_CHUNK = 1024      # flows hashed per step of lb_maglev_select_flows (8 KB)
+    _SELECT_CHUNK = 16384     # flows hashed per step of lb_maglev_select_flows (128 KB)
+    _SMALL_CHUNK = 512        # on the stack, for small batches (4 KB)
 
 
 cdef void lb_maglev_select_flows(
@@ -99,20 +101,30 @@ cdef void lb_maglev_select_flows(
         const uint64_t* dst_hi, const uint64_t* dst_lo,
         const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
         int fields, int symmetric, uint64_t seed, int32_t* out) noexcept nogil:
-    # Hash a chunk into a stack buffer with the batch kernel (branch-free, per
+    # Hash a chunk into a scratch buffer with the batch kernel (branch-free, per
     # instruction set), then look the chunk up: the two-call path select_many(flow_hash(f))
     # without its 8-byte-per-flow array. (Hashing flow by flow with lb_flow_hash_keyed
-    # branched on "has an ISN" and mispredicted on mixed TCP/UDP traffic.)
-    cdef uint64_t h[_SELECT_CHUNK]
-    cdef size_t start = 0, stop, i
+    # branched on "has an ISN" and mispredicted on mixed TCP/UDP traffic.) 16,384 flows
+    # (128 KB, in L2) per chunk: 1,024-flow chunks measured ~1.5x slower than two calls.
+    cdef uint64_t small[_SMALL_CHUNK]
+    cdef uint64_t* h = small
+    cdef size_t chunk = _SMALL_CHUNK, start = 0, stop, i
+    if n > _SMALL_CHUNK:
+        h = <uint64_t*>malloc(_SELECT_CHUNK * sizeof(uint64_t))
+        if h != NULL:
+            chunk = _SELECT_CHUNK
+        else:
+            h = small           # no memory: the same results in smaller steps
     while start < n:
-        stop = start + _SELECT_CHUNK if n - start > _SELECT_CHUNK else n
+        stop = start + chunk if n - start > chunk else n
         lb_flow_hash_many(stop - start, proto + start, flags + start, src_hi + start,
                           src_lo + start, dst_hi + start, dst_lo + start, sport + start,
                           dport + start, seq + start, fields, symmetric, seed, h)
         for i in range(stop - start):
             out[start + i] = table[lb_maglev_slot(h[i], m)]
         start = stop
+    if h != small:
+        free(h)
 
 
 # ---------------------------------------------------------------- Python API

@@ -119,7 +119,7 @@ def test_maglev_fused_matches_two_calls(path, kw):
         assert mg.select_many(flows).tolist() == two.tolist()
 
 
-@pytest.mark.parametrize("n", [0, 1, 1023, 1024, 1025, 2049])
+@pytest.mark.parametrize("n", [0, 1, 511, 512, 513, 16384, 16385, 40000])
 def test_maglev_fused_chunk_edges(n):
     flows = Flows.random(n, seed=n)
     mg = lbcore.Maglev(["a", "b", "c"], table_size=307)
