@@ -22,6 +22,7 @@ handles, and a note.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import statistics
 import time
@@ -615,10 +616,213 @@ def _simulator(quick):
                   "no peer", measure=measure)])
 
 
+# ------------------------------------------------------------------ hash: issue 19 rows
+def _v4_flows(n, seed=1, protocols=(6, 17), tcp_seq=True):
+    import lbcore
+    return lbcore.Flows.random(n, seed=seed, protocols=protocols, tcp_seq=tcp_seq)
+
+
+@functools.lru_cache(maxsize=None)
+def _numba_v4_hasher():
+    """lbcore's IPv4 5-tuple flow hash (docs/hashing.md) written directly in numba, free of
+    branches: the peer the batch kernel is measured against (numba compiles for the host
+    CPU, e.g. AVX-512). It is checked against lbcore before it is timed."""
+    numba = _peer("numba")
+    u = np.uint64
+
+    @numba.njit(inline="always")
+    def mum(a, b):
+        al, ah, bl, bh = a & u(0xFFFFFFFF), a >> u(32), b & u(0xFFFFFFFF), b >> u(32)
+        ll, lh, hl, hh = al * bl, al * bh, ah * bl, ah * bh
+        mid = (ll >> u(32)) + (lh & u(0xFFFFFFFF)) + (hl & u(0xFFFFFFFF))
+        lo = (mid << u(32)) | (ll & u(0xFFFFFFFF))
+        return lo ^ (hh + (lh >> u(32)) + (hl >> u(32)) + (mid >> u(32)))
+
+    @numba.njit(inline="always")
+    def mix(z):
+        z = (z ^ (z >> u(30))) * u(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> u(27))) * u(0x94D049BB133111EB)
+        return z ^ (z >> u(31))
+
+    @numba.njit
+    def hash_v4(proto, flags, src, dst, sport, dport, seq, k0, k1, k6, k7):
+        n = proto.shape[0]
+        out = np.empty(n, dtype=np.uint64)
+        for i in range(n):
+            a = ((src[i] & u(0xFFFFFFFF)) << u(32)) | (dst[i] & u(0xFFFFFFFF))
+            b = (((u(sport[i]) << u(16)) | u(dport[i])) << u(32)) | u(proto[i])
+            h = mum(a ^ k0, b ^ k1) ^ a ^ b
+            sq = u(seq[i])
+            h2 = mum(h ^ k6, sq ^ k7) ^ h ^ sq
+            m = u(0) - ((u(flags[i]) >> u(1)) & u(1))
+            out[i] = mix((h2 & m) | (h & ~m))
+        return out
+    return hash_v4
+
+
+def _numba_v4_case(flows):
+    """make() of the hand-written numba row: compiled and checked outside the timing."""
+    import lbcore
+    hash_v4 = _numba_v4_hasher()
+    state, keys = 0, []
+    for _ in range(8):                      # the seed-0 key words (SplitMix64 outputs)
+        state = (state + 0x9E3779B97F4A7C15) % 2**64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+        keys.append(np.uint64(z ^ (z >> 31)))
+    args = (flows.protocol, flows.flags, flows.src_lo, flows.dst_lo, flows.src_port,
+            flows.dst_port, flows.seq, keys[0], keys[1], keys[6], keys[7])
+    if not np.array_equal(hash_v4(*args), lbcore.flow_hash(flows)):
+        raise AssertionError("the hand-written numba flow hash disagrees with lbcore")
+    return lambda: hash_v4(*args)
+
+
+def _on_path(path, fn):
+    """``fn`` run on one instruction-set path of the IPv4 batch hash (then restored)."""
+    from lbcore._hash import use_simd_path
+
+    def run():
+        previous = use_simd_path(path)
+        try:
+            return fn()
+        finally:
+            use_simd_path(previous)
+    return run
+
+
+def _flow_hash_v4(quick):
+    import lbcore
+    from lbcore._hash import simd_path, simd_paths
+    n = 100_000 if quick else 1_000_000
+    flows = _v4_flows(n)
+    cols = [flows.protocol, flows.flags, flows.src_lo, flows.dst_lo, flows.src_port,
+            flows.dst_port, flows.seq]
+    outs = [np.empty_like(c) for c in cols]
+
+    def copy():
+        for c, o in zip(cols, outs):
+            np.copyto(o, c)
+    rows = [
+        _case(f"lbcore.flow_hash(Flows) [{simd_path()}]", lambda: lambda: lbcore.flow_hash(flows),
+              n, quick, "IPv4, TCP with ISN / UDP 50:50, 5-tuple; best path of this CPU"),
+        _case("numba branch-free IPv4 hash (hand-written)", lambda: _numba_v4_case(flows), n,
+              quick, "same arithmetic, host-CPU code; checked equal to lbcore"),
+        _case("floor: np.copyto of the 34 input bytes/flow", lambda: copy, n, quick,
+              "copying the columns the hash reads"),
+    ]
+    rows += [_case(f"lbcore.flow_hash(Flows) [{p}]",
+                   lambda p=p: _on_path(p, lambda: lbcore.flow_hash(flows)), n, quick,
+                   "forced path (lbcore._hash.use_simd_path)")
+             for p in simd_paths() if p != simd_path()]
+    return "flow: flow_hash over an IPv4 batch, per instruction-set path (ns/flow)", rows
+
+
+def _maglev_flows(quick):
+    import lbcore
+    n = 200_000 if quick else 1_000_000
+    mg = lbcore.Maglev(_NODES)
+    mixes = [("TCP with ISN / UDP 50:50", dict(protocols=(6, 17))),
+             ("all UDP", dict(protocols=(17,))),
+             ("all TCP with ISN", dict(protocols=(6,))),
+             ("TCP without ISN / UDP", dict(protocols=(6, 17), tcp_seq=False))]
+    tables = []
+    for label, kw in mixes:
+        flows = _v4_flows(n, **kw)
+        tables.append((f"maglev: select_many(Flows), IPv4 {label}, 100 nodes (ns/flow)", [
+            _case("lbcore.Maglev.select_many(Flows) (fused)",
+                  lambda flows=flows: lambda: mg.select_many(flows), n, quick,
+                  "no installed package implements Maglev; vs lbcore's two calls"),
+            _case("lbcore two calls: select_many(flow_hash(f))",
+                  lambda flows=flows: lambda: mg.select_many(lbcore.flow_hash(flows)), n, quick,
+                  "hash array, then lookup"),
+        ]))
+    return tables
+
+
+def _loop2(fn, keys, arg):
+    def run():
+        for k in keys:
+            fn(k, arg)
+    return run
+
+
+def _jump_key_per_call(quick):
+    """Per call from Python with an int key: JumpHash.select against jump.hash, hash_key
+    against xxh3 of the int's 8 bytes."""
+    import lbcore
+    n = 20_000 if quick else 200_000
+    keys = [int(k) for k in _hashes(n, 5)]
+    bkeys = [k.to_bytes(8, "little") for k in keys]
+    jh = lbcore.JumpHash(_NODES)
+    return [
+        ("jump: select per call, int hash, 100 buckets (ns/call)", [
+            _case("lbcore.JumpHash.select(int)", lambda: _loop(jh.select, keys), n, quick),
+            _case("jump.hash(int, 100) (jump-consistent-hash)",
+                  lambda: _loop2(_jump_peer(), keys, 100), n, quick, "C peer, called directly"),
+            _case("lbcore.jump_hash(int, 100)", lambda: _loop2(lbcore.jump_hash, keys, 100), n,
+                  quick, "lbcore's function, the same loop"),
+        ]),
+        ("hash: int key hash per call (ns/call)", [
+            _case("lbcore.hash_key(int)", lambda: _loop(lbcore.hash_key, keys), n, quick),
+            _case("xxhash.xxh3_64_intdigest(8 bytes)",
+                  lambda: _loop(_peer("xxhash").xxh3_64_intdigest, bkeys), n, quick,
+                  "the int's bytes packed in advance"),
+        ]),
+    ]
+
+
+@functools.lru_cache(maxsize=None)
+def _numba_flow_loops():
+    numba = _peer("numba")
+    lbn = importlib.import_module("lbcore.numba")
+
+    @numba.njit
+    def per_element(proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, seed):
+        out = np.empty(proto.shape[0], dtype=np.uint64)
+        for i in range(proto.shape[0]):
+            out[i] = lbn.flow_hash(proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i],
+                                   dst_lo[i], sport[i], dport[i], seq[i], 0, 0, seed)
+        return out
+
+    @numba.njit
+    def per_element_seeded(proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq,
+                           seed):
+        out = np.empty(proto.shape[0], dtype=np.uint64)
+        for i in range(proto.shape[0]):
+            out[i] = lbn.flow_hash_seeded(proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i],
+                                          dst_lo[i], sport[i], dport[i], seq[i], 0, 0, seed)
+        return out
+    return per_element, per_element_seeded
+
+
+def _numba_per_element(quick):
+    import lbcore
+    n = 100_000 if quick else 1_000_000
+    flows = _v4_flows(n)
+    cols = flows.columns()
+    seed = np.uint64(12345)
+
+    def make(which):
+        fn = _numba_flow_loops()[which]
+        if not np.array_equal(fn(*cols, seed), lbcore.flow_hash(flows, seed=12345)):
+            raise AssertionError("lbcore.numba per-element flow hash disagrees")
+        return lambda: fn(*cols, seed)
+    return "numba: per-element flow hash in an @njit loop, IPv4 (ns/flow)", [
+        _case("lbcore.numba.flow_hash per element", lambda: make(0), n, quick,
+              "key words inline, hoisted out of the loop"),
+        _case("lbcore.flow_hash(Flows) (batch kernel)",
+              lambda: lambda: lbcore.flow_hash(flows, seed=12345), n, quick),
+        _case("lbcore.numba.flow_hash_seeded per element", lambda: make(1), n, quick,
+              "lb_flow_hash: expands the seed on every call"),
+    ]
+
+
 COMPARISONS = [_hash_per_call, _hash_37_bytes, _flow_hash_batch, _consistent_per_call,
                _maglev_batch, _jump_batch, _rendezvous_batch, _flowtable, _lor_p2c, _round_robin,
                _weighted_random, _bucket_per_call, _bucket_batch, _geo, _lpm,
-               _l4_route_many, _geneve, _simulator]
+               _l4_route_many, _geneve, _simulator,
+               _flow_hash_v4, _maglev_flows, _jump_key_per_call, _numba_per_element]
 
 
 def format_table(title, rows) -> str:

@@ -40,8 +40,8 @@ from lbcore._geneve cimport (lb_geneve_check, lb_geneve_find_option,
 from lbcore._geo cimport (lb_geo_distance, lb_geo_biased, lb_geo_unit_many, lb_geo_nearest,
                           lb_geo_nearest_many, lb_geo_distance_many, LB_GEO_EARTH_RADIUS_KM)
 
-from lbcore._hash cimport (lb_hash_keys, lb_flow_hash, lb_flow_hash_many, lb_hash_u64,
-                           lb_hash_bytes, lb_splitmix64, lb_mix64, lb_hash_keys_init,
+from lbcore._hash cimport (lb_hash_keys, lb_flow_hash, lb_flow_hash_k, lb_flow_hash_many,
+                           lb_hash_u64, lb_hash_bytes, lb_splitmix64, lb_mix64, lb_hash_keys_init,
                            lb_flow_hash_keyed, lb_mum)
 
 from lbcore._types cimport (LB_FLOW_IPV6, LB_FLOW_HAS_SEQ, LB_FIELDS_5, LB_FIELDS_3,

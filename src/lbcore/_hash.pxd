@@ -99,6 +99,12 @@ cdef uint64_t lb_flow_hash(
     uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport,
     uint32_t seq, int fields, int symmetric, uint64_t seed) noexcept nogil
 
+cdef uint64_t lb_flow_hash_k(
+    uint64_t k0, uint64_t k1, uint64_t k2, uint64_t k3, uint64_t k4, uint64_t k5,
+    uint64_t k6, uint64_t k7, uint8_t proto, uint8_t flags, uint64_t src_hi,
+    uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport,
+    uint32_t seq, int fields, int symmetric) noexcept nogil
+
 cdef void lb_flow_hash_many(
     size_t n, const uint8_t* proto, const uint8_t* flags,
     const uint64_t* src_hi, const uint64_t* src_lo,

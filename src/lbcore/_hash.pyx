@@ -31,53 +31,46 @@ cdef uint64_t lb_flow_hash(
                               sport, dport, seq, fields, symmetric)
 
 
-cdef inline void _many_ipv4(
-        const lb_hash_keys* keys, size_t n, const uint8_t* proto, const uint8_t* flags,
-        const uint64_t* src_lo, const uint64_t* dst_lo,
-        const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
-        int fields, int symmetric, uint64_t* out) noexcept nogil:
-    """lb_flow_hash_keyed over a run of IPv4 flows, free of data-dependent branches.
+cdef extern from "_hash_simd.h" nogil:
+    # The branch-free IPv4 batch loop, compiled per instruction set (baseline, AVX2,
+    # AVX-512) and chosen at run time: see the header's comment.
+    int LB_SIMD_DEFAULT, LB_SIMD_AVX2, LB_SIMD_AVX512
+    int lb_simd_v4_level
+    int lb_simd_best() noexcept
+    int lb_simd_select(int level) noexcept
+    void lb_simd_v4(const uint64_t* keys, size_t n, const uint8_t* proto, const uint8_t* flags,
+                    const uint64_t* src_lo, const uint64_t* dst_lo, const uint16_t* sport,
+                    const uint16_t* dport, const uint32_t* seq, int fields, int symmetric,
+                    uint64_t* out) noexcept
+    uint64_t lb_simd_v4_one(uint64_t k0, uint64_t k1, uint64_t k6, uint64_t k7, uint8_t proto,
+                            uint8_t flags, uint64_t src_lo, uint64_t dst_lo, uint16_t sport,
+                            uint16_t dport, uint32_t seq, int fields, int symmetric) noexcept
 
-    The sequence-number round is computed for every flow and selected with a
-    mask (TCP flows with an ISN and UDP flows interleave unpredictably; a
-    mispredicted branch costs more than the multiply), and the symmetric swap
-    is a masked xor. Bit-identical to the general loop. Callers pass constant
-    ``fields``/``symmetric`` so the compiler specialises the body.
-    """
-    cdef size_t i
-    cdef uint64_t a, b, h, h2, m, s, d, sp, dp, t, sq, ks, kd
-    cdef uint64_t tag = (<uint64_t>fields << 9) | (<uint64_t>(symmetric != 0) << 11)
-    for i in range(n):
-        s = src_lo[i] & 0xFFFFFFFFULL
-        d = dst_lo[i] & 0xFFFFFFFFULL
-        if fields == LB_FIELDS_5:
-            sp = sport[i]
-            dp = dport[i]
-        else:
-            sp = 0
-            dp = 0
-        if symmetric:
-            # (address, port) endpoints as one 48-bit key each; the smaller becomes
-            # the source (a compound compare here compiled to a mispredicted
-            # branch: 2-4x slower).
-            t = (s << 16) | sp
-            kd = (d << 16) | dp
-            ks = t if t < kd else kd         # min / max: cmov, no branch
-            kd = kd if t < kd else t
-            s = ks >> 16
-            sp = ks & 0xFFFF
-            d = kd >> 16
-            dp = kd & 0xFFFF
-        t = tag if fields == LB_FIELDS_2 else (tag | proto[i])
-        a = (s << 32) | d
-        b = (((sp << 16) | dp) << 32) | t
-        h = lb_mum(a ^ keys.k[0], b ^ keys.k[1]) ^ a ^ b
-        if fields == LB_FIELDS_5 and not symmetric:
-            sq = seq[i]
-            h2 = lb_mum(h ^ keys.k[6], sq ^ keys.k[7]) ^ h ^ sq
-            m = 0 - <uint64_t>((flags[i] >> 1) & 1)      # LB_FLOW_HAS_SEQ
-            h = (h2 & m) | (h & ~m)
-        out[i] = lb_mix64(h)
+
+cdef uint64_t lb_flow_hash_k(
+        uint64_t k0, uint64_t k1, uint64_t k2, uint64_t k3, uint64_t k4, uint64_t k5,
+        uint64_t k6, uint64_t k7, uint8_t proto, uint8_t flags, uint64_t src_hi,
+        uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport,
+        uint32_t seq, int fields, int symmetric) noexcept nogil:
+    # lb_flow_hash with the seed's eight words given (numba's flow_hash computes them
+    # inline, so LLVM hoists them out of the caller's loop). IPv4 with one of the three
+    # field sets takes the branch-free single-flow form of the batch loop: no
+    # mispredicted "has an ISN" branch on mixed TCP/UDP traffic.
+    cdef lb_hash_keys keys
+    if not (flags & LB_FLOW_IPV6) and (fields == LB_FIELDS_5 or fields == LB_FIELDS_3
+                                       or fields == LB_FIELDS_2):
+        return lb_simd_v4_one(k0, k1, k6, k7, proto, flags, src_lo, dst_lo, sport, dport, seq,
+                              fields, symmetric)
+    keys.k[0] = k0
+    keys.k[1] = k1
+    keys.k[2] = k2
+    keys.k[3] = k3
+    keys.k[4] = k4
+    keys.k[5] = k5
+    keys.k[6] = k6
+    keys.k[7] = k7
+    return lb_flow_hash_keyed(&keys, proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                              sport, dport, seq, fields, symmetric)
 
 
 cdef inline void _many_ipv6(
@@ -87,7 +80,7 @@ cdef inline void _many_ipv6(
         const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
         int fields, int symmetric, uint64_t* out) noexcept nogil:
     """lb_flow_hash_keyed over a run of IPv6 flows; the sequence-number round is
-    selected by mask as in _many_ipv4. Bit-identical to the general loop."""
+    selected by mask as in the IPv4 loop (_hash_simd.h). Bit-identical to the general loop."""
     cdef size_t i
     cdef uint64_t b, h, h2, m, sh, sl, dh, dl, sp, dp, t, sq, x, y
     cdef uint64_t tag = (<uint64_t>LB_FLOW_IPV6 << 8) | (<uint64_t>fields << 9) | (
@@ -144,26 +137,16 @@ cdef void _many_ipv6_dispatch(
                    fields, 0, out)
 
 
-cdef void _many_ipv4_dispatch(
+cdef inline void _many_ipv4_dispatch(
         const lb_hash_keys* keys, size_t n, const uint8_t* proto, const uint8_t* flags,
         const uint64_t* src_lo, const uint64_t* dst_lo,
         const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
         int fields, int symmetric, uint64_t* out) noexcept nogil:
-    # Constant arguments: one specialised copy of the loop per case.
-    if symmetric != 0:
-        if fields == LB_FIELDS_5:
-            _many_ipv4(keys, n, proto, flags, src_lo, dst_lo, sport, dport, seq, LB_FIELDS_5, 1, out)
-        elif fields == LB_FIELDS_3:
-            _many_ipv4(keys, n, proto, flags, src_lo, dst_lo, sport, dport, seq, LB_FIELDS_3, 1, out)
-        else:
-            _many_ipv4(keys, n, proto, flags, src_lo, dst_lo, sport, dport, seq, LB_FIELDS_2, 1, out)
-    else:
-        if fields == LB_FIELDS_5:
-            _many_ipv4(keys, n, proto, flags, src_lo, dst_lo, sport, dport, seq, LB_FIELDS_5, 0, out)
-        elif fields == LB_FIELDS_3:
-            _many_ipv4(keys, n, proto, flags, src_lo, dst_lo, sport, dport, seq, LB_FIELDS_3, 0, out)
-        else:
-            _many_ipv4(keys, n, proto, flags, src_lo, dst_lo, sport, dport, seq, LB_FIELDS_2, 0, out)
+    # lb_flow_hash_keyed over a run of IPv4 flows (fields one of the three codes), free
+    # of data-dependent branches and bit-identical to the general loop, on the
+    # instruction set chosen at import (_hash_simd.h).
+    lb_simd_v4(keys.k, n, proto, flags, src_lo, dst_lo, sport, dport, seq, fields,
+               symmetric != 0, out)
 
 
 cdef enum:
@@ -274,6 +257,56 @@ cdef inline const lb_hash_keys* _keys_for(uint64_t seed) noexcept:
         lb_hash_keys_init(&_cached_keys, seed)
         _cached_seed = seed
     return &_cached_keys
+
+
+# ---- the instruction-set path of the IPv4 batch loop (_hash_simd.h)
+
+SIMD_PATHS = ("default", "avx2", "avx512")
+
+
+def simd_paths():
+    """The instruction-set paths of the IPv4 batch hash this CPU can run, lowest first
+    (a subset of ``SIMD_PATHS``; every path gives bit-identical hashes)."""
+    return SIMD_PATHS[:lb_simd_best() + 1]
+
+
+def simd_path():
+    """The path the IPv4 batch hash uses now (the best one this CPU has, unless the
+    ``LBCORE_HASH_ISA`` environment variable or :func:`use_simd_path` chose a lower one)."""
+    return SIMD_PATHS[lb_simd_v4_level]
+
+
+def use_simd_path(name):
+    """Make the IPv4 batch hash use path ``name`` (one of :func:`simd_paths`) and return
+    the previous path's name: for tests and benchmarks that compare the paths. Not
+    thread-safe against a batch hash running meanwhile in another thread (that batch
+    finishes on whichever path it started with, with the same results)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if name not in SIMD_PATHS:
+        raise ValueError(f"name must be one of {SIMD_PATHS}, got {name!r}")
+    previous = simd_path()
+    if lb_simd_select(SIMD_PATHS.index(name)) != 0:
+        raise ValueError(f"name: this CPU cannot run the {name!r} path "
+                         f"(available: {simd_paths()})")
+    return previous
+
+
+def _init_simd_path():
+    import os
+    wanted = os.environ.get("LBCORE_HASH_ISA", "")
+    best = lb_simd_best()
+    level = best
+    if wanted in SIMD_PATHS:
+        level = min(SIMD_PATHS.index(wanted), best)
+    elif wanted:
+        import warnings
+        warnings.warn(f"LBCORE_HASH_ISA must be one of {SIMD_PATHS}, got {wanted!r}: "
+                      f"using {SIMD_PATHS[best]!r}", RuntimeWarning, stacklevel=2)
+    lb_simd_select(level)
+
+
+_init_simd_path()
 
 
 def _noop(x):
@@ -497,6 +530,22 @@ def hash_key(key, *, seed=0):
     str is hashed as its UTF-8 bytes.
     """
     cdef uint64_t s = _parse_seed(seed)
+    cdef const lb_hash_keys* ks
+    cdef uint64_t k
+    if type(key) is int:
+        # the common case first: an exact int, converted by Cython's inlined digit
+        # reader (OverflowError when negative or >= 2**64), hashed with the cached keys
+        # of the seed (the first two words are lb_hash_u64's k0, k1)
+        try:
+            k = key
+        except OverflowError:
+            raise ValueError(f"key must be in [0, 2**64), got {key}") from None
+        ks = _keys_for(s)
+        return lb_mix64(lb_mix64(k ^ ks.k[0]) + ks.k[1])
+    return _hash_key_other(key, s)
+
+
+cdef object _hash_key_other(object key, uint64_t s):
     cdef const uint8_t[::1] view
     if isinstance(key, str):
         key = (<str>key).encode("utf-8")
@@ -507,10 +556,9 @@ def hash_key(key, *, seed=0):
             return lb_hash_bytes(NULL, 0, s)
         view = key
         return lb_hash_bytes(&view[0], view.shape[0], s)
-    if type(key) is not int:
-        if isinstance(key, (bool, _np_bool)) or not hasattr(key, "__index__"):
-            raise TypeError(f"key must be an int, str or bytes, got {type(key).__name__}")
-        key = key.__index__()
+    if isinstance(key, (bool, _np_bool)) or not hasattr(key, "__index__"):
+        raise TypeError(f"key must be an int, str or bytes, got {type(key).__name__}")
+    key = key.__index__()
     cdef uint64_t k
     try:
         k = key

@@ -133,14 +133,22 @@ Jump consistent hash over ``targets`` (bucket i is ``targets[i]``).
     def __repr__(self):
         return f"<JumpHash: {self._n} targets>"
 
+    @cython.binding(False)      # a plain METH_O method descriptor: cheaper per call
     def select_index(self, flow_or_hash):
-        """Index (bucket) of the target for one flow or 64-bit hash."""
+        """select_index($self, flow_or_hash, /)
+--
+
+Index (bucket) of the target for one flow or 64-bit hash."""
         cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
                                     self.symmetric)
         return lb_jump_hash(key, self._n)
 
+    @cython.binding(False)      # a plain METH_O method descriptor: cheaper per call
     def select(self, flow_or_hash):
-        """The target for one flow or 64-bit hash."""
+        """select($self, flow_or_hash, /)
+--
+
+The target for one flow or 64-bit hash."""
         cdef uint64_t key = _key_of(flow_or_hash, &self._hkeys, self._fields,
                                     self.symmetric)
         return self.targets[lb_jump_hash(key, self._n)]

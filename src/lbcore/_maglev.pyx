@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
+from libc.stdlib cimport malloc, free
 
 from lbcore._hash import parse_seed
 from lbcore._targetset import (parse_targets, canonical_order, parse_weights,
@@ -88,6 +89,11 @@ cdef void lb_maglev_lookup_many(
         out[i] = table[lb_maglev_slot(hashes[i], m)]
 
 
+cdef enum:
+    _SELECT_CHUNK = 16384     # flows hashed per step of lb_maglev_select_flows (128 KB)
+    _SMALL_CHUNK = 512        # on the stack, for small batches (4 KB)
+
+
 cdef void lb_maglev_select_flows(
         const int32_t* table, uint64_t m, size_t n,
         const uint8_t* proto, const uint8_t* flags,
@@ -95,13 +101,30 @@ cdef void lb_maglev_select_flows(
         const uint64_t* dst_hi, const uint64_t* dst_lo,
         const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
         int fields, int symmetric, uint64_t seed, int32_t* out) noexcept nogil:
-    cdef lb_hash_keys keys
-    cdef size_t i
-    lb_hash_keys_init(&keys, seed)
-    for i in range(n):
-        out[i] = table[lb_maglev_slot(lb_flow_hash_keyed(
-            &keys, proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i], dst_lo[i],
-            sport[i], dport[i], seq[i], fields, symmetric), m)]
+    # Hash a chunk into a scratch buffer with the batch kernel (branch-free, per
+    # instruction set), then look the chunk up: the two-call path select_many(flow_hash(f))
+    # without its 8-byte-per-flow array. (Hashing flow by flow with lb_flow_hash_keyed
+    # branched on "has an ISN" and mispredicted on mixed TCP/UDP traffic.) 16,384 flows
+    # (128 KB, in L2) per chunk: 1,024-flow chunks measured ~1.5x slower than two calls.
+    cdef uint64_t small[_SMALL_CHUNK]
+    cdef uint64_t* h = small
+    cdef size_t chunk = _SMALL_CHUNK, start = 0, stop, i
+    if n > _SMALL_CHUNK:
+        h = <uint64_t*>malloc(_SELECT_CHUNK * sizeof(uint64_t))
+        if h != NULL:
+            chunk = _SELECT_CHUNK
+        else:
+            h = small           # no memory: the same results in smaller steps
+    while start < n:
+        stop = start + chunk if n - start > chunk else n
+        lb_flow_hash_many(stop - start, proto + start, flags + start, src_hi + start,
+                          src_lo + start, dst_hi + start, dst_lo + start, sport + start,
+                          dport + start, seq + start, fields, symmetric, seed, h)
+        for i in range(stop - start):
+            out[start + i] = table[lb_maglev_slot(h[i], m)]
+        start = stop
+    if h != small:
+        free(h)
 
 
 # ---------------------------------------------------------------- Python API

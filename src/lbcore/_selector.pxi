@@ -17,9 +17,17 @@ cdef inline uint64_t _key_of(object x, const lb_hash_keys* keys, int fields,
         return lb_flow_hash_keyed(keys, f.protocol, f.flags, f.src_hi, f.src_lo, f.dst_hi,
                                   f.dst_lo, f.src_port, f.dst_port, f.seq, fields, symmetric)
     if type(x) is int:
-        if 0 <= <object>x <= _MAXU64:
+        # Cython's inlined digit reader; OverflowError when negative or >= 2**64 (two
+        # Python comparisons against 0 and 2**64-1 cost more than the whole conversion)
+        try:
             return <uint64_t>x
-        raise ValueError(f"flow_or_hash: a hash must be in [0, 2**64), got {x}")
+        except OverflowError:
+            raise ValueError(f"flow_or_hash: a hash must be in [0, 2**64), got {x}") from None
+    return _key_of_other(x, keys, fields, symmetric)
+
+
+cdef uint64_t _key_of_other(object x, const lb_hash_keys* keys, int fields,
+                            int symmetric) except? 0xFFFFFFFFFFFFFFFF:
     if isinstance(x, (bool, np.bool_)) or not hasattr(x, "__index__"):
         raise TypeError("flow_or_hash must be a lbcore.Flow or an int hash, "
                         f"got {type(x).__name__}")

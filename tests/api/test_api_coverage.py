@@ -89,7 +89,8 @@ def test_bound_kernels_names_the_numba_attribute():
     from lbcore import numba as lbn
 
     bound = lbn.bound_kernels()
-    assert bound[("lbcore._hash", "lb_flow_hash")] == "flow_hash"
+    assert bound[("lbcore._hash", "lb_flow_hash")] == "flow_hash_seeded"
+    assert bound[("lbcore._hash", "lb_flow_hash_k")] == "flow_hash_k"
     assert bound[("lbcore._hash", "lb_hash_bytes")] == "hash_bytes"
     for (module, cname), pyname in bound.items():
         assert getattr(lbn, pyname) is not None, (module, cname)

@@ -1,7 +1,8 @@
 """lbcore's kernels for numba ``@njit`` code.
 
 Each name here is the compiled Cython kernel itself (one implementation, not a
-numba re-write), bound through its ``__pyx_capi__`` address: the address is
+numba re-write; ``flow_hash`` and ``hash_flows`` are thin ``@njit`` wrappers that
+call one), bound through its ``__pyx_capi__`` address: the address is
 registered with LLVM under a stable symbol and declared as a
 ``numba.types.ExternalFunction``, so ``@njit(cache=True)`` works (a ctypes
 function pointer would be a "dynamic global" that numba cannot cache).
