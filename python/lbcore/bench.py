@@ -386,6 +386,279 @@ def _weighted_random(quick):
     ]
 
 
+# ------------------------------------------------------------------ per-call selection (issue 19)
+def _round_robin_per_call(quick):
+    """Unweighted round robin, one pick per call from Python, against the stdlib's
+    rotation: ``next`` on an ``itertools.cycle`` (no counting, no lock, no ``now``)."""
+    import itertools
+
+    import lbcore
+    n = 20_000 if quick else 200_000
+    k = 100
+    rr = lbcore.RoundRobin(_NODES[:k])
+
+    def picks(f):
+        def run():
+            for _ in range(n):
+                f(5.0)
+        return run
+
+    def cycle():
+        nxt, it = next, itertools.cycle(_NODES[:k])
+
+        def run():
+            for _ in range(n):
+                nxt(it)
+        return run
+    return "roundrobin: unweighted pick per call, 100 targets (ns/pick)", [
+        _case("lbcore.RoundRobin.pick(now)", lambda: picks(rr.pick), n, quick,
+              "O(1) cycle form; counted, under the selector's lock"),
+        _case("lbcore.RoundRobin.pick_index(now)", lambda: picks(rr.pick_index), n, quick),
+        _case("next(itertools.cycle(targets))", cycle, n, quick, "stdlib rotation"),
+    ]
+
+
+def _plain_p2c(targets, seed):
+    """Power of two choices in plain Python: two distinct random targets, the less
+    loaded wins; release by target through a dict (the peer of PowerOfTwoChoices)."""
+    import random
+    rnd = random.Random(seed)
+    load = [0] * len(targets)
+    index = {t: i for i, t in enumerate(targets)}
+    m = len(targets)
+    below = rnd.randrange
+
+    def acquire():
+        x = below(m)
+        y = below(m - 1)
+        if y >= x:
+            y += 1
+        if load[y] < load[x]:
+            x = y
+        load[x] += 1
+        return targets[x]
+
+    def release(t):
+        load[index[t]] -= 1
+    return acquire, release
+
+
+def _heapq_lor(targets):
+    """Least outstanding with ``heapq`` and lazy deletion (stale entries skipped):
+    acquire pops the least loaded live entry, release pushes the new count."""
+    import heapq
+    load = {t: 0 for t in targets}
+    heap = [(0, i, t) for i, t in enumerate(targets)]
+    stamp = [len(targets)]
+
+    def acquire():
+        while True:
+            c, _, t = heap[0]
+            if load[t] == c:
+                break
+            heapq.heappop(heap)
+        load[t] = c + 1
+        stamp[0] += 1
+        heapq.heapreplace(heap, (c + 1, stamp[0], t))
+        return t
+
+    def release(t):
+        c = load[t] - 1
+        load[t] = c
+        stamp[0] += 1
+        heapq.heappush(heap, (c, stamp[0], t))
+        if len(heap) > 4 * len(load) + 64:        # drop stale entries now and then
+            heap[:] = [e for e in heap if load[e[2]] == e[0]]
+            heapq.heapify(heap)
+    return acquire, release
+
+
+def _lor_p2c_by_target(quick):
+    """LeastOutstanding and PowerOfTwoChoices acquire + release by target identity
+    (str targets, half of them with one request in flight) against heapq least
+    outstanding and plain-Python power of two choices, at several target counts."""
+    import lbcore
+    n = 5_000 if quick else 50_000
+    out = []
+    for k in ((100, 10_000) if quick else (100, 10_000, 100_000, 1_000_000)):
+        names = [f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}:80" for i in range(k)]
+
+        def warmed(acquire, release, k=k):
+            for _ in range(k // 2):
+                acquire()
+
+            def run():
+                for _ in range(n):
+                    release(acquire())
+            return run
+
+        def ours(cls, names=names):
+            sel = cls(names, seed=1)
+            acq = sel.pick
+            return warmed(lambda: acq(5.0), sel.release)
+        out.append((f"lor/p2c: acquire + release by target, {k:,} targets (ns/pair)", [
+            _case("lbcore.LeastOutstanding pick+release", lambda c=lbcore.LeastOutstanding:
+                  ours(c), n, quick, "exact LOR, turn-based ties"),
+            _case("lbcore.PowerOfTwoChoices pick+release", lambda c=lbcore.PowerOfTwoChoices:
+                  ours(c), n, quick),
+            _case("heapq least-outstanding (lazy deletion)",
+                  lambda names=names: warmed(*_heapq_lor(names)), n, quick, "stdlib"),
+            _case("plain-Python power of two choices",
+                  lambda names=names: warmed(*_plain_p2c(names, 1)), n, quick, "stdlib"),
+        ]))
+    return out
+
+
+def _maglev_build(quick):
+    """``Maglev(targets)`` for 10,000 str targets against its own populate kernel on
+    the same offsets and skips (the floor: everything else is validation and order)."""
+    import lbcore
+    from lbcore._targetset import canonical_order, parse_targets
+    k = 10_000
+    names = [f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}:80" for i in range(k)]
+    m = lbcore.maglev_table_size(k)
+    _, keys, h1, h2 = parse_targets(names, 0)
+    order = canonical_order(keys, h1, h2)
+    off = h1[order] % np.uint64(m)
+    skip = h2[order] % np.uint64(m - 1) + np.uint64(1)
+    return f"maglev: build over {k:,} targets, table {m:,} (ns/target)", [
+        _case("lbcore.Maglev(targets)", lambda: lambda: lbcore.Maglev(names, table_size=m), k,
+              quick, "no installed package implements Maglev; its own kernel below"),
+        _case("lbcore.maglev_populate (kernel alone)",
+              lambda: lambda: lbcore.maglev_populate(off, skip, m), k, quick,
+              "same offsets and skips"),
+    ]
+
+
+def _flowtable_new_flows(quick):
+    """``FlowTable.route_many`` over a batch of flows the table has not seen (presized,
+    empty table) against the exported lookup-then-insert kernels from numba (each miss
+    hashed and probed twice: what route_many did before) and a Python dict."""
+    import lbcore
+    n = 100_000 if quick else 1_000_000
+    flows = lbcore.Flows.random(n, seed=8, protocols=(6, 17))
+    mg = lbcore.Maglev(_NODES)
+    cols = flows.columns()
+
+    def ours():
+        return lambda: lbcore.FlowTable(n).route_many(flows, 1.0, mg)
+
+    def two_kernels():
+        import numba
+
+        from lbcore import numba as lbn
+
+        @numba.njit
+        def route(addr, c0, c1, c2, c3, c4, c5, c6, c7, c8, now, targets):
+            out = np.empty(c0.shape[0], dtype=np.int32)
+            lbn.flowtable_lookup_many(addr, c0.shape[0], c0.ctypes, c1.ctypes, c2.ctypes,
+                                      c3.ctypes, c4.ctypes, c5.ctypes, c6.ctypes, c7.ctypes,
+                                      c8.ctypes, now, out.ctypes)
+            lbn.flowtable_insert_many(addr, c0.shape[0], c0.ctypes, c1.ctypes, c2.ctypes,
+                                      c3.ctypes, c4.ctypes, c5.ctypes, c6.ctypes, c7.ctypes,
+                                      c8.ctypes, targets.ctypes, now, out.ctypes)
+            return out
+        keep = []
+
+        def run():
+            ft = lbcore.FlowTable(n)     # fresh: its clock is before 1.0
+            keep[:] = [ft]
+            return route(ft.address, *cols, 1.0, mg.select_many(flows))
+        run()                        # compile outside the timed region
+        return run
+
+    def python_dict():
+        m = n // 10
+        keys = list(zip(flows.protocol[:m].tolist(), flows.src_lo[:m].tolist(),
+                        flows.dst_lo[:m].tolist(), flows.src_port[:m].tolist(),
+                        flows.dst_port[:m].tolist()))
+
+        def run():
+            table = {}
+            chosen = mg.select_many(flows[:m]).tolist()
+            for k, t in zip(keys, chosen):
+                if k not in table:
+                    table[k] = (t, 1.0)
+        return run, m
+    return f"flowtable: route_many over {n:,} new flows, presized table (ns/flow)", [
+        _case("lbcore.FlowTable.route_many", ours, n, quick,
+              "table key + Maglev hash, one probe per new flow, LRU link"),
+        _case("numba lookup_many + select_many + insert_many", two_kernels, n, quick,
+              "the exported kernels: every miss hashed and probed twice"),
+        _case("Python dict[5-tuple] insert", lambda: python_dict()[0], n // 10, quick,
+              "pre-built key tuples, Maglev batch select"),
+    ]
+
+
+def _nlb_route_pinned(quick):
+    """``NetworkLoadBalancer.route`` / ``GatewayLoadBalancer.route`` for a pinned flow,
+    one call per flow, against a plain-Python dict flow table and FlowTable.route."""
+    import lbcore
+    from lbcore.elb import GatewayLoadBalancer, NetworkLoadBalancer, Target, TargetGroup
+    n = 20_000 if quick else 200_000
+    k = 1_000
+    f = lbcore.Flows.random(k, seed=3, protocols=(6, 17))
+    seq = np.where(f.flags & 2, f.seq.astype(np.int64), -1)
+    flows = lbcore.Flows(f.protocol, f.src_lo, f.dst_lo, f.src_port, 80, seq)
+    items = [flows[i] for i in range(k)] * (n // k)
+
+    def targets():
+        return [Target(f"{z}{i}", z) for z in "AB" for i in range(5)]
+
+    def lb(kind):
+        if kind == "nlb":
+            b = NetworkLoadBalancer(["A", "B"], seed=1, table_size=1009)
+            b.add_listener("TCP_UDP", 80, TargetGroup(targets(), protocol="TCP_UDP",
+                                                      healthy=True))
+        else:
+            b = GatewayLoadBalancer(["A", "B"], TargetGroup(
+                targets(), protocol="GENEVE", healthy=True), seed=1, table_size=1009)
+        for x in items[:k]:
+            b.route(x, 1.0)
+        route = b.route
+
+        def run():
+            for x in items:
+                route(x, 2.0)
+        return run
+
+    def dict_table():
+        mg = lbcore.Maglev([f"T{i}" for i in range(10)], table_size=1009)
+        table = {}
+        for x in items[:k]:
+            table[(x.protocol, x.src_lo, x.dst_lo, x.src_port, x.dst_port)] = \
+                (mg.select(x), 1.0)
+
+        def run():                   # key tuple, lookup, refresh of the idle time
+            get = table.get
+            for x in items:
+                key = (x.protocol, x.src_lo, x.dst_lo, x.src_port, x.dst_port)
+                hit = get(key)
+                if hit is not None:
+                    table[key] = (hit[0], 2.0)
+        return run
+
+    def flowtable():
+        mg = lbcore.Maglev([f"T{i}" for i in range(10)], table_size=1009)
+        ft = lbcore.FlowTable(4 * k)
+        for x in items[:k]:
+            ft.route(x, 1.0, mg)
+        route = ft.route
+
+        def run():
+            for x in items:
+                route(x, 2.0, mg)
+        return run
+    return f"nlb/gwlb: route one pinned flow per call, {k:,} live flows (ns/call)", [
+        _case("lbcore.elb.NetworkLoadBalancer.route", lambda: lb("nlb"), n, quick,
+              "listener, target state, connection table, decision"),
+        _case("lbcore.elb.GatewayLoadBalancer.route", lambda: lb("gwlb"), n, quick),
+        _case("Python dict flow table", dict_table, n, quick,
+              "5-tuple key, lookup, idle-time refresh; no listener or target state"),
+        _case("lbcore.FlowTable.route", flowtable, n, quick, "the table alone"),
+    ]
+
+
 # ------------------------------------------------------------------ token buckets
 def _bucket_per_call(quick):
     import lbcore
@@ -821,8 +1094,10 @@ def _numba_per_element(quick):
 COMPARISONS = [_hash_per_call, _hash_37_bytes, _flow_hash_batch, _consistent_per_call,
                _maglev_batch, _jump_batch, _rendezvous_batch, _flowtable, _lor_p2c, _round_robin,
                _weighted_random, _bucket_per_call, _bucket_batch, _geo, _lpm,
-               _l4_route_many, _geneve, _simulator,
-               _flow_hash_v4, _maglev_flows, _jump_key_per_call, _numba_per_element]
+                _l4_route_many, _geneve, _simulator,
+                _flow_hash_v4, _maglev_flows, _jump_key_per_call, _numba_per_element,
+                _round_robin_per_call, _lor_p2c_by_target,
+                _maglev_build, _flowtable_new_flows, _nlb_route_pinned]
 
 
 def format_table(title, rows) -> str:

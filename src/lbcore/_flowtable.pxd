@@ -266,10 +266,13 @@ cdef class FlowTable:
                         const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
                         const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
                         const uint16_t[::1] sport, const uint16_t[::1] dport,
-                        const uint32_t[::1] seq, double now, int32_t[::1] out)
+                        const uint32_t[::1] seq, double now, int32_t[::1] out,
+                        uint64_t[:, ::1] probe, size_t* stale)
+    # route_many's passes: the lookup records each miss's probe hash and end slot in
+    # ``probe`` (rows 0, 1) for the insert (see _lookup_many_rec in _flowtable.pyx)
     cdef void _insert(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
                       const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
                       const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
                       const uint16_t[::1] sport, const uint16_t[::1] dport,
                       const uint32_t[::1] seq, const int32_t[::1] targets, double now,
-                      int32_t[::1] out)
+                      int32_t[::1] out, const uint64_t[:, ::1] probe, size_t stale)

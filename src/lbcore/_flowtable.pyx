@@ -233,6 +233,92 @@ cdef void lb_flowtable_insert_many(
                                          targets[i], now)
 
 
+# ---- route_many's two passes: the lookup keeps, per miss, its probe hash and the
+# empty slot that ended its probe, so the insert neither hashes again nor probes again
+# from the home slot (the slots before it are still taken by other keys: inserts only
+# fill empty slots). A deletion moves entries (backward shift), so a miss probed before
+# the last deletion, or any miss after an eviction, probes from its home slot again.
+
+cdef size_t _lookup_many_rec(
+        lb_flowtable* t, size_t n, const uint8_t* proto, const uint8_t* flags,
+        const uint64_t* src_hi, const uint64_t* src_lo, const uint64_t* dst_hi,
+        const uint64_t* dst_lo, const uint16_t* sport, const uint16_t* dport,
+        const uint32_t* seq, double now, int32_t* out, uint64_t* hs, uint64_t* ss,
+        size_t* stale) noexcept nogil:
+    """lb_flowtable_lookup_many, recording hs[i] / ss[i] for every miss i; *stale: the
+    misses below it were probed before a deletion."""
+    cdef size_t i, misses = 0
+    cdef lb_flow_key k
+    cdef uint64_t h, sl
+    cdef int32_t e
+    stale[0] = 0
+    for i in range(n):
+        h = _make_key(t, &k, proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i],
+                      dst_lo[i], sport[i], dport[i], seq[i])
+        e = _find(t, &k, h, &sl)        # as _ft_find (lb_flowtable_lookup)
+        t.now = now
+        if e >= 0 and _expired(t, e, now):
+            lb_flowtable_remove(t, e)
+            e = -1
+            stale[0] = i + 1
+        if e >= 0:
+            _touch_cls(t, e, _ft_class_of(proto[i]), now)
+            out[i] = t.ent[e].target
+        else:
+            out[i] = -1
+            hs[i] = h
+            ss[i] = sl
+            misses += 1
+    return misses
+
+
+cdef void _insert_many_rec(
+        lb_flowtable* t, size_t n, const uint8_t* proto, const uint8_t* flags,
+        const uint64_t* src_hi, const uint64_t* src_lo, const uint64_t* dst_hi,
+        const uint64_t* dst_lo, const uint16_t* sport, const uint16_t* dport,
+        const uint32_t* seq, const int32_t* targets, double now, int32_t* out,
+        const uint64_t* hs, const uint64_t* ss, size_t stale) noexcept nogil:
+    """lb_flowtable_insert_many after _lookup_many_rec (same table, nothing changed in
+    between): the same entries, slots and order, one probe per miss."""
+    cdef size_t i
+    cdef lb_flow_key k
+    cdef uint64_t h, sl
+    cdef int32_t e
+    cdef bint moved = False
+    for i in range(n):
+        if out[i] >= 0:
+            continue
+        if targets[i] < 0:
+            out[i] = -1
+            continue
+        _ft_make_key(&k, proto[i], flags[i], src_hi[i], src_lo[i], dst_hi[i], dst_lo[i],
+                     sport[i], dport[i], seq[i], LB_FIELDS_5, t.symmetric)
+        h = hs[i]
+        if i < stale or moved:
+            e = _find(t, &k, h, &sl)
+        else:
+            sl = ss[i]
+            while True:                 # _find, resumed where the lookup stopped
+                e = t.index[sl]
+                if e < 0:
+                    break
+                if t.ent[e].hash == h and _key_eq(&t.ent[e].key, &k):
+                    break
+                sl = (sl + 1) & t.mask
+        t.now = now                     # from here as lb_flowtable_insert
+        if e >= 0:
+            if _expired(t, e, now):
+                t.ent[e].target = targets[i]
+                t.ent[e].mark = 0
+            _touch(t, e, now)
+            out[i] = t.ent[e].target
+            continue
+        if t.size >= t.capacity:
+            moved = True                # _new_entry evicts: entries shift
+        out[i] = t.ent[_new_entry(t, &k, h, _ft_class_of(proto[i]), targets[i], now,
+                                  sl)].target
+
+
 cdef int32_t lb_flowtable_forget_target(lb_flowtable* t, int32_t target) noexcept nogil:
     """Remove every entry of ``target``; returns how many."""
     cdef int32_t e, count = 0
@@ -531,31 +617,39 @@ Connection tracking: each live flow stays on the target it was first sent to.
     cdef object _route_many(self, c, flows, now, selector, hashes, Py_ssize_t n):
         cdef double t_now = self._check_now(now)
         out = np.empty(n, dtype=np.int32)
+        probe = np.empty((2, n), dtype=np.uint64)     # per miss: probe hash, end slot
+        cdef size_t stale = 0
         misses = self._lookup(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], t_now,
-                              out)
+                              out, probe, &stale)
         if misses:
-            idx = np.flatnonzero(out < 0)
-            chosen = selector.select_many(hashes[idx] if hashes is not None else flows[idx])
-            chosen = _check_choice(chosen, idx.shape[0])
-            targets = np.full(n, -1, dtype=np.int32)
-            targets[idx] = chosen
+            if misses == n:             # all new: the batch itself, no gather
+                chosen = selector.select_many(hashes if hashes is not None else flows)
+                targets = _check_choice(chosen, n)
+            else:
+                idx = np.flatnonzero(out < 0)
+                chosen = selector.select_many(hashes[idx] if hashes is not None
+                                              else flows[idx])
+                chosen = _check_choice(chosen, idx.shape[0])
+                targets = np.full(n, -1, dtype=np.int32)
+                targets[idx] = chosen
             self._insert(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], targets,
-                         t_now, out)
+                         t_now, out, probe, stale)
         return out
 
     cdef size_t _lookup(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
                         const uint64_t[::1] src_hi, const uint64_t[::1] src_lo,
                         const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
                         const uint16_t[::1] sport, const uint16_t[::1] dport,
-                        const uint32_t[::1] seq, double now, int32_t[::1] out):
+                        const uint32_t[::1] seq, double now, int32_t[::1] out,
+                        uint64_t[:, ::1] probe, size_t* stale):
         # The GIL stays held: the kernel mutates the table, and holding it makes
         # concurrent calls on one FlowTable from several threads safe (serialised).
         cdef size_t n = proto.shape[0], misses = 0
         if n:
-            misses = lb_flowtable_lookup_many(&self.t, n, &proto[0], &flags[0],
-                                              &src_hi[0], &src_lo[0], &dst_hi[0],
-                                              &dst_lo[0], &sport[0], &dport[0], &seq[0],
-                                              now, &out[0])
+            misses = _lookup_many_rec(&self.t, n, &proto[0], &flags[0], &src_hi[0],
+                                      &src_lo[0], &dst_hi[0], &dst_lo[0], &sport[0],
+                                      &dport[0], &seq[0], now, &out[0], &probe[0, 0],
+                                      &probe[1, 0], stale)
         return misses
 
     cdef void _insert(self, const uint8_t[::1] proto, const uint8_t[::1] flags,
@@ -563,12 +657,12 @@ Connection tracking: each live flow stays on the target it was first sent to.
                       const uint64_t[::1] dst_hi, const uint64_t[::1] dst_lo,
                       const uint16_t[::1] sport, const uint16_t[::1] dport,
                       const uint32_t[::1] seq, const int32_t[::1] targets, double now,
-                      int32_t[::1] out):
+                      int32_t[::1] out, const uint64_t[:, ::1] probe, size_t stale):
         cdef size_t n = proto.shape[0]
         if n:    # GIL held, as in _lookup
-            lb_flowtable_insert_many(&self.t, n, &proto[0], &flags[0], &src_hi[0],
-                                     &src_lo[0], &dst_hi[0], &dst_lo[0], &sport[0],
-                                     &dport[0], &seq[0], &targets[0], now, &out[0])
+            _insert_many_rec(&self.t, n, &proto[0], &flags[0], &src_hi[0], &src_lo[0],
+                             &dst_hi[0], &dst_lo[0], &sport[0], &dport[0], &seq[0],
+                             &targets[0], now, &out[0], &probe[0, 0], &probe[1, 0], stale)
 
     def route(self, flow, now, selector, *, hash=None):
         """Target index for one ``lbcore.Flow`` (see ``route_many``). A new flow asks

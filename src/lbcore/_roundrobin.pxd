@@ -19,6 +19,23 @@ ctypedef struct lb_roundrobin:
     double* current          # nginx current_weight
     double* ss_start         # time the target entered slow start, -inf = not in it
     uint8_t* avail           # 1 = may be picked; 0 = unavailable or free slot
+    # The cycle form (cyc_on = 1), O(1) per pick: every active target (available,
+    # weight > 0, not ramping) has the same integral weight cyc_w and, in index
+    # order cyc_order[0..cyc_m), the first cyc_k of them have current = cyc_c -
+    # cyc_total and the others cyc_c (cyc_total = cyc_m * cyc_w). Smooth round robin
+    # keeps that shape: a pick adds cyc_w to cyc_c and takes cyc_order[cyc_k] (the
+    # first largest), so ``current`` is not written per pick; every value is an
+    # integer below 2**52, so the arithmetic is the O(N) loop's exactly.
+    # _rr_sync (_roundrobin.pyx) writes the values back into ``current``.
+    int32_t cyc_on
+    int32_t cyc_m
+    int32_t cyc_k
+    int32_t cyc_dirty        # 1: a change since the last look for the form (the next
+                             # pick looks, so a run of add()s stays O(1) each)
+    double cyc_w
+    double cyc_c
+    double cyc_total
+    int32_t* cyc_order
 
 
 cdef inline double lb_roundrobin_ramp(double now, double start, double duration) noexcept nogil:

@@ -3,7 +3,7 @@
 cimport cython
 from lbcore._handle import make_handle
 from libc.stdint cimport int32_t, int64_t, uint8_t, uintptr_t
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, floor, signbit
 
 import numpy as np
 
@@ -12,7 +12,89 @@ from lbcore._check cimport (check_now, check_targets, check_weight_array, check_
 from lbcore._request_selector cimport RequestSelector
 
 
+cdef double _CYC_MAX = 4503599627370496.0     # 2**52: integers below are exact doubles
+
+
+cdef void _rr_sync(lb_roundrobin* s) noexcept nogil:
+    """Write the cycle form's values into ``current`` (no-op when cyc_on is 0)."""
+    cdef int32_t j
+    cdef double lo
+    if not s.cyc_on:
+        return
+    lo = s.cyc_c - s.cyc_total
+    for j in range(s.cyc_m):
+        s.current[s.cyc_order[j]] = lo if j < s.cyc_k else s.cyc_c
+
+
+cdef int _rr_try_cycle(lb_roundrobin* s) noexcept nogil:
+    """Enter the cycle form if the state has its shape (O(N)); returns cyc_on.
+    The cycle form applies when every active target has weight w (integral),
+    effective weight w (slow start off, or not ramping: ss_start = -inf) and the
+    current values, in index order, are some hi - m*w followed by hi (all integral,
+    no -0.0, magnitudes < 2**51)."""
+    cdef int32_t i, m = 0, k = 0
+    cdef double w = 0.0, hi = 0.0, lo = 0.0, v, total
+    cdef bint seen_hi = False
+    s.cyc_on = 0
+    s.cyc_dirty = 0
+    if s.cyc_order == NULL:
+        return 0
+    for i in range(s.n_slots):
+        if s.avail[i] == 0 or not s.weight[i] > 0.0:
+            continue
+        if s.slow_start > 0.0 and s.ss_start[i] != -INFINITY:
+            return 0
+        if m == 0:
+            w = s.weight[i]
+            if w != floor(w) or w > _CYC_MAX:
+                return 0
+        elif s.weight[i] != w:
+            return 0
+        v = s.current[i]
+        if v != floor(v) or not -0.5 * _CYC_MAX < v < 0.5 * _CYC_MAX or \
+                (v == 0.0 and signbit(v)):
+            return 0
+        s.cyc_order[m] = i
+        m += 1
+    if m == 0:
+        return 0
+    total = <double>m * w
+    if total > 0.25 * _CYC_MAX:
+        return 0
+    # hi = the largest value; lo = hi - total; a prefix of lo, then only hi
+    hi = s.current[s.cyc_order[m - 1]]
+    lo = hi - total
+    for i in range(m):
+        v = s.current[s.cyc_order[i]]
+        if v == hi:
+            seen_hi = True
+        elif v == lo and not seen_hi:
+            k += 1
+        else:
+            return 0
+    s.cyc_m = m
+    s.cyc_k = k
+    s.cyc_w = w
+    s.cyc_c = hi
+    s.cyc_total = total
+    s.cyc_on = 1
+    return 1
+
+
+cdef inline int32_t _cycle_pick(lb_roundrobin* s) noexcept nogil:
+    # every active current += w; the first largest (order[k], or order[0] once all
+    # are equal) is picked and lowered by the total
+    if s.cyc_k == s.cyc_m:
+        s.cyc_c -= s.cyc_total
+        s.cyc_k = 0
+    s.cyc_c += s.cyc_w
+    s.cyc_k += 1
+    return s.cyc_order[s.cyc_k - 1]
+
+
 cdef int32_t lb_roundrobin_pick(lb_roundrobin* s, double now) noexcept nogil:
+    if s.cyc_on or (s.cyc_dirty and _rr_try_cycle(s)):
+        return _cycle_pick(s)
     cdef int32_t i, best = -1
     cdef double e, total = 0.0, dur = s.slow_start
     cdef double* w = s.weight
@@ -233,7 +315,7 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
     counts the request until ``release``.
     """
     cdef lb_roundrobin* s
-    cdef object _st, _c
+    cdef object _st, _c, _order
 
     def __cinit__(self, *args, **kwargs):
         # a valid empty state before __init__ (see _lor._OutstandingBase)
@@ -243,16 +325,27 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
     def __init__(self, targets, *, weights=None, slow_start_seconds=0):
         self._init_common(targets, weights, False, slow_start_seconds)
         self.s.slow_start = self._slow_start
+        _rr_try_cycle(self.s)
+
+    cdef _leave_cycle(self):
+        """Before a change to weights, availability or membership: ``current`` made
+        explicit again and the cycle form off (``_k_changed`` looks for it again)."""
+        _rr_sync(self.s)
+        self.s.cyc_on = 0
+        self.s.cyc_dirty = 0
 
     cdef _alloc(self, Py_ssize_t cap):
         cdef Py_ssize_t old = 0 if self._c is None else self._c.shape[0]
         if self._w is None:
             old = 0
+        self._leave_cycle()
         self._alloc_common(cap)
         c = np.zeros(cap, dtype=np.float64)
         if old:
             c[:old] = self._c
         self._c = c
+        self._order = np.zeros(cap, dtype=np.int32)
+        self.s.cyc_order = <int32_t*>_addr(self._order)
         self.s.weight = self._wp
         self.s.current = <double*>_addr(c)
         self.s.ss_start = self._ssp
@@ -263,6 +356,7 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
         self.s.n_slots = n
 
     cdef object _k_getstate(self):
+        _rr_sync(self.s)
         st = self._common_getstate()
         if st["capacity"]:
             st["current"] = self._c.copy()
@@ -278,6 +372,7 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
             if c.shape != self._c.shape or not np.isfinite(c).all():
                 raise ValueError("RoundRobin state: invalid current weights")
             self._c[:] = c
+        _rr_try_cycle(self.s)
         return 0
 
     cdef int32_t _k_pick(self, double now) noexcept:
@@ -286,8 +381,15 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
             self._op[i] += 1
         return i
 
+    cdef int _k_changed(self) except -1:
+        self.s.cyc_dirty = 1        # the next pick looks for the cycle form
+        return 0
+
     cdef int _k_set_available(self, int32_t i, bint available, double now) except -1:
         # a target made unavailable, or available again, restarts from current = 0
+        if (self._avp[i] != 0) == available:
+            return 0
+        self._leave_cycle()
         cdef int r = WeightedTargets._k_set_available(self, i, available, now)
         if r:
             self.s.current[i] = 0.0
@@ -295,32 +397,34 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
 
     cdef int _k_add(self, int32_t i, bint grew, object weight, bint available,
                     double now) except -1:
+        self._leave_cycle()
         WeightedTargets._k_add(self, i, grew, weight, available, now)
         self.s.current[i] = 0.0
         return 0
 
     cdef int _k_remove(self, int32_t i) except -1:
+        self._leave_cycle()
         WeightedTargets._k_remove(self, i)
         self.s.current[i] = 0.0
         return 0
 
+    cdef int _k_set_weight(self, int32_t i, object weight, double now) except -1:
+        self._leave_cycle()
+        return WeightedTargets._k_set_weight(self, i, weight, now)
+
     def pick_many(self, n, now=None):
         """``n`` picks at time ``now`` → int32 array of indices (-1 = none
         available); map with ``target_at`` / ``targets_array``. A batch for
-        simulation: these picks are not counted as outstanding."""
+        simulation: these picks are not counted as outstanding. Holds the
+        selector's lock (the thread rule), so no add() swaps arrays under the loop."""
         cdef size_t k = check_count(n, "n")
         cdef double t = self._now(now)
         out = np.empty(k, dtype=np.int32)
         cdef int32_t* o = <int32_t*>_addr(out)
-        # Run on a snapshot of the struct while holding references to the arrays
-        # it points at: a concurrent add() that swaps arrays cannot free them
-        # under the nogil loop (its picks may then be lost, never a crash).
-        cdef lb_roundrobin local = self.s[0]
-        keep = (self._w, self._c, self._ss, self._av)
-        if k:
-            with nogil:
-                lb_roundrobin_pick_many(&local, k, t, o)
-        del keep
+        with self._lock:
+            if k:
+                with nogil:
+                    lb_roundrobin_pick_many(self.s, k, t, o)
         return out
 
     def _state(self):
@@ -337,6 +441,9 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
             "lb_roundrobin_pick_many": <size_t>&lb_roundrobin_pick_many})
 
     def _state_arrays(self):
+        if self.s.cyc_dirty:            # what the next pick would find (values unchanged)
+            _rr_try_cycle(self.s)
+        _rr_sync(self.s)
         n = self.s.n_slots
         return {"weight": self._w[:n], "current": self._c[:n], "ss_start": self._ss[:n],
-                "avail": self._av[:n]}
+                "avail": self._av[:n], "cycle": bool(self.s.cyc_on)}

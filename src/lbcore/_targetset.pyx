@@ -11,9 +11,18 @@ Each target gets two independent 64-bit hashes of its identity key,
 the order targets are given in work in the *canonical order*: targets sorted by
 (first hash, second hash, type tag, identity key).
 """
+from cpython.unicode cimport PyUnicode_CheckExact
+from cpython.bytes cimport PyBytes_CheckExact, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_CheckExact
+from libc.stdint cimport uint8_t, uint64_t
+
 import numpy as np
 
 from lbcore._hash import hash_key, parse_seed
+from lbcore._hash cimport lb_hash_u64, lb_hash_bytes
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 
 _GOLDEN = 0x9E3779B97F4A7C15
 _U64 = (1 << 64) - 1
@@ -50,40 +59,99 @@ def second_seed(seed):
     return (seed + _GOLDEN) & _U64
 
 
+cdef inline object _identity_key(object target):
+    # identity_key without a Python call: exact str/bytes/int first
+    if PyUnicode_CheckExact(target) or PyBytes_CheckExact(target):
+        return target
+    if PyLong_CheckExact(target):
+        if 0 <= target <= _U64:
+            return target
+        return str(target)
+    return identity_key(target)
+
+
+cdef inline int _hash_pair(object key, uint64_t s1, uint64_t s2, uint64_t* h) except -1:
+    """``h[0], h[1] = hash_key(key, seed=s1), hash_key(key, seed=s2)`` for an
+    identity key (the same bytes and ints hash_key hashes)."""
+    cdef const char* p
+    cdef Py_ssize_t n
+    cdef uint64_t k
+    if PyUnicode_CheckExact(key):
+        p = PyUnicode_AsUTF8AndSize(key, &n)    # the UTF-8 bytes encode() gives
+        h[0] = lb_hash_bytes(<const uint8_t*>p, <size_t>n, s1)
+        h[1] = lb_hash_bytes(<const uint8_t*>p, <size_t>n, s2)
+    elif PyBytes_CheckExact(key):
+        p = PyBytes_AS_STRING(key)
+        n = PyBytes_GET_SIZE(key)
+        h[0] = lb_hash_bytes(<const uint8_t*>p, <size_t>n, s1)
+        h[1] = lb_hash_bytes(<const uint8_t*>p, <size_t>n, s2)
+    elif PyLong_CheckExact(key):
+        k = key                                 # an identity key: in [0, 2**64)
+        h[0] = lb_hash_u64(k, s1)
+        h[1] = lb_hash_u64(k, s2)
+    else:                                       # subclasses: hash_key's own rules
+        h[0] = hash_key(key, seed=s1)
+        h[1] = hash_key(key, seed=s2)
+    return 0
+
+
 def parse_targets(targets, seed, *, allow_empty=False):
-    """Validate targets: (tuple of targets, h1 uint64 array, h2 uint64 array)."""
+    """Validate targets: (tuple of targets, identity keys, h1 uint64 array, h2 uint64
+    array). One pass in C over the targets (no Python call per target for int, str
+    and bytes identities)."""
     if isinstance(targets, (str, bytes)) or not hasattr(targets, "__iter__"):
         raise TypeError(f"targets must be a sequence of targets, got {type(targets).__name__}")
     targets = tuple(targets)
     if not targets and not allow_empty:
         raise ValueError("targets must not be empty")
-    s1 = parse_seed(seed)
-    s2 = second_seed(s1)
-    keys = [identity_key(t) for t in targets]
-    if len(set((identity_tag(k), k) for k in keys)) != len(keys):
+    cdef uint64_t s1 = parse_seed(seed)
+    cdef uint64_t s2 = second_seed(s1)
+    cdef Py_ssize_t i, n = len(targets)
+    cdef list keys = [None] * n
+    cdef bint has_str = False, has_bytes = False
+    h1 = np.empty(n, dtype=np.uint64)
+    h2 = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] a = h1
+    cdef uint64_t[::1] b = h2
+    cdef uint64_t h[2]
+    for i in range(n):
+        k = _identity_key((<tuple>targets)[i])
+        keys[i] = k
+        if isinstance(k, str):
+            has_str = True
+        elif isinstance(k, bytes):
+            has_bytes = True
+    # int, str and bytes keys never compare equal across types, so a set of the keys
+    # finds duplicates; with both str and bytes present, (tag, key) pairs keep str and
+    # bytes from being compared (a BytesWarning under python -b)
+    if len(set((identity_tag(k), k) for k in keys) if has_str and has_bytes
+           else set(keys)) != n:
         seen = set()
         for t, k in zip(targets, keys):
             if (identity_tag(k), k) in seen:
                 raise ValueError(f"targets must be unique: {t!r} appears twice "
                                  "(by identity key)")
             seen.add((identity_tag(k), k))
-    h1 = [hash_key(k, seed=s1) for k in keys]
-    h2 = [hash_key(k, seed=s2) for k in keys]
-    return targets, keys, np.array(h1, dtype=np.uint64), np.array(h2, dtype=np.uint64)
+    for i in range(n):
+        _hash_pair(keys[i], s1, s2, h)
+        a[i] = h[0]
+        b[i] = h[1]
+    return targets, keys, h1, h2
 
 
 def canonical_order(keys, h1, h2):
     """Indices that sort targets into the canonical order."""
-    a = np.asarray(h1, dtype=np.uint64).tolist()
-    b = np.asarray(h2, dtype=np.uint64).tolist()
-    order = sorted(range(len(keys)), key=lambda i: (a[i], b[i]))
-    # exact (h1, h2) ties between distinct targets are astronomically rare; settle
-    # them by (type tag, identity key) so the order stays canonical
-    for j in range(len(order) - 1):
-        if a[order[j]] == a[order[j + 1]] and b[order[j]] == b[order[j + 1]]:
-            order = sorted(range(len(keys)),
-                           key=lambda i: (a[i], b[i], identity_tag(keys[i]), keys[i]))
-            break
+    a = np.asarray(h1, dtype=np.uint64)
+    b = np.asarray(h2, dtype=np.uint64)
+    order = np.lexsort((b, a))          # by (h1, h2); stable, as sorted() was
+    sa, sb = a[order], b[order]
+    last = max(len(sa) - 1, 0)
+    if np.any((sa[1:] == sa[:last]) & (sb[1:] == sb[:last])):
+        # exact (h1, h2) ties between distinct targets are astronomically rare; settle
+        # them by (type tag, identity key) so the order stays canonical
+        al, bl = a.tolist(), b.tolist()
+        order = sorted(range(len(keys)),
+                       key=lambda i: (al[i], bl[i], identity_tag(keys[i]), keys[i]))
     return np.array(order, dtype=np.int64)
 
 

@@ -315,3 +315,49 @@ def test_maglev_table_size_bad_input_names_the_parameter():
         maglev_table_size(3, 308)
     with pytest.raises(TypeError, match="table_size"):
         maglev_table_size(3, "65537")
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+_identities = st.one_of(
+    st.integers(-5, 2**64 + 5), st.text(max_size=6), st.binary(max_size=9),
+    st.floats(allow_nan=False, width=32), st.text(max_size=4).map(_Str),
+    st.integers(0, 2**64 - 1).map(_Int), st.tuples(st.integers(0, 3)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_identities, min_size=1, max_size=12,
+                unique_by=lambda t: (maglev_ref.tag(maglev_ref.identity(t)),
+                                     maglev_ref.identity(t))),
+       st.integers(0, 2**64 - 1))
+def test_parse_targets_matches_reference(targets, seed):
+    # the one C pass over the targets gives hash_key's hashes and the reference order
+    from lbcore._targetset import canonical_order, parse_targets
+    ts, keys, h1, h2 = parse_targets(targets, seed)
+    assert ts == tuple(targets)
+    exp = [maglev_ref.identity(t) for t in targets]
+    assert [(type(k), k) for k in keys] == [(type(k), k) for k in exp]
+    assert h1.tolist() == [lbcore.hash_key(k, seed=seed) for k in exp]
+    assert h2.tolist() == [lbcore.hash_key(k, seed=(seed + maglev_ref.GOLDEN) % 2**64)
+                           for k in exp]
+    order = canonical_order(keys, h1, h2)
+    assert order.dtype == np.int64
+    assert order.tolist() == sorted(range(len(targets)), key=lambda i: (
+        h1[i], h2[i], maglev_ref.tag(exp[i]), exp[i]))
+
+
+def test_parse_targets_errors():
+    from lbcore._targetset import parse_targets
+    with pytest.raises(ValueError, match="appears twice"):
+        parse_targets(["a", b"a", "a"], 0)
+    with pytest.raises(ValueError, match="appears twice"):
+        parse_targets([1, True, "True"], 0)
+    with pytest.raises(UnicodeEncodeError):
+        parse_targets(["\ud800"], 0)
+    assert parse_targets(["a", b"a", 97], 0)[1] == ["a", b"a", 97]

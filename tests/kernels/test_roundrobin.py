@@ -56,20 +56,19 @@ ops = st.lists(st.one_of(
 ), max_size=40)
 
 
-@given(st.lists(st.integers(0, 6), min_size=1, max_size=6).filter(any),
-       st.sampled_from([0, 30, 120]), ops)
-@settings(max_examples=80, deadline=None)
-def test_matches_reference(weights, slow_start, ops):
-    names = [f"t{i}" for i in range(len(weights))]
-    rr = lbcore.RoundRobin(names, weights=weights, slow_start_seconds=slow_start)
-    ref = RoundRobinRef(names, weights=weights, slow_start=slow_start)
+def _run_ops(rr, ref, names, ops):
+    """Apply ``ops`` to a RoundRobin and its reference side by side, checking every
+    pick (odd counts through pick_many, even ones through pick_index); returns the
+    (possibly unpickled) RoundRobin and the final ``now``."""
+    import pickle
     now, nxt = 0.0, len(names)
     live = list(names)
     for op in ops:
         if op[0] == "pick":
             exp = [ref.pick(now) for _ in range(op[1])]
             if op[1] % 2:
-                got = [rr.target_at(i) if i >= 0 else None for i in rr.pick_many(op[1], now=now)]
+                got = [rr.target_at(i) if i >= 0 else None
+                       for i in rr.pick_many(op[1], now=now)]
             else:
                 got = []
                 for _ in range(op[1]):
@@ -81,6 +80,8 @@ def test_matches_reference(weights, slow_start, ops):
             rr.set_available(t, op[2], now=now)
             ref.set_available(t, op[2], now)
         elif op[0] == "add":
+            if op[1] == 0 and sum(rr.weight(x) for x in live) == 0:
+                continue                    # all-zero weights are refused
             t = f"t{nxt}"
             nxt += 1
             rr.add(t, op[1], now=now)
@@ -90,8 +91,29 @@ def test_matches_reference(weights, slow_start, ops):
             t = live.pop(op[1] % len(live))
             rr.remove(t)
             ref.remove(t)
+        elif op[0] == "weight" and live:
+            t = live[op[1] % len(live)]
+            if op[2] == 0 and sum(rr.weight(x) for x in live if x != t) == 0:
+                continue                    # all-zero weights are refused
+            rr.set_weight(t, op[2], now=now)
+            ref.set_weight(t, op[2])
         elif op[0] == "tick":
             now += op[1]
+        elif op[0] == "pickle":
+            rr = pickle.loads(pickle.dumps(rr))
+        elif op[0] == "state":
+            assert rr._state_arrays()["current"].tolist() == [r[2] for r in ref.rows]
+    return rr, now
+
+
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=6).filter(any),
+       st.sampled_from([0, 30, 120]), ops)
+@settings(max_examples=80, deadline=None)
+def test_matches_reference(weights, slow_start, ops):
+    names = [f"t{i}" for i in range(len(weights))]
+    rr = lbcore.RoundRobin(names, weights=weights, slow_start_seconds=slow_start)
+    ref = RoundRobinRef(names, weights=weights, slow_start=slow_start)
+    rr, _ = _run_ops(rr, ref, names, ops)
     st_ = rr._state_arrays()
     assert st_["current"].tolist() == [r[2] for r in ref.rows]
 
@@ -210,3 +232,65 @@ def test_numba_matches_python():
     got = _numba_rr(a.ctypes.state, 500, 20.0)
     exp = [b.pick_index(now=20.0) for _ in range(500)] + b.pick_many(500, now=20.0).tolist()
     assert got.tolist() == exp
+
+
+# ------------------------------------------------------------ the O(1) cycle form
+# Equal integral weights keep smooth round robin in a cycle (lb_roundrobin_try_cycle):
+# picks are O(1) and ``current`` is written back only when read or changed. Every
+# step below must still agree exactly with the O(N) reference, in picks and values.
+
+cycle_ops = st.lists(st.one_of(
+    st.tuples(st.just("pick"), st.integers(1, 9)),
+    st.tuples(st.just("avail"), st.integers(0, 30), st.booleans()),
+    st.tuples(st.just("add"), st.sampled_from([0, 1, 2, 3])),
+    st.tuples(st.just("remove"), st.integers(0, 30)),
+    st.tuples(st.just("weight"), st.integers(0, 30), st.sampled_from([0, 1, 2, 3, 0.5])),
+    st.tuples(st.just("tick"), st.floats(0, 200)),
+    st.tuples(st.just("pickle"),),
+    st.tuples(st.just("state"),),
+), max_size=50)
+
+
+@given(st.integers(1, 7), st.sampled_from([1, 2, 3]), st.sampled_from([0, 30]), cycle_ops)
+@settings(max_examples=150, deadline=None)
+def test_cycle_form_matches_reference(n, w, slow_start, ops):
+    names = [f"t{i}" for i in range(n)]
+    rr = lbcore.RoundRobin(names, weights=[w] * n, slow_start_seconds=slow_start)
+    ref = RoundRobinRef(names, weights=[w] * n, slow_start=slow_start)
+    assert rr._state_arrays()["cycle"]
+    rr, now = _run_ops(rr, ref, names, ops)
+    assert rr._state_arrays()["current"].tolist() == [r[2] for r in ref.rows]
+    got = [rr.target_at(i) if i >= 0 else None for i in rr.pick_many(20, now=now)]
+    assert got == [ref.pick(now) for _ in range(20)]
+
+
+def test_cycle_form_when_it_applies():
+    rr = lbcore.RoundRobin(list("abcd"))
+    assert rr._state_arrays()["cycle"]
+    assert [rr.pick(0.0) for _ in range(6)] == list("abcdab")
+    assert rr._state_arrays()["current"].tolist() == [-2.0, -2.0, 2.0, 2.0]
+    rr.set_weight("c", 2, now=0.0)              # unequal weights: the O(N) loop
+    assert not rr._state_arrays()["cycle"]
+    rr.set_weight("c", 1, now=0.0)              # equal again and still cycle-shaped
+    assert rr._state_arrays()["cycle"]
+    assert not lbcore.RoundRobin(list("ab"), weights=[0.5, 0.5])._state_arrays()["cycle"]
+    assert not lbcore.RoundRobin(list("ab"), weights=[1, 2])._state_arrays()["cycle"]
+    # a zero-weight or unavailable target is outside the cycle
+    rr = lbcore.RoundRobin(list("abc"), weights=[1, 0, 1])
+    assert rr._state_arrays()["cycle"]
+    assert [rr.pick(0.0) for _ in range(4)] == list("acac")
+    # a target ramping in slow start leaves it (its effective weight is below w)
+    rr = lbcore.RoundRobin(list("ab"), slow_start_seconds=30)
+    assert rr._state_arrays()["cycle"]
+    rr.add("c", now=5.0)
+    assert not rr._state_arrays()["cycle"]
+
+
+def test_cycle_form_through_numba():
+    a, b = lbcore.RoundRobin(list("abcde")), lbcore.RoundRobin(list("abcde"))
+    a.pick(0.0)
+    b.pick(0.0)
+    got = _numba_rr(a.ctypes.state, 50, 0.0)
+    exp = [b.pick_index(now=0.0) for _ in range(50)] + b.pick_many(50, now=0.0).tolist()
+    assert got.tolist() == exp
+    assert a._state_arrays()["current"].tolist() == b._state_arrays()["current"].tolist()

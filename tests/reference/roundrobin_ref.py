@@ -79,3 +79,6 @@ class RoundRobinRef:
         i = self.rows.index(r)
         self.rows[i] = [None, 0.0, 0.0, False, -math.inf]
         self.free.append(i)
+
+    def set_weight(self, t, w):
+        self._row(t)[1] = float(w)
