@@ -126,8 +126,8 @@ def _reference_states(spec, events, query):
         ref = []
         for at, want in regs[1:]:
             ref.append((at, 0, ("register", at, False) if want else ("deregister", at)))
-        if reg0:
-            ref.append((0.0, 0, ("register", 0.0, True)))
+        if reg0:            # the scenario's own registration comes before any event
+            ref.append((0.0, -1, ("register", 0.0, True)))
         for p0, p1 in periods:
             t = p0 + iv
             while t < min(p1, end):

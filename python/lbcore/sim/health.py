@@ -21,7 +21,8 @@ scenario target group (built with the group's protocol, attributes and
   ``target_group_health.unhealthy_state_routing.minimum_healthy_targets`` included).
 
 A check whose result cannot change anything (a healthy target passing again after a
-pass, an unhealthy one failing again after a failure, no result in flight) is skipped up
+pass, an unhealthy one failing again after a failure, no result of the other outcome in
+flight) is skipped up
 to the target's next change of state, so the work is bounded by the number of events,
 not by the run's length.
 """
@@ -154,7 +155,7 @@ def group_health(s: dict, gi: int) -> GroupHealth:
 
     weight = [float(t["weight"]) for t in targets]
     gen = [0] * n                 # registration generation: stale checks are dropped
-    inflight = [0] * n
+    inflight = [[0, 0] for _ in range(n)]   # results in flight: [failed, passed]
     last_ok: list = [None] * n
     heap: list = []
     seq = 0
@@ -234,7 +235,7 @@ def group_health(s: dict, gi: int) -> GroupHealth:
             elif val and state_of(k) not in REGISTERED_STATES:
                 tg.register(Target(k, targets[k]["az"]), now=t)
                 gen[k] += 1
-                inflight[k], last_ok[k] = 0, None
+                inflight[k], last_ok[k] = [0, 0], None
                 push(t + interval, _CHECK, k)
             elif not val and state_of(k) in REGISTERED_STATES:
                 tg.deregister(k, now=t)
@@ -242,7 +243,8 @@ def group_health(s: dict, gi: int) -> GroupHealth:
         elif kind == _CHECK:
             ok = up_at(k, t)
             st = state_of(k)
-            settled = inflight[k] == 0 and last_ok[k] is ok and \
+            # (results still in flight with the other outcome could change the state)
+            settled = inflight[k][not ok] == 0 and last_ok[k] is ok and \
                 (st == "healthy" if ok else st in ("unhealthy", "unhealthy.draining"))
             if settled:
                 # nothing can change until the target's up state does: the first check
@@ -251,11 +253,11 @@ def group_health(s: dict, gi: int) -> GroupHealth:
                 if tc < math.inf:
                     push(t + math.ceil((tc - t) / interval) * interval, _CHECK, k)
             else:
-                inflight[k] += 1
+                inflight[k][ok] += 1
                 push(t if ok else t + timeout, _RESULT, k, ok)
                 push(t + interval, _CHECK, k)
         elif kind == _RESULT:
-            inflight[k] -= 1
+            inflight[k][payload] -= 1
             before = state_of(k)
             after = tg.observe(k, payload, now=t)
             last_ok[k] = payload
