@@ -1089,9 +1089,11 @@ def test_sticky_engine_matches_python_reference(seed, algo, sessions, duration):
 def test_sticky_reference_covers_hits_new_and_restuck_with_lor():
     s = parse_scenario(small_scenario(algo="least_outstanding_requests", sticky=86400,
                                       sessions=(6, 4)) + STICKY_EVENTS, "sticky.toml")
-    model, meta = compile_scenario(s, requests=6000)
-    ref = simulate_ref(model, 3, 6000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
-    eng = run_engine(model, 3, 6000)
+    # long enough to pass 16 s, when e1's failure is seen (its checks at 5 and 10 s)
+    model, meta = compile_scenario(s, requests=12000)
+    ref = simulate_ref(model, 3, 12000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
+    eng = run_engine(model, 3, 12000)
+    assert eng.now > 16.0
     assert_same(eng, ref)
     k = eng.stats["cnt_sticky"].reshape(-1, 3)
     web, eu = meta["target_groups"].index("web"), meta["target_groups"].index("eu")
