@@ -244,8 +244,12 @@ def group_health(s: dict, gi: int) -> GroupHealth:
             ok = up_at(k, t)
             st = state_of(k)
             # (results still in flight with the other outcome could change the state)
+            # a failure skipped with timeout >= interval would have landed after the next
+            # check's pass: only passes, or failures answered within the interval, skip
             settled = inflight[k][not ok] == 0 and last_ok[k] is ok and \
-                (st == "healthy" if ok else st in ("unhealthy", "unhealthy.draining"))
+                (st == "healthy" if ok else
+                 (timeout < interval or next_up_change(k, t) == math.inf)
+                 and st in ("unhealthy", "unhealthy.draining"))
             if settled:
                 # nothing can change until the target's up state does: the first check
                 # at or after that change
