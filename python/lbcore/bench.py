@@ -1091,13 +1091,88 @@ def _numba_per_element(quick):
     ]
 
 
+# the SimPy comparison's workload (issue 14): Poisson arrivals into least outstanding
+# requests over 5 targets (8 workers each), exponential service; offered load 0.5
+SIMPY_RATE, SIMPY_MEAN, SIMPY_TARGETS, SIMPY_WORKERS = 2000.0, 0.01, 5, 8
+
+_SIMPY_TARGET = ('  {{ id = "t{k}", az = "us-east-1a", workers = %d, '
+                 'service = {{ distribution = "exponential", mean = %r }} }},\n'
+                 % (SIMPY_WORKERS, SIMPY_MEAN))
+SIMPY_SCENARIO = """
+[simulation]
+name = "lor-5"
+[traffic]
+rate = [{ at = 0, rps = %r }]
+clients = [{ name = "c", rtt = { us-east-1 = 0.0 } }]
+requests = [{ name = "get", host = "www.example.com" }]
+[[route53.records]]
+name = "www.example.com"
+set_identifier = "a"
+alias_target = "alb"
+evaluate_target_health = false
+[[load_balancers]]
+name = "alb"
+region = "us-east-1"
+default_forward = [{ target_group = "web" }]
+[[target_groups]]
+name = "web"
+attributes = { "load_balancing.algorithm.type" = "least_outstanding_requests" }
+targets = [
+""" % SIMPY_RATE + "".join(_SIMPY_TARGET.format(k=k) for k in range(SIMPY_TARGETS)) + "]\n"
+
+
+def simpy_least_outstanding(n: int, seed: int = 1) -> float:
+    """The SimPy model of :data:`SIMPY_SCENARIO`: ``n`` Poisson arrivals, each sent to the
+    target with the fewest outstanding requests (lowest index on ties), served FIFO by its
+    workers for an exponential time. Returns the simulated end time (seconds)."""
+    simpy = _peer("simpy")
+    import random
+    env = simpy.Environment()
+    rng = random.Random(seed)
+    servers = [simpy.Resource(env, capacity=SIMPY_WORKERS) for _ in range(SIMPY_TARGETS)]
+    outstanding = [0] * SIMPY_TARGETS
+
+    def request(k):
+        with servers[k].request() as req:
+            yield req
+            yield env.timeout(rng.expovariate(1.0 / SIMPY_MEAN))
+        outstanding[k] -= 1
+
+    def arrivals():
+        for _ in range(n):
+            yield env.timeout(rng.expovariate(SIMPY_RATE))
+            k = min(range(SIMPY_TARGETS), key=outstanding.__getitem__)
+            outstanding[k] += 1
+            env.process(request(k))
+
+    env.process(arrivals())
+    env.run()
+    return env.now
+
+
+def _simpy(quick):
+    from lbcore.sim import parse_scenario, simulate
+    n = 50_000 if quick else 1_000_000
+    scenario = parse_scenario(SIMPY_SCENARIO, "lor-5")
+    return (f"sim: Poisson arrivals, least outstanding over {SIMPY_TARGETS} targets, "
+            f"exponential service, {n:,} requests (ns/request, whole run)",
+            [Case("lbcore simulate (compile + engine)",
+                  lambda: lambda: simulate(scenario, requests=n), n, "", 1 if quick else 3),
+             Case("SimPy", lambda: _simpy_run(n), n, "", 1)])
+
+
+def _simpy_run(n):
+    _peer("simpy")            # ImportError here: the row reads "not installed"
+    return lambda: simpy_least_outstanding(n)
+
+
 COMPARISONS = [_hash_per_call, _hash_37_bytes, _flow_hash_batch, _consistent_per_call,
                _maglev_batch, _jump_batch, _rendezvous_batch, _flowtable, _lor_p2c, _round_robin,
                _weighted_random, _bucket_per_call, _bucket_batch, _geo, _lpm,
                 _l4_route_many, _geneve, _simulator,
                 _flow_hash_v4, _maglev_flows, _jump_key_per_call, _numba_per_element,
                 _round_robin_per_call, _lor_p2c_by_target,
-                _maglev_build, _flowtable_new_flows, _nlb_route_pinned]
+                _maglev_build, _flowtable_new_flows, _nlb_route_pinned, _simpy]
 
 
 def format_table(title, rows) -> str:

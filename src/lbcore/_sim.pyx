@@ -1,7 +1,7 @@
 # cython: language_level=3
 """The compiled per-request loop of ``lbcore simulate`` (see _sim.pxd and docs/simulation.md)."""
 from libc.stdint cimport uint8_t, uint16_t, int32_t, int64_t, uint64_t
-from libc.math cimport log, log10, exp, sqrt, cos, floor, INFINITY, M_PI
+from libc.math cimport log, log10, exp, sqrt, cos, floor, llrint, INFINITY, M_PI
 from libc.stdlib cimport malloc, realloc, free
 
 from lbcore._hash cimport lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_IPV6
@@ -12,10 +12,14 @@ from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_at, lb_lor_acqu
                           lb_lor_release, lb_lor_set_available)
 from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
 from lbcore._alias cimport lb_alias, lb_alias_pick
+from lbcore._sticky cimport lb_sticky_cookie_target, lb_sticky_cookie_expiry
+from lbcore._bucket cimport (lb_bucket_check_chain, LB_BUCKET_STRIDE, LB_CHECK_ALLOWED,
+                             LB_CHECK_LEVEL0)
 from lbcore._hash import hash_key, parse_seed
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom
+from lbcore._bucket import TokenBuckets
 
 from types import MappingProxyType
 
@@ -193,8 +197,7 @@ cdef class Engine:
     cdef readonly bint finished
     cdef readonly int64_t simulated
     cdef double *wk_free
-    cdef double *b_tokens
-    cdef double *b_last
+    cdef int64_t *b_state              # lbcore's token-bucket table (_bucket.pxd), B rows
     cdef int64_t *outstanding
     cdef lb_sim_completion *heap
     cdef int64_t heap_n, heap_cap
@@ -292,6 +295,11 @@ cdef class Engine:
         n_thr = int(m["thr_start"][m["thr_start"].size - 1])
         if n_thr > 0 and (m["thr_idx"][:n_thr].max() >= self.B or m["thr_idx"][:n_thr].min() < 0):
             raise ValueError("model['thr_idx'] out of range")
+        for ci in range(m["thr_start"].size - 1):    # a chain charges each bucket once
+            chain = m["thr_idx"][m["thr_start"][ci]:m["thr_start"][ci + 1]]
+            if np.unique(chain).size != chain.size:
+                raise ValueError("model['thr_idx']: a bucket listed twice for one "
+                                 "(client, template)")
         if m["rec_lb"][:self.D].max() >= self.L or m["rec_lb"][:self.D].min() < 0:
             raise ValueError("model['rec_lb'] out of range")
         if m["lb_insp"][:self.L].max() >= self.G or m["lb_insp"][:self.L].min() < -1:
@@ -376,8 +384,13 @@ cdef class Engine:
         W = int(m["wk_start"][self.T])
         B1 = max(self.B, 1)
         s = self.stats = {
-            "wk_free": np.zeros(W), "b_tokens": np.array(m["b_burst"][:B1], dtype=np.float64),
-            "b_last": np.zeros(B1),
+            "wk_free": np.zeros(W),
+            # the limits as lbcore.TokenBuckets encodes them (exact integer units and
+            # nanoseconds, the state ApiGateway checks): every bucket starts full
+            "b_state": (np.array(TokenBuckets(
+                self.B, rate=np.asarray(m["b_rate"][:self.B]),
+                burst=np.asarray(m["b_burst"][:self.B])).state, dtype=np.int64).ravel()
+                if self.B > 0 else np.zeros(LB_BUCKET_STRIDE, np.int64)),
             "outstanding": np.zeros(self.T, np.int64),
             "cnt_target": np.zeros(self.T, np.int64), "err_target": np.zeros(self.T, np.int64),
             "cnt_record": np.zeros(self.D, np.int64), "thr_reject": np.zeros(B1, np.int64),
@@ -397,8 +410,8 @@ cdef class Engine:
             "ck_target": np.full(max(int(m["user_start"][self.C]) * self.S, 1), -1, np.int32),
             "ck_expiry": np.zeros(max(int(m["user_start"][self.C]) * self.S, 1)),
         }
-        self.wk_free = _dp(s["wk_free"]); self.b_tokens = _dp(s["b_tokens"])
-        self.b_last = _dp(s["b_last"])
+        self.wk_free = _dp(s["wk_free"])
+        self.b_state = _lp(s["b_state"])
         self.outstanding = _lp(s["outstanding"]); self.cnt_target = _lp(s["cnt_target"])
         self.err_target = _lp(s["err_target"]); self.cnt_record = _lp(s["cnt_record"])
         self.thr_reject = _lp(s["thr_reject"]); self.nodata = _lp(s["nodata"])
@@ -555,29 +568,68 @@ cdef class Engine:
         (least outstanding / power of two choices count it with ``lb_lor_acquire_at``,
         round robin and weighted random draw nothing); otherwise :meth:`_select` picks
         (``new``: no cookie or an expired one; ``re-stuck``: a cookie naming an ineligible
-        target). Every forward (re)sets the cookie: the target, expiry now + duration."""
+        target). Every forward (re)sets the cookie: the target, expiry
+        ``lb_sticky_cookie_expiry`` (now + duration)."""
         cdef int32_t a = self.tg_start[g], t
         cdef int64_t idx = -1
         cdef int kind = 1
         if user >= 0:
             idx = user * self.S + self.tg_slot[g]
-            t = self.ck_target[idx]
-            if t >= 0 and self.ck_expiry[idx] > self.now:
+            # the cookie rule lbcore.elb's ALB applies (_sticky.pxd)
+            t = lb_sticky_cookie_target(self.ck_target[idx], self.ck_expiry[idx], self.now)
+            if t >= 0:
                 if a <= t < self.tg_start[g + 1] and \
                         self.tgt_weight[<int64_t>self.epoch * self.T + t] > 0.0:
                     if self.lor[g] != NULL:
                         lb_lor_acquire_at(self.lor[g], t - a)
-                    self.ck_expiry[idx] = self.now + self.tg_stick_dur[g]
+                    self.ck_expiry[idx] = lb_sticky_cookie_expiry(self.now, self.tg_stick_dur[g])
                     self.cnt_sticky[3 * g] += 1
                     return t
-                kind = 2
+                else:
+                    kind = 2
         t = self._select(g, c, lb)
         if t >= 0:
             self.cnt_sticky[3 * g + kind] += 1
             if idx >= 0:
                 self.ck_target[idx] = t
-                self.ck_expiry[idx] = self.now + self.tg_stick_dur[g]
+                self.ck_expiry[idx] = lb_sticky_cookie_expiry(self.now, self.tg_stick_dur[g])
         return t
+
+    cdef int32_t _throttle(self, int32_t c, int32_t r) noexcept nogil:
+        """The throttling limits that apply to (client class c, template r), as one chain
+        through lbcore's token-bucket kernel (``lb_bucket_check_chain``, the call
+        ``ApiGateway.check`` makes): admitted only if every bucket holds a token, then
+        each pays one; refused, nothing is taken. ``now`` becomes integer nanoseconds
+        as ``lbcore.seconds_to_ns`` does (``llrint(now * 1e9)``). -1: admitted, else
+        the first bucket (in the listed order) that refused."""
+        cdef int32_t a = self.thr_start[c * self.R + r]
+        cdef int32_t n = self.thr_start[c * self.R + r + 1] - a
+        cdef int code
+        if n == 0:
+            return -1
+        cdef double x = self.now * 1e9
+        # beyond int64 nanoseconds (292 years): every bucket is full again anyway
+        cdef int64_t ns = llrint(x) if x < 9.2e18 else <int64_t>9200000000000000000
+        code = lb_bucket_check_chain(self.b_state, self.B, NULL, 0, self.thr_idx + a, n, -1,
+                                     ns, 1)
+        if code == LB_CHECK_ALLOWED:
+            return -1
+        return self.thr_idx[a + code - LB_CHECK_LEVEL0]
+
+    def check_throttle(self, client, template, now):
+        """The throttling decision of step 5 for one request of client class ``client``
+        and template ``template`` at ``now`` seconds (not before the engine's time),
+        through the loop's own code: -1 admitted, else the index of the limit that
+        refused. For tests and replays on an engine that is not running."""
+        cdef double t = float(now)
+        if not 0 <= client < self.C or not 0 <= template < self.R:
+            raise ValueError(f"client must be in 0..{self.C - 1} and template in "
+                             f"0..{self.R - 1}, got {client}, {template}")
+        if not (t >= self.now and t * 1e9 < 9.2e18):
+            raise ValueError(f"now must be >= the engine's time {self.now} and within "
+                             f"lbcore's int64 nanosecond clock, got {now!r}")
+        self.now = t
+        return self._throttle(client, template)
 
     cdef int32_t _flow_pick(self, int32_t g, int32_t c, int32_t lb) noexcept nogil:
         """A new flow from client class c to load balancer lb, placed by group g.
@@ -708,8 +760,7 @@ cdef class Engine:
     cdef int _loop(self, int64_t want, int64_t* done_out) noexcept nogil:
         cdef int64_t done = 0, i
         cdef double e, rate, end, dt, u_client, u_tmpl, u_dns, u_route, fin
-        cdef double tokens
-        cdef int32_t c, r, nm, d, lb, g, t, j, bidx, rejected, gi, ti
+        cdef int32_t c, r, nm, d, lb, g, t, j, rejected, gi, ti
         cdef int64_t user, nu
         cdef double arrive
         cdef const uint8_t* up
@@ -767,22 +818,11 @@ cdef class Engine:
             self.cnt_client_record[c * self.D + d] += 1
             lb = self.rec_lb[d]
             # 5. throttling: every bucket that applies must hold a token
-            rejected = -1
-            for j in range(self.thr_start[c * self.R + r], self.thr_start[c * self.R + r + 1]):
-                bidx = self.thr_idx[j]
-                tokens = self.b_tokens[bidx] + (self.now - self.b_last[bidx]) * self.b_rate[bidx]
-                if tokens > self.b_burst[bidx]:
-                    tokens = self.b_burst[bidx]
-                self.b_tokens[bidx] = tokens
-                self.b_last[bidx] = self.now
-                if tokens < 1.0 and rejected < 0:
-                    rejected = bidx
+            rejected = self._throttle(c, r)
             if rejected >= 0:
                 self.thr_reject[rejected] += 1
                 self.outcome[2] += 1
                 continue
-            for j in range(self.thr_start[c * self.R + r], self.thr_start[c * self.R + r + 1]):
-                self.b_tokens[self.thr_idx[j]] -= 1.0
             up = self.tgt_up + <int64_t>self.epoch * T
             # 6. a Gateway Load Balancer inspection tier in front of the load balancer:
             #    an appliance by flow hash; the request goes on when it is inspected

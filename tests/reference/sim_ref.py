@@ -7,10 +7,12 @@ the documented order, so for a seed it must produce *identical* statistics.
 import heapq
 import ipaddress
 import math
+from fractions import Fraction
 
 import numpy as np
 
 import lbcore
+from reference.bucket_ref import BucketRef
 from lbcore._sim import (LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, apply_epoch,
                          make_selectors)
 
@@ -192,8 +194,10 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
     rng = lbcore.Random(seed)
     now, piece, epoch = 0.0, 0, 0
     wk_free = [0.0] * m["wk_start"][T]
-    tokens = list(m["b_burst"][:B])
-    last = [0.0] * B
+    # exact token buckets (the documented encoding: a float rate is the nearest rational
+    # with denominator <= 1000, time is round(now * 1e9) ns), all-or-nothing per request
+    buckets_ref = [BucketRef(Fraction(m["b_rate"][b]).limit_denominator(1000),
+                             int(m["b_burst"][b])) for b in range(B)]
     outstanding = [0] * T
     heap = []
     st = {
@@ -372,17 +376,16 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
         lb = m["rec_lb"][d]
         buckets = m["thr_idx"][m["thr_start"][c * R + r]:m["thr_start"][c * R + r + 1]]
         rejected = -1
+        now_ns = round(now * 1e9)
         for b in buckets:
-            tokens[b] = min(m["b_burst"][b], tokens[b] + (now - last[b]) * m["b_rate"][b])
-            last[b] = now
-            if tokens[b] < 1.0 and rejected < 0:
+            if buckets_ref[b].tokens(now_ns) < 1 and rejected < 0:
                 rejected = b
         if rejected >= 0:
             st["thr_reject"][rejected] += 1
             st["outcome"][2] += 1
             continue
         for b in buckets:
-            tokens[b] -= 1.0
+            assert buckets_ref[b].try_acquire(now_ns)
         w = m["tgt_weight"][epoch * T:(epoch + 1) * T]
         up = m["tgt_up"][epoch * T:(epoch + 1) * T]
         arrive = now

@@ -341,9 +341,10 @@ def test_least_outstanding_sends_less_to_a_slow_target_than_round_robin():
     assert lat(lor) < lat(rr)
 
 
-def test_failure_is_seen_after_unhealthy_threshold_times_interval():
-    # w2 fails at 1.0; health checks (interval 5, unhealthy threshold 2) would notice at
-    # 11.0, but it recovers at 2.0 first: every request routed to it in [1, 2) is an error.
+def test_failure_between_checks_is_never_seen_but_errors():
+    # w2 fails at 1.0 and recovers at 2.0, before its next check (at 5: interval 5, checks
+    # from one interval after registration): the checks never see it, and every request
+    # routed to it in [1, 2) is an error.
     s = parse_scenario(small_scenario(algo="round_robin"), "e.toml")
     model, meta = compile_scenario(s, requests=3000)
     ti = meta["targets"].index(("web", "w2", "us-east-1b"))
@@ -353,10 +354,11 @@ def test_failure_is_seen_after_unhealthy_threshold_times_interval():
             assert model["tgt_up"][e, ti] == 0 and model["tgt_weight"][e, ti] > 0
         else:
             assert model["tgt_up"][e, ti] == 1
-    # w4 registered at 1.5 is in service after healthy_threshold x interval = 10 s
+    # w4 registered at 1.5 is in service after its first passed check, one interval later
+    # (an ALB target in initial needs one: lbcore.elb.TargetGroup's first-check rule)
     w4 = meta["targets"].index(("web", "w4", "us-east-1c"))
     for e in range(model["E"]):
-        assert (model["tgt_weight"][e, w4] > 0) == (t[e] >= 11.5)
+        assert (model["tgt_weight"][e, w4] > 0) == (t[e] >= 6.5)
     r = simulate(s, requests=3000)
     web = next(g for g in r["target_groups"] if g["name"] == "web")
     w2 = next(x for x in web["targets"] if x["id"] == "w2")
@@ -367,8 +369,9 @@ def test_region_failure_moves_latency_answers():
     s = parse_scenario(small_scenario(), "r.toml")
     model, meta = compile_scenario(s, requests=10)
     t = model["epoch_t"]
-    # eu-west-1 fails at 3.0; unhealthy after 2 x 5 s = 13.0; recovers 4.5 -> never seen
-    assert 13.0 not in t
+    # eu-west-1 fails at 3.0 and recovers at 4.5, before the next check (at 5): never seen
+    assert not any(h["target_group"] == "eu" for h in meta["health_changes"])
+    assert 16.0 not in t
     s2 = parse_scenario(small_scenario().replace('at = 4.5\naction = "region_recover"',
                                                  'at = 30\naction = "region_recover"'), "r2")
     model, meta = compile_scenario(s2, requests=10)
@@ -380,7 +383,9 @@ def test_region_failure_moves_latency_answers():
     for e in range(model["E"]):
         row = np.diff(np.concatenate([[0.0], model["dns_cdf"][e, eu, nm]]))
         answer = recs[int(np.argmax(row))]
-        assert answer == ("api-a" if 13.0 <= t[e] < 30 + 10 else "api-b"), t[e]
+        # checks at 5 and 10 fail (timeout 6 s): unhealthy at 16; recovered at 30, the
+        # checks at 30 and 35 pass (healthy threshold 2): healthy at 35
+        assert answer == ("api-a" if 16.0 <= t[e] < 35.0 else "api-b"), t[e]
     assert D == len(recs)
 
 
@@ -532,7 +537,7 @@ def test_health_changes_and_progress():
     calls = []
     r = simulate(s, requests=300_000, progress=lambda done, total: calls.append((done, total)))
     hc = [(h["at"], h["target"], h["seen"]) for h in r["health_changes"]]
-    assert (11.5, "w4", "healthy") in hc             # registered 1.5 + 2 x 5 s
+    assert (6.5, "w4", "healthy") in hc              # registered 1.5, first check 6.5
     assert not any(t == "w4" and seen == "unhealthy" for _, t, seen in hc)
     assert not any(t == "w2" for _, t, _ in hc)       # its 1 s outage is never seen
     assert len(calls) >= 2 and calls[-1] == (300_000, 300_000)
@@ -621,16 +626,17 @@ target = "b"
 
 @pytest.mark.parametrize("algo", ["round_robin", "weighted_random"])
 def test_slow_start_ramps_a_new_target(algo):
-    # b is registered at 0 and seen healthy at 10 s; with a 30 s slow start its weight ramps
-    # linearly over [10, 40]: its expected share there is the mean of r/(1+r), r = 0..1,
-    # i.e. 1 - ln 2 = 0.307; afterwards 0.5. Without slow start, 0.5 from 10 s on.
+    # b is registered at 0 and healthy after its first check at 5 s; with a 30 s slow start
+    # its weight ramps linearly over [5, 35]: its expected share there is the mean of
+    # r/(1+r), r = 0..1, i.e. 1 - ln 2 = 0.307; afterwards 0.5. Without slow start, 0.5
+    # from 5 s on.
     def shares(ss):
         r = simulate(parse_scenario(SLOW.format(algo=algo, ss=ss), "ss.toml"), requests=14_000)
         lot = r["load_over_time"]
         w = lot["bin_seconds"]
         a, b = (np.array(c) for c in lot["counts"])
-        ramp = [i for i in range(len(a)) if 10 <= i * w and (i + 1) * w <= 40]
-        after = [i for i in range(len(a)) if 41 <= i * w and (i + 1) * w <= 68]
+        ramp = [i for i in range(len(a)) if 5 <= i * w and (i + 1) * w <= 35]
+        after = [i for i in range(len(a)) if 36 <= i * w and (i + 1) * w <= 68]
         share = lambda idx: b[idx].sum() / (a[idx].sum() + b[idx].sum())  # noqa: E731
         return share(ramp), share(after)
 
@@ -906,8 +912,8 @@ def test_geolocation_routing_by_lbcore_route53():
     r = simulate(parse_scenario(_geo_scenario('geolocation = { continent = "EU", country = "DE" }'),
                                 "geo.toml"), requests=3000)
     by = {d["set_identifier"]: d["by_client"] for d in r["dns"]}
-    # Europe -> the EU record (until eu-west-1 fails at 3 s and is seen at 3 + 2 x 5 s: not
-    # within this run), everyone else -> the default record
+    # Europe -> the EU record (eu-west-1's failure at 3 s is seen at 16 s: not within
+    # this run), everyone else -> the default record
     assert by["geo-eu"]["eu"] > 0 and by["geo-eu"]["us"] == 0
     assert by["geo-default"]["us"] > 0 and by["geo-default"]["eu"] == 0
     # no default record: clients that match nothing get no answer (NODATA)
@@ -956,8 +962,8 @@ def test_alb_cross_zone_off_splits_by_zone():
 
 
 def test_alb_zone_without_targets_leaves_dns():
-    # web with cross-zone off: w2 (the only target in us-east-1b) fails at 1 s, seen at
-    # 1 + 2 x 5 s. After that the zone leaves DNS: web's requests go to the other two
+    # web with cross-zone off: w2 (the only target in us-east-1b) fails at 1 s; its checks
+    # at 5 and 10 s fail and time out 6 s later: seen at 16 s. After that the zone leaves DNS: web's requests go to the other two
     # zones, and fixed responses stay at their baseline (alb-us's /ping rule). Were the
     # zone kept, a third of web's requests there would find no target (fixed responses).
     text = small_scenario(algo='round_robin", "load_balancing.cross_zone.enabled" = "false')
@@ -970,17 +976,17 @@ def test_alb_zone_without_targets_leaves_dns():
         r = simulate(s, requests=40_000)
         web = next(g for g in r["target_groups"] if g["name"] == "web")
         return web, r
-    web0, r0 = run(11.0)
+    web0, r0 = run(16.0)
     web1, r1 = run(30.0)
     assert r1["simulated_seconds"] > 29.0 and web0["zonal"]["zones"][1] == "us-east-1b"
     assert next(t for t in web0["targets"] if t["id"] == "w2")["errors"] > 0
     zones = [b - a for a, b in zip(web0["zonal"]["requests"], web1["zonal"]["requests"])]
     after = sum(zones)
-    assert zones[1] == 0 and after > 3000            # nothing to us-east-1b after 11 s
+    assert zones[1] == 0 and after > 3000            # nothing to us-east-1b after 16 s
     assert zones[0] / after == pytest.approx(0.5, abs=0.03)   # a and c share it
     fixed = lambda r: r["outcomes"]["fixed_response"]          # noqa: E731
     after_share = (fixed(r1) - fixed(r0)) / (r1["requests"] - r0["requests"])
-    # /ping to alb-us: 1/9 of templates x 2/3 of clients = 7.4 % (before 10.5 s fw2's
+    # /ping to alb-us: 1/9 of templates x 2/3 of clients = 7.4 % (before 15 s fw2's
     # failure drops some of them at the appliance); the zone kept: ~19 %
     assert after_share == pytest.approx(2 / 27, abs=0.02)
 
@@ -1038,7 +1044,7 @@ def test_alb_cross_zone_off_report_keeps_the_scenario_order():
 # ---------------------------------------------------------------- ALB lb_cookie stickiness
 
 # a target of each sticky group becomes ineligible while its users hold cookies: w1 is
-# deregistered (at once), e1 fails (seen at 0.8 + 2 x 5 s)
+# deregistered (at once), e1 fails (its checks at 5 and 10 s fail: seen at 16 s)
 STICKY_EVENTS = """
 [[events]]
 at = 1.2
@@ -1083,9 +1089,11 @@ def test_sticky_engine_matches_python_reference(seed, algo, sessions, duration):
 def test_sticky_reference_covers_hits_new_and_restuck_with_lor():
     s = parse_scenario(small_scenario(algo="least_outstanding_requests", sticky=86400,
                                       sessions=(6, 4)) + STICKY_EVENTS, "sticky.toml")
-    model, meta = compile_scenario(s, requests=6000)
-    ref = simulate_ref(model, 3, 6000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
-    eng = run_engine(model, 3, 6000)
+    # long enough to pass 16 s, when e1's failure is seen (its checks at 5 and 10 s)
+    model, meta = compile_scenario(s, requests=12000)
+    ref = simulate_ref(model, 3, 12000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
+    eng = run_engine(model, 3, 12000)
+    assert eng.now > 16.0
     assert_same(eng, ref)
     k = eng.stats["cnt_sticky"].reshape(-1, 3)
     web, eu = meta["target_groups"].index("web"), meta["target_groups"].index("eu")
@@ -1261,33 +1269,12 @@ def test_report_columns_end_under_their_headers():
             assert set(cells) <= set(ends), (title, ln, head)
 
 
-def test_fail_open_is_lbcore_elbs_and_leaves_out_initial_targets():
-    # ALB guide, target group health: with no healthy target the load balancer fails
-    # open to its unhealthy targets; "before a target can receive requests from the load
-    # balancer, it must pass the initial health checks" (target health status), so a
-    # target still in its first checks takes nothing, even failing open.
-    from lbcore.sim.model import routing_targets
-    ts = [{"az": z} for z in ("us-east-1a", "us-east-1b", "us-east-1c")]
-
-    def st(registered=True, healthy=False, initial=False):
-        return {"registered": registered, "healthy": healthy, "initial": initial}
-
-    def takes(*states, protocol="HTTP"):
-        return routing_targets(protocol, ts, list(states)).tolist()
-
-    assert takes(st(healthy=True), st(), st(initial=True)) == [True, False, False]
-    assert takes(st(), st(), st(initial=True)) == [True, True, False]        # fail open
-    assert takes(st(), st(registered=False), st()) == [True, False, True]
-    assert takes(st(initial=True), st(initial=True), st(registered=False)) == [False] * 3
-    assert takes(st(), st(healthy=True), st(), protocol="TCP") == [False, True, False]
-    assert takes(st(), st(), st(), protocol="GENEVE") == [True] * 3
-
-
 def test_target_registered_into_a_failed_group_waits_for_its_checks():
-    # web: w1..w3 fail at 1.0 and are seen unhealthy (threshold 2 x interval 5) at 11.0;
-    # w4 registered at 1.5 is initial until 11.5: at [11.0, 11.5) the group fails open to
-    # w1..w3 only (the simulator used to include the initial w4).
-    toml = small_scenario(algo="round_robin").replace('''[[events]]
+    # web: w1..w3 fail at 1.0 and are seen unhealthy at 16.0 (checks at 5 and 10, 6 s
+    # timeout); w4 registered at 14.0 is initial until its first check passes at 19.0: at
+    # [16.0, 19.0) the group fails open to w1..w3 only (not to the initial w4).
+    toml = small_scenario(algo="round_robin").replace(
+        'at = 1.5\naction = "register"', 'at = 14.0\naction = "register"').replace('''[[events]]
 at = 1.0
 action = "fail"
 target_group = "web"
@@ -1305,12 +1292,13 @@ targets = ["w1", "w2", "w3"]''')
     model, meta = compile_scenario(s, requests=3000)
     ids = {t[1]: meta["targets"].index(t) for t in meta["targets"] if t[0] == "web"}
     t = model["epoch_t"]
-    seen = [e for e in range(model["E"]) if 11.0 <= t[e] < 11.5]
+    assert 'at = 14.0' in toml
+    seen = [e for e in range(model["E"]) if 16.0 <= t[e] < 19.0]
     assert seen
     for e in seen:
         w = model["tgt_weight"][e]
         assert all(w[ids[k]] > 0 for k in ("w1", "w2", "w3")) and w[ids["w4"]] == 0
-    after = [e for e in range(model["E"]) if t[e] >= 11.5]
+    after = [e for e in range(model["E"]) if t[e] >= 19.0]
     for e in after:   # w4 healthy: the group routes to it alone
         w = model["tgt_weight"][e]
         assert w[ids["w4"]] > 0 and all(w[ids[k]] == 0 for k in ("w1", "w2", "w3"))

@@ -10,7 +10,7 @@ import math
 import struct
 from typing import Any, Callable, TypeVar
 
-from lbcore import hash_key
+from lbcore import hash_key, sticky_cookie_expiry, sticky_cookie_target
 
 __all__ = ["CookieCodec", "set_cookie_header", "ALB_COOKIE_MAX_AGE"]
 
@@ -73,12 +73,13 @@ class CookieCodec:
         if s is None:
             gi = -1
             got = self.decode(cookies.get("AWSALBTG"))
-            if got is not None and got[0] == act.id and got[2] > now \
-                    and got[1] < len(act.groups) and act.groups[got[1]][1] > 0:
-                gi = got[1]
+            if got is not None and got[0] == act.id and got[1] < len(act.groups) \
+                    and act.groups[got[1]][1] > 0:
+                gi = sticky_cookie_target(got[1], got[2], now)
             if gi < 0:
                 gi = act.picker.pick_index(now)
-            out = (cookie("AWSALBTG", self.encode(act.id, gi, now + act.stickiness),
+            out = (cookie("AWSALBTG", self.encode(act.id, gi,
+                                                  sticky_cookie_expiry(now, act.stickiness)),
                           act.stickiness),)
             s = act.states[gi]
         if not s.sticky:
@@ -87,12 +88,13 @@ class CookieCodec:
         sticky = -1
         if s.app_cookie is None or s.app_cookie in cookies:
             got = self.decode(cookies.get(s.cookie_name))
-            if got is not None and got[0] == s.serial and got[2] > now:
-                sticky = got[1]
+            if got is not None and got[0] == s.serial:
+                sticky = sticky_cookie_target(got[1], got[2], now)
         pool, idx = s.pools.pick(zone, now, sticky)
         if idx >= 0:
             # the value carries the stickiness duration; the cookie itself 7 days
-            out += (cookie(s.cookie_name, self.encode(s.serial, idx, now + s.sticky_seconds),
+            out += (cookie(s.cookie_name,
+                           self.encode(s.serial, idx, sticky_cookie_expiry(now, s.sticky_seconds)),
                            ALB_COOKIE_MAX_AGE),)
         return s, pool, idx, out
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from lbcore import Maglev
 from lbcore import Rendezvous
+from lbcore.sim.health import REGISTERED_STATES, group_health
 from lbcore.sim._kernels import ALGO_CODES, DIST_CODES, maglev_table_size
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
                                  run_horizon, sticky_groups, template_request)
@@ -214,115 +215,6 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
     return arrays, placement
 
 
-# ---------------------------------------------------------------------- health timeline
-
-def _region_of(az: str) -> str:
-    return az[:-1]
-
-
-def _target_timelines(s: dict, targets: list[dict]):
-    """Per target: list of (time, state dict) after each change, health checks applied.
-
-    A target is *up* when it and its Region are not failed. Health checks see a change
-    after ``threshold x interval`` seconds of the new state (unhealthy_threshold for
-    failures, healthy_threshold for recoveries and for newly registered targets); a
-    change that is undone sooner is never seen.
-    """
-    raw = {i: [] for i in range(len(targets))}
-    index = {(t["group"], t["id"]): i for i, t in enumerate(targets)}
-    for seq, ev in enumerate(sorted(enumerate(s["events"]), key=lambda x: (x[1]["at"], x[0]))):
-        _, ev = ev
-        a = ev["action"]
-        if a in ("region_fail", "region_recover"):
-            for i, t in enumerate(targets):
-                if _region_of(t["az"]) == ev["region"]:
-                    raw[i].append((ev["at"], seq, "region_ok", a == "region_recover"))
-        elif a in ("fail", "recover", "register", "deregister", "set_weight"):
-            ids = ([ev["target"]] if ev.get("target") else []) + (ev.get("targets") or [])
-            for tid in ids:
-                i = index[(ev["target_group"], tid)]
-                if a == "set_weight":
-                    raw[i].append((ev["at"], seq, "weight", ev["weight"]))
-                elif a in ("fail", "recover"):
-                    raw[i].append((ev["at"], seq, "ok", a == "recover"))
-                else:
-                    raw[i].append((ev["at"], seq, "registered", a == "register"))
-    out = []
-    for i, t in enumerate(targets):
-        hc = t["health_check"]
-        st = {"ok": True, "region_ok": True, "registered": t["registered"],
-              "weight": t["weight"]}
-        changes = [(0.0, dict(st))]
-        pending = []   # (time, up, registration resets the view to "initial")
-        for at, _, key, val in sorted(raw[i], key=lambda x: (x[0], x[1])):
-            was_up = st["ok"] and st["region_ok"]
-            was_reg = st["registered"]
-            st[key] = val
-            now_up = st["ok"] and st["region_ok"]
-            if key == "registered" and val and not was_reg:
-                pending.append((at, now_up, True))
-            elif now_up != was_up:
-                pending.append((at, now_up, False))
-            changes.append((at, dict(st)))
-        hc_points = []   # (time, healthy) as the health checks see it
-        healthy = t["registered"]
-        for k, (at, up, reset) in enumerate(pending):
-            if reset:
-                hc_points.append((at, False, True))      # initial: in its first checks
-                healthy = False
-            nxt = pending[k + 1][0] if k + 1 < len(pending) else math.inf
-            need = (hc["healthy_threshold"] if up else hc["unhealthy_threshold"]) * hc["interval"]
-            if healthy != up and at + need < nxt:
-                hc_points.append((at + need, up, False))
-                healthy = up
-        out.append((changes, hc_points, t["registered"]))
-    return out
-
-
-def _state_at(timeline, time: float) -> dict:
-    """A target's state at ``time``: the last change at or before it."""
-    changes, hc_points, healthy = timeline
-    st = dict(changes[0][1])
-    for at, c in changes:
-        if at <= time:
-            st = dict(c)
-    initial = False
-    for at, h, first in hc_points:
-        if at <= time:
-            healthy, initial = h, first
-    st["healthy"] = healthy and st["registered"]
-    st["initial"] = initial and st["registered"]
-    st["up"] = st["ok"] and st["region_ok"] and st["registered"]
-    return st
-
-
-def routing_targets(protocol: str, targets: list[dict], states: list[dict]) -> np.ndarray:
-    """bool per target of one target group: whether it takes new requests or flows,
-    decided by ``lbcore.elb`` itself -- a :class:`lbcore.elb.TargetGroup` in the health
-    states the checks see (``healthy``, ``unhealthy``, ``initial`` right after a
-    registration) and :func:`lbcore.elb.node_pools` over every zone of the group (fail
-    open is per group in the simulator: one pool). So fail open (too few healthy
-    targets: the healthy and unhealthy ones, not ``initial`` ones) and
-    ``minimum_healthy_targets`` follow the load balancers' code."""
-    from lbcore.elb import Target, TargetGroup, node_pools
-    tg = TargetGroup(protocol=protocol)
-    reg = [k for k, st in enumerate(states) if st["registered"]]
-    takes = np.zeros(len(targets), dtype=bool)
-    if not reg:
-        return takes
-    tg.register([Target(k, targets[k]["az"]) for k in reg if states[k]["healthy"]],
-                healthy=True, now=0.0)
-    tg.register([Target(k, targets[k]["az"]) for k in reg if not states[k]["healthy"]],
-                now=0.0)
-    failed = [k for k in reg if not states[k]["healthy"] and not states[k]["initial"]]
-    if failed:
-        tg.set_health(failed, False, now=0.0)
-    zones = sorted({targets[k]["az"] for k in reg})
-    pool = node_pools(tg, zones, cross_zone=True).pools[0]
-    takes[[tg.target(int(j)).id for j in pool.tolist()]] = True
-    return takes
-
-
 # ---------------------------------------------------------------------- Route 53
 
 class _Health:
@@ -454,12 +346,12 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             for f in fwd or []:
                 route_tg[li, ri, tg_index[f["target_group"]]] += f["weight"]
 
-    # epochs
-    timelines = _target_timelines(s, targets)
+    # epochs: every change of a group's state, its health from its checks run through
+    # lbcore.elb.TargetGroup (lbcore.sim.health), and of Route 53 record weights
+    health = [group_health(s, gi) for gi in range(len(tgs))]
     bounds = {0.0}
-    for changes, hc_points, _ in timelines:
-        bounds.update(at for at, _ in changes)
-        bounds.update(at for at, _, _ in hc_points)
+    for h in health:
+        bounds.update(h.times)
     rec_weight_events = sorted((ev["at"], i, ev) for i, ev in enumerate(s["events"])
                                if ev["action"] == "set_record_weight")
     bounds.update(at for at, _, _ in rec_weight_events)
@@ -469,22 +361,19 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     tgt_weight = np.zeros((E, T))
     tgt_up = np.zeros((E, T), dtype=np.uint8)
     tgt_healthy = np.zeros((E, T), dtype=bool)
-    pools_seen: dict = {}
-    for e, t0 in enumerate(epoch_t):
-        states = [_state_at(tl, t0) for tl in timelines]
-        for g, (a, b) in enumerate(scen_range):   # fail open is per target group, zones or not
-            key = (g, tuple((st["registered"], st["healthy"], st["initial"])
-                            for st in states[a:b]))
-            takes = pools_seen.get(key)
-            if takes is None:    # most epochs change one group: the rest repeat
-                takes = pools_seen[key] = routing_targets(tgs[g]["protocol"], targets[a:b],
-                                                          states[a:b])
-            for i in range(a, b):
-                st = states[i]
-                tgt_up[e, i] = st["up"]
-                tgt_healthy[e, i] = st["healthy"]
-                if takes[i - a]:
-                    tgt_weight[e, i] = st["weight"]
+    tgt_registered = np.zeros((E, T), dtype=bool)
+    for gi, (a, b) in enumerate(scen_range):   # fail open is per target group, zones or not
+        h = health[gi]
+        listed = [targets[i]["listed"] for i in range(a, b)]
+        for e, t0 in enumerate(epoch_t):
+            k = h.at(float(t0))
+            names = h.state[k]
+            for i, j in zip(range(a, b), listed):
+                tgt_up[e, i] = h.up[k, j] and names[j] in REGISTERED_STATES
+                tgt_healthy[e, i] = names[j] == "healthy"
+                tgt_registered[e, i] = names[j] in REGISTERED_STATES
+                if h.takes[k, j]:
+                    tgt_weight[e, i] = h.weight[k, j]
 
     # Route 53 answers per epoch
     D, C, NN = len(records), len(clients), len(dns_names)
@@ -501,7 +390,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             ok = True
             for g in lb_tgs[li]:
                 a, b = scen_range[g]
-                registered = [i for i in range(a, b) if _state_at(timelines[i], t0)["registered"]]
+                registered = [i for i in range(a, b) if tgt_registered[e, i]]
                 if registered and not any(tgt_healthy[e, i] for i in registered):
                     ok = False
             lb_healthy.append(ok)
@@ -613,11 +502,11 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
                           for ev in s["events"]), key=lambda e: e["at"]),
         "rule_of": rule_of,
         "flow_placement": placement,
+        # the transitions the health checks made (TargetGroup.observe), in time order
         "health_changes": sorted(
-            ({"at": at, "target_group": targets[i]["group"], "target": targets[i]["id"],
-              "seen": "healthy" if h else "unhealthy"}
-             for i, (_, hc_points, _) in enumerate(timelines)
-             for at, h, first in hc_points if not first),   # a registration is no check
+            ({"at": at, "target_group": tgs[gi]["name"], "target": tgs[gi]["targets"][j]["id"],
+              "seen": state}
+             for gi, h in enumerate(health) for at, j, state in h.changes),
             key=lambda x: (x["at"], x["target_group"], x["target"])),
     }
     return model, meta

@@ -37,7 +37,11 @@ CONDITION_FIELDS = ("path-pattern", "host-header", "http-request-method", "http-
 # its API default (so a describe_target_group_attributes listing can be pasted as is)
 MODELLED_ATTRIBUTES = ("load_balancing.algorithm.type", "slow_start.duration_seconds",
                        "load_balancing.cross_zone.enabled", "stickiness.enabled",
-                       "stickiness.type", "stickiness.lb_cookie.duration_seconds")
+                       "stickiness.type", "stickiness.lb_cookie.duration_seconds",
+                       # applied by lbcore.elb.node_pools on the group's TargetGroup
+                       "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count",
+                       "target_group_health.unhealthy_state_routing.minimum_healthy_targets"
+                       ".percentage")
 TARGET_ACTIONS = ("fail", "recover", "register", "deregister", "set_weight")
 MAX_WORKERS = 1_000_000
 # ALB lb_cookie stickiness: the engine keeps one cookie (target, expiry: 12 bytes) per
@@ -418,9 +422,11 @@ TARGET = Table({
 
 HEALTH_CHECK = Table({
     "interval": Num(5, 300, integer=True, default=30),
+    "timeout": Num(2, 120, integer=True),      # omitted: the protocol's default
     "healthy_threshold": Num(2, 10, integer=True, default=5),
     "unhealthy_threshold": Num(2, 10, integer=True, default=2),
-}, default=lambda: {"interval": 30, "healthy_threshold": 5, "unhealthy_threshold": 2})
+}, default=lambda: {"interval": 30, "timeout": None, "healthy_threshold": 5,
+                    "unhealthy_threshold": 2})
 
 TARGET_GROUP = Table({
     "name": Str(required=True, pattern=NAME, what="a target group name"),
@@ -666,6 +672,19 @@ def _check_attributes(tg: dict, path: str, ctx: _Ctx) -> None:
                 "lbcore simulate; expected 'lb_cookie'")
 
 
+def _check_health_check(tg: dict, path: str, ctx: _Ctx) -> None:
+    """The health check through ``lbcore.elb.HealthCheckSettings`` (timeout below the
+    interval, and what else the elbv2 API requires of the protocol)."""
+    from lbcore.sim.health import health_settings
+    hc = tg.get("health_check")
+    if not hc or tg.get("protocol") is None or ctx.has(path):
+        return
+    try:
+        health_settings(tg)
+    except (TypeError, ValueError) as exc:
+        ctx.add(path, str(exc))
+
+
 def sticky_groups(s: dict) -> list[str]:
     """Names of the target groups with ALB lb_cookie stickiness (each keeps a cookie per
     user): ``stickiness.enabled`` = "true" on an HTTP/HTTPS group (type lb_cookie, the
@@ -754,6 +773,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         ids = _unique(tg.get("targets"), "id", f"target_groups[{gi}].targets", ctx, "target id")
         targets[tg["name"]] = ids
         _check_attributes(tg, f"target_groups[{gi}].attributes", ctx)
+        _check_health_check(tg, f"target_groups[{gi}].health_check", ctx)
 
     users = [(c.get("sessions") or 0, ci) for ci, c in enumerate(tr.get("clients") or []) if c]
     n_sticky = len(sticky_groups(s))
