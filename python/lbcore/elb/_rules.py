@@ -16,6 +16,7 @@ value -> mask.
 """
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 import warnings
@@ -75,7 +76,7 @@ def _count_wildcards(pattern: str, escapes: bool = False) -> int:
 class _Pattern:
     """A compiled wildcard pattern over normalized strings."""
 
-    __slots__ = ("tokens", "literal", "prefix", "suffix", "kind", "regex")
+    __slots__ = ("tokens", "literal", "prefix", "suffix", "kind", "regex", "runs", "pure")
 
     literal: str | None
     prefix: str
@@ -90,8 +91,25 @@ class _Pattern:
             self.kind = "exact"
             self.prefix = self.suffix = ""
             self.regex = None
+            self.runs, self.pure = [self.literal], None
             return
         self.literal = None
+        # the maximal literal runs: each must occur, contiguous, in a matching value
+        runs, cur = [], []
+        for t in tokens:
+            if t in ("*", "?"):
+                if cur:
+                    runs.append("".join(cur))
+                cur = []
+            else:
+                cur.append(t[1])
+        if cur:
+            runs.append("".join(cur))
+        self.runs = runs
+        # only wildcards, each standing for any character: decided by the length alone
+        # (value length == number of "?", or >= it when there is a "*")
+        self.pure = ((len(wild) - tokens.count("*"), "*" in tokens)
+                     if not runs and any_char == "." else None)
         self.prefix = "".join(t[1] for t in tokens[:wild[0]])
         self.suffix = "".join(t[1] for t in tokens[wild[-1] + 1:])
         body = []
@@ -120,35 +138,123 @@ class _Pattern:
 
 
 class _PatternIndex:
-    """value -> OR of the masks of the patterns that match it."""
+    """value -> OR of the masks of the patterns that match it.
 
-    __slots__ = ("exact", "prefix", "suffix", "other", "_pfx_lens", "_sfx_lens", "cache")
+    Each wildcard pattern is filed under one key it must have in a matching value, the
+    most selective of its keys (the fewest patterns share it): its literal prefix, its
+    literal suffix, or a k-gram (k <= 3) of one of its literal runs (a maximal run of
+    literal characters, which a match must contain as it is). Patterns of wildcards only
+    are decided by the value's length. A value then checks only the patterns filed
+    under the keys it has, so the cost does not grow with the rule count."""
+
+    __slots__ = ("exact", "wild", "prefix", "suffix", "other", "_pfx_lens", "_sfx_lens",
+                 "cache", "_grams", "_len_eq", "_len_min", "_len_or", "_scan")
 
     def __init__(self) -> None:
         self.exact: dict[str, int] = {}
+        self.wild: list[tuple[_Pattern, int]] = []          # every wildcard pattern
         self.prefix: dict[int, dict[str, list[tuple[_Pattern, int]]]] = {}   # len -> prefix ->
         self.suffix: dict[int, dict[str, list[tuple[_Pattern, int]]]] = {}
-        self.other: list[tuple[_Pattern, int]] = []
+        self.other: list[tuple[_Pattern, int]] = []   # filed under a gram or by length
         self.cache: dict[str, int] = {}
         self._pfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
         self._sfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
+        self._grams: list[dict[Any, list[tuple[_Pattern, int]]]] = [{}, {}, {}]
+        self._len_eq: dict[int, int] = {}       # "??": exact length -> mask
+        self._len_min: list[int] = []           # "?*": sorted minimum lengths
+        self._len_or: list[int] = []            # OR of the masks of _len_min[:i + 1]
+        self._scan: list[tuple[_Pattern, int]] = []   # no key at all: checked one by one
 
     def add(self, pat: _Pattern, bit: int) -> None:
         if pat.kind == "exact":
             assert pat.literal is not None
             self.exact[pat.literal] = self.exact.get(pat.literal, 0) | bit
             return
-        # bucket by the longer literal end (more selective); no literal: scan list
-        if pat.prefix and len(pat.prefix) >= len(pat.suffix):
-            self.prefix.setdefault(len(pat.prefix), {}).setdefault(pat.prefix, []).append((pat, bit))
-        elif pat.suffix:
-            self.suffix.setdefault(len(pat.suffix), {}).setdefault(pat.suffix, []).append((pat, bit))
-        else:
-            self.other.append((pat, bit))
+        self.wild.append((pat, bit))
+
+    @staticmethod
+    def _run_grams(run: str) -> list[Any]:
+        # a run's k-grams, k = min(3, len(run)), spelled as _other_mask builds them
+        k = min(3, len(run))
+        if k == 1:
+            return list(run)
+        return list(zip(*(run[j:] for j in range(k))))
 
     def freeze(self) -> None:
+        self.prefix, self.suffix, self.other = {}, {}, []
+        self._grams = [{}, {}, {}]
+        self._len_eq, self._scan = {}, []
+        mins: dict[int, int] = {}
+        freq: dict[Any, int] = {}
+        keys = []
+        for pat, _ in self.wild:
+            ks = set()
+            if pat.prefix:
+                ks.add(("p", pat.prefix))
+            if pat.suffix:
+                ks.add(("s", pat.suffix))
+            if pat.runs:
+                k = min(3, max(len(r) for r in pat.runs))
+                ks.update(("g", g) for r in pat.runs if len(r) >= k
+                          for g in self._run_grams(r))
+            keys.append(ks)
+            for key in ks:
+                freq[key] = freq.get(key, 0) + 1
+        for (pat, bit), ks in zip(self.wild, keys):
+            if ks:
+                # fewest patterns sharing the key; prefix/suffix first on a tie (one
+                # slice per length to look it up, where grams need the value's grams)
+                kind, key = min(ks, key=lambda x: (freq[x], x[0] == "g", repr(x[1])))
+                if kind == "p":
+                    self.prefix.setdefault(len(key), {}).setdefault(key, []).append((pat, bit))
+                elif kind == "s":
+                    self.suffix.setdefault(len(key), {}).setdefault(key, []).append((pat, bit))
+                else:
+                    self.other.append((pat, bit))
+                    k = 1 if isinstance(key, str) else len(key)
+                    self._grams[k - 1].setdefault(key, []).append((pat, bit))
+                continue
+            self.other.append((pat, bit))
+            if pat.pure is not None:
+                q, star = pat.pure
+                if star:
+                    mins[q] = mins.get(q, 0) | bit
+                else:
+                    self._len_eq[q] = self._len_eq.get(q, 0) | bit
+            else:
+                self._scan.append((pat, bit))
         self._pfx_lens = sorted(self.prefix.items())
         self._sfx_lens = sorted(self.suffix.items())
+        self._len_min = sorted(mins)
+        acc, self._len_or = 0, []
+        for q in self._len_min:
+            acc |= mins[q]
+            self._len_or.append(acc)
+
+    def _other_mask(self, value: str, m: int) -> int:
+        g1, g2, g3 = self._grams
+        n = len(value)
+        for k, d in ((3, g3), (2, g2), (1, g1)):
+            if not d or n < k:
+                continue
+            have = (set(value) if k == 1 else
+                    set(zip(value, value[1:])) if k == 2 else
+                    set(zip(value, value[1:], value[2:])))
+            for g in have:              # (not d.keys() & have: that copies the keys)
+                entries = d.get(g)
+                if entries:
+                    for pat, bit in entries:
+                        if not m & bit and pat.match_candidate(value):
+                            m |= bit
+        m |= self._len_eq.get(n, 0)
+        if self._len_min:
+            i = bisect.bisect_right(self._len_min, n)
+            if i:
+                m |= self._len_or[i - 1]
+        for pat, bit in self._scan:
+            if not m & bit and pat.match_candidate(value):
+                m |= bit
+        return m
 
     def match(self, value: str) -> int:
         m = self.cache.get(value)
@@ -172,9 +278,8 @@ class _PatternIndex:
                 for pat, bit in entries:
                     if not m & bit and pat.match_candidate(value):
                         m |= bit
-        for pat, bit in self.other:
-            if not m & bit and pat.match_candidate(value):
-                m |= bit
+        if self.other:
+            m = self._other_mask(value, m)
         if len(self.cache) >= _CACHE_MAX:
             self.cache.clear()
         self.cache[value] = m
