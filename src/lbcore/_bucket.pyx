@@ -1068,17 +1068,21 @@ cdef enum:
 cdef void _rehash(int32_t[:, ::1] rows, Py_ssize_t nk, int32_t[:, ::1] keys,
                   Py_ssize_t cap) noexcept:
     cdef Py_ssize_t j, h
-    cdef uint64_t hh
     for j in range(nk):
-        hh = (<uint64_t>rows[j, 0] * 0x9E3779B97F4A7C15ULL) ^ (<uint64_t>rows[j, 1] * 0xC2B2AE3D27D4EB4FULL) \
-            ^ (<uint64_t>rows[j, 2] * 0x165667B19E3779F9ULL)
-        h = <Py_ssize_t>((hh ^ (hh >> 29)) & <uint64_t>(cap - 1))
+        h = _row_slot(rows[j, 0], rows[j, 1], rows[j, 2], cap)
         while keys[h, 3] >= 0:
             h = (h + 1) & (cap - 1)
         keys[h, 0] = rows[j, 0]
         keys[h, 1] = rows[j, 1]
         keys[h, 2] = rows[j, 2]
         keys[h, 3] = <int32_t>j
+
+
+cdef inline Py_ssize_t _row_slot(int32_t a, int32_t b, int32_t c, Py_ssize_t cap) noexcept nogil:
+    # home slot of a row of codes in a table of cap (a power of two) slots
+    cdef uint64_t h = ((<uint64_t>a * 0x9E3779B97F4A7C15ULL) ^ (<uint64_t>b * 0xC2B2AE3D27D4EB4FULL)
+                       ^ (<uint64_t>c * 0x165667B19E3779F9ULL))
+    return <Py_ssize_t>((h ^ (h >> 29)) & <uint64_t>(cap - 1))
 
 
 cdef inline Py_ssize_t _slot(uintptr_t p, int bits) noexcept nogil:
@@ -1158,7 +1162,6 @@ def factorize_columns(columns, Py_ssize_t n, names):
     cdef PyObject* p
     cdef object v
     cdef bint plain
-    cdef uint64_t hh
     code[0] = code[1] = code[2] = 0
     cdef PyObject* seqp[3]
     for c in range(ncol):
@@ -1192,9 +1195,7 @@ def factorize_columns(columns, Py_ssize_t n, names):
                 cp[c, h, 1] = <uintptr_t>code[c]
             else:
                 cp[c, :, :] = 0
-        hh = (<uint64_t>code[0] * 0x9E3779B97F4A7C15ULL) ^ (<uint64_t>code[1] * 0xC2B2AE3D27D4EB4FULL) \
-            ^ (<uint64_t>code[2] * 0x165667B19E3779F9ULL)
-        h = <Py_ssize_t>((hh ^ (hh >> 29)) & <uint64_t>(cap - 1))
+        h = _row_slot(code[0], code[1], code[2], cap)
         while True:
             j = kk[h, 3]
             if j < 0:
@@ -1206,9 +1207,7 @@ def factorize_columns(columns, Py_ssize_t n, names):
                     kk = keys
                     rr = rows
                     _rehash(rr, nk, kk, cap)
-                    hh = (<uint64_t>code[0] * 0x9E3779B97F4A7C15ULL) ^ (<uint64_t>code[1] * 0xC2B2AE3D27D4EB4FULL) \
-                        ^ (<uint64_t>code[2] * 0x165667B19E3779F9ULL)
-                    h = <Py_ssize_t>((hh ^ (hh >> 29)) & <uint64_t>(cap - 1))
+                    h = _row_slot(code[0], code[1], code[2], cap)
                     continue
                 kk[h, 0] = code[0]
                 kk[h, 1] = code[1]

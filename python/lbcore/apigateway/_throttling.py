@@ -471,7 +471,8 @@ class ApiGateway(PickleWithoutLock):
                 self._grow(new)
             table = np.array([c[:4] for c in chains], dtype=np.int32).reshape(-1, 4)
             lnames = np.empty((len(chains), 3), dtype=object)
-            lnames[:] = [c[4] for c in chains]
+            if chains:
+                lnames[:] = [c[4] for c in chains]
             codes = check_kinds(self._tb, self._quotas, table[:, :3], table[:, 3], kinds,
                                 times)
         return CheckResults._of_kinds(codes, kinds, lnames)

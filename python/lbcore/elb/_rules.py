@@ -47,6 +47,7 @@ _REGEX_FIELDS = ("host-header", "path-pattern", "http-header")
 _BROADCAST = ipaddress.ip_network("255.255.255.255/32")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _CACHE_MAX = 4096
+_SCAN_MAX = 8        # up to this many gram-filed patterns are checked one by one
 
 Token = Union[str, tuple[str, str]]          # "*", "?" or ("lit", c)
 Evaluator = Callable[[Request], int]
@@ -76,7 +77,8 @@ def _count_wildcards(pattern: str, escapes: bool = False) -> int:
 class _Pattern:
     """A compiled wildcard pattern over normalized strings."""
 
-    __slots__ = ("tokens", "literal", "prefix", "suffix", "kind", "regex", "runs", "pure")
+    __slots__ = ("tokens", "literal", "prefix", "suffix", "kind", "regex", "runs", "pure",
+                 "middle")
 
     literal: str | None
     prefix: str
@@ -122,9 +124,15 @@ class _Pattern:
                 body.append(re.escape(t[1]))
         rx = re.compile("".join(body), re.DOTALL)
         self.regex = rx.fullmatch
+        self.middle: list[str] = []
         if len(wild) == 1 and tokens[wild[0]] == "*":
             # prefix*suffix with one star: decided by the literal parts and the length
             self.kind = "star"
+        elif "?" not in tokens and any_char == ".":
+            # prefix*run*...*run*suffix, stars only: each middle run found leftmost in
+            # turn between the prefix and the suffix (leftmost is never worse)
+            self.kind = "stars"
+            self.middle = runs[bool(self.prefix):len(runs) - bool(self.suffix)]
         else:
             self.kind = "regex"
 
@@ -133,6 +141,17 @@ class _Pattern:
         if self.kind == "star":
             return (len(value) >= len(self.prefix) + len(self.suffix)
                     and value.startswith(self.prefix) and value.endswith(self.suffix))
+        if self.kind == "stars":
+            pos, end = len(self.prefix), len(value) - len(self.suffix)
+            if end < pos or not value.startswith(self.prefix) \
+                    or not value.endswith(self.suffix):
+                return False
+            for r in self.middle:
+                j = value.find(r, pos, end)
+                if j < 0:
+                    return False
+                pos = j + len(r)
+            return True
         assert self.regex is not None
         return self.regex(value) is not None
 
@@ -159,7 +178,7 @@ class _PatternIndex:
         self.cache: dict[str, int] = {}
         self._pfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
         self._sfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
-        self._grams: list[dict[Any, list[tuple[_Pattern, int]]]] = [{}, {}, {}]
+        self._grams: list[dict[str, list[tuple[_Pattern, int]]]] = [{}, {}, {}]   # by k
         self._len_eq: dict[int, int] = {}       # "??": exact length -> mask
         self._len_min: list[int] = []           # "?*": sorted minimum lengths
         self._len_or: list[int] = []            # OR of the masks of _len_min[:i + 1]
@@ -173,12 +192,10 @@ class _PatternIndex:
         self.wild.append((pat, bit))
 
     @staticmethod
-    def _run_grams(run: str) -> list[Any]:
-        # a run's k-grams, k = min(3, len(run)), spelled as _other_mask builds them
+    def _run_grams(run: str) -> list[str]:
+        # a run's k-grams (substrings of length k = min(3, len(run)))
         k = min(3, len(run))
-        if k == 1:
-            return list(run)
-        return list(zip(*(run[j:] for j in range(k))))
+        return [run[j:j + k] for j in range(len(run) - k + 1)]
 
     def freeze(self) -> None:
         self.prefix, self.suffix, self.other = {}, {}, []
@@ -187,7 +204,15 @@ class _PatternIndex:
         mins: dict[int, int] = {}
         freq: dict[Any, int] = {}
         keys = []
-        for pat, _ in self.wild:
+        # equal patterns (one regex) are checked once for all their rules' bits
+        merged: dict[str, tuple[_Pattern, int]] = {}
+        for pat, bit in self.wild:
+            assert pat.regex is not None
+            rx = pat.regex.__self__.pattern              # type: ignore[attr-defined]
+            old = merged.get(rx)
+            merged[rx] = (pat, bit if old is None else old[1] | bit)
+        wild = list(merged.values())
+        for pat, _ in wild:
             ks = set()
             if pat.prefix:
                 ks.add(("p", pat.prefix))
@@ -200,7 +225,9 @@ class _PatternIndex:
             keys.append(ks)
             for key in ks:
                 freq[key] = freq.get(key, 0) + 1
-        for (pat, bit), ks in zip(self.wild, keys):
+        few = sum(1 for ks in keys if ks and min(
+            ks, key=lambda x: (freq[x], x[0] == "g", repr(x[1])))[0] == "g") <= _SCAN_MAX
+        for (pat, bit), ks in zip(wild, keys):
             if ks:
                 # fewest patterns sharing the key; prefix/suffix first on a tie (one
                 # slice per length to look it up, where grams need the value's grams)
@@ -209,10 +236,12 @@ class _PatternIndex:
                     self.prefix.setdefault(len(key), {}).setdefault(key, []).append((pat, bit))
                 elif kind == "s":
                     self.suffix.setdefault(len(key), {}).setdefault(key, []).append((pat, bit))
+                elif few:           # a handful: checking them beats building grams
+                    self.other.append((pat, bit))
+                    self._scan.append((pat, bit))
                 else:
                     self.other.append((pat, bit))
-                    k = 1 if isinstance(key, str) else len(key)
-                    self._grams[k - 1].setdefault(key, []).append((pat, bit))
+                    self._grams[len(key) - 1].setdefault(key, []).append((pat, bit))
                 continue
             self.other.append((pat, bit))
             if pat.pure is not None:
@@ -232,19 +261,19 @@ class _PatternIndex:
             self._len_or.append(acc)
 
     def _other_mask(self, value: str, m: int) -> int:
-        g1, g2, g3 = self._grams
         n = len(value)
-        for k, d in ((3, g3), (2, g2), (1, g1)):
+        for k, d in enumerate(self._grams, 1):
             if not d or n < k:
                 continue
-            have = (set(value) if k == 1 else
-                    set(zip(value, value[1:])) if k == 2 else
-                    set(zip(value, value[1:], value[2:])))
-            for g in have:              # (not d.keys() & have: that copies the keys)
-                entries = d.get(g)
+            get = d.get
+            for j in range(n - k + 1):
+                entries = get(value[j:j + k])
                 if entries:
                     for pat, bit in entries:
-                        if not m & bit and pat.match_candidate(value):
+                        # every literal run is in the value (a substring test in C)
+                        # before the full match
+                        if (m & bit != bit and all(r in value for r in pat.runs)
+                                and pat.match_candidate(value)):
                             m |= bit
         m |= self._len_eq.get(n, 0)
         if self._len_min:
@@ -252,7 +281,7 @@ class _PatternIndex:
             if i:
                 m |= self._len_or[i - 1]
         for pat, bit in self._scan:
-            if not m & bit and pat.match_candidate(value):
+            if m & bit != bit and pat.match_candidate(value):
                 m |= bit
         return m
 
@@ -268,7 +297,7 @@ class _PatternIndex:
             entries = d.get(value[:ln])
             if entries:
                 for pat, bit in entries:
-                    if not m & bit and pat.match_candidate(value):
+                    if m & bit != bit and pat.match_candidate(value):
                         m |= bit
         for ln, d in self._sfx_lens:
             if ln > n:
@@ -276,7 +305,7 @@ class _PatternIndex:
             entries = d.get(value[n - ln:])
             if entries:
                 for pat, bit in entries:
-                    if not m & bit and pat.match_candidate(value):
+                    if m & bit != bit and pat.match_candidate(value):
                         m |= bit
         if self.other:
             m = self._other_mask(value, m)
