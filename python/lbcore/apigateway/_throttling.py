@@ -65,26 +65,23 @@ class CheckResults:
     """``check_many`` outcomes as arrays: ``codes`` int8 (0 allowed, 1 quota exceeded,
     2 + k refused by chain level k), and per request ``allowed``, ``status``,
     ``reason`` and ``level`` (object arrays, None when allowed). ``check_many`` keeps
-    only the codes and each request's kind; the other arrays are built on first access
-    (then cached), so deciding n requests costs 5 bytes per request, not 20."""
+    only the codes and each request's kind (``kinds``, with ``level_names`` per kind);
+    the other arrays are built on first access (then cached), so deciding n requests
+    costs 5 bytes per request, not 20."""
 
     __slots__ = ("codes", "_allowed", "_status", "_reason", "_level", "_kinds", "_names")
 
     def __init__(self, codes: np.ndarray, allowed: np.ndarray | None = None,
                  status: np.ndarray | None = None, reason: np.ndarray | None = None,
-                 level: np.ndarray | None = None) -> None:
+                 level: np.ndarray | None = None, *, kinds: np.ndarray | None = None,
+                 level_names: np.ndarray | None = None) -> None:
+        # allowed/status/reason follow from the codes; level needs the array itself or
+        # each request's kind and the (kinds, 3) level names of every kind
+        if level is None and (kinds is None or level_names is None):
+            raise TypeError("CheckResults needs level, or kinds and level_names")
         self.codes = codes
         self._allowed, self._status, self._reason, self._level = allowed, status, reason, level
-        self._kinds: np.ndarray | None = None
-        self._names: np.ndarray | None = None
-
-    @classmethod
-    def _of_kinds(cls, codes: np.ndarray, kinds: np.ndarray,
-                  names: np.ndarray) -> "CheckResults":
-        # names: (kinds, 3) object array of each kind's level names
-        out = cls(codes)
-        out._kinds, out._names = kinds, names
-        return out
+        self._kinds, self._names = kinds, level_names
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -475,4 +472,4 @@ class ApiGateway(PickleWithoutLock):
                 lnames[:] = [c[4] for c in chains]
             codes = check_kinds(self._tb, self._quotas, table[:, :3], table[:, 3], kinds,
                                 times)
-        return CheckResults._of_kinds(codes, kinds, lnames)
+        return CheckResults(codes, kinds=kinds, level_names=lnames)
