@@ -17,8 +17,8 @@ from lbcore._request_selector import RequestSelector
 from lbcore._lor import LeastOutstanding, PowerOfTwoChoices
 from lbcore._roundrobin import RoundRobin
 from lbcore._alias import WeightedRandom, alias_table
-from lbcore._bucket import (TokenBuckets, Quotas, check_chain, check_chains, period_id,
-                            seconds_to_ns)
+from lbcore._bucket import (TokenBuckets, Quotas, check_chain, check_chains, check_kinds,
+                            factorize_columns, period_id, seconds_to_ns)
 from lbcore._maglev import (Maglev, MaglevTableSizeWarning, maglev_populate, is_prime,
                             maglev_table_size)
 from lbcore._jump import JumpHash, jump_hash
@@ -59,7 +59,8 @@ __all__ = [
     # DNS kernels (resolve)
     "Geoproximity", "great_circle_km", "biased_distance", "PrefixTable", "RecordPicker",
     # token buckets (check)
-    "TokenBuckets", "seconds_to_ns", "Quotas", "check_chain", "check_chains", "period_id",
+    "TokenBuckets", "seconds_to_ns", "Quotas", "check_chain", "check_chains", "check_kinds",
+    "period_id", "factorize_columns",
     # kernel facilities the policy layer shares, and the C-level handles
     "MAX_FLOW_CAPACITY", "flow_columns", "L4Path", "is_prime", "parse_seed", "parse_address",
     "maglev_table_size",

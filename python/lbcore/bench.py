@@ -1166,13 +1166,136 @@ def _simpy_run(n):
     return lambda: simpy_least_outstanding(n)
 
 
+# ------------------------------------------------------------------ batch/API rows (perf-batch)
+def _shifted(times, span, k):
+    """k copies of ``times``, each ``span`` seconds after the previous (a stateful batch
+    API timed repeatedly needs times that never go back)."""
+    it = iter([times + span * (j + 1) for j in range(k)])
+    return lambda: next(it)
+
+
+def _apigateway_check_many(quick):
+    from lbcore import Quotas, TokenBuckets, check_chains
+    from lbcore.apigateway import ApiGateway, ThrottleSettings
+    n = 100_000 if quick else 1_000_000
+    rng = np.random.default_rng(3)
+    ki = rng.integers(0, 1000, n)
+    ri = rng.integers(0, 3, n)
+    mi = rng.integers(0, 2, n)
+    keys = np.array([f"key{i}" for i in range(1000)], dtype=object)[ki]
+    res = np.array(["/pets", "/cats", "/dogs"], dtype=object)[ri]
+    meth = np.array(["GET", "POST"], dtype=object)[mi]
+    times = np.sort(rng.uniform(0, 600, n))
+    k = 12 if quick else 9
+
+    def gateway():
+        g = ApiGateway()
+        g.add_stage("api", "prod", throttle=ThrottleSettings(2000, 1000))
+        g.add_usage_plan("p", api_stages=[("api", "prod")], throttle=ThrottleSettings(2, 5),
+                         quota={"limit": 500, "period": "DAY"})
+        for i in range(1000):
+            g.add_api_key(f"key{i}", "p")
+        nxt = _shifted(times, 600.0, k)
+        return lambda: g.check_many(keys, res, meth, nxt())
+
+    def chain_kernel():              # the same decisions with the chains already built
+        tb = TokenBuckets(1007, rate=[10000] + [2] * 1000 + [2000] * 6,
+                          burst=[5000] + [5] * 1000 + [1000] * 6)
+        qs = Quotas()
+        for _ in range(1000):
+            qs.add(500, "DAY")
+        chains = np.stack([1 + ki, 1001 + ri * 2 + mi, np.zeros(n, np.int64)],
+                          axis=1).astype(np.int32)
+        quota = ki.astype(np.int32)
+        nxt = _shifted(times, 600.0, k)
+        return lambda: check_chains(tb, qs, chains, quota, nxt())
+    return (f"apigateway: check_many, {n:,} requests, string keys/resources/methods "
+            "(ns/request)", [
+                _case("lbcore.apigateway.ApiGateway.check_many", gateway, n, quick,
+                      "factorise strings + resolve kinds + one kernel call"),
+                _case("lbcore.check_chains (chain kernel alone)", chain_kernel, n, quick,
+                      "the floor: chains pre-expanded per request"),
+            ])
+
+
+def _lpm_per_call(quick):
+    import ipaddress
+
+    import lbcore
+    n = 20_000 if quick else 200_000
+    rng = np.random.default_rng(2)
+    nets = sorted({(int(a) >> (32 - int(ln)) << (32 - int(ln)), int(ln))
+                   for a, ln in zip(rng.integers(0, 2**32, 10_000),
+                                    rng.integers(8, 25, 10_000))})
+    cidrs = [f"{ipaddress.IPv4Address(a)}/{ln}" for a, ln in nets]
+    table = lbcore.PrefixTable(cidrs)
+    addrs = [str(ipaddress.IPv4Address(int(a))) for a in rng.integers(0, 2**32, n)]
+
+    def pytricia():
+        pt = _peer("pytricia").PyTricia(32)
+        for i, c in enumerate(cidrs):
+            pt[c] = i
+        return _loop(pt.get, addrs)
+
+    def stdlib():                    # parse with socket, then one dict probe per length
+        import socket
+        by_len = {}
+        for i, (a, ln) in enumerate(nets):
+            by_len.setdefault(ln, {})[a >> (32 - ln)] = i
+        lens = sorted(by_len, reverse=True)
+        pton, frm = socket.inet_pton, int.from_bytes
+
+        def one(s):
+            a = frm(pton(socket.AF_INET, s), "big")
+            for ln in lens:
+                v = by_len[ln].get(a >> (32 - ln))
+                if v is not None:
+                    return v
+            return -1
+        return _loop(one, addrs)
+    return f"lpm: lookup(str), one IPv4 address text per call, {len(nets):,} prefixes (ns/call)", [
+        _case("lbcore.PrefixTable.lookup(str)", lambda: _loop(table.lookup, addrs), n, quick,
+              "parsed in C (inet_pton)"),
+        _case("pytricia PyTricia.get(str)", pytricia, n, quick, "C patricia trie"),
+        _case("socket.inet_pton + dict per prefix length", stdlib, n, quick, "stdlib"),
+    ]
+
+
+def _alb_wildcards(quick):
+    from lbcore.elb import Request, RuleSet, parse_rule
+    n = 1000
+    m = 2_000 if quick else 10_000
+    shapes = [("prefix /api/v{i}/*", lambda i: f"/api/v{i}/*", lambda i, k: f"/api/v{i}/p{k}"),
+              ("infix */v{i}/*", lambda i: f"*/v{i}/*", lambda i, k: f"/x{k}/v{i}/y"),
+              ("two stars *a{i}*b*", lambda i: f"*a{i}*b*", lambda i, k: f"/q{k}a{i}/zb")]
+    cases = []
+    for name, pat, path in shapes:
+        def make(pat=pat, path=path):
+            rules = [parse_rule({"Priority": str(i + 1), "Conditions": [
+                {"Field": "path-pattern", "PathPatternConfig": {"Values": [pat(i)]}}]})
+                for i in range(n)]
+            rs = RuleSet(rules, parse_rule({"Priority": "default", "IsDefault": True}))
+            # every request a new path: the per-slot value caches always miss
+            reqs = iter([Request("GET", path(n - 1 - k % 7, k)) for k in range(m * 10)])
+            match = rs.match
+
+            def run():
+                for _ in range(m):
+                    match(next(reqs))
+            return run
+        cases.append(_case(f"lbcore.elb.RuleSet.match, path {name}", make, m, quick,
+                           "cold cache" if not cases else ""))
+    return f"alb: rule match, {n:,} path-pattern rules, cold per-slot cache (ns/request)", cases
+
+
 COMPARISONS = [_hash_per_call, _hash_37_bytes, _flow_hash_batch, _consistent_per_call,
                _maglev_batch, _jump_batch, _rendezvous_batch, _flowtable, _lor_p2c, _round_robin,
                _weighted_random, _bucket_per_call, _bucket_batch, _geo, _lpm,
-                _l4_route_many, _geneve, _simulator,
-                _flow_hash_v4, _maglev_flows, _jump_key_per_call, _numba_per_element,
-                _round_robin_per_call, _lor_p2c_by_target,
-                _maglev_build, _flowtable_new_flows, _nlb_route_pinned, _simpy]
+               _l4_route_many, _geneve, _simulator,
+               _flow_hash_v4, _maglev_flows, _jump_key_per_call, _numba_per_element,
+               _round_robin_per_call, _lor_p2c_by_target,
+               _maglev_build, _flowtable_new_flows, _nlb_route_pinned, _simpy,
+               _apigateway_check_many, _lpm_per_call, _alb_wildcards]
 
 
 def format_table(title, rows) -> str:

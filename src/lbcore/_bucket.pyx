@@ -13,6 +13,12 @@ import warnings
 
 from libc.math cimport isfinite, llrint
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.tuple cimport PyTuple_GET_ITEM
+from cpython.ref cimport PyObject
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_Size
+from cpython.long cimport PyLong_AsLong
+from libc.stdint cimport uint64_t, uintptr_t
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
 
 import numpy as np
@@ -231,6 +237,85 @@ cdef int64_t lb_bucket_check_chains(int64_t* state, int64_t n_buckets, int64_t* 
                 q[LB_Q_USED] = journal[j * jw + 2 * width + 1]
                 q[LB_Q_INITIAL] = journal[j * jw + 2 * width + 2]
             j -= 1
+    return i
+
+
+cdef inline void _journal_row(int64_t* entry, int64_t tag, const int64_t* row,
+                              int64_t a, int64_t b, int64_t c) noexcept nogil:
+    entry[0] = tag
+    entry[1] = row[a]
+    entry[2] = row[b]
+    entry[3] = row[c]
+
+
+cdef int64_t _check_rows(int64_t* state, int64_t n_buckets, int64_t* quotas,
+                        int64_t n_quotas, int64_t n, const int32_t* rows,
+                        int64_t n_rows, const int32_t* table, int64_t width,
+                        const int32_t* quota,
+                        const double* seconds, const int64_t* costs,
+                        uint8_t* touched, int64_t* journal, int8_t* out,
+                        int* reason) noexcept nogil:
+    # n sequential chained decisions where request i uses chain row r = rows[i] (rows NULL:
+    # r = i) of `table` (n_rows x width bucket indices, -1 absent) and quota row quota[r].
+    # Times are float seconds (checked finite, >= 0 and < 9.2e18 ns by the caller),
+    # converted as seconds_to_ns does (llrint(t * 1e9), ties to even), no ns copy.
+    # Returns -1, or the index of the first bad request with *reason set, after
+    # restoring every bucket and quota it changed.
+    # Undo journal of touched rows only: `touched` (n_buckets + n_quotas bytes, zero)
+    # marks a row the first time it is touched, and `journal` gets 4 int64 for it (the
+    # row tag, then the three fields the decision writes), so its size is bounded by the
+    # rows touched (<= n_buckets + n_quotas), not by n.
+    cdef int64_t i, k, r, t, cost = 1, nj = 0
+    cdef const int32_t* ch
+    cdef int64_t* s
+    cdef int64_t* q
+    cdef int32_t qr
+    cdef int res
+    reason[0] = LB_BUCKET_OK
+    for i in range(n):
+        r = i if rows == NULL else rows[i]
+        if r < 0 or r >= n_rows:
+            reason[0] = LB_BUCKET_ERR_INDEX
+            break
+        ch = table + r * width
+        qr = quota[r]
+        if costs != NULL:
+            cost = costs[i]
+        if not _chain_ok(n_buckets, n_quotas, ch, width, qr, cost):
+            reason[0] = LB_BUCKET_ERR_INDEX
+            break
+        for k in range(width):
+            if ch[k] >= 0 and not touched[ch[k]]:
+                touched[ch[k]] = 1
+                _journal_row(journal + 4 * nj, ch[k],
+                             state + <int64_t>ch[k] * LB_BUCKET_STRIDE, LB_TOK, LB_LAST,
+                             LB_TOK)
+                nj += 1
+        if qr >= 0 and not touched[n_buckets + qr]:
+            touched[n_buckets + qr] = 1
+            _journal_row(journal + 4 * nj, n_buckets + qr,
+                         quotas + <int64_t>qr * LB_QUOTA_STRIDE, LB_Q_PERIOD, LB_Q_USED,
+                         LB_Q_INITIAL)
+            nj += 1
+        t = llrint(seconds[i] * 1e9)
+        res = _check1(state, quotas, ch, width, qr, t, cost)
+        if res < 0:
+            reason[0] = LB_BUCKET_ERR_TIME
+            break
+        out[i] = <int8_t>res
+    if reason[0] == LB_BUCKET_OK:
+        return -1
+    for k in range(nj):
+        t = journal[4 * k]
+        if t < n_buckets:
+            s = state + t * LB_BUCKET_STRIDE
+            s[LB_TOK] = journal[4 * k + 1]
+            s[LB_LAST] = journal[4 * k + 2]
+        else:
+            q = quotas + (t - n_buckets) * LB_QUOTA_STRIDE
+            q[LB_Q_PERIOD] = journal[4 * k + 1]
+            q[LB_Q_USED] = journal[4 * k + 2]
+            q[LB_Q_INITIAL] = journal[4 * k + 3]
     return i
 
 
@@ -834,6 +919,113 @@ def check_chain(TokenBuckets buckets, Quotas quotas, int b0, int b1, int b2, int
     return r
 
 
+cdef void _check_seconds(const double* t, int64_t n) except *:
+    # the checks seconds_to_ns makes, without its temporaries
+    cdef int64_t i
+    cdef bint bad = False, beyond = False
+    with nogil:
+        for i in range(n):
+            if not (isfinite(t[i]) and t[i] >= 0.0):
+                bad = True
+                break
+            if t[i] * 1e9 >= _NS_LIMIT_C:
+                beyond = True
+    if bad:
+        raise ValueError("times must be finite and >= 0 seconds")
+    if beyond:
+        raise ValueError("times beyond lbcore's int64 nanosecond clock")
+
+
+cdef object _decide_rows(TokenBuckets buckets, Quotas quotas, object rows, object table,
+                         object quota, object seconds, object costs):
+    # _check_rows over validated contiguous inputs: returns (codes, bad index or
+    # -1, reason). rows int32 (n,) or None (row i = request i); table int32 (m, width);
+    # quota int32 (m,); seconds float64 (n,) already checked; costs int64 (n,) or None.
+    cdef int64_t n = seconds.shape[0]
+    out = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return out, -1, 0
+    cdef const int32_t[:, ::1] tv = table
+    cdef const int32_t[::1] qv = quota
+    cdef const double[::1] sv = seconds
+    cdef const int32_t[::1] rv
+    cdef const int32_t* rp = NULL
+    cdef const int64_t[::1] cv
+    cdef const int64_t* cp = NULL
+    if rows is not None:
+        rv = rows
+        rp = &rv[0]
+    if costs is not None:
+        cv = costs
+        cp = &cv[0]
+    cdef int8_t[::1] ov = out
+    cdef int64_t* sp
+    cdef int64_t* qp
+    cdef int64_t nb, nq, w = table.shape[1], m = table.shape[0]
+    cdef int reason = 0
+    cdef int64_t bad
+    cdef uint8_t[::1] touched
+    cdef int64_t[::1] jv
+    with buckets._lock:         # always buckets, then quotas: one lock order
+        with quotas._lock:
+            keep = (buckets._state, quotas._state)
+            sp = buckets._s
+            qp = quotas._q
+            nb = buckets._n
+            nq = quotas._n
+            # the journal holds each touched row once: at most the rows the chains name
+            touched_a = np.zeros(nb + nq, dtype=np.uint8)
+            journal = np.empty(4 * (min(nb, (n if rp == NULL else m) * w)
+                                    + min(nq, n if rp == NULL else m)) + 4, dtype=np.int64)
+            touched = touched_a
+            jv = journal
+            with nogil:
+                bad = _check_rows(sp, nb, qp, nq, n, rp, m, &tv[0, 0], w, &qv[0], &sv[0], cp,
+                                   &touched[0], &jv[0], &ov[0], &reason)
+            del keep
+    return out, bad, reason
+
+
+def check_kinds(TokenBuckets buckets, Quotas quotas, table, kind_quota, kinds, times):
+    """Batch of :func:`check_chain` decisions where request ``i`` is of kind
+    ``kinds[i]``: its chain is row ``kinds[i]`` of ``table`` (int (m, width) bucket
+    indices, -1 absent) and its quota ``kind_quota[kinds[i]]`` (-1 none); ``times``
+    seconds. Decides exactly as :func:`check_chains` with the rows expanded, without
+    expanding them; the undo journal holds only the rows touched. Returns int8 codes."""
+    tb = np.ascontiguousarray(table, dtype=np.int32)
+    if tb.ndim != 2:
+        raise ValueError(f"table must be 2-D (kinds, width), got shape {tb.shape}")
+    m = tb.shape[0]
+    kq = np.ascontiguousarray(kind_quota, dtype=np.int32)
+    if kq.shape != (m,):
+        raise ValueError(f"kind_quota must have shape ({m},) like table's rows")
+    kd = np.asarray(kinds)
+    if kd.ndim != 1 or (kd.size and kd.dtype.kind not in "iu"):
+        raise TypeError("kinds must be a 1-D integer array")
+    kd = np.ascontiguousarray(kd, dtype=np.int32)
+    t = np.ascontiguousarray(times, dtype=np.float64)
+    n = kd.shape[0]
+    if t.shape != (n,):
+        raise ValueError(f"times must have shape ({n},) like kinds")
+    cdef const double[::1] tv = t
+    if n:
+        _check_seconds(&tv[0], n)
+    if tb.shape[1] == 0:
+        tb = np.full((max(m, 1), 1), -1, dtype=np.int32)
+    out, bad, reason = _decide_rows(buckets, quotas, kd, tb, kq, t, None)
+    if bad >= 0:
+        k = int(kd[bad])
+        if not 0 <= k < m:
+            raise IndexError(f"kinds[{bad}] = {k} is not in [0, {m}); nothing was changed")
+        if reason == LB_BUCKET_ERR_TIME:
+            raise ValueError(f"times[{bad}]: time went back for a bucket of request {bad} "
+                             f"(chain {tb[k].tolist()}); nothing was changed")
+        raise IndexError(f"request {bad}: bucket/quota index out of range "
+                         f"(chain {tb[k].tolist()}, quota {int(kq[k])}); "
+                         "nothing was changed")
+    return out
+
+
 def check_chains(TokenBuckets buckets, Quotas quotas, chains, quota, times, costs=None):
     """Batch of :func:`check_chain` decisions in order: ``chains`` int (n, width) bucket
     indices (-1 absent), ``quota`` int (n,) rows (-1 none), ``times`` seconds. Returns
@@ -844,46 +1036,20 @@ def check_chains(TokenBuckets buckets, Quotas quotas, chains, quota, times, cost
         raise ValueError(f"chains must be 2-D (n, width), got shape {ch.shape}")
     n, width = ch.shape[0], ch.shape[1]
     qa = np.ascontiguousarray(quota, dtype=np.int32)
-    t = seconds_to_ns(times)
+    t = np.ascontiguousarray(times, dtype=np.float64)
     if qa.shape != (n,) or t.shape != (n,):
         raise ValueError(f"quota and times must have shape ({n},)")
-    cdef const int64_t[::1] cv
-    cdef const int64_t* cp = NULL
+    cdef const double[::1] tv = t
+    if n:
+        _check_seconds(&tv[0], n)
+    c = None
     if costs is not None:
         c = np.ascontiguousarray(costs, dtype=np.int64)
         if c.shape != (n,) or (c.size and (c < 0).any()):
             raise ValueError(f"costs must be >= 0 with shape ({n},)")
-        cv = c
-        if n:
-            cp = &cv[0]
-    out = np.zeros(n, dtype=np.int8)
-    if n == 0:
-        return out
-    if width == 0:
+    if n and width == 0:
         ch = np.full((n, 1), -1, dtype=np.int32)
-        width = 1
-    journal = np.empty(n * (2 * width + 3), dtype=np.int64)
-    cdef const int32_t[:, ::1] chv = ch
-    cdef const int32_t[::1] qv = qa
-    cdef const int64_t[::1] tv = t
-    cdef int64_t[::1] jv = journal
-    cdef int8_t[::1] ov = out
-    cdef int64_t* sp
-    cdef int64_t* qp
-    cdef int64_t nb, nq, nn = n, w = width
-    cdef int reason = 0
-    cdef int64_t bad
-    with buckets._lock:         # always buckets, then quotas: one lock order
-        with quotas._lock:
-            keep = (buckets._state, quotas._state)
-            sp = buckets._s
-            qp = quotas._q
-            nb = buckets._n
-            nq = quotas._n
-            with nogil:
-                bad = lb_bucket_check_chains(sp, nb, qp, nq, nn, &chv[0, 0], w, &qv[0],
-                                             &tv[0], cp, &jv[0], &ov[0], &reason)
-            del keep
+    out, bad, reason = _decide_rows(buckets, quotas, None, ch, qa, t, c)
     if bad >= 0:
         if reason == LB_BUCKET_ERR_TIME:
             raise ValueError(f"times[{bad}]: time went back for a bucket of request {bad} "
@@ -892,3 +1058,171 @@ def check_chains(TokenBuckets buckets, Quotas quotas, chains, quota, times, cost
                          f"(chain {ch[bad].tolist()}, quota {int(qa[bad])}); "
                          "nothing was changed")
     return out
+
+
+# ------------------------------------------------------- request kinds (factorisation)
+cdef enum:
+    _CACHE_BITS = 12        # per-column direct-mapped cache of object addresses
+
+
+cdef void _rehash(int32_t[:, ::1] rows, Py_ssize_t nk, int32_t[:, ::1] keys,
+                  Py_ssize_t cap) noexcept:
+    cdef Py_ssize_t j, h
+    for j in range(nk):
+        h = _row_slot(rows[j, 0], rows[j, 1], rows[j, 2], cap)
+        while keys[h, 3] >= 0:
+            h = (h + 1) & (cap - 1)
+        keys[h, 0] = rows[j, 0]
+        keys[h, 1] = rows[j, 1]
+        keys[h, 2] = rows[j, 2]
+        keys[h, 3] = <int32_t>j
+
+
+cdef inline Py_ssize_t _row_slot(int32_t a, int32_t b, int32_t c, Py_ssize_t cap) noexcept nogil:
+    # home slot of a row of codes in a table of cap (a power of two) slots
+    cdef uint64_t h = ((<uint64_t>a * 0x9E3779B97F4A7C15ULL) ^ (<uint64_t>b * 0xC2B2AE3D27D4EB4FULL)
+                       ^ (<uint64_t>c * 0x165667B19E3779F9ULL))
+    return <Py_ssize_t>((h ^ (h >> 29)) & <uint64_t>(cap - 1))
+
+
+cdef inline Py_ssize_t _slot(uintptr_t p, int bits) noexcept nogil:
+    return <Py_ssize_t>((<uint64_t>p * 0x9E3779B97F4A7C15ULL) >> (64 - bits))
+
+
+cdef int32_t _code_of(dict d, object v) except -1:
+    # v's code in d (first-seen order), added when new
+    cdef PyObject* hit = PyDict_GetItem(d, v)
+    cdef int32_t code
+    if hit == NULL:
+        code = <int32_t>PyDict_Size(d)
+        PyDict_SetItem(d, v, code)
+        return code
+    return <int32_t>PyLong_AsLong(<object>hit)
+
+
+def factorize_columns(columns, Py_ssize_t n, names):
+    """Hash factorisation of ``len(columns)`` (at most 3) parallel columns of n hashable
+    values: returns ``(kinds, rows, values)`` where ``kinds`` is int32 (n,) — request i's
+    distinct row (tuple of values) in first-seen order — ``rows`` int32 (kinds, ncol)
+    the per-column value codes of each distinct row, and ``values`` per column the
+    distinct values in first-seen order. Values are compared as dict keys (exactly, no
+    sorting, no numpy string dtype). A column is a sequence of length n, or a str or None
+    standing for n copies; ``names`` name the columns in errors. Memory beyond the
+    inputs: the 4-byte kind per request and tables of the distinct values and rows."""
+    cdef Py_ssize_t ncol = len(columns)
+    if ncol < 1 or ncol > 3 or len(names) != ncol:
+        raise ValueError("factorize_columns takes 1 to 3 columns and one name each")
+    cdef int c
+    cdef list seqs = [], dicts = [], values = []
+    cdef int kinds_of[3]        # 0 constant, 1 list, 2 tuple, 3 object array
+    cdef PyObject** data[3]
+    for c in range(ncol):
+        col = columns[c]
+        d = {}
+        dicts.append(d)
+        data[c] = NULL
+        if isinstance(col, str) or col is None:
+            kinds_of[c] = 0
+            d[col] = 0
+            seqs.append(col)
+            continue
+        if type(col) is list:
+            kinds_of[c] = 1
+            ln = (PyList_GET_SIZE(col),)
+        elif type(col) is tuple:
+            kinds_of[c] = 2
+            ln = (len(col),)
+        else:
+            col = np.asarray(col, dtype=object)
+            if col.ndim != 1:
+                raise ValueError(f"{names[c]} must have length {n} like times, got "
+                                 f"{col.shape}")
+            col = np.ascontiguousarray(col)
+            kinds_of[c] = 3
+            ln = col.shape
+            if col.shape[0]:
+                data[c] = <PyObject**><uintptr_t>col.ctypes.data
+        if ln != (n,):
+            raise ValueError(f"{names[c]} must have length {n} like times, got {ln}")
+        seqs.append(col)
+    kinds = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] kv = kinds
+    cdef Py_ssize_t csize = 1 << _CACHE_BITS
+    # slot = (address, code): one cache line per probe
+    cache = np.zeros((3, csize, 2), dtype=np.uintp)
+    cdef uintptr_t[:, :, ::1] cp = cache
+    # open-addressing table of distinct rows: slot = ncol codes, then the kind (-1 empty)
+    cdef Py_ssize_t cap = 64, nk = 0, h, j
+    keys = np.full((cap, 4), -1, dtype=np.int32)
+    rows = np.empty((cap // 2, 3), dtype=np.int32)
+    cdef int32_t[:, ::1] kk = keys
+    cdef int32_t[:, ::1] rr = rows
+    cdef int32_t code[3]
+    cdef Py_ssize_t i
+    cdef PyObject* p
+    cdef object v
+    cdef bint plain
+    code[0] = code[1] = code[2] = 0
+    cdef PyObject* seqp[3]
+    for c in range(ncol):
+        seqp[c] = <PyObject*>seqs[c]
+    for i in range(n):
+        for c in range(ncol):
+            if kinds_of[c] == 0:
+                continue
+            if kinds_of[c] == 1:
+                if i >= PyList_GET_SIZE(<object>seqp[c]):
+                    raise ValueError(f"{names[c]} changed size during the call")
+                p = PyList_GET_ITEM(<object>seqp[c], i)
+            elif kinds_of[c] == 2:
+                p = PyTuple_GET_ITEM(<object>seqp[c], i)
+            else:
+                p = data[c][i]
+            h = _slot(<uintptr_t>p, _CACHE_BITS)
+            if cp[c, h, 0] == <uintptr_t>p:
+                code[c] = <int32_t>cp[c, h, 1]
+                continue
+            # exact str / None: hashing and comparing run no Python code, so the cached
+            # addresses stay valid (the input holds every object); anything else may run
+            # code that changes the input: drop the cache and do not cache it (such a
+            # value is refused by the caller's type check anyway)
+            v = <object>p           # a strong reference while Python code may run
+            plain = v is None or type(v) is str
+            code[c] = _code_of(dicts[c], v)
+            v = None
+            if plain:
+                cp[c, h, 0] = <uintptr_t>p
+                cp[c, h, 1] = <uintptr_t>code[c]
+            else:
+                cp[c, :, :] = 0
+        h = _row_slot(code[0], code[1], code[2], cap)
+        while True:
+            j = kk[h, 3]
+            if j < 0:
+                if 2 * (nk + 1) > cap:          # grow: rehash the distinct rows
+                    cap *= 2
+                    keys = np.full((cap, 4), -1, dtype=np.int32)
+                    rows = np.concatenate([rows, np.empty((cap // 2 - rows.shape[0], 3),
+                                                          dtype=np.int32)])
+                    kk = keys
+                    rr = rows
+                    _rehash(rr, nk, kk, cap)
+                    h = _row_slot(code[0], code[1], code[2], cap)
+                    continue
+                kk[h, 0] = code[0]
+                kk[h, 1] = code[1]
+                kk[h, 2] = code[2]
+                kk[h, 3] = <int32_t>nk
+                rr[nk, 0] = code[0]
+                rr[nk, 1] = code[1]
+                rr[nk, 2] = code[2]
+                kv[i] = <int32_t>nk
+                nk += 1
+                break
+            if kk[h, 0] == code[0] and kk[h, 1] == code[1] and kk[h, 2] == code[2]:
+                kv[i] = <int32_t>j
+                break
+            h = (h + 1) & (cap - 1)
+    return kinds, np.ascontiguousarray(rows[:nk, :ncol]), [list(d) for d in dicts]
+
+

@@ -3,6 +3,18 @@
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
 
 cimport cython
+from libc.string cimport memchr
+from cpython.unicode cimport PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH
+
+cdef extern from "arpa/inet.h" nogil:
+    int inet_pton(int af, const char* src, void* dst)
+
+cdef extern from "sys/socket.h":
+    int AF_INET
+    int AF_INET6
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
 
 import ipaddress
 import socket
@@ -112,6 +124,37 @@ class _Emitter:
         else:
             self.starts.append(pos)
             self.values.append(val)
+
+
+cdef inline int _parse_ascii(str address, uint64_t* hi, uint64_t* lo) noexcept:
+    # An ASCII str parsed by the C library's inet_pton, the function socket.inet_pton
+    # calls: 4 or 6 (the version, *hi/*lo set), or 0 when the fast path does not apply
+    # (non-ASCII text, an embedded NUL, or text inet_pton refuses) and the caller falls
+    # back to parse_address for its exact answer or error.
+    cdef Py_ssize_t n
+    cdef const char* c
+    cdef unsigned char buf[16]
+    cdef int k
+    if not PyUnicode_IS_ASCII(address):
+        return 0
+    n = PyUnicode_GET_LENGTH(address)
+    c = <const char*>PyUnicode_DATA(address)     # compact ASCII: NUL-terminated
+    if memchr(c, 0, n) != NULL:
+        return 0
+    if memchr(c, 58, n) == NULL:                  # no ':': IPv4
+        if inet_pton(AF_INET, c, buf) != 1:
+            return 0
+        hi[0] = 0
+        lo[0] = (<uint64_t>buf[0] << 24) | (<uint64_t>buf[1] << 16) | \
+            (<uint64_t>buf[2] << 8) | buf[3]
+        return 4
+    if inet_pton(AF_INET6, c, buf) != 1:
+        return 0
+    hi[0] = lo[0] = 0
+    for k in range(8):
+        hi[0] = (hi[0] << 8) | buf[k]
+        lo[0] = (lo[0] << 8) | buf[8 + k]
+    return 6
 
 
 def parse_address(address):
@@ -232,7 +275,15 @@ Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
         ``address`` is a str or an ``ipaddress`` address; with ``version=4`` or
         ``version=6`` it is the address as an int (in [0, 2**32) or [0, 2**128)).
         """
+        cdef uint64_t hi, lo
+        cdef int v
         if version is None:
+            if type(address) is str:                # parsed in C: no int objects
+                v = _parse_ascii(<str>address, &hi, &lo)
+                if v == 4:
+                    return lb_lpm_lookup4(self.n4, self._s4, self._v4, <uint32_t>lo)
+                if v == 6:
+                    return lb_lpm_lookup6(self.n6, self._s6h, self._s6l, self._v6, hi, lo)
             version, value = parse_address(address)
         elif version == 4:
             value = _int_address(address, 32)
@@ -253,8 +304,9 @@ Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
         * ``version=6``: a pair ``(hi, lo)`` of uint64 arrays, the halves of IPv6 addresses;
         * a tuple ``(flags, hi, lo)`` of arrays, the address layout of ``lbcore.Flows``
           (``flags & 1`` marks IPv6 = hi:lo, else IPv4 in lo's low 32 bits);
-        * otherwise a sequence of str / ``ipaddress`` addresses (parsing text is a
-          per-item Python step; the lookups are one nogil call).
+        * otherwise a sequence of str / ``ipaddress`` addresses (ASCII text is parsed
+          in C by inet_pton, as ``socket.inet_pton`` does; the lookups are one nogil
+          call).
         """
         if field not in ("src", "dst"):
             raise ValueError(f"field must be 'src' or 'dst', got {field!r}")
@@ -280,14 +332,22 @@ Longest-prefix match over IPv4 and IPv6 CIDR blocks, built once.
         flags = np.zeros(n, dtype=np.uint8)
         hi = np.zeros(n, dtype=np.uint64)
         lo = np.zeros(n, dtype=np.uint64)
+        cdef uint8_t[::1] fv = flags
+        cdef uint64_t[::1] hv = hi
+        cdef uint64_t[::1] lv = lo
+        cdef uint64_t h, l
+        cdef int v
+        cdef Py_ssize_t i
         for i, a in enumerate(addresses):
-            v, value = parse_address(a)
-            if v == 6:
-                flags[i] = 1
-                hi[i] = value >> 64
-                lo[i] = value & _M64
-            else:
-                lo[i] = value
+            if i >= n:
+                raise ValueError("addresses changed length while being read")
+            v = _parse_ascii(<str>a, &h, &l) if type(a) is str else 0
+            if v == 0:
+                v, value = parse_address(a)
+                h, l = (value >> 64, value & _M64) if v == 6 else (0, value)
+            fv[i] = v == 6
+            hv[i] = h
+            lv[i] = l
         return self._mixed(flags, hi, lo)
 
     def _many4(self, addresses):

@@ -364,3 +364,37 @@ def test_prefix_indexed_regexes_match_the_naive_scan(rule_specs, values):
         req = Request("GET", "/" + path, host=host.strip(".") or None,
                       headers=[("X-A", header)])
         assert rs.match(req).priority == match_priority(rules, req), (host, path, header)
+
+
+# ------------------------------------------------------- pattern index (every key kind)
+many_pats = st.lists(st.text(alphabet="ab/*?", min_size=1, max_size=7), min_size=1,
+                     max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(many_pats, st.lists(st.text(alphabet="ab/", max_size=9), min_size=1, max_size=12))
+def test_pattern_index_equals_reference_for_every_pattern_shape(pats, values):
+    """Patterns with and without literal prefix/suffix, several per key, wildcards only:
+    the index (prefix, suffix, k-gram of a literal run, length) gives exactly the
+    patterns the reference matcher accepts."""
+    from lbcore.elb._rules import _Pattern, _PatternIndex, wildcard_tokens
+    idx = _PatternIndex()
+    for i, p in enumerate(pats):
+        idx.add(_Pattern(wildcard_tokens(p)), 1 << i)
+    idx.freeze()
+    for v in values + values:           # the second pass is served from the cache
+        want = sum(1 << i for i, p in enumerate(pats) if wild_match(p, v))
+        assert idx.match(v) == want
+
+
+def test_no_literal_prefix_patterns_are_filed_by_a_rare_key():
+    """1,000 '*/v{i}/*' patterns: each value checks a handful of candidates, not all."""
+    from lbcore.elb._rules import _Pattern, _PatternIndex, wildcard_tokens
+    idx = _PatternIndex()
+    for i in range(1000):
+        idx.add(_Pattern(wildcard_tokens(f"*/v{i}/*")), 1 << i)
+    idx.add(_Pattern(wildcard_tokens("??*")), 1 << 1000)
+    idx.freeze()
+    assert max(len(e) for d in idx._grams for e in d.values()) <= 11
+    assert idx.match("/x/v7/y") == (1 << 7) | (1 << 1000)
+    assert idx.match("/v") == 1 << 1000 and idx.match("/") == 0

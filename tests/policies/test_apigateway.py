@@ -493,3 +493,34 @@ def test_nul_suffixed_resources_are_distinct_buckets_in_both_paths():
     one = [g1.check(None, r, "GET", 0.0).allowed for r in res]
     many = g2.check_many(None, res, "GET", np.zeros(len(res))).allowed.tolist()
     assert one == many == [True, True, True, True, False, True]
+
+
+def test_check_many_memory_floor_and_lazy_result_arrays():
+    """check_many holds 5 bytes per request beyond its inputs (the kind and the code;
+    the per-request arrays of the result are built on first access) and those arrays
+    equal the decisions one by one."""
+    import tracemalloc
+    n = 200_000
+    rng = np.random.default_rng(5)
+    keys = np.array([None, "k1", "k2", "q1"], dtype=object)[rng.integers(0, 4, n)]
+    res = np.array(["/pets", "/cats"], dtype=object)[rng.integers(0, 2, n)]
+    meth = np.array(["GET", "POST"], dtype=object)[rng.integers(0, 2, n)]
+    times = np.sort(rng.uniform(0, 20, n))
+    g = gateway()
+    tracemalloc.start()
+    r = g.check_many(keys, res, meth, times)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak <= 16 * n, peak / n
+    h = gateway()
+    sample = range(0, n, 997)
+    ds = [r.decision(i) for i in range(n)]
+    assert r.allowed.tolist() == [d.allowed for d in ds]
+    assert r.status.tolist() == [d.status for d in ds]
+    assert r.reason.tolist() == [d.reason for d in ds]
+    assert r.level.tolist() == [d.level for d in ds]
+    assert [r.decision(i) for i in sample] == [ds[i] for i in sample]
+    assert {d.level for d in ds} >= {None, "USAGE_PLAN", "METHOD", "STAGE"}
+    one = [h.check(k, s, m, t) for k, s, m, t in zip(keys.tolist(), res.tolist(),
+                                                     meth.tolist(), times.tolist())]
+    assert one == ds

@@ -10,3 +10,15 @@ def lookup(prefixes, values, address, default=-1):
         if net.version == addr.version and addr in net and net.prefixlen > best_len:
             best_len, best = net.prefixlen, v
     return best
+
+
+def parse_text(address):
+    """(version, int) of an address text as ``socket.inet_pton`` reads it (the rule
+    ``PrefixTable.lookup(str)`` follows); ValueError when it is not an address."""
+    import socket
+    try:
+        if ":" in address:
+            return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, address), "big")
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, address), "big")
+    except (OSError, ValueError):
+        raise ValueError(address) from None

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from lbcore import TokenBuckets
-from lbcore.apigateway._kernels import Quotas, check_chain, check_chains
+from lbcore.apigateway._kernels import Quotas, check_chain, check_kinds, factorize_columns
 from lbcore.apigateway._resources import Resources
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
                                          ThrottleSettings, quota_reset)
@@ -76,26 +76,75 @@ class Decision:
 ALLOWED = Decision(True)
 
 
-@dataclass(frozen=True)
 class CheckResults:
     """``check_many`` outcomes as arrays: ``codes`` int8 (0 allowed, 1 quota exceeded,
     2 + k refused by chain level k), and per request ``allowed``, ``status``,
-    ``reason`` and ``level`` (object arrays, None when allowed)."""
+    ``reason`` and ``level`` (object arrays, None when allowed). ``check_many`` keeps
+    only the codes and each request's kind (``kinds``, with ``level_names`` per kind);
+    the other arrays are built on first access (then cached), so deciding n requests
+    costs 5 bytes per request, not 20."""
 
-    codes: np.ndarray
-    allowed: np.ndarray
-    status: np.ndarray
-    reason: np.ndarray
-    level: np.ndarray
+    __slots__ = ("codes", "_allowed", "_status", "_reason", "_level", "_kinds", "_names")
+
+    def __init__(self, codes: np.ndarray, allowed: np.ndarray | None = None,
+                 status: np.ndarray | None = None, reason: np.ndarray | None = None,
+                 level: np.ndarray | None = None, *, kinds: np.ndarray | None = None,
+                 level_names: np.ndarray | None = None) -> None:
+        # allowed/status/reason follow from the codes; level needs the array itself or
+        # each request's kind and the (kinds, 3) level names of every kind
+        if level is None and (kinds is None or level_names is None):
+            raise TypeError("CheckResults needs level, or kinds and level_names")
+        self.codes = codes
+        self._allowed, self._status, self._reason, self._level = allowed, status, reason, level
+        self._kinds, self._names = kinds, level_names
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
+    @property
+    def allowed(self) -> np.ndarray:
+        if self._allowed is None:
+            self._allowed = self.codes == 0
+        return self._allowed
+
+    @property
+    def status(self) -> np.ndarray:
+        if self._status is None:
+            self._status = np.where(self.codes == 0, 200, 429).astype(np.int16)
+        return self._status
+
+    @property
+    def reason(self) -> np.ndarray:
+        if self._reason is None:
+            r = np.full(len(self), None, dtype=object)
+            r[self.codes == 1] = QUOTA_EXCEEDED
+            r[self.codes >= 2] = THROTTLED
+            self._reason = r
+        return self._reason
+
+    @property
+    def level(self) -> np.ndarray:
+        if self._level is None:
+            lv = np.full(len(self), None, dtype=object)
+            lv[self.codes == 1] = USAGE_PLAN
+            assert self._kinds is not None and self._names is not None
+            for k in range(3):
+                sel = np.flatnonzero(self.codes == 2 + k)
+                lv[sel] = self._names[self._kinds[sel], k]
+            self._level = lv
+        return self._level
+
     def decision(self, i: int) -> Decision:
         """Request ``i``'s outcome as a :class:`Decision`."""
-        if self.allowed[i]:
+        code = int(self.codes[i])
+        if code == 0:
             return ALLOWED
-        return Decision(False, 429, self.reason[i], self.level[i])
+        if code == 1:
+            return Decision(False, 429, QUOTA_EXCEEDED, USAGE_PLAN)
+        if self._level is not None:
+            return Decision(False, 429, THROTTLED, self._level[i])
+        assert self._kinds is not None and self._names is not None
+        return Decision(False, 429, THROTTLED, self._names[self._kinds[i], code - 2])
 
 
 ThrottleLike = ThrottleSettings | Mapping[str, Any]
@@ -621,58 +670,40 @@ class ApiGateway(PickleWithoutLock):
 
     def check_many(self, api_keys: Any, resources: Any, methods: Any, times: Any, *,
                    stage: tuple[str, str] | None = None) -> CheckResults:
-        """Decide n requests in order (exactly as n ``check`` calls). Request kinds are
-        resolved once per distinct (key, resource, method) — numpy encodes the strings —
-        and all decisions are one call into the chained-bucket kernel."""
+        """Decide n requests in order (exactly as n ``check`` calls). The three columns
+        are factorised by hashing into request kinds (one per distinct (key, resource,
+        method), compared exactly as ``check`` compares them), each kind is resolved
+        once, and all decisions are one call into the chained-bucket kernel, which
+        reads each request's chain through its kind (nothing expanded per request)."""
         sk = self._stage_of(stage)
         n = len(times)
-        cols: list[tuple[list[Any], np.ndarray]] = []
-        for name, col in (("api_keys", api_keys), ("resources", resources),
-                          ("methods", methods)):
-            if isinstance(col, str) or col is None:
-                col = [col] * n
-            a = np.asarray(col, dtype=object)
-            if a.shape != (n,):
-                raise ValueError(f"{name} must have length {n} like times, got {a.shape}")
+        names = ("api_keys", "resources", "methods")
+        kinds, rows, values = factorize_columns((api_keys, resources, methods), n, names)
+        for name, vals in zip(names, values):
             # the distinct values as check() sees them: Python strs, compared exactly (no
             # numpy string dtype, which drops trailing NULs), None only for api_keys
-            index: dict[Any, int] = {}
-            values = a.tolist()
-            inv = np.fromiter((index.setdefault(v, len(index)) for v in values),
-                              dtype=np.int64, count=n)
-            for v in index:
+            for v in vals:
                 if not isinstance(v, str) and not (v is None and name == "api_keys"):
-                    raise TypeError(f"{name} must hold str{' or None' if name == 'api_keys' else ''}"
+                    raise TypeError(f"{name} must hold str"
+                                    f"{' or None' if name == 'api_keys' else ''}"
                                     f" values, got {type(v).__name__}")
-            cols.append((list(index), inv))
-        (ku, ki), (ru, ri), (mu, mi) = cols
-        combo = (ki * len(ru) + ri) * len(mu) + mi
-        cu, cinv = np.unique(combo, return_inverse=True)
-        table = np.empty((len(cu), 4), dtype=np.int32)
-        names = np.empty((len(cu), 3), dtype=object)
+        ku, ru, mu = values
+        mkeys: dict[tuple[int, int], str] = {}      # (resource, method) -> method key
+        chains: list[tuple[Any, ...]] = []
         new: list[ThrottleSettings] = []
         with self._lock:
             try:
-                for j, c in enumerate(cu.tolist()):          # one pass per distinct kind
-                    c, m = divmod(c, len(mu))
-                    k, r = divmod(c, len(ru))
-                    b0, b1, b2, q, nm = self._resolve(ku[k], sk, _request_key(ru[r], mu[m]),
-                                                      new)
-                    table[j] = (b0, b1, b2, q)
-                    names[j] = nm
+                for k, r, m in rows.tolist():           # one pass per distinct kind
+                    mk = mkeys.get((r, m))
+                    if mk is None:
+                        mk = mkeys[(r, m)] = _request_key(ru[r], mu[m])
+                    chains.append(self._resolve(ku[k], sk, mk, new))
             finally:
                 self._grow(new)
-            cinv = cinv.reshape(-1)
-            rows = table[cinv]
-            codes = check_chains(self._tb, self._quotas, rows[:, :3], rows[:, 3], times)
-        allowed = codes == 0
-        reason = np.full(n, None, dtype=object)
-        reason[codes == 1] = QUOTA_EXCEEDED
-        reason[codes >= 2] = THROTTLED
-        level = np.full(n, None, dtype=object)
-        level[codes == 1] = USAGE_PLAN
-        for k in range(3):
-            sel = codes == 2 + k
-            level[sel] = names[cinv[sel], k]
-        status = np.where(allowed, 200, 429).astype(np.int16)
-        return CheckResults(codes, allowed, status, reason, level)
+            table = np.array([c[:4] for c in chains], dtype=np.int32).reshape(-1, 4)
+            lnames = np.empty((len(chains), 3), dtype=object)
+            if chains:
+                lnames[:] = [c[4] for c in chains]
+            codes = check_kinds(self._tb, self._quotas, table[:, :3], table[:, 3], kinds,
+                                times)
+        return CheckResults(codes, kinds=kinds, level_names=lnames)

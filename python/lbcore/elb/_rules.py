@@ -16,6 +16,7 @@ value -> mask.
 """
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
@@ -45,6 +46,7 @@ _REGEX_FIELDS = ("host-header", "path-pattern", "http-header")
 _BROADCAST = ipaddress.ip_network("255.255.255.255/32")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _CACHE_MAX = 4096
+_SCAN_MAX = 8        # up to this many gram-filed patterns are checked one by one
 
 Token = Union[str, tuple[str, str]]          # "*", "?" or ("lit", c)
 Evaluator = Callable[[Request], int]
@@ -74,7 +76,8 @@ def _count_wildcards(pattern: str, escapes: bool = False) -> int:
 class _Pattern:
     """A compiled wildcard pattern over normalized strings."""
 
-    __slots__ = ("tokens", "literal", "prefix", "suffix", "kind", "regex")
+    __slots__ = ("tokens", "literal", "prefix", "suffix", "kind", "regex", "runs", "pure",
+                 "middle")
 
     literal: str | None
     prefix: str
@@ -89,8 +92,25 @@ class _Pattern:
             self.kind = "exact"
             self.prefix = self.suffix = ""
             self.regex = None
+            self.runs, self.pure = [self.literal], None
             return
         self.literal = None
+        # the maximal literal runs: each must occur, contiguous, in a matching value
+        runs, cur = [], []
+        for t in tokens:
+            if t in ("*", "?"):
+                if cur:
+                    runs.append("".join(cur))
+                cur = []
+            else:
+                cur.append(t[1])
+        if cur:
+            runs.append("".join(cur))
+        self.runs = runs
+        # only wildcards, each standing for any character: decided by the length alone
+        # (value length == number of "?", or >= it when there is a "*")
+        self.pure = ((len(wild) - tokens.count("*"), "*" in tokens)
+                     if not runs and any_char == "." else None)
         self.prefix = "".join(t[1] for t in tokens[:wild[0]])
         self.suffix = "".join(t[1] for t in tokens[wild[-1] + 1:])
         body = []
@@ -103,9 +123,15 @@ class _Pattern:
                 body.append(re.escape(t[1]))
         rx = re.compile("".join(body), re.DOTALL)
         self.regex = rx.fullmatch
+        self.middle: list[str] = []
         if len(wild) == 1 and tokens[wild[0]] == "*":
             # prefix*suffix with one star: decided by the literal parts and the length
             self.kind = "star"
+        elif "?" not in tokens and any_char == ".":
+            # prefix*run*...*run*suffix, stars only: each middle run found leftmost in
+            # turn between the prefix and the suffix (leftmost is never worse)
+            self.kind = "stars"
+            self.middle = runs[bool(self.prefix):len(runs) - bool(self.suffix)]
         else:
             self.kind = "regex"
 
@@ -114,40 +140,149 @@ class _Pattern:
         if self.kind == "star":
             return (len(value) >= len(self.prefix) + len(self.suffix)
                     and value.startswith(self.prefix) and value.endswith(self.suffix))
+        if self.kind == "stars":
+            pos, end = len(self.prefix), len(value) - len(self.suffix)
+            if end < pos or not value.startswith(self.prefix) \
+                    or not value.endswith(self.suffix):
+                return False
+            for r in self.middle:
+                j = value.find(r, pos, end)
+                if j < 0:
+                    return False
+                pos = j + len(r)
+            return True
         assert self.regex is not None
         return self.regex(value) is not None
 
 
 class _PatternIndex:
-    """value -> OR of the masks of the patterns that match it."""
+    """value -> OR of the masks of the patterns that match it.
 
-    __slots__ = ("exact", "prefix", "suffix", "other", "_pfx_lens", "_sfx_lens", "cache")
+    Each wildcard pattern is filed under one key it must have in a matching value, the
+    most selective of its keys (the fewest patterns share it): its literal prefix, its
+    literal suffix, or a k-gram (k <= 3) of one of its literal runs (a maximal run of
+    literal characters, which a match must contain as it is). Patterns of wildcards only
+    are decided by the value's length. A value then checks only the patterns filed
+    under the keys it has, so the cost does not grow with the rule count."""
+
+    __slots__ = ("exact", "wild", "prefix", "suffix", "other", "_pfx_lens", "_sfx_lens",
+                 "cache", "_grams", "_len_eq", "_len_min", "_len_or", "_scan")
 
     def __init__(self) -> None:
         self.exact: dict[str, int] = {}
+        self.wild: list[tuple[_Pattern, int]] = []          # every wildcard pattern
         self.prefix: dict[int, dict[str, list[tuple[_Pattern, int]]]] = {}   # len -> prefix ->
         self.suffix: dict[int, dict[str, list[tuple[_Pattern, int]]]] = {}
-        self.other: list[tuple[_Pattern, int]] = []
+        self.other: list[tuple[_Pattern, int]] = []   # filed under a gram or by length
         self.cache: dict[str, int] = {}
         self._pfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
         self._sfx_lens: list[tuple[int, dict[str, list[tuple[_Pattern, int]]]]] = []
+        self._grams: list[dict[str, list[tuple[_Pattern, int]]]] = [{}, {}, {}]   # by k
+        self._len_eq: dict[int, int] = {}       # "??": exact length -> mask
+        self._len_min: list[int] = []           # "?*": sorted minimum lengths
+        self._len_or: list[int] = []            # OR of the masks of _len_min[:i + 1]
+        self._scan: list[tuple[_Pattern, int]] = []   # no key at all: checked one by one
 
     def add(self, pat: _Pattern, bit: int) -> None:
         if pat.kind == "exact":
             assert pat.literal is not None
             self.exact[pat.literal] = self.exact.get(pat.literal, 0) | bit
             return
-        # bucket by the longer literal end (more selective); no literal: scan list
-        if pat.prefix and len(pat.prefix) >= len(pat.suffix):
-            self.prefix.setdefault(len(pat.prefix), {}).setdefault(pat.prefix, []).append((pat, bit))
-        elif pat.suffix:
-            self.suffix.setdefault(len(pat.suffix), {}).setdefault(pat.suffix, []).append((pat, bit))
-        else:
-            self.other.append((pat, bit))
+        self.wild.append((pat, bit))
+
+    @staticmethod
+    def _run_grams(run: str) -> list[str]:
+        # a run's k-grams (substrings of length k = min(3, len(run)))
+        k = min(3, len(run))
+        return [run[j:j + k] for j in range(len(run) - k + 1)]
 
     def freeze(self) -> None:
+        self.prefix, self.suffix, self.other = {}, {}, []
+        self._grams = [{}, {}, {}]
+        self._len_eq, self._scan = {}, []
+        mins: dict[int, int] = {}
+        freq: dict[Any, int] = {}
+        keys = []
+        # equal patterns (one regex) are checked once for all their rules' bits
+        merged: dict[str, tuple[_Pattern, int]] = {}
+        for pat, bit in self.wild:
+            assert pat.regex is not None
+            rx = pat.regex.__self__.pattern              # type: ignore[attr-defined]
+            old = merged.get(rx)
+            merged[rx] = (pat, bit if old is None else old[1] | bit)
+        wild = list(merged.values())
+        for pat, _ in wild:
+            ks = set()
+            if pat.prefix:
+                ks.add(("p", pat.prefix))
+            if pat.suffix:
+                ks.add(("s", pat.suffix))
+            if pat.runs:
+                k = min(3, max(len(r) for r in pat.runs))
+                ks.update(("g", g) for r in pat.runs if len(r) >= k
+                          for g in self._run_grams(r))
+            keys.append(ks)
+            for key in ks:
+                freq[key] = freq.get(key, 0) + 1
+        few = sum(1 for ks in keys if ks and min(
+            ks, key=lambda x: (freq[x], x[0] == "g", repr(x[1])))[0] == "g") <= _SCAN_MAX
+        for (pat, bit), ks in zip(wild, keys):
+            if ks:
+                # fewest patterns sharing the key; prefix/suffix first on a tie (one
+                # slice per length to look it up, where grams need the value's grams)
+                kind, key = min(ks, key=lambda x: (freq[x], x[0] == "g", repr(x[1])))
+                if kind == "p":
+                    self.prefix.setdefault(len(key), {}).setdefault(key, []).append((pat, bit))
+                elif kind == "s":
+                    self.suffix.setdefault(len(key), {}).setdefault(key, []).append((pat, bit))
+                elif few:           # a handful: checking them beats building grams
+                    self.other.append((pat, bit))
+                    self._scan.append((pat, bit))
+                else:
+                    self.other.append((pat, bit))
+                    self._grams[len(key) - 1].setdefault(key, []).append((pat, bit))
+                continue
+            self.other.append((pat, bit))
+            if pat.pure is not None:
+                q, star = pat.pure
+                if star:
+                    mins[q] = mins.get(q, 0) | bit
+                else:
+                    self._len_eq[q] = self._len_eq.get(q, 0) | bit
+            else:
+                self._scan.append((pat, bit))
         self._pfx_lens = sorted(self.prefix.items())
         self._sfx_lens = sorted(self.suffix.items())
+        self._len_min = sorted(mins)
+        acc, self._len_or = 0, []
+        for q in self._len_min:
+            acc |= mins[q]
+            self._len_or.append(acc)
+
+    def _other_mask(self, value: str, m: int) -> int:
+        n = len(value)
+        for k, d in enumerate(self._grams, 1):
+            if not d or n < k:
+                continue
+            get = d.get
+            for j in range(n - k + 1):
+                entries = get(value[j:j + k])
+                if entries:
+                    for pat, bit in entries:
+                        # every literal run is in the value (a substring test in C)
+                        # before the full match
+                        if (m & bit != bit and all(r in value for r in pat.runs)
+                                and pat.match_candidate(value)):
+                            m |= bit
+        m |= self._len_eq.get(n, 0)
+        if self._len_min:
+            i = bisect.bisect_right(self._len_min, n)
+            if i:
+                m |= self._len_or[i - 1]
+        for pat, bit in self._scan:
+            if m & bit != bit and pat.match_candidate(value):
+                m |= bit
+        return m
 
     def match(self, value: str) -> int:
         m = self.cache.get(value)
@@ -161,7 +296,7 @@ class _PatternIndex:
             entries = d.get(value[:ln])
             if entries:
                 for pat, bit in entries:
-                    if not m & bit and pat.match_candidate(value):
+                    if m & bit != bit and pat.match_candidate(value):
                         m |= bit
         for ln, d in self._sfx_lens:
             if ln > n:
@@ -169,11 +304,10 @@ class _PatternIndex:
             entries = d.get(value[n - ln:])
             if entries:
                 for pat, bit in entries:
-                    if not m & bit and pat.match_candidate(value):
+                    if m & bit != bit and pat.match_candidate(value):
                         m |= bit
-        for pat, bit in self.other:
-            if not m & bit and pat.match_candidate(value):
-                m |= bit
+        if self.other:
+            m = self._other_mask(value, m)
         if len(self.cache) >= _CACHE_MAX:
             self.cache.clear()
         self.cache[value] = m
