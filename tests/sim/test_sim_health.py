@@ -325,7 +325,7 @@ def test_sticky_cookie_rule_rejects_bad_input():
 def test_one_copy_of_the_cookie_rule():
     # the simulator and the ALB both decide through _sticky.pxd
     import pathlib
-    root = pathlib.Path(lbcore.__file__).resolve().parents[2]
+    root = pathlib.Path(__file__).resolve().parents[2]      # the checkout, not the install
     sim = (root / "src/lbcore/_sim.pyx").read_text()
     cookies = (root / "python/lbcore/elb/_cookies.py").read_text()
     assert "lb_sticky_cookie_target(" in sim and "ck_expiry[idx] > self.now" not in sim
