@@ -315,6 +315,8 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
     cdef readonly int32_t last_node
     cdef _cfg cfg
     cdef object _dns
+    cdef object _decide     # (target, node, dropped) -> the decision object (set_selection)
+    cdef list _decisions    # the objects _decide made since the last set_selection
     cdef _PathLock _lock    # held by every method that touches the table
 
     def __init__(self, capacity=1024, *, seed=0):
@@ -350,7 +352,7 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
             dns = None if self._dns is None else np.array(self._dns, copy=True)
             rng = tuple(int(self.rng[j]) for j in range(4))
             return (_restore_l4path, (type(self), table, sel, cfg, dns, rng,
-                                      int(self.last_flags), int(self.last_node)))
+                                      int(self.last_flags), int(self.last_node), self._decide))
 
     @property
     def flow_table(self):
@@ -364,7 +366,14 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
     def capacity(self):
         return self.tab.capacity
 
-    def set_selection(self, tables, offsets, lengths, random, valid):
+    def set_selection(self, tables, offsets, lengths, random, valid, decide=None):
+        """Install the selection tables (see the class doc) and ``decide``, the
+        callable :meth:`route_decision` turns (target, node, dropped) into its
+        result with: made once per combination until the next call, swapped with
+        the tables under one lock so a concurrent route never pairs old tables with
+        new decisions."""
+        if decide is not None and not callable(decide):
+            raise TypeError(f"decide must be callable or None, got {type(decide).__name__}")
         tables = np.ascontiguousarray(tables, dtype=np.int32)
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
         lengths = np.ascontiguousarray(lengths, dtype=np.int32)
@@ -378,6 +387,8 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
             raise ValueError("tables: target indices must be in [0, len(valid))")
         with self._lock:     # never swap buffers under a running batch
             self._set_selection(tables, offsets, lengths, random, valid)
+            self._decide = decide
+            self._decisions = [None] * (2 * (valid.shape[0] + 1) * lengths.shape[0])
 
     cdef _set_selection(self, tables, offsets, lengths, random, valid):
         if self._dns is not None and self._dns.max() >= offsets.shape[0]:
@@ -510,34 +521,68 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
         self.last_node = node
         return out
 
-    def route_flow(self, Flow flow, double now, int32_t node=-1):
-        """Route one Flow (keys and hashes computed here, as configured); returns
-        the target index (-1 none); sets ``last_flags`` and ``last_node``."""
+    cdef int32_t _route_flow_locked(self, Flow flow, double now, int32_t* node,
+                                    uint8_t* fl) except -2:
+        """route_flow's work; the caller holds the lock. Returns the target (-1 none)."""
         cdef uint64_t kh, h
         cdef uint8_t cl
         cdef lb_flow_key k
         cdef int32_t out
-        cdef uint8_t fl
         cdef lb_rng rng
+        self._check_time(now, "now")
+        _flow_keys(&self.cfg, flow.protocol, flow.flags, flow.src_hi, flow.src_lo,
+                   flow.dst_hi, flow.dst_lo, flow.src_port, flow.dst_port, flow.seq, node,
+                   &k, &kh, &h, &cl)
+        self._make_room(now, 1)
+        rng.s[0] = self.rng[0]; rng.s[1] = self.rng[1]; rng.s[2] = self.rng[2]; rng.s[3] = self.rng[3]
+        _route_one(self.tab, &k, kh, h, now, cl, node[0], &self.sel, &rng, &out, fl)
+        self.rng[0] = rng.s[0]; self.rng[1] = rng.s[1]; self.rng[2] = rng.s[2]; self.rng[3] = rng.s[3]
+        self.last_flags = fl[0]
+        self.last_node = node[0]
+        return out
+
+    cdef _check_node(self, int32_t node):
         if node >= self.nnodes:
             raise ValueError(f"node must be < {self.nnodes}, got {node}")
         if node < 0 and self.cfg.ndns == 0:
             raise ValueError("dns: no nodes set")
+
+    def route_flow(self, Flow flow, double now, int32_t node=-1):
+        """Route one Flow (keys and hashes computed here, as configured); returns
+        the target index (-1 none); sets ``last_flags`` and ``last_node``."""
+        cdef int32_t out
+        cdef uint8_t fl
+        self._check_node(node)
         self._lock.acquire()        # always: a batch or a growth may be under way
         try:
-            self._check_time(now, "now")
-            _flow_keys(&self.cfg, flow.protocol, flow.flags, flow.src_hi, flow.src_lo,
-                       flow.dst_hi, flow.dst_lo, flow.src_port, flow.dst_port, flow.seq, &node,
-                       &k, &kh, &h, &cl)
-            self._make_room(now, 1)
-            rng.s[0] = self.rng[0]; rng.s[1] = self.rng[1]; rng.s[2] = self.rng[2]; rng.s[3] = self.rng[3]
-            _route_one(self.tab, &k, kh, h, now, cl, node, &self.sel, &rng, &out, &fl)
-            self.rng[0] = rng.s[0]; self.rng[1] = rng.s[1]; self.rng[2] = rng.s[2]; self.rng[3] = rng.s[3]
-            self.last_flags = fl
-            self.last_node = node
+            out = self._route_flow_locked(flow, now, &node, &fl)
         finally:
             self._lock.release()
         return out
+
+    def route_decision(self, Flow flow, double now, int32_t node=-1):
+        """:meth:`route_flow`, returning ``decide(target, node, dropped)`` (the
+        callable given to :meth:`set_selection`; target -1 = none, dropped 0/1)
+        instead of the index: one object per combination and build, reused, so a
+        load balancer's per-flow result costs no allocation and no second lock.
+        None when no ``decide`` was given."""
+        cdef int32_t out
+        cdef uint8_t fl
+        cdef Py_ssize_t i
+        self._check_node(node)
+        self._lock.acquire()
+        try:
+            out = self._route_flow_locked(flow, now, &node, &fl)
+            if self._decide is None:
+                return None
+            i = ((out + 1) * self.nnodes + node) * 2 + (fl & LB_L4_DROPPED)
+            d = self._decisions[i]
+            if d is None:
+                d = self._decide(out, node, fl & LB_L4_DROPPED)
+                self._decisions[i] = d
+        finally:
+            self._lock.release()
+        return d
 
     def route_flows(self, flows, times, int32_t node=-1, index=None, out=None):
         """Route the flows of a ``lbcore.Flows`` batch (those at ``index``, or
@@ -691,7 +736,7 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
             self._ft.reallocate(self.tab.capacity)
 
 
-def _restore_l4path(cls, table, sel, cfg, dns, rng, last_flags, last_node):
+def _restore_l4path(cls, table, sel, cfg, dns, rng, last_flags, last_node, decide=None):
     """Unpickle an L4Path (see L4Path.__reduce__); the arrays are validated as
     set_selection and set_dns validate them."""
     if not (isinstance(cls, type) and issubclass(cls, L4Path)):
@@ -703,7 +748,7 @@ def _restore_l4path(cls, table, sel, cfg, dns, rng, last_flags, last_node):
     cdef L4Path p = cls(1, seed=0)
     cdef FlowTable t = ft
     cdef int j
-    p.set_selection(*sel)
+    p.set_selection(*sel, decide=decide)
     kk, nk, fields, sym, fb3, sticky, sseed = cfg
     if len(kk) != 8 or len(nk) != 8 or fields not in (0, 1, 2) or len(rng) != 4:
         raise ValueError("L4Path state: invalid hashing configuration")

@@ -210,6 +210,43 @@ def test_l4_load_balancer_a_flow_maps_to_one_target(kind):
     assert not bad, bad[:3]
 
 
+@pytest.mark.parametrize("kind", ["nlb", "gwlb"])
+def test_l4_route_with_times_during_rebuilds(kind):
+    """Routes given ``now`` do not take the load balancer's lock: 3 threads route pinned
+    flows at one time while a fourth changes the configuration over and over
+    (set_attributes: a rebuild on the next route). Each decision names the target and
+    node the flow is pinned to (tables and decision objects swap together), and
+    nothing raises."""
+    lb = _l4(kind, lambda: 0.0)
+    f = Flows.random(300, seed=7, protocols=(6,))
+    flows = Flows(f.protocol, f.src_lo, f.dst_lo, f.src_port, np.full(len(f), 80),
+                  np.full(len(f), -1)) if kind == "nlb" else f
+    first = lb.route_many(flows, 1.0)
+    names = [t.id for t in lb.target_groups[0].targets]
+    ref = {i: (names[first.target[i]], lb.availability_zones[first.node[i]])
+           for i in range(len(flows))}
+    bad: list[tuple[int, object]] = []
+    stop = threading.Event()
+
+    def router(k):
+        rng = np.random.default_rng(k)
+        for _ in range(1500):
+            i = int(rng.integers(len(flows)))
+            d = lb.route(flows[i], 1.0)
+            if d.target is None or (d.target.id, d.node) != ref[i]:
+                bad.append((i, d))
+        stop.set()
+
+    def reconfigure(_k):
+        flip = False
+        while not stop.is_set():
+            flip = not flip
+            lb.set_attributes({"deletion_protection.enabled": "true" if flip else "false"})
+
+    run_threads(router, router, router, reconfigure)
+    assert not bad, bad[:3]
+
+
 # ------------------------------------------------------------------ LOR / P2C
 class _Name:
     """A target whose hash and equality run Python code (thread switches inside the

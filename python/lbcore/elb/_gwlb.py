@@ -8,16 +8,24 @@ from typing import Any
 import numpy as np
 
 from lbcore import Flow, Flows
-from lbcore.elb._decisions import FLOW_DROPPED, L4Decision, L4Result
+from lbcore.elb._decisions import L4Decision, L4Result
 from lbcore.elb._l4base import (UDP_IDLE_SECONDS, Attributes, L4Listener, L4LoadBalancer,
                                 check_flow, check_flows, check_times)
-from lbcore.elb._targets import DRAINING, HEALTHY, INITIAL, UNHEALTHY, Clock, TargetGroup
+from lbcore.elb._targets import (DRAINING, HEALTHY, INITIAL, UNHEALTHY, Clock, Target,
+                                 TargetGroup)
 
 __all__ = ["GatewayLoadBalancer"]
 
 _GWLB_FIELDS = {False: "5-tuple", "source_ip_dest_ip_proto": "3-tuple",
                 "source_ip_dest_ip": "2-tuple"}
 _new_tuple = tuple.__new__
+
+
+def _gwlb_decide(targets: tuple[Target, ...], zones: tuple[str, ...], t: int, z: int,
+                 dropped: int) -> L4Decision:
+    """The decision of target index ``t`` (-1: none) from node ``z``, ``dropped``
+    when the flow was placed while no appliance was healthy (L4Path's ``decide``)."""
+    return _new_tuple(L4Decision, (targets[t] if t >= 0 else None, zones[z], bool(dropped)))
 
 
 class GatewayLoadBalancer(L4LoadBalancer):
@@ -37,6 +45,7 @@ class GatewayLoadBalancer(L4LoadBalancer):
     :func:`time.monotonic`).
     """
     _family = "gwlb"
+    _decision_maker = staticmethod(_gwlb_decide)
 
     def __init__(self, availability_zones: Any, target_group: TargetGroup | None = None, *,
                  attributes: Attributes = None, seed: int = 0, table_size: int = 65537,
@@ -97,23 +106,19 @@ class GatewayLoadBalancer(L4LoadBalancer):
         if type(flow) is not Flow:
             check_flow(flow)
         lst = self._listeners[0] if self._listeners else self._only_listener()
-        with self._lock:     # one route at a time (see L4LoadBalancer)
-            if now is None:
-                now = self._clock()
-            tg = lst.target_group
-            tg.advance(now)
-            if lst.built_version != (tg.version, self._config):
-                self._rebuild(lst)
-            path = lst.path
-            t = path.route_flow(flow, now, -1 if node is None else self._node_index(node))
-            z = path.last_node
-            dropped = 1 if path.last_flags & FLOW_DROPPED else 0
-            i = ((t + 1) * self._n_nodes + z) * 2 + dropped    # see L4Listener.decisions
-            d = lst.decisions[i]
-            if d is None:
-                d = lst.decisions[i] = _new_tuple(L4Decision, (
-                    lst.targets[t] if t >= 0 else None, self.availability_zones[z], bool(dropped)))
-            return d                 # type: ignore[no-any-return]
+        if now is None:      # the clock is read and used under one lock (the thread rule)
+            with self._lock:
+                return self._route_at(lst, flow, self._clock(), node, True)
+        return self._route_at(lst, flow, now, node, False)
+
+    def _route_at(self, lst: L4Listener, flow: Flow, now: float, node: str | int | None,
+                  locked: bool) -> L4Decision:
+        tg = lst.target_group
+        tg.advance(now)       # timed transitions, then a rebuild if anything moved
+        if lst.built_tg_version != tg.version or lst.built_config != self._config:
+            self._ensure(lst) if locked else self._ensure_locked(lst)
+        return lst.path.route_decision(                   # type: ignore[no-any-return]
+            flow, now, -1 if node is None else self._node_index(node))
 
     def route_many(self, flows: Flows, times: Any, *,
                    node: str | int | None = None) -> L4Result:

@@ -10,6 +10,7 @@ GWLB: their ``valid_mask``; see docs/elb.md).
 """
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Mapping, Sequence
 
@@ -85,7 +86,7 @@ class L4Listener:
     timeout, its connection table (``path``) and what was last built for it."""
 
     __slots__ = ("protocol", "port", "target_group", "tcp_idle", "attributes", "path",
-                 "built_version", "dns", "valid", "index", "targets", "decisions")
+                 "built_tg_version", "built_config", "dns", "valid", "index", "targets")
 
     def __init__(self, protocol: str, port: int, target_group: TargetGroup,
                  tcp_idle: float, attributes: dict[str, str], index: int,
@@ -97,14 +98,13 @@ class L4Listener:
         self.attributes = attributes
         self.index = index
         self.path = path
-        self.built_version: tuple[int, int] | None = None
+        # what the path was last built from: the target group's version and the load
+        # balancer's configuration counter (-1: never built)
+        self.built_tg_version = -1
+        self.built_config = -1
         self.dns: np.ndarray = np.zeros(0, np.int32)
         self.valid: np.ndarray = np.zeros(0, bool)
         self.targets: list[Target] = []      # the target group's targets at the last build
-        # route's decisions are immutable, so one object per (target t, node z,
-        # dropped d) serves every flow: made on first use after each build, kept at
-        # ((t + 1) * n_nodes + z) * 2 + d (t = -1: no target)
-        self.decisions: list[Any] = []
 
 
 class L4LoadBalancer(PickleWithoutLock):
@@ -112,6 +112,9 @@ class L4LoadBalancer(PickleWithoutLock):
     :class:`~lbcore.elb.GatewayLoadBalancer` (not used directly)."""
 
     _family = ""
+    # (targets, zones, target index, node index, dropped) -> the route's decision: a
+    # module-level function (so the partial the path holds pickles), set per family
+    _decision_maker: Any = None
 
     def __init__(self, availability_zones: Sequence[str], *, attributes: Attributes = None,
                  seed: int = 0, table_size: int = 65537, flow_capacity: int = 1024,
@@ -148,10 +151,13 @@ class L4LoadBalancer(PickleWithoutLock):
         self._target_seed = _derive(self._seed, _TARGET_SALT)
         self._affinity_seed = _derive(self._seed, _AFFINITY_SALT)
         self._config = 0
-        # The thread rule: one load balancer may be shared by threads. Every public
-        # call that reads or changes listeners, rebuilt tables, the per-listener
-        # decision cache or a path's last node holds this lock (a route reads the path's
-        # ``last_node`` after routing, and a rebuild swaps ``targets`` and ``decisions``).
+        # The thread rule: one load balancer may be shared by threads. Every call that
+        # changes listeners or rebuilds tables holds this lock, and so does a ``route``
+        # that reads the load balancer's clock (the clock read and the route are one
+        # step, so threads' times reach the table in order). A ``route`` given ``now``
+        # does not: the path routes a flow and picks its decision object under the
+        # path's own lock, and a rebuild swaps the path's tables and decisions together
+        # (set_selection), so a route sees one build or the next, never a mix.
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ configuration
@@ -325,18 +331,25 @@ class L4LoadBalancer(PickleWithoutLock):
         valid = self._valid_mask(tg, codes, bool(np.any(codes == HEALTHY)))
         lst.path.set_selection(all_tables, np.array(offsets, np.int64),
                                np.array(lengths, np.int32), np.array(randoms, np.uint8),
-                               valid.astype(np.uint8))
+                               valid.astype(np.uint8),
+                               decide=functools.partial(self._decision_maker, tuple(targets),
+                                                        self.availability_zones))
         lst.valid = valid
         lst.dns = np_.dns
         lst.targets = targets
-        lst.decisions = [None] * (2 * (len(targets) + 1) * len(self.availability_zones))
         lst.path.set_dns(lst.dns)
         self._configure(lst)
-        lst.built_version = (tg.version, self._config)
+        lst.built_tg_version, lst.built_config = tg.version, self._config
 
     def _ensure(self, lst: L4Listener) -> None:
-        if lst.built_version != (lst.target_group.version, self._config):
+        if lst.built_tg_version != lst.target_group.version or lst.built_config != self._config:
             self._rebuild(lst)
+
+    def _ensure_locked(self, lst: L4Listener) -> None:
+        """A route's rebuild: routes do not hold the load balancer's lock (see the
+        thread rule), so take it and check again under it."""
+        with self._lock:
+            self._ensure(lst)
 
     def nodes_in_dns(self, now: float | None = None, listener: int = 0) -> list[str]:
         """AZ names whose node DNS hands out for this listener at ``now``

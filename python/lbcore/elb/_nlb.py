@@ -12,7 +12,7 @@ from lbcore.elb._decisions import L4Decision, L4Result, nlb_decision
 from lbcore.elb._l4base import (UDP_IDLE_SECONDS, Attributes, L4Listener, L4LoadBalancer,
                                 check_flow, check_flows, check_times)
 from lbcore.elb._targets import (DRAINING, HEALTHY, INITIAL, UNHEALTHY, UNHEALTHY_DRAINING,
-                                 UNUSED, Clock, TargetGroup)
+                                 UNUSED, Clock, Target, TargetGroup)
 
 __all__ = ["NetworkLoadBalancer", "l4_protocols"]
 
@@ -20,6 +20,13 @@ __all__ = ["NetworkLoadBalancer", "l4_protocols"]
 def l4_protocols(protocol: str) -> set[int]:
     """The IP protocol numbers a listener protocol takes."""
     return {"TCP": {6}, "TLS": {6}, "UDP": {17}, "TCP_UDP": {6, 17}}[protocol]
+
+
+def _nlb_decide(targets: tuple[Target, ...], zones: tuple[str, ...], t: int, z: int,
+                dropped: int) -> L4Decision:
+    """The decision of target index ``t`` (-1: none) from node ``z`` (L4Path's
+    ``decide``: made once per (t, z) and build)."""
+    return nlb_decision(targets[t] if t >= 0 else None, zones[z])
 
 
 class NetworkLoadBalancer(L4LoadBalancer):
@@ -36,6 +43,7 @@ class NetworkLoadBalancer(L4LoadBalancer):
     ``now`` when it is not given (default :func:`time.monotonic`). See docs/elb.md.
     """
     _family = "nlb"
+    _decision_maker = staticmethod(_nlb_decide)
 
     def __init__(self, availability_zones: Any, *, attributes: Attributes = None,
                  seed: int = 0, table_size: int = 65537, flow_capacity: int = 1024,
@@ -126,27 +134,24 @@ class NetworkLoadBalancer(L4LoadBalancer):
             check_flow(flow)
         if lst is None:
             return nlb_decision(None, None)
-        with self._lock:     # one route at a time: path.last_node, rebuilds (see L4LoadBalancer)
-            if now is None:
-                now = self._clock()
-            tg = lst.target_group
-            tg.advance(now)
-            if lst.built_version != (tg.version, self._config):
-                self._rebuild(lst)
-            if node is not None:
-                zi = self._node_index(node)
-            elif client_zone is not None:
-                zi = self._affinity_node(lst, client_zone, (flow.src_hi, flow.src_lo))
-            else:
-                zi = -1
-            t = lst.path.route_flow(flow, now, zi)
-            z = lst.path.last_node
-            i = ((t + 1) * self._n_nodes + z) * 2          # see L4Listener.decisions
-            d = lst.decisions[i]
-            if d is None:
-                d = lst.decisions[i] = nlb_decision(lst.targets[t] if t >= 0 else None,
-                                                    self.availability_zones[z])
-            return d                 # type: ignore[no-any-return]
+        if now is None:      # the clock is read and used under one lock (the thread rule)
+            with self._lock:
+                return self._route_at(lst, flow, self._clock(), node, client_zone, True)
+        return self._route_at(lst, flow, now, node, client_zone, False)
+
+    def _route_at(self, lst: L4Listener, flow: Flow, now: float, node: str | int | None,
+                  client_zone: str | None, locked: bool) -> L4Decision:
+        tg = lst.target_group
+        tg.advance(now)       # timed transitions, then a rebuild if anything moved
+        if lst.built_tg_version != tg.version or lst.built_config != self._config:
+            self._ensure(lst) if locked else self._ensure_locked(lst)
+        if node is not None:
+            zi = self._node_index(node)
+        elif client_zone is not None:
+            zi = self._affinity_node(lst, client_zone, (flow.src_hi, flow.src_lo))
+        else:
+            zi = -1
+        return lst.path.route_decision(flow, now, zi)      # type: ignore[no-any-return]
 
     def route_many(self, flows: Flows, times: Any, *,
                    node: str | int | None = None) -> L4Result:
