@@ -214,6 +214,13 @@ One flow: protocol, source/destination address and port, optional TCP ISN.
             return NotImplemented
         return self._key() == (<Flow>other)._key()
 
+    @property
+    def listener_key(self):
+        """``(protocol << 16) | dst_port``: protocol and destination port in one int,
+        the key an NLB's listener table is looked up by (one read instead of two
+        attributes and a tuple per routed flow)."""
+        return (<uint32_t>self.protocol << 16) | self.dst_port
+
     def __hash__(self):
         return hash(self._key())
 

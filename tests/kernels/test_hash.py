@@ -649,3 +649,12 @@ def test_duck_typed_batch_with_short_column_is_rejected():
 
     with pytest.raises(ValueError, match="same length"):
         flow_hash(Bad())
+
+
+@SETTINGS
+@given(flow_values())
+def test_listener_key_packs_protocol_and_destination_port(values):
+    # NLB listener tables are keyed by it: distinct (protocol, port) pairs never collide
+    flow = make_flow(values)
+    assert flow.listener_key == (flow.protocol << 16) | flow.dst_port
+    assert divmod(flow.listener_key, 1 << 16) == (flow.protocol, flow.dst_port)

@@ -51,7 +51,7 @@ class NetworkLoadBalancer(L4LoadBalancer):
         super().__init__(availability_zones, attributes=attributes, seed=seed,
                          table_size=table_size, flow_capacity=flow_capacity, clock=clock,
                          **kwargs)
-        self._by_port: dict[tuple[int, int], L4Listener] = {}
+        self._by_port: dict[int, L4Listener] = {}      # Flow.listener_key -> listener
 
     def add_listener(self, protocol: str, port: int, target_group: TargetGroup, *,
                      attributes: Attributes = None, **kwargs: str | int | bool) -> int:
@@ -72,7 +72,7 @@ class NetworkLoadBalancer(L4LoadBalancer):
                                      f"{other.protocol} traffic")
             lst = self._add_listener(protocol, port, target_group, attributes, kwargs)
             for p in mine:
-                self._by_port[(p, port)] = lst
+                self._by_port[p << 16 | port] = lst
             return lst.index
 
     def _configure(self, lst: L4Listener) -> None:
@@ -129,7 +129,7 @@ class NetworkLoadBalancer(L4LoadBalancer):
         pair, with a DeprecationWarning.)
         """
         if type(flow) is Flow:
-            lst = self._by_port.get((flow.protocol, flow.dst_port))
+            lst = self._by_port.get(flow.listener_key)
         else:
             check_flow(flow)
         if lst is None:
