@@ -45,6 +45,7 @@ ctypedef struct lb_flowtable:
     int32_t size              # live + not yet expired-and-removed entries
     uint64_t mask             # index slots - 1
     int32_t free_head         # free entries, linked through next
+    int32_t fresh             # entries [fresh, capacity) never used (zero memory, on no list)
     int32_t head[3]           # least recently used entry per class (-1 = empty)
     int32_t tail[3]
     double timeout[3]         # idle timeout per class, seconds

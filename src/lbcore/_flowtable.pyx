@@ -138,6 +138,32 @@ cdef int32_t lb_flowtable_insert(
     return t.ent[_new_entry(t, &k, h, _ft_class_of(proto), target, now, s)].target
 
 
+cdef inline int32_t _pop_free(lb_flowtable* t) noexcept nogil:
+    """An unused entry (the caller knows size < capacity): a freed one, else the next
+    never-used one -- the pool is not walked at allocation, so a large table costs
+    only the pages its flows touch."""
+    cdef int32_t e = t.free_head
+    if e >= 0:
+        t.free_head = t.ent[e].next
+    else:
+        e = t.fresh
+        t.fresh += 1
+    return e
+
+
+cdef void _materialise(lb_flowtable* t) noexcept nogil:
+    """Put every never-used entry on the free list (before a snapshot)."""
+    cdef int32_t e
+    for e in range(t.capacity - 1, t.fresh - 1, -1):
+        t.ent[e].target = -1
+        t.ent[e].cls = _FREE
+        t.ent[e].prev = -1
+        t.ent[e].slot = -1
+        t.ent[e].next = t.free_head
+        t.free_head = e
+    t.fresh = t.capacity
+
+
 cdef int32_t _new_entry(lb_flowtable* t, const lb_flow_key* k, uint64_t h, int cls,
                         int32_t target, double now, uint64_t s) noexcept nogil:
     """Store a key that is not in the table; ``s`` is the empty index slot that ended
@@ -146,8 +172,7 @@ cdef int32_t _new_entry(lb_flowtable* t, const lb_flow_key* k, uint64_t h, int c
     if t.size >= t.capacity:
         _evict_one(t, now)
         _find(t, k, h, &s)           # the deletion may have shifted the probe run
-    e = t.free_head
-    t.free_head = t.ent[e].next
+    e = _pop_free(t)
     t.size += 1
     t.ent[e].key = k[0]
     t.ent[e].hash = h
@@ -199,7 +224,7 @@ cdef int32_t lb_flowtable_add(
 
 cdef void lb_flowtable_remove(lb_flowtable* t, int32_t entry) noexcept nogil:
     """Remove a stored entry (an index returned by find/add); anything else is ignored."""
-    if 0 <= entry < t.capacity and t.ent[entry].cls != _FREE:
+    if 0 <= entry < t.fresh and t.ent[entry].cls != _FREE:
         _delete(t, entry)
 
 
@@ -322,7 +347,7 @@ cdef void _insert_many_rec(
 cdef int32_t lb_flowtable_forget_target(lb_flowtable* t, int32_t target) noexcept nogil:
     """Remove every entry of ``target``; returns how many."""
     cdef int32_t e, count = 0
-    for e in range(t.capacity):
+    for e in range(t.fresh):
         if t.ent[e].cls != _FREE and t.ent[e].target == target:
             _delete(t, e)
             count += 1
@@ -486,17 +511,12 @@ Connection tracking: each live flow stays on the target it was first sent to.
         cdef uintptr_t base = <uintptr_t>&v_ents[0]
         self.t.index = &v_index[0]
         self.t.ent = <lb_ft_entry*>((base + 63) & ~(<uintptr_t>63))    # cache-line aligned
-        cdef int32_t e
-        for e in range(cap):
-            self.t.ent[e].target = -1
-            self.t.ent[e].cls = _FREE
-            self.t.ent[e].prev = -1
-            self.t.ent[e].next = e + 1 if e + 1 < cap else -1
-            self.t.ent[e].slot = -1
+        # no entry is written: all are "never used" (t.fresh = 0) until taken
         self.t.capacity = cap
         self.t.size = 0
         self.t.mask = slots - 1
-        self.t.free_head = 0
+        self.t.free_head = -1
+        self.t.fresh = 0
         cdef int c
         for c in range(LB_FT_CLASSES):
             self.t.head[c] = -1
@@ -524,8 +544,7 @@ Connection tracking: each live flow stays on the target it was first sent to.
         for c in range(LB_FT_CLASSES):
             e = o.head[c]
             while e >= 0:               # oldest first: the list order is kept
-                d = t.free_head
-                t.free_head = t.ent[d].next
+                d = _pop_free(t)
                 t.ent[d] = o.ent[e]
                 i = o.ent[e].hash & t.mask
                 while t.index[i] >= 0:
@@ -761,6 +780,7 @@ Connection tracking: each live flow stays on the target it was first sent to.
         index, the entry pool (keys, targets, marks, last use, LRU links), the
         clock and the use counter."""
         cdef int32_t cap = self.t.capacity, c
+        _materialise(&self.t)       # the pickle holds every entry as a free or live one
         index = np.array(self._bufs[0], copy=True)
         ents = (<char*>self.t.ent)[:cap * sizeof(lb_ft_entry)]
         scal = (int(self.t.size), int(self.t.free_head),
@@ -789,7 +809,7 @@ Connection tracking: each live flow stays on the target it was first sent to.
     cdef _entries(self, dict out, bint with_class_and_mark=False):
         cdef int32_t e
         cdef lb_flow_key* k
-        for e in range(self.t.capacity):
+        for e in range(self.t.fresh):
             if self.t.ent[e].cls == _FREE:
                 continue
             k = &self.t.ent[e].key
@@ -843,6 +863,7 @@ def _restore_flowtable(cls, cap, idle_timeout, symmetric, index, ents, scal, fmt
     memcpy(<void*>ft.t.ent, <const char*>ents, cap * sizeof(lb_ft_entry))
     cdef lb_flowtable* t = &ft.t
     t.size, t.free_head, t.now, t.stamp = size, free_head, now, stamp
+    t.fresh = cap                   # a pickle has every entry initialised
     for c in range(LB_FT_CLASSES):
         t.head[c], t.tail[c] = head[c], tail[c]
     try:
@@ -868,7 +889,8 @@ def _check_invariants(FlowTable ft):
     cdef lb_flowtable* t = &ft.t
     cdef int32_t e, c, prev, count = 0, listed = 0
     cdef uint64_t i, home
-    for e in range(t.capacity):
+    assert 0 <= t.fresh <= t.capacity, "never-used mark out of range"
+    for e in range(t.fresh):
         if t.ent[e].cls == _FREE:
             continue
         count += 1
@@ -898,7 +920,7 @@ def _check_invariants(FlowTable ft):
         assert t.ent[e].cls == _FREE
         free += 1
         e = t.ent[e].next
-    assert free + t.size == t.capacity, "free list mismatch"
+    assert free + t.size + (t.capacity - t.fresh) == t.capacity, "free list mismatch"
 
 
 def _entry_fields(FlowTable ft):
@@ -908,7 +930,7 @@ def _entry_fields(FlowTable ft):
 
 def _set_mark(FlowTable ft, int32_t entry, uint8_t mark):
     """Set a stored entry's mark byte, as lbcore._l4 does (tests)."""
-    if not (0 <= entry < ft.t.capacity and ft.t.ent[entry].cls != _FREE):
+    if not (0 <= entry < ft.t.fresh and ft.t.ent[entry].cls != _FREE):
         raise ValueError(f"entry must be a stored entry, got {entry}")
     ft.t.ent[entry].mark = mark
 

@@ -721,7 +721,7 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
         cdef lb_flowtable* t
         with self._lock:
             t = self.tab
-            for e in range(t.capacity):
+            for e in range(t.fresh):
                 if t.ent[e].cls < LB_FT_CLASSES and now - t.ent[e].last_seen <= t.timeout[t.ent[e].cls]:
                     count += 1
         return count
