@@ -179,16 +179,18 @@ def _check_chunk_times(t: np.ndarray) -> None:
                          "order and time never goes backwards)")
 
 
-def _split(chunk, cid: int, parts: int):
+def _split(chunk, parts: int):
     """Cut one input partition into ``parts`` pieces by the hash of each flow's address
-    pair; each piece keeps its rows' positions and order."""
+    pair; each piece keeps its rows' order. Returns (summary, placement, pieces): the
+    placement -- which rows went to which piece -- goes to the client, which puts the
+    results back in place; only the flows travel to the routing tasks."""
     cols, t = chunk
     flows = Flows.from_columns(*cols)
     _check_chunk_times(t)
     n = len(flows)
     summary = (n, float(t[0]) if n else None, float(t[-1]) if n else None)
     if parts == 1:
-        return summary, [(cid, np.arange(n, dtype=np.int64), flows.columns(), t)]
+        return summary, (None, np.array([0, n], np.int64)), [(flows.columns(), t)]
     h = flow_hash(flows, fields="2-tuple", symmetric=True, seed=PARTITION_SEED)
     # the narrowest unsigned type: numpy's stable sort of 8/16-bit keys is a radix sort
     p = (h % np.uint64(parts)).astype(np.uint8 if parts <= 256 else np.uint16
@@ -199,16 +201,21 @@ def _split(chunk, cid: int, parts: int):
     pieces = []
     for k in range(parts):
         rows = order[edges[k]:edges[k + 1]]
-        pieces.append((cid, rows, tuple(c[rows] for c in cols), t[rows]))
-    return summary, pieces
+        pieces.append((tuple(c[rows] for c in cols), t[rows]))
+    # row numbers within one partition: 4 bytes each is enough below 2**31 rows
+    return summary, (order.astype(np.int32) if n < 2**31 else order, edges), pieces
 
 
 def _piece(split, k: int):
-    return split[1][k]
+    return split[2][k]
 
 
 def _summary(split):
     return split[0]
+
+
+def _placement(split):
+    return split[1]
 
 
 def _health_probe(lb: Any) -> tuple:
@@ -258,16 +265,11 @@ def _route_part(factory, node, apart: bool, *pieces):
     """Route one partition (its pieces in input order) through a fresh balancer."""
     if not apart:
         return None
-    # which input partition each run of rows came from: one (partition, count) per
-    # piece, not a partition number per flow (less to send back)
-    runs = [(p[0], p[1].shape[0]) for p in pieces]
-    rows = [p[1] for p in pieces]
-    cols = tuple(np.concatenate([p[2][j] for p in pieces]) for j in range(len(COLUMNS)))
-    t = np.concatenate([p[3] for p in pieces])
-    flows = Flows.from_columns(*cols)
-    res = factory().route_many(flows, t, node=node)
+    cols = tuple(np.concatenate([p[0][j] for p in pieces]) for j in range(len(COLUMNS)))
+    t = np.concatenate([p[1] for p in pieces])
+    res = factory().route_many(Flows.from_columns(*cols), t, node=node)
     flags = res.dropped.astype(np.uint8) | (res.new.astype(np.uint8) << 1)
-    return runs, np.concatenate(rows), res.target, res.node, res.listener, flags
+    return res.target, res.node, res.listener, flags
 
 
 def _route_all(factory, node, *chunks):
@@ -331,13 +333,14 @@ def route_flows(flows: Any, balancer: Any, times: Any = None, *, node: str | int
         out = dask.compute(*[delayed(_select)(factory, c) for c in chunks])
         return np.concatenate(out) if out else np.zeros(0, np.int32)
     parts = partitions or max(1, len(chunks))
-    splits = [delayed(_split)(c, i, parts) for i, c in enumerate(chunks)]
+    splits = [delayed(_split)(c, parts) for c in chunks]
     summaries = [delayed(_summary)(s) for s in splits]
+    placements = [delayed(_placement)(s) for s in splits]
     apart = delayed(_plan)(_health_probe(probe), summaries)
     routed = [delayed(_route_part)(factory, node, apart,
                                    *[delayed(_piece)(s, k) for s in splits])
               for k in range(parts)]
-    summaries, routed = dask.compute(summaries, routed)
+    summaries, placements, routed = dask.compute(summaries, placements, routed)
     lengths = np.array([s[0] for s in summaries], dtype=np.int64)
     n = int(lengths.sum())
     if any(r is None for r in routed):
@@ -348,8 +351,14 @@ def route_flows(flows: Any, balancer: Any, times: Any = None, *, node: str | int
     nd = np.full(n, -1, np.int32)
     listener = np.full(n, -1, np.int32)
     flags = np.zeros(n, np.uint8)
-    for runs, rows, t, z, li, fl in routed:
-        pos = rows + np.repeat(offsets[[cid for cid, _ in runs]], [k for _, k in runs])
+    for k, (t, z, li, fl) in enumerate(routed):
+        # partition k holds, in input order, piece k of every input partition
+        pos = np.empty(t.shape[0], np.int64)
+        at = 0
+        for (order, edges), base in zip(placements, offsets):
+            a, b = int(edges[k]), int(edges[k + 1])
+            pos[at:at + b - a] = base + (np.arange(a, b) if order is None else order[a:b])
+            at += b - a
         target[pos] = t
         nd[pos] = z
         listener[pos] = li
