@@ -279,3 +279,40 @@ def test_restart_fails_as_documented_then_recovers(mode):
     finally:
         if p.poll() is None:
             _stop(p)
+
+
+PATHS = st.tuples(st.sampled_from(["k1", "k2", None, "nope"]),
+                  st.sampled_from(["/a", "/items/1", "/items/2", "/items/1/x", "/none"]),
+                  st.sampled_from(["GET", "POST"]), st.integers(0, 2_000_000_000))
+
+
+@settings(max_examples=30, deadline=None)
+@given(reqs=st.lists(PATHS, min_size=1, max_size=40), batch=st.booleans())
+def test_request_paths_and_403s_equal_in_process(server, reqs, batch):
+    """An API with resources: Redis matches request paths as check does, answers the
+    same 403s (unknown key, key required and missing, no resource) without asking
+    Redis for them, and keeps one bucket per template whatever paths arrive."""
+    port, _ = server
+    r = redis.Redis(port=port)
+    r.flushall()
+    ref, gw = ApiGateway(), RedisApiGateway(r, prefix="t", batch=5)
+    for g in (ref, gw):
+        _setup(g)
+        g.add_api("api", {"/a": "GET", "/items/{id}": {"GET": {"apiKeyRequired": True},
+                                                       "POST": {}}})
+    t, times = T0, []
+    for *_, dt in reqs:
+        t += dt / 1e9
+        times.append(t)
+    cols = [[q[j] for q in reqs] for j in range(3)]
+    want = [ref.check(k, x, m, now) for k, x, m, now in zip(*cols, times)]
+    if batch:
+        got = gw.check_many(*cols, times)
+        assert got.status.tolist() == [d.status for d in want]
+        assert got.reason.tolist() == [d.reason for d in want]
+        got = [got.decision(i) for i in range(len(got))]
+    else:
+        got = [gw.check(k, x, m, now) for k, x, m, now in zip(*cols, times)]
+    assert got == want
+    # buckets by template: the Redis keys name /items/{id}, never a request path
+    assert not any(b"/items/1" in k or b"/items/2" in k for k in r.keys("t*"))

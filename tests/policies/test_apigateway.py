@@ -117,8 +117,10 @@ def test_chain_names_what_decides_without_deciding():
     assert quota == ("q1", QuotaSettings(2, "DAY", 1), None)
     # nothing was charged: the stage's per-method burst of 2 is all there
     assert [g.check(None, "/pets", "GET", 0.0).allowed for _ in range(3)] == [1, 1, 0]
-    with pytest.raises(KeyError):
-        g.chain("nope", "/pets", "GET")
+    # a request check answers with a 403 is that 403, and nothing is created for it
+    n = g.bucket_count
+    assert g.chain("nope", "/pets", "GET") == Decision(False, 403, "INVALID_API_KEY")
+    assert g.bucket_count == n
 
 
 def test_refusal_takes_no_tokens_all_or_nothing():
@@ -259,14 +261,24 @@ def test_check_many_equals_check_equals_reference(reqs, t0):
 
 def test_errors_unknown_key_and_time_back():
     g = gateway()
-    # check answers an unknown key as API Gateway does (403 Forbidden, nothing
-    # created); check_many, for traffic of known keys, still raises
+    # check and check_many answer an unknown key as API Gateway does (403 Forbidden,
+    # nothing created, no token taken)
     n = g.bucket_count
     assert g.check("nope", "/x", "GET", 0.0) == Decision(False, 403, "INVALID_API_KEY")
     assert g.check("nope", "/x", "GET", 0.0).message == "Forbidden"
     assert g.bucket_count == n
-    with pytest.raises(KeyError, match="api_key"):
-        g.check_many(["k1", "nope"], "/x", "GET", [0.0, 0.0])
+    r = g.check_many(["nope", "k1", "nope"], "/x", "GET", [0.0, 0.0, 0.0])
+    assert r.codes.tolist() == [-2, 0, -2]
+    assert r.status.tolist() == [403, 200, 403]
+    assert r.reason.tolist() == ["INVALID_API_KEY", None, "INVALID_API_KEY"]
+    assert r.level.tolist() == [None, None, None]
+    assert r.decision(0) == Decision(False, 403, "INVALID_API_KEY")
+    fresh = gateway()
+    fresh.check("k1", "/x", "GET", 0.0)
+    assert g.bucket_count == fresh.bucket_count     # nothing made for "nope"
+    # the 403 rows took no token: k1's plan (burst 3) admits two more, as after one check
+    assert [g.check("k1", "/x", "GET", 0.0).allowed for _ in range(3)] == \
+        [fresh.check("k1", "/x", "GET", 0.0).allowed for _ in range(3)] == [True, True, False]
     with pytest.raises(ValueError, match="resource"):
         g.check(None, "x", "GET", 0.0)
     with pytest.raises(ValueError, match="method"):
@@ -461,8 +473,8 @@ def test_check_and_check_many_agree_on_every_input(reqs):
     """Scalar and batch decide alike on odd inputs too: an int or bytes API key is a
     TypeError in both (check_many used to stringify it and admit it), '/a' and '/a\\x00'
     are two resources in both (numpy's string dtype used to drop the NUL), and a batch
-    holding a request check refuses raises one of the errors check raises (an unknown
-    key: check answers 403, check_many raises KeyError)."""
+    holding a request check refuses raises one of the errors check raises; a 403 of
+    check (an unknown key) is the same 403 in check_many."""
     times = np.arange(len(reqs), dtype=np.float64) * 0.01
     g1, g2 = build(), build()
     singles, errors = [], set()
@@ -470,8 +482,6 @@ def test_check_and_check_many_agree_on_every_input(reqs):
         try:
             d = g1.check(k, r, m, now)
             singles.append(d)
-            if d.status == 403:     # check answers an unknown key, check_many raises
-                errors.update((KeyError, ValueError))
         except (TypeError, ValueError, KeyError) as exc:
             errors.add(type(exc))
             singles.append(None)

@@ -200,7 +200,7 @@ def test_quota_reset_boundaries():
         quota_reset(T0, "YEAR")
 
 
-def test_add_api_errors_and_check_many_takes_templates():
+def test_add_api_errors_and_check_many_matches_paths():
     g = gateway()
     with pytest.raises(ValueError, match="already"):
         g.add_api("api", {"/a": "GET"})
@@ -209,13 +209,26 @@ def test_add_api_errors_and_check_many_takes_templates():
     with pytest.raises(TypeError, match="resources"):
         g.add_api("x", 3)
     n = g.bucket_count
-    with pytest.raises(ValueError, match="resource template"):
-        g.check_many(None, ["/pets/1"], ["GET"], [T0], stage=S)
+    # check_many takes request paths as check does: the 403s of test_403s_... are the
+    # same 403s (codes -2 / -3) and create nothing
+    r = g.check_many([None, "nope", "k-other", None, "k1"],
+                     ["/pets/1", "/pets/1", "/pets/1", "/pets/1", "/nowhere/x"],
+                     ["GET", "GET", "GET", "PUT", "GET"], np.full(5, T0), stage=S)
+    assert r.codes.tolist() == [-2, -2, -2, -3, -3]
+    assert r.status.tolist() == [403] * 5
+    assert r.reason.tolist() == ["INVALID_API_KEY"] * 3 + ["MISSING_AUTHENTICATION_TOKEN"] * 2
+    assert r.decision(3) == Decision(False, 403, "MISSING_AUTHENTICATION_TOKEN")
     assert g.bucket_count == n
-    r = g.check_many(["k1"], ["/pets/{id}"], ["GET"], np.array([T0]), stage=S)
-    assert r.allowed.tolist() == [True]
-    assert g.check("k1", "/pets/{id}", "GET", T0 + 10, stage=S).allowed   # same buckets
-    assert g.bucket_count == n + 2
+    # paths of one template share its buckets, in a batch and then one by one
+    r = g.check_many(["k1", "k2", "k3"], ["/pets/1", "/pets/2", "/pets/3"], "GET",
+                     np.full(3, T0), stage=S)
+    assert r.allowed.tolist() == [True, True, False]     # /pets/{id}/GET burst 2
+    assert r.decision(2) == Decision(False, 429, "THROTTLED", "METHOD")
+    assert not g.check("k2", "/pets/9", "GET", T0, stage=S).allowed
+    n = g.bucket_count
+    g.check_many("k1", [f"/pets/{i}" for i in range(500)], "GET", np.full(500, T0 + 1),
+                 stage=S)
+    assert g.bucket_count == n                          # paths never add buckets
     assert g.resources("api").match("/pets/1", "GET").template == "/pets/{id}"
     assert g.resources("nope") is None
     with pytest.raises(TypeError, match="api_key"):
@@ -231,3 +244,28 @@ def test_clock_default_is_the_gateway_utc_clock():
     assert d.retry_after == pytest.approx(10.0)
     now[0] += 10
     assert g.check("k1", "/pets/1", "GET", stage=S).allowed
+
+
+path_requests = st.lists(st.tuples(
+    st.sampled_from([None, "k1", "k2", "nope", "k-other"]),
+    st.sampled_from(["/", "/pets", "/pets/1", "/pets/2", "/pets/1/x", "/api/a/b", "/z",
+                     "/nowhere/x", "/pets/"]),
+    st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+    st.floats(0, 3)), max_size=25)
+
+
+@settings(max_examples=100, deadline=None)
+@given(path_requests)
+def test_check_many_decides_paths_as_check_does(reqs):
+    """Request paths, keys known and unknown, methods with and without apiKeyRequired:
+    n check calls and one check_many decide alike (403s included) and leave the same
+    buckets behind."""
+    times = T0 + np.cumsum([q[3] for q in reqs]) if reqs else np.zeros(0)
+    g1, g2 = gateway(), gateway()
+    singles = [g1.check(k, r, m, float(t), stage=S) for (k, r, m, _), t in zip(reqs, times)]
+    got = g2.check_many([q[0] for q in reqs], [q[1] for q in reqs], [q[2] for q in reqs],
+                        times, stage=S)
+    assert [got.decision(i) for i in range(len(reqs))] == singles
+    assert got.status.tolist() == [d.status for d in singles]
+    assert got.reason.tolist() == [d.reason for d in singles]
+    assert g1.bucket_count == g2.bucket_count

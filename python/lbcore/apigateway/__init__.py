@@ -12,7 +12,7 @@ from lbcore.apigateway._redis import (ON_ERROR, UNAVAILABLE, RedisApiGateway,
 from lbcore.apigateway._resources import HTTP_METHODS, Match, Resources
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, DAY, MONTH, PERIODS,
                                          WEEK, QuotaSettings, ThrottleSettings, quota_reset)
-from lbcore.apigateway._throttling import (ALLOWED, INVALID_API_KEY, LEVELS,
+from lbcore.apigateway._throttling import (ALLOWED, FORBIDDEN_CODES, INVALID_API_KEY, LEVELS,
                                            MISSING_AUTHENTICATION_TOKEN, QUOTA_EXCEEDED,
                                            THROTTLED, ApiGateway, CheckResults, Decision)
 
@@ -23,5 +23,5 @@ __all__ = [
     "RESERVED_LIMIT_EXCEEDED", "CONCURRENT_LIMIT_EXCEEDED", "period_id",
     "RedisApiGateway", "RedisTokenBuckets", "UNAVAILABLE", "ON_ERROR",
     "Resources", "Match", "HTTP_METHODS", "quota_reset", "INVALID_API_KEY",
-    "MISSING_AUTHENTICATION_TOKEN",
+    "MISSING_AUTHENTICATION_TOKEN", "FORBIDDEN_CODES",
 ]

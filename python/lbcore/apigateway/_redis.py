@@ -22,8 +22,9 @@ import numpy as np
 from lbcore import seconds_to_ns
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
                                          ThrottleSettings)
-from lbcore.apigateway._throttling import (ALLOWED, LEVELS, QUOTA_EXCEEDED, THROTTLED,
-                                           ApiGateway, CheckResults, Decision)
+from lbcore.apigateway._throttling import (ALLOWED, FORBIDDEN_CODES, LEVELS,
+                                           QUOTA_EXCEEDED, THROTTLED, ApiGateway,
+                                           CheckResults, Decision)
 
 __all__ = ["RedisApiGateway", "RedisTokenBuckets", "UNAVAILABLE", "ON_ERROR"]
 
@@ -32,6 +33,9 @@ ON_ERROR = ("closed", "open", "raise")
 _USAGE_PLAN = LEVELS[1]
 _EXACT = 2 ** 53
 _KIND = {"DAY": 0, "WEEK": 1, "MONTH": 2}
+_KIND_CACHE_MAX = 4096          # request kinds remembered (cleared when full: paths are unbounded)
+_NO_LEVELS: tuple[list[str], list[str], tuple[Any, ...]] = ([], ["1", "0", "0"],
+                                                            (None, None, None))
 _QUOTA_TTL_MS = {"DAY": 2 * 86400_000, "WEEK": 8 * 86400_000, "MONTH": 32 * 86400_000}
 
 # ARGV: the number of request kinds, then per kind: cost, m, m buckets (key index, level,
@@ -250,13 +254,20 @@ class RedisApiGateway(ApiGateway):
         return f"{{{self.prefix}}}:{kind}:" + json.dumps(ident, separators=(",", ":"))
 
     def _kind(self, api_key: str | None, resource: str, method: str,
-              stage: tuple[str, str] | None) -> tuple[list[str], list[str], tuple[Any, ...]]:
-        """(keys, args after the time, level names) of a request kind, cached."""
+              stage: tuple[str, str] | None) -> Any:
+        """(keys, args after the time, level names) of a request kind, cached (bounded:
+        request paths are unbounded), or its 403 Decision (never cached)."""
         ck = (api_key, resource, method, stage)
-        hit = self._kinds.get(ck)
+        try:
+            hit = self._kinds.get(ck)
+        except TypeError:           # an unhashable argument: chain() names it
+            hit = ck = None
         if hit is not None:
             return hit
-        levels, quota = self.chain(api_key, resource, method, stage=stage)
+        found = self.chain(api_key, resource, method, stage=stage)
+        if type(found) is Decision:
+            return found
+        levels, quota = found
         keys: list[str] = []
         args: list[str] = ["1", str(sum(lv is not None for lv in levels))]
         for k, lv in enumerate(levels):
@@ -280,7 +291,10 @@ class RedisApiGateway(ApiGateway):
             args += ["1", str(len(keys)), str(qs.limit), str(qs.offset),
                      str(_KIND[qs.period]), str(init), str(ttl)]
         out = (keys, args, tuple(lv and lv[0] for lv in levels))
-        self._kinds[ck] = out
+        if ck is not None:
+            if len(self._kinds) >= _KIND_CACHE_MAX:
+                self._kinds.clear()
+            self._kinds[ck] = out
         return out
 
     def _time(self, now: Any) -> tuple[int, int]:
@@ -304,6 +318,8 @@ class RedisApiGateway(ApiGateway):
               now: float | None = None, *, stage: tuple[str, str] | None = None) -> Decision:
         """Decide one request in Redis (one round trip); see the class for ``now``."""
         kind = self._kind(api_key, resource, method, stage)
+        if type(kind) is Decision:
+            return kind             # a 403: Redis is not asked
         sec, ns = self._time(now)
         try:
             code = int(self._call([kind], f"1 {sec} {ns}", None)[0])
@@ -345,6 +361,12 @@ class RedisApiGateway(ApiGateway):
         kid = np.fromiter((ids.setdefault(c, len(ids)) for c in zip(*cols)),
                           dtype=np.int64, count=n)
         kinds = [self._kind(k, r, m, stage) for k, r, m in ids]
+        # a 403 kind runs as an empty chain in the script (admitted, nothing touched)
+        # and gets its code below
+        forbidden = {i: FORBIDDEN_CODES[d.reason] for i, d in enumerate(kinds)
+                     if type(d) is Decision}
+        for i in forbidden:
+            kinds[i] = _NO_LEVELS
         codes = np.zeros(n, dtype=np.int8)
         pipe = self.redis.pipeline(transaction=False)
         spans = []
@@ -370,6 +392,8 @@ class RedisApiGateway(ApiGateway):
                 codes[lo:hi] = rep
         if failed is not None and self.on_error == "raise":
             raise failed
+        for i, code in forbidden.items():       # 403s need no Redis: kept when it failed
+            codes[kid == i] = code
         allowed = codes == 0
         if self.on_error == "open":
             allowed |= codes == -1
@@ -377,11 +401,13 @@ class RedisApiGateway(ApiGateway):
         reason[codes == 1] = QUOTA_EXCEEDED
         reason[codes >= 2] = THROTTLED
         reason[codes == -1] = UNAVAILABLE
+        for reason_403, code in FORBIDDEN_CODES.items():
+            reason[codes == code] = reason_403
         level = np.full(n, None, dtype=object)
         level[codes == 1] = _USAGE_PLAN
         for i in np.flatnonzero(codes >= 2).tolist():
             level[i] = kinds[kid[i]][2][codes[i] - 2]
-        status = np.where(allowed, 200, 429).astype(np.int16)
+        status = np.where(allowed, 200, np.where(codes <= -2, 403, 429)).astype(np.int16)
         return CheckResults(codes, allowed, status, reason, level)
 
     def quota_remaining(self, api_key: str, now: float | None = None) -> int | None:

@@ -29,7 +29,8 @@ from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings
 from lbcore.locking import PickleWithoutLock
 
 __all__ = ["ApiGateway", "Decision", "CheckResults", "ALLOWED", "THROTTLED",
-           "QUOTA_EXCEEDED", "LEVELS", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN"]
+           "QUOTA_EXCEEDED", "LEVELS", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN",
+           "FORBIDDEN_CODES"]
 
 THROTTLED, QUOTA_EXCEEDED = "THROTTLED", "QUOTA_EXCEEDED"
 # 403s, named as API Gateway's gateway response types
@@ -74,11 +75,18 @@ class Decision:
 
 
 ALLOWED = Decision(True)
+_BAD_KEY = Decision(False, 403, INVALID_API_KEY)
+_NO_RESOURCE = Decision(False, 403, MISSING_AUTHENTICATION_TOKEN)
+#: CheckResults codes of the two 403s (0 allowed, 1 quota, 2 + k throttled by level k)
+FORBIDDEN_CODES = {INVALID_API_KEY: -2, MISSING_AUTHENTICATION_TOKEN: -3}
+_REASON_OF_CODE = {v: k for k, v in FORBIDDEN_CODES.items()}
+_NO_CHAIN = (-1, -1, -1, -1, (None, None, None))
 
 
 class CheckResults:
     """``check_many`` outcomes as arrays: ``codes`` int8 (0 allowed, 1 quota exceeded,
-    2 + k refused by chain level k), and per request ``allowed``, ``status``,
+    2 + k refused by chain level k, -2 403 INVALID_API_KEY, -3 403
+    MISSING_AUTHENTICATION_TOKEN; RedisApiGateway adds -1, Redis unreachable), and per request ``allowed``, ``status``,
     ``reason`` and ``level`` (object arrays, None when allowed). ``check_many`` keeps
     only the codes and each request's kind (``kinds``, with ``level_names`` per kind);
     the other arrays are built on first access (then cached), so deciding n requests
@@ -110,7 +118,8 @@ class CheckResults:
     @property
     def status(self) -> np.ndarray:
         if self._status is None:
-            self._status = np.where(self.codes == 0, 200, 429).astype(np.int16)
+            self._status = np.where(self.codes == 0, 200,
+                                    np.where(self.codes <= -2, 403, 429)).astype(np.int16)
         return self._status
 
     @property
@@ -119,6 +128,8 @@ class CheckResults:
             r = np.full(len(self), None, dtype=object)
             r[self.codes == 1] = QUOTA_EXCEEDED
             r[self.codes >= 2] = THROTTLED
+            for code, reason in _REASON_OF_CODE.items():
+                r[self.codes == code] = reason
             self._reason = r
         return self._reason
 
@@ -141,6 +152,10 @@ class CheckResults:
             return ALLOWED
         if code == 1:
             return Decision(False, 429, QUOTA_EXCEEDED, USAGE_PLAN)
+        if code in _REASON_OF_CODE:
+            return Decision(False, 403, _REASON_OF_CODE[code])
+        if code < 0:        # RedisApiGateway's -1 (Redis unreachable): its arrays say
+            return Decision(bool(self.allowed[i]), int(self.status[i]), self.reason[i])
         if self._level is not None:
             return Decision(False, 429, THROTTLED, self._level[i])
         assert self._kinds is not None and self._names is not None
@@ -546,34 +561,21 @@ class ApiGateway(PickleWithoutLock):
                             rate=np.array([t.rate_limit for t in new]),
                             burst=np.array([t.burst_limit for t in new]))
 
-    def _request_kind(self, api_key: Any, resource: str, method: str,
-                      stage: tuple[str, str] | None) -> tuple[tuple[str, str], str]:
-        # the checks chain() and check() share: (stage key, "/resource/METHOD")
-        sk = self._stage_of(stage)
-        if api_key is not None and not isinstance(api_key, str):
-            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
-        return sk, _request_key(resource, method)
-
-    def _resolve_new(self, api_key: str | None, sk: tuple[str, str],
-                     mkey: str) -> tuple[Any, ...]:
-        # _resolve, creating the buckets it queued (even when it raises); caller holds _lock
-        new: list[ThrottleSettings] = []
-        try:
-            return self._resolve(api_key, sk, mkey, new)
-        finally:
-            self._grow(new)
-
     def chain(self, api_key: str | None, resource: str, method: str, *,
-              stage: tuple[str, str] | None = None) -> tuple[Any, ...]:
+              stage: tuple[str, str] | None = None) -> Any:
         """What decides a request, without deciding it: ``(levels, quota)`` where
         ``levels`` is three entries in precedence order (usage plan, method/stage,
         account), each None or ``(level name, bucket identity tuple, ThrottleSettings)``,
-        and ``quota`` is None or ``(api_key, QuotaSettings, created)``. Requests with equal
-        identities share a bucket. Other backends (lbcore.apigateway.RedisApiGateway)
-        decide with it."""
-        sk, mkey = self._request_kind(api_key, resource, method, stage)
+        and ``quota`` is None or ``(api_key, QuotaSettings, created)``; or, for a request
+        ``check`` answers with a 403, that 403 :class:`Decision` (nothing is created).
+        ``resource`` as in ``check``: the request path for an API with resources.
+        Requests with equal identities share a bucket. Other backends
+        (lbcore.apigateway.RedisApiGateway) decide with it."""
+        out = self._kind_of(api_key, resource, method, stage)
+        if type(out) is Decision:
+            return out
+        b0, b1, _, q, names = out
         with self._lock:
-            b0, b1, _, q, names = self._resolve_new(api_key, sk, mkey)
             levels: list[Any] = []
             for b, name in ((b0, names[0]), (b1, names[1])):
                 levels.append(None if b < 0 else (name,) + self._bucket_info[b])
@@ -615,32 +617,14 @@ class ApiGateway(PickleWithoutLock):
         return Decision(False, 429, THROTTLED, names[code - 2], wait)
 
     def _check_kind(self, api_key: Any, resource: str, method: str,
-              stage: tuple[str, str] | None) -> Any:
+                    stage: tuple[str, str] | None) -> Any:
         # check()'s resolution of a request kind: its _chains entry (remembered in
         # _fast, bounded), or the 403 Decision (never remembered: unknown keys and
         # unmatched paths are unbounded)
-        sk = self._stage_of(stage)
-        if api_key is not None and not isinstance(api_key, str):
-            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
-        res = self._apis.get(sk[0])
-        key = api_key
-        if res is None:
-            mkey = _request_key(resource, method)
-        else:
-            m = res.match(resource, method)
-            if m is None:
-                return Decision(False, 403, MISSING_AUTHENTICATION_TOKEN)
-            if not m.api_key_required:
-                key = None                  # only key-required methods use the plan
-            elif api_key is None:
-                return Decision(False, 403, INVALID_API_KEY)
-            mkey = f"{m.template}/{m.method}"
+        out = self._kind_of(api_key, resource, method, stage)
+        if type(out) is Decision:
+            return out
         with self._lock:
-            if key is not None:
-                plan = self._plans.get(self._keys.get(key, ""))
-                if plan is None or sk not in plan.stages:
-                    return Decision(False, 403, INVALID_API_KEY)
-            out = self._resolve_new(key, sk, mkey)
             fast = self._fast
             if len(fast) >= _FAST_MAX:
                 fast.clear()
@@ -649,6 +633,55 @@ class ApiGateway(PickleWithoutLock):
             except TypeError:
                 pass
         return out
+
+    def _kind_of(self, api_key: Any, resource: str, method: str,
+                 stage: tuple[str, str] | None) -> Any:
+        # a request's chain entry (b0, b1, b2, quota, level names), its buckets created,
+        # or its 403 Decision: what check() and chain() share
+        sk = self._stage_of(stage)
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
+        matched = self._match(sk, api_key, resource, method)
+        if type(matched) is Decision:
+            return matched
+        new: list[ThrottleSettings] = []
+        with self._lock:
+            try:
+                return self._chain_or_403(sk, matched, new)
+            finally:
+                self._grow(new)
+
+    def _match(self, sk: tuple[str, str], api_key: str | None, resource: str,
+               method: str) -> Any:
+        """(key the usage plan is found by or None, "/template/METHOD") of a request, or
+        its 403: no resource of the API matches (MISSING_AUTHENTICATION_TOKEN), or the
+        matched method requires a key and none was given (INVALID_API_KEY). Without
+        resources (no add_api) ``resource`` is the template itself."""
+        res = self._apis.get(sk[0])
+        if res is None:
+            return api_key, _request_key(resource, method)
+        m = res.match(resource, method)
+        if m is None:
+            return _NO_RESOURCE
+        if not m.api_key_required:
+            return None, f"{m.template}/{m.method}"     # only key-required methods use plans
+        if api_key is None:
+            return _BAD_KEY
+        return api_key, f"{m.template}/{m.method}"
+
+    def _chain_or_403(self, sk: tuple[str, str], matched: tuple[str | None, str],
+                      new: list[ThrottleSettings]) -> Any:
+        # a matched request's chain (_resolve), or 403 INVALID_API_KEY for a key that
+        # is unknown or whose plan lacks the stage; caller holds _lock and grows ``new``
+        key, mkey = matched
+        hit = self._chains.get((key, sk, mkey))     # resolved before: a valid key
+        if hit is not None:
+            return hit
+        if key is not None:
+            plan = self._plans.get(self._keys.get(key, ""))
+            if plan is None or sk not in plan.stages:
+                return _BAD_KEY
+        return self._resolve(key, sk, mkey, new)
 
     def _retry_after(self, code: int, chain: tuple[Any, ...], now: float) -> float | None:
         # seconds until every bucket of the chain holds a token again (and, for a quota
@@ -674,7 +707,10 @@ class ApiGateway(PickleWithoutLock):
         are factorised by hashing into request kinds (one per distinct (key, resource,
         method), compared exactly as ``check`` compares them), each kind is resolved
         once, and all decisions are one call into the chained-bucket kernel, which
-        reads each request's chain through its kind (nothing expanded per request)."""
+        reads each request's chain through its kind (nothing expanded per request).
+        ``resources`` are request paths for an API with resources (``add_api``), matched
+        as ``check`` matches them; a request ``check`` answers with a 403 has code -2
+        (INVALID_API_KEY) or -3 (MISSING_AUTHENTICATION_TOKEN) and touches no bucket."""
         sk = self._stage_of(stage)
         n = len(times)
         names = ("api_keys", "resources", "methods")
@@ -688,16 +724,28 @@ class ApiGateway(PickleWithoutLock):
                                     f"{' or None' if name == 'api_keys' else ''}"
                                     f" values, got {type(v).__name__}")
         ku, ru, mu = values
-        mkeys: dict[tuple[int, int], str] = {}      # (resource, method) -> method key
         chains: list[tuple[Any, ...]] = []
+        forbidden: dict[int, int] = {}              # kind -> 403 code (-2, -3)
         new: list[ThrottleSettings] = []
+        by_template = self._apis.get(sk[0]) is None     # resources are the templates
+        mkeys: dict[tuple[int, int], str] = {}          # (resource, method) -> method key
         with self._lock:
             try:
-                for k, r, m in rows.tolist():           # one pass per distinct kind
-                    mk = mkeys.get((r, m))
-                    if mk is None:
-                        mk = mkeys[(r, m)] = _request_key(ru[r], mu[m])
-                    chains.append(self._resolve(ku[k], sk, mk, new))
+                for kind, (k, r, m) in enumerate(rows.tolist()):   # once per distinct kind
+                    if by_template:
+                        mk = mkeys.get((r, m))
+                        if mk is None:
+                            mk = mkeys[(r, m)] = _request_key(ru[r], mu[m])
+                        matched = (ku[k], mk)
+                    else:
+                        matched = self._match(sk, ku[k], ru[r], mu[m])
+                    out = matched if type(matched) is Decision else \
+                        self._chain_or_403(sk, matched, new)
+                    if type(out) is Decision:
+                        # a 403 touches no bucket: an empty chain, its code set below
+                        forbidden[kind] = FORBIDDEN_CODES[out.reason]
+                        out = _NO_CHAIN
+                    chains.append(out)
             finally:
                 self._grow(new)
             table = np.array([c[:4] for c in chains], dtype=np.int32).reshape(-1, 4)
@@ -706,4 +754,9 @@ class ApiGateway(PickleWithoutLock):
                 lnames[:] = [c[4] for c in chains]
             codes = check_kinds(self._tb, self._quotas, table[:, :3], table[:, 3], kinds,
                                 times)
+        if forbidden:
+            code_of = np.zeros(len(chains), dtype=np.int8)
+            code_of[list(forbidden)] = list(forbidden.values())
+            refused = code_of[kinds]
+            np.copyto(codes, refused, where=refused != 0)
         return CheckResults(codes, kinds=kinds, level_names=lnames)
