@@ -24,7 +24,7 @@ from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings
                                          ThrottleSettings)
 from lbcore.apigateway._throttling import (ALLOWED, FORBIDDEN_CODES, LEVELS,
                                            QUOTA_EXCEEDED, THROTTLED, ApiGateway,
-                                           CheckResults, Decision)
+                                           CheckResults, Decision, place_forbidden)
 
 __all__ = ["RedisApiGateway", "RedisTokenBuckets", "UNAVAILABLE", "ON_ERROR"]
 
@@ -34,6 +34,7 @@ _USAGE_PLAN = LEVELS[1]
 _EXACT = 2 ** 53
 _KIND = {"DAY": 0, "WEEK": 1, "MONTH": 2}
 _KIND_CACHE_MAX = 4096          # request kinds remembered (cleared when full: paths are unbounded)
+# a kind the script admits touching nothing (cost 1, no bucket, no quota): a 403
 _NO_LEVELS: tuple[list[str], list[str], tuple[Any, ...]] = ([], ["1", "0", "0"],
                                                             (None, None, None))
 _QUOTA_TTL_MS = {"DAY": 2 * 86400_000, "WEEK": 8 * 86400_000, "MONTH": 32 * 86400_000}
@@ -392,8 +393,7 @@ class RedisApiGateway(ApiGateway):
                 codes[lo:hi] = rep
         if failed is not None and self.on_error == "raise":
             raise failed
-        for i, code in forbidden.items():       # 403s need no Redis: kept when it failed
-            codes[kid == i] = code
+        place_forbidden(codes, kid, len(kinds), forbidden)   # 403s stand when Redis failed
         allowed = codes == 0
         if self.on_error == "open":
             allowed |= codes == -1

@@ -83,11 +83,25 @@ _REASON_OF_CODE = {v: k for k, v in FORBIDDEN_CODES.items()}
 _NO_CHAIN = (-1, -1, -1, -1, (None, None, None))
 
 
+def place_forbidden(codes: np.ndarray, kinds: np.ndarray, n_kinds: int,
+                    forbidden: dict[int, int]) -> None:
+    """Give every request of a 403 kind its code: ``codes[i] = forbidden[kinds[i]]``
+    where ``kinds[i]`` is a key of ``forbidden`` (kind -> FORBIDDEN_CODES value), in one
+    pass over the requests whatever the number of such kinds (check_many's of ApiGateway
+    and RedisApiGateway)."""
+    if not forbidden:
+        return
+    code_of = np.zeros(n_kinds, dtype=np.int8)
+    code_of[list(forbidden)] = list(forbidden.values())
+    refused = code_of[kinds]
+    np.copyto(codes, refused, where=refused != 0)
+
+
 class CheckResults:
     """``check_many`` outcomes as arrays: ``codes`` int8 (0 allowed, 1 quota exceeded,
     2 + k refused by chain level k, -2 403 INVALID_API_KEY, -3 403
-    MISSING_AUTHENTICATION_TOKEN; RedisApiGateway adds -1, Redis unreachable), and per request ``allowed``, ``status``,
-    ``reason`` and ``level`` (object arrays, None when allowed). ``check_many`` keeps
+    MISSING_AUTHENTICATION_TOKEN; RedisApiGateway adds -1, Redis unreachable), and per
+    request ``allowed``, ``status``, ``reason`` and ``level`` (object arrays, None when allowed). ``check_many`` keeps
     only the codes and each request's kind (``kinds``, with ``level_names`` per kind);
     the other arrays are built on first access (then cached), so deciding n requests
     costs 5 bytes per request, not 20."""
@@ -504,9 +518,11 @@ class ApiGateway(PickleWithoutLock):
         return key[0], key[1]
 
     def _resolve(self, api_key: str | None, sk: tuple[str, str], mkey: str,
-                 new: list[ThrottleSettings]) -> tuple[Any, ...]:
-        """(b0, b1, b2, quota, level names) of a request kind; new buckets are queued in
-        ``new`` as (identity, ThrottleSettings) and created together by the caller."""
+                 new: list[ThrottleSettings]) -> Any:
+        """(b0, b1, b2, quota, level names) of a request kind matched by ``_match``, or
+        the 403 INVALID_API_KEY for a key that is unknown or whose plan lacks the stage
+        (nothing queued); new buckets are queued in ``new`` as ThrottleSettings and
+        created together by the caller (``_grow``), which holds ``_lock``."""
         ck = (api_key, sk, mkey)
         hit = self._chains.get(ck)
         if hit is not None:
@@ -521,20 +537,15 @@ class ApiGateway(PickleWithoutLock):
                 new.append(ts)
             return b
 
-        res = self._apis.get(sk[0])
-        if res is not None and not res.has_method(mkey):
-            raise ValueError(f"{mkey!r} is not a resource template and method of API "
-                             f"{sk[0]!r} (check() takes request paths)")
         b0 = b1 = -1
         n0 = n1 = None
         q = -1
         if api_key is not None:
             if api_key not in self._keys:
-                raise KeyError(f"unknown api_key {api_key!r}")
+                return _BAD_KEY
             plan = self._plans[self._keys[api_key]]
             if sk not in plan.stages:
-                raise ValueError(f"api_key {api_key!r}: usage plan {plan.name!r} does not "
-                                 f"include stage {sk[0]}/{sk[1]}")
+                return _BAD_KEY
             per_method = plan.stages[sk].get(mkey) or plan.stages[sk].get("*/*")
             if per_method is not None:
                 b0, n0 = bucket(("plan-method", api_key, sk, mkey), per_method), \
@@ -647,7 +658,7 @@ class ApiGateway(PickleWithoutLock):
         new: list[ThrottleSettings] = []
         with self._lock:
             try:
-                return self._chain_or_403(sk, matched, new)
+                return self._resolve(matched[0], sk, matched[1], new)
             finally:
                 self._grow(new)
 
@@ -668,20 +679,6 @@ class ApiGateway(PickleWithoutLock):
         if api_key is None:
             return _BAD_KEY
         return api_key, f"{m.template}/{m.method}"
-
-    def _chain_or_403(self, sk: tuple[str, str], matched: tuple[str | None, str],
-                      new: list[ThrottleSettings]) -> Any:
-        # a matched request's chain (_resolve), or 403 INVALID_API_KEY for a key that
-        # is unknown or whose plan lacks the stage; caller holds _lock and grows ``new``
-        key, mkey = matched
-        hit = self._chains.get((key, sk, mkey))     # resolved before: a valid key
-        if hit is not None:
-            return hit
-        if key is not None:
-            plan = self._plans.get(self._keys.get(key, ""))
-            if plan is None or sk not in plan.stages:
-                return _BAD_KEY
-        return self._resolve(key, sk, mkey, new)
 
     def _retry_after(self, code: int, chain: tuple[Any, ...], now: float) -> float | None:
         # seconds until every bucket of the chain holds a token again (and, for a quota
@@ -740,7 +737,7 @@ class ApiGateway(PickleWithoutLock):
                     else:
                         matched = self._match(sk, ku[k], ru[r], mu[m])
                     out = matched if type(matched) is Decision else \
-                        self._chain_or_403(sk, matched, new)
+                        self._resolve(matched[0], sk, matched[1], new)
                     if type(out) is Decision:
                         # a 403 touches no bucket: an empty chain, its code set below
                         forbidden[kind] = FORBIDDEN_CODES[out.reason]
@@ -754,9 +751,5 @@ class ApiGateway(PickleWithoutLock):
                 lnames[:] = [c[4] for c in chains]
             codes = check_kinds(self._tb, self._quotas, table[:, :3], table[:, 3], kinds,
                                 times)
-        if forbidden:
-            code_of = np.zeros(len(chains), dtype=np.int8)
-            code_of[list(forbidden)] = list(forbidden.values())
-            refused = code_of[kinds]
-            np.copyto(codes, refused, where=refused != 0)
+        place_forbidden(codes, kinds, len(chains), forbidden)
         return CheckResults(codes, kinds=kinds, level_names=lnames)
