@@ -896,7 +896,7 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
         return int(left)
 
 
-def check_chain(TokenBuckets buckets, Quotas quotas, int b0, int b1, int b2, int quota,
+def check_chain(TokenBuckets buckets not None, Quotas quotas not None, int b0, int b1, int b2, int quota,
                 double now, long long cost=1):
     """One all-or-nothing decision over up to three buckets (precedence order, -1 =
     absent) and a quota row (-1 = none). Returns an outcome code: 0 allowed, 1 quota,
@@ -986,7 +986,7 @@ cdef object _decide_rows(TokenBuckets buckets, Quotas quotas, object rows, objec
     return out, bad, reason
 
 
-def check_kinds(TokenBuckets buckets, Quotas quotas, table, kind_quota, kinds, times):
+def check_kinds(TokenBuckets buckets not None, Quotas quotas not None, table, kind_quota, kinds, times):
     """Batch of :func:`check_chain` decisions where request ``i`` is of kind
     ``kinds[i]``: its chain is row ``kinds[i]`` of ``table`` (int (m, width) bucket
     indices, -1 absent) and its quota ``kind_quota[kinds[i]]`` (-1 none); ``times``
@@ -1026,7 +1026,7 @@ def check_kinds(TokenBuckets buckets, Quotas quotas, table, kind_quota, kinds, t
     return out
 
 
-def check_chains(TokenBuckets buckets, Quotas quotas, chains, quota, times, costs=None):
+def check_chains(TokenBuckets buckets not None, Quotas quotas not None, chains, quota, times, costs=None):
     """Batch of :func:`check_chain` decisions in order: ``chains`` int (n, width) bucket
     indices (-1 absent), ``quota`` int (n,) rows (-1 none), ``times`` seconds. Returns
     int8 outcome codes. A time going back raises ValueError naming the index; then no

@@ -159,3 +159,20 @@ def test_factorize_columns_many_kinds_and_errors():
     lst.extend([Shrinks(lst), Shrinks(lst), "x"])
     with pytest.raises(ValueError, match="changed size"):
         factorize_columns((lst,), 3, ("x",))
+
+
+def test_chain_functions_refuse_none_for_their_tables():
+    # None for the bucket or quota table was read as an object (a segfault): TypeError
+    import lbcore
+    b, q = lbcore.TokenBuckets(2, rate=[1.0, 2.0], burst=[1.0, 1.0]), lbcore.Quotas()
+    one = (np.array([[0, 1]]), np.array([-1]), np.array([0.5]))
+    calls = [lambda: lbcore.check_chains(b, None, *one),
+             lambda: lbcore.check_chains(None, q, *one),
+             lambda: lbcore.check_chain(b, None, 0, -1, -1, -1, 0.5),
+             lambda: lbcore.check_chain(None, q, 0, -1, -1, -1, 0.5),
+             lambda: lbcore.check_kinds(b, None, np.array([[0]]), np.array([-1]),
+                                        np.array([0]), np.array([0.5]))]
+    for call in calls:
+        with pytest.raises(TypeError, match="buckets|quotas"):
+            call()
+    assert lbcore.check_chains(b, q, *one).tolist() == [0]
