@@ -269,6 +269,11 @@ class _Group:
     def choose(self, client: Client | None, now: float) -> list[int]:   # -> of record indices ([] = NODATA)
         raise NotImplementedError
 
+    def draw(self, client: Client | None, now: float) -> tuple[list[int], list[int] | None]:
+        # the records one answer is drawn from and the integer weights of the draw
+        # (None: no draw, the answer is all of them)
+        return self.choose(client, now), None
+
     def choose_many(self, clients: Clients, now: float) -> np.ndarray:
         out = np.empty(len(clients), dtype=np.int32)
         for i in range(len(clients)):     # per-query policies: see subclasses
@@ -332,6 +337,10 @@ class _Weighted(_Group):
     def choose(self, client: Client | None, now: float) -> list[int]:
         idx, w = self._eligible(now)
         return [idx[self.zone.picker.weighted(w)]]
+
+    def draw(self, client: Client | None, now: float) -> tuple[list[int], list[int] | None]:
+        idx, w = self._eligible(now)
+        return list(idx), list(w)
 
     def answer(self, rtype: str, client: Client | None, now: float, depth: int) -> Answer:
         idx, w = self.static or self._eligible(now)
@@ -523,6 +532,9 @@ class _Multivalue(_Group):
         take = self.zone.picker.sample(len(idx), MAX_MULTIVALUE)
         return [idx[j] for j in take]
 
+    def draw(self, client: Client | None, now: float) -> tuple[list[int], list[int] | None]:
+        raise ValueError("a multivalue answer is a random subset, not one weighted draw")
+
 
 class _IpBased(_Group):
     def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
@@ -679,6 +691,27 @@ class HostedZone(PickleWithoutLock):
         with self._lock:
             return self._add(rs)
 
+    def upsert(self, rs: RecordSet) -> RecordSet:
+        """ChangeResourceRecordSets ``UPSERT``: replace the record set with the same
+        name, type and set identifier (in its place among them, so weighted draws keep
+        their order), or add it when there is none; a conflict raises ValueError and
+        leaves the zone as it was."""
+        if not isinstance(rs, RecordSet):
+            raise TypeError(f"record set must be a RecordSet, got {type(rs).__name__}")
+        with self._lock:
+            group = self._groups.get((rs.name, rs.type), [])
+            for i, old in enumerate(group):
+                if old.set_identifier == rs.set_identifier:
+                    del group[i]
+                    try:
+                        self._add(rs)
+                    except BaseException:
+                        group.insert(i, old)
+                        raise
+                    group.insert(i, group.pop())
+                    return rs
+            return self._add(rs)
+
     def _add(self, rs: RecordSet) -> RecordSet:
         if not isinstance(rs, RecordSet):
             raise TypeError(f"record set must be a RecordSet, got {type(rs).__name__}")
@@ -816,6 +849,28 @@ class HostedZone(PickleWithoutLock):
             return hit
         g: _Group = hit
         return g.answer(rtype, client, now, 0)
+
+    def answer_weights(self, name: str, rtype: str, client: Client | None = None,
+                       now: float | None = None) -> tuple[list[RecordSet], list[int] | None]:
+        """What :meth:`resolve` draws its answer from at ``now``, without drawing:
+        ``(record_sets, weights)``. ``weights`` None: no draw, the answer holds
+        ``record_sets`` (one, or none for NODATA / NXDOMAIN); else the integer weights
+        of the one draw among ``record_sets`` (weighted routing: the healthy records
+        with non-zero weight, the zone's generator picks record i with probability
+        ``weights[i] / sum(weights)``). For a simulator that makes the zone's draw
+        itself: the same generator state and these weights give ``resolve``'s answer.
+        A multivalue name raises ValueError (its answer is a random subset)."""
+        if now is None:
+            now = self._clock()
+        now = check_now(now)
+        if client is not None and not isinstance(client, Client):
+            raise TypeError(f"client must be a Client, got {type(client).__name__}")
+        hit = self._route(name, rtype)
+        if hit.__class__ is Answer:
+            return [], None
+        g: _Group = hit
+        idx, w = g.draw(client, now)
+        return [g.records[i] for i in idx], w
 
     def _route(self, name: str, rtype: str) -> Any:
         """What answers ``name``/``rtype``: NXDOMAIN, NODATA or the group, remembered per
