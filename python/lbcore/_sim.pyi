@@ -9,6 +9,7 @@ from lbcore._flow import Flow
 from lbcore.flows import Flows
 
 class Engine:
+    def __init__(self, model: dict[str, Any], seed: Any = 0, *, trace: bool = False) -> None: ...
     @property
     def finished(self) -> Any: ...
     @property
@@ -26,6 +27,9 @@ class Engine:
     def simulated(self) -> Any: ...
     @property
     def stats(self) -> Any: ...
+    @property
+    def tracing(self) -> bool: ...
+    def trace(self) -> dict[str, NDArray[Any]]: ...
 
 ALGO_CODES: Mapping[str, int]
 DIST_CODES: Mapping[str, int]
@@ -36,6 +40,9 @@ MAX_COOKIES: int
 MODEL_ARRAYS: dict[Any, Any]
 MODEL_SIZES: tuple[Any, ...]
 OUT_BINS: int
+OUTCOMES: tuple[str, ...]
+TRACE_FLOW_COLUMNS: dict[str, Any]
+TRACE_REQUEST_COLUMNS: dict[str, Any]
 STICKY_ARRAYS: dict[Any, Any]
 def apply_epoch(selectors: Any, model: Any, epoch: Any, now: float) -> Any: ...
 def make_selectors(model: Any, seed: int) -> Any: ...

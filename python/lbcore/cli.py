@@ -81,7 +81,10 @@ def _simulate(args) -> int:
     from lbcore.sim.progress import progress_bar
     progress, close_progress = progress_bar(sys.stderr, enabled=not args.quiet)
     try:
-        report = simulate(scenario, requests=total, seed=args.seed, progress=progress)
+        report = simulate(scenario, requests=total, seed=args.seed, progress=progress,
+                          trace=args.trace)
+    except OSError as exc:
+        return _fail(f"{args.trace}: cannot write the trace: {exc.strerror or exc}")
     finally:
         close_progress()
     if args.json is not None:
@@ -103,6 +106,32 @@ def _simulate(args) -> int:
     if args.json != "-":
         print(format_report(report))
     return 0
+
+
+def _replay(args) -> int:
+    from lbcore.sim.replay import FIELDS, read_trace, replay
+    check = FIELDS if args.check is None else tuple(f.strip() for f in args.check.split(","))
+    unknown = [f for f in check if f not in FIELDS]
+    if unknown:
+        return _fail(f"--check: unknown fields {', '.join(unknown)}; expected some of "
+                     f"{', '.join(FIELDS)}")
+    try:
+        columns, scenario, seed = read_trace(args.trace)
+    except ValueError as exc:
+        return _fail(exc)
+    from lbcore.sim.progress import progress_bar
+    progress, close_progress = progress_bar(sys.stderr, enabled=not args.quiet)
+    try:
+        result = replay(columns, scenario, seed, check=check, progress=progress)
+    finally:
+        close_progress()
+    what = ", ".join(check)
+    if result.ok:
+        print(f"{args.trace}: {result.requests:,} requests replayed through lbcore's objects; "
+              f"no difference in {what}")
+        return 0
+    print(f"{args.trace}: first difference ({what} compared): {result.difference}")
+    return 1
 
 
 def _validate(args) -> int:
@@ -361,8 +390,26 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write the report as JSON to OUT ('-' = stdout, instead of text)")
     sim.add_argument("--plot", metavar="OUT.png", default=None,
                      help="draw load per target over time with the events (needs matplotlib)")
+    sim.add_argument("--trace", metavar="FILE.npz", default=None,
+                     help="write every request's events to FILE.npz (for lbcore replay)")
     sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=_simulate)
+
+    rep = sub.add_parser(
+        "replay", help="feed a simulate --trace file through lbcore's policy objects",
+        formatter_class=plain,
+        description="Replay a trace: rebuild the scenario's objects (HostedZone,\n"
+                    "ApplicationLoadBalancer, NetworkLoadBalancer, GatewayLoadBalancer, the\n"
+                    "throttling buckets), feed them the trace's requests in time order one\n"
+                    "call at a time, and report the first decision that differs.\n\n"
+                    "Exit status: 0 no difference, 1 a difference (printed), 2 the file or an\n"
+                    "argument is invalid.")
+    rep.add_argument("trace", metavar="FILE.npz", help="a file written by simulate --trace")
+    rep.add_argument("--check", metavar="FIELDS", default=None,
+                     help="comma-separated fields to compare (default all: "
+                          "record,limit,inspected_by,rule,target_group,target)")
+    rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    rep.set_defaults(func=_replay)
 
     val = sub.add_parser(
         "validate", help="check a scenario file and list every problem",

@@ -50,3 +50,12 @@ cdef inline int32_t lb_sim_pick_cdf(const double* cdf, int32_t n, double u) noex
         if x < cdf[i]:
             return i
     return n - 1
+
+
+cdef inline int32_t lb_sim_first_weighted(const uint64_t* cum, int32_t n) noexcept nogil:
+    """Index of the first non-zero weight in the cumulative weights cum[0..n); -1 if none."""
+    cdef int32_t i
+    for i in range(n):
+        if cum[i] > 0:
+            return i
+    return -1

@@ -1,11 +1,12 @@
 # cython: language_level=3
 """The compiled per-request loop of ``lbcore simulate`` (see _sim.pxd and docs/simulation.md)."""
-from libc.stdint cimport uint8_t, uint16_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport int8_t, uint8_t, uint16_t, int32_t, int64_t, uint64_t
 from libc.math cimport log, log10, exp, sqrt, cos, floor, llrint, INFINITY, M_PI
 from libc.stdlib cimport malloc, realloc, free
 
 from lbcore._hash cimport lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_IPV6
 from lbcore._maglev cimport lb_maglev_lookup
+from lbcore._dnspick cimport lb_dnspick_weighted
 from lbcore._rendezvous cimport lb_rendezvous_select
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_uniform, lb_rng_bounded
 from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_at, lb_lor_acquire_p2c,
@@ -50,7 +51,11 @@ MODEL_ARRAYS = {
     "rate_t": np.float64, "rate_v": np.float64,
     "client_cdf": np.float64, "tmpl_cdf": np.float64,
     "tmpl_name": np.int32, "tmpl_cost": np.float64,
-    "epoch_t": np.float64, "dns_cdf": np.float64, "rec_lb": np.int32,
+    "epoch_t": np.float64, "rec_lb": np.int32,
+    # Route 53: per (epoch, client class, name) the integer cumulative weights over the
+    # records an answer is drawn from, whether it is drawn (else the one record with a
+    # weight), and per name its hosted zone's generator state (lbcore.route53)
+    "dns_cum": np.uint64, "dns_draw": np.uint8, "dns_state": np.uint64,
     "route_cdf": np.float64, "rtt": np.float64, "lb_insp": np.int32,
     "tg_start": np.int32, "tg_algo": np.int32, "tg_slow_start": np.float64,
     "tgt_weight": np.float64, "tgt_up": np.uint8,
@@ -73,6 +78,22 @@ MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB", "ND")
 # a new user)
 STICKY_ARRAYS = {"tg_slot": np.int32, "tg_stick_dur": np.float64, "user_start": np.int64}
 MAX_COOKIES = 1 << 31
+
+# The trace of a run (Engine(trace=True)), one row per simulated request and one per
+# flow a flow-hash group placed (docs/simulation.md, "Trace and replay"): column -> dtype.
+TRACE_REQUEST_COLUMNS = {
+    "time": np.float64, "client": np.int32, "template": np.int32, "user": np.int64,
+    "name": np.int32, "record": np.int32, "limit": np.int32, "load_balancer": np.int32,
+    "inspected_by": np.int32, "inspect_done": np.float64, "group": np.int32,
+    "target": np.int32, "outcome": np.int8, "done": np.float64,
+}
+TRACE_FLOW_COLUMNS = {
+    "flow_request": np.int64, "flow_group": np.int32, "flow_protocol": np.uint8,
+    "flow_ipv6": np.uint8, "flow_src_hi": np.uint64, "flow_src_lo": np.uint64,
+    "flow_src_port": np.uint16, "flow_target": np.int32,
+}
+# Trace outcome codes (the report's outcome counters, in their order)
+OUTCOMES = ("served", "target_error", "throttled", "dns_no_answer", "fixed_response")
 
 
 def _sticky_defaults(dict model):
@@ -153,7 +174,9 @@ cdef class Engine:
     cdef const int32_t *tmpl_name
     cdef const double *tmpl_cost
     cdef const double *epoch_t
-    cdef const double *dns_cdf
+    cdef const uint64_t *dns_cum
+    cdef const uint8_t *dns_draw
+    cdef uint64_t *dns_state          # the zones' generators, NN x 4 words (they advance)
     cdef const int32_t *rec_lb
     cdef const int32_t *lb_insp
     cdef const double *route_cdf
@@ -220,6 +243,32 @@ cdef class Engine:
     cdef int64_t *cnt_sticky
     cdef int32_t *ck_target            # cookie per (user, slot): target (-1: none)
     cdef double *ck_expiry             # and expiry time
+    # the trace (trace=True): this run() call's column buffers, rows written so far
+    cdef readonly bint tracing
+    cdef list trace_chunks
+    cdef int64_t tr_n, tr_cur, tr_flows, tr_base
+    cdef double* tr_time
+    cdef int32_t* tr_client
+    cdef int32_t* tr_template
+    cdef int64_t* tr_user
+    cdef int32_t* tr_name
+    cdef int32_t* tr_record
+    cdef int32_t* tr_limit
+    cdef int32_t* tr_lb
+    cdef int32_t* tr_insp
+    cdef double* tr_insp_done
+    cdef int32_t* tr_group
+    cdef int32_t* tr_target
+    cdef int8_t* tr_outcome
+    cdef double* tr_done
+    cdef int64_t* tf_request
+    cdef int32_t* tf_group
+    cdef uint8_t* tf_proto
+    cdef uint8_t* tf_v6
+    cdef uint64_t* tf_hi
+    cdef uint64_t* tf_lo
+    cdef uint16_t* tf_port
+    cdef int32_t* tf_target
 
     def __cinit__(self):
         self.heap = NULL
@@ -240,7 +289,7 @@ cdef class Engine:
         if self.tgt_group != NULL:
             free(self.tgt_group)
 
-    def __init__(self, dict model, seed=0):
+    def __init__(self, dict model, seed=0, *, trace=False):
         cdef str k
         m = {}
         for k in MODEL_SIZES:
@@ -271,7 +320,8 @@ cdef class Engine:
         expect = {
             "rate_t": self.P, "rate_v": self.P, "client_cdf": self.C, "tmpl_cdf": self.R,
             "tmpl_name": self.R, "tmpl_cost": self.R, "epoch_t": self.E,
-            "dns_cdf": self.E * self.C * self.NN * self.D, "rec_lb": self.D,
+            "dns_cum": self.E * self.C * self.NN * self.D, "rec_lb": self.D,
+            "dns_draw": self.E * self.C * self.NN, "dns_state": 4 * self.NN,
             "route_cdf": self.E * self.L * self.R * self.G, "rtt": self.C * self.L, "lb_insp": self.L,
             "tg_start": self.G + 1, "tg_algo": self.G, "tg_slow_start": self.G,
             "tgt_weight": self.E * self.T, "tgt_up": self.E * self.T,
@@ -358,7 +408,8 @@ cdef class Engine:
         self.rate_t = _dp(m["rate_t"]); self.rate_v = _dp(m["rate_v"])
         self.client_cdf = _dp(m["client_cdf"]); self.tmpl_cdf = _dp(m["tmpl_cdf"])
         self.tmpl_name = _ip(m["tmpl_name"]); self.tmpl_cost = _dp(m["tmpl_cost"])
-        self.epoch_t = _dp(m["epoch_t"]); self.dns_cdf = _dp(m["dns_cdf"])
+        self.epoch_t = _dp(m["epoch_t"])
+        self.dns_cum = _up(m["dns_cum"]); self.dns_draw = _bp(m["dns_draw"])
         self.lb_insp = _ip(m["lb_insp"])
         self.rec_lb = _ip(m["rec_lb"]); self.route_cdf = _dp(m["route_cdf"])
         self.rtt = _dp(m["rtt"]); self.tg_start = _ip(m["tg_start"])
@@ -409,6 +460,8 @@ cdef class Engine:
             # the cookie store: per (user, slot)
             "ck_target": np.full(max(int(m["user_start"][self.C]) * self.S, 1), -1, np.int32),
             "ck_expiry": np.zeros(max(int(m["user_start"][self.C]) * self.S, 1)),
+            # the hosted zones' generators as they advance (the model keeps their start)
+            "dns_state": m["dns_state"].copy(),
         }
         self.wk_free = _dp(s["wk_free"])
         self.b_state = _lp(s["b_state"])
@@ -423,6 +476,7 @@ cdef class Engine:
         self.cnt_flows = _lp(s["cnt_flows"])
         self.cnt_sticky = _lp(s["cnt_sticky"])
         self.ck_target = <int32_t*> _ip(s["ck_target"]); self.ck_expiry = _dp(s["ck_expiry"])
+        self.dns_state = <uint64_t*> _up(s["dns_state"])
         self.heap_cap = 1024
         self.heap = <lb_sim_completion*> malloc(self.heap_cap * sizeof(lb_sim_completion))
         if self.heap == NULL:
@@ -460,6 +514,52 @@ cdef class Engine:
                 self.tgt_group[t] = g
         self.apply_error = 0
         apply_epoch(self.selectors, self.model, 0, 0.0)
+        if not isinstance(trace, bool):
+            raise TypeError(f"trace must be a bool, got {type(trace).__name__}")
+        self.tracing = trace
+        self.trace_chunks = []
+        self.tr_cur = -1
+
+    def _trace_buffers(self, int64_t n):
+        """Column arrays for up to n more requests (and 2n flows: an inspection tier
+        and a flow-hash target group per request), their pointers set for the loop."""
+        req = {k: np.empty(n, dt) for k, dt in TRACE_REQUEST_COLUMNS.items()}
+        flo = {k: np.empty(2 * n, dt) for k, dt in TRACE_FLOW_COLUMNS.items()}
+        cdef double[::1] v_time = req["time"], v_idone = req["inspect_done"], \
+            v_done = req["done"]
+        cdef int32_t[::1] v_client = req["client"], v_tmpl = req["template"], \
+            v_name = req["name"], v_rec = req["record"], v_lim = req["limit"], \
+            v_lb = req["load_balancer"], v_insp = req["inspected_by"], \
+            v_group = req["group"], v_target = req["target"], \
+            f_group = flo["flow_group"], f_target = flo["flow_target"]
+        cdef int64_t[::1] v_user = req["user"], f_req = flo["flow_request"]
+        cdef int8_t[::1] v_out = req["outcome"]
+        cdef uint8_t[::1] f_proto = flo["flow_protocol"], f_v6 = flo["flow_ipv6"]
+        cdef uint64_t[::1] f_hi = flo["flow_src_hi"], f_lo = flo["flow_src_lo"]
+        cdef uint16_t[::1] f_port = flo["flow_src_port"]
+        self.tr_time = &v_time[0]; self.tr_insp_done = &v_idone[0]; self.tr_done = &v_done[0]
+        self.tr_client = &v_client[0]; self.tr_template = &v_tmpl[0]
+        self.tr_name = &v_name[0]; self.tr_record = &v_rec[0]; self.tr_limit = &v_lim[0]
+        self.tr_lb = &v_lb[0]; self.tr_insp = &v_insp[0]; self.tr_group = &v_group[0]
+        self.tr_target = &v_target[0]; self.tr_user = &v_user[0]; self.tr_outcome = &v_out[0]
+        self.tf_request = &f_req[0]; self.tf_group = &f_group[0]; self.tf_target = &f_target[0]
+        self.tf_proto = &f_proto[0]; self.tf_v6 = &f_v6[0]; self.tf_hi = &f_hi[0]
+        self.tf_lo = &f_lo[0]; self.tf_port = &f_port[0]
+        self.tr_n = 0
+        self.tr_flows = 0
+        self.tr_base = self.simulated
+        return req, flo
+
+    def trace(self):
+        """The trace of every request simulated so far (``Engine(trace=True)``): a dict
+        of numpy columns, ``TRACE_REQUEST_COLUMNS`` (one row per request, in time order)
+        and ``TRACE_FLOW_COLUMNS`` (one row per flow placed by a flow-hash group;
+        ``flow_request`` is its request's row)."""
+        if not self.tracing:
+            raise ValueError("this engine was made without trace=True")
+        cols = {**TRACE_REQUEST_COLUMNS, **TRACE_FLOW_COLUMNS}
+        return {k: (np.concatenate([c[k] for c in self.trace_chunks])
+                    if self.trace_chunks else np.zeros(0, dt)) for k, dt in cols.items()}
 
     cdef void _apply_epoch(self) noexcept nogil:
         """Tell the selection objects which targets are eligible in this epoch (rare: the
@@ -483,8 +583,13 @@ cdef class Engine:
         cdef int rc
         if self.finished:
             return 0
+        if self.tracing:
+            req, flo = self._trace_buffers(max(want, 1))
         with nogil:
             rc = self._loop(want, &done)
+        if self.tracing:
+            self.trace_chunks.append({**{k: v[:done].copy() for k, v in req.items()},
+                                      **{k: v[:self.tr_flows].copy() for k, v in flo.items()}})
         self.simulated += done
         if self.apply_error:
             raise RuntimeError("applying an epoch to the selection objects failed")
@@ -691,7 +796,19 @@ cdef class Engine:
         k = lb_rendezvous_select(h, nn, self.nd_ta + a, self.nd_tb + a,
                                  NULL if live == nn else nw)
         idx = <int64_t>self.epoch * self.ND + a + k
-        return lb_maglev_lookup(self.mg_tab + self.nd_off[idx], self.nd_m[idx], h)
+        k = lb_maglev_lookup(self.mg_tab + self.nd_off[idx], self.nd_m[idx], h)
+        if self.tracing:
+            idx = self.tr_flows
+            self.tr_flows += 1
+            self.tf_request[idx] = self.tr_base + self.tr_cur
+            self.tf_group[idx] = g
+            self.tf_proto[idx] = proto
+            self.tf_v6[idx] = <uint8_t>v
+            self.tf_hi[idx] = src_hi
+            self.tf_lo[idx] = src_lo
+            self.tf_port[idx] = sport
+            self.tf_target[idx] = k
+        return k
 
     cdef double _service(self, int32_t t) noexcept nogil:
         cdef int d = self.tgt_dist[t]
@@ -757,11 +874,34 @@ cdef class Engine:
             bin_ = self.TB - 1
         self.tbins[bin_ * self.T + t] += 1
 
+    cdef int64_t _trace_request(self, int32_t c, int32_t r, int64_t user,
+                                int32_t nm) noexcept nogil:
+        """A new trace row for the request arriving now (every decision still -1)."""
+        cdef int64_t i = self.tr_n
+        self.tr_n += 1
+        self.tr_cur = i
+        self.tr_time[i] = self.now
+        self.tr_client[i] = c
+        self.tr_template[i] = r
+        self.tr_user[i] = user
+        self.tr_name[i] = nm
+        self.tr_record[i] = -1
+        self.tr_limit[i] = -1
+        self.tr_lb[i] = -1
+        self.tr_insp[i] = -1
+        self.tr_insp_done[i] = -1.0
+        self.tr_group[i] = -1
+        self.tr_target[i] = -1
+        self.tr_outcome[i] = -1
+        self.tr_done[i] = -1.0
+        return i
+
     cdef int _loop(self, int64_t want, int64_t* done_out) noexcept nogil:
         cdef int64_t done = 0, i
-        cdef double e, rate, end, dt, u_client, u_tmpl, u_dns, u_route, fin
+        cdef double e, rate, end, dt, u_client, u_tmpl, u_route, fin
+        cdef int64_t row
         cdef int32_t c, r, nm, d, lb, g, t, j, rejected, gi, ti
-        cdef int64_t user, nu
+        cdef int64_t user, nu, tr = -1
         cdef double arrive
         cdef const uint8_t* up
         cdef int32_t T = self.T
@@ -796,7 +936,6 @@ cdef class Engine:
             done += 1
             u_client = lb_rng_uniform(&self.rng)
             u_tmpl = lb_rng_uniform(&self.rng)
-            u_dns = lb_rng_uniform(&self.rng)
             u_route = lb_rng_uniform(&self.rng)
             c = lb_sim_pick_cdf(self.client_cdf, self.C, u_client)
             r = lb_sim_pick_cdf(self.tmpl_cdf, self.R, u_tmpl)
@@ -805,23 +944,36 @@ cdef class Engine:
             nu = self.user_start[c + 1] - self.user_start[c]
             if nu > 0:
                 user = self.user_start[c] + <int64_t>lb_rng_bounded(&self.rng, <uint64_t>nu)
-            # 4. DNS answer for (epoch, client class, name)
             nm = self.tmpl_name[r]
-            d = lb_sim_pick_cdf(
-                self.dns_cdf + ((<int64_t>self.epoch * self.C + c) * self.NN + nm) * self.D,
-                self.D, u_dns)
+            if self.tracing:
+                tr = self._trace_request(c, r, user, nm)
+            # 4. DNS answer for (epoch, client class, name)
+            row = (<int64_t>self.epoch * self.C + c) * self.NN + nm
+            if self.dns_draw[row]:
+                # weighted records: the draw HostedZone.resolve makes, on its generator
+                d = lb_dnspick_weighted(self.dns_state + 4 * nm, self.D, self.dns_cum + row * self.D)
+            else:
+                d = lb_sim_first_weighted(self.dns_cum + row * self.D, self.D)
             if d < 0:
                 self.nodata[nm] += 1
                 self.outcome[3] += 1
+                if tr >= 0:
+                    self.tr_outcome[tr] = 3
                 continue
             self.cnt_record[d] += 1
             self.cnt_client_record[c * self.D + d] += 1
             lb = self.rec_lb[d]
             # 5. throttling: every bucket that applies must hold a token
             rejected = self._throttle(c, r)
+            if tr >= 0:
+                self.tr_record[tr] = d
+                self.tr_lb[tr] = lb
+                self.tr_limit[tr] = rejected
             if rejected >= 0:
                 self.thr_reject[rejected] += 1
                 self.outcome[2] += 1
+                if tr >= 0:
+                    self.tr_outcome[tr] = 2
                 continue
             up = self.tgt_up + <int64_t>self.epoch * T
             # 6. a Gateway Load Balancer inspection tier in front of the load balancer:
@@ -830,42 +982,62 @@ cdef class Engine:
             gi = self.lb_insp[lb]
             if gi >= 0:
                 ti = self._select(gi, c, lb)
+                if tr >= 0:
+                    self.tr_insp[tr] = ti
                 if ti < 0:
                     self.fixed[lb] += 1
                     self.outcome[4] += 1
+                    if tr >= 0:
+                        self.tr_outcome[tr] = 4
                     continue
                 self.cnt_target[ti] += 1
                 if not up[ti]:
                     self._drop(ti)
                     self.err_target[ti] += 1
                     self.outcome[1] += 1
+                    if tr >= 0:
+                        self.tr_outcome[tr] = 1
+                        self.tr_insp_done[tr] = self.now
                     continue
                 if self._serve(ti, self.now, 1.0, &fin) < 0.0:
                     done_out[0] = done
                     return -1
                 self._record(ti, fin - self.now)
                 arrive = fin
+                if tr >= 0:
+                    self.tr_insp_done[tr] = fin
             # 7. listener rules: target group for (load balancer, template)
             g = lb_sim_pick_cdf(
                 self.route_cdf + ((<int64_t>self.epoch * self.L + lb) * self.R + r) * self.G,
                 self.G, u_route)
+            if tr >= 0:
+                self.tr_group[tr] = g
             if g < 0:
                 self.fixed[lb] += 1
                 self.outcome[4] += 1
+                if tr >= 0:
+                    self.tr_outcome[tr] = 4
                 continue
             if self.tg_slot[g] >= 0:
                 t = self._sticky(g, c, lb, user)
             else:
                 t = self._select(g, c, lb)
+            if tr >= 0:
+                self.tr_target[tr] = t
             if t < 0:
                 self.fixed[lb] += 1
                 self.outcome[4] += 1
+                if tr >= 0:
+                    self.tr_outcome[tr] = 4
                 continue
             self.cnt_target[t] += 1
             if not up[t]:
                 self._drop(t)
                 self.err_target[t] += 1
                 self.outcome[1] += 1
+                if tr >= 0:
+                    self.tr_outcome[tr] = 1
+                    self.tr_done[tr] = self.now
                 continue
             # 8. service on the earliest-free worker of the target (FIFO), statistics
             if self._serve(t, arrive, self.tmpl_cost[r], &fin) < 0.0:
@@ -873,6 +1045,9 @@ cdef class Engine:
                 return -1
             self._record(t, fin - self.now + self.rtt[c * self.L + lb])
             self.outcome[0] += 1
+            if tr >= 0:
+                self.tr_outcome[tr] = 0
+                self.tr_done[tr] = fin
         done_out[0] = done
         return 0
 

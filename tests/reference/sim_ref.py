@@ -12,6 +12,7 @@ from fractions import Fraction
 import numpy as np
 
 import lbcore
+from lbcore import RecordPicker
 from reference.bucket_ref import BucketRef
 from lbcore._sim import (LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, apply_epoch,
                          make_selectors)
@@ -192,6 +193,10 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
     C, R, NN, D, L, G, T, E, P, B, TB = (int(m[k]) for k in
                                           ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB"))
     rng = lbcore.Random(seed)
+    zones = []
+    for nm in range(NN):           # each DNS name's hosted zone generator, as the model left it
+        zones.append(RecordPicker())
+        zones[-1].__setstate__(tuple(m["dns_state"][4 * nm:4 * nm + 4]))
     now, piece, epoch = 0.0, 0, 0
     wk_free = [0.0] * m["wk_start"][T]
     # exact token buckets (the documented encoding: a float rate is the nearest rational
@@ -360,13 +365,19 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
             apply_epoch(selectors, model, epoch, now)
         st["cnt_epoch"][epoch] += 1
         done += 1
-        u_client, u_tmpl, u_dns, u_route = (rng.uniform() for _ in range(4))
+        u_client, u_tmpl, u_route = (rng.uniform() for _ in range(3))
         c = pick(m["client_cdf"], u_client)
         r = pick(m["tmpl_cdf"], u_tmpl)
         user = rng.bounded(users[c]) if users[c] > 0 else None
         nm = m["tmpl_name"][r]
         off = ((epoch * C + c) * NN + nm) * D
-        d = pick(m["dns_cdf"][off:off + D], u_dns)
+        cum = m["dns_cum"][off:off + D]
+        weights = [b - a for a, b in zip([0] + cum[:-1], cum)]
+        if m["dns_draw"][off // D]:
+            # weighted records: the hosted zone's own generator (lbcore.route53's picker)
+            d = zones[nm].weighted(weights)
+        else:
+            d = next((i for i, w in enumerate(weights) if w > 0), -1)
         if d < 0:
             st["nodata"][nm] += 1
             st["outcome"][3] += 1

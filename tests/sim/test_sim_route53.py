@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from lbcore.sim.model import _dns_distribution
+from _zone_answers import dns_distribution as _dns_distribution
 from lbcore.testing import strategies as lbst
 from reference.geo_ref import R, biased, haversine_km
 

@@ -17,15 +17,17 @@ CHUNK = 1 << 18
 
 
 def simulate(scenario: dict, *, requests: int | None = None, seed: int | None = None,
-             progress=None) -> dict:
+             progress=None, trace=None) -> dict:
     """Simulate ``requests`` arrivals of a validated scenario; return the report dict.
 
-    ``progress(done, total)`` is called between chunks of the compiled loop.
+    ``progress(done, total)`` is called between chunks of the compiled loop. ``trace``:
+    a path to write every request's events to (``lbcore.sim.replay.write_trace``; a
+    ``.npz`` file ``lbcore replay`` reads).
     """
     t0 = time.perf_counter()
-    model, meta = compile_scenario(scenario, requests=requests)
     seed = scenario["simulation"]["seed"] if seed is None else seed
-    engine = Engine(model, seed)
+    model, meta = compile_scenario(scenario, requests=requests, seed=seed)
+    engine = Engine(model, seed, trace=trace is not None)
     t1 = time.perf_counter()
     total = meta["requests"]
     done = 0
@@ -34,6 +36,9 @@ def simulate(scenario: dict, *, requests: int | None = None, seed: int | None = 
         if progress is not None:
             progress(done, total)
     t2 = time.perf_counter()
+    if trace is not None:
+        from lbcore.sim.replay import write_trace
+        write_trace(trace, engine.trace(), scenario, seed)
     report = build_report(engine, model, meta, seed)
     report["engine"] = {
         "setup_seconds": round(t1 - t0, 4),

@@ -35,7 +35,8 @@ import math
 import numpy as np
 
 
-__all__ = ["GroupHealth", "group_health", "health_settings"]
+__all__ = ["GroupHealth", "group_health", "health_settings", "scenario_target_group",
+           "replay_health"]
 
 REGISTERED_STATES = ("initial", "healthy", "unhealthy", "unhealthy.draining", "unavailable")
 
@@ -54,7 +55,7 @@ def health_settings(tg: dict):
                                unhealthy_threshold_count=hc["unhealthy_threshold"])
 
 
-def _target_group(tg: dict):
+def scenario_target_group(tg: dict):
     """A ``lbcore.elb.TargetGroup`` with the scenario group's protocol, attributes and
     health check (``power_of_two_choices``, lbcore's extension, is the simulator's own
     algorithm code and not an elbv2 value: left out)."""
@@ -74,13 +75,16 @@ class GroupHealth:
     ``state[k][j]`` its elbv2 state name (``"unused"`` when never registered),
     ``takes[k, j]`` whether it takes new requests or flows, ``up[k, j]`` whether it
     answers (not failed, Region up), ``weight[k, j]`` its weight. ``changes``: the
-    transitions the checks made, ``(time, target index, state name)``."""
+    transitions the checks made, ``(time, target index, state name)``. ``calls``: every
+    call made on the ``TargetGroup``, in order, as ``(time, method name, args, kwargs)``:
+    :func:`replay_health` makes them again on another target group (the replay's)."""
 
-    __slots__ = ("times", "state", "takes", "up", "weight", "changes")
+    __slots__ = ("times", "state", "takes", "up", "weight", "changes", "calls")
 
-    def __init__(self, times, state, takes, up, weight, changes):
+    def __init__(self, times, state, takes, up, weight, changes, calls=()):
         self.times, self.state, self.takes = times, state, takes
         self.up, self.weight, self.changes = up, weight, changes
+        self.calls = list(calls)
 
     def at(self, t: float) -> int:
         """The change point in force at time ``t``."""
@@ -138,7 +142,17 @@ def group_health(s: dict, gi: int) -> GroupHealth:
     spec = s["target_groups"][gi]
     targets = spec["targets"]
     n = len(targets)
-    tg = _target_group(spec)
+    tg = scenario_target_group(spec)
+    calls: list = []
+
+    def call(name, *args, now, **kw):
+        # a call that changes tg, written down for replay_health
+        if name == "advance":
+            args, kw = (now,), {}
+        else:
+            kw["now"] = now
+        calls.append((now, name, args, kw))
+        return getattr(tg, name)(*args, **kw)
     hc = tg.health_check
     interval, timeout = float(hc.interval_seconds), float(hc.timeout_seconds)
     raw = _raw_events(s, gi)
@@ -167,7 +181,7 @@ def group_health(s: dict, gi: int) -> GroupHealth:
 
     initial = [Target(k, t["az"]) for k, t in enumerate(targets) if t["registered"]]
     if initial:
-        tg.register(initial, healthy=True, now=0.0)
+        call("register", initial, healthy=True, now=0.0)
         for x in initial:
             push(interval, _CHECK, x.id)
     for k, evs in enumerate(raw):
@@ -220,7 +234,7 @@ def group_health(s: dict, gi: int) -> GroupHealth:
     while heap or bi < len(bounds):
         t_next = heap[0][0] if heap else math.inf
         while bi < len(bounds) and bounds[bi] < t_next:
-            tg.advance(bounds[bi])
+            call("advance", now=bounds[bi])
             record(bounds[bi])
             bi += 1
         if not heap:
@@ -233,12 +247,12 @@ def group_health(s: dict, gi: int) -> GroupHealth:
             if key == "weight":
                 weight[k] = float(val)
             elif val and state_of(k) not in REGISTERED_STATES:
-                tg.register(Target(k, targets[k]["az"]), now=t)
+                call("register", Target(k, targets[k]["az"]), now=t)
                 gen[k] += 1
                 inflight[k], last_ok[k] = [0, 0], None
                 push(t + interval, _CHECK, k)
             elif not val and state_of(k) in REGISTERED_STATES:
-                tg.deregister(k, now=t)
+                call("deregister", k, now=t)
                 gen[k] += 1
         elif kind == _CHECK:
             ok = up_at(k, t)
@@ -263,13 +277,25 @@ def group_health(s: dict, gi: int) -> GroupHealth:
         elif kind == _RESULT:
             inflight[k][payload] -= 1
             before = state_of(k)
-            after = tg.observe(k, payload, now=t)
+            after = call("observe", k, payload, now=t)
             last_ok[k] = payload
             if after != before:
                 changes.append((t, k, after))
         if not heap or heap[0][0] > t:
-            tg.advance(t)
+            call("advance", now=t)
             record(t)
     return GroupHealth(times, states, np.array(takes_l, dtype=bool).reshape(-1, n),
                        np.array(up_l, dtype=bool).reshape(-1, n),
-                       np.array(weight_l, dtype=float).reshape(-1, n), changes)
+                       np.array(weight_l, dtype=float).reshape(-1, n), changes, calls)
+
+
+def replay_health(calls, target_group, until: float, start: int = 0) -> int:
+    """Make the recorded calls ``calls[start:]`` whose time is at most ``until`` on
+    ``target_group`` (another ``TargetGroup`` built like the recorded one); returns the
+    index of the first call not made, for the next ``start``."""
+    i = start
+    while i < len(calls) and calls[i][0] <= until:
+        _, name, args, kwargs = calls[i]
+        getattr(target_group, name)(*args, **kwargs)
+        i += 1
+    return i

@@ -16,9 +16,10 @@ import numpy as np
 
 from lbcore import Maglev
 from lbcore import Rendezvous
-from lbcore.sim.health import REGISTERED_STATES, group_health
+from lbcore.sim.health import REGISTERED_STATES
+from lbcore.sim.world import build_world
 from lbcore.sim._kernels import ALGO_CODES, DIST_CODES, maglev_table_size
-from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs, geolocation_of,
+from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs,
                                  run_horizon, sticky_groups, template_request)
 
 __all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "ALGO_CODES",
@@ -215,75 +216,13 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
     return arrays, placement
 
 
-# ---------------------------------------------------------------------- Route 53
-
-class _Health:
-    """A fixed health for an ``lbcore.route53`` record (``is_healthy(now)``)."""
-
-    def __init__(self, ok):
-        self.ok = ok
-
-    def is_healthy(self, now):
-        return self.ok
-
-
-def _zone_answer(records, rec_healthy, rtt_client, location, client_geo) -> np.ndarray:
-    """The deterministic policies (latency, failover, geoproximity, geolocation) answered
-    by ``lbcore.route53.HostedZone``: the name's records, each with the epoch's health,
-    resolved for the client class. One-hot over ``records``; all zero = no answer."""
-    from lbcore.route53 import Client, GeoproximityLocation, HostedZone, RecordSet
-    name = records[0]["name"]
-    rs = []
-    for r, ok in zip(records, rec_healthy):
-        kw = {"latency": lambda: {"region": r["region"]},
-              "failover": lambda: {"failover": r["failover"]},
-              "geolocation": lambda: {"geolocation": geolocation_of(r["geolocation"])},
-              "geoproximity": lambda: {"geoproximity": GeoproximityLocation(
-                  coordinates=(r["coordinates"]["latitude"], r["coordinates"]["longitude"]),
-                  bias=r["bias"])}}[r["routing"]]()
-        rs.append(RecordSet(name, "A", ["192.0.2.1"], ttl=60, set_identifier=r["set_identifier"],
-                            health_check=_Health(ok), **kw))
-    g = client_geo or {}
-    loc = location or {}
-    client = Client(continent=g.get("continent"), country=g.get("country"),
-                    subdivision=g.get("subdivision"), latitude=loc.get("latitude"),
-                    longitude=loc.get("longitude"),
-                    latencies={k: v * 1000.0 for k, v in (rtt_client or {}).items()})
-    ans = HostedZone(name, rs).resolve(name, "A", client)
-    p = np.zeros(len(records))
-    index = {r["set_identifier"]: i for i, r in enumerate(records)}
-    for x in (ans.record_sets or ()):
-        p[index[x.set_identifier]] = 1.0
-    return p
-
-
-def _dns_distribution(records, rec_healthy, rtt_client, location=None, client_geo=None):
-    """Probabilities over ``records`` (one DNS name) for one client class: simple and
-    weighted as distributions (Route 53 picks at random), the others by
-    :func:`_zone_answer`."""
-    n = len(records)
-    p = np.zeros(n)
-    routing = records[0]["routing"]
-    if routing not in ("simple", "weighted"):
-        return _zone_answer(records, rec_healthy, rtt_client, location, client_geo)
-    healthy = [rec_healthy[i] for i in range(n)]
-    if not any(healthy):      # no healthy record: Route 53 treats them all as healthy
-        healthy = [True] * n
-    if routing == "simple":
-        p[:] = 1.0
-    else:
-        w = np.array([r["weight"] if healthy[i] else 0 for i, r in enumerate(records)], float)
-        if w.sum() == 0:
-            # zero-weight records are used only when every non-zero one is unhealthy
-            w = np.array([1.0 if healthy[i] else 0.0 for i in range(n)])
-        p[:] = w
-    return p
-
-
 # ---------------------------------------------------------------------- compile
 
-def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dict]:
-    """(model arrays for lbcore._sim.Engine, metadata naming every index)."""
+def compile_scenario(s: dict, *, requests: int | None = None,
+                     seed: int | None = None) -> tuple[dict, dict]:
+    """(model arrays for lbcore._sim.Engine, metadata naming every index). ``seed``
+    (default: the scenario's) seeds the policy objects whose random draws the loop
+    makes with their own generators (``lbcore.sim.world``)."""
     n_req = int(requests if requests is not None else s["simulation"]["requests"])
     tr = s["traffic"]
     clients, reqs = tr["clients"], tr["requests"]
@@ -331,15 +270,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
     G, L, R = len(mgroups), len(lbs), len(reqs)
     route_tg = np.zeros((L, R, len(tgs)))
     rule_of = np.full((L, R), -1, dtype=np.int64)
-    lb_tgs = [set() for _ in lbs]
     for li, lb in enumerate(lbs):
-        for f in lb["default_forward"] or []:
-            lb_tgs[li].add(tg_index[f["target_group"]])
-        for rule in lb["rules"]:
-            for f in rule["forward"] or []:
-                lb_tgs[li].add(tg_index[f["target_group"]])
-        if lb.get("inspection"):
-            lb_tgs[li].add(tg_index[lb["inspection"]])
         for ri, k in enumerate(rule_outcomes(lb, reqs)):
             rule_of[li, ri] = k
             fwd = lb["default_forward"] if k < 0 else lb["rules"][k]["forward"]
@@ -348,7 +279,8 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
 
     # epochs: every change of a group's state, its health from its checks run through
     # lbcore.elb.TargetGroup (lbcore.sim.health), and of Route 53 record weights
-    health = [group_health(s, gi) for gi in range(len(tgs))]
+    world = build_world(s, seed)
+    health = world.health
     bounds = {0.0}
     for h in health:
         bounds.update(h.times)
@@ -360,8 +292,6 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
 
     tgt_weight = np.zeros((E, T))
     tgt_up = np.zeros((E, T), dtype=np.uint8)
-    tgt_healthy = np.zeros((E, T), dtype=bool)
-    tgt_registered = np.zeros((E, T), dtype=bool)
     for gi, (a, b) in enumerate(scen_range):   # fail open is per target group, zones or not
         h = health[gi]
         listed = [targets[i]["listed"] for i in range(a, b)]
@@ -370,39 +300,28 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
             names = h.state[k]
             for i, j in zip(range(a, b), listed):
                 tgt_up[e, i] = h.up[k, j] and names[j] in REGISTERED_STATES
-                tgt_healthy[e, i] = names[j] == "healthy"
-                tgt_registered[e, i] = names[j] in REGISTERED_STATES
                 if h.takes[k, j]:
                     tgt_weight[e, i] = h.weight[k, j]
 
-    # Route 53 answers per epoch
+    # Route 53 answers per epoch: what each name's lbcore.route53.HostedZone (the world's,
+    # EvaluateTargetHealth asking its load balancer objects) draws from at the epoch's
+    # start, as integer cumulative weights; the loop draws with the zone's own generator
     D, C, NN = len(records), len(clients), len(dns_names)
-    dns = np.zeros((E, C, NN, D))
-    by_name = {n: [i for i, r in enumerate(records) if r["name"] == n] for n in dns_names}
-    rec_weights = [r["weight"] for r in records]
-    sid_index = {r["set_identifier"]: i for i, r in enumerate(records)}
+    dns_cum = np.zeros((E, C, NN, D), np.uint64)
+    dns_draw = np.zeros((E, C, NN), np.uint8)
     for e, t0 in enumerate(epoch_t):
-        for at, _, ev in rec_weight_events:
-            if at <= t0:
-                rec_weights[sid_index[ev["record"]]] = int(ev["weight"])
-        lb_healthy = []
-        for li in range(L):
-            ok = True
-            for g in lb_tgs[li]:
-                a, b = scen_range[g]
-                registered = [i for i in range(a, b) if tgt_registered[e, i]]
-                if registered and not any(tgt_healthy[e, i] for i in registered):
-                    ok = False
-            lb_healthy.append(ok)
-        for nm, idx in by_name.items():
-            recs = [dict(records[i], weight=rec_weights[i]) for i in idx]
-            healthy = [not records[i]["evaluate_target_health"]
-                       or lb_healthy[lb_index[records[i]["alias_target"]]] for i in idx]
-            for c, cl in enumerate(clients):
-                p = _dns_distribution(recs, healthy, cl["rtt"], cl.get("location"),
-                                      cl.get("geolocation"))
-                dns[e, c, name_index[nm], idx] = p
-    dns_cdf = np.cumsum(dns, axis=3)
+        world.advance(float(t0))
+        for nm, name in enumerate(dns_names):
+            zone = world.zones[name]
+            for c in range(C):
+                sets, w = zone.answer_weights(name, "A", world.clients[c], now=float(t0))
+                row = dns_cum[e, c, nm]
+                for k, rs in enumerate(sets):
+                    row[world.record_index[name, rs.set_identifier]] = 1 if w is None else w[k]
+                dns_draw[e, c, nm] = w is not None
+    dns_cum = np.cumsum(dns_cum, axis=3, dtype=np.uint64)
+    dns_state = np.array([world.zones[n].picker.state for n in dns_names],
+                         np.uint64).reshape(NN, 4)
 
     # throttling: buckets per (client, template), in the order listed
     thr_start, thr_idx = [0], []
@@ -453,7 +372,7 @@ def compile_scenario(s: dict, *, requests: int | None = None) -> tuple[dict, dic
         "tmpl_cdf": np.cumsum([q["weight"] for q in reqs]),
         "tmpl_name": np.array([name_index[q["host"]] for q in reqs], np.int32),
         "tmpl_cost": np.array([q["cost"] for q in reqs]),
-        "epoch_t": epoch_t, "dns_cdf": dns_cdf,
+        "epoch_t": epoch_t, "dns_cum": dns_cum, "dns_draw": dns_draw, "dns_state": dns_state,
         "rec_lb": np.array([lb_index[r["alias_target"]] for r in records], np.int32),
         "route_cdf": route_cdf,
         "lb_insp": np.array([sub_of[tg_index[lb["inspection"]]][0] if lb.get("inspection") else -1

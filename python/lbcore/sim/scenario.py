@@ -330,11 +330,12 @@ def client_geolocation_problem(g: dict):
     return None
 
 
-def template_request(q: dict):
-    """A request template as the ``lbcore.elb.Request`` listener rules evaluate."""
+def template_request(q: dict, cookies: dict | None = None):
+    """A request template as the ``lbcore.elb.Request`` listener rules evaluate (HTTPS on
+    443), with the user's ``cookies`` when given."""
     from lbcore.elb import Request
     return Request(q["method"], q["path"], host=q["host"], headers=list(q["headers"].items()),
-                   protocol="HTTPS", port=443)
+                   cookies=cookies, protocol="HTTPS", port=443)
 
 
 def client_cidrs(ci: int, client: dict) -> list:
@@ -854,6 +855,11 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
         if len(kinds) > 1:
             ctx.add(f"route53.records[{lst[-1][0]}].routing",
                     f"records for {_show(name)} mix routing policies {sorted(kinds)}; expected one")
+        if kinds == {"simple"} and len(lst) > 1:
+            # Route 53: one simple record set per name and type (an alias has one target)
+            ctx.add(f"route53.records[{lst[1][0]}].routing",
+                    f"{_show(name)} has {len(lst)} simple records; Route 53 allows one simple "
+                    "record set per name (use weighted routing to split traffic)")
         if kinds == {"failover"}:
             roles = [r.get("failover") for _, r in lst]
             if sorted(roles) != ["PRIMARY", "SECONDARY"]:
@@ -1055,6 +1061,14 @@ def validate(data: dict) -> tuple[dict, list[tuple[str, str]]]:
     s = SCHEMA.check(data, "", ctx)
     if s is not None:
         _cross_check(s, ctx)
+    if s is not None and not ctx.problems:
+        # the last word is the policy objects' (the AWS rules lbcore.elb and
+        # lbcore.route53 enforce): a scenario they refuse is reported at its key
+        from lbcore.sim.world import World, WorldError
+        try:
+            World(s, s["simulation"]["seed"])
+        except WorldError as exc:
+            ctx.add(exc.path, exc.message)
     return s, ctx.problems
 
 

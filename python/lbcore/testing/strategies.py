@@ -465,6 +465,16 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
                     "default_forward": draw(_forward(names))})
     if groups[-1]["name"] == "inspect":
         lbs[0]["inspection"] = "inspect"
+    # the ALB guide's rule (lbcore.elb enforces it): a forward to several target groups
+    # includes no sticky group unless group stickiness is on, which scenarios do not model
+    shared = {f["target_group"] for lb in lbs
+              for fwd in [lb.get("default_forward")] + [r.get("forward") for r in lb["rules"]]
+              if fwd and len(fwd) > 1 for f in fwd}
+    for g in groups:
+        if g["name"] in shared and g["attributes"].get("stickiness.enabled") == "true":
+            for k in ("stickiness.enabled", "stickiness.type",
+                      "stickiness.lb_cookie.duration_seconds"):
+                g["attributes"].pop(k, None)
     hosts = ["www.example.com", "api.example.com"]
     lb_regions = {lb["name"]: lb["region"] for lb in lbs}
     records = []
