@@ -126,6 +126,10 @@ def _replay(args) -> int:
     finally:
         close_progress()
     what = ", ".join(check)
+    if result.uncompared and "target" in check:
+        print(f"{args.trace}: {result.uncompared:,} targets not compared: their group "
+              "uses lbcore's power_of_two_choices or per-target weights, which an ALB does "
+              "not have", file=sys.stderr)
     if result.ok:
         print(f"{args.trace}: {result.requests:,} requests replayed through lbcore's objects; "
               f"no difference in {what}")

@@ -1,8 +1,9 @@
 # cython: language_level=3
 """The compiled per-request loop of ``lbcore simulate`` (see _sim.pxd and docs/simulation.md)."""
+cimport cython
 from libc.stdint cimport int8_t, uint8_t, uint16_t, int32_t, int64_t, uint64_t
 from libc.math cimport log, log10, exp, sqrt, cos, floor, llrint, INFINITY, M_PI
-from libc.stdlib cimport malloc, realloc, free
+from libc.stdlib cimport calloc, malloc, realloc, free
 
 from lbcore._hash cimport lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_IPV6
 from lbcore._maglev cimport lb_maglev_lookup
@@ -78,6 +79,7 @@ MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB", "ND")
 # a new user)
 STICKY_ARRAYS = {"tg_slot": np.int32, "tg_stick_dur": np.float64, "user_start": np.int64}
 MAX_COOKIES = 1 << 31
+cdef int32_t _OWN_SELECTOR = -2     # sel_epoch of a group served by the engine's own selector
 
 # The trace of a run (Engine(trace=True)), one row per simulated request and one per
 # flow a flow-hash group placed (docs/simulation.md, "Trace and replay"): column -> dtype.
@@ -112,8 +114,13 @@ def make_selectors(dict model, seed):
     tg_start = np.asarray(model["tg_start"])
     slow = np.asarray(model.get("tg_slow_start", np.zeros(len(tg_start) - 1)), dtype=np.float64)
     weights = np.asarray(model["tgt_weight"], dtype=np.float64).reshape(int(model["E"]), -1)
+    # (the groups an Engine's world serves, which it sets; a model alone: none)
+    world = model.get("served_by_world") or [None] * len(tg_start)
     for g, algo in enumerate(np.asarray(model["tg_algo"]).tolist()):
         a, b = int(tg_start[g]), int(tg_start[g + 1])
+        if world[g] is not None:          # the load balancer's own selector (Engine(world=))
+            out.append(None)
+            continue
         ids = list(range(b - a))
         gseed = hash_key(g, seed=sd)
         ss = int(slow[g])
@@ -147,6 +154,7 @@ def apply_epoch(list selectors, dict model, int epoch, double now):
             if isinstance(sel, WeightedRandom) and wi > 0 and sel.weight(i) != wi:
                 sel.set_weight(i, wi, now=now)   # counts, availability, slow start stay
             sel.set_available(i, wi > 0, now=now)
+@cython.final        # no subclasses: the loop's cdef calls are direct (and inlinable)
 cdef class Engine:
     """One simulation run: the model's arrays, the mutable state and the statistics.
 
@@ -162,6 +170,26 @@ cdef class Engine:
     cdef lb_alias** als
     cdef int apply_error
     cdef int32_t* tgt_group            # target -> group
+    # selection index <-> model target: a group's selector numbers its targets itself
+    # (its target group's dense indices when it is the load balancer's, Engine(world=))
+    cdef int32_t** sel_map             # per group: selector index -> model target
+    cdef int32_t* model_sel            # model target -> its group's selector index
+    cdef uint8_t** sel_avail           # per world group: selector index -> may take requests
+    cdef int32_t* sel_len              # per world group: selector size (0: none eligible)
+    cdef int32_t* sel_epoch            # per world group: the epoch it was synced in (-1: never)
+    cdef readonly object world         # lbcore.sim.world.World whose ALB selectors serve groups
+    cdef list world_groups             # per group: (target group, zone) of a world group, or None
+    cdef dict world_targets            # target group -> {target id (scenario index): model target}
+    cdef list sel_keep                 # the arrays sel_map / sel_avail point into
+    # with a world: step 7 in two draws, the ALB's (a weighted forward's target group,
+    # on its own picker) and ours (the zone): per (load balancer, template) the one
+    # target group or -1 / -2 (fixed response / drawn), the picker and its positions
+    cdef int32_t NTG
+    cdef const int32_t* fwd_single
+    cdef const double* zone_cdf
+    cdef lb_alias** fwd_als
+    cdef int32_t** fwd_pos_tg
+    cdef list fwd_keep
     cdef lb_rng rng
     cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB, ND, S
     cdef lb_hash_keys fkeys            # the flow hash's keys (from the run's seed)
@@ -276,8 +304,22 @@ cdef class Engine:
         self.rrs = NULL
         self.als = NULL
         self.tgt_group = NULL
+        self.sel_map = NULL
+        self.model_sel = NULL
+        self.sel_avail = NULL
+        self.sel_len = NULL
+        self.sel_epoch = NULL
+        self.fwd_als = NULL
+        self.fwd_pos_tg = NULL
 
     def __dealloc__(self):
+        free(self.fwd_als)
+        free(self.fwd_pos_tg)
+        free(self.sel_map)          # (free(NULL) does nothing)
+        free(self.model_sel)
+        free(self.sel_avail)
+        free(self.sel_len)
+        free(self.sel_epoch)
         if self.heap != NULL:
             free(self.heap)
         if self.lor != NULL:
@@ -289,7 +331,7 @@ cdef class Engine:
         if self.tgt_group != NULL:
             free(self.tgt_group)
 
-    def __init__(self, dict model, seed=0, *, trace=False):
+    def __init__(self, dict model, seed=0, *, trace=False, world=None):
         cdef str k
         m = {}
         for k in MODEL_SIZES:
@@ -490,13 +532,32 @@ cdef class Engine:
         self.simulated = 0
         lb_rng_seed(&self.rng, parse_seed(seed))
         lb_hash_keys_init(&self.fkeys, parse_seed(seed))
-        # request-level selection runs on lbcore's kernels (_lor, _roundrobin, _alias)
+        # request-level selection runs on lbcore's kernels (_lor, _roundrobin, _alias): the
+        # world's load balancers' own selectors for the groups it serves, else our own
+        self.world = world
+        self.world_groups = [None] * self.G
+        if world is not None:
+            wg = list(model.get("world_groups") or [])
+            if len(wg) != self.G:
+                raise ValueError(f"model['world_groups'] must have {self.G} entries with "
+                                 f"world given, got {len(wg)}")
+            self.world_groups = wg
+            self.world_targets = dict(model["world_targets"])
+            self._world_forwards(model)
+        m["served_by_world"] = self.world_groups
         self.selectors = make_selectors(m, seed)
         self.lor = <lb_lor**> malloc(self.G * sizeof(lb_lor*))
         self.rrs = <lb_roundrobin**> malloc(self.G * sizeof(lb_roundrobin*))
         self.als = <lb_alias**> malloc(self.G * sizeof(lb_alias*))
         self.tgt_group = <int32_t*> malloc(self.T * sizeof(int32_t))
-        if self.lor == NULL or self.rrs == NULL or self.als == NULL or self.tgt_group == NULL:
+        self.sel_map = <int32_t**> malloc(self.G * sizeof(int32_t*))
+        self.model_sel = <int32_t*> malloc(self.T * sizeof(int32_t))
+        self.sel_avail = <uint8_t**> malloc(self.G * sizeof(uint8_t*))
+        self.sel_len = <int32_t*> malloc(self.G * sizeof(int32_t))
+        self.sel_epoch = <int32_t*> malloc(self.G * sizeof(int32_t))
+        if self.lor == NULL or self.rrs == NULL or self.als == NULL or self.tgt_group == NULL \
+                or self.sel_map == NULL or self.model_sel == NULL or self.sel_avail == NULL \
+                or self.sel_len == NULL or self.sel_epoch == NULL:
             raise MemoryError()
         cdef int32_t g, t
         for g in range(self.G):
@@ -512,6 +573,23 @@ cdef class Engine:
                 self.als[g] = <lb_alias*> <size_t> sel.ctypes.address
             for t in range(self.tg_start[g], self.tg_start[g + 1]):
                 self.tgt_group[t] = g
+        # our own selectors number a group's targets from 0 in the model's order
+        offsets = np.arange(self.T, dtype=np.int32)
+        self.sel_keep = [offsets]
+        cdef int32_t[::1] off_v = offsets
+        for g in range(self.G):
+            self.sel_avail[g] = NULL
+            self.sel_len[g] = 0
+            self.sel_epoch[g] = -1
+            if self.world_groups[g] is None:
+                self.sel_epoch[g] = _OWN_SELECTOR
+                self.sel_map[g] = &off_v[0] + self.tg_start[g]
+                for t in range(self.tg_start[g], self.tg_start[g + 1]):
+                    self.model_sel[t] = t - self.tg_start[g]
+            else:
+                self.sel_map[g] = NULL
+                for t in range(self.tg_start[g], self.tg_start[g + 1]):
+                    self.model_sel[t] = -1
         self.apply_error = 0
         apply_epoch(self.selectors, self.model, 0, 0.0)
         if not isinstance(trace, bool):
@@ -560,6 +638,113 @@ cdef class Engine:
         cols = {**TRACE_REQUEST_COLUMNS, **TRACE_FLOW_COLUMNS}
         return {k: (np.concatenate([c[k] for c in self.trace_chunks])
                     if self.trace_chunks else np.zeros(0, dt)) for k, dt in cols.items()}
+
+    def _world_forwards(self, dict model):
+        """Step 7's tables with a world: the forwards' target groups, the ALBs' pickers
+        of the weighted ones (``ApplicationLoadBalancer.target_group_picker``), the zone
+        table per (epoch, target group)."""
+        cdef int32_t L = self.L, R = self.R, li, r
+        self.NTG = int(model["NTG"])
+        single = np.ascontiguousarray(np.asarray(model["fwd_single"], np.int32).ravel())
+        zone = np.ascontiguousarray(np.asarray(model["zone_cdf"], np.float64).ravel())
+        rule = np.asarray(model["fwd_rule"], np.int32).ravel()
+        if single.size != L * R or rule.size != L * R or zone.size != self.E * self.NTG * self.G:
+            raise ValueError("model['fwd_single'], ['fwd_rule'] and ['zone_cdf'] must have "
+                             "L*R, L*R and E*NTG*G entries")
+        self.fwd_als = <lb_alias**> calloc(L * R, sizeof(lb_alias*))
+        self.fwd_pos_tg = <int32_t**> calloc(L * R, sizeof(int32_t*))
+        if self.fwd_als == NULL or self.fwd_pos_tg == NULL:
+            raise MemoryError()
+        names = [tg["name"] for tg in self.world.scenario["target_groups"]]
+        lbs = [lb["name"] for lb in self.world.scenario["load_balancers"]]
+        keep = [single, zone]
+        cdef int32_t[::1] pos_v
+        for li in range(L):
+            for r in range(R):
+                if single[li * R + r] != -2:
+                    continue
+                got = self.world.target_group_picker(lbs[li], int(rule[li * R + r]))
+                if got is None:
+                    raise ValueError(f"{lbs[li]}: the forward of rule {int(rule[li * R + r])} "
+                                     "has no target-group picker")
+                picker, keys = got
+                pos = np.array([names.index(key) for key in keys], dtype=np.int32)
+                keep += [picker, pos]
+                pos_v = pos
+                self.fwd_als[li * R + r] = <lb_alias*> <size_t> picker.ctypes.address
+                self.fwd_pos_tg[li * R + r] = &pos_v[0]
+        self.fwd_keep = keep
+        cdef const int32_t[::1] sv = single
+        cdef const double[::1] zv = zone
+        self.fwd_single = &sv[0]
+        self.zone_cdf = &zv[0]
+
+    cdef int32_t _forward_group(self, int32_t lb, int32_t r, double u) noexcept nogil:
+        """Step 7 with a world: the model group of a request of template r on load
+        balancer lb (-1: a fixed response): the forward's target group (a weighted one
+        drawn by the ALB's own picker, as route draws it), then its zone by u."""
+        cdef int32_t k = lb * self.R + r, gi = self.fwd_single[k], pos
+        if gi == -1:
+            return -1
+        if gi == -2:
+            pos = lb_alias_pick(self.fwd_als[k], self.now)
+            if pos < 0:
+                return -1
+            gi = self.fwd_pos_tg[k][pos]
+        return lb_sim_pick_cdf(self.zone_cdf + (<int64_t>self.epoch * self.NTG + gi) * self.G,
+                               self.G, u)
+
+    def _resync(self, int32_t g):
+        """Take world group g's selector from its load balancer as a request at ``now``
+        finds it (``ApplicationLoadBalancer.selector``, after ``World.advance(now)``),
+        with the maps between its indices (the target group's dense ones) and the
+        model's targets. Called once per group and epoch, at the group's first request."""
+        cdef int32_t i, n, t
+        tg_name, zone = self.world_groups[g]
+        self.world.advance(self.now)
+        sel = self.world.selector(tg_name, zone, self.now)
+        self.sel_epoch[g] = self.epoch
+        if sel is None:
+            self.sel_len[g] = 0         # (the last selector still releases its requests)
+            return
+        self.lor[g] = NULL
+        self.rrs[g] = NULL
+        self.als[g] = NULL
+        if isinstance(sel, LeastOutstanding):
+            self.lor[g] = <lb_lor*> <size_t> sel.ctypes.address
+        elif isinstance(sel, RoundRobin):
+            self.rrs[g] = <lb_roundrobin*> <size_t> sel.ctypes.address
+        elif isinstance(sel, WeightedRandom):
+            self.als[g] = <lb_alias*> <size_t> sel.ctypes.address
+        else:
+            raise TypeError(f"{tg_name}: unexpected selector {type(sel).__name__}")
+        n = len(sel)
+        tg = self.world.target_groups[tg_name]
+        ids = self.world_targets[tg_name]           # target id -> model target
+        to_model = np.array([ids.get(tg.target(i).id, -1) for i in range(n)], dtype=np.int32)
+        avail = np.array([bool(sel.is_available(i)) for i in range(n)], dtype=np.uint8)
+        cdef int32_t[::1] mv = to_model
+        cdef uint8_t[::1] av = avail
+        self.sel_keep.append((to_model, avail))
+        self.sel_map[g] = &mv[0] if n else NULL
+        self.sel_avail[g] = &av[0] if n else NULL
+        self.sel_len[g] = n
+        for i in range(n):
+            t = mv[i]
+            if t >= 0:
+                self.model_sel[t] = i
+
+    cdef int _sync_group(self, int32_t g) noexcept nogil:
+        """World group g's selector for this epoch (0; -1 when taking it failed)."""
+        with gil:
+            try:
+                self._resync(g)
+            except BaseException:
+                self.apply_error = 1
+                self.sel_len[g] = 0
+                self.sel_epoch[g] = self.epoch
+                return -1
+        return 0
 
     cdef void _apply_epoch(self) noexcept nogil:
         """Tell the selection objects which targets are eligible in this epoch (rare: the
@@ -649,21 +834,37 @@ cdef class Engine:
         whose availability ``apply_epoch`` keeps equal to the epoch's ``weight > 0``;
         flow-hash groups hash a new flow (see :meth:`_flow_pick`).
         """
-        cdef int32_t k, a = self.tg_start[g]
+        cdef int32_t k
         cdef int algo = self.tg_algo[g]
-        if algo == LB_SIM_ROUND_ROBIN:
+        if algo == LB_SIM_FLOW_HASH:
+            return self._flow_pick(g, c, lb)
+        if self.sel_epoch[g] != _OWN_SELECTOR:
+            if self.sel_epoch[g] != self.epoch:
+                self._sync_group(g)
+            if self.sel_len[g] == 0:
+                return -1
+        if self.rrs[g] != NULL:
             k = lb_roundrobin_pick(self.rrs[g], self.now)
-            return a + k if k >= 0 else -1
-        if algo == LB_SIM_LEAST_OUTSTANDING:
-            k = lb_lor_acquire(self.lor[g])
-            return a + k if k >= 0 else -1
-        if algo == LB_SIM_POWER_OF_TWO:
-            k = lb_lor_acquire_p2c(self.lor[g])
-            return a + k if k >= 0 else -1
-        if algo == LB_SIM_WEIGHTED_RANDOM:
+        elif self.als[g] != NULL:
             k = lb_alias_pick(self.als[g], self.now)
-            return a + k if k >= 0 else -1
-        return self._flow_pick(g, c, lb)
+        elif algo == LB_SIM_POWER_OF_TWO:
+            k = lb_lor_acquire_p2c(self.lor[g])
+        else:
+            k = lb_lor_acquire(self.lor[g])
+        return self.sel_map[g][k] if k >= 0 else -1
+
+    cdef bint _may_stick(self, int32_t g, int32_t t) noexcept nogil:
+        """Whether a cookie naming target t keeps a request of group g there: t is one of
+        the group's targets and may take requests now (a world group: its selector says so,
+        as ``Pool.stick`` asks; our own: the epoch's weight > 0)."""
+        cdef int32_t i
+        if self.sel_epoch[g] == _OWN_SELECTOR:
+            return self.tg_start[g] <= t < self.tg_start[g + 1] and \
+                self.tgt_weight[<int64_t>self.epoch * self.T + t] > 0.0
+        if self.sel_epoch[g] != self.epoch:
+            self._sync_group(g)
+        i = self.model_sel[t]
+        return self.tgt_group[t] == g and 0 <= i < self.sel_len[g] and self.sel_avail[g][i] != 0
 
     cdef int32_t _sticky(self, int32_t g, int32_t c, int32_t lb, int64_t user) noexcept nogil:
         """Target of sticky group g for a request of ``user`` (-1: a client class without
@@ -675,7 +876,7 @@ cdef class Engine:
         (``new``: no cookie or an expired one; ``re-stuck``: a cookie naming an ineligible
         target). Every forward (re)sets the cookie: the target, expiry
         ``lb_sticky_cookie_expiry`` (now + duration)."""
-        cdef int32_t a = self.tg_start[g], t
+        cdef int32_t t
         cdef int64_t idx = -1
         cdef int kind = 1
         if user >= 0:
@@ -683,10 +884,9 @@ cdef class Engine:
             # the cookie rule lbcore.elb's ALB applies (_sticky.pxd)
             t = lb_sticky_cookie_target(self.ck_target[idx], self.ck_expiry[idx], self.now)
             if t >= 0:
-                if a <= t < self.tg_start[g + 1] and \
-                        self.tgt_weight[<int64_t>self.epoch * self.T + t] > 0.0:
+                if self._may_stick(g, t):
                     if self.lor[g] != NULL:
-                        lb_lor_acquire_at(self.lor[g], t - a)
+                        lb_lor_acquire_at(self.lor[g], self.model_sel[t])
                     self.ck_expiry[idx] = lb_sticky_cookie_expiry(self.now, self.tg_stick_dur[g])
                     self.cnt_sticky[3 * g] += 1
                     return t
@@ -827,13 +1027,13 @@ cdef class Engine:
         """A request that fails at once at a down target: the selection kernel counted it."""
         cdef int32_t g = self.tgt_group[t]
         if self.lor[g] != NULL:
-            lb_lor_release(self.lor[g], t - self.tg_start[g])
+            lb_lor_release(self.lor[g], self.model_sel[t])
 
     cdef void _release(self, int32_t t) noexcept nogil:
         cdef int32_t g = self.tgt_group[t]
         self.outstanding[t] -= 1
         if self.lor[g] != NULL:
-            lb_lor_release(self.lor[g], t - self.tg_start[g])
+            lb_lor_release(self.lor[g], self.model_sel[t])
 
     cdef double _serve(self, int32_t t, double arrive, double cost, double* fin) noexcept nogil:
         """Queue a request arriving at ``arrive`` on target t's earliest-free worker (FIFO);
@@ -1007,9 +1207,12 @@ cdef class Engine:
                 if tr >= 0:
                     self.tr_insp_done[tr] = fin
             # 7. listener rules: target group for (load balancer, template)
-            g = lb_sim_pick_cdf(
-                self.route_cdf + ((<int64_t>self.epoch * self.L + lb) * self.R + r) * self.G,
-                self.G, u_route)
+            if self.fwd_als != NULL:
+                g = self._forward_group(lb, r, u_route)
+            else:
+                g = lb_sim_pick_cdf(
+                    self.route_cdf + ((<int64_t>self.epoch * self.L + lb) * self.R + r) * self.G,
+                    self.G, u_route)
             if tr >= 0:
                 self.tr_group[tr] = g
             if g < 0:

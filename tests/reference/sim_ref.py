@@ -121,18 +121,23 @@ def sticky_ref(scenario, meta):
     with "stickiness.enabled" = "true" and type lb_cookie (the ALB default), duration
     "stickiness.lb_cookie.duration_seconds" (default 86400) — and per client class its
     users (``sessions``; 0 without it, or when no group is sticky)."""
+    # the cookie is the load balancer's (one AWSALB per user and load balancer): keyed by
+    # the load balancer forwarding to the group
+    lb_of = {f["target_group"]: lb["name"] for lb in scenario["load_balancers"]
+             for fwd in [lb["default_forward"]] + [r["forward"] for r in lb["rules"]]
+             for f in fwd or []}
     name, duration = {}, {}
     for tg in scenario["target_groups"]:
         a = tg["attributes"] or {}
         if tg["protocol"] in ("HTTP", "HTTPS") and a.get("stickiness.enabled") == "true" \
-                and a.get("stickiness.type", "lb_cookie") == "lb_cookie":
-            name[tg["name"]] = tg["name"]
+                and a.get("stickiness.type", "lb_cookie") == "lb_cookie" and tg["name"] in lb_of:
+            name[tg["name"]] = lb_of[tg["name"]]
             duration[tg["name"]] = float(a.get("stickiness.lb_cookie.duration_seconds", "86400"))
     groups, durs = {}, {}
     for tg_name, subs, _ in meta["groups"]:
         for g in subs:
             if tg_name in name:
-                groups[g] = tg_name
+                groups[g] = name[tg_name]
                 durs[g] = duration[tg_name]
     users = [(c.get("sessions") or 0) if name else 0 for c in scenario["traffic"]["clients"]]
     return {"group": groups, "duration": durs, "users": users}
@@ -282,7 +287,7 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
         # lbcore._roundrobin / _lor / _alias
         return a + selectors[g].pick(now)          # the RequestSelector protocol: counted
 
-    # ALB lb_cookie stickiness: cookies[(client class, user, target group)] = (target, expiry)
+    # ALB lb_cookie stickiness: cookies[(client class, user, load balancer)] = (target, expiry)
     if sticky is None:
         sticky = _sticky_from_model(m, C)
     sticky_group, duration, users = sticky["group"], sticky["duration"], sticky["users"]

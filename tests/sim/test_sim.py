@@ -1069,11 +1069,11 @@ target = "e1"
 
 
 def _cookies(eng, model, meta):
-    """The engine's cookie store as {(client class, user, target group): (target, expiry)}."""
+    """The engine's cookie store as {(client class, user, load balancer): (target, expiry)}
+    (one AWSALB cookie per user and load balancer)."""
     us, S = model["user_start"], int(model["S"])
     tgt, exp = eng.stats["ck_target"], eng.stats["ck_expiry"]
-    name = {int(k): next(n for n, subs, _ in meta["groups"] if g in subs)
-            for g, k in enumerate(model["tg_slot"]) if k >= 0}
+    name = dict(enumerate(meta["cookie_sites"]))
     return {(c, u - us[c], name[k]): (int(tgt[u * S + k]), float(exp[u * S + k]))
             for c in range(len(us) - 1) for u in range(us[c], us[c + 1]) for k in range(S)
             if tgt[u * S + k] >= 0}
@@ -1109,8 +1109,8 @@ def test_sticky_reference_covers_hits_new_and_restuck_with_lor():
     assert k[web].min() > 0 and k[eu].min() > 0        # hits, new and re-stuck in both
     # cookies last a day: "new" only on a user's first request to the group
     cookies = _cookies(eng, model, meta)
-    for g in (web, eu):
-        assert k[g, 1] == sum(1 for key in cookies if key[2] == meta["target_groups"][g]) <= 6 + 4
+    for g, site in ((web, "alb-us"), (eu, "alb-eu")):     # one cookie per load balancer
+        assert k[g, 1] == sum(1 for key in cookies if key[2] == site) <= 6 + 4
     assert eng.stats["outstanding"].sum() == eng.in_flight
 
 

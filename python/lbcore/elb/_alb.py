@@ -17,7 +17,7 @@ import threading
 import functools
 from typing import Any, Iterable, Mapping, Sequence
 
-from lbcore import WeightedRandom, hash_key
+from lbcore import RequestSelector, WeightedRandom, hash_key
 from lbcore.elb._anomaly import (AnomalyDetector, AnomalySettings, check_outcome,
                                  describe_target_health)
 from lbcore.elb._actions import (FixedResponseAction, ForwardAction, RedirectAction,
@@ -543,6 +543,44 @@ class ApplicationLoadBalancer(PickleWithoutLock):
         if rewritten is not None:
             d.rewritten = rewritten
         return d
+
+    def selector(self, target_group_key: Any, zone: str | None = None,
+                 now: float | None = None) -> RequestSelector | None:
+        """The request selector (lbcore.RoundRobin, LeastOutstanding or WeightedRandom)
+        this load balancer picks a target of ``target_group_key`` with for a request
+        received in ``zone`` at ``now`` (omitted: the clock), brought in line with the
+        group's health as :meth:`route` at ``now`` would bring it; None when no target
+        of the group may take such a request. Its dense indices are the target group's
+        (``TargetGroup.target(i)``). For a simulator that makes the picks itself
+        (lbcore.sim): ``pick_index(now)``, ``acquire_at_index`` for a sticky request and
+        ``release_index`` at its end are the calls :meth:`route` and :meth:`complete`
+        make. Target group stickiness, weighted target groups and automatic target
+        weights stay the load balancer's."""
+        with self._lock:
+            t = check_now(self._clock() if now is None else now)
+            s = self._state_of(target_group_key)
+            if s.stale():
+                self._refresh(t)
+            pool = s.pools.pool_for(zone, t)
+            return None if pool is None else pool.kernel
+
+    def target_group_picker(self, port: int,
+                            rule: int | str | None = None) -> tuple[WeightedRandom, list[Any]] | None:
+        """A weighted forward's target-group choice: ``(picker, keys)``, the
+        ``lbcore.WeightedRandom`` whose ``pick_index(now)`` gives the position in
+        ``keys`` (the forward's target group keys) a request matching the rule goes to,
+        as :meth:`route` draws it. ``rule``: a priority or RuleArn (None: the default
+        rule). None when the rule's action is not a forward to several target groups,
+        or uses target group stickiness (whose cookie decides before the draw)."""
+        with self._lock:
+            lst = self._listener_at(port)
+            r = lst.ruleset.default if rule is None else \
+                lst.ruleset.rules[self._rule_index(lst, rule)]
+            act = r.action
+            if not isinstance(act, ForwardAction) or act.picker is None or \
+                    act.stickiness is not None:
+                return None
+            return act.picker, [k for k, _ in act.groups]
 
     def is_healthy(self, now: float | None = None) -> bool:
         """Route 53 alias EvaluateTargetHealth: healthy when every target group its

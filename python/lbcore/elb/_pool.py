@@ -277,17 +277,25 @@ class TargetGroupPools:
         pool's selector picks. ``(None, -1)`` when no target may take the request
         (the index is -1 too if the selector finds none). The request is counted
         in the pool until ``pool.release(index)``."""
+        pool = self.pool_for(zone, now)
+        if pool is None:
+            return None, -1
+        if sticky >= 0 and pool.stick(sticky, now):
+            return pool, sticky
+        return pool, pool.draw(now)
+
+    def pool_for(self, zone: str | None, now: float) -> Pool | None:
+        """The pool that decides a request received in ``zone`` at ``now`` (the target
+        group advanced to ``now``, the pool re-synced after a change, every zone's when
+        the request's has no eligible target), as :meth:`pick` finds it; None when no
+        target may take the request."""
         tg = self.tg
         tg.advance(now)
         key = zone if (zone is not None and not self.cross_zone) else None
         pool = self.pools.get(key)
         if pool is None or pool.version != tg.version or not pool.any:
             pool = self._eligible(key, now)
-            if pool is None:
-                return None, -1
-        if sticky >= 0 and pool.stick(sticky, now):
-            return pool, sticky
-        return pool, pool.draw(now)
+        return pool
 
     def forward(self, zone: str | None, now: float,
                 rule_priority: int | None) -> Forward | None:

@@ -9,6 +9,7 @@ import lbcore
 from lbcore import Rendezvous
 from lbcore.sim._kernels import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, Engine
 from lbcore.sim.model import NODE_SEED, compile_scenario
+from lbcore.sim.world import build_world
 
 __all__ = ["simulate", "build_report", "PERCENTILES"]
 
@@ -27,7 +28,8 @@ def simulate(scenario: dict, *, requests: int | None = None, seed: int | None = 
     t0 = time.perf_counter()
     seed = scenario["simulation"]["seed"] if seed is None else seed
     model, meta = compile_scenario(scenario, requests=requests, seed=seed)
-    engine = Engine(model, seed, trace=trace is not None)
+    # the ALB target groups pick with the load balancer objects' own selectors
+    engine = Engine(model, seed, trace=trace is not None, world=build_world(scenario, seed))
     t1 = time.perf_counter()
     total = meta["requests"]
     done = 0

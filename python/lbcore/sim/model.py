@@ -26,6 +26,10 @@ __all__ = ["compile_scenario", "rule_outcomes", "match_rule", "alb_ruleset", "AL
            "DIST_CODES"]
 
 TIME_BINS = 100
+ALGO_NAMES = {v: k for k, v in ALGO_CODES.items()}
+# the algorithms an ApplicationLoadBalancer target group has (power_of_two_choices is
+# lbcore's extension, served by the engine's own selector)
+ALB_ALGORITHMS = ("round_robin", "least_outstanding_requests", "weighted_random")
 
 
 # ---------------------------------------------------------------------- listener rules
@@ -218,6 +222,18 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
 
 # ---------------------------------------------------------------------- compile
 
+def _alb_models(s: dict, tg: dict, algorithm: str) -> bool:
+    """Whether lbcore.elb's ALB models this target group's selection as the scenario
+    states it: an HTTP/HTTPS group with an ALB algorithm (not lbcore's
+    power_of_two_choices) and no per-target weights (every ``weight`` 1, no
+    ``set_weight`` event: a simulator extension an ALB has no counterpart for). The
+    others keep the engine's own selector (docs/simulation.md, "Trace and replay")."""
+    return (tg["protocol"] in ("HTTP", "HTTPS") and algorithm in ALB_ALGORITHMS
+            and all(t["weight"] == 1 for t in tg["targets"])
+            and not any(ev["action"] == "set_weight" and ev.get("target_group") == tg["name"]
+                        for ev in s["events"]))
+
+
 def compile_scenario(s: dict, *, requests: int | None = None,
                      seed: int | None = None) -> tuple[dict, dict]:
     """(model arrays for lbcore._sim.Engine, metadata naming every index). ``seed``
@@ -350,19 +366,43 @@ def compile_scenario(s: dict, *, requests: int | None = None,
             for m in live:
                 route[e, :, :, m] = route_tg[:, :, gi] / len(live)
     route_cdf = np.cumsum(route, axis=3)
+    # the same in two steps, for an Engine whose ALBs draw weighted forwards themselves:
+    # per (load balancer, template) the forward's one target group (-1: a fixed
+    # response, -2: several, drawn by the ALB's picker), then per (epoch, target group)
+    # the zone (model group) as above
+    fwd_single = np.full((L, R), -1, np.int32)
+    for li, lb in enumerate(lbs):
+        for ri in range(R):
+            fwd = lb["default_forward"] if rule_of[li, ri] < 0 else \
+                lb["rules"][rule_of[li, ri]]["forward"]
+            if fwd:
+                fwd_single[li, ri] = tg_index[fwd[0]["target_group"]] if len(fwd) == 1 else -2
+    zone = np.zeros((E, len(tgs), G))
+    for gi, subs in enumerate(sub_of):
+        for e in range(E):
+            live = [m for m in subs if np.any(tgt_weight[e, tg_start[m]:tg_start[m + 1]] > 0)]
+            live = live or subs
+            zone[e, gi, live] = 1.0 / len(live)
+    zone_cdf = np.cumsum(zone, axis=2)
 
     flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight, mgroups)
-    # ALB lb_cookie stickiness: a cookie slot per sticky target group (shared by a zonal
-    # group's zones), users per client class (none: every request is a new user)
+    # ALB lb_cookie stickiness: a cookie slot per load balancer with a sticky target group
+    # (lbcore.elb's ALB sets one AWSALB cookie per user, whichever of its groups served
+    # the request; a cookie naming another group's target is not honoured), users per
+    # client class (none: every request is a new user)
     sticky = sticky_groups(s)
-    slot_of = {name: k for k, name in enumerate(sticky)}
+    served_by = {f["target_group"]: li for li, lb in enumerate(lbs)
+                 for fwd in [lb["default_forward"]] + [r["forward"] for r in lb["rules"]]
+                 for f in fwd or []}
+    sticky_lbs = sorted({served_by[name] for name in sticky if name in served_by})
+    slot_of = {name: sticky_lbs.index(served_by[name]) for name in sticky if name in served_by}
     tg_slot = [slot_of.get(tgs[gi]["name"], -1) for gi, _ in mgroups]
     tg_stick_dur = [float(attribute_values(tgs[gi])["stickiness.lb_cookie.duration_seconds"])
                     if tg_slot[m] >= 0 else 0.0 for m, (gi, _) in enumerate(mgroups)]
-    sessions = [(c.get("sessions") or 0) if sticky else 0 for c in clients]
+    sessions = [(c.get("sessions") or 0) if slot_of else 0 for c in clients]
     model = {
         **flow_arrays,
-        "S": len(sticky), "tg_slot": np.array(tg_slot, np.int32),
+        "S": len(sticky_lbs), "tg_slot": np.array(tg_slot, np.int32),
         "tg_stick_dur": np.array(tg_stick_dur),
         "user_start": np.concatenate([[0], np.cumsum(sessions)]).astype(np.int64),
         "C": C, "R": R, "NN": NN, "D": D, "L": L, "G": G, "T": T, "E": E,
@@ -374,7 +414,8 @@ def compile_scenario(s: dict, *, requests: int | None = None,
         "tmpl_cost": np.array([q["cost"] for q in reqs]),
         "epoch_t": epoch_t, "dns_cum": dns_cum, "dns_draw": dns_draw, "dns_state": dns_state,
         "rec_lb": np.array([lb_index[r["alias_target"]] for r in records], np.int32),
-        "route_cdf": route_cdf,
+        "route_cdf": route_cdf, "NTG": len(tgs), "fwd_single": fwd_single,
+        "fwd_rule": rule_of.astype(np.int32), "zone_cdf": zone_cdf,
         "lb_insp": np.array([sub_of[tg_index[lb["inspection"]]][0] if lb.get("inspection") else -1
                              for lb in lbs], np.int32),
         "rtt": np.array([[cl["rtt"][lb["region"]] for lb in lbs] for cl in clients]),
@@ -391,6 +432,12 @@ def compile_scenario(s: dict, *, requests: int | None = None,
         "b_burst": np.array([float(th["burst"]) for th in s["throttling"]]),
         "tbin_w": max(horizon, 1e-9) * 1.02 / TIME_BINS,
         "max_time": math.inf if max_time is None else max_time,
+        # groups an Engine given a World serves with the ALB's own selectors: per model
+        # group (target group, zone or None), None for the others; target ids -> model index
+        "world_groups": [(tgs[gi]["name"], az) if _alb_models(s, tgs[gi], ALGO_NAMES[tg_algo[m]])
+                         else None for m, (gi, az) in enumerate(mgroups)],
+        "world_targets": {tg["name"]: {t["listed"]: i for i, t in enumerate(targets)
+                                       if t["group"] == tg["name"]} for tg in tgs},
     }
     meta = {
         "scenario": s["simulation"]["name"], "source": s.get("source", "<scenario>"),
@@ -409,6 +456,8 @@ def compile_scenario(s: dict, *, requests: int | None = None,
         # per model group: lb_cookie duration (s) of a sticky group, else None
         "stickiness": [d if k >= 0 else None for k, d in zip(tg_slot, tg_stick_dur)],
         "sessions": sessions,
+        # per cookie slot: the load balancer whose AWSALB cookie it is
+        "cookie_sites": [lbs[li]["name"] for li in sticky_lbs],
         "targets": [(t["group"], t["id"], t["az"]) for t in targets],
         "report_order": report_order,
         "limits": [th["name"] for th in s["throttling"]],

@@ -34,7 +34,7 @@ __all__ = ["TRACE_FORMAT", "FIELDS", "write_trace", "read_trace", "replay", "Dif
 
 TRACE_FORMAT = "lbcore-trace-1"
 # what a replay compares, in the order a request meets them
-FIELDS = ("record", "limit", "inspected_by", "rule", "target_group", "target")
+FIELDS = ("record", "limit", "inspected_by", "rule", "target_group", "target", "flow_target")
 
 
 def write_trace(path, columns: dict, scenario: dict, seed: int) -> None:
@@ -64,7 +64,7 @@ class Difference:
     """The first request where the public objects decided otherwise than the simulator."""
     request: int            # row of the trace
     time: float
-    field: str              # record, limit, inspected_by, rule, target_group, target
+    field: str              # one of FIELDS
     simulated: object
     replayed: object
     context: str
@@ -78,6 +78,10 @@ class Difference:
 class ReplayResult:
     requests: int           # rows replayed (all of them when there is no difference)
     difference: Difference | None
+    # requests whose target is not compared: their group uses what an ALB does not
+    # have (lbcore's power_of_two_choices, per-target weights), so the simulator's own
+    # selector served it
+    uncompared: int = 0
 
     @property
     def ok(self) -> bool:
@@ -152,6 +156,7 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
     for j, (i, g) in enumerate(zip(c["flow_request"].tolist(), c["flow_group"].tolist())):
         flows[(i, g)] = j
     cookies: dict = {}
+    uncompared = 0
     pending: list = []           # (completion time, seq, load balancer, decision)
     seq = 0
     time_l, client_l, tmpl_l = c["time"].tolist(), c["client"].tolist(), c["template"].tolist()
@@ -166,7 +171,7 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
                  + (f", user {user}" if user >= 0 else ""))
 
         def differ(field, sim, got):
-            return ReplayResult(i, Difference(i, t, field, sim, got, where))
+            return ReplayResult(i, Difference(i, t, field, sim, got, where), uncompared)
 
         def differs(field, same):
             return field in check and not same
@@ -223,12 +228,13 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
             d = lb_objects[lb].route(_flow(c, j, model, lb), t)
             got_t = -1 if d.target is None else _target_index(names, scenario,
                                                                names.group[g][0], d.target.id)
-            if differs("target", got_t == target_l[i]):
-                return differ("target", names.target_of(target_l[i]), names.target_of(got_t))
+            if differs("flow_target", got_t == target_l[i]):
+                return differ("flow_target", names.target_of(target_l[i]),
+                              names.target_of(got_t))
             continue
         # the ALB: rule, target group, target
         zone = names.group[g][1] if g >= 0 else None
-        jar = cookies.get(user) if user >= 0 else None
+        jar = cookies.get((user, lb)) if user >= 0 else None   # one cookie jar per site
         req = template_request(reqs[r], cookies=jar) if jar else requests[r]
         d = lb_objects[lb].route(req, t, zone=zone)
         sim_rule = int(meta["rule_of"][lb, r])
@@ -240,20 +246,24 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
             got_t = _target_index(names, scenario, got_g, d.target.id)
             for sc in d.set_cookies:
                 if user >= 0:
-                    cookies.setdefault(user, {})[sc.name] = sc.value
+                    cookies.setdefault((user, lb), {})[sc.name] = sc.value
         else:
             got_g, got_t = None, -1
         sim_g = names.group[g][0] if g >= 0 else None
+        if got_g is None and target_l[i] < 0 and getattr(d, "status_code", 0) == 503:
+            sim_g = None        # the group had no target to take it: both answer 503
         if differs("target_group", got_g == sim_g):
             return differ("target_group", sim_g or "none", got_g or "none")
-        if differs("target", got_t == target_l[i]):
+        if g >= 0 and model["world_groups"][g] is None:
+            uncompared += 1         # the simulator's own selector (no ALB counterpart)
+        elif differs("target", got_t == target_l[i]):
             return differ("target", names.target_of(target_l[i]), names.target_of(got_t))
         if isinstance(d, Forward):
             heapq.heappush(pending, (done_l[i], seq, lb_objects[lb], d))
             seq += 1
     if progress is not None:
         progress(n, n)
-    return ReplayResult(n, None)
+    return ReplayResult(n, None, uncompared)
 
 
 def _target_index(names: _Names, scenario: dict, group: str, k: int) -> int:

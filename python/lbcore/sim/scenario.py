@@ -894,7 +894,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 ctx.add(f"traffic.clients[{ci}].cidrs[{i}]",
                         f"expected an IPv4 or IPv6 CIDR such as '198.51.100.0/24', got {_show(cidr)}")
 
-    nlb_of: dict[str, str] = {}      # target group -> the network load balancer it serves
+    nlb_of: dict[str, str] = {}      # target group -> the load balancer it serves
     for li, lb in enumerate(s.get("load_balancers") or []):
         if not lb:
             continue
@@ -926,6 +926,11 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
             elif (s["target_groups"][tgs[insp]] or {}).get("protocol") != "GENEVE":
                 ctx.add(f"{p}.inspection", f"target group {_show(insp)} must have protocol "
                         "GENEVE (a Gateway Load Balancer's appliances)")
+            elif lb.get("name") is not None and \
+                    nlb_of.setdefault(insp, lb["name"]) != lb["name"]:
+                ctx.add(f"{p}.inspection", f"target group {_show(insp)} already inspects for "
+                        f"load balancer {_show(nlb_of[insp])}; expected a target group of its "
+                        "own (elbv2: each target group is used with only one load balancer)")
         for fp, fwd in fwd_lists:
             for fi, f in enumerate(fwd or []):
                 if f and f.get("target_group") is not None:
@@ -944,14 +949,14 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                                     f"target group {_show(f['target_group'])} has protocol "
                                     f"{tg['protocol']} which a {lb['type']} load balancer "
                                     "cannot forward to")
-                        elif tcp and lb.get("name") is not None:
+                        elif lb.get("name") is not None:
                             other = nlb_of.setdefault(f["target_group"], lb["name"])
                             if other != lb["name"]:
                                 ctx.add(f"{fp}[{fi}].target_group",
                                         f"target group {_show(f['target_group'])} already serves "
-                                        f"network load balancer {_show(other)}; expected a target "
-                                        "group of its own (AWS attaches an NLB target group "
-                                        "to one load balancer)")
+                                        f"load balancer {_show(other)}; expected a target group "
+                                        "of its own (elbv2: each target group is used with "
+                                        "only one load balancer)")
 
     for ti, th in enumerate(s.get("throttling") or []):
         if not th:

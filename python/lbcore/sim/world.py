@@ -112,6 +112,7 @@ class World:
         spec = {tg["name"]: tg for tg in tgs}
         self.load_balancers: dict = {}
         self.inspection: dict = {}
+        self.alb_of: dict = {}          # target group name -> the ALB forwarding to it
         for li, lb in enumerate(s["load_balancers"]):
             try:
                 self._add_load_balancer(lb, spec)
@@ -174,12 +175,29 @@ class World:
                                                   lb["default_fixed_response"])})
             alb.add_listener(ALB_PORT, "HTTPS", default_actions=None, rules=rules)
             self.load_balancers[name] = alb
+            for k in used:
+                self.alb_of[k] = alb
         if lb.get("inspection"):
             insp = spec[lb["inspection"]]
             azs = sorted({t["az"] for t in insp["targets"]})
             self.inspection[name] = GatewayLoadBalancer(
                 azs, self.target_groups[insp["name"]],
                 seed=derive_seed(seed, f"gwlb:{name}"))
+
+    def selector(self, target_group: str, zone: str | None, now: float):
+        """The request selector the load balancer forwarding to ``target_group`` picks
+        with for a request received in ``zone`` at ``now``
+        (``ApplicationLoadBalancer.selector``); None when no target may take it."""
+        return self.alb_of[target_group].selector(target_group, zone, now)
+
+    def target_group_picker(self, load_balancer: str, rule: int):
+        """The ALB's weighted-forward picker for rule ``rule`` (its index in the
+        scenario's ``rules``, -1 the default): ``(WeightedRandom, target group names)``,
+        or None when that forward has one target group."""
+        lb = self.scenario["load_balancers"][[x["name"] for x in
+                                              self.scenario["load_balancers"]].index(load_balancer)]
+        priority = None if rule < 0 else lb["rules"][rule]["priority"]
+        return self.load_balancers[load_balancer].target_group_picker(ALB_PORT, priority)
 
     def advance(self, t: float) -> None:
         """Make the recorded target-group calls up to time ``t`` (not before the last

@@ -417,11 +417,16 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
     (the first one sometimes behind a GENEVE inspection tier), target groups (some with
     lb_cookie stickiness; some client classes have a finite ``sessions`` population),
     throttling and events within ``horizon`` seconds."""
-    n_regions = draw(st.integers(1, 2))
+    n_regions = draw(st.integers(1, min(2, max_groups)))
     regions = _REGIONS[:n_regions]
     groups = []
-    for g in range(draw(st.integers(1, max_groups))):
-        region = draw(st.sampled_from(regions))
+    # one load balancer per Region; each target group serves one of them (elbv2: a
+    # target group is used with only one load balancer), at least one each
+    owner = list(range(n_regions))
+    owner += [draw(st.integers(0, n_regions - 1))
+              for _ in range(draw(st.integers(0, max_groups - n_regions)))]
+    for g, lb_of in enumerate(owner):
+        region = regions[lb_of]
         targets = []
         for t in range(draw(st.integers(1, max_targets))):
             targets.append({
@@ -449,7 +454,7 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
             "health_check": {"interval": 5, "healthy_threshold": 2, "unhealthy_threshold": 2},
             "targets": targets,
         })
-    names = [g["name"] for g in groups]
+    own = [[g["name"] for g, o in zip(groups, owner) if o == i] for i in range(n_regions)]
     if draw(st.booleans()):      # a Gateway Load Balancer inspection tier in front of lb0
         groups.append({
             "name": "inspect", "protocol": "GENEVE", "attributes": {},
@@ -461,8 +466,8 @@ def scenarios(draw, *, max_groups: int = 3, max_targets: int = 4, max_events: in
     lbs = []
     for i, region in enumerate(regions):
         lbs.append({"name": f"lb{i}", "type": "application", "region": region,
-                    "rules": draw(alb_rule_sets(names, max_rules=3)),
-                    "default_forward": draw(_forward(names))})
+                    "rules": draw(alb_rule_sets(own[i], max_rules=3)),
+                    "default_forward": draw(_forward(own[i]))})
     if groups[-1]["name"] == "inspect":
         lbs[0]["inspection"] = "inspect"
     # the ALB guide's rule (lbcore.elb enforces it): a forward to several target groups
