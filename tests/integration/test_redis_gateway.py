@@ -102,7 +102,36 @@ def test_decisions_equal_in_process(server, reqs, acct, quota, batch):
         got = [got.decision(i) for i in range(len(got))]
     else:
         got = [gw.check(k, x, "GET", now) for k, x, now in zip(keys, res, times)]
+        # a 429's Retry-After: the wait the script computes from the state in Redis is
+        # the in-process one (exact in the buckets' units; a quota: its period's reset)
+        assert [d.retry_after for d in got] == [d.retry_after for d in want]
     assert got == want
+
+
+def test_retry_after_is_the_wait_for_a_token_or_the_quota_reset(server):
+    port, _ = server
+    r = redis.Redis(port=port)
+    r.flushall()
+    gw = RedisApiGateway(r, {"rateLimit": 4, "burstLimit": 1}, prefix="ra")
+    gw.add_stage("api", "prod")
+    # the burst's one token spent at T0: the next comes 1/4 s later; 0.1 s on, 0.15 s
+    assert gw.check(None, "/a", "GET", T0).allowed
+    d = gw.check(None, "/a", "GET", T0)
+    assert (d.status, d.reason, d.retry_after) == (429, "THROTTLED", 0.25)
+    assert gw.check(None, "/a", "GET", T0 + 0.1).retry_after == pytest.approx(0.15, abs=1e-9)
+    # a daily quota of 1: refused until the next UTC midnight
+    gw.add_usage_plan("p", api_stages=[{"apiId": "api", "stage": "prod"}],
+                      quota={"limit": 1, "period": "DAY"})
+    gw.add_api_key("k", "p")
+    noon = 1_700_006_400.0 + 12 * 3600          # 2023-11-15 12:00 UTC
+    assert gw.check("k", "/a", "GET", noon).allowed
+    d = gw.check("k", "/a", "GET", noon + 1)
+    assert (d.reason, d.retry_after) == ("QUOTA_EXCEEDED", 12 * 3600 - 1)
+    # a bucket that never refills (rate 0): no Retry-After
+    z = RedisApiGateway(r, {"rateLimit": 0, "burstLimit": 1}, prefix="rz")
+    z.add_stage("api", "prod")
+    assert z.check(None, "/a", "GET", T0).allowed
+    assert z.check(None, "/a", "GET", T0 + 5).retry_after is None
 
 
 @settings(max_examples=40, deadline=None)

@@ -21,7 +21,7 @@ import numpy as np
 
 from lbcore import seconds_to_ns
 from lbcore.apigateway._settings import (ACCOUNT_DEFAULT_THROTTLE, QuotaSettings,
-                                         ThrottleSettings)
+                                         ThrottleSettings, quota_reset)
 from lbcore.apigateway._throttling import (ALLOWED, FORBIDDEN_CODES, LEVELS,
                                            QUOTA_EXCEEDED, THROTTLED, ApiGateway,
                                            CheckResults, Decision, place_forbidden)
@@ -33,6 +33,7 @@ ON_ERROR = ("closed", "open", "raise")
 _USAGE_PLAN = LEVELS[1]
 _EXACT = 2 ** 53
 _KIND = {"DAY": 0, "WEEK": 1, "MONTH": 2}
+_PERIOD = {v: k for k, v in _KIND.items()}
 _KIND_CACHE_MAX = 4096          # request kinds remembered (cleared when full: paths are unbounded)
 # a kind the script admits touching nothing (cost 1, no bucket, no quota): a 403
 _NO_LEVELS: tuple[list[str], list[str], tuple[Any, ...]] = ([], ["1", "0", "0"],
@@ -42,7 +43,11 @@ _QUOTA_TTL_MS = {"DAY": 2 * 86400_000, "WEEK": 8 * 86400_000, "MONTH": 32 * 8640
 # ARGV: the number of request kinds, then per kind: cost, m, m buckets (key index, level,
 # p, q, burst, ttl ms), has_quota [key index, limit, offset, kind, initial period or -1,
 # ttl ms]; then one string "kind sec ns kind sec ns ..." (kinds from 1; sec -1: the
-# server's TIME). State is read once per key, decided in order, written back at the end.
+# server's TIME); then optionally "w": the call is one request, and the reply is {code,
+# wait numerator, wait denominator, sec, ns} -- the wait for a refusal is num / (den * 1e9)
+# seconds until every bucket of its chain holds a token again (num -1: never, a bucket
+# without refill), at the time sec.ns the request was decided. State is read once per
+# key, decided in order, written back at the end.
 _LUA = r"""
 if redis.replicate_commands then redis.replicate_commands() end  -- Redis 3.2-4: TIME, then writes
 local function divmod(a, b)
@@ -94,6 +99,8 @@ local out = {}
 local nreq = 0
 local nw, nf, nls, nlns = {}, {}, {}, {}
 local it = string.gmatch(A[pos], '%S+')
+local want_wait = A[pos + 1] == 'w'
+local wait
 while true do
   local kk = it()
   if not kk then break end
@@ -172,6 +179,18 @@ while true do
     end
     if qe then qs.p = pid; qs.u = used + cost; qs.dirty = true end
   end
+  if want_wait and code ~= 0 then  -- Retry-After: the longest wait of a short bucket
+    local best, bden = 0, 1
+    for i = 1, m do
+      local e = d.b[i]
+      local short = cost * 1e9 * e.q - (nw[i] * 1e9 * e.q + nf[i])  -- in 1/(1e9 q) tokens
+      if short > 0 then
+        if e.p == 0 or e.burst < cost then best = -1; break end
+        if short * bden > best * e.p then best = short; bden = e.p end
+      end
+    end
+    wait = {fmt(best), fmt(bden), fmt(sec), fmt(ns)}
+  end
   nreq = nreq + 1
   out[nreq] = code
 end
@@ -188,6 +207,10 @@ for k, qs in pairs(Q) do
     if qs.e.ttl > 0 then redis.call('PEXPIRE', KEYS[k], qs.e.ttl)
     else redis.call('PERSIST', KEYS[k]) end
   end
+end
+if want_wait then
+  if wait then return {out[1], wait[1], wait[2], wait[3], wait[4]} end
+  return {out[1], '0', '1', '0', '0'}
 end
 return out
 """
@@ -299,15 +322,22 @@ class RedisApiGateway(ApiGateway):
         return out
 
     def _time(self, now: Any) -> tuple[int, int]:
-        if now is None:
-            if not self._own_clock:
-                return -1, 0
-            now = self.utc_clock()
-        ns = int(seconds_to_ns([_seconds(now)])[0])
+        t = self._seconds_of(now)
+        if t is None:
+            return -1, 0
+        ns = int(seconds_to_ns([t])[0])
         return ns // 10**9, ns % 10**9
 
-    def _call(self, kinds: list[Any], reqs: str, client: Any) -> Any:
-        return _script_call(self._script, kinds, reqs, client)
+    def _seconds_of(self, now: Any) -> float | None:
+        # a request's time in seconds (None: the Redis server's clock decides)
+        if now is None:
+            if not self._own_clock:
+                return None
+            now = self.utc_clock()
+        return _seconds(now)
+
+    def _call(self, kinds: list[Any], reqs: str, client: Any, waits: bool = False) -> Any:
+        return _script_call(self._script, kinds, reqs, client, waits)
 
     def _fail(self, exc: Exception) -> Decision:
         if self.on_error == "raise":
@@ -321,16 +351,19 @@ class RedisApiGateway(ApiGateway):
         kind = self._kind(api_key, resource, method, stage)
         if type(kind) is Decision:
             return kind             # a 403: Redis is not asked
-        sec, ns = self._time(now)
+        t = self._seconds_of(now)
+        sec, ns = self._time(t)
         try:
-            code = int(self._call([kind], f"1 {sec} {ns}", None)[0])
+            rep = self._call([kind], f"1 {sec} {ns}", None, waits=True)
         except self._errors as e:
             return self._fail(e)
+        code = int(rep[0])
         if code == 0:
             return ALLOWED
+        wait = _retry_after(code, kind, rep, t)
         if code == 1:
-            return Decision(False, 429, QUOTA_EXCEEDED, _USAGE_PLAN)
-        return Decision(False, 429, THROTTLED, kind[2][code - 2])
+            return Decision(False, 429, QUOTA_EXCEEDED, _USAGE_PLAN, wait)
+        return Decision(False, 429, THROTTLED, kind[2][code - 2], wait)
 
     def check_many(self, api_keys: Any, resources: Any, methods: Any, times: Any = None, *,
                    stage: tuple[str, str] | None = None) -> CheckResults:
@@ -415,9 +448,31 @@ class RedisApiGateway(ApiGateway):
         raise NotImplementedError("RedisApiGateway keeps quotas in Redis")
 
 
-def _script_call(script: Any, kinds: list[Any], reqs: str, client: Any) -> Any:
+def _retry_after(code: int, kind: Any, rep: Any, t: float | None) -> float | None:
+    """A refused request's Retry-After from the script's reply (``waits``): the longest
+    wait of a bucket of its chain without a token, exact in the bucket's units, and for a
+    quota refusal at least until the quota's period resets (``quota_reset``, at the time
+    the script decided it), as ``ApiGateway.check`` computes it; None when a bucket the
+    request needs never refills."""
+    num, den = int(rep[1]), int(rep[2])
+    if num < 0:
+        return None
+    wait = Fraction(num, den * 10**9)
+    if code == 1:
+        args = kind[1]
+        m = int(args[1])
+        period = _PERIOD[int(args[2 + 6 * m + 4])]
+        if t is None:           # the server's clock decided: the time it used
+            t = int(rep[3]) + int(rep[4]) / 1e9
+        wait = max(wait, Fraction(quota_reset(t, period) - t))
+    return float(wait)
+
+
+def _script_call(script: Any, kinds: list[Any], reqs: str, client: Any,
+                 waits: bool = False) -> Any:
     """One script call: ``kinds`` the distinct (keys, args, names) request kinds, numbered
-    from 1 in ``reqs`` ("kind sec ns ..."); each kind's key indices become this call's."""
+    from 1 in ``reqs`` ("kind sec ns ..."); each kind's key indices become this call's.
+    ``waits``: one request, answered with its code and Retry-After parts (see _LUA)."""
     where: dict[str, int] = {}
     args = [str(len(kinds))]
     for kk, ka, _ in kinds:
@@ -431,6 +486,8 @@ def _script_call(script: Any, kinds: list[Any], reqs: str, client: Any) -> Any:
             a[j + 1] = idx[-1]
         args += a
     args.append(reqs)
+    if waits:
+        args.append("w")
     return script(list(where), args, client=client)
 
 
