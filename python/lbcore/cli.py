@@ -123,6 +123,10 @@ def _replay(args) -> int:
     progress, close_progress = progress_bar(sys.stderr, enabled=not args.quiet)
     try:
         result = replay(columns, scenario, seed, check=check, progress=progress)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        # a trace written by simulate --trace replays; anything else is not such a file
+        return _fail(f"{args.trace}: not a trace lbcore simulate wrote "
+                     f"({type(exc).__name__}: {exc})")
     finally:
         close_progress()
     what = ", ".join(check)

@@ -537,6 +537,10 @@ cdef class Engine:
         self.world = world
         self.world_groups = [None] * self.G
         if world is not None:
+            if not callable(getattr(world, "selector", None)) or \
+                    not callable(getattr(world, "target_group_picker", None)):
+                raise TypeError(f"world must be an lbcore.sim.world.World (build_world), "
+                                f"got {type(world).__name__}")
             wg = list(model.get("world_groups") or [])
             if len(wg) != self.G:
                 raise ValueError(f"model['world_groups'] must have {self.G} entries with "

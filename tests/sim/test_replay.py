@@ -14,7 +14,7 @@ from lbcore.sim import load_scenario, simulate
 from lbcore.sim.model import compile_scenario
 from lbcore.sim.scenario import validate
 from lbcore.sim.world import build_world
-from lbcore.sim.replay import FIELDS, read_trace, replay
+from lbcore.sim.replay import FIELDS, read_trace, replay, write_trace
 from lbcore.testing import strategies as lbst
 
 # what the compiled loop and the objects share today (docs/simulation.md, "Trace and
@@ -71,6 +71,8 @@ def test_tracing_changes_nothing_the_engine_counts():
         a.trace()
     with pytest.raises(TypeError, match="trace"):
         Engine(model, 5, trace=1)
+    with pytest.raises(TypeError, match="world must be"):
+        Engine(model, 5, world=object())
 
 
 def _default_at_a_thirtieth_of_its_rate():
@@ -156,6 +158,13 @@ def test_cli_traces_and_replays(tmp_path):
     p = subprocess.run(run + ["replay", str(junk)], capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 2 and "not a readable .npz trace" in p.stderr
+    # a trace whose columns were cut short: an error, not a traceback
+    cols, scenario, seed = read_trace(trace)
+    cut = tmp_path / "cut.npz"
+    write_trace(cut, {**cols, "time": cols["time"][:10]}, scenario, seed)
+    p = subprocess.run(run + ["replay", str(cut), "--quiet"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "columns of different lengths" in p.stderr, p.stderr
     p = subprocess.run(run + ["replay", str(trace), "--check", "colour"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "unknown fields colour" in p.stderr

@@ -56,6 +56,14 @@ def read_trace(path) -> tuple[dict, dict, int]:
         raise ValueError(f"{path}: not an {TRACE_FORMAT} file")
     scenario = json.loads(str(data.pop("scenario")))
     seed = int(data.pop("seed"))
+    from lbcore._sim import TRACE_FLOW_COLUMNS, TRACE_REQUEST_COLUMNS
+    for cols in (TRACE_REQUEST_COLUMNS, TRACE_FLOW_COLUMNS):
+        missing = [k for k in cols if k not in data]
+        if missing:
+            raise ValueError(f"{path}: not an {TRACE_FORMAT} file: no column {missing[0]!r}")
+        lengths = {k: len(data[k]) for k in cols}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"{path}: columns of different lengths: {lengths}")
     return data, scenario, seed
 
 
