@@ -165,6 +165,10 @@ def test_cli_traces_and_replays(tmp_path):
     p = subprocess.run(run + ["replay", str(cut), "--quiet"], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 2 and "columns of different lengths" in p.stderr, p.stderr
+    np.savez(tmp_path / "noscn.npz", format=np.array("lbcore-trace-1"), seed=np.array(1))
+    p = subprocess.run(run + ["replay", str(tmp_path / "noscn.npz")], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "no readable scenario" in p.stderr, p.stderr
     p = subprocess.run(run + ["replay", str(trace), "--check", "colour"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "unknown fields colour" in p.stderr

@@ -54,8 +54,12 @@ def read_trace(path) -> tuple[dict, dict, int]:
         raise ValueError(f"{path}: not a readable .npz trace: {exc}") from None
     if str(data.pop("format", "")) != TRACE_FORMAT:
         raise ValueError(f"{path}: not an {TRACE_FORMAT} file")
-    scenario = json.loads(str(data.pop("scenario")))
-    seed = int(data.pop("seed"))
+    try:
+        scenario = json.loads(str(data.pop("scenario")))
+        seed = int(data.pop("seed"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not an {TRACE_FORMAT} file: no readable scenario and "
+                         f"seed ({type(exc).__name__}: {exc})") from None
     from lbcore._sim import TRACE_FLOW_COLUMNS, TRACE_REQUEST_COLUMNS
     for cols in (TRACE_REQUEST_COLUMNS, TRACE_FLOW_COLUMNS):
         missing = [k for k in cols if k not in data]
