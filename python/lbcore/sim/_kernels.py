@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from lbcore import maglev_table_size
 from lbcore._sim import (ALGO_CODES, DIST_CODES, LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE,
-                         OUT_BINS, Engine)
+                         OUT_BINS, TRACE_FLOW_COLUMNS, TRACE_REQUEST_COLUMNS, Engine)
 
 __all__ = ["maglev_table_size", "ALGO_CODES", "DIST_CODES", "Engine", "LAT_BINS",
-           "LAT_MIN_DECADE", "LAT_PER_DECADE", "OUT_BINS"]
+           "LAT_MIN_DECADE", "LAT_PER_DECADE", "OUT_BINS", "TRACE_FLOW_COLUMNS",
+           "TRACE_REQUEST_COLUMNS"]

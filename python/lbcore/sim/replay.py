@@ -60,7 +60,7 @@ def read_trace(path) -> tuple[dict, dict, int]:
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: not an {TRACE_FORMAT} file: no readable scenario and "
                          f"seed ({type(exc).__name__}: {exc})") from None
-    from lbcore._sim import TRACE_FLOW_COLUMNS, TRACE_REQUEST_COLUMNS
+    from lbcore.sim._kernels import TRACE_FLOW_COLUMNS, TRACE_REQUEST_COLUMNS
     for cols in (TRACE_REQUEST_COLUMNS, TRACE_FLOW_COLUMNS):
         missing = [k for k in cols if k not in data]
         if missing:
