@@ -584,13 +584,13 @@ cdef class Engine:
         for g in range(self.G):
             self.sel_avail[g] = NULL
             self.sel_len[g] = 0
-            self.sel_epoch[g] = -1
             if self.world_groups[g] is None:
                 self.sel_epoch[g] = _OWN_SELECTOR
                 self.sel_map[g] = &off_v[0] + self.tg_start[g]
                 for t in range(self.tg_start[g], self.tg_start[g + 1]):
                     self.model_sel[t] = t - self.tg_start[g]
             else:
+                self.sel_epoch[g] = -1          # not synced yet
                 self.sel_map[g] = NULL
                 for t in range(self.tg_start[g], self.tg_start[g + 1]):
                     self.model_sel[t] = -1

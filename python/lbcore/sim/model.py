@@ -286,12 +286,18 @@ def compile_scenario(s: dict, *, requests: int | None = None,
     G, L, R = len(mgroups), len(lbs), len(reqs)
     route_tg = np.zeros((L, R, len(tgs)))
     rule_of = np.full((L, R), -1, dtype=np.int64)
+    # per (load balancer, template) also the forward's one target group, for an Engine
+    # whose ALBs draw weighted forwards themselves (-1: a fixed response, -2: several,
+    # drawn by the ALB's picker)
+    fwd_single = np.full((L, R), -1, np.int32)
     for li, lb in enumerate(lbs):
         for ri, k in enumerate(rule_outcomes(lb, reqs)):
             rule_of[li, ri] = k
             fwd = lb["default_forward"] if k < 0 else lb["rules"][k]["forward"]
             for f in fwd or []:
                 route_tg[li, ri, tg_index[f["target_group"]]] += f["weight"]
+            if fwd:
+                fwd_single[li, ri] = tg_index[fwd[0]["target_group"]] if len(fwd) == 1 else -2
 
     # epochs: every change of a group's state, its health from its checks run through
     # lbcore.elb.TargetGroup (lbcore.sim.health), and of Route 53 record weights
@@ -300,9 +306,7 @@ def compile_scenario(s: dict, *, requests: int | None = None,
     bounds = {0.0}
     for h in health:
         bounds.update(h.times)
-    rec_weight_events = sorted((ev["at"], i, ev) for i, ev in enumerate(s["events"])
-                               if ev["action"] == "set_record_weight")
-    bounds.update(at for at, _, _ in rec_weight_events)
+    bounds.update(ev["at"] for ev in s["events"] if ev["action"] == "set_record_weight")
     epoch_t = np.array(sorted(bounds))
     E = len(epoch_t)
 
@@ -358,31 +362,18 @@ def compile_scenario(s: dict, *, requests: int | None = None,
     # target-group weights of each (epoch, load balancer, template) over model groups: a
     # zonal group's weight is split over its zones that have an eligible target (a zone
     # without one leaves DNS; none at all: every zone)
+    # (and the zone share alone, per (epoch, target group): the second step of an Engine
+    # whose ALBs draw the target group)
     route = np.zeros((E, L, R, G))
-    for gi, subs in enumerate(sub_of):
-        for e in range(E):
-            live = [m for m in subs if np.any(tgt_weight[e, tg_start[m]:tg_start[m + 1]] > 0)]
-            live = live or subs
-            for m in live:
-                route[e, :, :, m] = route_tg[:, :, gi] / len(live)
-    route_cdf = np.cumsum(route, axis=3)
-    # the same in two steps, for an Engine whose ALBs draw weighted forwards themselves:
-    # per (load balancer, template) the forward's one target group (-1: a fixed
-    # response, -2: several, drawn by the ALB's picker), then per (epoch, target group)
-    # the zone (model group) as above
-    fwd_single = np.full((L, R), -1, np.int32)
-    for li, lb in enumerate(lbs):
-        for ri in range(R):
-            fwd = lb["default_forward"] if rule_of[li, ri] < 0 else \
-                lb["rules"][rule_of[li, ri]]["forward"]
-            if fwd:
-                fwd_single[li, ri] = tg_index[fwd[0]["target_group"]] if len(fwd) == 1 else -2
     zone = np.zeros((E, len(tgs), G))
     for gi, subs in enumerate(sub_of):
         for e in range(E):
             live = [m for m in subs if np.any(tgt_weight[e, tg_start[m]:tg_start[m + 1]] > 0)]
             live = live or subs
             zone[e, gi, live] = 1.0 / len(live)
+            for m in live:
+                route[e, :, :, m] = route_tg[:, :, gi] / len(live)
+    route_cdf = np.cumsum(route, axis=3)
     zone_cdf = np.cumsum(zone, axis=2)
 
     flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight, mgroups)
@@ -391,9 +382,7 @@ def compile_scenario(s: dict, *, requests: int | None = None,
     # the request; a cookie naming another group's target is not honoured), users per
     # client class (none: every request is a new user)
     sticky = sticky_groups(s)
-    served_by = {f["target_group"]: li for li, lb in enumerate(lbs)
-                 for fwd in [lb["default_forward"]] + [r["forward"] for r in lb["rules"]]
-                 for f in fwd or []}
+    served_by = {tg: lb_index[name] for tg, name in world.served_by.items()}
     sticky_lbs = sorted({served_by[name] for name in sticky if name in served_by})
     slot_of = {name: sticky_lbs.index(served_by[name]) for name in sticky if name in served_by}
     tg_slot = [slot_of.get(tgs[gi]["name"], -1) for gi, _ in mgroups]

@@ -103,20 +103,13 @@ class ReplayResult:
 class _Names:
     """Index <-> name maps of the compiled model (for messages and to find objects)."""
 
-    def __init__(self, scenario: dict, meta: dict):
-        self.meta = meta
-        tgs = scenario["target_groups"]
-        # model target index -> (target group name, scenario index of the target)
-        index = {(tg["name"], t["id"]): k for tg in tgs for k, t in enumerate(tg["targets"])}
-        self.index_of = {(g, index[(g, tid)]): t for t, (g, tid, _) in enumerate(meta["targets"])}
+    def __init__(self, model: dict, meta: dict):
+        # target group name -> {target id (its scenario index): model target}
+        self.index_of = model["world_targets"]
         self.target_name = [f"{g}/{tid}" for g, tid, _ in meta["targets"]]
         # model group -> (target group name, zone or None)
-        self.group = []
-        for name, subs, zones in meta["groups"]:
-            for m, z in zip(subs, zones):
-                while len(self.group) <= m:
-                    self.group.append(None)
-                self.group[m] = (name, z)
+        self.group = [(name, z) for name, subs, zones in meta["groups"]
+                      for _, z in sorted(zip(subs, zones))]
 
     def target_of(self, t: int) -> str:
         return "no target" if t < 0 else self.target_name[t]
@@ -151,7 +144,7 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
 
     world = build_world(scenario, seed)
     model, meta = compile_scenario(scenario, requests=1, seed=seed)
-    names = _Names(scenario, meta)
+    names = _Names(model, meta)
     lbs = scenario["load_balancers"]
     reqs = scenario["traffic"]["requests"]
     records = meta["records"]
@@ -227,7 +220,7 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
             if j is not None:
                 d = gwlbs[lb].route(_flow(c, j, model, lb), t)
                 if d.target is not None:
-                    got_t = _target_index(names, scenario, lbs[lb]["inspection"], d.target.id)
+                    got_t = _target_index(names, lbs[lb]["inspection"], d.target.id)
             if differs("inspected_by", got_t == sim_t):
                 return differ("inspected_by", names.target_of(sim_t), names.target_of(got_t))
             if sim_t < 0 or out_l[i] == 1 and target_l[i] < 0 and group_l[i] < 0:
@@ -238,8 +231,8 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
             if j is None:           # no node was live: the simulator placed no flow
                 continue
             d = lb_objects[lb].route(_flow(c, j, model, lb), t)
-            got_t = -1 if d.target is None else _target_index(names, scenario,
-                                                               names.group[g][0], d.target.id)
+            got_t = -1 if d.target is None else _target_index(names, names.group[g][0],
+                                                               d.target.id)
             if differs("flow_target", got_t == target_l[i]):
                 return differ("flow_target", names.target_of(target_l[i]),
                               names.target_of(got_t))
@@ -255,7 +248,7 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
             return differ("rule", sim_priority or "default", d.rule_priority or "default")
         if isinstance(d, Forward):
             got_g = d.target_group.name
-            got_t = _target_index(names, scenario, got_g, d.target.id)
+            got_t = _target_index(names, got_g, d.target.id)
             for sc in d.set_cookies:
                 if user >= 0:
                     cookies.setdefault((user, lb), {})[sc.name] = sc.value
@@ -278,6 +271,6 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
     return ReplayResult(n, None, uncompared)
 
 
-def _target_index(names: _Names, scenario: dict, group: str, k: int) -> int:
+def _target_index(names: _Names, group: str, k: int) -> int:
     """The model's index of target ``k`` (its scenario index) of target group ``group``."""
-    return names.index_of.get((group, k), -1)
+    return names.index_of[group].get(k, -1)

@@ -894,7 +894,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 ctx.add(f"traffic.clients[{ci}].cidrs[{i}]",
                         f"expected an IPv4 or IPv6 CIDR such as '198.51.100.0/24', got {_show(cidr)}")
 
-    nlb_of: dict[str, str] = {}      # target group -> the load balancer it serves
+    lb_of: dict[str, str] = {}      # target group -> the load balancer it serves
     for li, lb in enumerate(s.get("load_balancers") or []):
         if not lb:
             continue
@@ -927,9 +927,9 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                 ctx.add(f"{p}.inspection", f"target group {_show(insp)} must have protocol "
                         "GENEVE (a Gateway Load Balancer's appliances)")
             elif lb.get("name") is not None and \
-                    nlb_of.setdefault(insp, lb["name"]) != lb["name"]:
+                    lb_of.setdefault(insp, lb["name"]) != lb["name"]:
                 ctx.add(f"{p}.inspection", f"target group {_show(insp)} already inspects for "
-                        f"load balancer {_show(nlb_of[insp])}; expected a target group of its "
+                        f"load balancer {_show(lb_of[insp])}; expected a target group of its "
                         "own (elbv2: each target group is used with only one load balancer)")
         for fp, fwd in fwd_lists:
             for fi, f in enumerate(fwd or []):
@@ -950,7 +950,7 @@ def _cross_check(s: dict, ctx: _Ctx) -> None:
                                     f"{tg['protocol']} which a {lb['type']} load balancer "
                                     "cannot forward to")
                         elif lb.get("name") is not None:
-                            other = nlb_of.setdefault(f["target_group"], lb["name"])
+                            other = lb_of.setdefault(f["target_group"], lb["name"])
                             if other != lb["name"]:
                                 ctx.add(f"{fp}[{fi}].target_group",
                                         f"target group {_show(f['target_group'])} already serves "

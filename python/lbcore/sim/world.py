@@ -112,7 +112,9 @@ class World:
         spec = {tg["name"]: tg for tg in tgs}
         self.load_balancers: dict = {}
         self.inspection: dict = {}
-        self.alb_of: dict = {}          # target group name -> the ALB forwarding to it
+        # target group name -> the load balancer forwarding to it (one each, elbv2)
+        self.served_by: dict = {}
+        self._lb_spec = {lb["name"]: lb for lb in s["load_balancers"]}
         for li, lb in enumerate(s["load_balancers"]):
             try:
                 self._add_load_balancer(lb, spec)
@@ -160,6 +162,7 @@ class World:
             nlb.add_listener(spec[tg_name]["protocol"], int(lb["port"]),
                              self.target_groups[tg_name])
             self.load_balancers[name] = nlb
+            self.served_by[tg_name] = name
         else:
             used = {f["target_group"] for f in lb["default_forward"] or []}
             for rule in lb["rules"]:
@@ -176,7 +179,7 @@ class World:
             alb.add_listener(ALB_PORT, "HTTPS", default_actions=None, rules=rules)
             self.load_balancers[name] = alb
             for k in used:
-                self.alb_of[k] = alb
+                self.served_by[k] = name
         if lb.get("inspection"):
             insp = spec[lb["inspection"]]
             azs = sorted({t["az"] for t in insp["targets"]})
@@ -188,15 +191,14 @@ class World:
         """The request selector the load balancer forwarding to ``target_group`` picks
         with for a request received in ``zone`` at ``now``
         (``ApplicationLoadBalancer.selector``); None when no target may take it."""
-        return self.alb_of[target_group].selector(target_group, zone, now)
+        return self.load_balancers[self.served_by[target_group]].selector(target_group, zone,
+                                                                         now)
 
     def target_group_picker(self, load_balancer: str, rule: int):
         """The ALB's weighted-forward picker for rule ``rule`` (its index in the
         scenario's ``rules``, -1 the default): ``(WeightedRandom, target group names)``,
         or None when that forward has one target group."""
-        lb = self.scenario["load_balancers"][[x["name"] for x in
-                                              self.scenario["load_balancers"]].index(load_balancer)]
-        priority = None if rule < 0 else lb["rules"][rule]["priority"]
+        priority = None if rule < 0 else self._lb_spec[load_balancer]["rules"][rule]["priority"]
         return self.load_balancers[load_balancer].target_group_picker(ALB_PORT, priority)
 
     def advance(self, t: float) -> None:
