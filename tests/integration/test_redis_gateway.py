@@ -53,6 +53,13 @@ def _stop(p: subprocess.Popen) -> None:
     p.wait(10)
 
 
+def _flushed(server) -> "redis.Redis":
+    """A client of the test server, its data flushed: each test starts empty."""
+    r = redis.Redis(port=server[0])
+    r.flushall()
+    return r
+
+
 @pytest.fixture(scope="module")
 def server():
     port = _free_port()
@@ -83,9 +90,7 @@ REQ = st.tuples(st.sampled_from(["k1", "k2", None]), st.sampled_from(["/a", "/b"
                               {"limit": 9, "period": "MONTH"}]),
        batch=st.booleans())
 def test_decisions_equal_in_process(server, reqs, acct, quota, batch):
-    port, _ = server
-    r = redis.Redis(port=port)
-    r.flushall()
+    r = _flushed(server)
     thr = {"rateLimit": acct[0], "burstLimit": acct[1]}
     ref, gw = ApiGateway(thr), RedisApiGateway(r, thr, prefix="t", batch=7)
     for g in (ref, gw):
@@ -109,9 +114,7 @@ def test_decisions_equal_in_process(server, reqs, acct, quota, batch):
 
 
 def test_retry_after_is_the_wait_for_a_token_or_the_quota_reset(server):
-    port, _ = server
-    r = redis.Redis(port=port)
-    r.flushall()
+    r = _flushed(server)
     gw = RedisApiGateway(r, {"rateLimit": 4, "burstLimit": 1}, prefix="ra")
     gw.add_stage("api", "prod")
     # the burst's one token spent at T0: the next comes 1/4 s later; 0.1 s on, 0.15 s
@@ -140,9 +143,7 @@ def test_retry_after_is_the_wait_for_a_token_or_the_quota_reset(server):
        rate=st.sampled_from([Fraction(1, 3), 2.5, 0, 7, Fraction(999, 1000)]),
        burst=st.integers(0, 5), batch=st.booleans())
 def test_token_buckets_equal_in_process(server, reqs, rate, burst, batch):
-    port, _ = server
-    r = redis.Redis(port=port)
-    r.flushall()
+    r = _flushed(server)
     ref = TokenBuckets(3, rate=rate, burst=burst)
     rb = RedisTokenBuckets(r, 3, rate=rate, burst=burst, prefix="tb", batch=5)
     t, rows = 1000 * 10**9, []
@@ -162,10 +163,9 @@ def test_token_buckets_equal_in_process(server, reqs, rate, burst, batch):
 
 def test_edges_exact_units(server):
     """Largest accepted rate numerator with a 1000 denominator: no rounding."""
-    port, _ = server
-    redis.Redis(port=port).flushall()
+    r = _flushed(server)
     thr = {"rateLimit": 8999.999, "burstLimit": 5000}
-    ref, gw = ApiGateway(thr), RedisApiGateway(redis.Redis(port=port), thr)
+    ref, gw = ApiGateway(thr), RedisApiGateway(r, thr)
     for g in (ref, gw):
         g.add_stage("api", "prod")
     t = T0
@@ -173,7 +173,7 @@ def test_edges_exact_units(server):
         t += (i % 7) * 1e-4 + 1e-9 * (i % 3)
         assert gw.check(None, "/x", "GET", t) == ref.check(None, "/x", "GET", t), i
     with pytest.raises(ValueError, match="2\\*\\*53"):
-        RedisApiGateway(redis.Redis(port=port), {"rateLimit": 9007.001, "burstLimit": 1})
+        RedisApiGateway(r, {"rateLimit": 9007.001, "burstLimit": 1})
 
 
 @settings(max_examples=30, deadline=None)
@@ -185,10 +185,9 @@ def test_edges_long_gaps_and_large_bursts(server, gaps, burst):
     times up to ~1e18 ns. Caller times here run far faster than real time, so keys must
     not expire on the wall clock in between (the 60 s min_expire; the stage bucket's 4 ms
     full refill alone would expire them mid-example)."""
-    port, _ = server
-    redis.Redis(port=port).flushall()
+    r = _flushed(server)
     thr = {"rateLimit": 1 / 3, "burstLimit": burst}
-    ref, gw = ApiGateway(thr), RedisApiGateway(redis.Redis(port=port), thr)
+    ref, gw = ApiGateway(thr), RedisApiGateway(r, thr)
     for g in (ref, gw):
         g.add_stage("api", "prod", throttle={"rateLimit": 997.001, "burstLimit": 3})
     t = 1
@@ -201,9 +200,8 @@ def test_edges_long_gaps_and_large_bursts(server, gaps, burst):
 def test_time_before_last_refills_nothing(server):
     """Documented difference: a fleet's clocks disagree, so an earlier time is not an error
     (ApiGateway raises ValueError); it refills nothing."""
-    port, _ = server
-    redis.Redis(port=port).flushall()
-    gw = RedisApiGateway(redis.Redis(port=port), {"rateLimit": 1, "burstLimit": 1})
+    r = _flushed(server)
+    gw = RedisApiGateway(r, {"rateLimit": 1, "burstLimit": 1})
     gw.add_stage("api", "prod")
     assert gw.check(None, "/x", "GET", T0 + 10).allowed
     assert not gw.check(None, "/x", "GET", T0).allowed          # no refill, no error
@@ -226,9 +224,7 @@ def test_docs_page_runs(server):
 
 
 def test_keys_prefixed_and_expire(server):
-    port, _ = server
-    r = redis.Redis(port=port)
-    r.flushall()
+    r = _flushed(server)
     gw = RedisApiGateway(r, {"rateLimit": 100, "burstLimit": 50}, prefix="app1")
     gw.add_stage("api", "prod")
     assert gw.check(None, "/x", "GET").allowed           # server clock
@@ -321,9 +317,7 @@ def test_request_paths_and_403s_equal_in_process(server, reqs, batch):
     """An API with resources: Redis matches request paths as check does, answers the
     same 403s (unknown key, key required and missing, no resource) without asking
     Redis for them, and keeps one bucket per template whatever paths arrive."""
-    port, _ = server
-    r = redis.Redis(port=port)
-    r.flushall()
+    r = _flushed(server)
     ref, gw = ApiGateway(), RedisApiGateway(r, prefix="t", batch=5)
     for g in (ref, gw):
         _setup(g)
