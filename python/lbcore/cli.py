@@ -415,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("trace", metavar="FILE.npz", help="a file written by simulate --trace")
     rep.add_argument("--check", metavar="FIELDS", default=None,
                      help="comma-separated fields to compare (default all: "
-                          "record,limit,inspected_by,rule,target_group,target)")
+                          "record,limit,inspected_by,rule,target_group,target,flow_target)")
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     rep.set_defaults(func=_replay)
 
