@@ -20,6 +20,7 @@ from lbcore._flowtable cimport (FlowTable, lb_flowtable, lb_flow_key, lb_flowtab
                                 _ft_find, _ft_make_key, _ft_class_of,
                                 LB_FT_TCP, LB_FT_UDP, LB_FT_OTHER, LB_FT_CLASSES)
 from lbcore._hash import parse_seed
+from lbcore._handle import make_handle
 from lbcore._flowtable import MAX_CAPACITY, capacity_error, flow_columns
 from libc.math cimport INFINITY
 
@@ -49,17 +50,8 @@ cdef inline int32_t _place(uint64_t h, int32_t nd, const int32_t* tables,
     return tables[table_off[nd] + <int64_t>lb_maglev_slot(h, <uint64_t>length)]
 
 
-ctypedef struct _sel:
-    const int32_t* tables
-    const int64_t* off
-    const int32_t* tlen
-    const uint8_t* rand
-    const uint8_t* valid
-    size_t n_targets
-
-
 cdef inline void _route_one(lb_flowtable* t, const lb_flow_key* k, uint64_t kh, uint64_t h,
-                            double now, int cls, int32_t nd, const _sel* s, lb_rng* rng,
+                            double now, int cls, int32_t nd, const lb_l4_selection* s, lb_rng* rng,
                             int32_t* out_t, uint8_t* out_f) noexcept nogil:
     """Route one flow: key ``k`` with probe hash ``kh``, selection hash ``h``."""
     cdef int32_t e = _ft_find(t, k, kh, cls, now)     # inline lb_flowtable_find
@@ -131,7 +123,7 @@ cdef size_t lb_l4_route_many(
     could fill the table (size + block > capacity), so no live flow is ever evicted;
     returns the number of flows routed (the caller grows the table and resumes)."""
     cdef lb_rng rng
-    cdef _sel s
+    cdef lb_l4_selection s
     cdef size_t j = 0, b, blk
     s.tables = tables; s.off = table_off; s.tlen = table_len; s.rand = table_random
     s.valid = valid; s.n_targets = n_targets
@@ -155,19 +147,7 @@ cdef size_t lb_l4_route_many(
     return j
 
 
-ctypedef struct _cfg:
-    lb_hash_keys kkeys
-    lb_hash_keys nkeys
-    int fields
-    int symmetric
-    int fallback3
-    int sticky
-    uint64_t sticky_seed
-    const int32_t* dns
-    int32_t ndns
-
-
-cdef inline void _flow_keys(const _cfg* c, uint8_t proto, uint8_t flags, uint64_t src_hi,
+cdef inline void _flow_keys(const lb_l4_config* c, uint8_t proto, uint8_t flags, uint64_t src_hi,
                             uint64_t src_lo, uint64_t dst_hi, uint64_t dst_lo, uint16_t sport,
                             uint16_t dport, uint32_t seq, int32_t* node, lb_flow_key* key,
                             uint64_t* kh, uint64_t* h, uint8_t* cls) noexcept nogil:
@@ -201,7 +181,7 @@ cdef size_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
                          const uint64_t* dst_hi, const uint64_t* dst_lo,
                          const uint16_t* sport, const uint16_t* dport, const uint32_t* seq,
                          const int64_t* index, const double* times, int32_t fixed_node,
-                         const _cfg* c, const _sel* s, lb_flowtable* t,
+                         const lb_l4_config* c, const lb_l4_selection* s, lb_flowtable* t,
                          uint64_t* rng_state, int32_t* out_t, int32_t* out_n,
                          uint8_t* out_f, size_t start) noexcept nogil:
     """Hash, pick the node (DNS) and route flows ``index[j]`` (or j when ``index``
@@ -242,6 +222,35 @@ cdef size_t _route_flows(size_t n, const uint8_t* proto, const uint8_t* flags,
     rng_state[0] = rng.s[0]; rng_state[1] = rng.s[1]
     rng_state[2] = rng.s[2]; rng_state[3] = rng.s[3]
     return j
+
+
+cdef int32_t lb_l4_route_fields(
+        lb_l4_path* p, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
+        uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
+        double now, int32_t node, uint8_t* out_flags) noexcept nogil:
+    cdef lb_flowtable* t = p.table
+    cdef lb_flow_key k
+    cdef uint64_t kh, h
+    cdef uint8_t cl
+    cdef int32_t out
+    cdef lb_rng rng
+    PyThread_acquire_lock(p.lock, WAIT_LOCK)
+    if not (now >= t.now and now < INFINITY) or node >= p.n_nodes or \
+            (node < 0 and p.config.ndns == 0):
+        PyThread_release_lock(p.lock)
+        return LB_L4_REFUSED
+    if t.size + 1 > t.capacity:
+        lb_flowtable_expire(t, now)
+        if t.size + 1 > t.capacity:
+            PyThread_release_lock(p.lock)
+            return LB_L4_FULL
+    _flow_keys(p.config, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq,
+               &node, &k, &kh, &h, &cl)
+    rng.s[0] = p.rng[0]; rng.s[1] = p.rng[1]; rng.s[2] = p.rng[2]; rng.s[3] = p.rng[3]
+    _route_one(t, &k, kh, h, now, cl, node, p.selection, &rng, &out, out_flags)
+    p.rng[0] = rng.s[0]; p.rng[1] = rng.s[1]; p.rng[2] = rng.s[2]; p.rng[3] = rng.s[3]
+    PyThread_release_lock(p.lock)
+    return out
 
 
 KEY_SIZE = sizeof(lb_flow_key)
@@ -309,15 +318,16 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
     cdef lb_flowtable* tab
     cdef uint64_t rng[4]
     cdef object _tables, _off, _len, _rand, _valid
-    cdef _sel sel
+    cdef lb_l4_selection sel
     cdef int32_t nnodes
     cdef readonly int last_flags
     cdef readonly int32_t last_node
-    cdef _cfg cfg
+    cdef lb_l4_config cfg
     cdef object _dns
     cdef object _decide     # (target, node, dropped) -> the decision object (set_selection)
     cdef list _decisions    # the objects _decide made since the last set_selection
     cdef _PathLock _lock    # held by every method that touches the table
+    cdef lb_l4_path handle  # the C view of the above (ctypes)
 
     def __init__(self, capacity=1024, *, seed=0):
         cdef uint64_t s = parse_seed(seed)
@@ -710,6 +720,35 @@ Connection table (a ``lbcore.FlowTable``) + per-node selection tables; the
             if done < <size_t>n:
                 self._make_room(t0, <size_t>n - done)
         del keep
+
+    @property
+    def ctypes(self):
+        """A ``KernelHandle`` (see ``lbcore._handle``) over an ``lb_l4_path``: the
+        connection table, configuration, selection, generator and lock that
+        ``lb_l4_route_fields`` routes one flow with, without the GIL (lbcore's
+        simulator places its flows so). Valid while the path lives, until its next
+        ``set_selection`` or ``set_dns`` (fetch it again after those)."""
+        with self._lock:
+            self.handle.table = self.tab
+            self.handle.config = &self.cfg
+            self.handle.selection = &self.sel
+            self.handle.rng = self.rng
+            self.handle.n_nodes = self.nnodes
+            self.handle.lock = self._lock.lock
+            return make_handle(<size_t>&self.handle, None, "lb_l4_path", {
+                "lb_l4_route_fields": <size_t>&lb_l4_route_fields})
+
+    def reserve(self, double now, Py_ssize_t n):
+        """Make room for ``n`` more flows at ``now`` (drop expired entries, then grow
+        the table): what ``lb_l4_route_fields``'s caller does when it answers
+        LB_L4_FULL. ValueError when ``now`` goes back or the table would pass its
+        limit."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        with self._lock:
+            self._check_time(now, "now")
+            self._make_room(now, <size_t>n)
+            self.handle.table = self.tab
 
     def __len__(self):
         """Entries stored (live, or expired but not yet removed)."""

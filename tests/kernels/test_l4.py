@@ -377,3 +377,104 @@ def test_numba_bindings_match():
     done, _, _ = route(small.address, k, h, tm, cls, nd, table, off, ln, rnd, valid,
                        np.zeros(4, np.uint64))
     assert done == 32 and len(small) <= 32
+
+
+def _c_route(handle):
+    """lb_l4_route_fields through ctypes, as C code outside lbcore calls it."""
+    import ctypes as c
+    fn = c.CFUNCTYPE(c.c_int32, c.c_void_p, c.c_uint8, c.c_uint8, c.c_uint64, c.c_uint64,
+                     c.c_uint64, c.c_uint64, c.c_uint16, c.c_uint16, c.c_uint32,
+                     c.c_double, c.c_int32, c.POINTER(c.c_uint8))(
+        handle.kernels["lb_l4_route_fields"])
+    flags = c.c_uint8(0)
+
+    def route(f, now, node=-1):
+        k = fn(handle.address, f.protocol, f.flags, f.src_hi, f.src_lo, f.dst_hi, f.dst_lo,
+               f.src_port, f.dst_port, f.seq, now, node, c.byref(flags))
+        return k, flags.value
+    return route
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32), st.lists(st.integers(1, 6), min_size=1, max_size=3),
+       st.booleans())
+def test_c_route_of_one_flow_is_route_flow(seed, per_zone, sticky):
+    """lb_l4_route_fields (the simulator's call, no GIL) routes a flow exactly as
+    NetworkLoadBalancer.route does on a twin load balancer: same target, node and
+    flags, same connection table (pinned flows stay, a full table answers LB_L4_FULL
+    until ``reserve`` grows it), and times that go back are refused."""
+    from lbcore.elb import NetworkLoadBalancer, Target, TargetGroup
+    zones = [f"z{k}" for k in range(len(per_zone))]
+    rng = np.random.default_rng(seed)
+
+    def build():
+        tg = TargetGroup([Target(f"t{z}{i}", z) for z in zones for i in range(per_zone[int(z[1:])])],
+                         protocol="TCP_UDP", healthy=True, stickiness_enabled=sticky)
+        nlb = NetworkLoadBalancer(zones, seed=seed, flow_capacity=32)
+        nlb.add_listener("TCP_UDP", 443, tg)
+        return nlb
+    a, b = build(), build()
+    path, targets = b.flow_path(0.0)
+    assert [t.id for t in targets] == [t.id for t in a.target_groups[0].targets]
+    route = _c_route(path.ctypes)
+    now, full = 0.0, 0
+    srcs = [f"10.{i}.0.{j}" for i in range(3) for j in range(1, 30)]
+    for i in range(300):
+        now += float(rng.exponential(0.5))
+        f = lbcore.Flow("udp" if rng.random() < 0.3 else "tcp", srcs[rng.integers(len(srcs))],
+                        "198.18.0.1", int(rng.integers(1024, 1100)), 443)
+        d = a.route(f, now)
+        k, fl = route(f, now)
+        while k == -2:                  # LB_L4_FULL: grow, then the same call again
+            full += 1
+            path.reserve(now, 32)
+            k, fl = route(f, now)
+        assert (k, fl & 1) == (targets.index(d.target) if d.target else -1, int(d.dropped))
+    assert full >= 1                    # the table did fill (capacity 32, 300 flows)
+    assert len(path) == len(a.flow_path(now)[0])
+    assert route(f, now - 1.0)[0] == -3           # LB_L4_REFUSED: time went back
+    assert route(f, now, node=len(zones))[0] == -3
+    with pytest.raises(ValueError, match="now"):
+        path.reserve(now - 1.0, 1)
+
+
+def test_numba_route_fields_is_the_load_balancers_route():
+    """lbcore.numba.l4_route_fields from @njit code on a NetworkLoadBalancer's own path
+    places flows where NetworkLoadBalancer.route places them on a twin."""
+    import numba
+    from lbcore import numba as lbn
+    from lbcore.elb import NetworkLoadBalancer, Target, TargetGroup
+
+    @numba.njit
+    def route(addr, proto, hi, lo, dhi, dlo, sport, dport, times):
+        out = np.empty(proto.shape[0], np.int32)
+        fl = np.zeros(1, np.uint8)
+        for i in range(proto.shape[0]):
+            out[i] = lbn.l4_route_fields(addr, proto[i], 0, hi[i], lo[i], dhi, dlo, sport[i],
+                                         dport, 0, times[i], -1, fl.ctypes)
+        return out
+
+    def build():
+        tg = TargetGroup([Target(f"t{i}", "ab"[i % 2]) for i in range(7)], protocol="TCP_UDP",
+                         healthy=True)
+        nlb = NetworkLoadBalancer(["a", "b"], seed=5, flow_capacity=4096)
+        nlb.add_listener("TCP_UDP", 53, tg)
+        return nlb
+    a, b = build(), build()
+    path, targets = b.flow_path(0.0)
+    rng = np.random.default_rng(3)
+    n = 500
+    proto = rng.choice(np.array([6, 17], np.uint8), n)
+    lo = (0x0A000000 + rng.integers(0, 40, n)).astype(np.uint64)   # 10.0.0.0/26: repeats
+    sport = rng.integers(1024, 1034, n).astype(np.uint16)
+    times = np.sort(rng.uniform(0, 600, n))
+    dst = lbcore.Flow("tcp", "10.0.0.1", "198.18.0.9", 1, 53)
+    got = route(path.ctypes.address, proto, np.zeros(n, np.uint64), lo, dst.dst_hi, dst.dst_lo,
+                sport, 53, times)
+    want = []
+    for i in range(n):
+        f = lbcore.Flow.from_fields(int(proto[i]), 0, 0, int(lo[i]), dst.dst_hi, dst.dst_lo,
+                                    int(sport[i]), 53, 0)
+        d = a.route(f, float(times[i]))
+        want.append(targets.index(d.target))
+    assert got.tolist() == want

@@ -360,6 +360,20 @@ class L4LoadBalancer(PickleWithoutLock):
             self._ensure(lst)
             return [self.availability_zones[z] for z in lst.dns.tolist()]
 
+    def flow_path(self, now: float | None = None, listener: int = 0) -> tuple[Any, tuple]:
+        """The listener's data path as :meth:`route` finds it at ``now`` (omitted: the
+        load balancer's clock): its ``L4Path`` (connection table and node selection
+        tables, rebuilt first if the target group changed) and the targets its
+        indices name. C code routes flows on it through ``path.ctypes``
+        (``lb_l4_route_fields``: the route of ``route(flow, now)`` without a node,
+        decision object aside) while the target group stays as it was at ``now``;
+        after a change, call again. lbcore's simulator places its flows so."""
+        with self._lock:
+            lst = self._listener(listener)
+            lst.target_group.advance(self._clock() if now is None else now)
+            self._ensure(lst)
+            return lst.path, tuple(lst.targets)
+
     def _listener(self, listener: int) -> L4Listener:
         if isinstance(listener, bool) or not isinstance(listener, int) or \
                 not 0 <= listener < len(self._listeners):
