@@ -7,6 +7,7 @@ import pytest
 from lbcore._sim import Engine
 from lbcore.sim import load_scenario
 from lbcore.sim.model import compile_scenario
+from lbcore.sim.world import build_world
 
 N = 1_000_000
 
@@ -18,9 +19,10 @@ def model():
 
 
 def test_engine_default_scenario_1e6(benchmark, model):
-    # set-up (compiling the scenario, allocating the engine) outside the timed region
+    # set-up (compiling the scenario, building its objects, allocating the engine)
+    # outside the timed region
     def setup():
-        return (Engine(model, 2026),), {}
+        return (Engine(model, 2026, world=build_world(load_scenario(), 2026)),), {}
 
     def run(engine):
         assert engine.run(N) == N

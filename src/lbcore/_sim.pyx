@@ -5,16 +5,15 @@ from libc.stdint cimport int8_t, uint8_t, uint16_t, int32_t, int64_t, uint64_t
 from libc.math cimport log, log10, exp, sqrt, cos, floor, llrint, INFINITY, M_PI
 from libc.stdlib cimport calloc, malloc, realloc, free
 
-from lbcore._hash cimport lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_IPV6
-from lbcore._maglev cimport lb_maglev_lookup
+from lbcore._hash cimport LB_FLOW_IPV6
 from lbcore._dnspick cimport lb_dnspick_weighted
-from lbcore._rendezvous cimport lb_rendezvous_select
 from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_next, lb_rng_uniform, lb_rng_bounded
 from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_at, lb_lor_acquire_p2c,
                           lb_lor_release, lb_lor_set_available)
 from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
 from lbcore._alias cimport lb_alias, lb_alias_pick
 from lbcore._sticky cimport lb_sticky_cookie_target, lb_sticky_cookie_expiry
+from lbcore._l4 cimport lb_l4_path, lb_l4_route_fields, LB_L4_FULL, LB_L4_REFUSED, LB_L4_BLOCK
 from lbcore._bucket cimport (lb_bucket_check_chain, LB_BUCKET_STRIDE, LB_CHECK_ALLOWED,
                              LB_CHECK_LEVEL0)
 from lbcore._hash import hash_key, parse_seed
@@ -63,16 +62,13 @@ MODEL_ARRAYS = {
     "tgt_dist": np.int32, "tgt_mean": np.float64, "tgt_sigma": np.float64,
     "wk_start": np.int32, "thr_start": np.int32, "thr_idx": np.int32,
     "b_rate": np.float64, "b_burst": np.float64,
-    # flow-hash groups: UDP share per (group, load balancer), IPv6 share, client address ranges, load balancer addresses,
-    # hash fields per group, per-group load balancer nodes (one per Availability Zone,
-    # picked by rendezvous hashing) and per-(epoch, node) Maglev tables
+    # flow-hash groups (placed by their NLB / GWLB, Engine(world=)): UDP share per (group,
+    # load balancer), IPv6 share, client address ranges, load balancer addresses and ports
     "udp_share": np.float64, "flow_ipv6": np.float64, "cidr_start": np.int32, "cidr_hi": np.uint64,
     "cidr_lo": np.uint64, "cidr_mask_hi": np.uint64, "cidr_mask_lo": np.uint64,
     "lb_dst_hi": np.uint64, "lb_dst_lo": np.uint64, "lb_port": np.int32,
-    "tg_fields": np.int32, "gn_start": np.int32, "nd_ta": np.uint64, "nd_tb": np.uint64,
-    "nd_w": np.float64, "nd_off": np.int64, "nd_m": np.uint64, "mg_tab": np.int32,
 }
-MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB", "ND")
+MODEL_SIZES = ("C", "R", "NN", "D", "L", "G", "T", "E", "P", "B", "TB")
 # ALB lb_cookie stickiness (optional; absent = no sticky group): S cookie slots (sticky
 # target groups), per model group its slot (-1: not sticky) and cookie duration (s),
 # per client class its users [user_start[c], user_start[c + 1]) (none: every request is
@@ -181,6 +177,15 @@ cdef class Engine:
     cdef list world_groups             # per group: (target group, zone) of a world group, or None
     cdef dict world_targets            # target group -> {target id (scenario index): model target}
     cdef list sel_keep                 # the arrays sel_map / sel_avail point into
+    # with a world, flow-hash groups route on their NLB / GWLB's own data path: per
+    # (group, load balancer) slot g * L + lb its L4Path's C state, dense target index ->
+    # model target, the epoch it was synced in (-1 never), the objects they point into
+    cdef list flow_groups              # per group: its target group (a flow-hash group) or None
+    cdef lb_l4_path** l4
+    cdef int32_t** l4_map
+    cdef int32_t* l4_len
+    cdef int32_t* l4_epoch
+    cdef list l4_keep
     # with a world: step 7 in two draws, the ALB's (a weighted forward's target group,
     # on its own picker) and ours (the zone): per (load balancer, template) the one
     # target group or -1 / -2 (fixed response / drawn), the picker and its positions
@@ -191,8 +196,7 @@ cdef class Engine:
     cdef int32_t** fwd_pos_tg
     cdef list fwd_keep
     cdef lb_rng rng
-    cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB, ND, S
-    cdef lb_hash_keys fkeys            # the flow hash's keys (from the run's seed)
+    cdef int32_t C, R, NN, D, L, G, T, E, P, B, TB, S
     cdef double max_time, tbin_w
     # model pointers
     cdef const double *rate_t
@@ -223,14 +227,6 @@ cdef class Engine:
     cdef const uint64_t *lb_dst_hi
     cdef const uint64_t *lb_dst_lo
     cdef const int32_t *lb_port
-    cdef const int32_t *tg_fields
-    cdef const int32_t *gn_start
-    cdef const uint64_t *nd_ta
-    cdef const uint64_t *nd_tb
-    cdef const double *nd_w
-    cdef const int64_t *nd_off
-    cdef const uint64_t *nd_m
-    cdef const int32_t *mg_tab
     cdef const int32_t *tgt_dist
     cdef const double *tgt_mean
     cdef const double *tgt_sigma
@@ -313,6 +309,10 @@ cdef class Engine:
         self.fwd_pos_tg = NULL
 
     def __dealloc__(self):
+        free(self.l4)
+        free(self.l4_map)
+        free(self.l4_len)
+        free(self.l4_epoch)
         free(self.fwd_als)
         free(self.fwd_pos_tg)
         free(self.sel_map)          # (free(NULL) does nothing)
@@ -336,7 +336,7 @@ cdef class Engine:
         m = {}
         for k in MODEL_SIZES:
             m[k] = int(model[k])
-            if m[k] < (0 if k in ("B", "ND") else 1):
+            if m[k] < (0 if k == "B" else 1):
                 raise ValueError(f"model[{k!r}] must be >= 1, got {m[k]}")
         for k, dt in MODEL_ARRAYS.items():
             a = np.array(model[k], dtype=dt, copy=True).ravel()
@@ -356,7 +356,7 @@ cdef class Engine:
         self.model = m
         self.C = m["C"]; self.R = m["R"]; self.NN = m["NN"]; self.D = m["D"]
         self.L = m["L"]; self.G = m["G"]; self.T = m["T"]; self.E = m["E"]
-        self.P = m["P"]; self.B = m["B"]; self.TB = m["TB"]; self.ND = m["ND"]
+        self.P = m["P"]; self.B = m["B"]; self.TB = m["TB"]
         self.S = m["S"]
         self.max_time = m["max_time"]; self.tbin_w = m["tbin_w"]
         expect = {
@@ -370,13 +370,9 @@ cdef class Engine:
             "tgt_dist": self.T, "tgt_mean": self.T, "tgt_sigma": self.T,
             "wk_start": self.T + 1, "thr_start": self.C * self.R + 1,
             "udp_share": self.G * self.L, "flow_ipv6": 1, "cidr_start": 2 * self.C + 1, "lb_dst_hi": 2 * self.L,
-            "lb_dst_lo": 2 * self.L, "lb_port": self.L, "tg_fields": self.G,
-            "gn_start": self.G + 1,
+            "lb_dst_lo": 2 * self.L, "lb_port": self.L,
             "tg_slot": self.G, "tg_stick_dur": self.G, "user_start": self.C + 1,
         }
-        if self.ND > 0:
-            expect.update({"nd_ta": self.ND, "nd_tb": self.ND, "nd_w": self.E * self.ND,
-                           "nd_off": self.E * self.ND, "nd_m": self.E * self.ND})
         for k, n in expect.items():
             if m[k].size != n:
                 raise ValueError(f"model[{k!r}] must have {n} entries, got {m[k].size}")
@@ -405,9 +401,6 @@ cdef class Engine:
         if m["thr_start"][0] != 0 or np.any(np.diff(m["thr_start"]) < 0) or \
                 n_thr > m["thr_idx"].size:
             raise ValueError("model['thr_start'] is inconsistent with model['thr_idx']")
-        if m["gn_start"][0] != 0 or m["gn_start"][self.G] != self.ND or \
-                np.any(np.diff(m["gn_start"]) < 0):
-            raise ValueError("model['gn_start'] is inconsistent with model['ND']")
         nc = int(m["cidr_start"][2 * self.C])
         if m["cidr_start"][0] != 0 or np.any(np.diff(m["cidr_start"]) < 0) or nc > m["cidr_hi"].size or \
                 nc > m["cidr_lo"].size or nc > m["cidr_mask_hi"].size or \
@@ -415,25 +408,12 @@ cdef class Engine:
             raise ValueError("model['cidr_start'] is inconsistent with the cidr arrays")
         if np.any(m["cidr_start"][2::2] <= m["cidr_start"][:2 * self.C:2]):
             raise ValueError("model['cidr_start']: every client needs an address range")
-        if self.ND > 0:
-            if np.any((m["nd_m"] > 0) & ((m["nd_off"] < 0) | (m["nd_off"] + m["nd_m"].astype(np.int64)
-                                                               > m["mg_tab"].size))):
-                raise ValueError("model['nd_off'] / model['nd_m'] point outside model['mg_tab']")
-            if np.any((m["nd_w"] > 0) != (m["nd_m"] > 0)):
-                raise ValueError("model['nd_w']: a node is live exactly when it has a table")
-            if m["mg_tab"].size and (m["mg_tab"].min() < 0 or m["mg_tab"].max() >= self.T):
-                raise ValueError("model['mg_tab'] out of range")
-        if m["tg_fields"].min() < 0 or m["tg_fields"].max() > 2:
-            raise ValueError("model['tg_fields'] must be 0 (5-tuple), 1 (3-tuple) or 2 (2-tuple)")
         if m["lb_port"].min() < 0 or m["lb_port"].max() > 65535:
             raise ValueError("model['lb_port'] must be ports 0..65535")
         if not (np.all(m["udp_share"] >= 0.0) and np.all(m["udp_share"] <= 1.0)):
             raise ValueError("model['udp_share'] must be shares in [0, 1]")
         if not 0.0 <= m["flow_ipv6"][0] <= 1.0:
             raise ValueError("model['flow_ipv6'] must be a share in [0, 1]")
-        for gg in range(self.G):
-            if m["tg_algo"][gg] == LB_SIM_FLOW_HASH and m["gn_start"][gg + 1] == m["gn_start"][gg]:
-                raise ValueError(f"model['gn_start']: flow-hash group {gg} has no nodes")
         if m["tg_slot"].min() < -1 or m["tg_slot"].max() >= self.S:
             raise ValueError("model['tg_slot'] must be -1 or a cookie slot 0..S-1")
         for gg in range(self.G):
@@ -462,11 +442,7 @@ cdef class Engine:
         self.cidr_hi = _up(m["cidr_hi"]); self.cidr_lo = _up(m["cidr_lo"])
         self.cidr_mask_hi = _up(m["cidr_mask_hi"]); self.cidr_mask_lo = _up(m["cidr_mask_lo"])
         self.lb_dst_hi = _up(m["lb_dst_hi"]); self.lb_dst_lo = _up(m["lb_dst_lo"])
-        self.lb_port = _ip(m["lb_port"]); self.tg_fields = _ip(m["tg_fields"])
-        self.gn_start = _ip(m["gn_start"]); self.nd_ta = _up(m["nd_ta"])
-        self.nd_tb = _up(m["nd_tb"]); self.nd_w = _dp(m["nd_w"])
-        self.nd_off = _qp(m["nd_off"]); self.nd_m = _up(m["nd_m"])
-        self.mg_tab = _ip(m["mg_tab"])
+        self.lb_port = _ip(m["lb_port"])
         self.tgt_dist = _ip(m["tgt_dist"]); self.tgt_mean = _dp(m["tgt_mean"])
         self.tgt_sigma = _dp(m["tgt_sigma"]); self.wk_start = _ip(m["wk_start"])
         self.thr_start = _ip(m["thr_start"]); self.thr_idx = _ip(m["thr_idx"])
@@ -531,14 +507,14 @@ cdef class Engine:
         self.finished = False
         self.simulated = 0
         lb_rng_seed(&self.rng, parse_seed(seed))
-        lb_hash_keys_init(&self.fkeys, parse_seed(seed))
         # request-level selection runs on lbcore's kernels (_lor, _roundrobin, _alias): the
         # world's load balancers' own selectors for the groups it serves, else our own
         self.world = world
         self.world_groups = [None] * self.G
         if world is not None:
             if not callable(getattr(world, "selector", None)) or \
-                    not callable(getattr(world, "target_group_picker", None)):
+                    not callable(getattr(world, "target_group_picker", None)) or \
+                    not callable(getattr(world, "flow_path", None)):
                 raise TypeError(f"world must be an lbcore.sim.world.World (build_world), "
                                 f"got {type(world).__name__}")
             wg = list(model.get("world_groups") or [])
@@ -547,7 +523,12 @@ cdef class Engine:
                                  f"world given, got {len(wg)}")
             self.world_groups = wg
             self.world_targets = dict(model["world_targets"])
-            self._world_forwards(model)
+            if model.get("fwd_single") is not None:     # None: step 7 on our own draw
+                self._world_forwards(model)
+            self._world_flows(model)
+        elif np.any(m["tg_algo"][:self.G] == LB_SIM_FLOW_HASH):
+            raise ValueError("world: the model has flow-hash target groups, which their "
+                             "NLB / GWLB objects place: pass world=build_world(scenario, seed)")
         m["served_by_world"] = self.world_groups
         self.selectors = make_selectors(m, seed)
         self.lor = <lb_lor**> malloc(self.G * sizeof(lb_lor*))
@@ -682,6 +663,86 @@ cdef class Engine:
         cdef const double[::1] zv = zone
         self.fwd_single = &sv[0]
         self.zone_cdf = &zv[0]
+
+    def _world_flows(self, dict model):
+        """The slots of flow-hash groups (see ``l4``): each synced at its first flow of
+        an epoch (``_resync_flow``)."""
+        cdef int32_t g
+        fg = list(model.get("world_flow_groups") or [])
+        if len(fg) != self.G:
+            raise ValueError(f"model['world_flow_groups'] must have {self.G} entries with "
+                             f"world given, got {len(fg)}")
+        for g in range(self.G):
+            if (self.tg_algo[g] == LB_SIM_FLOW_HASH) != isinstance(fg[g], str):
+                raise ValueError(f"model['world_flow_groups'][{g}] must name the target group "
+                                 f"of a flow-hash group (and only of one), got {fg[g]!r}")
+        self.flow_groups = fg
+        cdef int64_t n = <int64_t>self.G * self.L, k
+        self.l4 = <lb_l4_path**> calloc(n, sizeof(lb_l4_path*))
+        self.l4_map = <int32_t**> calloc(n, sizeof(int32_t*))
+        self.l4_len = <int32_t*> calloc(n, sizeof(int32_t))
+        self.l4_epoch = <int32_t*> malloc(n * sizeof(int32_t))
+        if self.l4 == NULL or self.l4_map == NULL or self.l4_len == NULL or self.l4_epoch == NULL:
+            raise MemoryError()
+        for k in range(n):
+            self.l4_epoch[k] = -1
+        self.l4_keep = [None] * n
+
+    def _resync_flow(self, int32_t g, int32_t lb):
+        """Take the data path load balancer ``lb`` places group g's flows with from the
+        world as a flow at ``now`` finds it (``World.flow_path``, after
+        ``World.advance(now)``), with the map from its dense target indices to the
+        model's targets. Called once per (group, load balancer) and epoch."""
+        cdef int64_t s = <int64_t>g * self.L + lb
+        cdef int32_t n
+        tg_name = self.flow_groups[g]
+        self.world.advance(self.now)
+        lb_name = self.world.scenario["load_balancers"][lb]["name"]
+        path, targets = self.world.flow_path(lb_name, tg_name, self.now)
+        handle = path.ctypes
+        ids = self.world_targets[tg_name]            # target id -> model target
+        to_model = np.array([ids.get(t.id, -1) for t in targets], dtype=np.int32)
+        cdef int32_t[::1] mv = to_model
+        n = to_model.shape[0]
+        self.l4_keep[s] = (path, handle, to_model)
+        self.l4[s] = <lb_l4_path*> <size_t> handle.address
+        self.l4_map[s] = &mv[0] if n else NULL
+        self.l4_len[s] = n
+        self.l4_epoch[s] = self.epoch
+
+    cdef int32_t _l4_route(self, int32_t g, int32_t lb, uint8_t proto, int v, uint64_t src_hi,
+                           uint64_t src_lo, uint16_t sport) noexcept nogil:
+        """The flow on load balancer lb's data path for group g (-1: no target); the GIL
+        only to sync the slot at an epoch's first flow and to grow the table."""
+        cdef int64_t s = <int64_t>g * self.L + lb
+        cdef int32_t k
+        cdef uint8_t fl
+        if self.l4_epoch[s] != self.epoch:
+            with gil:
+                try:
+                    self._resync_flow(g, lb)
+                except BaseException:
+                    self.apply_error = 1
+                    return -1
+        while True:
+            k = lb_l4_route_fields(self.l4[s], proto, LB_FLOW_IPV6 if v else 0, src_hi,
+                                   src_lo, self.lb_dst_hi[2 * lb + v],
+                                   self.lb_dst_lo[2 * lb + v], sport,
+                                   <uint16_t>self.lb_port[lb], 0, self.now, -1, &fl)
+            if k != LB_L4_FULL:
+                break
+            with gil:
+                try:
+                    self.l4_keep[s][0].reserve(self.now, LB_L4_BLOCK)
+                except BaseException:
+                    self.apply_error = 1
+                    return -1
+        if k == LB_L4_REFUSED:
+            self.apply_error = 1
+            return -1
+        if k < 0 or k >= self.l4_len[s]:
+            return -1
+        return self.l4_map[s][k]
 
     cdef int32_t _forward_group(self, int32_t lb, int32_t r, double u) noexcept nogil:
         """Step 7 with a world: the model group of a request of template r on load
@@ -947,27 +1008,18 @@ cdef class Engine:
         group g places for load balancer lb, by the group's protocol), IPv4 or IPv6
         (``flow_ipv6`` = IPv6 share, among clients with ranges of both versions), a source
         address drawn uniformly from one of the client's ranges of that version, an
-        ephemeral source port 1024..65535, the load balancer's address and listener port. It is
-        hashed with lbcore's flow hash (``tg_fields[g]``: 5-tuple, 3-tuple or 2-tuple);
-        the hash picks the load balancer node (Availability Zone) by rendezvous hashing
-        over the nodes live in this epoch (``nd_w``), then the target from that node's
-        Maglev table. Draws (only when some node is live): uniform (protocol), uniform
-        (version), uniform (range), u64 (address low word), u64 (address high word),
-        u64 (port).
+        ephemeral source port 1024..65535, the load balancer's address and listener port.
+        Draws: uniform (protocol), uniform (version), uniform (range), u64 (address low
+        word), u64 (address high word), u64 (port). The load balancer placing it (the NLB,
+        or the GWLB of lb's inspection tier) routes it on its own data path at ``now``
+        (:meth:`_l4_route`): node by DNS, connection table, the node's Maglev table.
         """
-        cdef int32_t a = self.gn_start[g], nn = self.gn_start[g + 1] - a, k, j, v, n4, n6
-        cdef int32_t live = 0
-        cdef const double* nw = self.nd_w + <int64_t>self.epoch * self.ND + a
+        cdef int32_t k, j, v, n4, n6
         cdef int64_t idx
         cdef double u_proto, u_ver, u_rng
-        cdef uint64_t r_addr, r_hi, r_port, h, src_hi, src_lo
+        cdef uint64_t r_addr, r_hi, r_port, src_hi, src_lo
         cdef uint8_t proto
         cdef uint16_t sport
-        for k in range(nn):
-            if nw[k] > 0.0:
-                live += 1
-        if live == 0:
-            return -1
         u_proto = lb_rng_uniform(&self.rng)
         u_ver = lb_rng_uniform(&self.rng)
         u_rng = lb_rng_uniform(&self.rng)
@@ -991,16 +1043,8 @@ cdef class Engine:
         src_lo = self.cidr_lo[j] | (r_addr & self.cidr_mask_lo[j])
         src_hi = self.cidr_hi[j] | (r_hi & self.cidr_mask_hi[j])
         sport = <uint16_t>(1024 + r_port % 64512)
-        h = lb_flow_hash_keyed(&self.fkeys, proto, LB_FLOW_IPV6 if v else 0, src_hi, src_lo,
-                               self.lb_dst_hi[2 * lb + v], self.lb_dst_lo[2 * lb + v], sport,
-                               <uint16_t>self.lb_port[lb], 0, self.tg_fields[g], 0)
         self.cnt_flows[4 * g + 2 * v + (proto == 17)] += 1
-        # every node live: the unweighted score (same order as the weighted one with
-        # equal weights, without a logarithm per node)
-        k = lb_rendezvous_select(h, nn, self.nd_ta + a, self.nd_tb + a,
-                                 NULL if live == nn else nw)
-        idx = <int64_t>self.epoch * self.ND + a + k
-        k = lb_maglev_lookup(self.mg_tab + self.nd_off[idx], self.nd_m[idx], h)
+        k = self._l4_route(g, lb, proto, v, src_hi, src_lo, sport)
         if self.tracing:
             idx = self.tr_flows
             self.tr_flows += 1

@@ -76,18 +76,16 @@ def test_import_without_hypothesis_is_a_clear_error():
 @given(lbst.scenarios())
 def test_drawn_scenarios_validate_and_engine_matches_reference(data):
     import copy
-    from lbcore._sim import Engine
     from lbcore.sim.model import compile_scenario
     from lbcore.sim.scenario import validate
-    from reference.sim_ref import flow_tables_ref, simulate_ref, sticky_ref
+    from reference.sim_ref import reference_engine, reference_run, sticky_ref
     s, problems = validate(copy.deepcopy(data))
     assert problems == []
     model, meta = compile_scenario(s, requests=400)
-    eng = Engine(model, s["simulation"]["seed"])
+    eng = reference_engine(s, model, s["simulation"]["seed"])
     eng.run(400)
-    # flow-hash groups: node pools and Maglev tables rebuilt from the scenario by the reference
-    ref = simulate_ref(model, s["simulation"]["seed"], 400, flow_tables_ref(s, model, meta),
-                       sticky_ref(s, meta))
+    # flow-hash groups: placed by the NLB / GWLB objects, one route call per flow
+    ref = reference_run(s, model, s["simulation"]["seed"], 400, sticky_ref(s, meta))
     for k in ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "nodata",
               "fixed", "lat_hist", "out_hist", "lat_sum", "outstanding", "cnt_sticky"):
         assert np.array_equal(eng.stats[k][:len(ref[k])], np.asarray(ref[k])), k
@@ -299,17 +297,16 @@ def test_drawn_scenarios_reach_sticky_cookie_hits():
     # find one that does and check it against the reference too.
     import copy
     from hypothesis import Phase, find
-    from lbcore._sim import Engine
     from lbcore.sim.model import compile_scenario
     from lbcore.sim.scenario import validate
-    from reference.sim_ref import flow_tables_ref, simulate_ref, sticky_ref
+    from reference.sim_ref import reference_engine, reference_run, sticky_ref
 
     def hits(data):
         s, problems = validate(copy.deepcopy(data))
         if problems:
             return 0
         model, _ = compile_scenario(s, requests=400)
-        eng = Engine(model, s["simulation"]["seed"])
+        eng = reference_engine(s, model, s["simulation"]["seed"])
         eng.run(400)
         return int(eng.stats["cnt_sticky"].reshape(-1, 3)[:, 0].sum())
 
@@ -318,9 +315,8 @@ def test_drawn_scenarios_reach_sticky_cookie_hits():
                                   phases=[Phase.generate]))     # no shrinking: any will do
     s, _ = validate(copy.deepcopy(data))
     model, meta = compile_scenario(s, requests=400)
-    eng = Engine(model, s["simulation"]["seed"])
+    eng = reference_engine(s, model, s["simulation"]["seed"])
     eng.run(400)
-    ref = simulate_ref(model, s["simulation"]["seed"], 400, flow_tables_ref(s, model, meta),
-                       sticky_ref(s, meta))
+    ref = reference_run(s, model, s["simulation"]["seed"], 400, sticky_ref(s, meta))
     for k in ("cnt_target", "cnt_sticky"):
         assert np.array_equal(eng.stats[k][:len(ref[k])], np.asarray(ref[k])), k

@@ -17,15 +17,6 @@ from reference.bucket_ref import BucketRef
 from lbcore._sim import (LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, apply_epoch,
                          make_selectors)
 
-M64 = (1 << 64) - 1
-
-
-def mix64(z):
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
-
-
 def pick(cdf, u):
     if len(cdf) == 0 or cdf[-1] <= 0:
         return -1
@@ -36,82 +27,6 @@ def pick(cdf, u):
     return len(cdf) - 1
 
 
-NODE_SEED = 0x5EED_0DE5        # documented identity seed of nodes and targets
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _is_prime(k):
-    return k >= 2 and all(k % d for d in range(2, int(k ** 0.5) + 1))
-
-
-def flow_tables_ref(scenario, model, meta):
-    """The flow-hash groups' placement built from the scenario by the documented rule
-    (docs/simulation.md), not from the model's arrays: per group, one node per
-    Availability Zone of its targets (identity "group/zone"), and per epoch each node's
-    pool — the group's eligible targets (weight > 0) in its zone, or all of them with
-    cross-zone on — as an lbcore.Maglev over "group/id" (table 65,537 or the next prime
-    >= 100 x pool, unweighted when the pool's weights are equal); and the UDP share per
-    (group, load balancer) by the group's protocol. Only the model's group / target
-    numbering (tg_start, meta) and eligibility (tgt_weight) are read from the model."""
-    tgs = {tg["name"]: tg for tg in scenario["target_groups"]}
-    lbs = scenario["load_balancers"]
-    udp = scenario["traffic"]["flows"]["udp"]
-    E, T = int(model["E"]), int(model["T"])
-    w = np.asarray(model["tgt_weight"]).reshape(E, T)
-    proto_udp = lambda p: {"UDP": 1.0, "TCP_UDP": udp}.get(p, 0.0)  # noqa: E731
-    index = {(grp, tid): i for i, (grp, tid, _) in enumerate(meta["targets"])}
-    out = {}
-    for name, subs, zones in meta["groups"]:
-        tg = tgs[name]
-        if tg["protocol"] not in ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE"):
-            continue
-        (g,) = subs
-        azs = sorted({t["az"] for t in tg["targets"]})
-        nodes = [(lbcore.hash_key(f"{name}/{az}", seed=NODE_SEED),
-                  lbcore.hash_key(f"{name}/{az}", seed=(NODE_SEED + GOLDEN) & M64)) for az in azs]
-        attrs = tg["attributes"] or {}
-        cz = attrs.get("load_balancing.cross_zone.enabled", "use_load_balancer_configuration")
-        if tg["protocol"] == "GENEVE":
-            cross = False
-        elif cz in ("true", "false"):
-            cross = cz == "true"
-        else:
-            nlb = [lb for lb in lbs if any(f["target_group"] == name
-                                           for f in lb["default_forward"] or [])]
-            cross = bool(nlb and nlb[0]["cross_zone"])
-        epochs = []
-        for e in range(E):
-            per_node = []
-            for az in azs:
-                pool = [t for t in tg["targets"] if w[e, index[(name, t["id"])]] > 0
-                        and (cross or t["az"] == az)]
-                if not pool:
-                    per_node.append(None)
-                    continue
-                pw = [float(w[e, index[(name, t["id"])]]) for t in pool]
-                size = 65537
-                if size < 100 * len(pool):
-                    size = 100 * len(pool) + 1
-                    while not _is_prime(size):
-                        size += 1
-                mg = lbcore.Maglev([f"{name}/{t['id']}" for t in pool],
-                                   weights=None if len(set(pw)) == 1 else pw,
-                                   table_size=size, seed=NODE_SEED)
-                per_node.append(mg)
-            epochs.append(per_node)
-        udp_of_lb = []
-        for lb in lbs:
-            if tg["protocol"] != "GENEVE":
-                udp_of_lb.append(proto_udp(tg["protocol"]))
-            elif lb["type"] != "network":
-                udp_of_lb.append(0.0)      # an ALB's HTTP(S) traffic: TCP
-            else:
-                fwd = lb["default_forward"] or []
-                udp_of_lb.append(sum(f["weight"] * proto_udp(tgs[f["target_group"]]["protocol"])
-                                     for f in fwd) / sum(f["weight"] for f in fwd))
-        ident = {f"{name}/{t['id']}": index[(name, t["id"])] for t in tg["targets"]}
-        out[g] = {"nodes": nodes, "epochs": epochs, "udp": udp_of_lb, "ident": ident}
-    return out
 
 
 def sticky_ref(scenario, meta):
@@ -152,47 +67,19 @@ def _sticky_from_model(m, C):
             "users": [starts[c + 1] - starts[c] for c in range(C)]}
 
 
-class _ModelTable:
-    """A node's table read from the model (``mg_tab`` slice): select(h) -> target index."""
-
-    def __init__(self, tab):
-        self.tab = tab
-
-    def select(self, h):
-        return self.tab[(h * len(self.tab)) >> 64]
+def own_alb_selection(model):
+    """The model with every ALB group on the engine's own selector and forward draw (no
+    ``world_groups``, no ``fwd_single``): what :func:`simulate_ref` draws them with. Its
+    flow-hash groups stay on the world's NLB / GWLB objects, as in every run."""
+    return dict(model, world_groups=[None] * int(model["G"]), fwd_single=None)
 
 
-class _Same(dict):
-    def __missing__(self, k):
-        return k
-
-
-def _tables_from_model(m):
-    """The compiled model's own flow tables in :func:`flow_tables_ref`'s shape (for callers
-    without the scenario: it then checks the loop, not how the tables were built)."""
-    E, ND, L = int(m["E"]), int(m["ND"]), int(m["L"])
-    out = {}
-    for g in range(int(m["G"])):
-        a, b = m["gn_start"][g], m["gn_start"][g + 1]
-        if m["tg_algo"][g] != 3:
-            continue
-        epochs = []
-        for e in range(E):
-            per_node = []
-            for i in range(a, b):
-                off, mm = m["nd_off"][e * ND + i], m["nd_m"][e * ND + i]
-                per_node.append(_ModelTable(m["mg_tab"][off:off + mm])
-                                if m["nd_w"][e * ND + i] > 0 else None)
-            epochs.append(per_node)
-        out[g] = {"nodes": list(zip(m["nd_ta"][a:b], m["nd_tb"][a:b])), "epochs": epochs,
-                  "udp": m["udp_share"][g * L:(g + 1) * L], "ident": _Same()}
-    return out
-
-
-def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
-    """``flow_tables``: :func:`flow_tables_ref` of the scenario the model was compiled
-    from, ``sticky``: its :func:`sticky_ref` (None: the model's own tables / arrays, so
-    only the loop is checked)."""
+def simulate_ref(model, seed, n, world, sticky=None):
+    """``world``: ``build_world(scenario, seed)`` of the scenario the model was compiled
+    from; its NLB / GWLB objects place the flows (``route``, one call per flow).
+    ``sticky``: the scenario's :func:`sticky_ref` (None: the model's own arrays, so only
+    the loop is checked). ALB groups use the engine's own selectors: run the engine on
+    :func:`own_alb_selection` of the model."""
     m = {k: (np.asarray(v).ravel().tolist() if isinstance(v, np.ndarray) else v)
          for k, v in model.items()}
     C, R, NN, D, L, G, T, E, P, B, TB = (int(m[k]) for k in
@@ -233,22 +120,14 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
 
     apply_epoch(selectors, model, 0, 0.0)
 
-    if flow_tables is None:
-        flow_tables = _tables_from_model(m)
-    fields = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
+    lbs = world.scenario["load_balancers"]
 
     def flow_pick(g, c, lb):
-        """A new flow, hashed by lbcore.flow_hash; node by highest random weight over
-        the live nodes (Rendezvous's documented score), target from the node's table."""
-        ft = flow_tables[g]
-        placed = ft["epochs"][epoch]
-        nn = len(placed)
-        nw = [0.0 if p is None else 1.0 for p in placed]
-        if not any(x > 0 for x in nw):
-            return -1
+        """A new flow drawn as the loop draws it, routed by the load balancer object
+        placing group g's flows for lb (its GWLB for an inspection tier, else the NLB)."""
         u_proto, u_ver, u_rng = rng.uniform(), rng.uniform(), rng.uniform()
         r_addr, r_hi, r_port = rng.next_u64(), rng.next_u64(), rng.next_u64()
-        udp = u_proto < ft["udp"][lb]
+        udp = u_proto < m["udp_share"][g * L + lb]
         cs = m["cidr_start"]
         n4, n6 = cs[2 * c + 1] - cs[2 * c], cs[2 * c + 2] - cs[2 * c + 1]
         v = 0 if n6 == 0 else 1 if n4 == 0 else int(u_ver < m["flow_ipv6"][0])
@@ -264,17 +143,13 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
             dst = ipaddress.IPv4Address(m["lb_dst_lo"][2 * lb] & 0xFFFFFFFF)
         flow = lbcore.Flow("udp" if udp else "tcp", src, dst, 1024 + r_port % 64512,
                            m["lb_port"][lb])
-        h = lbcore.flow_hash(flow, fields=fields[m["tg_fields"][g]], seed=seed)
         st["cnt_flows"][4 * g + 2 * v + int(udp)] += 1
-        best, best_score = -1, None
-        for i, (ta, tb) in enumerate(ft["nodes"]):
-            if nw[i] > 0:
-                pair = mix64((mix64(h ^ ta) + tb) & M64)
-                u = ((pair >> 12) + 0.5) / 2.0 ** 52
-                score = (-nw[i] / math.log(u), -ta, -tb, -i)
-                if best < 0 or score > best_score:
-                    best, best_score = i, score
-        return ft["ident"][placed[best].select(h)]
+        tg = m["world_flow_groups"][g]
+        world.advance(now)
+        obj = (world.inspection[lbs[lb]["name"]] if lbs[lb].get("inspection") == tg
+               else world.load_balancers[lbs[lb]["name"]])
+        d = obj.route(flow, now)
+        return -1 if d.target is None else m["world_targets"][tg][d.target.id]
 
     def select(g, c, lb):
         a, bnd = m["tg_start"][g], m["tg_start"][g + 1]
@@ -446,3 +321,18 @@ def simulate_ref(model, seed, n, flow_tables=None, sticky=None):
     st["now"] = now
     st["done"] = done
     return st
+
+
+def reference_engine(scenario, model, seed, **kw):
+    """The compiled engine set up as :func:`simulate_ref` runs: ALB groups on its own
+    selectors (:func:`own_alb_selection`), flows placed by ``build_world(scenario,
+    seed)``'s NLB / GWLB objects."""
+    from lbcore._sim import Engine
+    from lbcore.sim.world import build_world
+    return Engine(own_alb_selection(model), seed, world=build_world(scenario, seed), **kw)
+
+
+def reference_run(scenario, model, seed, n, sticky=None):
+    """:func:`simulate_ref` with its own world of the scenario, seeded as the engine's."""
+    from lbcore.sim.world import build_world
+    return simulate_ref(model, seed, n, build_world(scenario, seed), sticky)

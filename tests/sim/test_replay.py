@@ -17,10 +17,6 @@ from lbcore.sim.world import build_world
 from lbcore.sim.replay import FIELDS, read_trace, replay, write_trace
 from lbcore.testing import strategies as lbst
 
-# what the compiled loop and the objects share today (docs/simulation.md, "Trace and
-# replay"): every ALB decision; the flow-hash tiers' (inspected_by, flow_target) are still
-# the loop's own, so those fields are compared only by the strict xfail below
-SHARED = ("record", "limit", "rule", "target_group", "target")
 
 
 def _trace(scenario, n, seed):
@@ -61,7 +57,8 @@ def test_trace_columns_agree_with_the_report(tmp_path):
 def test_tracing_changes_nothing_the_engine_counts():
     s = load_scenario()
     model, _ = compile_scenario(s, requests=20_000, seed=5)
-    a, b = Engine(model, 5), Engine(model, 5, trace=True)
+    a = Engine(model, 5, world=build_world(s, 5))
+    b = Engine(model, 5, trace=True, world=build_world(s, 5))
     a.run(20_000)
     b.run(12_000)
     b.run(8_000)
@@ -70,7 +67,7 @@ def test_tracing_changes_nothing_the_engine_counts():
     with pytest.raises(ValueError, match="trace=True"):
         a.trace()
     with pytest.raises(TypeError, match="trace"):
-        Engine(model, 5, trace=1)
+        Engine(model, 5, trace=1, world=build_world(s, 5))
     with pytest.raises(TypeError, match="world must be"):
         Engine(model, 5, world=object())
 
@@ -92,13 +89,11 @@ def test_default_scenario_replays_without_difference(slow):
         assert eng.now > 235 and len(meta["health_changes"]) >= 6
         assert len(set(cols["record"][cols["name"] == meta["dns_names"].index(
             "www.example.com")].tolist())) == 2
-    result = replay(cols, s, 2026, check=SHARED)
+    result = replay(cols, s, 2026)
     assert result.ok, result.difference
     assert result.requests == 40_000
 
 
-@pytest.mark.xfail(strict=True, reason="flow-hash tiers: the loop places flows by rendezvous "
-                   "and Maglev, not yet through the NLB/GWLB flow path (issue 14, item 1)")
 def test_default_scenario_replays_every_field():
     s = load_scenario()
     _, cols, _ = _trace(s, 5_000, 2026)
@@ -115,7 +110,7 @@ def test_drawn_scenarios_replay_without_difference(data):
     assert not problems, problems
     seed = s["simulation"]["seed"]
     _, cols, _ = _trace(s, 400, seed)
-    result = replay(cols, s, seed, check=SHARED)
+    result = replay(cols, s, seed)
     assert result.ok, result.difference
 
 
@@ -127,18 +122,17 @@ def test_a_planted_difference_is_found_at_its_row_and_field():
     row = int(np.flatnonzero(np.isin(cols["record"], api))[10])
     bad = {k: v.copy() for k, v in cols.items()}
     bad["record"][row] = api[0] if cols["record"][row] == api[1] else api[1]
-    d = replay(bad, s, 2026, check=SHARED).difference
+    d = replay(bad, s, 2026).difference
     assert d is not None and d.request == row and d.field == "record"
     assert "api-" in str(d) and f"request {row}" in str(d)
     # an admitted request marked throttled by the first limit: the limit differs there
     row = int(np.flatnonzero((cols["limit"] < 0) & (cols["record"] >= 0))[25])
     bad = {k: v.copy() for k, v in cols.items()}
     bad["limit"][row] = 0
-    d = replay(bad, s, 2026, check=SHARED).difference
+    d = replay(bad, s, 2026).difference
     assert d is not None and d.request == row and d.field == "limit"
     with pytest.raises(ValueError, match="unknown fields"):
         replay(cols, s, 2026, check=("record", "colour"))
-    assert set(SHARED) < set(FIELDS)
 
 
 def test_cli_traces_and_replays(tmp_path):
@@ -147,12 +141,26 @@ def test_cli_traces_and_replays(tmp_path):
     p = subprocess.run(run + ["simulate", "--requests", "5000", "--quiet", "--trace",
                               str(trace)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    p = subprocess.run(run + ["replay", str(trace), "--quiet", "--check", ",".join(SHARED)],
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and "5,000 requests replayed" in p.stdout, (p.stdout, p.stderr)
     p = subprocess.run(run + ["replay", str(trace), "--quiet"], capture_output=True,
                        text=True, timeout=120)
+    assert p.returncode == 0 and "5,000 requests replayed" in p.stdout, (p.stdout, p.stderr)
+    assert "no difference in " + ", ".join(FIELDS) in p.stdout
+    # a flow placed elsewhere than the objects place it: exit 1 at its request
+    cols, scenario, seed = read_trace(trace)
+    bad = {k: v.copy() for k, v in cols.items()}
+    j = int(np.flatnonzero(bad["flow_target"] >= 0)[40])
+    bad["flow_target"][j] = -1
+    bad["inspected_by"][bad["flow_request"][j]] = -1
+    bad["target"][bad["flow_request"][j]] = -1
+    planted = tmp_path / "planted.npz"
+    write_trace(planted, bad, scenario, seed)
+    p = subprocess.run(run + ["replay", str(planted), "--quiet", "--check",
+                              "inspected_by,flow_target"], capture_output=True, text=True,
+                       timeout=120)
     assert p.returncode == 1 and "first difference" in p.stdout and "request " in p.stdout
+    p = subprocess.run(run + ["replay", str(planted), "--quiet", "--check", "record,limit"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a trace")
     p = subprocess.run(run + ["replay", str(junk)], capture_output=True, text=True,

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from lbcore._sim import Engine
 from lbcore.sim import ScenarioError, load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
-from reference.sim_ref import flow_tables_ref, simulate_ref, sticky_ref
+from reference.sim_ref import reference_engine, reference_run, sticky_ref
 
 STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
              "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding", "cnt_sticky")
@@ -226,8 +226,8 @@ clients = ["eu"]
 """
 
 
-def run_engine(model, seed, n, chunks=1):
-    eng = Engine(model, seed)
+def run_engine(s, model, seed, n, chunks=1):
+    eng = reference_engine(s, model, seed)
     per = max(1, n // chunks)
     done = 0
     while done < n and not eng.finished:
@@ -260,15 +260,15 @@ def test_engine_matches_python_reference(seed, algo, dist, routing, workers, rps
     s = parse_scenario(small_scenario(algo=algo, dist=dist, routing=routing, workers=workers,
                                       rps=rps), "small.toml")
     model, meta = compile_scenario(s, requests=1500)
-    ref = simulate_ref(model, seed, 1500, flow_tables_ref(s, model, meta))
-    assert_same(run_engine(model, seed, 1500), ref)
+    ref = reference_run(s, model, seed, 1500)
+    assert_same(run_engine(s, model, seed, 1500), ref)
 
 
 def test_chunked_runs_equal_one_run():
     s = parse_scenario(small_scenario(), "small.toml")
     model, _ = compile_scenario(s, requests=5000)
-    one = run_engine(model, 3, 5000, chunks=1)
-    many = run_engine(model, 3, 5000, chunks=37)
+    one = run_engine(s, model, 3, 5000, chunks=1)
+    many = run_engine(s, model, 3, 5000, chunks=37)
     for k in STAT_KEYS:
         assert np.array_equal(one.stats[k], many.stats[k]), k
 
@@ -279,9 +279,9 @@ def test_heap_growth_matches_reference():
                           workers=3000, slow=2.0, dist="constant", routing="simple")
     s = parse_scenario(text, "big.toml")
     model, meta = compile_scenario(s, requests=12000)
-    eng = run_engine(model, 1, 12000)
+    eng = run_engine(s, model, 1, 12000)
     assert eng.heap_peak > 1024
-    assert_same(eng, simulate_ref(model, 1, 12000, flow_tables_ref(s, model, meta)))
+    assert_same(eng, reference_run(s, model, 1, 12000))
 
 
 def test_max_time_stops_the_run():
@@ -479,16 +479,10 @@ def test_engine_validates_its_model():
         return a
 
     for k, bad_value, msg in (
-            ("mg_tab", np.full_like(model["mg_tab"], 999), "mg_tab"),
-            ("nd_w", np.zeros_like(model["nd_w"]), "nd_w"),
-            ("nd_off", model["nd_off"] + 10**9, "nd_off"),
-            ("tg_fields", np.full_like(model["tg_fields"], 7), "tg_fields"),
             ("udp_share", np.full_like(model["udp_share"], 1.5), "udp_share"),
             ("flow_ipv6", np.array([-0.1]), "flow_ipv6"),
             ("cidr_start", np.zeros_like(model["cidr_start"]), "cidr_start"),
-            ("gn_start", model["gn_start"][:-1], "gn_start"),
             # a negative first offset would read before the arrays in the nogil loop
-            ("gn_start", first_minus_one("gn_start"), "gn_start"),
             ("cidr_start", first_minus_one("cidr_start"), "cidr_start"),
             ("tg_start", first_minus_one("tg_start"), "tg_start"),
             ("thr_start", first_minus_one("thr_start"), "thr_start"),
@@ -497,9 +491,18 @@ def test_engine_validates_its_model():
         with pytest.raises(ValueError, match=msg):
             Engine(dict(model, **{k: bad_value}), 0)
     with pytest.raises(ValueError, match="n must be"):
-        Engine(model, 0).run(-1)
+        reference_engine(s, model, 0).run(-1)
     with pytest.raises((ValueError, TypeError)):
-        Engine(model, -1)
+        reference_engine(s, model, -1)
+    # flow-hash groups are placed by the world's NLB / GWLB objects: no world, no engine
+    with pytest.raises(ValueError, match="world"):
+        Engine(model, 0)
+    flows = list(model["world_flow_groups"])
+    g = next(k for k, name in enumerate(flows) if name is not None)
+    for bad_flows in (flows[:-1], flows[:g] + [None] + flows[g + 1:],
+                      [name or "web" for name in flows]):
+        with pytest.raises(ValueError, match="world_flow_groups"):
+            reference_engine(s, dict(model, world_flow_groups=bad_flows), 0)
 
 
 def test_engine_validates_its_sticky_model():
@@ -525,20 +528,7 @@ def test_engine_validates_its_sticky_model():
     # without the sticky keys: no sticky group (models built before stickiness still run)
     plain = {k: v for k, v in model.items() if k not in ("S", "tg_slot", "tg_stick_dur",
                                                           "user_start")}
-    assert run_engine(plain, 1, 500).stats["cnt_sticky"].sum() == 0
-
-
-def test_flow_remaps_near_optimum_for_maglev():
-    r = simulate(load_scenario(), requests=1000)
-    remaps = r["flow_remaps"]
-    assert [(m["target_group"], m["targets_before"], m["targets_after"]) for m in remaps] == [
-        ("stream-use1", 3, 4), ("inspect-use1", 3, 2), ("stream-use1", 4, 3)]
-    # cross-zone off: edge-4 joins edge-3's zone (1/6 of flows move), a zone's only
-    # appliance / server fails (its node leaves DNS: its third of the flows move)
-    assert [m["optimum"] for m in remaps] == pytest.approx([1 / 6, 1 / 3, 1 / 3], abs=1e-6)
-    for m in remaps:
-        # 65,536 sampled flows: sd of the moved share ~0.002; Maglev moves ~ the optimum
-        assert abs(m["moved"] - m["optimum"]) < 0.01
+    assert run_engine(s, plain, 1, 500).stats["cnt_sticky"].sum() == 0
 
 
 def test_health_changes_and_progress():
@@ -683,8 +673,8 @@ EU_RTT = 'rtt = { us-east-1 = 0.08, eu-west-1 = 0.01 }'
 def test_flow_hashing_matches_python_reference(kw):
     s = parse_scenario(small_scenario(**kw), "flows.toml")
     model, meta = compile_scenario(s, requests=1500)
-    ref = simulate_ref(model, 11, 1500, flow_tables_ref(s, model, meta))
-    eng = run_engine(model, 11, 1500)
+    ref = reference_run(s, model, 11, 1500)
+    eng = run_engine(s, model, 11, 1500)
     assert_same(eng, ref)
     assert np.array_equal(eng.stats["cnt_flows"], ref["cnt_flows"])
 
@@ -1089,8 +1079,8 @@ def test_sticky_engine_matches_python_reference(seed, algo, sessions, duration):
     s = parse_scenario(small_scenario(algo=algo, sticky=duration, sessions=sessions)
                        + STICKY_EVENTS, "sticky.toml")
     model, meta = compile_scenario(s, requests=6000)
-    ref = simulate_ref(model, seed, 6000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
-    eng = run_engine(model, seed, 6000)
+    ref = reference_run(s, model, seed, 6000, sticky_ref(s, meta))
+    eng = run_engine(s, model, seed, 6000)
     assert_same(eng, ref)
     assert _cookies(eng, model, meta) == ref["cookies"]
 
@@ -1100,8 +1090,8 @@ def test_sticky_reference_covers_hits_new_and_restuck_with_lor():
                                       sessions=(6, 4)) + STICKY_EVENTS, "sticky.toml")
     # long enough to pass 16 s, when e1's failure is seen (its checks at 5 and 10 s)
     model, meta = compile_scenario(s, requests=12000)
-    ref = simulate_ref(model, 3, 12000, flow_tables_ref(s, model, meta), sticky_ref(s, meta))
-    eng = run_engine(model, 3, 12000)
+    ref = reference_run(s, model, 3, 12000, sticky_ref(s, meta))
+    eng = run_engine(s, model, 3, 12000)
     assert eng.now > 16.0
     assert_same(eng, ref)
     k = eng.stats["cnt_sticky"].reshape(-1, 3)
@@ -1153,7 +1143,7 @@ def test_sticky_users_move_when_their_target_fails_and_stick_to_the_new_one():
     fail = '\n[[events]]\nat = 20\naction = "fail"\ntarget_group = "web"\ntarget = "w1"\n'
     s = _sticky_one_group(86400, (30, None), fail)
     model, meta = compile_scenario(s, requests=20_000)
-    eng = Engine(model, 9)
+    eng = reference_engine(s, model, 9)
     while eng.now < 25.0:
         eng.run(100)
     before = _cookies(eng, model, meta)
@@ -1186,9 +1176,10 @@ def test_sticky_group_without_users_equals_the_plain_group():
     plain = small_scenario().replace(
         '[{ target_group = "api", weight = 2 }, { target_group = "web", weight = 1 }]',
         '[{ target_group = "api" }]')
-    m0, _ = compile_scenario(parse_scenario(plain, "a.toml"), requests=3000)
-    m1, _ = compile_scenario(parse_scenario(small_scenario(sticky=60), "b.toml"), requests=3000)
-    a, b = run_engine(m0, 2, 3000), run_engine(m1, 2, 3000)
+    s0, s1 = parse_scenario(plain, "a.toml"), parse_scenario(small_scenario(sticky=60), "b.toml")
+    m0, _ = compile_scenario(s0, requests=3000)
+    m1, _ = compile_scenario(s1, requests=3000)
+    a, b = run_engine(s0, m0, 2, 3000), run_engine(s1, m1, 2, 3000)
     for k in STAT_KEYS[:-1]:
         assert np.array_equal(a.stats[k], b.stats[k]), k
 

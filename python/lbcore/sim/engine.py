@@ -5,10 +5,8 @@ import time
 
 import numpy as np
 
-import lbcore
-from lbcore import Rendezvous
 from lbcore.sim._kernels import LAT_BINS, LAT_MIN_DECADE, LAT_PER_DECADE, OUT_BINS, Engine
-from lbcore.sim.model import NODE_SEED, compile_scenario
+from lbcore.sim.model import compile_scenario
 from lbcore.sim.world import build_world
 
 __all__ = ["simulate", "build_report", "PERCENTILES"]
@@ -28,7 +26,8 @@ def simulate(scenario: dict, *, requests: int | None = None, seed: int | None = 
     t0 = time.perf_counter()
     seed = scenario["simulation"]["seed"] if seed is None else seed
     model, meta = compile_scenario(scenario, requests=requests, seed=seed)
-    # the ALB target groups pick with the load balancer objects' own selectors
+    # the ALB target groups pick with the load balancer objects' own selectors, the
+    # NLB / GWLB ones place flows on their data paths
     engine = Engine(model, seed, trace=trace is not None, world=build_world(scenario, seed))
     t1 = time.perf_counter()
     total = meta["requests"]
@@ -146,7 +145,7 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
                 "type": "lb_cookie", "duration_seconds": meta["stickiness"][g],
                 "hits": hit, "new": new, "restuck": restuck,
                 "hit_share": round(hit / g_cnt, 6) if g_cnt else 0.0}
-        pl = meta["flow_placement"].get(g)
+        pl = meta["flow_groups"].get(g)
         if pl is not None:
             f = st["cnt_flows"][4 * g:4 * g + 4]
             group["flows"] = {"hash": pl["hash"], "cross_zone": pl["cross_zone"],
@@ -171,65 +170,5 @@ def build_report(engine: Engine, model: dict, meta: dict, seed) -> dict:
     }
     report["epoch_table"] = [{"start": float(t0), "requests": int(n_e)}
                              for t0, n_e in zip(model["epoch_t"], st["cnt_epoch"])]
-    report["flow_remaps"] = flow_remaps(model, meta)
     report["peak_in_flight"] = int(engine.heap_peak)
     return report
-
-
-def flow_assignment(model: dict, meta: dict, g: int, e: int, hashes: np.ndarray):
-    """Global target index per flow hash for flow-hash group g in epoch e (None when no
-    node is live): the node by ``lbcore.Rendezvous`` over the live nodes, then the
-    node's ``lbcore.Maglev`` table, the same kernels the compiled loop calls."""
-    pl = meta["flow_placement"][g]
-    a = int(model["gn_start"][g])
-    w = np.asarray(model["nd_w"])[e, a:a + len(pl["nodes"])]
-    if not np.any(w > 0):
-        return None
-    node = Rendezvous(pl["nodes"], weights=w, seed=NODE_SEED).select_many(hashes)
-    out = np.full(hashes.shape[0], -1, np.int32)
-    for k, placed in enumerate(pl["epochs"][e]):
-        if placed is not None:
-            sel = node == k
-            mg, pool = placed
-            out[sel] = pool[mg.select_many(np.ascontiguousarray(hashes[sel]))]
-    return out
-
-
-def _expected_shares(model: dict, meta: dict, g: int, e: int) -> dict:
-    """Target -> expected share of flows: live nodes equally, by weight within a node."""
-    pl = meta["flow_placement"][g]
-    live = [placed for placed in pl["epochs"][e] if placed is not None]
-    w = np.asarray(model["tgt_weight"])[e]
-    out = {}
-    for _, pool in live:
-        tot = float(w[pool].sum())
-        for t in pool.tolist():
-            out[t] = out.get(t, 0.0) + float(w[t]) / tot / len(live)
-    return out
-
-
-def flow_remaps(model: dict, meta: dict, samples: int = 1 << 16) -> list[dict]:
-    """For flow-hash target groups: the share of flows whose target changes at each epoch
-    boundary where the group's placement changes, and the optimum (the least any
-    assignment keeping the expected shares must move: 1 - sum over targets of
-    min(old share, new share))."""
-    hashes = lbcore.hash_u64_many(np.arange(samples, dtype=np.uint64), seed=0x5EED)
-    out = []
-    for g in sorted(meta["flow_placement"]):
-        prev = prev_shares = prev_key = None
-        for e in range(int(model["E"])):
-            key = tuple(None if p is None else id(p[0])
-                        for p in meta["flow_placement"][g]["epochs"][e])
-            assign = flow_assignment(model, meta, g, e, hashes) if key != prev_key else prev
-            shares = _expected_shares(model, meta, g, e) if assign is not None else None
-            if prev is not None and assign is not None and key != prev_key:
-                optimum = 1 - sum(min(prev_shares.get(t, 0.0), shares.get(t, 0.0))
-                                  for t in set(prev_shares) | set(shares))
-                out.append({"at": float(model["epoch_t"][e]),
-                            "target_group": meta["target_groups"][g],
-                            "targets_before": len(prev_shares), "targets_after": len(shares),
-                            "moved": round(float(np.mean(assign != prev)), 6),
-                            "optimum": round(optimum, 6)})
-            if assign is not None:
-                prev, prev_shares, prev_key = assign, shares, key
-    return sorted(out, key=lambda m: (m["at"], m["target_group"]))

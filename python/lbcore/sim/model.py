@@ -14,11 +14,9 @@ import math
 
 import numpy as np
 
-from lbcore import Maglev
-from lbcore import Rendezvous
 from lbcore.sim.health import REGISTERED_STATES
 from lbcore.sim.world import build_world
-from lbcore.sim._kernels import ALGO_CODES, DIST_CODES, maglev_table_size
+from lbcore.sim._kernels import ALGO_CODES, DIST_CODES
 from lbcore.sim.scenario import (alb_condition, attribute_values, client_cidrs,
                                  run_horizon, sticky_groups, template_request)
 
@@ -69,7 +67,6 @@ def match_rule(lb: dict, req: dict):
 
 FLOW_GROUP_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE")
 HASH_FIELDS = {0: "5-tuple", 1: "3-tuple", 2: "2-tuple"}
-NODE_SEED = 0x5EED_0DE5            # identity seed of load balancer nodes and targets
 M64 = (1 << 64) - 1
 
 
@@ -80,21 +77,6 @@ def _hash_fields(values: dict) -> int:
     if not values.get("stickiness.enabled"):
         return 0
     return 1 if values.get("stickiness.type") == "source_ip_dest_ip_proto" else 2
-
-
-def _cross_zone(tg: dict, values: dict, lbs: list[dict]) -> bool:
-    """Cross-zone load balancing of a flow-hash group: the group's attribute, else its
-    load balancer's ``cross_zone`` (Network Load Balancer default off); Gateway Load
-    Balancer groups: off (its default)."""
-    if tg["protocol"] == "GENEVE":
-        return False
-    own = values.get("load_balancing.cross_zone.enabled")
-    if own in ("true", "false"):
-        return own == "true"
-    for lb in lbs:
-        if any(f["target_group"] == tg["name"] for f in lb["default_forward"] or []):
-            return bool(lb["cross_zone"]) if lb["cross_zone"] is not None else False
-    return False
 
 
 def _protocol_udp_share(protocol: str, udp: float) -> float:
@@ -126,68 +108,12 @@ def udp_shares(s: dict, mgroups: list) -> np.ndarray:
     return out
 
 
-def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: np.ndarray,
-                mgroups: list):
-    """Model arrays for flow hashing, and per flow-hash group the placement objects.
-
-    Each flow-hash group has one load balancer node per Availability Zone of its targets.
-    In each epoch a node's pool is the group's eligible targets (weight > 0) in its zone,
-    or all of them with cross-zone on; a node with an empty pool is out of DNS (weight 0
-    in the rendezvous choice of node). Each non-empty pool gets an ``lbcore.Maglev``
-    table over target identities "group/id" (so tables of consecutive epochs move few
-    flows); identical pools share one table.
-    """
-    tgs, lbs, clients = s["target_groups"], s["load_balancers"], s["traffic"]["clients"]
-    E = tgt_weight.shape[0]
-    gn_start, nd_ta, nd_tb, fields, placement = [0], [], [], [], {}
-    for g, (gi, _) in enumerate(mgroups):
-        tg = tgs[gi]
-        values = attribute_values(tg)
-        fields.append(_hash_fields(values))
-        if tg["protocol"] in FLOW_GROUP_PROTOCOLS:
-            azs = sorted({t["az"] for t in tg["targets"]})
-            # the node choice is a rendezvous over the group's nodes: its per-node hashes
-            ta, tb, _ = Rendezvous([f"{tg['name']}/{az}" for az in azs],
-                                   seed=NODE_SEED).kernel_arrays()
-            nd_ta.extend(ta.tolist())
-            nd_tb.extend(tb.tolist())
-            placement[g] = {"azs": azs, "nodes": [f"{tg['name']}/{az}" for az in azs], "cross_zone": _cross_zone(tg, values, lbs),
-                            "hash": HASH_FIELDS[fields[-1]], "epochs": []}
-        gn_start.append(len(nd_ta))
-    ND = len(nd_ta)
-    nd_w = np.zeros((E, ND))
-    nd_off = np.zeros((E, ND), np.int64)
-    nd_m = np.zeros((E, ND), np.uint64)
-    tables, cache, pos = [], {}, 0
-    for g, pl in placement.items():
-        a, b = tg_start[g], tg_start[g + 1]
-        n0 = gn_start[g]
-        for e in range(E):
-            per_node = []
-            for k, az in enumerate(pl["azs"]):
-                pool = [t for t in range(a, b) if tgt_weight[e, t] > 0
-                        and (pl["cross_zone"] or targets[t]["az"] == az)]
-                if not pool:
-                    per_node.append(None)
-                    continue
-                w = tuple(float(tgt_weight[e, t]) for t in pool)
-                sig = (tuple(pool), w)
-                if sig not in cache:
-                    mg = Maglev([f"{targets[t]['group']}/{targets[t]['id']}" for t in pool],
-                                weights=None if len(set(w)) == 1 else list(w),
-                                table_size=maglev_table_size(len(pool)), seed=NODE_SEED)
-                    pool_arr = np.asarray(pool, np.int32)
-                    tab = pool_arr[mg.table]
-                    cache[sig] = (pos, tab, mg, pool_arr)
-                    tables.append(tab)
-                    pos += tab.shape[0]
-                off, tab, mg, pool_arr = cache[sig]
-                nd_w[e, n0 + k] = 1.0
-                nd_off[e, n0 + k] = off
-                nd_m[e, n0 + k] = tab.shape[0]
-                per_node.append((mg, pool_arr))
-            pl["epochs"].append(per_node)
-
+def _flow_arrays(s: dict, mgroups: list) -> dict:
+    """Model arrays the loop draws new flows from: the UDP share per (group, load
+    balancer), the IPv6 share, the client classes' address ranges and the load
+    balancers' addresses and ports. Where a flow goes is its NLB / GWLB's to decide
+    (``World.flow_path``)."""
+    lbs, clients = s["load_balancers"], s["traffic"]["clients"]
     # client source ranges: (client, IPv4 | IPv6) -> [base, host mask] as 2 x 64 bits
     cidr_start, ranges = [0], []
     for ci, cl in enumerate(clients):
@@ -203,8 +129,8 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
     v4 = [int(ipaddress.ip_address("198.18.0.0")) + li + 1 for li in range(len(lbs))]
     v6 = [int(ipaddress.ip_address("2001:db8:ffff::")) + li + 1 for li in range(len(lbs))]
     flows = s["traffic"]["flows"]
-    arrays = {
-        "ND": ND, "udp_share": udp_shares(s, mgroups), "flow_ipv6": np.array([flows["ipv6"]]),
+    return {
+        "udp_share": udp_shares(s, mgroups), "flow_ipv6": np.array([flows["ipv6"]]),
         "cidr_start": np.array(cidr_start, np.int32),
         "cidr_hi": rng[:, 0], "cidr_lo": rng[:, 1], "cidr_mask_hi": rng[:, 2],
         "cidr_mask_lo": rng[:, 3],
@@ -212,12 +138,32 @@ def _flow_model(s: dict, targets: list[dict], tg_start: list[int], tgt_weight: n
         "lb_dst_lo": np.array([x for li in range(len(lbs)) for x in (v4[li], v6[li] & M64)],
                               np.uint64),
         "lb_port": np.array([lb["port"] for lb in lbs], np.int32),
-        "tg_fields": np.array(fields, np.int32), "gn_start": np.array(gn_start, np.int32),
-        "nd_ta": np.array(nd_ta, np.uint64), "nd_tb": np.array(nd_tb, np.uint64),
-        "nd_w": nd_w, "nd_off": nd_off, "nd_m": nd_m,
-        "mg_tab": np.concatenate(tables) if tables else np.zeros(0, np.int32),
     }
-    return arrays, placement
+
+
+def _flow_groups(s: dict, world, mgroups: list) -> dict:
+    """Per flow-hash group, what the report says of it, read off the load balancer
+    objects placing its flows: their nodes (Availability Zones), cross-zone load
+    balancing as they apply it, and the hashed fields."""
+    tgs = s["target_groups"]
+    insp = {lb["inspection"]: lb["name"] for lb in s["load_balancers"] if lb.get("inspection")}
+    out = {}
+    for g, (gi, _) in enumerate(mgroups):
+        tg = tgs[gi]
+        if tg["protocol"] not in FLOW_GROUP_PROTOCOLS:
+            continue
+        name = tg["name"]
+        if tg["protocol"] == "GENEVE":
+            lb = world.inspection.get(insp.get(name))
+        else:
+            lb = world.load_balancers.get(world.served_by.get(name))
+        if lb is None:
+            continue            # served by no load balancer: never placed
+        own = world.target_groups[name].cross_zone
+        out[g] = {"azs": list(lb.availability_zones),
+                  "cross_zone": bool(lb.cross_zone if own is None else own),
+                  "hash": HASH_FIELDS[_hash_fields(attribute_values(tg))]}
+    return out
 
 
 # ---------------------------------------------------------------------- compile
@@ -376,7 +322,7 @@ def compile_scenario(s: dict, *, requests: int | None = None,
     route_cdf = np.cumsum(route, axis=3)
     zone_cdf = np.cumsum(zone, axis=2)
 
-    flow_arrays, placement = _flow_model(s, targets, tg_start, tgt_weight, mgroups)
+    flow_arrays = _flow_arrays(s, mgroups)
     # ALB lb_cookie stickiness: a cookie slot per load balancer with a sticky target group
     # (lbcore.elb's ALB sets one AWSALB cookie per user, whichever of its groups served
     # the request; a cookie naming another group's target is not honoured), users per
@@ -425,6 +371,10 @@ def compile_scenario(s: dict, *, requests: int | None = None,
         # group (target group, zone or None), None for the others; target ids -> model index
         "world_groups": [(tgs[gi]["name"], az) if _alb_models(s, tgs[gi], ALGO_NAMES[tg_algo[m]])
                          else None for m, (gi, az) in enumerate(mgroups)],
+        # flow-hash groups an Engine given a World routes through their NLB / GWLB's
+        # connection table (World.flow_path): per model group its target group, else None
+        "world_flow_groups": [tgs[gi]["name"] if tgs[gi]["protocol"] in FLOW_GROUP_PROTOCOLS
+                              else None for gi, _ in mgroups],
         "world_targets": {tg["name"]: {t["listed"]: i for i, t in enumerate(targets)
                                        if t["group"] == tg["name"]} for tg in tgs},
     }
@@ -458,7 +408,7 @@ def compile_scenario(s: dict, *, requests: int | None = None,
                            + (f" weight {ev['weight']:g}" if ev["action"] == "set_weight" else "")}
                           for ev in s["events"]), key=lambda e: e["at"]),
         "rule_of": rule_of,
-        "flow_placement": placement,
+        "flow_groups": _flow_groups(s, world, mgroups),
         # the transitions the health checks made (TargetGroup.observe), in time order
         "health_changes": sorted(
             ({"at": at, "target_group": tgs[gi]["name"], "target": tgs[gi]["targets"][j]["id"],

@@ -47,12 +47,6 @@ def format_report(r: dict) -> str:
         for t in r["throttling"]:
             lines.append(f"  {t['limit']:<{wl}}  {t['throttled']:>11,}")
     lines += ["", "Target groups and targets"] + _target_table(r["target_groups"])
-    if r.get("flow_remaps"):
-        lines += ["", "Flows remapped when a flow-hash group's healthy targets change"]
-        for m in r["flow_remaps"]:
-            lines.append(f"  t={m['at']:>7.1f} s  {m['target_group']:<14} "
-                         f"{m['targets_before']} -> {m['targets_after']} targets: "
-                         f"{100 * m['moved']:5.1f}% of flows moved (optimum {100 * m['optimum']:5.1f}%)")
     if r["events"]:
         lines += ["", "Events, and when health checks see them"]
         rows = [(ev["at"], 0, f"{ev['action']:<18} {ev['what']}") for ev in r["events"]]

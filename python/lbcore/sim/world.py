@@ -194,6 +194,17 @@ class World:
         return self.load_balancers[self.served_by[target_group]].selector(target_group, zone,
                                                                          now)
 
+    def flow_path(self, load_balancer: str, target_group: str, now: float):
+        """The data path that places ``load_balancer``'s flows on ``target_group`` at
+        ``now``: its inspection tier's ``GatewayLoadBalancer`` when that is the group,
+        else the ``NetworkLoadBalancer`` itself (``L4LoadBalancer.flow_path``):
+        ``(L4Path, targets)``."""
+        if self._lb_spec[load_balancer].get("inspection") == target_group:
+            lb = self.inspection[load_balancer]
+        else:
+            lb = self.load_balancers[load_balancer]
+        return lb.flow_path(now)
+
     def target_group_picker(self, load_balancer: str, rule: int):
         """The ALB's weighted-forward picker for rule ``rule`` (its index in the
         scenario's ``rules``, -1 the default): ``(WeightedRandom, target group names)``,
