@@ -49,9 +49,10 @@ from lbcore._types cimport (LB_FLOW_IPV6, LB_FLOW_HAS_SEQ, LB_FIELDS_5, LB_FIELD
 
 from lbcore._jump cimport (lb_jump_hash, lb_jump_hash_many)
 
-from lbcore._l4 cimport (lb_l4_route_many, lb_l4_route_fields, lb_l4_path,
-                         lb_l4_selection, lb_l4_config, LB_L4_DROPPED, LB_L4_NEW,
-                         LB_L4_NO_TARGET, LB_L4_BLOCK, LB_L4_FULL, LB_L4_REFUSED)
+from lbcore._l4 cimport (lb_l4_route_many, lb_l4_route_fields, lb_l4_close_fields,
+                         lb_l4_path, lb_l4_lock, lb_l4_selection, lb_l4_config,
+                         LB_L4_DROPPED, LB_L4_NEW, LB_L4_NO_TARGET, LB_L4_BLOCK, LB_L4_FULL,
+                         LB_L4_REFUSED)
 
 from lbcore._lor cimport (lb_lor_node, lb_lor, lb_lor_acquire, lb_lor_acquire_p2c,
                           lb_lor_acquire_at, lb_lor_release, lb_lor_set_available,

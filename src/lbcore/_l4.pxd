@@ -44,6 +44,13 @@ ctypedef struct lb_l4_config:
     const int32_t* dns
     int32_t ndns
 
+# The path's lock, a benaphore: ``count`` holders + waiters, changed atomically, so an
+# uncontended acquire or release is one atomic add; waiters sleep on ``sem`` (a
+# PyThread lock created held), which the releaser posts when someone waits.
+ctypedef struct lb_l4_lock:
+    int64_t count
+    PyThread_type_lock sem
+
 # An L4Path's state as C code drives it (L4Path.ctypes): valid while the path lives and
 # until its next set_selection / set_dns (the pointed-to arrays are swapped then).
 ctypedef struct lb_l4_path:
@@ -52,7 +59,7 @@ ctypedef struct lb_l4_path:
     const lb_l4_selection* selection
     uint64_t* rng
     int32_t n_nodes
-    PyThread_type_lock lock
+    lb_l4_lock* lock
 
 cdef size_t lb_l4_route_many(
     size_t n, const lb_flow_key* keys, const uint64_t* key_hashes, const uint64_t* hashes,
@@ -71,3 +78,12 @@ cdef int32_t lb_l4_route_fields(
     lb_l4_path* p, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
     uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
     double now, int32_t node, uint8_t* out_flags) noexcept nogil
+
+# The flow's connection ended (its FIN or RST seen) at ``now``: its entry leaves the table
+# (1; 0 when it had none, or when the path keys flows by fewer than all five fields,
+# so one entry stands for many connections and stays until idle), under the path's lock;
+# LB_L4_REFUSED when now is before the latest time routed or not finite.
+cdef int32_t lb_l4_close_fields(
+    lb_l4_path* p, uint8_t proto, uint8_t flags, uint64_t src_hi, uint64_t src_lo,
+    uint64_t dst_hi, uint64_t dst_lo, uint16_t sport, uint16_t dport, uint32_t seq,
+    double now) noexcept nogil

@@ -395,6 +395,15 @@ def _c_route(handle):
     return route
 
 
+def _c_close(handle):
+    import ctypes as c
+    fn = c.CFUNCTYPE(c.c_int32, c.c_void_p, c.c_uint8, c.c_uint8, c.c_uint64, c.c_uint64,
+                     c.c_uint64, c.c_uint64, c.c_uint16, c.c_uint16, c.c_uint32, c.c_double)(
+        handle.kernels["lb_l4_close_fields"])
+    return lambda f, now: fn(handle.address, f.protocol, f.flags, f.src_hi, f.src_lo, f.dst_hi,
+                             f.dst_lo, f.src_port, f.dst_port, f.seq, now)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32), st.lists(st.integers(1, 6), min_size=1, max_size=3),
        st.booleans())
@@ -432,6 +441,12 @@ def test_c_route_of_one_flow_is_route_flow(seed, per_zone, sticky):
         assert (k, fl & 1) == (targets.index(d.target) if d.target else -1, int(d.dropped))
     assert full >= 1                    # the table did fill (capacity 32, 300 flows)
     assert len(path) == len(a.flow_path(now)[0])
+    # lb_l4_close_fields is NetworkLoadBalancer.close on the twin
+    close = _c_close(path.ctypes)
+    for f in {lbcore.Flow("tcp", s, "198.18.0.1", p, 443) for s in srcs[:6] for p in (1024, 1025)}:
+        assert close(f, now) == int(a.close(f, now))
+    assert len(path) == len(a.flow_path(now)[0])
+    assert close(f, now - 1.0) == -3
     assert route(f, now - 1.0)[0] == -3           # LB_L4_REFUSED: time went back
     assert route(f, now, node=len(zones))[0] == -3
     with pytest.raises(ValueError, match="now"):
@@ -478,3 +493,19 @@ def test_numba_route_fields_is_the_load_balancers_route():
         d = a.route(f, float(times[i]))
         want.append(targets.index(d.target))
     assert got.tolist() == want
+
+    @numba.njit
+    def close(addr, proto, hi, lo, dhi, dlo, sport, dport, now):
+        out = np.empty(proto.shape[0], np.int32)
+        for i in range(proto.shape[0]):
+            out[i] = lbn.l4_close_fields(addr, proto[i], 0, hi[i], lo[i], dhi, dlo, sport[i],
+                                         dport, 0, now)
+        return out
+    end = float(times[-1])
+    shut = close(path.ctypes.address, proto[:50], np.zeros(50, np.uint64), lo[:50], dst.dst_hi,
+                 dst.dst_lo, sport[:50], 53, end)
+    twin = [int(a.close(lbcore.Flow.from_fields(int(proto[i]), 0, 0, int(lo[i]), dst.dst_hi,
+                                                dst.dst_lo, int(sport[i]), 53, 0), end))
+            for i in range(50)]
+    assert shut.tolist() == twin and 0 < sum(twin) < 50
+    assert len(path) == len(a.flow_path(end)[0])

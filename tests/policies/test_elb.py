@@ -726,3 +726,36 @@ def test_flow_table_growth_mid_batch_changes_nothing(kind):
     assert small._listeners[0].path.capacity > 16
     a, b = small.route_many(flows, 600.0), big.route_many(flows, 600.0)
     assert np.array_equal(a.target, b.target) and np.array_equal(a.new, b.new)
+
+
+def test_close_forgets_a_finished_connection():
+    """L4LoadBalancer.close: the FIN/RST of a connection removes its entry, so the next
+    flow with the same 5-tuple is placed afresh (new), and a closed flow is not found
+    again; an entry keyed by fewer fields (GWLB 2-/3-tuple stickiness) stands for every
+    connection of the pair and stays."""
+    tg = TargetGroup(zone_targets([("A", 3), ("B", 3)]), protocol="TCP_UDP", healthy=True)
+    nlb = NetworkLoadBalancer(["A", "B"], seed=4)
+    nlb.add_listener("TCP_UDP", 80, tg)
+    f = lbcore.Flow("tcp", "10.0.0.7", "198.18.0.1", 40000, 80)
+    path = nlb.flow_path(0.0)[0]
+    nlb.route(f, 1.0)
+    assert len(path) == 1 and path.last_flags & 2          # placed: new
+    nlb.route(f, 2.0)
+    assert not path.last_flags & 2                         # pinned
+    assert nlb.close(f, 3.0) is True and len(path) == 0
+    assert nlb.close(f, 3.0) is False                      # nothing left to close
+    nlb.route(f, 4.0)
+    assert path.last_flags & 2                             # afresh
+    assert nlb.close(lbcore.Flow("tcp", "10.0.0.7", "198.18.0.1", 40000, 81), 4.0) is False
+    with pytest.raises(ValueError, match="now"):
+        nlb.close(f, 1.0)                                  # time never goes back
+    with pytest.raises(TypeError, match="flow"):
+        nlb.close(("tcp",), 5.0)
+    for kw, kept in (({}, False), ({"stickiness_enabled": True,
+                                    "stickiness_type": "source_ip_dest_ip"}, True)):
+        gtg = TargetGroup(zone_targets([("A", 3)]), protocol="GENEVE", healthy=True, **kw)
+        gw = GatewayLoadBalancer(["A"], gtg, seed=2)
+        gw.route(f, 1.0)
+        # either direction closes a symmetric entry (the reply's FIN as well)
+        assert gw.close(f.reversed(), 2.0) is (not kept)
+        assert len(gw.flow_path(2.0)[0]) == (1 if kept else 0)

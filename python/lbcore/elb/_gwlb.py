@@ -94,6 +94,9 @@ class GatewayLoadBalancer(L4LoadBalancer):
         lst.path.configure(self._key_seed, self._node_seed, fields, True, True, False, 0,
                            lst.tcp_idle, UDP_IDLE_SECONDS)
 
+    def _flow_listener(self, flow: Flow) -> L4Listener | None:
+        return self._listeners[0] if self._listeners else None
+
     def _only_listener(self) -> L4Listener:
         if not self._listeners:
             raise ValueError("target_group: set the listener's target group first")

@@ -360,6 +360,25 @@ class L4LoadBalancer(PickleWithoutLock):
             self._ensure(lst)
             return [self.availability_zones[z] for z in lst.dns.tolist()]
 
+    def close(self, flow: Flow, now: float | None = None) -> bool:
+        """The flow's connection ended at ``now`` (omitted: the load balancer's clock):
+        the load balancer saw its FIN or RST, so its entry leaves the connection table
+        and the next flow with the same 5-tuple is placed afresh. True when it was
+        tracked. A listener keying flows by fewer fields (GWLB 2- and 3-tuple
+        stickiness) keeps the entry, which stands for every connection of the pair,
+        until it idles out (False); UDP flows have no end to see: they idle out."""
+        check_flow(flow)
+        lst = self._flow_listener(flow)
+        if lst is None:
+            return False
+        if now is None:
+            with self._lock:
+                return bool(lst.path.close_flow(flow, self._clock()))
+        return bool(lst.path.close_flow(flow, now))
+
+    def _flow_listener(self, flow: Flow) -> L4Listener | None:
+        raise NotImplementedError
+
     def flow_path(self, now: float | None = None, listener: int = 0) -> tuple[Any, tuple]:
         """The listener's data path as :meth:`route` finds it at ``now`` (omitted: the
         load balancer's clock): its ``L4Path`` (connection table and node selection

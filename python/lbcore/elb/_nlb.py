@@ -81,6 +81,9 @@ class NetworkLoadBalancer(L4LoadBalancer):
                            tg.attribute_values["stickiness.enabled"], self._sticky_seed,
                            lst.tcp_idle, UDP_IDLE_SECONDS)
 
+    def _flow_listener(self, flow: Flow) -> L4Listener | None:
+        return self._by_port.get(flow.listener_key)
+
     def _valid_mask(self, tg: TargetGroup, codes: np.ndarray, any_healthy: bool) -> np.ndarray:
         # Existing flows stay on healthy and draining targets (draining ends at
         # the deregistration delay). Unhealthy: kept unless the target group
