@@ -11,7 +11,7 @@ outstanding counts from a completion heap and keeps streaming statistics.
 Only structs and inline helpers are declared here: the loop itself is driven through
 ``lbcore._sim.Engine`` (no exported ``lb_*`` functions, so nothing for numba to bind).
 """
-from libc.stdint cimport uint8_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, int32_t, int64_t, uint64_t
 
 # Target-group selection algorithms (lb_sim_model.tg_algo).
 cdef enum:
@@ -37,6 +37,16 @@ cdef enum:
 ctypedef struct lb_sim_completion:
     double t
     int32_t target
+    int32_t conn                   # the request's open TCP flows (Engine.conn), -1 none
+
+# a TCP flow a request opened on an L4 path (slot = group * L + load balancer), closed
+# when the request ends
+ctypedef struct lb_sim_flow:
+    int64_t slot
+    uint64_t src_hi
+    uint64_t src_lo
+    uint16_t sport
+    uint8_t v6
 
 
 cdef inline int32_t lb_sim_pick_cdf(const double* cdf, int32_t n, double u) noexcept nogil:

@@ -13,7 +13,8 @@ from lbcore._lor cimport (lb_lor, lb_lor_acquire, lb_lor_acquire_at, lb_lor_acqu
 from lbcore._roundrobin cimport lb_roundrobin, lb_roundrobin_pick
 from lbcore._alias cimport lb_alias, lb_alias_pick
 from lbcore._sticky cimport lb_sticky_cookie_target, lb_sticky_cookie_expiry
-from lbcore._l4 cimport lb_l4_path, lb_l4_route_fields, LB_L4_FULL, LB_L4_REFUSED, LB_L4_BLOCK
+from lbcore._l4 cimport (lb_l4_path, lb_l4_route_fields, lb_l4_close_fields, LB_L4_FULL,
+                         LB_L4_REFUSED, LB_L4_BLOCK)
 from lbcore._bucket cimport (lb_bucket_check_chain, LB_BUCKET_STRIDE, LB_CHECK_ALLOWED,
                              LB_CHECK_LEVEL0)
 from lbcore._hash import hash_key, parse_seed
@@ -186,6 +187,13 @@ cdef class Engine:
     cdef int32_t* l4_len
     cdef int32_t* l4_epoch
     cdef list l4_keep
+    # a request's TCP flows close when it ends (the load balancer sees the FIN): now, or at
+    # its completion, which carries them as a pair in ``conn`` (a free list of pairs)
+    cdef lb_sim_flow cur_flow[2]
+    cdef int32_t cur_n
+    cdef lb_sim_flow* conn
+    cdef int32_t* conn_free
+    cdef int32_t conn_cap, conn_nfree
     # with a world: step 7 in two draws, the ALB's (a weighted forward's target group,
     # on its own picker) and ours (the zone): per (load balancer, template) the one
     # target group or -1 / -2 (fixed response / drawn), the picker and its positions
@@ -309,6 +317,8 @@ cdef class Engine:
         self.fwd_pos_tg = NULL
 
     def __dealloc__(self):
+        free(self.conn)
+        free(self.conn_free)
         free(self.l4)
         free(self.l4_map)
         free(self.l4_len)
@@ -744,6 +754,63 @@ cdef class Engine:
             return -1
         return self.l4_map[s][k]
 
+    cdef void _close_flow(self, const lb_sim_flow* f, double t) noexcept nogil:
+        """The request's flow f ended at t: its load balancer forgets it
+        (``L4LoadBalancer.close``)."""
+        cdef int32_t lb = <int32_t>(f.slot % self.L), v = f.v6
+        if self.l4[f.slot] == NULL:
+            return
+        if lb_l4_close_fields(self.l4[f.slot], 6, LB_FLOW_IPV6 if v else 0, f.src_hi,
+                              f.src_lo, self.lb_dst_hi[2 * lb + v], self.lb_dst_lo[2 * lb + v],
+                              f.sport, <uint16_t>self.lb_port[lb], 0, t) == LB_L4_REFUSED:
+            self.apply_error = 1
+
+    cdef void _close_now(self) noexcept nogil:
+        """The request ends now (an error or a fixed response): its flows close."""
+        cdef int32_t i
+        for i in range(self.cur_n):
+            self._close_flow(&self.cur_flow[i], self.now)
+        self.cur_n = 0
+
+    cdef int32_t _open_conn(self) noexcept nogil:
+        """Park the request's flows until its completion: their pair's index (-1: none;
+        -2: out of memory)."""
+        cdef int32_t k, i
+        cdef lb_sim_flow* grown
+        cdef int32_t* grown_free
+        if self.cur_n == 0:
+            return -1
+        if self.conn_nfree == 0:
+            k = self.conn_cap * 2 if self.conn_cap else 256
+            grown = <lb_sim_flow*> realloc(self.conn, 2 * k * sizeof(lb_sim_flow))
+            if grown == NULL:
+                return -2
+            self.conn = grown
+            grown_free = <int32_t*> realloc(self.conn_free, k * sizeof(int32_t))
+            if grown_free == NULL:
+                return -2
+            self.conn_free = grown_free
+            for i in range(self.conn_cap, k):
+                self.conn_free[self.conn_nfree] = i
+                self.conn_nfree += 1
+            self.conn_cap = k
+        self.conn_nfree -= 1
+        k = self.conn_free[self.conn_nfree]
+        self.conn[2 * k] = self.cur_flow[0]
+        self.conn[2 * k + 1] = self.cur_flow[1]
+        if self.cur_n < 2:
+            self.conn[2 * k + 1].slot = -1
+        self.cur_n = 0
+        return k
+
+    cdef void _close_conn(self, int32_t k, double t) noexcept nogil:
+        cdef int32_t i
+        for i in range(2):
+            if self.conn[2 * k + i].slot >= 0:
+                self._close_flow(&self.conn[2 * k + i], t)
+        self.conn_free[self.conn_nfree] = k
+        self.conn_nfree += 1
+
     cdef int32_t _forward_group(self, int32_t lb, int32_t r, double u) noexcept nogil:
         """Step 7 with a world: the model group of a request of template r on load
         balancer lb (-1: a fixed response): the forward's target group (a weighted one
@@ -847,7 +914,7 @@ cdef class Engine:
             raise MemoryError("completion heap could not grow")
         return done
 
-    cdef int _push(self, double t, int32_t target) noexcept nogil:
+    cdef int _push(self, double t, int32_t target, int32_t conn) noexcept nogil:
         cdef int64_t i, p
         cdef lb_sim_completion* grown
         if self.heap_n == self.heap_cap:
@@ -867,6 +934,7 @@ cdef class Engine:
             i = p
         self.heap[i].t = t
         self.heap[i].target = target
+        self.heap[i].conn = conn
         if self.heap_n > self.heap_peak:
             self.heap_peak = self.heap_n
         return 0
@@ -1045,6 +1113,13 @@ cdef class Engine:
         sport = <uint16_t>(1024 + r_port % 64512)
         self.cnt_flows[4 * g + 2 * v + (proto == 17)] += 1
         k = self._l4_route(g, lb, proto, v, src_hi, src_lo, sport)
+        if proto == 6 and self.cur_n < 2:
+            self.cur_flow[self.cur_n].slot = <int64_t>g * self.L + lb
+            self.cur_flow[self.cur_n].src_hi = src_hi
+            self.cur_flow[self.cur_n].src_lo = src_lo
+            self.cur_flow[self.cur_n].sport = sport
+            self.cur_flow[self.cur_n].v6 = <uint8_t>v
+            self.cur_n += 1
         if self.tracing:
             idx = self.tr_flows
             self.tr_flows += 1
@@ -1083,10 +1158,12 @@ cdef class Engine:
         if self.lor[g] != NULL:
             lb_lor_release(self.lor[g], self.model_sel[t])
 
-    cdef double _serve(self, int32_t t, double arrive, double cost, double* fin) noexcept nogil:
+    cdef double _serve(self, int32_t t, double arrive, double cost, int32_t conn,
+                       double* fin) noexcept nogil:
         """Queue a request arriving at ``arrive`` on target t's earliest-free worker (FIFO);
-        record its outstanding count at routing time and push its completion. Returns the
-        completion time, or -1.0 when the completion heap cannot grow."""
+        record its outstanding count at routing time and push its completion (carrying
+        ``conn``, the flows that close then). Returns the completion time, or -1.0 when
+        the completion heap cannot grow."""
         cdef double svc = cost * self._service(t), start
         cdef int32_t wk, w_best = self.wk_start[t]
         cdef int64_t i
@@ -1101,7 +1178,7 @@ cdef class Engine:
             i = LB_SIM_OUT_BINS - 1
         self.out_hist[<int64_t>t * LB_SIM_OUT_BINS + i] += 1
         self.outstanding[t] += 1
-        if self._push(fin[0], t) != 0:
+        if self._push(fin[0], t, conn) != 0:
             return -1.0
         return fin[0]
 
@@ -1146,7 +1223,7 @@ cdef class Engine:
 
     cdef int _loop(self, int64_t want, int64_t* done_out) noexcept nogil:
         cdef int64_t done = 0, i
-        cdef double e, rate, end, dt, u_client, u_tmpl, u_route, fin
+        cdef double e, rate, end, dt, u_client, u_tmpl, u_route, fin, t_done
         cdef int64_t row
         cdef int32_t c, r, nm, d, lb, g, t, j, rejected, gi, ti
         cdef int64_t user, nu, tr = -1
@@ -1174,7 +1251,11 @@ cdef class Engine:
             # 2. completions up to now release outstanding counts
             while self.heap_n > 0 and self.heap[0].t <= self.now:
                 self._release(self.heap[0].target)
+                j = self.heap[0].conn
+                t_done = self.heap[0].t
                 self._pop()
+                if j >= 0:
+                    self._close_conn(j, t_done)
             # 3. events: the epoch whose tables apply now
             if self.epoch + 1 < self.E and self.epoch_t[self.epoch + 1] <= self.now:
                 while self.epoch + 1 < self.E and self.epoch_t[self.epoch + 1] <= self.now:
@@ -1182,6 +1263,7 @@ cdef class Engine:
                 self._apply_epoch()
             self.cnt_epoch[self.epoch] += 1
             done += 1
+            self.cur_n = 0
             u_client = lb_rng_uniform(&self.rng)
             u_tmpl = lb_rng_uniform(&self.rng)
             u_route = lb_rng_uniform(&self.rng)
@@ -1233,6 +1315,7 @@ cdef class Engine:
                 if tr >= 0:
                     self.tr_insp[tr] = ti
                 if ti < 0:
+                    self._close_now()
                     self.fixed[lb] += 1
                     self.outcome[4] += 1
                     if tr >= 0:
@@ -1240,6 +1323,7 @@ cdef class Engine:
                     continue
                 self.cnt_target[ti] += 1
                 if not up[ti]:
+                    self._close_now()
                     self._drop(ti)
                     self.err_target[ti] += 1
                     self.outcome[1] += 1
@@ -1247,7 +1331,7 @@ cdef class Engine:
                         self.tr_outcome[tr] = 1
                         self.tr_insp_done[tr] = self.now
                     continue
-                if self._serve(ti, self.now, 1.0, &fin) < 0.0:
+                if self._serve(ti, self.now, 1.0, -1, &fin) < 0.0:
                     done_out[0] = done
                     return -1
                 self._record(ti, fin - self.now)
@@ -1264,6 +1348,7 @@ cdef class Engine:
             if tr >= 0:
                 self.tr_group[tr] = g
             if g < 0:
+                self._close_now()
                 self.fixed[lb] += 1
                 self.outcome[4] += 1
                 if tr >= 0:
@@ -1276,6 +1361,7 @@ cdef class Engine:
             if tr >= 0:
                 self.tr_target[tr] = t
             if t < 0:
+                self._close_now()
                 self.fixed[lb] += 1
                 self.outcome[4] += 1
                 if tr >= 0:
@@ -1283,6 +1369,7 @@ cdef class Engine:
                 continue
             self.cnt_target[t] += 1
             if not up[t]:
+                self._close_now()
                 self._drop(t)
                 self.err_target[t] += 1
                 self.outcome[1] += 1
@@ -1291,7 +1378,8 @@ cdef class Engine:
                     self.tr_done[tr] = self.now
                 continue
             # 8. service on the earliest-free worker of the target (FIFO), statistics
-            if self._serve(t, arrive, self.tmpl_cost[r], &fin) < 0.0:
+            j = self._open_conn()
+            if j == -2 or self._serve(t, arrive, self.tmpl_cost[r], j, &fin) < 0.0:
                 done_out[0] = done
                 return -1
             self._record(t, fin - self.now + self.rtt[c * self.L + lb])

@@ -5,6 +5,7 @@ state. It draws from lbcore.Random (the same xoshiro256** stream the kernel uses
 the documented order, so for a seed it must produce *identical* statistics.
 """
 import heapq
+import itertools
 import ipaddress
 import math
 from fractions import Fraction
@@ -121,6 +122,9 @@ def simulate_ref(model, seed, n, world, sticky=None):
     apply_epoch(selectors, model, 0, 0.0)
 
     lbs = world.scenario["load_balancers"]
+    opened = []          # the current request's TCP flows: (load balancer, flow)
+    closes = []          # (completion time, seq, load balancer, flow) of served requests
+    close_seq = itertools.count()
 
     def flow_pick(g, c, lb):
         """A new flow drawn as the loop draws it, routed by the load balancer object
@@ -149,6 +153,8 @@ def simulate_ref(model, seed, n, world, sticky=None):
         obj = (world.inspection[lbs[lb]["name"]] if lbs[lb].get("inspection") == tg
                else world.load_balancers[lbs[lb]["name"]])
         d = obj.route(flow, now)
+        if not udp:
+            opened.append((obj, flow))      # a TCP connection: it closes when the request ends
         return -1 if d.target is None else m["world_targets"][tg][d.target.id]
 
     def select(g, c, lb):
@@ -221,6 +227,9 @@ def simulate_ref(model, seed, n, world, sticky=None):
     done = 0
     max_time = m.get("max_time", math.inf)
     while done < n:
+        for obj, f in opened:        # the last request ended without a completion: at its time
+            obj.close(f, now)
+        opened.clear()
         e = -math.log(1.0 - rng.uniform())
         while True:
             rate = m["rate_v"][piece]
@@ -239,6 +248,9 @@ def simulate_ref(model, seed, n, world, sticky=None):
             _, t = heapq.heappop(heap)
             outstanding[t] -= 1
             drop(t)
+        while closes and closes[0][0] <= now:
+            at, _, obj, f = heapq.heappop(closes)
+            obj.close(f, at)
         if epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
             while epoch + 1 < E and m["epoch_t"][epoch + 1] <= now:
                 epoch += 1
@@ -314,6 +326,9 @@ def simulate_ref(model, seed, n, world, sticky=None):
             st["outcome"][1] += 1
             continue
         fin = serve(t, arrive, m["tmpl_cost"][r])
+        for obj, f in opened:        # served: its connections close when it completes
+            heapq.heappush(closes, (fin, next(close_seq), obj, f))
+        opened.clear()
         record(t, fin - now + m["rtt"][c * L + lb])
         st["outcome"][0] += 1
     st["outstanding"] = outstanding

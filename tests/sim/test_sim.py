@@ -9,7 +9,9 @@ from hypothesis import given, settings, strategies as st
 from lbcore._sim import Engine
 from lbcore.sim import ScenarioError, load_scenario, parse_scenario, simulate
 from lbcore.sim.model import compile_scenario
-from reference.sim_ref import reference_engine, reference_run, sticky_ref
+from lbcore.sim.world import build_world
+from reference.sim_ref import (own_alb_selection, reference_engine, reference_run,
+                              simulate_ref, sticky_ref)
 
 STAT_KEYS = ("outcome", "cnt_client_record", "cnt_target", "err_target", "cnt_record", "thr_reject", "nodata", "fixed",
              "tbins", "lat_hist", "out_hist", "lat_sum", "cnt_epoch", "outstanding", "cnt_sticky")
@@ -673,10 +675,25 @@ EU_RTT = 'rtt = { us-east-1 = 0.08, eu-west-1 = 0.01 }'
 def test_flow_hashing_matches_python_reference(kw):
     s = parse_scenario(small_scenario(**kw), "flows.toml")
     model, meta = compile_scenario(s, requests=1500)
-    ref = reference_run(s, model, 11, 1500)
-    eng = run_engine(s, model, 11, 1500)
+    ref_world, eng_world = build_world(s, 11), build_world(s, 11)
+    ref = simulate_ref(model, 11, 1500, ref_world)
+    eng = Engine(own_alb_selection(model), 11, world=eng_world)
+    eng.run(1500)
     assert_same(eng, ref)
     assert np.array_equal(eng.stats["cnt_flows"], ref["cnt_flows"])
+    # the connection tables end alike: the same flows routed, and the same closed when
+    # their requests ended (a TCP flow's entry lives only while its request does)
+    paths = 0
+    for name, lb in [*eng_world.load_balancers.items(), *eng_world.inspection.items()]:
+        if hasattr(lb, "flow_path"):
+            twin = (ref_world.load_balancers.get(name) if lb is eng_world.load_balancers.get(name)
+                    else ref_world.inspection[name])
+            mine = lb.flow_path(eng.now)[0].flow_table.entries()
+            assert mine == twin.flow_path(eng.now)[0].flow_table.entries(), name
+            tcp = [f for f in mine if f.protocol == 6]
+            assert len(tcp) <= eng.in_flight, name
+            paths += 1
+    assert paths >= 1
 
 
 def _tcp_shares(text, n=40_000):

@@ -137,7 +137,7 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
     if not check <= set(FIELDS):
         raise ValueError(f"check: unknown fields {sorted(check - set(FIELDS))}; "
                          f"expected some of {', '.join(FIELDS)}")
-    from lbcore import Quotas, check_chains
+    from lbcore import Flow, Quotas, check_chains
     from lbcore.elb import Forward
     from lbcore.sim.model import compile_scenario
     from lbcore.sim.scenario import template_request
@@ -162,7 +162,9 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
         flows[(i, g)] = j
     cookies: dict = {}
     uncompared = 0
-    pending: list = []           # (completion time, seq, load balancer, decision)
+    # (completion time, seq, load balancer, decision): an ALB decision to complete, or
+    # (a flow-hash load balancer, its TCP flow) to close
+    pending: list = []
     seq = 0
     time_l, client_l, tmpl_l = c["time"].tolist(), c["client"].tolist(), c["template"].tolist()
     user_l, name_l, rec_l = c["user"].tolist(), c["name"].tolist(), c["record"].tolist()
@@ -182,8 +184,23 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
             return field in check and not same
 
         while pending and pending[0][0] <= t:
-            _, _, lbo, d = heapq.heappop(pending)
-            lbo.complete(d, now=max(t, world.now))
+            done, _, lbo, d = heapq.heappop(pending)
+            if isinstance(d, Flow):
+                lbo.close(d, done)          # the request ended: its connection closes
+            else:
+                lbo.complete(d, now=max(t, world.now))
+        opened: list = []        # this request's TCP flows: (load balancer, flow)
+
+        def end_flows(at):
+            # the request's connections close when it ends (the loop's _close_now /
+            # _close_conn): now, or at its completion
+            nonlocal seq
+            for lbo, f in opened:
+                if at <= t:
+                    lbo.close(f, t)
+                else:
+                    heapq.heappush(pending, (at, seq, lbo, f))
+                    seq += 1
         world.advance(t)
         if progress is not None and i % 65536 == 0:
             progress(i, n)
@@ -218,25 +235,35 @@ def replay(columns: dict, scenario: dict, seed: int, *, check=FIELDS,
             sim_t = insp_l[i]
             got_t = -1
             if j is not None:
-                d = gwlbs[lb].route(_flow(c, j, model, lb), t)
+                f = _flow(c, j, model, lb)
+                d = gwlbs[lb].route(f, t)
+                if f.protocol == 6:
+                    opened.append((gwlbs[lb], f))
                 if d.target is not None:
                     got_t = _target_index(names, lbs[lb]["inspection"], d.target.id)
             if differs("inspected_by", got_t == sim_t):
                 return differ("inspected_by", names.target_of(sim_t), names.target_of(got_t))
             if sim_t < 0 or out_l[i] == 1 and target_l[i] < 0 and group_l[i] < 0:
-                continue       # no appliance, or the appliance was down: the request ends
+                end_flows(t)   # no appliance, or the appliance was down: the request ends
+                continue
         g = group_l[i]
         if kinds[lb] == "network":
             j = flows.get((i, g))
-            if j is None:           # no node was live: the simulator placed no flow
+            if j is None:           # no target group: the simulator placed no flow
+                end_flows(t)
                 continue
-            d = lb_objects[lb].route(_flow(c, j, model, lb), t)
+            f = _flow(c, j, model, lb)
+            d = lb_objects[lb].route(f, t)
+            if f.protocol == 6:
+                opened.append((lb_objects[lb], f))
+            end_flows(done_l[i] if out_l[i] == 0 else t)
             got_t = -1 if d.target is None else _target_index(names, names.group[g][0],
                                                                d.target.id)
             if differs("flow_target", got_t == target_l[i]):
                 return differ("flow_target", names.target_of(target_l[i]),
                               names.target_of(got_t))
             continue
+        end_flows(done_l[i] if out_l[i] == 0 else t)
         # the ALB: rule, target group, target
         zone = names.group[g][1] if g >= 0 else None
         jar = cookies.get((user, lb)) if user >= 0 else None   # one cookie jar per site
