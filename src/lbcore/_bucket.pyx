@@ -20,6 +20,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_Size
 from cpython.long cimport PyLong_AsLong
 from libc.stdint cimport uint64_t, uintptr_t
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, INT64_MAX
+from lbcore._lock cimport lb_lock, lb_lock_init, lb_lock_free, lb_lock_acquire, lb_lock_release
 
 import numpy as np
 
@@ -452,7 +453,13 @@ cdef class TokenBuckets:
     # Serialises every read-modify-write of the table (scalar and batch calls, resize):
     # batches release the GIL, so without it two threads' check_many over-admit.
     # Uncontended it is one atomic operation; a waiter releases the GIL while it waits.
-    cdef cython.pymutex _lock
+    cdef lb_lock _lock
+
+    def __cinit__(self, *args, **kwargs):
+        lb_lock_init(&self._lock)
+
+    def __dealloc__(self):
+        lb_lock_free(&self._lock)
 
     def __init__(self, n, *, rate, burst):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
@@ -460,10 +467,13 @@ cdef class TokenBuckets:
         if n < 1 or n > 2**31 - 1:
             raise ValueError(f"n must be in [1, 2**31 - 1], got {n}")
         rows = self._rows(int(n), rate, burst)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._rate0 = rate if np.ndim(rate) == 0 else None
             self._burst0 = burst if np.ndim(burst) == 0 else None
             self._set_state(rows)
+        finally:
+            lb_lock_release(&self._lock)
 
     cdef _rows(self, Py_ssize_t n, rate, burst):
         if np.ndim(rate) == 0 and np.ndim(burst) == 0:     # one encoding, broadcast
@@ -562,10 +572,13 @@ cdef class TokenBuckets:
         if cost < 0:
             raise ValueError(f"cost must be >= 0, got {cost}")
         cdef int r
-        with self._lock:        # (buckets only grow: the check above still holds)
+        lb_lock_acquire(&self._lock)        # (buckets only grow: the check above still holds)
+        try:
             r = lb_bucket_acquire1(self._s + bucket * LB_BUCKET_STRIDE, t, cost)
             if r < 0:
                 self._time_back(bucket, t, name)
+        finally:
+            lb_lock_release(&self._lock)
         return r
 
     def check(self, Py_ssize_t bucket, now, long long cost=1):
@@ -600,12 +613,15 @@ cdef class TokenBuckets:
         cdef int64_t t = _now_ns(now)
         cdef int64_t row[LB_BUCKET_STRIDE]
         cdef int k
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._check_bucket(bucket)
             for k in range(LB_BUCKET_STRIDE):
                 row[k] = self._s[bucket * LB_BUCKET_STRIDE + k]
             if lb_bucket_acquire1(row, t, 0) < 0:
                 self._time_back(bucket, t, "now")
+        finally:
+            lb_lock_release(&self._lock)
         if exact:
             return Fraction(row[LB_TOK], row[LB_SCALE])
         return row[LB_TOK] / <double>row[LB_SCALE]
@@ -614,20 +630,26 @@ cdef class TokenBuckets:
         """(rate tokens/s, burst tokens) of ``bucket`` as exact Fractions, as stored."""
         self._check_bucket(bucket)
         cdef int64_t rate, scale, cap
-        with self._lock:        # copied first: Fraction runs Python code (a resize may)
+        lb_lock_acquire(&self._lock)        # copied first: Fraction runs Python code (a resize may)
+        try:
             rate = self._s[bucket * LB_BUCKET_STRIDE + LB_RATE]
             scale = self._s[bucket * LB_BUCKET_STRIDE + LB_SCALE]
             cap = self._s[bucket * LB_BUCKET_STRIDE + LB_CAP]
+        finally:
+            lb_lock_release(&self._lock)
         return (Fraction(int(rate) * 10**9, int(scale)), Fraction(int(cap), int(scale)))
 
     def reset(self, Py_ssize_t bucket):
         """Make ``bucket`` new again: full, and its clock back to 0."""
         cdef int64_t* s
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._check_bucket(bucket)
             s = self._s + bucket * LB_BUCKET_STRIDE
             s[LB_TOK] = s[LB_CAP]
             s[LB_LAST] = 0
+        finally:
+            lb_lock_release(&self._lock)
 
     def resize(self, n, *, rate=None, burst=None):
         """Grow to ``n`` buckets; existing buckets keep their state, new ones start full
@@ -649,11 +671,14 @@ cdef class TokenBuckets:
             raise ValueError("rate and burst are required to resize buckets built from "
                              "per-bucket arrays")
         new = self._rows(int(n) - self._n, rate, burst)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             if self._n + new.shape[0] != n:     # another thread resized meanwhile
                 raise ValueError(f"n: the buckets changed size during resize (now "
                                  f"{self._n}); retry")
             self._append(new)
+        finally:
+            lb_lock_release(&self._lock)
 
     def acquire_many(self, buckets, times, costs=None, *, unit="s"):
         """Deprecated: :meth:`check_many`."""
@@ -715,7 +740,8 @@ cdef class TokenBuckets:
         cdef int reason = 0
         cdef int64_t bad
         cdef int64_t last_s = 0
-        with self._lock:        # the whole batch is one step for other threads
+        lb_lock_acquire(&self._lock)        # the whole batch is one step for other threads
+        try:
             keep = self._state      # keep the buffer alive across nogil
             sp = self._s
             nb = self._n
@@ -725,6 +751,8 @@ cdef class TokenBuckets:
             if bad >= 0:
                 last_s = self._s[<int64_t>bv[bad] * LB_BUCKET_STRIDE + LB_LAST]
             del keep
+        finally:
+            lb_lock_release(&self._lock)
         if bad >= 0:
             bk = int(b32[bad])
             if reason == LB_BUCKET_ERR_TIME:
@@ -798,12 +826,21 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
     cdef object _state
     cdef int64_t* _q
     cdef int64_t _n
-    cdef cython.pymutex _lock   # as TokenBuckets._lock: add / reads / chained decisions
+    cdef lb_lock _lock          # as TokenBuckets._lock: add / reads / chained decisions
+
+    def __cinit__(self, *args, **kwargs):
+        lb_lock_init(&self._lock)
+
+    def __dealloc__(self):
+        lb_lock_free(&self._lock)
 
     def __init__(self):
         rows = np.zeros((0, LB_QUOTA_STRIDE), dtype=np.int64)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._set(rows)
+        finally:
+            lb_lock_release(&self._lock)
 
     cdef _set(self, rows):
         a = np.ascontiguousarray(rows, dtype=np.int64)
@@ -845,9 +882,12 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
         row[0, LB_Q_KIND] = _PERIODS[period]
         row[0, LB_Q_INITIAL] = (-1 if initial is None else
                                 lb_bucket_period_id(_to_ns(initial), _PERIODS[period]))
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._append(row[0])
             return self._n - 1
+        finally:
+            lb_lock_release(&self._lock)
 
     def __len__(self):
         return self._n
@@ -874,7 +914,8 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
         cdef int64_t t = _to_ns(now)
         cdef int64_t* r
         cdef int64_t p, used, initial
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             if q < 0 or q >= self._n:
                 raise IndexError(f"quota {q} out of range [0, {self._n})")
             r = self._q + q * LB_QUOTA_STRIDE
@@ -882,6 +923,8 @@ Request counters that reset at UTC DAY / WEEK / MONTH boundaries (one row each).
             used = r[LB_Q_USED] if p == r[LB_Q_PERIOD] else 0
             initial = r[LB_Q_INITIAL] if r[LB_Q_INITIAL] >= 0 else p
             left[0] = r[LB_Q_LIMIT] - (r[LB_Q_OFFSET] if p == initial else 0) - used
+        finally:
+            lb_lock_release(&self._lock)
         return used
 
     def used(self, Py_ssize_t q, now):
@@ -907,10 +950,16 @@ def check_chain(TokenBuckets buckets not None, Quotas quotas not None, int b0, i
     chain[1] = b1
     chain[2] = b2
     cdef int r
-    with buckets._lock:         # always buckets, then quotas: one lock order
-        with quotas._lock:
+    lb_lock_acquire(&buckets._lock)         # always buckets, then quotas: one lock order
+    try:
+        lb_lock_acquire(&quotas._lock)
+        try:
             r = lb_bucket_check_chain(buckets._s, buckets._n, quotas._q, quotas._n,
                                       chain, 3, quota, t, cost)
+        finally:
+            lb_lock_release(&quotas._lock)
+    finally:
+        lb_lock_release(&buckets._lock)
     if r == LB_CHECK_ERR_INDEX:
         raise IndexError(f"bucket/quota index out of range, repeated bucket or negative cost: "
                          f"{(b0, b1, b2)}, quota {quota}, cost {cost}")
@@ -966,8 +1015,10 @@ cdef object _decide_rows(TokenBuckets buckets, Quotas quotas, object rows, objec
     cdef int64_t bad
     cdef uint8_t[::1] touched
     cdef int64_t[::1] jv
-    with buckets._lock:         # always buckets, then quotas: one lock order
-        with quotas._lock:
+    lb_lock_acquire(&buckets._lock)         # always buckets, then quotas: one lock order
+    try:
+        lb_lock_acquire(&quotas._lock)
+        try:
             keep = (buckets._state, quotas._state)
             sp = buckets._s
             qp = quotas._q
@@ -983,6 +1034,10 @@ cdef object _decide_rows(TokenBuckets buckets, Quotas quotas, object rows, objec
                 bad = _check_rows(sp, nb, qp, nq, n, rp, m, &tv[0, 0], w, &qv[0], &sv[0], cp,
                                    &touched[0], &jv[0], &ov[0], &reason)
             del keep
+        finally:
+            lb_lock_release(&quotas._lock)
+    finally:
+        lb_lock_release(&buckets._lock)
     return out, bad, reason
 
 

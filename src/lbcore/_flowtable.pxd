@@ -12,6 +12,7 @@ UDP, other); ``now`` never decreases, so each list is ordered by last use.
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from lbcore._hash cimport lb_hash_keys, LB_FLOW_HAS_SEQ, LB_FIELDS_5, LB_FIELDS_2
+from lbcore._lock cimport lb_lock
 
 cdef enum:
     LB_FT_TCP = 0
@@ -250,7 +251,7 @@ cdef class FlowTable:
     cdef readonly bint symmetric
     cdef object owner_lock         # set by an owner (lbcore._l4.L4Path) that mutates the
                                 # table without the GIL: public mutators take it
-    cdef cython.pymutex _lock      # a table without owner: every public call holds it
+    cdef lb_lock _lock             # a table without owner: every public call holds it
                                 # (route* span the selector call, Python code)
     cdef reallocate(self, int32_t cap)
     cdef _install(self, bufs, int32_t cap)

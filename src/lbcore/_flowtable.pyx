@@ -26,6 +26,7 @@ from libc.string cimport memcpy
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
 
 from lbcore._flow cimport Flow
+from lbcore._lock cimport lb_lock_init, lb_lock_free, lb_lock_acquire, lb_lock_release
 from lbcore._flow import Flow as _PyFlow
 from lbcore._hash cimport (lb_hash_keys_init, lb_flow_hash_keyed, LB_FLOW_HAS_SEQ,
                            LB_FIELDS_5, LB_FIELDS_2)
@@ -472,7 +473,11 @@ Connection tracking: each live flow stays on the target it was first sent to.
         # A valid empty one-entry table before __init__ runs: an object made with
         # __new__ alone, or whose __init__ raised, is safe to call (it never
         # dereferences a NULL buffer).
+        lb_lock_init(&self._lock)
         FlowTable.__init__(self, 1)
+
+    def __dealloc__(self):
+        lb_lock_free(&self._lock)
 
     def __init__(self, capacity, *, idle_timeout=None, symmetric=False):
         if isinstance(capacity, (bool, np.bool_)) or not hasattr(capacity, "__index__"):
@@ -485,7 +490,8 @@ Connection tracking: each live flow stays on the target it was first sent to.
         timeouts = _parse_idle_timeout(idle_timeout)
         bufs = _new_bufs(cap)       # Python code first; then the swap, under the lock
         cdef int c
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self.idle_timeout = timeouts
             self.symmetric = symmetric
             for c in range(LB_FT_CLASSES):
@@ -495,6 +501,8 @@ Connection tracking: each live flow stays on the target it was first sent to.
             self.t.symmetric = symmetric
             lb_hash_keys_init(&self.t.hkeys, _TABLE_SEED)
             self._install(bufs, cap)
+        finally:
+            lb_lock_release(&self._lock)
 
     cdef reallocate(self, int32_t cap):
         """Fresh, empty buffers for ``cap`` entries (the old ones are dropped)."""
@@ -630,8 +638,11 @@ Connection tracking: each live flow stays on the target it was first sent to.
         # the selector call (Python code) and the inserts, so no other call can move
         # the clock past ``now`` in between (inserting at a stale ``now`` would move the
         # table's clock back and break the LRU order expiry and eviction rely on).
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             return self._route_many(c, flows, now, selector, hashes, n)
+        finally:
+            lb_lock_release(&self._lock)
 
     cdef object _route_many(self, c, flows, now, selector, hashes, Py_ssize_t n):
         cdef double t_now = self._check_now(now)
@@ -688,8 +699,11 @@ Connection tracking: each live flow stays on the target it was first sent to.
         ``selector.select_index(hash if given else flow)``, or ``select_many`` with a
         one-element batch when the selector has no ``select_index``."""
         self._refuse_owned()
-        with self._lock:    # as in route_many: check, lookup, selector, insert as one step
+        lb_lock_acquire(&self._lock)    # as in route_many: check, lookup, selector, insert as one step
+        try:
             return self._route(flow, now, selector, hash)
+        finally:
+            lb_lock_release(&self._lock)
 
     cdef object _route(self, flow, now, selector, hash):
         cdef double t_now = self._check_now(now)
@@ -731,8 +745,11 @@ Connection tracking: each live flow stays on the target it was first sent to.
         if self.owner_lock is not None:
             with self.owner_lock:
                 return lb_flowtable_forget_target(&self.t, i)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             return lb_flowtable_forget_target(&self.t, i)
+        finally:
+            lb_lock_release(&self._lock)
 
     def resize(self, capacity):
         """Change the capacity to ``capacity`` (>= the stored entries); every entry,
@@ -744,10 +761,13 @@ Connection tracking: each live flow stays on the target it was first sent to.
             raise capacity_error("capacity", cap, max(1, self.t.size))
         if self.owner_lock is None:
             bufs = _new_bufs(cap)       # allocated outside the lock (Python code)
-            with self._lock:
+            lb_lock_acquire(&self._lock)
+            try:
                 if cap < self.t.size:
                     raise capacity_error("capacity", cap, max(1, self.t.size))
                 self._grow_into(bufs, cap)
+            finally:
+                lb_lock_release(&self._lock)
             return
         with self.owner_lock:
             if cap < self.t.size:
@@ -762,9 +782,12 @@ Connection tracking: each live flow stays on the target it was first sent to.
             with self.owner_lock:
                 t_now = self._check_now(now)
                 return lb_flowtable_expire(&self.t, t_now)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             t_now = self._check_now(now)
             return lb_flowtable_expire(&self.t, t_now)
+        finally:
+            lb_lock_release(&self._lock)
 
     def __reduce__(self):
         # The exact table, copied under the owner's lock when there is one. The copy
@@ -772,8 +795,11 @@ Connection tracking: each live flow stays on the target it was first sent to.
         if self.owner_lock is not None:
             with self.owner_lock:
                 return self.snapshot()
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             return self.snapshot()
+        finally:
+            lb_lock_release(&self._lock)
 
     cdef snapshot(self):
         """``__reduce__``'s value without taking a lock (the caller holds it): the
@@ -802,8 +828,11 @@ Connection tracking: each live flow stays on the target it was first sent to.
             with self.owner_lock:
                 self._entries(out, with_class_and_mark)
             return out
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._entries(out, with_class_and_mark)
+        finally:
+            lb_lock_release(&self._lock)
         return out
 
     cdef _entries(self, dict out, bint with_class_and_mark=False):

@@ -10,7 +10,7 @@ and its entry is (re)written. Targets are dense int32 indices; ``valid[t]`` says
 whether existing flows may stay on target ``t``.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
-from cpython.pythread cimport PyThread_type_lock
+from lbcore._lock cimport lb_lock
 from lbcore._hash cimport lb_hash_keys
 from lbcore._flowtable cimport lb_flowtable, lb_flow_key
 
@@ -44,12 +44,9 @@ ctypedef struct lb_l4_config:
     const int32_t* dns
     int32_t ndns
 
-# The path's lock, a benaphore: ``count`` holders + waiters, changed atomically, so an
-# uncontended acquire or release is one atomic add; waiters sleep on ``sem`` (a
-# PyThread lock created held), which the releaser posts when someone waits.
-ctypedef struct lb_l4_lock:
-    int64_t count
-    PyThread_type_lock sem
+# The path's lock: lbcore's one object lock (a benaphore, lbcore._lock), under the name
+# the L4 C API has always used.
+ctypedef lb_lock lb_l4_lock
 
 # An L4Path's state as C code drives it (L4Path.ctypes): valid while the path lives and
 # until its next set_selection / set_dns (the pointed-to arrays are swapped then).

@@ -3,9 +3,6 @@
 and GWLB drive them through. The connection table is a ``lbcore.FlowTable``."""
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
-from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock,
-                               PyThread_acquire_lock, PyThread_release_lock, NOWAIT_LOCK,
-                               WAIT_LOCK)
 
 import numpy as np
 
@@ -13,6 +10,8 @@ from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
 from lbcore._hash cimport (lb_mix64, lb_hash_keys, lb_hash_keys_init, lb_flow_hash_keyed,
                            lb_hash_u64, LB_FIELDS_5, LB_FIELDS_3, LB_FIELDS_2)
 from lbcore._flow cimport Flow
+from lbcore._lock cimport (lb_lock_init, lb_lock_free, lb_lock_acquire,
+                           lb_lock_acquire_nogil, lb_lock_release)
 from lbcore._maglev cimport lb_maglev_slot
 from lbcore._flowtable cimport (FlowTable, lb_flowtable, lb_flow_key, lb_flowtable_make_key,
                                 lb_flowtable_add, lb_flowtable_remove,
@@ -28,25 +27,8 @@ from libc.math cimport INFINITY
 cdef extern from *:
     """
     #define lb_l4_prefetch(p) __builtin_prefetch((const void*)(p), 0, 1)
-    #if defined(_MSC_VER)
-    #include <intrin.h>
-    #define lb_l4_atomic_add(p, v) _InterlockedExchangeAdd64((volatile long long*)(p), (v))
-    #else
-    #define lb_l4_atomic_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
-    #endif
     """
     void lb_l4_prefetch(const void* p) noexcept nogil
-    int64_t lb_l4_atomic_add(int64_t* p, int64_t v) noexcept nogil
-
-
-cdef inline void _lock_nogil(lb_l4_lock* lk) noexcept nogil:
-    if lb_l4_atomic_add(&lk.count, 1) > 0:
-        PyThread_acquire_lock(lk.sem, WAIT_LOCK)
-
-
-cdef inline void _unlock(lb_l4_lock* lk) noexcept nogil:
-    if lb_l4_atomic_add(&lk.count, -1) > 1:
-        PyThread_release_lock(lk.sem)       # a waiter takes it over
 
 
 cdef inline int32_t _place(uint64_t h, int32_t nd, const int32_t* tables,
@@ -251,22 +233,22 @@ cdef int32_t lb_l4_route_fields(
     cdef uint8_t cl
     cdef int32_t out
     cdef lb_rng rng
-    _lock_nogil(p.lock)
+    lb_lock_acquire_nogil(p.lock)
     if not (now >= t.now and now < INFINITY) or node >= p.n_nodes or \
             (node < 0 and p.config.ndns == 0):
-        _unlock(p.lock)
+        lb_lock_release(p.lock)
         return LB_L4_REFUSED
     if t.size + 1 > t.capacity:
         lb_flowtable_expire(t, now)
         if t.size + 1 > t.capacity:
-            _unlock(p.lock)
+            lb_lock_release(p.lock)
             return LB_L4_FULL
     _flow_keys(p.config, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq,
                &node, &k, &kh, &h, &cl)
     rng.s[0] = p.rng[0]; rng.s[1] = p.rng[1]; rng.s[2] = p.rng[2]; rng.s[3] = p.rng[3]
     _route_one(t, &k, kh, h, now, cl, node, p.selection, &rng, &out, out_flags)
     p.rng[0] = rng.s[0]; p.rng[1] = rng.s[1]; p.rng[2] = rng.s[2]; p.rng[3] = rng.s[3]
-    _unlock(p.lock)
+    lb_lock_release(p.lock)
     return out
 
 
@@ -279,9 +261,9 @@ cdef int32_t lb_l4_close_fields(
     cdef uint64_t kh, h
     cdef uint8_t cl
     cdef int32_t node = 0, e, out = 0
-    _lock_nogil(p.lock)
+    lb_lock_acquire_nogil(p.lock)
     if not (now >= t.now and now < INFINITY):
-        _unlock(p.lock)
+        lb_lock_release(p.lock)
         return LB_L4_REFUSED
     if p.config.fields == LB_FIELDS_5 and not (p.config.fallback3 and proto != 6 and proto != 17):
         _flow_keys(p.config, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq,
@@ -290,7 +272,7 @@ cdef int32_t lb_l4_close_fields(
         if e >= 0:
             lb_flowtable_remove(t, e)
             out = 1
-    _unlock(p.lock)
+    lb_lock_release(p.lock)
     return out
 
 
@@ -298,7 +280,7 @@ KEY_SIZE = sizeof(lb_flow_key)
 
 
 cdef class _PathLock:
-    """A plain (non-reentrant) lock with a C fast path (``lb_l4_lock``, a benaphore):
+    """A plain (non-reentrant) lock with a C fast path (``lb_lock``, a benaphore):
     scalar calls take it on every flow, and an uncontended acquire and release cost one
     atomic add each, instead of a ``with`` on a ``threading`` lock (~0.2 us) or a
     PyThread lock's semaphore and clock read. Waits release the GIL. Also a context
@@ -306,23 +288,16 @@ cdef class _PathLock:
     cdef lb_l4_lock lk
 
     def __cinit__(self):
-        self.lk.count = 0
-        self.lk.sem = PyThread_allocate_lock()
-        if self.lk.sem == NULL:
-            raise MemoryError()
-        PyThread_acquire_lock(self.lk.sem, NOWAIT_LOCK)     # held: waiters sleep on it
+        lb_lock_init(&self.lk)
 
     def __dealloc__(self):
-        if self.lk.sem != NULL:
-            PyThread_free_lock(self.lk.sem)
+        lb_lock_free(&self.lk)
 
     cdef void acquire(self) noexcept:
-        if lb_l4_atomic_add(&self.lk.count, 1) > 0:
-            with nogil:
-                PyThread_acquire_lock(self.lk.sem, WAIT_LOCK)
+        lb_lock_acquire(&self.lk)
 
     cdef void release(self) noexcept:
-        _unlock(&self.lk)
+        lb_lock_release(&self.lk)
 
     def __enter__(self):
         self.acquire()

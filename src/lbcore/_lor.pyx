@@ -18,6 +18,7 @@ from lbcore._rng cimport lb_rng, lb_rng_seed, lb_rng_bounded
 from lbcore._check cimport (check_targets, check_weight_array, check_weight, check_seed,
                             reject_slow_start)
 from lbcore._request_selector cimport RequestSelector
+from lbcore._lock cimport lb_lock_acquire, lb_lock_release
 
 
 # ---------------------------------------------------------------- kernels
@@ -209,8 +210,11 @@ cdef class _OutstandingBase(RequestSelector):
         else:
             w = check_weight_array(weights, n, True, False, "weights")
         cdef uint64_t sd = check_seed(seed, "seed")
-        with self._lock:    # a re-__init__ is a rebuild: no pick or release sees it half done
+        lb_lock_acquire(&self._lock)    # a re-__init__ is a rebuild: no pick or release sees it half done
+        try:
             self._init_locked(ts, w, sd, ordered, name)
+        finally:
+            lb_lock_release(&self._lock)
 
     cdef _init_locked(self, ts, w, uint64_t sd, bint ordered, str name):
         cdef Py_ssize_t n = len(ts)
@@ -376,18 +380,24 @@ cdef class _OutstandingBase(RequestSelector):
         warnings.warn(f"{self._name}.acquire() is deprecated; use pick(now)",
                       DeprecationWarning, stacklevel=1)
         cdef int32_t i
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             i = self._k_pick(0.0)
             if i < 0:
                 raise LookupError("acquire: no available target")
             return self._targets[i]
+        finally:
+            lb_lock_release(&self._lock)
 
     def acquire_index(self):
         """Deprecated: ``pick_index(now)``."""
         warnings.warn(f"{self._name}.acquire_index() is deprecated; use pick_index(now)",
                       DeprecationWarning, stacklevel=1)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             return self._k_pick(0.0)
+        finally:
+            lb_lock_release(&self._lock)
 
     # -- introspection for tests and numba -----------------------------------
     def _state(self):
@@ -474,8 +484,11 @@ Least outstanding requests over arbitrary hashable targets.
 
     def peek_index(self):
         """The index ``acquire`` would pick next, without counting (-1 if none)."""
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             return self.s.heap[0].idx if self.s.size > 0 else -1
+        finally:
+            lb_lock_release(&self._lock)
 
 
 @cython.embedsignature(False)

@@ -9,6 +9,7 @@ is implemented once in _request_selector.pyx.
 """
 cimport cython
 from libc.stdint cimport int32_t, int64_t
+from lbcore._lock cimport lb_lock
 
 cdef class RequestSelector:
     cdef dict _index            # target -> dense index
@@ -19,7 +20,7 @@ cdef class RequestSelector:
     cdef str _name
     # The thread rule: every public call holds it (picks, releases, membership and
     # re-__init__), so the target map and the kernel state change as one step.
-    cdef cython.pymutex _lock
+    cdef lb_lock _lock
 
     # -- kernel hooks (every subclass) ----------------------------------------
     # One pick at `now`, counted as outstanding; -1 when no target is available.

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from lbcore._check cimport check_now, check_bool, check_hashable
+from lbcore._lock cimport lb_lock_init, lb_lock_free, lb_lock_acquire, lb_lock_release
 
 cdef extern from "Python.h":
     PyObject* PyDict_GetItem(object d, object key)
@@ -41,12 +42,16 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
     """
 
     def __cinit__(self, *args, **kwargs):
+        lb_lock_init(&self._lock)
         self._index = {}
         self._targets = []
         self._free = []
         self._n_slots = 0
         self._slow_start = 0.0
         self._name = type(self).__name__
+
+    def __dealloc__(self):
+        lb_lock_free(&self._lock)
 
     def __init__(self, *args, **kwargs):
         raise TypeError("RequestSelector is a base class: use LeastOutstanding, "
@@ -147,43 +152,61 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
         """Choose a target at ``now`` and count the request on it: its dense index,
         or -1 when no target is available."""
         cdef double t = self._now(now)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             return self._k_pick(t)
+        finally:
+            lb_lock_release(&self._lock)
 
     def pick(self, now=None):
         """``pick_index`` returning the target (LookupError when none is available)."""
         cdef double t = self._now(now)
         cdef int32_t i
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             i = self._k_pick(t)
             if i < 0:
                 raise LookupError("pick: no available target")
             return self._targets[i]
+        finally:
+            lb_lock_release(&self._lock)
 
     def acquire_at(self, target, now=None):
         """Count a request on ``target`` chosen elsewhere (e.g. a sticky session),
         available or not, so later picks see its load. Release it as usual."""
         cdef double t = self._now(now)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._k_acquire_at(self._lookup(target, "acquire_at"), t)
+        finally:
+            lb_lock_release(&self._lock)
 
     def acquire_at_index(self, index, now=None):
         """``acquire_at`` by dense index."""
         cdef double t = self._now(now)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._k_acquire_at(self._check_index(index, "acquire_at_index"), t)
+        finally:
+            lb_lock_release(&self._lock)
 
     def release(self, target):
         """End one request on ``target`` (ValueError if it has none outstanding)."""
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             if self._k_release(self._lookup(target, "release")) != 0:
                 raise ValueError(f"release: target {target!r} has no outstanding requests")
+        finally:
+            lb_lock_release(&self._lock)
 
     def release_index(self, index):
         """``release`` by dense index."""
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             if self._k_release(self._check_index(index, "release_index")) != 0:
                 raise ValueError(f"release_index: index {index} has no outstanding requests")
+        finally:
+            lb_lock_release(&self._lock)
 
     # -- membership, health and weights -------------------------------------
     def set_available(self, target, available, *, now=None):
@@ -197,10 +220,13 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
             t = self._now(now)
         else:                                       # leaving service needs no time
             self._warn_no_now()
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             i = self._lookup(target, "set_available")
             if self._k_set_available(i, a, t):
                 self._k_changed()
+        finally:
+            lb_lock_release(&self._lock)
 
     def sync_available(self, available, *, now=None):
         """Set the availability of indices ``0 .. len(available)-1`` at once, as
@@ -218,7 +244,8 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
         cdef const uint8_t[::1] av = np.ascontiguousarray(arr, dtype=np.uint8)
         cdef int32_t i, m = <int32_t>arr.shape[0]
         cdef Py_ssize_t changed = 0
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             if m > self._n_slots:
                 raise ValueError(f"available must have at most one entry per index "
                                  f"({self._n_slots}), got {m}")
@@ -231,6 +258,8 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
                     changed += self._k_set_available(i, av[i] != 0, t)
             if changed:
                 self._k_changed()
+        finally:
+            lb_lock_release(&self._lock)
         return changed
 
     def add(self, target, weight=1, *, available=True, now=None):
@@ -243,7 +272,8 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
         cdef double t = self._now(now)
         cdef int32_t i
         cdef bint grew
-        with self._lock:    # the slot is chosen and filled as one step (_k_add may allocate)
+        lb_lock_acquire(&self._lock)    # the slot is chosen and filled as one step (_k_add may allocate)
+        try:
             if target in self._index:
                 raise ValueError(f"add: target {target!r} is already registered")
             grew = not self._free
@@ -263,33 +293,44 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
             self._index[target] = i
             self._k_changed()
             return i
+        finally:
+            lb_lock_release(&self._lock)
 
     def remove(self, target):
         """Deregister ``target``; its outstanding count is forgotten (later releases
         of it are unknown-target errors). To drain, ``set_available(target, False,
         now=...)`` and remove it once ``outstanding(target)`` is 0."""
         cdef int32_t i
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             i = self._lookup(target, "remove")
             self._k_remove(i)
             del self._index[target]
             self._targets[i] = _FREE
             self._free.append(i)
             self._k_changed()
+        finally:
+            lb_lock_release(&self._lock)
 
     def set_weight(self, target, weight, *, now=None):
         """Change ``target``'s weight (outstanding counts and availability stay)."""
         w = self._k_check_weight(weight)
         cdef double t = self._now(now)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             self._k_set_weight(self._lookup(target, "set_weight"), w, t)
             self._k_changed()
+        finally:
+            lb_lock_release(&self._lock)
 
     # -- queries ----------------------------------------------------------------
     def outstanding(self, target):
         """Requests counted on ``target`` (picks and acquire_at) and not yet released."""
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             return self._k_outstanding(self._lookup(target, "outstanding"))
+        finally:
+            lb_lock_release(&self._lock)
 
     def is_available(self, target):
         """Whether ``target`` may be picked (registered and available)."""

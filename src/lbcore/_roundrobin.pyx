@@ -10,6 +10,7 @@ import numpy as np
 from lbcore._check cimport (check_now, check_targets, check_weight_array, check_weight,
                             check_slow_start, check_count, check_total)
 from lbcore._request_selector cimport RequestSelector
+from lbcore._lock cimport lb_lock_acquire, lb_lock_release
 
 
 cdef double _CYC_MAX = 4503599627370496.0     # 2**52: integers below are exact doubles
@@ -421,10 +422,13 @@ Smooth weighted round robin (nginx): picks interleave in proportion to
         cdef double t = self._now(now)
         out = np.empty(k, dtype=np.int32)
         cdef int32_t* o = <int32_t*>_addr(out)
-        with self._lock:
+        lb_lock_acquire(&self._lock)
+        try:
             if k:
                 with nogil:
                     lb_roundrobin_pick_many(self.s, k, t, o)
+        finally:
+            lb_lock_release(&self._lock)
         return out
 
     def _state(self):
