@@ -22,7 +22,8 @@ from lbcore._bucket import (TokenBuckets, Quotas, check_chain, check_chains, che
 from lbcore._maglev import (Maglev, MaglevTableSizeWarning, maglev_populate, is_prime,
                             maglev_table_size)
 from lbcore._jump import JumpHash, jump_hash
-from lbcore._sticky import sticky_cookie_expiry, sticky_cookie_target
+from lbcore._sticky import (sticky_cookie_decode, sticky_cookie_encode, sticky_cookie_expiry,
+                            sticky_cookie_target)
 from lbcore._rendezvous import Rendezvous
 from lbcore._flowtable import FlowTable, MAX_CAPACITY as MAX_FLOW_CAPACITY, flow_columns
 from lbcore._l4 import L4Path
@@ -51,7 +52,7 @@ __all__ = [
     "flow_hash", "flow_hash_fields", "hash_key", "hash_u64_many",
     # consistent selection (select) and connection tracking
     "Maglev", "MaglevTableSizeWarning", "maglev_populate", "JumpHash", "jump_hash",
-    "sticky_cookie_target", "sticky_cookie_expiry",
+    "sticky_cookie_target", "sticky_cookie_expiry", "sticky_cookie_encode", "sticky_cookie_decode",
     "Rendezvous", "FlowTable",
     # request-level selection (pick)
     "RequestSelector", "LeastOutstanding", "PowerOfTwoChoices", "RoundRobin", "WeightedRandom",

@@ -5,12 +5,10 @@ carries, else pick, and say which cookies to set) and the ``Set-Cookie`` header
 value a proxy sends for a :class:`~lbcore.elb.SetCookie`."""
 from __future__ import annotations
 
-import base64
-import math
-import struct
 from typing import Any, Callable, TypeVar
 
-from lbcore import hash_key, sticky_cookie_expiry, sticky_cookie_target
+from lbcore import (hash_key, sticky_cookie_decode, sticky_cookie_encode, sticky_cookie_expiry,
+                    sticky_cookie_target)
 
 __all__ = ["CookieCodec", "set_cookie_header", "ALB_COOKIE_MAX_AGE"]
 
@@ -24,35 +22,21 @@ ALB_COOKIE_MAX_AGE = 7 * 24 * 3600
 
 class CookieCodec:
     """Opaque, tamper-evident stickiness cookie values: ``(a, b, expiry)``
-    packed with a keyed 64-bit tag (lbcore.hash_key seeded by the load
-    balancer's seed). ``expiry`` None = no expiry (browser session)."""
+    packed with a keyed 64-bit tag under the load balancer's seed
+    (lbcore.sticky_cookie_encode / _decode). ``expiry`` None = no expiry
+    (browser session)."""
 
     __slots__ = ("key",)
-    _FMT = struct.Struct(">IId")
 
     def __init__(self, seed: object) -> None:
         self.key = hash_key(f"lbcore-cookie:{seed}")
 
     def encode(self, a: int, b: int, expiry: float | None) -> str:
-        payload = self._FMT.pack(a, b, math.inf if expiry is None else float(expiry))
-        tag = hash_key(payload, seed=self.key).to_bytes(8, "big")
-        return base64.urlsafe_b64encode(payload + tag).decode("ascii").rstrip("=")
+        return sticky_cookie_encode(a, b, expiry, self.key)
 
     def decode(self, value: object) -> tuple[int, int, float] | None:
         """``(a, b, expiry)`` or None when the value is not one of ours."""
-        if not isinstance(value, str) or len(value) != 32:
-            return None
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (ValueError, TypeError):
-            return None
-        if len(raw) != 24:
-            return None
-        payload, tag = raw[:16], raw[16:]
-        if hash_key(payload, seed=self.key).to_bytes(8, "big") != tag:
-            return None
-        a, b, expiry = self._FMT.unpack(payload)
-        return a, b, expiry
+        return sticky_cookie_decode(value, self.key)
 
     def stick(self, cookies: Any, act: Any, s: Any, zone: str | None, now: float,
               cookie: Callable[[str, str, int], _T]) -> tuple[Any, Any, int, tuple[_T, ...]]:
@@ -70,32 +54,32 @@ class CookieCodec:
         cookie) is then honoured by the pool (``s.pools.pick(zone, now,
         sticky)``)."""
         out: tuple[_T, ...] = ()
+        key = self.key
         if s is None:
             gi = -1
-            got = self.decode(cookies.get("AWSALBTG"))
+            got = sticky_cookie_decode(cookies.get("AWSALBTG"), key)
             if got is not None and got[0] == act.id and got[1] < len(act.groups) \
                     and act.groups[got[1]][1] > 0:
                 gi = sticky_cookie_target(got[1], got[2], now)
             if gi < 0:
                 gi = act.picker.pick_index(now)
-            out = (cookie("AWSALBTG", self.encode(act.id, gi,
-                                                  sticky_cookie_expiry(now, act.stickiness)),
-                          act.stickiness),)
+            out = (cookie("AWSALBTG", sticky_cookie_encode(
+                act.id, gi, sticky_cookie_expiry(now, act.stickiness), key), act.stickiness),)
             s = act.states[gi]
         if not s.sticky:
             pool, idx = s.pools.pick(zone, now)
             return s, pool, idx, out
         sticky = -1
         if s.app_cookie is None or s.app_cookie in cookies:
-            got = self.decode(cookies.get(s.cookie_name))
+            got = sticky_cookie_decode(cookies.get(s.cookie_name), key)
             if got is not None and got[0] == s.serial:
                 sticky = sticky_cookie_target(got[1], got[2], now)
         pool, idx = s.pools.pick(zone, now, sticky)
         if idx >= 0:
             # the value carries the stickiness duration; the cookie itself 7 days
-            out += (cookie(s.cookie_name,
-                           self.encode(s.serial, idx, sticky_cookie_expiry(now, s.sticky_seconds)),
-                           ALB_COOKIE_MAX_AGE),)
+            out += (cookie(s.cookie_name, sticky_cookie_encode(
+                s.serial, idx, sticky_cookie_expiry(now, s.sticky_seconds), key),
+                ALB_COOKIE_MAX_AGE),)
         return s, pool, idx, out
 
 
