@@ -1,8 +1,10 @@
 """lbcore's kernels for numba ``@njit`` code.
 
 Each name here is the compiled Cython kernel itself (one implementation, not a
-numba re-write; ``flow_hash`` and ``hash_flows`` are thin ``@njit`` wrappers that
-call one), bound through its ``__pyx_capi__`` address: the address is
+numba re-write; ``hash_flows`` is a thin ``@njit`` wrapper that calls one, and
+``flow_hash`` / ``hash_keys`` are the kernel's few lines of arithmetic in numba, so that
+they inline into the caller's loop, tested bit-identical), bound through its
+``__pyx_capi__`` address: the address is
 registered with LLVM under a stable symbol and declared as a
 ``numba.types.ExternalFunction``, so ``@njit(cache=True)`` works (a ctypes
 function pointer would be a "dynamic global" that numba cannot cache).

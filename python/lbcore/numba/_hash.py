@@ -1,7 +1,9 @@
 """numba bindings of the hash kernel family (lbcore._hash)."""
 import numba as _numba
 import numpy as _np
+from llvmlite import ir as _ir
 from numba import types as _t
+from numba.extending import intrinsic as _intrinsic
 
 from lbcore.numba._bind import bind, u8p, u16p, u32p, u64p
 
@@ -46,17 +48,85 @@ def hash_keys(seed):
             _key_word(seed, 5), _key_word(seed, 6), _key_word(seed, 7), _key_word(seed, 8))
 
 
+_U32 = _np.uint64(0xFFFFFFFF)
+
+
+@_intrinsic
+def _mum(typingctx, a, b):
+    """lb_mum: the 64x64 -> 128-bit product folded to 64 bits (low xor high), as one
+    LLVM i128 multiply (one ``mul``/``mulx`` on x86-64, as the C kernel compiles to)."""
+    if not (isinstance(a, _t.Integer) and isinstance(b, _t.Integer)):
+        return None
+    sig = _t.uint64(_t.uint64, _t.uint64)
+
+    def codegen(context, builder, signature, args):
+        i64, i128 = _ir.IntType(64), _ir.IntType(128)
+        x, y = (context.cast(builder, v, t, _t.uint64) for v, t in zip(args, signature.args))
+        r = builder.mul(builder.zext(x, i128), builder.zext(y, i128))
+        lo = builder.trunc(r, i64)
+        hi = builder.trunc(builder.lshr(r, _ir.Constant(i128, 64)), i64)
+        return builder.xor(lo, hi)
+    return sig, codegen
+
+
+@_numba.njit(inline="always", cache=True)
+def _mix64(z):
+    z = (z ^ (z >> _np.uint64(30))) * _M1
+    z = (z ^ (z >> _np.uint64(27))) * _M2
+    return z ^ (z >> _np.uint64(31))
+
+
+@_numba.njit(inline="always", cache=True)
+def _flow_hash_keyed(k, proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq,
+                     fields, symmetric):
+    # lb_flow_hash_keyed (src/lbcore/_hash.pxd) step by step, in numba: inlined into the
+    # caller's loop there is no call per flow, and the IPv4 sequence-number step is
+    # computed always and selected (no branch on the flow's "has an ISN" flag).
+    u = _np.uint64
+    fl = u(flags)
+    v6 = (fl & u(1)) != u(0)
+    use_seq = (fl & u(2)) != u(0) and fields == 0 and symmetric == 0
+    pr, sp, dp, sq = u(proto), u(sport), u(dport), u(seq)
+    sh, sl, dh, dl = u(src_hi), u(src_lo), u(dst_hi), u(dst_lo)
+    if not v6:
+        sh = u(0)
+        dh = u(0)
+        sl &= _U32
+        dl &= _U32
+    if fields != 0:
+        sp = u(0)
+        dp = u(0)
+    if fields == 2:
+        pr = u(0)
+    if symmetric != 0:
+        if sh > dh or (sh == dh and (sl > dl or (sl == dl and sp > dp))):
+            sh, dh = dh, sh
+            sl, dl = dl, sl
+            sp, dp = dp, sp
+    t = pr | ((fl & u(1)) << u(8)) | (u(fields) << u(9)) | (u(symmetric != 0) << u(11))
+    b = (((sp << u(16)) | dp) << u(32)) | t
+    if v6:
+        a = _mum(sh ^ k[0], sl ^ k[1])
+        b = _mum(dh ^ k[2], dl ^ k[3]) ^ b
+        h = _mum(a ^ k[4], b ^ k[5]) ^ a ^ b
+    else:
+        a = (sl << u(32)) | dl
+        h = _mum(a ^ k[0], b ^ k[1]) ^ a ^ b
+    hs = _mum(h ^ k[6], sq ^ k[7]) ^ h ^ sq
+    return _mix64(hs if use_seq else h)
+
+
 @_numba.njit(inline="always", cache=True)
 def flow_hash(proto, flags, src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, fields,
               symmetric, seed):
-    """``lbcore.flow_hash`` of one flow's fields (the C kernel ``lb_flow_hash_k``).
+    """``lbcore.flow_hash`` of one flow's fields: the C kernel's arithmetic written in
+    numba (bit-identical, tested), inline in the caller.
 
-    The seed's key words are computed here, inline in the caller, as plain arithmetic on
-    ``seed``: in a loop over flows with one seed LLVM hoists them out of the loop, so the
-    loop pays for one kernel call per flow and no key expansion."""
-    k = hash_keys(seed)
-    return flow_hash_k(k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], proto, flags,
-                       src_hi, src_lo, dst_hi, dst_lo, sport, dport, seq, fields, symmetric)
+    The seed's key words are computed here too, as plain arithmetic on ``seed``: in a loop
+    over flows with one seed LLVM hoists them out of the loop, so each flow costs its
+    hash alone (no call, no key expansion)."""
+    return _flow_hash_keyed(hash_keys(seed), proto, flags, src_hi, src_lo, dst_hi, dst_lo,
+                            sport, dport, seq, fields, symmetric)
 
 
 @_numba.njit(cache=True)
