@@ -184,3 +184,103 @@ def test_numba_matches_cython():
     assert np.array_equal(dist.reshape(m, n), g.distances(la, lo))
     assert d0 == great_circle_km(la[0], lo[0], elat[0], elon[0])
     assert b0 == biased_distance(d0, bias[0])
+
+
+# ------------------------------------------------- the spatial index (more than 16 endpoints)
+# Geoproximity answers through a k-d tree over the unit vectors; the answer must be the
+# linear scan's exactly (same arithmetic, ties to the lowest index), whatever the layout.
+
+coarse_lats = st.integers(-3, 3).map(float)          # a small grid: many exact ties
+coarse_lons = st.integers(-3, 3).map(float)
+
+
+@st.composite
+def big_scenes(draw):
+    n = draw(st.integers(17, 120))
+    grid = draw(st.booleans())
+    la, lo = (coarse_lats, coarse_lons) if grid else (lats, lons)
+    ep = draw(st.lists(st.tuples(la, lo), min_size=n, max_size=n))
+    bs = draw(st.one_of(st.just([0] * n),
+                        st.lists(st.sampled_from([-99, -50, -1, 0, 1, 50, 99]),
+                                 min_size=n, max_size=n),
+                        st.lists(biases, min_size=n, max_size=n)))
+    elig = draw(st.one_of(st.none(), st.lists(st.booleans(), min_size=n, max_size=n)))
+    clients = draw(st.lists(st.tuples(la, lo), min_size=1, max_size=6))
+    return ep, bs, elig, clients
+
+
+@settings(max_examples=150, deadline=None)
+@given(big_scenes())
+def test_indexed_nearest_matches_reference(scene):
+    ep, bs, elig, clients = scene
+    g = Geoproximity([e[0] for e in ep], [e[1] for e in ep], bs)
+    mask = None if elig is None else bytes(elig)
+    want = [geo_ref.nearest(la, lo, ep, bs, elig) for la, lo in clients]
+    assert [g.nearest(la, lo, mask) for la, lo in clients] == want
+    batch = g.nearest_many([c[0] for c in clients], [c[1] for c in clients],
+                           None if elig is None else np.array(elig, dtype=bool))
+    assert batch.tolist() == want
+
+
+_SCAN = []
+
+
+def _linear(g, la, lo, elig):
+    """The exported linear-scan kernel (lb_geo_nearest_many), called through numba."""
+    if not _SCAN:
+        numba = pytest.importorskip("numba")
+        import lbcore.numba as lbn
+
+        @numba.njit
+        def scan(la, lo, xyz, bias, elig):
+            out = np.empty(la.shape[0], dtype=np.int32)
+            lbn.geo_nearest_many(la.shape[0], la.ctypes, lo.ctypes, bias.shape[0],
+                                 xyz.ctypes, bias.ctypes, elig.ctypes, out.ctypes)
+            return out
+        _SCAN.append(scan)
+    return _SCAN[0](la, lo, g.unit_vectors, g.biases, elig)
+
+
+@pytest.mark.parametrize("layout", ["uniform", "clustered", "grid", "polar", "antipodal"])
+def test_indexed_nearest_equals_the_linear_kernel_at_scale(layout):
+    rng = np.random.default_rng(["uniform", "clustered", "grid", "polar",
+                                 "antipodal"].index(layout))
+    n, m = 2000, 2000
+    if layout == "uniform":
+        elat, elon = rng.uniform(-90, 90, n), rng.uniform(-180, 180, n)
+    elif layout == "clustered":                      # duplicates and near-duplicates
+        elat = np.round(rng.normal(48, 1.5, n).clip(-90, 90), 1)
+        elon = np.round(rng.normal(9, 1.5, n), 1)
+    elif layout == "grid":
+        elat = rng.integers(-5, 6, n).astype(float)
+        elon = rng.integers(-5, 6, n).astype(float)
+    elif layout == "polar":
+        elat, elon = rng.uniform(85, 90, n), rng.uniform(-180, 180, n)
+    else:                                            # clients on the far side
+        elat, elon = rng.uniform(-10, 10, n), rng.uniform(-10, 10, n)
+    la = rng.uniform(-90, 90, m)
+    lo = rng.uniform(-180, 180, m)
+    if layout == "grid":
+        la, lo = rng.integers(-6, 7, m).astype(float), rng.integers(-6, 7, m).astype(float)
+    if layout == "antipodal":
+        la, lo = rng.uniform(-10, 10, m), rng.uniform(170, 180, m)
+    for bias in (np.zeros(n), np.round(rng.uniform(-99, 99, n)), rng.uniform(-99, 99, n)):
+        g = Geoproximity(elat, elon, bias)
+        for elig in (np.ones(n, np.uint8), (rng.random(n) < 0.05).astype(np.uint8),
+                     np.zeros(n, np.uint8)):
+            got = g.nearest_many(la, lo, elig)
+            assert np.array_equal(got, _linear(g, la, lo, elig)), layout
+    assert [g.nearest(a, b) for a, b in zip(la[:50], lo[:50])] == \
+        g.nearest_many(la[:50], lo[:50]).tolist()
+
+
+def test_indexed_geoproximity_pickles_and_reinitialises():
+    import pickle
+    rng = np.random.default_rng(11)
+    g = Geoproximity(rng.uniform(-90, 90, 500), rng.uniform(-180, 180, 500),
+                     rng.uniform(-99, 99, 500))
+    la, lo = rng.uniform(-90, 90, 300), rng.uniform(-180, 180, 300)
+    h = pickle.loads(pickle.dumps(g))
+    assert np.array_equal(h.nearest_many(la, lo), g.nearest_many(la, lo))
+    g.__init__([0.0, 1.0], [0.0, 1.0])               # back to a linear scan
+    assert g.nearest(1.0, 1.0) == 1 and len(g) == 2

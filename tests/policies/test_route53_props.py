@@ -93,3 +93,28 @@ def test_multivalue_matches_rule(health, seed):
         got = [int(r.set_identifier) for r in z.resolve(Z, "A").record_sets]
         assert len(got) == min(8, len(pool)) and len(set(got)) == len(got)
         assert set(got) <= pool
+
+
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1",
+           "ap-southeast-2", "sa-east-1"]
+located = st.tuples(st.floats(-90, 90), st.floats(-180, 180))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(REGIONS), st.sampled_from([None, True, False])),
+                min_size=1, max_size=7, unique_by=lambda x: x[0]),
+       st.lists(st.one_of(st.none(), located), min_size=1, max_size=40),
+       st.booleans())
+def test_latency_batch_equals_per_query(recs, where, as_objects):
+    # resolve_many's one-kernel-call path (the distance model) == resolve per query,
+    # with health (None: no check) and unlocated clients
+    z = HostedZone(Z, [RecordSet(Z, "A", [f"10.0.0.{i}"], set_identifier=r, region=r,
+                                 health_check=None if ok is None else Flag(ok))
+                       for i, (r, ok) in enumerate(recs)])
+    objs = [Client() if w is None else Client(latitude=w[0], longitude=w[1]) for w in where]
+    want = [z.resolve(Z, "A", c).record_set.set_identifier for c in objs]
+    batch = objs if as_objects else Clients(
+        latitudes=[np.nan if w is None else w[0] for w in where],
+        longitudes=[np.nan if w is None else w[1] for w in where])
+    b = z.resolve_many(Z, "A", batch)
+    assert [b.record_sets[i].set_identifier for i in b.choice] == want

@@ -189,8 +189,8 @@ class Clients:
             return self.items[i]
         lat = None if self.latitudes is None else float(self.latitudes[i])
         lon = None if self.longitudes is None else float(self.longitudes[i])
-        if lat is not None and math.isnan(lat):
-            lat = lon = None
+        if lat is None or lon is None or math.isnan(lat) or math.isnan(lon):
+            lat = lon = None                 # a location needs both (as choose_many reads it)
         return Client(latitude=lat, longitude=lon)
 
 
@@ -373,7 +373,8 @@ class _Failover(_Group):
 class _Latency(_Group):
     # Per query: a client's latencies are a per-client mapping, so this is a Python loop
     # over the group's records (a handful of Regions) for each query. With the default
-    # latency table the Regions' coordinates are looked up once, here.
+    # latency table the Regions' coordinates are looked up once, here; a batch whose
+    # clients carry no latencies of their own is one nearest_many call (choose_many).
     def __init__(self, zone: HostedZone, records: Iterable[RecordSet]) -> None:
         super().__init__(zone, records)
         self.regions_at_build = zone.regions
@@ -392,12 +393,23 @@ class _Latency(_Group):
             self.geo = Geoproximity([0.0 if s is None else s[0] for _, _, s in self.sites],
                                     [0.0 if s is None else s[1] for _, _, s in self.sites])
 
-    def choose(self, client: Client | None, now: float) -> list[int]:
+    def _candidates(self, now: float) -> tuple[list[int], bytes]:
+        # the records a query may get (the healthy ones, else all) and, of those, the
+        # ones whose Region has coordinates, as the nearest-endpoint mask
         if self.checked:
             h = self.healthy(now)
             idx = [i for i, ok in enumerate(h) if ok] or self.all_idx
         else:
             idx = self.all_idx
+        if idx is self.all_idx:
+            return idx, self.known
+        m = bytearray(len(self.records))
+        for i in idx:
+            m[i] = self.known[i]
+        return idx, bytes(m)
+
+    def choose(self, client: Client | None, now: float) -> list[int]:
+        idx, mask = self._candidates(now)
         if client is None:
             return [idx[0]]
         zone = self.zone
@@ -413,13 +425,6 @@ class _Latency(_Group):
         if lats is None:                     # distance model only: the nearest Region
             if not located or self.geo is None:
                 return [idx[0]]
-            if idx is self.all_idx:
-                mask = self.known
-            else:
-                m = bytearray(len(self.records))
-                for i in idx:
-                    m[i] = self.known[i]
-                mask = bytes(m)
             j = self.geo.nearest(lat, lon, mask)
             return [idx[0] if j < 0 else j]
         # distance_latency, inlined with the coordinates looked up at build time
@@ -435,6 +440,23 @@ class _Latency(_Group):
             if ms is not None and ms < best_ms:
                 best, best_ms = i, ms
         return [best]
+
+    def choose_many(self, clients: Clients, now: float) -> np.ndarray:
+        # the distance model for every query (no latency table, no client latencies):
+        # choose()'s nearest Region, for the whole batch in one kernel call
+        zone, items = self.zone, clients.items
+        if zone.latency is not None or zone.regions is not self.regions_at_build \
+                or self.geo is None or clients.latitudes is None \
+                or (items is not None and any(c.latencies is not None for c in items)):
+            return super().choose_many(clients, now)
+        idx, mask = self._candidates(now)
+        lat, lon = clients.latitudes, clients.longitudes
+        out = np.full(len(clients), idx[0], dtype=np.int32)
+        known = ~(np.isnan(lat) | np.isnan(lon))
+        if known.any():
+            j = self.geo.nearest_many(lat[known], lon[known], np.frombuffer(mask, np.uint8))
+            out[known] = np.where(j < 0, idx[0], j)
+        return out
 
 
 class _Geolocation(_Group):
