@@ -143,9 +143,15 @@ def canonical_order(keys, h1, h2):
     """Indices that sort targets into the canonical order."""
     a = np.asarray(h1, dtype=np.uint64)
     b = np.asarray(h2, dtype=np.uint64)
-    order = np.lexsort((b, a))          # by (h1, h2); stable, as sorted() was
-    sa, sb = a[order], b[order]
+    # distinct h1 (all but always): one fast unstable sort of h1 gives the only order by
+    # (h1, h2); otherwise the stable two-key sort, as sorted() was
+    order = np.argsort(a)
+    sa = a[order]
     last = max(len(sa) - 1, 0)
+    if not np.any(sa[1:] == sa[:last]):
+        return order.astype(np.int64, copy=False)
+    order = np.lexsort((b, a))
+    sa, sb = a[order], b[order]
     if np.any((sa[1:] == sa[:last]) & (sb[1:] == sb[:last])):
         # exact (h1, h2) ties between distinct targets are astronomically rare; settle
         # them by (type tag, identity key) so the order stays canonical
