@@ -58,10 +58,14 @@ cpdef Py_ssize_t check_count(object n, str name="n") except -1:
 
 cpdef uint64_t check_seed(object seed, str name="seed") except? 0xFFFFFFFFFFFFFFFF:
     """An integer in [0, 2**64)."""
-    if not PyLong_CheckExact(seed):
-        if isinstance(seed, (bool, _np_bool)) or not hasattr(seed, "__index__"):
-            raise TypeError(f"{name} must be an integer, got {type(seed).__name__}")
-        seed = seed.__index__()
+    if PyLong_CheckExact(seed):          # the per-call case: one C conversion, no compares
+        try:
+            return <uint64_t>seed        # OverflowError when negative or >= 2**64
+        except OverflowError:
+            raise ValueError(f"{name} must be in [0, 2**64), got {seed}") from None
+    if isinstance(seed, (bool, _np_bool)) or not hasattr(seed, "__index__"):
+        raise TypeError(f"{name} must be an integer, got {type(seed).__name__}")
+    seed = seed.__index__()
     if not 0 <= seed < 2**64:
         raise ValueError(f"{name} must be in [0, 2**64), got {seed}")
     return <uint64_t>seed

@@ -14,6 +14,7 @@ from libc.math cimport isnan, INFINITY
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
+from lbcore._check cimport check_seed
 from lbcore._hash cimport lb_hash_bytes
 
 cdef extern from "Python.h":
@@ -120,17 +121,6 @@ cdef uint32_t _u32(object value, str name) except? 0xFFFFFFFF:
     return <uint32_t>v
 
 
-cdef uint64_t _key(object key) except? 0xFFFFFFFFFFFFFFFF:
-    if type(key) is not int:
-        if isinstance(key, bool) or not hasattr(key, "__index__"):
-            raise TypeError(f"key must be an int, got {type(key).__name__}")
-        key = key.__index__()
-    try:
-        return <uint64_t>key
-    except OverflowError:
-        raise ValueError(f"key must be in [0, 2**64), got {key}") from None
-
-
 def sticky_cookie_encode(a, b, expiry, key):
     """The value of a stickiness cookie naming ``(a, b)`` (ints in [0, 2**32): a load
     balancer's group or action serial and a target or group index) until ``expiry``
@@ -143,7 +133,7 @@ def sticky_cookie_encode(a, b, expiry, key):
         e = INFINITY
     else:
         e = _seconds(expiry, "expiry")
-    cdef uint64_t k = _key(key)
+    cdef uint64_t k = check_seed(key, "key")
     cdef uint8_t raw[24]
     cdef char out[32]
     cdef uint64_t bits
@@ -167,7 +157,7 @@ def sticky_cookie_decode(value, key):
     """``(a, b, expiry)`` of a value :func:`sticky_cookie_encode` made under ``key``
     (expiry ``inf`` when it had none), or None when ``value`` is anything else: not a
     str, not 32 URL-safe base64 characters, or its tag does not match."""
-    cdef uint64_t k = _key(key)
+    cdef uint64_t k = check_seed(key, "key")
     if not isinstance(value, str) or PyUnicode_GET_LENGTH(value) != 32 \
             or not PyUnicode_IS_ASCII(value):
         return None
