@@ -151,15 +151,6 @@ ctypedef struct _geo_tree:
     const double* node_scale2   # node -> (R * its smallest f)^2, shrunk
 
 
-cdef inline double _factor(double b) noexcept nogil:
-    # the bias rule's multiplier, for lower bounds (the rule itself is _biased)
-    if b > 0.0:
-        return 1.0 - b / 100.0
-    if b < 0.0:
-        return 1.0 / (1.0 + b / 100.0)
-    return 1.0
-
-
 cdef void _select(int32_t* perm, int32_t lo, int32_t hi, int32_t k, const double* xyz,
                   int axis) noexcept nogil:
     """Reorder perm[lo:hi] so that perm[k] holds the element of rank k by coordinate
@@ -213,7 +204,7 @@ cdef int32_t _build(int32_t* perm, int32_t lo, int32_t hi, const double* xyz,
                 box[6 * node + a] = v
             if v > box[6 * node + 3 + a]:
                 box[6 * node + 3 + a] = v
-        f = _factor(bias[j])
+        f = _biased(1.0, bias[j])        # the bias rule's factor
         if f < fmin:
             fmin = f
     scale[node] = (LB_GEO_EARTH_RADIUS_KM * fmin) * (LB_GEO_EARTH_RADIUS_KM * fmin) * _SHRINK
@@ -386,8 +377,7 @@ Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
     cdef const double* _xyz
     cdef const double* _bias
     cdef readonly int64_t n
-    cdef object _tree_arrays        # owns the memory _tree points into
-    cdef bint _has_tree
+    cdef object _tree_arrays        # owns the memory _tree points into (None: no tree)
     cdef _geo_tree _tree
 
     def __init__(self, latitudes, longitudes, biases=None):
@@ -417,7 +407,6 @@ Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
         self._bias = &bv[0]
         self.n = lat.shape[0]
         self._tree_arrays = None
-        self._has_tree = False
         if self.n > _TREE_MIN:
             self._build_tree(xyz, b)
 
@@ -447,7 +436,7 @@ Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
         cdef int32_t k
         cdef double rf
         for k in range(n):
-            rf = LB_GEO_EARTH_RADIUS_KM * _factor(tbv[k])
+            rf = LB_GEO_EARTH_RADIUS_KM * _biased(1.0, tbv[k])
             tsv[k] = rf * rf * _SHRINK
         self._tree_arrays = (perm, ints, box, scale, txyz, tbias, tscale)
         self._tree.perm = &pv[0]
@@ -460,11 +449,10 @@ Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
         self._tree.right = &iv[3, 0]
         self._tree.box = &boxv[0]
         self._tree.node_scale2 = &sv[0]
-        self._has_tree = True
 
     cdef inline int32_t _nearest_one(self, double lat, double lon, const uint8_t* e) noexcept:
         cdef double px, py, pz
-        if not self._has_tree:
+        if self._tree_arrays is None:
             return lb_geo_nearest(lat, lon, self.n, self._xyz, self._bias, e)
         _unit(lat, lon, &px, &py, &pz)
         return _tree_nearest(&self._tree, px, py, pz, e)
@@ -527,7 +515,7 @@ Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
         keep = (self.unit_vectors, self.biases, self._tree_arrays)   # alive across nogil
         cdef Py_ssize_t i
         cdef double px, py, pz
-        if not self._has_tree:
+        if self._tree_arrays is None:
             with nogil:
                 lb_geo_nearest_many(lav.shape[0], &lav[0], &lov[0], self.n, self._xyz,
                                     self._bias, e, &ov[0])
