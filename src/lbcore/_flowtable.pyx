@@ -699,7 +699,8 @@ Connection tracking: each live flow stays on the target it was first sent to.
         ``selector.select_index(hash if given else flow)``, or ``select_many`` with a
         one-element batch when the selector has no ``select_index``."""
         self._refuse_owned()
-        lb_lock_acquire(&self._lock)    # as in route_many: check, lookup, selector, insert as one step
+        # as in route_many: check, lookup, selector, insert as one step
+        lb_lock_acquire(&self._lock)
         try:
             return self._route(flow, now, selector, hash)
         finally:

@@ -210,7 +210,8 @@ cdef class _OutstandingBase(RequestSelector):
         else:
             w = check_weight_array(weights, n, True, False, "weights")
         cdef uint64_t sd = check_seed(seed, "seed")
-        lb_lock_acquire(&self._lock)    # a re-__init__ is a rebuild: no pick or release sees it half done
+        # a re-__init__ is a rebuild: no pick or release sees it half done
+        lb_lock_acquire(&self._lock)
         try:
             self._init_locked(ts, w, sd, ordered, name)
         finally:

@@ -272,7 +272,8 @@ Base of LeastOutstanding, PowerOfTwoChoices, RoundRobin and WeightedRandom.
         cdef double t = self._now(now)
         cdef int32_t i
         cdef bint grew
-        lb_lock_acquire(&self._lock)    # the slot is chosen and filled as one step (_k_add may allocate)
+        # the slot is chosen and filled as one step (_k_add may allocate)
+        lb_lock_acquire(&self._lock)
         try:
             if target in self._index:
                 raise ValueError(f"add: target {target!r} is already registered")

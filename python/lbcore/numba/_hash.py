@@ -33,12 +33,17 @@ _M2 = _np.uint64(0x94D049BB133111EB)
 
 
 @_numba.njit(inline="always", cache=True)
-def _key_word(seed, i):
-    # SplitMix64's i-th output (1-based) from state ``seed``: mix64(seed + i * golden)
-    z = _np.uint64(seed) + _np.uint64(i) * _GOLDEN
+def _mix64(z):
+    # lb_mix64: SplitMix64's output function
     z = (z ^ (z >> _np.uint64(30))) * _M1
     z = (z ^ (z >> _np.uint64(27))) * _M2
     return z ^ (z >> _np.uint64(31))
+
+
+@_numba.njit(inline="always", cache=True)
+def _key_word(seed, i):
+    # SplitMix64's i-th output (1-based) from state ``seed``: mix64(seed + i * golden)
+    return _mix64(_np.uint64(seed) + _np.uint64(i) * _GOLDEN)
 
 
 @_numba.njit(inline="always", cache=True)
@@ -67,13 +72,6 @@ def _mum(typingctx, a, b):
         hi = builder.trunc(builder.lshr(r, _ir.Constant(i128, 64)), i64)
         return builder.xor(lo, hi)
     return sig, codegen
-
-
-@_numba.njit(inline="always", cache=True)
-def _mix64(z):
-    z = (z ^ (z >> _np.uint64(30))) * _M1
-    z = (z ^ (z >> _np.uint64(27))) * _M2
-    return z ^ (z >> _np.uint64(31))
 
 
 @_numba.njit(inline="always", cache=True)
