@@ -135,6 +135,7 @@ cdef enum:
     _LEAF = 8           # endpoints per leaf at most
     _TREE_MIN = 16      # more endpoints than this: a tree; else the linear scan
     _STACK = 128        # pending nodes at most (two per level of a balanced tree)
+    _TREE_MAX = 1 << 30  # 2n nodes fit int32 node indices; above it: the linear scan
 
 cdef double _SHRINK = 1.0 - 1e-11
 
@@ -407,7 +408,7 @@ Endpoints at fixed coordinates with Route 53 biases; finds the endpoint with the
         self._bias = &bv[0]
         self.n = lat.shape[0]
         self._tree_arrays = None
-        if self.n > _TREE_MIN:
+        if _TREE_MIN < self.n <= _TREE_MAX:
             self._build_tree(xyz, b)
 
     cdef _build_tree(self, xyz, b):
