@@ -11,7 +11,7 @@ from fractions import Fraction
 import math
 import warnings
 
-from libc.math cimport isfinite, llrint
+from libc.math cimport isfinite, llrint, NAN
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM
@@ -241,6 +241,58 @@ cdef int64_t lb_bucket_check_chains(int64_t* state, int64_t n_buckets, int64_t* 
     return i
 
 
+cdef int64_t _period_end(int64_t pid, int kind) noexcept nogil:
+    # the UTC second at which period ``pid`` of ``kind`` ends (the inverse of
+    # lb_bucket_period_id at the next boundary; pid >= 0)
+    cdef int64_t y, m, era, yoe, doy, doe
+    if kind == LB_PERIOD_DAY:
+        return (pid + 1) * 86400
+    if kind == LB_PERIOD_WEEK:
+        return (4 + 7 * pid) * 86400    # week 1 starts Monday 1970-01-05 (day 4)
+    # days-from-civil of the 1st of the next month (H. Hinnant's algorithm), y >= 1970
+    y = (pid + 1) // 12
+    m = (pid + 1) % 12 + 1
+    if m <= 2:
+        y -= 1
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146097 + doe - 719468) * 86400
+
+
+cdef inline double _retry_wait(const int64_t* state, const int64_t* quotas,
+                               const int32_t* ch, int64_t width, int32_t qr, int64_t t,
+                               double now, int code) noexcept nogil:
+    # ApiGateway.check's Retry-After of a request refused with ``code`` at ``t`` ns (=
+    # ``now`` s), from the state the refusal left (every bucket of the chain refilled to
+    # t): the seconds until each bucket without a whole token has one again and, after a
+    # quota refusal, until the quota's period ends; NaN when a bucket never refills
+    # (check: None). A bucket's wait (scale - tok) / (rate * 1e9) s is one correctly
+    # rounded division, so equal to check's exact Fraction rounded, while
+    # rate * 1e9 < 2**53 (rates below ~9e6 tokens/s); above, within an ulp.
+    cdef double w = 0.0, b
+    cdef const int64_t* s
+    cdef const int64_t* q
+    cdef int64_t k
+    if code == LB_CHECK_QUOTA:
+        q = quotas + <int64_t>qr * LB_QUOTA_STRIDE
+        w = <double>_period_end(lb_bucket_period_id(t, <int>q[LB_Q_KIND]),
+                                <int>q[LB_Q_KIND]) - now
+    for k in range(width):
+        if ch[k] < 0:
+            continue
+        s = state + <int64_t>ch[k] * LB_BUCKET_STRIDE
+        if s[LB_TOK] >= s[LB_SCALE]:
+            continue
+        if s[LB_RATE] == 0 or s[LB_CAP] < s[LB_SCALE]:
+            return NAN
+        b = <double>(s[LB_SCALE] - s[LB_TOK]) / (<double>s[LB_RATE] * 1e9)
+        if b > w:
+            w = b
+    return w
+
+
 cdef inline void _journal_row(int64_t* entry, int64_t tag, const int64_t* row,
                               int64_t a, int64_t b, int64_t c) noexcept nogil:
     entry[0] = tag
@@ -255,7 +307,7 @@ cdef int64_t _check_rows(int64_t* state, int64_t n_buckets, int64_t* quotas,
                         const int32_t* quota,
                         const double* seconds, const int64_t* costs,
                         uint8_t* touched, int64_t* journal, int8_t* out,
-                        int* reason) noexcept nogil:
+                        double* wait, int* reason) noexcept nogil:
     # n sequential chained decisions where request i uses chain row r = rows[i] (rows NULL:
     # r = i) of `table` (n_rows x width bucket indices, -1 absent) and quota row quota[r].
     # Times are float seconds (checked finite, >= 0 and < 9.2e18 ns by the caller),
@@ -266,6 +318,7 @@ cdef int64_t _check_rows(int64_t* state, int64_t n_buckets, int64_t* quotas,
     # marks a row the first time it is touched, and `journal` gets 4 int64 for it (the
     # row tag, then the three fields the decision writes), so its size is bounded by the
     # rows touched (<= n_buckets + n_quotas), not by n.
+    # ``wait`` (NULL: not asked) gets each request's _retry_wait (NaN when admitted).
     cdef int64_t i, k, r, t, cost = 1, nj = 0
     cdef const int32_t* ch
     cdef int64_t* s
@@ -304,6 +357,9 @@ cdef int64_t _check_rows(int64_t* state, int64_t n_buckets, int64_t* quotas,
             reason[0] = LB_BUCKET_ERR_TIME
             break
         out[i] = <int8_t>res
+        if wait != NULL:
+            wait[i] = NAN if res == LB_CHECK_ALLOWED else \
+                _retry_wait(state, quotas, ch, width, qr, t, seconds[i], res)
     if reason[0] == LB_BUCKET_OK:
         return -1
     for k in range(nj):
@@ -986,14 +1042,21 @@ cdef void _check_seconds(const double* t, int64_t n) except *:
 
 
 cdef object _decide_rows(TokenBuckets buckets, Quotas quotas, object rows, object table,
-                         object quota, object seconds, object costs):
+                         object quota, object seconds, object costs, bint waits=False):
     # _check_rows over validated contiguous inputs: returns (codes, bad index or
-    # -1, reason). rows int32 (n,) or None (row i = request i); table int32 (m, width);
-    # quota int32 (m,); seconds float64 (n,) already checked; costs int64 (n,) or None.
+    # -1, reason, retry-after seconds or None). rows int32 (n,) or None (row i =
+    # request i); table int32 (m, width); quota int32 (m,); seconds float64 (n,) already
+    # checked; costs int64 (n,) or None; waits: also each request's _retry_wait.
     cdef int64_t n = seconds.shape[0]
     out = np.zeros(n, dtype=np.int8)
+    wait = np.empty(n, dtype=np.float64) if waits else None
     if n == 0:
-        return out, -1, 0
+        return out, -1, 0, wait
+    cdef double[::1] wv
+    cdef double* wp = NULL
+    if waits:
+        wv = wait
+        wp = &wv[0]
     cdef const int32_t[:, ::1] tv = table
     cdef const int32_t[::1] qv = quota
     cdef const double[::1] sv = seconds
@@ -1032,21 +1095,27 @@ cdef object _decide_rows(TokenBuckets buckets, Quotas quotas, object rows, objec
             jv = journal
             with nogil:
                 bad = _check_rows(sp, nb, qp, nq, n, rp, m, &tv[0, 0], w, &qv[0], &sv[0], cp,
-                                   &touched[0], &jv[0], &ov[0], &reason)
+                                   &touched[0], &jv[0], &ov[0], wp, &reason)
             del keep
         finally:
             lb_lock_release(&quotas._lock)
     finally:
         lb_lock_release(&buckets._lock)
-    return out, bad, reason
+    return out, bad, reason, wait
 
 
-def check_kinds(TokenBuckets buckets not None, Quotas quotas not None, table, kind_quota, kinds, times):
+def check_kinds(TokenBuckets buckets not None, Quotas quotas not None, table, kind_quota, kinds, times,
+                *, retry_after=False):
     """Batch of :func:`check_chain` decisions where request ``i`` is of kind
     ``kinds[i]``: its chain is row ``kinds[i]`` of ``table`` (int (m, width) bucket
     indices, -1 absent) and its quota ``kind_quota[kinds[i]]`` (-1 none); ``times``
     seconds. Decides exactly as :func:`check_chains` with the rows expanded, without
-    expanding them; the undo journal holds only the rows touched. Returns int8 codes."""
+    expanding them; the undo journal holds only the rows touched. Returns int8 codes;
+    with ``retry_after=True`` ``(codes, waits)``, ``waits`` float64 seconds as
+    ``ApiGateway.check``'s ``Decision.retry_after`` (NaN where that is None: admitted,
+    or a bucket that never refills)."""
+    if not isinstance(retry_after, bool):
+        raise TypeError(f"retry_after must be a bool, got {type(retry_after).__name__}")
     tb = np.ascontiguousarray(table, dtype=np.int32)
     if tb.ndim != 2:
         raise ValueError(f"table must be 2-D (kinds, width), got shape {tb.shape}")
@@ -1067,7 +1136,7 @@ def check_kinds(TokenBuckets buckets not None, Quotas quotas not None, table, ki
         _check_seconds(&tv[0], n)
     if tb.shape[1] == 0:
         tb = np.full((max(m, 1), 1), -1, dtype=np.int32)
-    out, bad, reason = _decide_rows(buckets, quotas, kd, tb, kq, t, None)
+    out, bad, reason, wait = _decide_rows(buckets, quotas, kd, tb, kq, t, None, retry_after)
     if bad >= 0:
         k = int(kd[bad])
         if not 0 <= k < m:
@@ -1078,7 +1147,7 @@ def check_kinds(TokenBuckets buckets not None, Quotas quotas not None, table, ki
         raise IndexError(f"request {bad}: bucket/quota index out of range "
                          f"(chain {tb[k].tolist()}, quota {int(kq[k])}); "
                          "nothing was changed")
-    return out
+    return (out, wait) if retry_after else out
 
 
 def check_chains(TokenBuckets buckets not None, Quotas quotas not None, chains, quota, times, costs=None):
@@ -1104,7 +1173,7 @@ def check_chains(TokenBuckets buckets not None, Quotas quotas not None, chains, 
             raise ValueError(f"costs must be >= 0 with shape ({n},)")
     if n and width == 0:
         ch = np.full((n, 1), -1, dtype=np.int32)
-    out, bad, reason = _decide_rows(buckets, quotas, None, ch, qa, t, c)
+    out, bad, reason, _ = _decide_rows(buckets, quotas, None, ch, qa, t, c)
     if bad >= 0:
         if reason == LB_BUCKET_ERR_TIME:
             raise ValueError(f"times[{bad}]: time went back for a bucket of request {bad} "

@@ -27,6 +27,12 @@ def throttle(now: float) -> bool:
     assert_type(tb.check(0, now), bool)
     assert_type(tb.check_many(np.zeros(3, np.int32), np.full(3, now)), NDArray[np.bool_])
     assert_type(len(tb), int)
+    qs = lbcore.Quotas()
+    table, kq, kinds = np.zeros((1, 1), np.int32), np.full(1, -1, np.int32), np.zeros(3, np.int32)
+    times = np.full(3, now)
+    assert_type(lbcore.check_kinds(tb, qs, table, kq, kinds, times), NDArray[np.int8])
+    assert_type(lbcore.check_kinds(tb, qs, table, kq, kinds, times, retry_after=True),
+                tuple[NDArray[np.int8], NDArray[np.float64]])
     return tb.check(1, now, 2)
 
 

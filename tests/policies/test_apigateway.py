@@ -257,6 +257,60 @@ def test_check_many_equals_check_equals_reference(reqs, t0):
         want = ref_check(ref, k, r, m, int(np.rint(times[i] * 1e9)))
         assert (None if d.allowed else (d.reason, d.level)) == want
         assert got.decision(i) == d
+    assert got.retry_after is None          # not asked for
+
+
+def _same_wait(a, b):
+    return (a is None and b is None) or (a is not None and b is not None and a == b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(requests, st.floats(0, 2e9), st.sampled_from(["DAY", "WEEK", "MONTH"]),
+       st.sampled_from([0, 0.25, 1.5, 7, 10**6]))
+def test_check_many_retry_after_equals_check_bit_for_bit(reqs, t0, period, rate):
+    """check_many(retry_after=True) computes each refusal's Retry-After in the kernel,
+    from the state the refusal left; every value is the float check returns (None <->
+    NaN): bucket waits (a rate-0 plan never refills: None), quota resets at the UTC
+    day / Monday / 1st-of-month boundary, and the longer of the two."""
+    times = t0 + np.cumsum([r[3] for r in reqs]) * 30 if reqs else np.zeros(0)
+    keys = [r[0] for r in reqs]
+    res = [r[1] for r in reqs]
+    meth = [r[2] for r in reqs]
+
+    def make():
+        g = ApiGateway(ThrottleSettings(*ACC))
+        g.add_stage("api", "prod", **STAGE)
+        g.add_usage_plan("p1", api_stages=[("api", "prod")],
+                         throttle=ThrottleSettings(rate, 2),
+                         quota={"limit": 3, "period": period})
+        g.add_usage_plan("p2", api_stages=[("api", "prod")])
+        for k, p in KEYS.items():
+            g.add_api_key(k, p)
+        return g
+    g1, g2 = make(), make()
+    got = g2.check_many(keys, res, meth, times, retry_after=True)
+    assert got.retry_after.dtype == np.float64 and got.retry_after.shape == (len(reqs),)
+    for i, (k, r, m) in enumerate(zip(keys, res, meth)):
+        d = g1.check(k, r, m, float(times[i]))
+        e = got.decision(i)
+        assert e == d and _same_wait(e.retry_after, d.retry_after), (i, d, e)
+        assert np.isnan(got.retry_after[i]) == (d.retry_after is None)
+
+
+def test_check_many_retry_after_cases_by_hand():
+    """The documented figures through the batch: the plan bucket (rate 1.5, burst 3)
+    refuses the 4th request at t=0 and needs 1/1.5 s for a token; the DAY quota (6 - 2
+    offset in the first period) refuses the 5th admitted request until 00:00 UTC."""
+    g = build()
+    r = g.check_many("k1", "/b", "GET", np.zeros(4), retry_after=True)
+    assert r.codes.tolist() == [0, 0, 0, 2]
+    assert np.isnan(r.retry_after[:3]).all() and r.retry_after[3] == 1 / 1.5
+    t = np.array([10.0, 20.0, 86399.5])
+    r = g.check_many("k1", "/b", "GET", t, retry_after=True)
+    assert r.codes.tolist() == [0, 1, 1]
+    assert r.retry_after[1:].tolist() == [86400 - 20.0, 0.5]
+    with pytest.raises(TypeError, match="retry_after"):
+        g.check_many("k1", "/b", "GET", t, retry_after=1)
 
 
 def test_errors_unknown_key_and_time_back():
@@ -522,6 +576,13 @@ def test_check_many_memory_floor_and_lazy_result_arrays():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak <= 16 * n, peak / n
+    g = gateway()
+    tracemalloc.start()
+    w = g.check_many(keys, res, meth, times, retry_after=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak <= 24 * n, peak / n         # the float64 Retry-After column: 8 B more
+    assert (w.codes == r.codes).all() and w.retry_after.nbytes == 8 * n
     h = gateway()
     sample = range(0, n, 997)
     ds = [r.decision(i) for i in range(n)]
