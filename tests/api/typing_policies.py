@@ -3,6 +3,8 @@ test_typing_policies.py (never run): mypy must see real types, not Any."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
+
 from typing_extensions import assert_type
 
 import lbcore
@@ -76,7 +78,7 @@ def throttle(g: ApiGateway) -> bool:
     r = g.check_many(["k"], ["/pets"], ["GET"], [0.0])
     assert_type(r, CheckResults)
     assert_type(g.check_many("k", "/pets", "GET", [0.0], retry_after=True).retry_after,
-                np.ndarray | None)
+                NDArray[np.float64] | None)
     assert_type(g.quota_remaining("k"), int | None)
     return d.allowed
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from lbcore import TokenBuckets
 from lbcore.apigateway._kernels import Quotas, check_chain, check_kinds, factorize_columns
@@ -111,12 +112,13 @@ class CheckResults:
 
     __slots__ = ("codes", "_allowed", "_status", "_reason", "_level", "_kinds", "_names",
                  "retry_after")
+    retry_after: NDArray[np.float64] | None
 
     def __init__(self, codes: np.ndarray, allowed: np.ndarray | None = None,
                  status: np.ndarray | None = None, reason: np.ndarray | None = None,
                  level: np.ndarray | None = None, *, kinds: np.ndarray | None = None,
                  level_names: np.ndarray | None = None,
-                 retry_after: np.ndarray | None = None) -> None:
+                 retry_after: NDArray[np.float64] | None = None) -> None:
         # allowed/status/reason follow from the codes; level needs the array itself or
         # each request's kind and the (kinds, 3) level names of every kind
         if level is None and (kinds is None or level_names is None):
